@@ -1,0 +1,1 @@
+"""Credits: the append-only ledger, Stripe checkout and webhooks, plans."""

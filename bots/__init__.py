@@ -1,0 +1,1 @@
+"""Bot definitions (persona, greeting) and the operations creators use to manage them."""

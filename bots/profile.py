@@ -1,0 +1,32 @@
+"""A bot as the engine and generators see it: who it is and how it greets people."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+MAX_BOT_ID = 64
+
+
+@dataclass(frozen=True, slots=True)
+class BotProfile:
+    """A creator's agent: its id, display name, persona (voice and tone) and greeting."""
+
+    id: str
+    name: str
+    persona: str = ""
+    greeting: str = ""
+    paused: bool = False
+
+    @property
+    def welcome(self) -> str:
+        """The greeting, or a plain introduction when the creator has not written one."""
+        return self.greeting or f"Hi, I'm {self.name}."
+
+
+def slugify(name: str) -> str:
+    """A bot id from a display name: lower-case ASCII letters, digits and dashes."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
+    return slug[:MAX_BOT_ID].rstrip("-") or "bot"

@@ -1,0 +1,95 @@
+"""Creating, listing and looking up bots."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from bots.demo import DEMO_BOT
+from bots.profile import BotProfile, slugify
+from core.errors import BotNameTaken, UnknownBot
+from core.storage.database import Database
+from core.storage.models import Bot
+
+CACHE_SECONDS = 5.0
+VALID_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+
+
+def _profile(row: Bot) -> BotProfile:
+    return BotProfile(
+        id=row.id, name=row.name, persona=row.persona, greeting=row.greeting, paused=row.paused
+    )
+
+
+class BotDirectory:
+    """The bots of this installation, with a short cache for the engine's hot path.
+
+    The cache is brief so that a persona changed from another process shows up within
+    seconds, while a busy conversation does not look its bot up on every message.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._cache: dict[str, tuple[float, BotProfile]] = {}
+
+    async def get(self, bot_id: str) -> BotProfile:
+        """The bot with this id; raises :class:`UnknownBot` if there is none."""
+        cached = self._cache.get(bot_id)
+        if cached and time.monotonic() - cached[0] < CACHE_SECONDS:
+            return cached[1]
+        async with self._db.read() as session:
+            row = await session.get(Bot, bot_id)
+        if row is None:
+            raise UnknownBot(bot_id)
+        profile = _profile(row)
+        self._cache[bot_id] = (time.monotonic(), profile)
+        return profile
+
+    async def list(self) -> list[BotProfile]:
+        """Every bot, oldest first."""
+        async with self._db.read() as session:
+            rows = await session.scalars(select(Bot).order_by(Bot.created_at, Bot.id))
+            return [_profile(r) for r in rows]
+
+    async def create(
+        self, name: str, *, persona: str = "", greeting: str = "", bot_id: str | None = None
+    ) -> BotProfile:
+        """Create a bot; its id is ``bot_id`` or a slug of the name made unique."""
+        name = " ".join(name.split())
+        if not name:
+            raise ValueError("a bot needs a name")
+        async with self._db.transaction() as session:
+            if bot_id is None:
+                bot_id = base = slugify(name)
+                suffix = 2
+                while await session.get(Bot, bot_id) is not None:
+                    bot_id = f"{base[:60]}-{suffix}"
+                    suffix += 1
+            elif not VALID_ID.fullmatch(bot_id):
+                raise ValueError(
+                    f"{bot_id!r} is not a valid bot id: use lower-case letters, digits and "
+                    "dashes (at most 64)"
+                )
+            elif await session.get(Bot, bot_id) is not None:
+                raise BotNameTaken(bot_id)
+            session.add(Bot(id=bot_id, name=name, persona=persona, greeting=greeting))
+        return BotProfile(id=bot_id, name=name, persona=persona, greeting=greeting)
+
+    async def ensure_demo(self) -> bool:
+        """Create the demo bot if the database has no bots at all; True if it did."""
+        async with self._db.read() as session:
+            if await session.scalar(select(Bot.id).limit(1)) is not None:
+                return False
+        try:
+            await self.create(
+                DEMO_BOT.name,
+                persona=DEMO_BOT.persona,
+                greeting=DEMO_BOT.greeting,
+                bot_id=DEMO_BOT.id,
+            )
+        except (BotNameTaken, IntegrityError):
+            return False  # another process created it first
+        return True

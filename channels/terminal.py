@@ -1,0 +1,131 @@
+"""The terminal channel: talk to a bot from a shell, interactively or through a pipe.
+
+Lines from stdin become inbound messages; replies are printed as plain text. Buttons are
+shown as numbered options, and typing a number presses the button with that number, so
+the guided flow works the same as tapping an inline keyboard on Telegram.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import BinaryIO, TextIO
+
+from channels.base import MessageSink
+from core.messages import (
+    Button,
+    Channel,
+    InboundMessage,
+    OutboundKind,
+    OutboundMessage,
+    parse_command,
+)
+
+
+class TerminalChannel:
+    """Reads lines from ``stdin``, hands them to ``sink`` and prints the replies."""
+
+    def __init__(
+        self,
+        bot_id: str,
+        sink: MessageSink,
+        *,
+        sender_id: str,
+        stdin: BinaryIO,
+        stdout: TextIO,
+        stderr: TextIO,
+        interactive: bool = False,
+    ) -> None:
+        self._bot_id = bot_id
+        self._sink = sink
+        self._sender_id = sender_id
+        self._stdin = stdin
+        self._stdout = stdout
+        self._stderr = stderr
+        self._interactive = interactive
+        self._buttons: tuple[Button, ...] = ()
+
+    async def run(self) -> None:
+        """Talk until end of input."""
+        line_number = 0
+        while True:
+            if self._interactive:
+                self._stdout.write("you> ")
+                self._stdout.flush()
+            raw = await asyncio.to_thread(self._stdin.readline)
+            if not raw:
+                if self._interactive:
+                    self._stdout.write("\n")
+                return
+            line_number += 1
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                text = raw.decode("utf-8", "replace")
+                self._stderr.write(
+                    f"warning: line {line_number} is not valid UTF-8; "
+                    "the undecodable bytes were replaced with \ufffd\n"
+                )
+            replies = await self._sink(self.to_message(text.rstrip("\r\n")))
+            self.render(replies)
+
+    def to_message(self, line: str) -> InboundMessage:
+        """The inbound message for one typed line; a number presses a shown button."""
+        stripped = line.strip()
+        if stripped.isdigit() and 1 <= int(stripped) <= len(self._buttons):
+            button = self._buttons[int(stripped) - 1]
+            return InboundMessage(
+                channel=Channel.TERMINAL,
+                bot_id=self._bot_id,
+                sender_id=self._sender_id,
+                text=button.label,
+                button_payload=button.payload,
+            )
+        command, args = parse_command(line)
+        return InboundMessage(
+            channel=Channel.TERMINAL,
+            bot_id=self._bot_id,
+            sender_id=self._sender_id,
+            text=line,
+            command=command,
+            command_args=args,
+        )
+
+    def render(self, replies: list[OutboundMessage]) -> None:
+        """Print replies; remember the last set of buttons for number presses."""
+        shown = False
+        for reply in replies:
+            self._stdout.write(render_text(reply) + "\n")
+            if reply.buttons:
+                self._buttons = reply.buttons
+                shown = True
+        if replies and not shown:
+            self._buttons = ()
+        if self._interactive and replies:
+            self._stdout.write("\n")
+        self._stdout.flush()
+
+
+def render_text(reply: OutboundMessage) -> str:
+    """A reply as terminal text: progress lines, numbered buttons and a sources list."""
+    if reply.kind is OutboundKind.PROGRESS:
+        return f"… {reply.text}"
+    lines = [reply.text] if reply.text else []
+    lines += [f"  {n}) {b.label}" for n, b in enumerate(reply.buttons, 1)]
+    if reply.sources:
+        lines.append("Sources:")
+        for source in reply.sources:
+            where = ", ".join(
+                part
+                for part in (
+                    f"p. {source.page}" if source.page else None,
+                    source.section,
+                    source.url,
+                )
+                if part
+            )
+            lines.append(f"  [{source.number}] {source.title}" + (f" ({where})" if where else ""))
+    for media, label in ((reply.audio, "audio"), (reply.document, "document")):
+        if media is not None:
+            length = f", {media.duration_seconds:.0f} s" if media.duration_seconds else ""
+            lines.append(f"[{label}: {media.filename or media.reference}{length}]")
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Chorus core: settings, messages, the state machine, the engine, storage, server and CLI."""

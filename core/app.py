@@ -1,0 +1,139 @@
+"""The aiohttp application: the only composition root of the web process.
+
+``create_app(settings)`` wires the services onto the application under typed keys, one
+``cleanup_ctx`` per resource so that shutdown mirrors start-up, and mounts the routes.
+The server starts even when the database is down: ``/health`` answers, ``/ready`` names
+the failing part, and the schema is brought up to date as soon as the database returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from aiohttp import web
+
+from core.errors import ChorusError, StorageUnavailable, UnknownBot
+from core.metrics import Metrics
+from core.services import Services, build_services, prepare
+from core.settings import Settings
+
+log = logging.getLogger("chorus.server")
+
+SETTINGS = web.AppKey("settings", Settings)
+SERVICES = web.AppKey("services", Services)
+METRICS = web.AppKey("metrics", Metrics)
+RETRY_SECONDS = 5.0
+READY_TIMEOUT = 3.0
+
+
+class Startup:
+    """Whether the schema is ready, and the task that keeps trying while it is not."""
+
+    def __init__(self) -> None:
+        self.prepared = asyncio.Event()
+        self.last_error: str | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    async def run(self, services: Services) -> None:
+        while True:
+            try:
+                await prepare(services)
+            except StorageUnavailable as exc:
+                if self.last_error != exc.reason:
+                    log.error("database not ready, retrying every %ss: %s", RETRY_SECONDS,
+                              exc.reason)
+                self.last_error = exc.reason
+                await asyncio.sleep(RETRY_SECONDS)
+            else:
+                self.last_error = None
+                self.prepared.set()
+                log.info("database ready at %s", services.db.display_url)
+                return
+
+
+STARTUP = web.AppKey("startup", Startup)
+
+
+async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
+    services = build_services(app[SETTINGS], app[METRICS])
+    startup = Startup()
+    app[SERVICES] = services
+    app[STARTUP] = startup
+    startup.task = asyncio.create_task(startup.run(services), name="chorus-startup")
+    with contextlib.suppress(asyncio.TimeoutError):
+        # a healthy database is ready before the first request; a broken one does not
+        # keep the server from starting
+        await asyncio.wait_for(asyncio.shield(startup.prepared.wait()), timeout=10)
+    yield
+    startup.task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await startup.task
+    await services.db.close()
+
+
+async def health(request: web.Request) -> web.Response:
+    """Liveness: the process answers."""
+    return web.json_response({"status": "ok"})
+
+
+async def ready(request: web.Request) -> web.Response:
+    """Readiness: every configured dependency answers; 503 names the ones that do not."""
+    services = request.app[SERVICES]
+    startup = request.app[STARTUP]
+    failing: dict[str, str] = {}
+    try:
+        await asyncio.wait_for(services.db.ping(), timeout=READY_TIMEOUT)
+    except StorageUnavailable as exc:
+        failing["database"] = exc.reason
+    except TimeoutError:
+        failing["database"] = f"no answer within {READY_TIMEOUT:g} s"
+    if "database" not in failing and not startup.prepared.is_set():
+        failing["database"] = startup.last_error or "schema migration still running"
+    if failing:
+        return web.json_response({"status": "unavailable", "failing": failing}, status=503)
+    return web.json_response({"status": "ready", "checks": {"database": "ok"}})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus exposition of this process's metrics."""
+    registry = request.app[METRICS]
+    return web.Response(body=registry.render(), headers={"Content-Type": registry.content_type})
+
+
+_STATUS = {UnknownBot: 404, StorageUnavailable: 503}
+
+
+@web.middleware
+async def problem_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Turn Chorus errors into RFC 7807 problem responses."""
+    try:
+        return await handler(request)
+    except ChorusError as exc:
+        status = next((s for cls, s in _STATUS.items() if isinstance(exc, cls)), 400)
+        return problem(status, type(exc).__name__, str(exc))
+
+
+def problem(status: int, title: str, detail: str) -> web.Response:
+    """An ``application/problem+json`` response."""
+    return web.json_response(
+        {"type": "about:blank", "title": title, "status": status, "detail": detail},
+        status=status,
+        content_type="application/problem+json",
+    )
+
+
+def create_app(settings: Settings) -> web.Application:
+    """Build the web application for ``settings``."""
+    app = web.Application(middlewares=[problem_middleware], client_max_size=1024**2)
+    app[SETTINGS] = settings
+    app[METRICS] = Metrics()
+    app.cleanup_ctx.append(_services_ctx)
+    app.router.add_get("/health", health)
+    app.router.add_get("/ready", ready)
+    app.router.add_get("/metrics", metrics)
+    return app

@@ -1,0 +1,159 @@
+"""The ``chorus`` command line (also ``python -m core``).
+
+Exit codes: 0 on success, 2 for bad input (an unknown bot, a bad argument), 1 when
+something failed (the database is locked or unreachable).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+
+from pydantic import ValidationError
+
+from channels.terminal import TerminalChannel
+from core.errors import BotNameTaken, ChorusError, StorageUnavailable, UnknownBot
+from core.logs import configure_logging
+from core.services import Services, open_services
+from core.settings import Settings
+
+BAD_INPUT = 2
+FAILURE = 1
+
+log = logging.getLogger("chorus.cli")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="chorus", description="Chorus: multi-channel conversational agents for creators."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the web server")
+    serve.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a server listens on all
+    serve.add_argument("--port", type=int, default=8080)
+
+    chat = commands.add_parser("chat", help="talk to a bot in the terminal")
+    chat.add_argument("bot", metavar="BOT", help="the bot's id, e.g. demo")
+    chat.add_argument("--user", help="who you are to the bot (default: your login name)")
+
+    bot = commands.add_parser("bot", help="create and list bots")
+    bot_commands = bot.add_subparsers(dest="bot_command", required=True, metavar="ACTION")
+    create = bot_commands.add_parser("create", help="create a bot and print its id")
+    create.add_argument("name", metavar="NAME")
+    create.add_argument("--persona", default="", help="who the bot is and how it speaks")
+    create.add_argument("--greeting", default="", help="the first thing it says")
+    create.add_argument("--id", dest="bot_id", help="the id to use (default: from the name)")
+    bot_commands.add_parser("list", help="list the bots")
+
+    migrate = commands.add_parser("migrate", help="bring the database schema up to date")
+    migrate.add_argument("--to", default="head", help="revision to migrate to (default: head)")
+    commands.add_parser("worker", help="run background jobs from the job queue")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one ``chorus`` command and return its exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        print(f"chorus: bad settings in the environment:\n{exc}", file=sys.stderr)
+        return BAD_INPUT
+    configure_logging(settings.log_format, "WARNING" if args.command == "chat" else
+                      settings.log_level)
+    if args.command == "serve":
+        return _serve(settings, args.host, args.port)
+    if args.command == "worker":
+        print(
+            "chorus: no job queue is configured in this version; background work runs "
+            "inside `chorus serve`.",
+            file=sys.stderr,
+        )
+        return FAILURE
+    runner: dict[str, Callable[[Services], Awaitable[int]]] = {
+        "chat": lambda s: _chat(s, args.bot, args.user),
+        "bot": lambda s: _bot(s, args),
+        "migrate": lambda s: _migrate(s, args.to),
+    }
+    try:
+        return asyncio.run(_with_services(settings, runner[args.command]))
+    except KeyboardInterrupt:
+        return 0
+    except UnknownBot as exc:
+        print(f"chorus: unknown bot {exc.bot_id!r}. See `chorus bot list`, or create one with "
+              "`chorus bot create NAME`.", file=sys.stderr)
+        return BAD_INPUT
+    except BotNameTaken as exc:
+        print(f"chorus: a bot with id {exc.bot_id!r} already exists.", file=sys.stderr)
+        return BAD_INPUT
+    except StorageUnavailable as exc:
+        print(f"chorus: the database is unavailable: {exc.reason}\n  ({exc.url})",
+              file=sys.stderr)
+        return FAILURE
+    except ValueError as exc:
+        print(f"chorus: {exc}", file=sys.stderr)
+        return BAD_INPUT
+    except ChorusError as exc:
+        print(f"chorus: {exc}", file=sys.stderr)
+        return FAILURE
+
+
+async def _with_services(settings: Settings, run: Callable[[Services], Awaitable[int]]) -> int:
+    async with open_services(settings) as services:
+        return await run(services)
+
+
+async def _migrate(services: Services, revision: str) -> int:
+    if revision != "head":
+        await services.db.downgrade(revision)
+    print(f"database at {services.db.display_url} is at revision {revision}")
+    return 0
+
+
+async def _chat(services: Services, bot_id: str, user: str | None) -> int:
+    bot = await services.bots.get(bot_id)
+    interactive = sys.stdin.isatty()
+    if interactive:
+        print(f"Talking to {bot.name} ({bot.id}). Type a message; Ctrl-D to leave.\n")
+    channel = TerminalChannel(
+        bot.id,
+        services.engine.handle,
+        sender_id=user or getpass.getuser(),
+        stdin=sys.stdin.buffer,
+        stdout=sys.stdout,
+        stderr=sys.stderr,
+        interactive=interactive,
+    )
+    await channel.run()
+    return 0
+
+
+async def _bot(services: Services, args: argparse.Namespace) -> int:
+    if args.bot_command == "create":
+        if not args.name.strip():
+            print("chorus: a bot needs a name", file=sys.stderr)
+            return BAD_INPUT
+        bot = await services.bots.create(
+            args.name, persona=args.persona, greeting=args.greeting, bot_id=args.bot_id
+        )
+        print(bot.id)
+        return 0
+    for bot in await services.bots.list():
+        print(f"{bot.id}\t{bot.name}{'  (paused)' if bot.paused else ''}")
+    return 0
+
+
+def _serve(settings: Settings, host: str, port: int) -> int:
+    from aiohttp import web
+
+    from core.app import create_app
+
+    log.info("serving on http://%s:%s", host, port)
+    web.run_app(create_app(settings), host=host, port=port, print=None,
+                shutdown_timeout=10, access_log=None)
+    return 0

@@ -1,0 +1,167 @@
+"""The commands an end user can send in any state: /start, /help, /cancel, /library...
+
+Commands whose services arrive later (/buy, /export, /forget) say so plainly instead of
+pretending. A command returns replies, at most one state-machine event and any change to
+the user's preferences; the engine applies and stores them with the rest of the turn.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from bots.profile import BotProfile
+from core.dialogue import MENU_BUTTONS, TurnResult
+from core.flow import ContentType
+from core.statemachine import Event, State
+from core.storage import repository as repo
+from core.storage.database import Database
+from core.storage.repository import Party
+
+FLOW_STATES = frozenset(
+    {State.INTENT_DISCOVERY, State.CONTEXT_GATHERING, State.PRACTICE_DETAILS, State.CONFIRM,
+     State.GENERATING, State.PAYWALL}
+)
+_LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})?$")
+LATER = {
+    "buy": "Buying credits",
+    "export": "Exporting your data",
+    "forget": "Deleting your data on request",
+}
+
+HELP = """Here's what I can do:
+• Ask me a question and I'll answer from {name}'s material, with sources.
+• /create: make a personalised guided meditation, affirmations or a ritual.
+• /library: everything I've made for you (/library 2 opens the second one).
+• /voice on or /voice off: spoken replies as well as text.
+• /language: show or set your language, e.g. /language es.
+• /credits: your credits.
+• /cancel: stop what we're doing. /start: begin again."""
+
+
+@dataclass(slots=True)
+class CommandOutcome:
+    """What a global command did: a turn result plus preference changes for the user."""
+
+    result: TurnResult
+    user_updates: dict[str, Any] = field(default_factory=dict)
+    # set when the command is really a dialogue action, e.g. /create meditation
+    dialogue_payload: str | None = None
+
+
+class GlobalCommands:
+    """Runs the commands that work the same in every state of a conversation."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def run(
+        self,
+        name: str,
+        args: str,
+        *,
+        bot: BotProfile,
+        party: Party | None,
+        state: State,
+        context: dict[str, Any],
+    ) -> CommandOutcome:
+        result = TurnResult.begin(state, context)
+        outcome = CommandOutcome(result)
+        if name == "start":
+            result.move(Event.START)
+            result.context.pop("flow", None)
+            result.say(bot.welcome, MENU_BUTTONS)
+        elif name == "help":
+            result.say(HELP.format(name=bot.name))
+        elif name == "cancel":
+            if state in FLOW_STATES:
+                result.move(Event.CANCEL)
+                result.context.pop("flow", None)
+                result.say("Cancelled. Ask me anything, or start something new.", MENU_BUTTONS)
+            else:
+                result.say("There's nothing to cancel right now.")
+        elif name == "create":
+            self._create(args, state, result, outcome)
+        elif name == "library":
+            await self._library(args, party, result)
+        elif name == "credits":
+            result.say(f"{bot.name} doesn't use credits yet, so everything I make for you "
+                       "is free for now.")
+        elif name == "voice":
+            self._voice(args, party, result, outcome)
+        elif name == "language":
+            self._language(args, party, result, outcome)
+        elif name in LATER:
+            result.say(f"{LATER[name]} isn't available on this bot yet.")
+        else:
+            result.say(f"I don't know the command /{name}. /help lists what I can do.")
+        return outcome
+
+    def _create(
+        self, args: str, state: State, result: TurnResult, outcome: CommandOutcome
+    ) -> None:
+        if state in FLOW_STATES:
+            flow = result.context.get("flow")
+            what = ContentType(flow["type"]).label if flow else "something"
+            result.say(f"We're in the middle of making your {what}. Answer the question "
+                       "above, or /cancel to start over.")
+            return
+        wanted = args.strip().lower()
+        known = {t.value for t in ContentType}
+        outcome.dialogue_payload = f"type:{wanted}" if wanted in known else "flow:create"
+
+    async def _library(self, args: str, party: Party | None, result: TurnResult) -> None:
+        items = []
+        if party is not None:
+            async with self._db.read() as session:
+                items = await repo.library(session, party.end_user_id)
+        if not items:
+            result.say("Your library is empty. /create makes your first meditation, "
+                       "affirmations or ritual.")
+            return
+        if args.strip().isdigit():
+            number = int(args.strip())
+            if not 1 <= number <= len(items):
+                result.say(f"Pick a number from 1 to {len(items)}.")
+                return
+            item = items[number - 1]
+            result.say(f"{item.title}\n\n{item.text}")
+            return
+        lines = ["Your library, newest first:"]
+        lines += [f"{n}. {item.title} ({item.created_at:%d %b %Y})"
+                  for n, item in enumerate(items, 1)]
+        lines.append("Send /library followed by a number to open one.")
+        result.say("\n".join(lines))
+
+    def _voice(
+        self, args: str, party: Party | None, result: TurnResult, outcome: CommandOutcome
+    ) -> None:
+        choice = args.strip().lower()
+        if choice not in ("on", "off"):
+            current = "on" if party and party.voice_enabled else "off"
+            result.say(f"Spoken replies are {current}. Send /voice on or /voice off.")
+            return
+        outcome.user_updates["voice_enabled"] = choice == "on"
+        if choice == "on":
+            result.say("Voice replies are on. I'll send audio alongside text as soon as "
+                       "speech is switched on for this bot; until then you'll get text.")
+        else:
+            result.say("Voice replies are off: text only.")
+
+    def _language(
+        self, args: str, party: Party | None, result: TurnResult, outcome: CommandOutcome
+    ) -> None:
+        code = args.strip().lower().replace("_", "-")
+        if not code:
+            current = party.language if party and party.language else "not set"
+            result.say(f"Your language: {current}. Set it with /language followed by a code, "
+                       "for example /language en or /language pt-br.")
+            return
+        if not _LANGUAGE.match(code):
+            result.say(f"{args.strip()[:20]!r} isn't a language code I recognise. Use a code "
+                       "such as en, es, de or pt-br.")
+            return
+        outcome.user_updates["language"] = code
+        result.say(f"Language set to {code}. I'll answer in it where {code} material exists; "
+                   "my own messages are in English for now.")

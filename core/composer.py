@@ -1,0 +1,238 @@
+"""The grounded composer: the text generator that needs no model.
+
+It answers by quoting the retrieved passages that best match the question, each sentence
+cited, and composes personalised content from scripted building blocks shaped by the
+user's answers (purpose, time of day, feeling, length, pace). It is the default, and the
+fallback whenever a language model is absent or failing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from core.flow import ContentType
+from core.generation import (
+    Answer,
+    AnswerRequest,
+    ContentRequest,
+    GeneratedContent,
+    Passage,
+)
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+_STOPWORDS = frozenset(
+    "a an and are as at be by can do does for from how i in is it me my of on or "
+    "should the to was what when where which who why will with you your".split()
+)
+MAX_ANSWER_SENTENCES = 3
+
+_PAUSES = {"slow": 1.5, "moderate": 1.0, "lively": 0.6}
+
+_THEMES: Mapping[str, tuple[str, ...]] = {
+    "sleep": ("sleep", "rest", "insomnia", "night", "bed", "tired"),
+    "stress": ("stress", "anxi", "worry", "calm", "overwhelm", "tense", "panic", "relax"),
+    "focus": ("focus", "concentrat", "study", "work", "clarity", "attention", "productiv"),
+    "confidence": ("confiden", "self-esteem", "worth", "courage", "brave", "believe"),
+}
+
+_AFFIRMATIONS: Mapping[str, tuple[str, ...]] = {
+    "sleep": (
+        "My body knows how to rest.",
+        "I let the day go; it is complete.",
+        "Each breath makes me heavier and softer.",
+        "I am safe to slow down now.",
+        "Sleep comes to me in its own time, and I can wait gently.",
+    ),
+    "stress": (
+        "I can take this one breath at a time.",
+        "I do not have to solve everything today.",
+        "My shoulders are allowed to drop.",
+        "I meet what comes with steadiness.",
+        "There is space around every worry.",
+    ),
+    "focus": (
+        "My attention returns where I place it.",
+        "I give this moment my whole mind.",
+        "One task at a time is enough.",
+        "Distractions pass; my intention stays.",
+        "I work with clarity and ease.",
+    ),
+    "confidence": (
+        "I trust what I bring.",
+        "My voice deserves to be heard.",
+        "I can do hard things, and I have done them before.",
+        "I am learning, and learning is strength.",
+        "I stand on my own feet, steady and sure.",
+    ),
+    "general": (
+        "I am allowed to take care of myself.",
+        "I am growing at the pace that is right for me.",
+        "Today I choose kindness, towards others and myself.",
+        "I have what I need for this moment.",
+        "I welcome what is good in my life.",
+    ),
+}
+
+
+def _theme(purpose: str) -> str:
+    lowered = purpose.lower()
+    for theme, stems in _THEMES.items():
+        if any(stem in lowered for stem in stems):
+            return theme
+    return "general"
+
+
+def _terms(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS and len(w) > 1}
+
+
+class GroundedComposer:
+    """Answers from passages by extraction and composes content from templates."""
+
+    async def answer(self, request: AnswerRequest) -> Answer:
+        """Quote the sentences of the passages that share most terms with the question."""
+        if not request.passages:
+            return Answer(text="")
+        ranked = _best_sentences(request.question, request.passages)
+        used: dict[int, int] = {}  # passage index -> citation number
+        parts = []
+        for index, sentence in ranked:
+            number = used.setdefault(index, len(used) + 1)
+            parts.append(f"{sentence} [{number}]")
+        sources = tuple(request.passages[i].as_source(n) for i, n in used.items())
+        return Answer(text=" ".join(parts), sources=sources)
+
+    async def compose(self, request: ContentRequest) -> GeneratedContent:
+        """Write the script for a confirmed guided-flow request."""
+        builder = {
+            ContentType.MEDITATION: _meditation,
+            ContentType.AFFIRMATIONS: _affirmations,
+            ContentType.RITUAL: _ritual,
+        }[request.content_type]
+        return builder(request.answers)
+
+
+def _best_sentences(question: str, passages: Sequence[Passage]) -> list[tuple[int, str]]:
+    wanted = _terms(question)
+    scored: list[tuple[float, int, int, str]] = []
+    for p_index, passage in enumerate(passages):
+        for s_index, sentence in enumerate(_SENTENCE.split(passage.text.strip())):
+            sentence = " ".join(sentence.split())
+            if len(sentence) < 3:
+                continue
+            overlap = len(wanted & _terms(sentence))
+            # earlier passages ranked higher by the retriever break ties
+            scored.append((overlap + passage.score * 0.01, -p_index, -s_index, sentence))
+    scored.sort(reverse=True)
+    best = scored[:MAX_ANSWER_SENTENCES] if scored and scored[0][0] >= 1 else scored[:1]
+    # present the chosen sentences in reading order
+    best.sort(key=lambda item: (-item[1], -item[2]))
+    return [(-p, sentence) for _score, p, _s, sentence in best]
+
+
+def _pause(answers: Mapping[str, Any], seconds: float) -> str:
+    factor = _PAUSES.get(str(answers.get("pace", "moderate")), 1.0)
+    return f"(pause {round(seconds * factor)} seconds)"
+
+
+_FILLER = re.compile(
+    r"^(?:i(?:'d| would)? (?:like|want|need) (?:it )?(?:to )?|help me (?:to )?|to help me |"
+    r"help with |to |for )", re.IGNORECASE
+)
+
+
+def _purpose(answers: Mapping[str, Any], default: str) -> str:
+    """The user's purpose as a phrase: "to sleep better" becomes "sleep better"."""
+    text = str(answers.get("purpose", default)).strip().rstrip(".!")
+    return _FILLER.sub("", text, count=1) or text
+
+
+def _moment(answers: Mapping[str, Any]) -> str:
+    return {
+        "morning": "as the day begins",
+        "midday": "in the middle of your day",
+        "evening": "as the day winds down",
+        "bedtime": "as you get ready for sleep",
+    }.get(str(answers.get("time_of_day")), "wherever you are right now")
+
+
+def _meditation(answers: Mapping[str, Any]) -> GeneratedContent:
+    minutes = int(answers.get("duration", 10))
+    purpose = _purpose(answers, "this moment")
+    feeling = str(answers.get("feeling", "however you are"))
+    regions = ["feet", "legs", "belly", "chest", "shoulders", "arms and hands", "jaw", "face"]
+    scan = regions[: max(3, min(len(regions), minutes // 2))]
+    lines = [
+        f"Welcome. This is your {minutes}-minute meditation, {_moment(answers)}.",
+        f"Your intention: {purpose}.",
+        "Find a position that lets you be both comfortable and awake.",
+        _pause(answers, 5),
+        f"You said you are feeling {feeling}. Let that be exactly as it is. Nothing to fix.",
+        "Breathe in slowly through the nose... and let the breath go.",
+        _pause(answers, 10),
+    ]
+    for _ in range(max(1, minutes // 5)):
+        lines += [
+            "Breathe in for four... hold for two... and out for six.",
+            _pause(answers, 20),
+        ]
+    lines.append("Now bring your attention into the body.")
+    for region in scan:
+        lines += [f"Notice your {region}. Let them soften a little.", _pause(answers, 15)]
+    lines += [
+        f"Hold your intention lightly: {purpose}.",
+        "Each out-breath makes a little more room for it.",
+        _pause(answers, 30 * max(1, minutes // 5)),
+        "Begin to notice the sounds around you and the weight of your body.",
+        "When you are ready, open your eyes. Take this calm with you.",
+    ]
+    title = f"{minutes}-minute meditation · {purpose}"
+    return GeneratedContent(title=title, text="\n".join(lines))
+
+
+def _affirmations(answers: Mapping[str, Any]) -> GeneratedContent:
+    minutes = int(answers.get("duration", 5))
+    purpose = _purpose(answers, "your day")
+    pool = _AFFIRMATIONS[_theme(purpose)] + _AFFIRMATIONS["general"]
+    count = min(len(pool), max(4, minutes))
+    rounds = max(1, minutes // 5)
+    lines = [
+        f"Affirmations {_moment(answers)}. Your intention: {purpose}.",
+        f"You are feeling {answers.get('feeling', 'as you are')}; that is a fine place to begin.",
+        "Say each one slowly, out loud or silently, and let it land before the next.",
+        "",
+    ]
+    for round_number in range(1, rounds + 1):
+        if rounds > 1:
+            lines.append(f"Round {round_number}:")
+        for affirmation in pool[:count]:
+            lines += [affirmation, _pause(answers, 6)]
+    lines.append("Finish with one deep breath. These words are yours now.")
+    title = f"Affirmations · {purpose}"
+    return GeneratedContent(title=title, text="\n".join(lines))
+
+
+def _ritual(answers: Mapping[str, Any]) -> GeneratedContent:
+    minutes = int(answers.get("duration", 10))
+    purpose = _purpose(answers, "your day")
+    feeling = str(answers.get("feeling", "as you are"))
+    steps = [
+        ("Prepare", "Clear a small space. Put your phone face down. Light a candle or open "
+         "a window: mark that this time is different."),
+        ("Arrive", f"Sit or stand still. Name how you feel: {feeling}. Three slow breaths."),
+        ("Intention", f"Say your intention out loud: \"{purpose[:1].upper()}{purpose[1:]}.\""),
+        ("Move", "Stretch gently: reach up, fold forward, roll the shoulders back."),
+        ("Reflect", "Write one line: what small step would serve your intention today?"),
+        ("Close", "Blow out the candle, or close the window, and thank yourself for showing up."),
+    ]
+    weights = [1, 2, 1, 3, 3, 1]
+    unit = minutes / sum(weights)
+    lines = [f"A {minutes}-minute ritual, {_moment(answers)}. Your intention: {purpose}.", ""]
+    for number, ((name, text), weight) in enumerate(zip(steps, weights, strict=True), 1):
+        length = max(0.5, round(unit * weight * 2) / 2)
+        lines.append(f"{number}. {name} (about {length:g} min): {text}")
+    title = f"{minutes}-minute ritual · {purpose}"
+    return GeneratedContent(title=title, text="\n".join(lines))

@@ -1,0 +1,246 @@
+"""The conversation engine: one entry point for every channel.
+
+:meth:`ConversationEngine.handle` takes a normalised inbound message and returns the
+replies. Around the dialogue it does the bookkeeping every channel relies on: it loads
+(bot, end user, conversation), handles the messages of one conversation one at a time in
+arrival order, answers a redelivered platform message with the replies it already gave,
+and stores the inbound message, the replies and the new state in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from bots.registry import BotDirectory
+from core.commands import GlobalCommands
+from core.dialogue import MENU_BUTTONS, Dialogue, TurnInput, TurnResult
+from core.errors import ChorusError
+from core.locks import KeyedLock
+from core.messages import InboundMessage, OutboundMessage
+from core.metrics import Metrics
+from core.statemachine import INITIAL_STATE, State
+from core.storage import repository as repo
+from core.storage.database import Database
+from core.storage.repository import Party
+
+log = logging.getLogger("chorus.engine")
+
+MAX_TEXT = 4096
+MAX_PAYLOAD = 200
+_INVISIBLE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
+)
+_GREETINGS = frozenset({"hi", "hello", "hey", "hola", "hallo", "good morning", "good evening",
+                        "hi there", "hello there", "start"})
+
+
+def clean_text(text: str) -> str:
+    """Text as the engine reads it: NFC, valid Unicode, no control or bidi characters."""
+    text = text.encode("utf-8", "replace").decode("utf-8")  # lone surrogates become "?"
+    text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
+    return _INVISIBLE.sub("", text).strip()
+
+
+@dataclass(slots=True)
+class _Outcome:
+    result: TurnResult
+    user_updates: dict[str, Any] = field(default_factory=dict)
+
+
+class ConversationEngine:
+    """Decides and records what happens for each inbound message, on every channel."""
+
+    def __init__(
+        self,
+        db: Database,
+        bots: BotDirectory,
+        dialogue: Dialogue,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self._db = db
+        self._bots = bots
+        self._dialogue = dialogue
+        self._commands = GlobalCommands(db)
+        self._metrics = metrics or Metrics()
+        self._locks = KeyedLock()
+
+    async def handle(self, message: InboundMessage) -> list[OutboundMessage]:
+        """Handle one inbound message and return the replies to render.
+
+        Messages from the same sender to the same bot on the same channel are handled
+        strictly in the order ``handle`` was called; others run concurrently. A message
+        whose ``platform_message_id`` was handled before gets the stored replies again and
+        changes nothing.
+        """
+        started = time.perf_counter()
+        channel = message.channel.value
+        try:
+            async with self._locks.hold((message.bot_id, channel, message.sender_id)):
+                replies, state = await self._handle_once(message)
+        except ChorusError as exc:
+            self._metrics.errors.labels("engine", type(exc).__name__).inc()
+            raise
+        except Exception as exc:
+            self._metrics.errors.labels("engine", type(exc).__name__).inc()
+            log.exception("handling a %s message for bot %s failed", channel, message.bot_id)
+            raise
+        finally:
+            self._metrics.handle_seconds.labels(channel).observe(time.perf_counter() - started)
+        if state is not None:
+            self._metrics.messages.labels(channel, "in", state).inc()
+            self._metrics.messages.labels(channel, "out", state).inc(len(replies))
+        return replies
+
+    async def _handle_once(self, message: InboundMessage) -> tuple[list[OutboundMessage], str | None]:
+        try:
+            return await self._turn(message)
+        except IntegrityError:
+            # another process stored this delivery or created this user first: look again
+            log.info("concurrent write for bot %s; retrying the turn", message.bot_id)
+            return await self._turn(message)
+
+    async def _turn(self, message: InboundMessage) -> tuple[list[OutboundMessage], str | None]:
+        bot = await self._bots.get(message.bot_id)
+        channel = message.channel.value
+        async with self._db.read() as session:
+            if message.platform_message_id is not None:
+                stored = await repo.stored_replies(
+                    session, bot.id, channel, message.platform_message_id
+                )
+                if stored is not None:
+                    self._metrics.duplicates.labels(channel).inc()
+                    return stored, None
+            party = await repo.find_party(session, bot.id, channel, message.sender_id)
+        text = clean_text(message.text)
+        outcome = await self._decide(message, bot, party, text)
+        result = outcome.result
+        for event in result.events:
+            self._metrics.transitions.labels(event.value).inc()
+        async with self._db.transaction() as session:
+            if party is None:
+                party = await repo.create_party(
+                    session,
+                    bot_id=bot.id,
+                    channel=channel,
+                    external_id=message.sender_id,
+                    display_name=message.sender_name,
+                    language=message.language,
+                    state=INITIAL_STATE.value,
+                )
+            if outcome.user_updates:
+                await repo.update_end_user(session, party.end_user_id, **outcome.user_updates)
+            if result.content is not None:
+                await repo.add_content(
+                    session,
+                    bot_id=bot.id,
+                    end_user_id=party.end_user_id,
+                    content_type=result.content.content_type,
+                    title=result.content.title,
+                    parameters=result.content.parameters,
+                    text=result.content.text,
+                )
+            await repo.record_turn(
+                session,
+                party=party,
+                channel=channel,
+                bot_id=bot.id,
+                inbound_text=text[:MAX_TEXT],
+                inbound_payload=_inbound_record(message, text),
+                platform_message_id=message.platform_message_id,
+                state=result.state.value,
+                context=result.context,
+                replies=result.replies,
+            )
+        return result.replies, result.state.value
+
+    async def _decide(
+        self, message: InboundMessage, bot: Any, party: Party | None, text: str
+    ) -> _Outcome:
+        state = State(party.state) if party else INITIAL_STATE
+        context = party.context if party else {}
+        language = (party.language if party else None) or message.language
+        outcome = _Outcome(TurnResult.begin(state, context))
+        payload = message.button_payload
+        if state is State.HANDOFF:
+            outcome.result = await self._dialogue.respond(
+                TurnInput(bot, state, context, text, payload, language)
+            )
+        elif problem := _problem(message, text):
+            outcome.result.say(problem)
+        elif message.command:
+            ran = await self._commands.run(
+                message.command, message.command_args, bot=bot, party=party, state=state,
+                context=context,
+            )
+            outcome = _Outcome(ran.result, ran.user_updates)
+            if ran.dialogue_payload:
+                outcome.result = await self._dialogue.respond(
+                    TurnInput(bot, state, context, "", ran.dialogue_payload, language)
+                )
+        elif payload is None and _normal(text) in _GREETINGS and state is not State.CONFIRM:
+            ran = await self._commands.run("start", "", bot=bot, party=party, state=state,
+                                           context=context)
+            outcome = _Outcome(ran.result)
+        else:
+            outcome.result = await self._dialogue.respond(
+                TurnInput(bot, state, context, text, payload, language)
+            )
+        if party is None and message.command != "start" and outcome.result.replies:
+            first = outcome.result.replies[0]
+            if first.text != bot.welcome:
+                outcome.result.replies.insert(0, OutboundMessage(text=bot.welcome))
+        return outcome
+
+
+def _normal(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+
+
+def _problem(message: InboundMessage, text: str) -> str | None:
+    """Why a message cannot be handled as it is, in words for the user, or None."""
+    if message.button_payload is not None:
+        payload = message.button_payload
+        if not payload or len(payload) > MAX_PAYLOAD or not payload.isprintable():
+            return "That button isn't one I know. Try again from the latest message."
+        return None
+    if len(text) > MAX_TEXT:
+        return (f"That message is {len(text):,} characters long; I can read up to "
+                f"{MAX_TEXT:,}. Could you shorten it or split it up?")
+    if message.command:
+        return None
+    if not text:
+        if message.attachments:
+            kinds = ", ".join(sorted({a.kind.value for a in message.attachments}))
+            return (f"I can't open {kinds} messages on this bot yet. Could you type it "
+                    "instead?")
+        return "I didn't catch anything there. Send me a message, or /help to see what I can do."
+    return None
+
+
+def _inbound_record(message: InboundMessage, text: str) -> dict[str, Any]:
+    record: dict[str, Any] = {"received_at": message.received_at.isoformat()}
+    optional = {
+        "sender_name": message.sender_name,
+        "command": message.command,
+        "command_args": message.command_args or None,
+        "button": message.button_payload,
+        "platform_message_id": message.platform_message_id,
+        "language": message.language,
+    }
+    record.update({k: v for k, v in optional.items() if v is not None})
+    if message.attachments:
+        record["attachments"] = [
+            {"kind": a.kind.value, "mime_type": a.mime_type, "size": a.size,
+             "reference": a.reference, "filename": a.filename}
+            for a in message.attachments
+        ]
+    if len(text) > MAX_TEXT:
+        record["truncated_from"] = len(text)
+    return record

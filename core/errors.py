@@ -1,0 +1,49 @@
+"""The error hierarchy of the core: every error carries the data that explains it."""
+
+from __future__ import annotations
+
+
+class ChorusError(Exception):
+    """Root of every error Chorus raises on purpose."""
+
+
+class IllegalTransition(ChorusError):
+    """An event arrived that the conversation's current state does not accept."""
+
+    def __init__(self, state: str, event: str) -> None:
+        super().__init__(f"event {event!r} is not allowed in state {state!r}")
+        self.state = state
+        self.event = event
+
+
+class InvalidStateTable(ChorusError):
+    """The declarative transition table breaks a rule (checked at import)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("invalid state table: " + "; ".join(problems))
+        self.problems = problems
+
+
+class UnknownBot(ChorusError):
+    """A message or command named a bot that does not exist."""
+
+    def __init__(self, bot_id: str) -> None:
+        super().__init__(f"unknown bot {bot_id!r}")
+        self.bot_id = bot_id
+
+
+class BotNameTaken(ChorusError):
+    """A bot with this id already exists."""
+
+    def __init__(self, bot_id: str) -> None:
+        super().__init__(f"a bot with id {bot_id!r} already exists")
+        self.bot_id = bot_id
+
+
+class StorageUnavailable(ChorusError):
+    """The database cannot be reached, opened or written (locked, missing, down)."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"database {url} is unavailable: {reason}")
+        self.url = url
+        self.reason = reason

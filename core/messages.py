@@ -1,0 +1,169 @@
+"""The one message model every channel translates to and from.
+
+Channel adapters turn platform payloads into a frozen :class:`InboundMessage`, hand it to
+the engine, and render the :class:`OutboundMessage` list it returns. Nothing else crosses
+the boundary between a channel and the engine, so a conversation behaves the same on
+Telegram, WhatsApp, the widget and the terminal.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
+from typing import Any
+
+
+class Channel(enum.StrEnum):
+    """Where a message came from or goes to."""
+
+    TELEGRAM = "telegram"
+    WHATSAPP = "whatsapp"
+    WIDGET = "widget"
+    TERMINAL = "terminal"
+    API = "api"
+
+
+class AttachmentKind(enum.StrEnum):
+    """What an inbound attachment is, as far as the engine cares."""
+
+    VOICE = "voice"
+    AUDIO = "audio"
+    DOCUMENT = "document"
+    IMAGE = "image"
+    LOCATION = "location"
+
+
+class OutboundKind(enum.StrEnum):
+    """How a channel should present an outbound message."""
+
+    TEXT = "text"
+    PROGRESS = "progress"  # shown as a typing indicator or an edited status line
+    AUDIO = "audio"
+    DOCUMENT = "document"
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file or media item that arrived with a message; ``reference`` locates its bytes."""
+
+    kind: AttachmentKind
+    mime_type: str
+    size: int
+    reference: str
+    filename: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """A message from an end user or creator, normalised by a channel adapter.
+
+    ``platform_message_id`` is the platform's own id for this delivery (Telegram's
+    ``update_id``, Twilio's ``MessageSid``, the widget's client id); the engine uses it to
+    answer a redelivered message with the replies it already gave.
+    """
+
+    channel: Channel
+    bot_id: str
+    sender_id: str
+    text: str = ""
+    sender_name: str | None = None
+    command: str | None = None
+    command_args: str = ""
+    button_payload: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    platform_message_id: str | None = None
+    received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    language: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.received_at.tzinfo is None:
+            raise ValueError("received_at must be timezone-aware")
+
+
+def parse_command(text: str) -> tuple[str | None, str]:
+    """Split ``/name@botname args`` into ``("name", "args")``; plain text gives ``(None, "")``.
+
+    Channels call this so that every channel recognises commands the same way.
+    """
+    stripped = text.strip()
+    if not stripped.startswith("/") or len(stripped) < 2:
+        return None, ""
+    head, _, rest = stripped[1:].partition(" ")
+    name = head.split("@", 1)[0].lower()
+    if not name or not all(c.isalnum() or c == "_" for c in name):
+        return None, ""
+    return name, rest.strip()
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """A choice offered to the user; pressing it sends ``payload`` back as an inbound message."""
+
+    label: str
+    payload: str
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where part of an answer comes from, cited as ``[number]`` in the text."""
+
+    number: int
+    title: str
+    document_id: str | None = None
+    page: int | None = None
+    section: str | None = None
+    url: str | None = None
+    excerpt: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Media:
+    """A file the engine produced (audio, a document); ``reference`` locates its bytes."""
+
+    reference: str
+    mime_type: str
+    filename: str | None = None
+    duration_seconds: float | None = None
+    size: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """A reply for a channel to render in its own form."""
+
+    text: str = ""
+    kind: OutboundKind = OutboundKind.TEXT
+    buttons: tuple[Button, ...] = ()
+    sources: tuple[Source, ...] = ()
+    audio: Media | None = None
+    document: Media | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe form, used to store replies so a redelivery can return them again."""
+        data: dict[str, Any] = {"text": self.text, "kind": self.kind.value}
+        if self.buttons:
+            data["buttons"] = [{"label": b.label, "payload": b.payload} for b in self.buttons]
+        if self.sources:
+            data["sources"] = [_compact(s) for s in self.sources]
+        if self.audio:
+            data["audio"] = _compact(self.audio)
+        if self.document:
+            data["document"] = _compact(self.document)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> OutboundMessage:
+        """Rebuild a reply stored with :meth:`to_dict`."""
+        return cls(
+            text=data.get("text", ""),
+            kind=OutboundKind(data.get("kind", OutboundKind.TEXT)),
+            buttons=tuple(Button(**b) for b in data.get("buttons", ())),
+            sources=tuple(Source(**s) for s in data.get("sources", ())),
+            audio=Media(**data["audio"]) if data.get("audio") else None,
+            document=Media(**data["document"]) if data.get("document") else None,
+        )
+
+
+def _compact(obj: Source | Media) -> dict[str, Any]:
+    return {f.name: getattr(obj, f.name) for f in fields(obj) if getattr(obj, f.name) is not None}

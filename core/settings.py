@@ -1,0 +1,43 @@
+"""The one typed settings object; nothing else in Chorus reads the environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob an operator can turn, read from environment variables (all optional)."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
+
+    data_dir: Path = Path("./data")
+    database_url: str | None = None
+    redis_url: str | None = None
+    chroma_url: str | None = None
+    ollama_host: str | None = None
+    ollama_model: str = "llama3.2"
+    public_base_url: str = "http://localhost:8080"
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_base: str = "https://api.telegram.org"
+    telegram_webhook_secret: SecretStr | None = None
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_api_base: str | None = None
+    stripe_secret_key: SecretStr | None = None
+    stripe_webhook_secret: SecretStr | None = None
+    stripe_api_base: str | None = None
+    jwt_secret: SecretStr | None = None
+    log_format: Literal["json", "text"] = "text"
+    log_level: str = "INFO"
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+
+    @property
+    def effective_database_url(self) -> str:
+        """``DATABASE_URL``, or a SQLite file under ``DATA_DIR``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'chorus.db').resolve()}"

@@ -1,0 +1,1 @@
+"""Relational storage: models, the database handle and the repository of queries."""

@@ -1,0 +1,146 @@
+"""The database handle: engine, sessions, migrations and a readiness probe.
+
+SQLite (the default) allows one writer at a time, so write transactions are serialised in
+the process with an asyncio lock and across processes by SQLite's busy timeout; WAL lets
+readers run alongside. PostgreSQL gets a connection pool and no process-wide lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+
+from core.errors import StorageUnavailable
+
+log = logging.getLogger("chorus.storage")
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+BUSY_TIMEOUT_MS = 5000
+
+
+def normalise_url(url: str) -> str:
+    """Pick the async driver for a plain ``postgres://``, ``postgresql://`` or ``sqlite://`` URL."""
+    for plain, driver in (
+        ("postgres://", "postgresql+asyncpg://"),
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("sqlite://", "sqlite+aiosqlite://"),
+    ):
+        if url.startswith(plain):
+            return driver + url[len(plain) :]
+    return url
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+class Database:
+    """One relational database, shared by everything in a process."""
+
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.url = normalise_url(url)
+        parsed = make_url(self.url)
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        self.display_url = parsed.render_as_string(hide_password=True)
+        if self.is_sqlite:
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            self.engine = create_async_engine(self.url)
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        else:
+            self.engine = create_async_engine(
+                self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+            )
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._write_lock = asyncio.Lock() if self.is_sqlite else None
+
+    @contextlib.asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads; nothing it does is committed."""
+        with self._translate_errors():
+            async with self.sessions() as session:
+                yield session
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A session whose work commits together at the end, or not at all."""
+        lock = self._write_lock or contextlib.nullcontext()
+        with self._translate_errors():
+            async with lock, self.sessions.begin() as session:
+                yield session
+
+    @contextlib.contextmanager
+    def _translate_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except OperationalError as exc:
+            raise StorageUnavailable(self.display_url, _reason(exc)) from exc
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            raise StorageUnavailable(self.display_url, _reason(exc)) from exc
+        except (OSError, TimeoutError) as exc:
+            raise StorageUnavailable(self.display_url, str(exc) or type(exc).__name__) from exc
+
+    async def ping(self) -> None:
+        """Raise :class:`StorageUnavailable` unless a trivial query succeeds."""
+        async with self.read() as session:
+            await session.execute(text("SELECT 1"))
+
+    async def migrate(self, revision: str = "head") -> None:
+        """Bring the schema to ``revision`` with Alembic (safe to run at every start)."""
+        with self._translate_errors():
+            async with self.engine.begin() as conn:
+                if not self.is_sqlite:
+                    # several processes may start at once; one migrates, the others wait
+                    await conn.execute(text("SELECT pg_advisory_xact_lock(727274)"))
+                await conn.run_sync(_run_alembic, "upgrade", revision)
+
+    async def downgrade(self, revision: str) -> None:
+        """Take the schema back to ``revision``."""
+        with self._translate_errors():
+            async with self.engine.begin() as conn:
+                await conn.run_sync(_run_alembic, "downgrade", revision)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def alembic_config() -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def _run_alembic(connection: Any, command_name: str, revision: str) -> None:
+    from alembic import command
+
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    getattr(command, command_name)(config, revision)
+
+
+def _reason(exc: Exception) -> str:
+    original = getattr(exc, "orig", None) or exc
+    message = str(original).strip().splitlines()[0] if str(original).strip() else repr(original)
+    if "locked" in message:
+        return "the database file is locked by another program; try again when it is free"
+    if "unable to open" in message:
+        return "the database file cannot be opened (check the path and its permissions)"
+    return message

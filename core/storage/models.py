@@ -1,0 +1,164 @@
+"""SQLAlchemy models: the relational shape of creators, bots, end users and conversations."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Stable constraint names, so migrations can refer to them on every database.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSON, datetime: DateTime(timezone=True)}
+
+
+class Creator(Base):
+    """A person who owns bots."""
+
+    __tablename__ = "creators"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Bot(Base):
+    """A creator's agent: its persona, greeting and settings."""
+
+    __tablename__ = "bots"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    creator_id: Mapped[int | None] = mapped_column(ForeignKey("creators.id", ondelete="SET NULL"))
+    name: Mapped[str] = mapped_column(String(200))
+    persona: Mapped[str] = mapped_column(Text, default="")
+    greeting: Mapped[str] = mapped_column(Text, default="")
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EndUser(Base):
+    """Someone who talks to a bot, with their preferences."""
+
+    __tablename__ = "end_users"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    bot_id: Mapped[str] = mapped_column(ForeignKey("bots.id", ondelete="CASCADE"), index=True)
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    language: Mapped[str | None] = mapped_column(String(16))
+    voice_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ChannelIdentity(Base):
+    """How an end user is known on one channel (Telegram chat id, WhatsApp number...)."""
+
+    __tablename__ = "channel_identities"
+    __table_args__ = (UniqueConstraint("bot_id", "channel", "external_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    bot_id: Mapped[str] = mapped_column(ForeignKey("bots.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(200))
+    end_user_id: Mapped[int] = mapped_column(
+        ForeignKey("end_users.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Conversation(Base):
+    """An end user's conversation with a bot: its state and the flow's collected answers."""
+
+    __tablename__ = "conversations"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    bot_id: Mapped[str] = mapped_column(ForeignKey("bots.id", ondelete="CASCADE"), index=True)
+    end_user_id: Mapped[int] = mapped_column(
+        ForeignKey("end_users.id", ondelete="CASCADE"), unique=True
+    )
+    state: Mapped[str] = mapped_column(String(32))
+    context: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Message(Base):
+    """One inbound or outbound message, stored as the channel saw it."""
+
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_conversation_id_id", "conversation_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE")
+    )
+    direction: Mapped[str] = mapped_column(String(3))  # "in" | "out"
+    channel: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(32))  # conversation state after this message
+    text: Mapped[str] = mapped_column(Text, default="")
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    reply_to_id: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProcessedDelivery(Base):
+    """A platform message id that has been handled, and the inbound row that answered it."""
+
+    __tablename__ = "processed_deliveries"
+    __table_args__ = (UniqueConstraint("bot_id", "channel", "platform_message_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    bot_id: Mapped[str] = mapped_column(ForeignKey("bots.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(16))
+    platform_message_id: Mapped[str] = mapped_column(String(200))
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ContentItem(Base):
+    """A piece of personalised content made for an end user: their library."""
+
+    __tablename__ = "content_items"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    bot_id: Mapped[str] = mapped_column(ForeignKey("bots.id", ondelete="CASCADE"))
+    end_user_id: Mapped[int] = mapped_column(
+        ForeignKey("end_users.id", ondelete="CASCADE"), index=True
+    )
+    content_type: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(300))
+    parameters: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

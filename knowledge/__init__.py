@@ -1,0 +1,1 @@
+"""The creator's knowledge: loaders, chunking, embeddings, vector store and retrieval."""

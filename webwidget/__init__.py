@@ -1,0 +1,1 @@
+"""The embeddable web widget: script, styles, demo page and embed-code generation."""
