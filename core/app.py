@@ -34,6 +34,7 @@ class Startup:
 
     def __init__(self) -> None:
         self.prepared = asyncio.Event()
+        self.first_attempt = asyncio.Event()
         self.last_error: str | None = None
         self.task: asyncio.Task[None] | None = None
 
@@ -46,10 +47,12 @@ class Startup:
                     log.error("database not ready, retrying every %ss: %s", RETRY_SECONDS,
                               exc.reason)
                 self.last_error = exc.reason
+                self.first_attempt.set()
                 await asyncio.sleep(RETRY_SECONDS)
             else:
                 self.last_error = None
                 self.prepared.set()
+                self.first_attempt.set()
                 log.info("database ready at %s", services.db.display_url)
                 return
 
@@ -63,10 +66,9 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     app[SERVICES] = services
     app[STARTUP] = startup
     startup.task = asyncio.create_task(startup.run(services), name="chorus-startup")
-    with contextlib.suppress(asyncio.TimeoutError):
-        # a healthy database is ready before the first request; a broken one does not
-        # keep the server from starting
-        await asyncio.wait_for(asyncio.shield(startup.prepared.wait()), timeout=10)
+    # a healthy database is ready before the first request; a broken one does not keep
+    # the server from starting (it reports itself not ready until the database is back)
+    await startup.first_attempt.wait()
     yield
     startup.task.cancel()
     with contextlib.suppress(asyncio.CancelledError):

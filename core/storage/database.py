@@ -58,7 +58,9 @@ class Database:
         self.display_url = parsed.render_as_string(hide_password=True)
         if self.is_sqlite:
             if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                # a path that cannot be created fails later, clearly, when first opened
+                with contextlib.suppress(OSError):
+                    Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
             self.engine = create_async_engine(self.url)
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         else:

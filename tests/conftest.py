@@ -1,0 +1,85 @@
+"""Shared fixtures: every storage-backed test runs on SQLite and on PostgreSQL.
+
+PostgreSQL is a real server (127.0.0.1:5432 by default, ``--postgres-url`` to change).
+Each test session gets its own freshly created database, dropped at the end; tests that
+need it fail, never skip, when the server cannot be reached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from core.services import Services, build_services, prepare
+from core.settings import Settings
+from core.storage.models import Base
+
+DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--postgres-url", default=DEFAULT_POSTGRES,
+                     help="a PostgreSQL server where test databases can be created")
+
+
+def _dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session."""
+    admin_url = request.config.getoption("--postgres-url")
+    name = f"chorus_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+
+    async def admin(statement: str) -> None:
+        conn = await asyncpg.connect(_dsn(admin_url), timeout=10)
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The database URL of a test, once per backend."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'chorus.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(database_url=database_url, data_dir=tmp_path / "data")
+
+
+async def _empty(services: Services) -> None:
+    if services.db.is_sqlite:
+        return  # a new file per test
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    async with services.db.transaction() as session:
+        await session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+async def services(settings: Settings) -> AsyncIterator[Services]:
+    """Migrated, empty storage with the demo bot, and an engine on top."""
+    built = build_services(settings)
+    await built.db.migrate()
+    await _empty(built)
+    await prepare(built)
+    yield built
+    await built.db.close()

@@ -1,0 +1,121 @@
+"""The ``chorus`` command line, run as a real subprocess."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def chorus(*args: str, stdin: bytes = b"", env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "core", *args],
+        input=stdin,
+        capture_output=True,
+        env={**os.environ, **env},
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture
+def env(database_url: str, tmp_path: Path) -> dict[str, str]:
+    if database_url.startswith("postgresql"):
+        return {"DATABASE_URL": database_url, "DATA_DIR": str(tmp_path / "data")}
+    return {"DATA_DIR": str(tmp_path / "data")}
+
+
+def test_piped_chat_prints_replies_and_exits_cleanly(env: dict[str, str]) -> None:
+    result = chorus("chat", "demo", "--user", "piped", env=env,
+                    stdin=b"/start\n2\nsleeping better\n4\n")
+    out = result.stdout.decode()
+    assert result.returncode == 0, result.stderr.decode()
+    assert "Hello, I'm Mira" in out
+    assert "  2) Guided meditation" in out
+    assert "What would you like it to help you with?" in out
+    assert "When will you use it?" in out
+    assert "How are you feeling" in out  # "4" pressed Bedtime
+    # the conversation continues where it was in the next run
+    again = chorus("chat", "demo", "--user", "piped", env=env, stdin=b"back\n")
+    assert "When will you use it? (Now: bedtime.)" in again.stdout.decode()
+
+
+def test_whole_guided_flow_from_the_terminal(env: dict[str, str]) -> None:
+    lines = "/create affirmations\nconfidence at work\nhopeful\nmorning\n5\n1\n2\n1\n/library\n"
+    result = chorus("chat", "demo", env=env, stdin=lines.encode())
+    out = result.stdout.decode()
+    assert result.returncode == 0, result.stderr.decode()
+    assert "… Creating your set of affirmations" in out
+    assert "Affirmations · confidence at work" in out
+    assert "1. Affirmations · confidence at work" in out
+
+
+def test_unknown_bot_exits_with_2(env: dict[str, str]) -> None:
+    result = chorus("chat", "no-such-bot", env=env)
+    assert result.returncode == 2
+    assert "unknown bot 'no-such-bot'" in result.stderr.decode()
+
+
+def test_invalid_utf8_is_reported_and_read(env: dict[str, str]) -> None:
+    result = chorus("chat", "demo", env=env, stdin=b"/create meditation\nbetter \xff\xfe sleep\n")
+    assert result.returncode == 0
+    assert "line 2 is not valid UTF-8" in result.stderr.decode()
+    assert "When will you use it?" in result.stdout.decode()
+
+
+def test_bot_create_and_list(env: dict[str, str]) -> None:
+    created = chorus("bot", "create", "Coach Ána", "--persona", "Kind and direct", env=env)
+    assert created.returncode == 0, created.stderr.decode()
+    assert created.stdout.decode().strip() == "coach-ana"
+    second = chorus("bot", "create", "Coach Ána", env=env)
+    assert second.stdout.decode().strip() == "coach-ana-2"
+    listed = chorus("bot", "list", env=env).stdout.decode()
+    assert "demo\tMira" in listed
+    assert "coach-ana\tCoach Ána" in listed
+    talk = chorus("chat", "coach-ana", env=env, stdin=b"/start\n")
+    assert "Hi, I'm Coach Ána." in talk.stdout.decode()
+    bad = chorus("bot", "create", "X", "--id", "Not Valid!", env=env)
+    assert bad.returncode == 2
+    assert "not a valid bot id" in bad.stderr.decode()
+    taken = chorus("bot", "create", "X", "--id", "demo", env=env)
+    assert taken.returncode == 2
+
+
+def test_migrate(env: dict[str, str]) -> None:
+    result = chorus("migrate", env=env)
+    assert result.returncode == 0, result.stderr.decode()
+    assert "revision head" in result.stdout.decode()
+
+
+def test_locked_database_is_a_clear_failure(tmp_path: Path) -> None:
+    env = {"DATA_DIR": str(tmp_path)}
+    assert chorus("migrate", env=env).returncode == 0
+    holder = sqlite3.connect(tmp_path / "chorus.db", isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        result = chorus("bot", "create", "Blocked", env=env)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert result.returncode == 1
+    assert "locked by another program" in result.stderr.decode()
+    # nothing was lost: the demo bot is still there and the new one can be made now
+    assert "demo" in chorus("bot", "list", env=env).stdout.decode()
+    assert chorus("bot", "create", "Blocked", env=env).returncode == 0
+
+
+def test_missing_data_directory_is_created(tmp_path: Path) -> None:
+    env = {"DATA_DIR": str(tmp_path / "new" / "nested")}
+    result = chorus("chat", "demo", env=env, stdin=b"/help\n")
+    assert result.returncode == 0
+    assert (tmp_path / "new" / "nested" / "chorus.db").exists()
+
+
+def test_bad_settings_exit_with_2(tmp_path: Path) -> None:
+    result = chorus("bot", "list", env={"DATA_DIR": str(tmp_path), "LOG_FORMAT": "xml"})
+    assert result.returncode == 2
+    assert "LOG_FORMAT" in result.stderr.decode().upper()
