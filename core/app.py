@@ -44,8 +44,9 @@ class Startup:
                 await prepare(services)
             except StorageUnavailable as exc:
                 if self.last_error != exc.reason:
-                    log.error("database not ready, retrying every %ss: %s", RETRY_SECONDS,
-                              exc.reason)
+                    log.error(
+                        "database not ready, retrying every %ss: %s", RETRY_SECONDS, exc.reason
+                    )
                 self.last_error = exc.reason
                 self.first_attempt.set()
                 await asyncio.sleep(RETRY_SECONDS)

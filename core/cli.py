@@ -64,8 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as exc:
         print(f"chorus: bad settings in the environment:\n{exc}", file=sys.stderr)
         return BAD_INPUT
-    configure_logging(settings.log_format, "WARNING" if args.command == "chat" else
-                      settings.log_level)
+    configure_logging(
+        settings.log_format, "WARNING" if args.command == "chat" else settings.log_level
+    )
     if args.command == "serve":
         return _serve(settings, args.host, args.port)
     if args.command == "worker":
@@ -85,15 +86,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 0
     except UnknownBot as exc:
-        print(f"chorus: unknown bot {exc.bot_id!r}. See `chorus bot list`, or create one with "
-              "`chorus bot create NAME`.", file=sys.stderr)
+        print(
+            f"chorus: unknown bot {exc.bot_id!r}. See `chorus bot list`, or create one with "
+            "`chorus bot create NAME`.",
+            file=sys.stderr,
+        )
         return BAD_INPUT
     except BotNameTaken as exc:
         print(f"chorus: a bot with id {exc.bot_id!r} already exists.", file=sys.stderr)
         return BAD_INPUT
     except StorageUnavailable as exc:
-        print(f"chorus: the database is unavailable: {exc.reason}\n  ({exc.url})",
-              file=sys.stderr)
+        print(f"chorus: the database is unavailable: {exc.reason}\n  ({exc.url})", file=sys.stderr)
         return FAILURE
     except ValueError as exc:
         print(f"chorus: {exc}", file=sys.stderr)
@@ -154,6 +157,7 @@ def _serve(settings: Settings, host: str, port: int) -> int:
     from core.app import create_app
 
     log.info("serving on http://%s:%s", host, port)
-    web.run_app(create_app(settings), host=host, port=port, print=None,
-                shutdown_timeout=10, access_log=None)
+    web.run_app(
+        create_app(settings), host=host, port=port, print=None, shutdown_timeout=10, access_log=None
+    )
     return 0

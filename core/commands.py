@@ -20,8 +20,14 @@ from core.storage.database import Database
 from core.storage.repository import Party
 
 FLOW_STATES = frozenset(
-    {State.INTENT_DISCOVERY, State.CONTEXT_GATHERING, State.PRACTICE_DETAILS, State.CONFIRM,
-     State.GENERATING, State.PAYWALL}
+    {
+        State.INTENT_DISCOVERY,
+        State.CONTEXT_GATHERING,
+        State.PRACTICE_DETAILS,
+        State.CONFIRM,
+        State.GENERATING,
+        State.PAYWALL,
+    }
 )
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})?$")
 LATER = {
@@ -86,8 +92,9 @@ class GlobalCommands:
         elif name == "library":
             await self._library(args, party, result)
         elif name == "credits":
-            result.say(f"{bot.name} doesn't use credits yet, so everything I make for you "
-                       "is free for now.")
+            result.say(
+                f"{bot.name} doesn't use credits yet, so everything I make for you is free for now."
+            )
         elif name == "voice":
             self._voice(args, party, result, outcome)
         elif name == "language":
@@ -98,14 +105,14 @@ class GlobalCommands:
             result.say(f"I don't know the command /{name}. /help lists what I can do.")
         return outcome
 
-    def _create(
-        self, args: str, state: State, result: TurnResult, outcome: CommandOutcome
-    ) -> None:
+    def _create(self, args: str, state: State, result: TurnResult, outcome: CommandOutcome) -> None:
         if state in FLOW_STATES:
             flow = result.context.get("flow")
             what = ContentType(flow["type"]).label if flow else "something"
-            result.say(f"We're in the middle of making your {what}. Answer the question "
-                       "above, or /cancel to start over.")
+            result.say(
+                f"We're in the middle of making your {what}. Answer the question "
+                "above, or /cancel to start over."
+            )
             return
         wanted = args.strip().lower()
         known = {t.value for t in ContentType}
@@ -117,8 +124,10 @@ class GlobalCommands:
             async with self._db.read() as session:
                 items = await repo.library(session, party.end_user_id)
         if not items:
-            result.say("Your library is empty. /create makes your first meditation, "
-                       "affirmations or ritual.")
+            result.say(
+                "Your library is empty. /create makes your first meditation, "
+                "affirmations or ritual."
+            )
             return
         if args.strip().isdigit():
             number = int(args.strip())
@@ -129,8 +138,9 @@ class GlobalCommands:
             result.say(f"{item.title}\n\n{item.text}")
             return
         lines = ["Your library, newest first:"]
-        lines += [f"{n}. {item.title} ({item.created_at:%d %b %Y})"
-                  for n, item in enumerate(items, 1)]
+        lines += [
+            f"{n}. {item.title} ({item.created_at:%d %b %Y})" for n, item in enumerate(items, 1)
+        ]
         lines.append("Send /library followed by a number to open one.")
         result.say("\n".join(lines))
 
@@ -144,8 +154,10 @@ class GlobalCommands:
             return
         outcome.user_updates["voice_enabled"] = choice == "on"
         if choice == "on":
-            result.say("Voice replies are on. I'll send audio alongside text as soon as "
-                       "speech is switched on for this bot; until then you'll get text.")
+            result.say(
+                "Voice replies are on. I'll send audio alongside text as soon as "
+                "speech is switched on for this bot; until then you'll get text."
+            )
         else:
             result.say("Voice replies are off: text only.")
 
@@ -155,13 +167,19 @@ class GlobalCommands:
         code = args.strip().lower().replace("_", "-")
         if not code:
             current = party.language if party and party.language else "not set"
-            result.say(f"Your language: {current}. Set it with /language followed by a code, "
-                       "for example /language en or /language pt-br.")
+            result.say(
+                f"Your language: {current}. Set it with /language followed by a code, "
+                "for example /language en or /language pt-br."
+            )
             return
         if not _LANGUAGE.match(code):
-            result.say(f"{args.strip()[:20]!r} isn't a language code I recognise. Use a code "
-                       "such as en, es, de or pt-br.")
+            result.say(
+                f"{args.strip()[:20]!r} isn't a language code I recognise. Use a code "
+                "such as en, es, de or pt-br."
+            )
             return
         outcome.user_updates["language"] = code
-        result.say(f"Language set to {code}. I'll answer in it where {code} material exists; "
-                   "my own messages are in English for now.")
+        result.say(
+            f"Language set to {code}. I'll answer in it where {code} material exists; "
+            "my own messages are in English for now."
+        )

@@ -24,8 +24,45 @@ from core.generation import (
 _WORD = re.compile(r"\w+", re.UNICODE)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _STOPWORDS = frozenset(
-    "a an and are as at be by can do does for from how i in is it me my of on or "
-    "should the to was what when where which who why will with you your".split()
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "can",
+        "do",
+        "does",
+        "for",
+        "from",
+        "how",
+        "i",
+        "in",
+        "is",
+        "it",
+        "me",
+        "my",
+        "of",
+        "on",
+        "or",
+        "should",
+        "the",
+        "to",
+        "was",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "why",
+        "will",
+        "with",
+        "you",
+        "your",
+    ]
 )
 MAX_ANSWER_SENTENCES = 3
 
@@ -140,7 +177,8 @@ def _pause(answers: Mapping[str, Any], seconds: float) -> str:
 
 _FILLER = re.compile(
     r"^(?:i(?:'d| would)? (?:like|want|need) (?:it )?(?:to )?|help me (?:to )?|to help me |"
-    r"help with |to |for )", re.IGNORECASE
+    r"help with |to |for )",
+    re.IGNORECASE,
 )
 
 
@@ -220,10 +258,13 @@ def _ritual(answers: Mapping[str, Any]) -> GeneratedContent:
     purpose = _purpose(answers, "your day")
     feeling = str(answers.get("feeling", "as you are"))
     steps = [
-        ("Prepare", "Clear a small space. Put your phone face down. Light a candle or open "
-         "a window: mark that this time is different."),
+        (
+            "Prepare",
+            "Clear a small space. Put your phone face down. Light a candle or open "
+            "a window: mark that this time is different.",
+        ),
         ("Arrive", f"Sit or stand still. Name how you feel: {feeling}. Three slow breaths."),
-        ("Intention", f"Say your intention out loud: \"{purpose[:1].upper()}{purpose[1:]}.\""),
+        ("Intention", f'Say your intention out loud: "{purpose[:1].upper()}{purpose[1:]}."'),
         ("Move", "Stretch gently: reach up, fold forward, roll the shoulders back."),
         ("Reflect", "Write one line: what small step would serve your intention today?"),
         ("Close", "Blow out the candle, or close the window, and thank yourself for showing up."),

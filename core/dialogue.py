@@ -36,11 +36,45 @@ log = logging.getLogger("chorus.dialogue")
 BACK_WORDS = frozenset({"back", "go back", "previous", "undo", "return"})
 CANCEL_WORDS = frozenset({"cancel", "stop", "quit", "exit", "never mind", "nevermind", "abort"})
 CONFIRM_WORDS = frozenset(
-    "yes|y|ok|okay|confirm|create|create it|go|go ahead|do it|sounds good|looks good|"
-    "perfect|yes please|sure|make it|great|please do|yep|yeah".split("|")
+    [
+        "yes",
+        "y",
+        "ok",
+        "okay",
+        "confirm",
+        "create",
+        "create it",
+        "go",
+        "go ahead",
+        "do it",
+        "sounds good",
+        "looks good",
+        "perfect",
+        "yes please",
+        "sure",
+        "make it",
+        "great",
+        "please do",
+        "yep",
+        "yeah",
+    ]
 )
 _CREATE_VERBS = frozenset(
-    "make create want need give generate write build new start try like get".split()
+    [
+        "make",
+        "create",
+        "want",
+        "need",
+        "give",
+        "generate",
+        "write",
+        "build",
+        "new",
+        "start",
+        "try",
+        "like",
+        "get",
+    ]
 )
 _FIELD_WORDS: Mapping[str, tuple[str, ...]] = {
     "purpose": ("purpose", "goal", "intention", "topic", "about"),
@@ -50,7 +84,7 @@ _FIELD_WORDS: Mapping[str, tuple[str, ...]] = {
     "pace": ("pace", "speed", "slower", "faster", "slow", "lively"),
     "voice": ("voice", "audio", "spoken"),
 }
-_EDIT_VERBS = frozenset("change edit different instead update fix modify".split())
+_EDIT_VERBS = frozenset(["change", "edit", "different", "instead", "update", "fix", "modify"])
 
 NAV_BUTTONS = (Button("Back", "flow:back"), Button("Cancel", "flow:cancel"))
 MENU_BUTTONS = (
@@ -185,8 +219,9 @@ class Dialogue:
         passages = await self._retriever.search(turn.bot.id, turn.text, limit=5)
         if passages:
             answer = await self._generator.answer(
-                AnswerRequest(bot=turn.bot, question=turn.text, passages=passages,
-                              language=turn.language)
+                AnswerRequest(
+                    bot=turn.bot, question=turn.text, passages=passages, language=turn.language
+                )
             )
             if answer.text:
                 return result.say(answer.text, sources=answer.sources)
@@ -198,8 +233,12 @@ class Dialogue:
         )
 
     def _begin(self, content_type: ContentType, result: TurnResult) -> None:
-        result.context["flow"] = {"type": content_type.value, "answers": {}, "index": 0,
-                                  "editing": False}
+        result.context["flow"] = {
+            "type": content_type.value,
+            "answers": {},
+            "index": 0,
+            "editing": False,
+        }
         result.move(Event.CHOOSE)
         result.say(
             f"Lovely, let's make your {content_type.label}. A few quick questions first; "
@@ -215,13 +254,17 @@ class Dialogue:
             return self._begin(chosen, result)
         if _normal(entry) in BACK_WORDS or entry == "flow:back":
             result.move(Event.BACK)
-            return result.say("No problem. Ask me anything, or say what you'd like to make.",
-                              MENU_BUTTONS)
+            return result.say(
+                "No problem. Ask me anything, or say what you'd like to make.", MENU_BUTTONS
+            )
         if _normal(entry) in CANCEL_WORDS or entry == "flow:cancel":
             return _cancel(result)
         result.move(Event.ANSWER)
-        _ask_type(result, "I can make a guided meditation, a set of affirmations or a ritual. "
-                          "Which would you like?")
+        _ask_type(
+            result,
+            "I can make a guided meditation, a set of affirmations or a ritual. "
+            "Which would you like?",
+        )
 
     async def _question(self, turn: TurnInput, entry: str, result: TurnResult) -> None:
         flow = result.flow
@@ -277,8 +320,9 @@ class Dialogue:
         stage = stage_of(content_type, target) if target else None
         if target is None or stage is None:
             result.move(Event.ANSWER)
-            return _summary(result, intro="Shall I create it? Press Create, or tell me what to "
-                                          "change.")
+            return _summary(
+                result, intro="Shall I create it? Press Create, or tell me what to change."
+            )
         result.move(Event.EDIT_CONTEXT if stage is Stage.CONTEXT else Event.EDIT_DETAILS)
         result.flow["index"] = [f.name for f in STAGES[content_type][stage]].index(target)
         result.flow["editing"] = True
@@ -291,21 +335,31 @@ class Dialogue:
         result.say(f"Creating your {content_type.label}…", kind=OutboundKind.PROGRESS)
         try:
             content = await self._generator.compose(
-                ContentRequest(bot=turn.bot, content_type=content_type,
-                               answers=flow["answers"], language=turn.language)
+                ContentRequest(
+                    bot=turn.bot,
+                    content_type=content_type,
+                    answers=flow["answers"],
+                    language=turn.language,
+                )
             )
         except Exception:
             log.exception("composing %s for bot %s failed", content_type, turn.bot.id)
             result.move(Event.FAILED)
-            return _summary(result, intro="Sorry, something went wrong while creating it. "
-                                          "Your answers are kept: press Create to try again.")
+            return _summary(
+                result,
+                intro="Sorry, something went wrong while creating it. "
+                "Your answers are kept: press Create to try again.",
+            )
         result.move(Event.GENERATED)
-        result.content = CreatedContent(content_type.value, content.title,
-                                        dict(flow["answers"]), content.text)
+        result.content = CreatedContent(
+            content_type.value, content.title, dict(flow["answers"]), content.text
+        )
         result.say(f"{content.title}\n\n{content.text}")
         if flow["answers"].get("voice") == "on":
-            result.say("You asked for audio as well. Spoken versions are not switched on for "
-                       "this bot yet, so here is the script to read or record.")
+            result.say(
+                "You asked for audio as well. Spoken versions are not switched on for "
+                "this bot yet, so here is the script to read or record."
+            )
         del result.context["flow"]
         result.say("It's saved in your /library. What next?", MENU_BUTTONS)
 
@@ -320,8 +374,10 @@ class Dialogue:
             result.move(Event.BACK)
             return _summary(result)
         result.move(Event.ANSWER)
-        result.say("This needs more credits than you have. Go back to the summary, or /cancel.",
-                   (Button("Back", "flow:back"),))
+        result.say(
+            "This needs more credits than you have. Go back to the summary, or /cancel.",
+            (Button("Back", "flow:back"),),
+        )
 
     async def _handoff(self, turn: TurnInput, entry: str, result: TurnResult) -> None:
         result.move(Event.ANSWER)  # the creator is answering in person; the bot stays silent
@@ -353,7 +409,7 @@ def _ask(result: TurnResult, problem: str | None = None) -> None:
 
 
 def _ask_type(result: TurnResult, text: str) -> None:
-    result.say(text, TYPE_BUTTONS + (Button("Back", "flow:back"),))
+    result.say(text, (*TYPE_BUTTONS, Button("Back", "flow:back")))
 
 
 def _go_back(result: TurnResult) -> None:
@@ -372,14 +428,18 @@ def _go_back(result: TurnResult) -> None:
 
 def _summary(result: TurnResult, intro: str | None = None) -> None:
     content_type = ContentType(result.flow["type"])
-    lines = [f"Here's your {content_type.label}:", *summary_lines(content_type,
-                                                                   result.flow["answers"])]
+    lines = [
+        f"Here's your {content_type.label}:",
+        *summary_lines(content_type, result.flow["answers"]),
+    ]
     if intro:
         lines.insert(0, intro)
     lines.append("Shall I create it?")
-    buttons = (Button("Create it", "flow:confirm"),) + tuple(
-        Button(f"Change {f.label.lower()}", f"edit:{f.name}") for f in all_fields(content_type)
-    ) + NAV_BUTTONS
+    buttons = (
+        Button("Create it", "flow:confirm"),
+        *(Button(f"Change {f.label.lower()}", f"edit:{f.name}") for f in all_fields(content_type)),
+        *NAV_BUTTONS,
+    )
     result.say("\n".join(lines), buttons)
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bots.registry import BotDirectory
 from core.commands import GlobalCommands
-from core.dialogue import MENU_BUTTONS, Dialogue, TurnInput, TurnResult
+from core.dialogue import Dialogue, TurnInput, TurnResult
 from core.errors import ChorusError
 from core.locks import KeyedLock
 from core.messages import InboundMessage, OutboundMessage
@@ -37,8 +37,20 @@ MAX_PAYLOAD = 200
 _INVISIBLE = re.compile(
     "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
 )
-_GREETINGS = frozenset({"hi", "hello", "hey", "hola", "hallo", "good morning", "good evening",
-                        "hi there", "hello there", "start"})
+_GREETINGS = frozenset(
+    {
+        "hi",
+        "hello",
+        "hey",
+        "hola",
+        "hallo",
+        "good morning",
+        "good evening",
+        "hi there",
+        "hello there",
+        "start",
+    }
+)
 
 
 def clean_text(text: str) -> str:
@@ -98,7 +110,9 @@ class ConversationEngine:
             self._metrics.messages.labels(channel, "out", state).inc(len(replies))
         return replies
 
-    async def _handle_once(self, message: InboundMessage) -> tuple[list[OutboundMessage], str | None]:
+    async def _handle_once(
+        self, message: InboundMessage
+    ) -> tuple[list[OutboundMessage], str | None]:
         try:
             return await self._turn(message)
         except IntegrityError:
@@ -176,7 +190,11 @@ class ConversationEngine:
             outcome.result.say(problem)
         elif message.command:
             ran = await self._commands.run(
-                message.command, message.command_args, bot=bot, party=party, state=state,
+                message.command,
+                message.command_args,
+                bot=bot,
+                party=party,
+                state=state,
                 context=context,
             )
             outcome = _Outcome(ran.result, ran.user_updates)
@@ -185,8 +203,9 @@ class ConversationEngine:
                     TurnInput(bot, state, context, "", ran.dialogue_payload, language)
                 )
         elif payload is None and _normal(text) in _GREETINGS and state is not State.CONFIRM:
-            ran = await self._commands.run("start", "", bot=bot, party=party, state=state,
-                                           context=context)
+            ran = await self._commands.run(
+                "start", "", bot=bot, party=party, state=state, context=context
+            )
             outcome = _Outcome(ran.result)
         else:
             outcome.result = await self._dialogue.respond(
@@ -211,15 +230,16 @@ def _problem(message: InboundMessage, text: str) -> str | None:
             return "That button isn't one I know. Try again from the latest message."
         return None
     if len(text) > MAX_TEXT:
-        return (f"That message is {len(text):,} characters long; I can read up to "
-                f"{MAX_TEXT:,}. Could you shorten it or split it up?")
+        return (
+            f"That message is {len(text):,} characters long; I can read up to "
+            f"{MAX_TEXT:,}. Could you shorten it or split it up?"
+        )
     if message.command:
         return None
     if not text:
         if message.attachments:
             kinds = ", ".join(sorted({a.kind.value for a in message.attachments}))
-            return (f"I can't open {kinds} messages on this bot yet. Could you type it "
-                    "instead?")
+            return f"I can't open {kinds} messages on this bot yet. Could you type it instead?"
         return "I didn't catch anything there. Send me a message, or /help to see what I can do."
     return None
 
@@ -237,8 +257,13 @@ def _inbound_record(message: InboundMessage, text: str) -> dict[str, Any]:
     record.update({k: v for k, v in optional.items() if v is not None})
     if message.attachments:
         record["attachments"] = [
-            {"kind": a.kind.value, "mime_type": a.mime_type, "size": a.size,
-             "reference": a.reference, "filename": a.filename}
+            {
+                "kind": a.kind.value,
+                "mime_type": a.mime_type,
+                "size": a.size,
+                "reference": a.reference,
+                "filename": a.filename,
+            }
             for a in message.attachments
         ]
     if len(text) > MAX_TEXT:

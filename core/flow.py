@@ -88,7 +88,9 @@ def _choice(name: str, synonyms: Mapping[str, tuple[str, ...]], hint: str) -> Ca
             value = lowered.split(":", 1)[1]
             return Parsed(value) if value in synonyms else Parsed(problem=hint)
         words = set(re.findall(r"[a-z]+", lowered))
-        hits = [v for v, syns in synonyms.items() if any(_mentions(s, words, lowered) for s in syns)]
+        hits = [
+            v for v, syns in synonyms.items() if any(_mentions(s, words, lowered) for s in syns)
+        ]
         return Parsed(hits[0]) if len(set(hits)) == 1 else Parsed(problem=hint)
 
     return parse
@@ -116,8 +118,29 @@ def _free_text(name: str, hint: str, max_length: int = 300) -> Callable[[str], P
 _NUMBER_WORDS = {
     word: n
     for n, word in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve thirteen "
-        "fourteen fifteen sixteen seventeen eighteen nineteen twenty".split()
+        [
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+            "thirteen",
+            "fourteen",
+            "fifteen",
+            "sixteen",
+            "seventeen",
+            "eighteen",
+            "nineteen",
+            "twenty",
+        ]
     )
 }
 _DURATION_HINT = f"How many minutes, between {MIN_MINUTES} and {MAX_MINUTES}? For example: 10."
@@ -189,8 +212,13 @@ TIME_OF_DAY = Field(
     display=lambda v: "any time" if v == "anytime" else str(v),
     options=_options(
         "time_of_day",
-        {"morning": "Morning", "midday": "Midday", "evening": "Evening",
-         "bedtime": "Bedtime", "anytime": "Any time"},
+        {
+            "morning": "Morning",
+            "midday": "Midday",
+            "evening": "Evening",
+            "bedtime": "Bedtime",
+            "anytime": "Any time",
+        },
     ),
 )
 
@@ -203,8 +231,14 @@ FEELING = Field(
     free_text=True,
     options=_options(
         "feeling",
-        {"anxious": "Anxious", "tired": "Tired", "restless": "Restless",
-         "sad": "Low", "hopeful": "Hopeful", "calm": "Calm"},
+        {
+            "anxious": "Anxious",
+            "tired": "Tired",
+            "restless": "Restless",
+            "sad": "Low",
+            "hopeful": "Hopeful",
+            "calm": "Calm",
+        },
     ),
 )
 

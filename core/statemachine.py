@@ -187,4 +187,3 @@ def _closure(
 
 
 validate(TRANSITIONS, INITIAL_STATE, frozenset(State))
-

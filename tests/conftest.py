@@ -26,8 +26,11 @@ DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--postgres-url", default=DEFAULT_POSTGRES,
-                     help="a PostgreSQL server where test databases can be created")
+    parser.addoption(
+        "--postgres-url",
+        default=DEFAULT_POSTGRES,
+        help="a PostgreSQL server where test databases can be created",
+    )
 
 
 def _dsn(url: str) -> str:

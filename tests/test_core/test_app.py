@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pytest_aiohttp import AiohttpClient
 
 from core.app import SERVICES, create_app
 from core.settings import Settings
 from tests.chat import Chat
 
 
-
-async def test_health_and_ready(aiohttp_client, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+async def test_health_and_ready(aiohttp_client: AiohttpClient, settings: Settings) -> None:
     client = await aiohttp_client(create_app(settings))
     response = await client.get("/health")
     assert response.status == 200
@@ -21,9 +21,12 @@ async def test_health_and_ready(aiohttp_client, settings: Settings) -> None:  # 
     assert (await response.json())["checks"]["database"] == "ok"
 
 
-async def test_ready_names_the_database_when_it_is_down(aiohttp_client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    down = Settings(database_url="postgresql+asyncpg://postgres@127.0.0.1:1/nothing",
-                    data_dir=tmp_path)
+async def test_ready_names_the_database_when_it_is_down(
+    aiohttp_client: AiohttpClient, tmp_path: Path
+) -> None:
+    down = Settings(
+        database_url="postgresql+asyncpg://postgres@127.0.0.1:1/nothing", data_dir=tmp_path
+    )
     client = await aiohttp_client(create_app(down))
     assert (await client.get("/health")).status == 200
     response = await client.get("/ready")
@@ -33,18 +36,23 @@ async def test_ready_names_the_database_when_it_is_down(aiohttp_client, tmp_path
     assert "database" in body["failing"]
 
 
-async def test_ready_fails_when_the_sqlite_file_cannot_be_opened(aiohttp_client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_ready_fails_when_the_sqlite_file_cannot_be_opened(
+    aiohttp_client: AiohttpClient, tmp_path: Path
+) -> None:
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where a directory should be")
-    broken = Settings(database_url=f"sqlite+aiosqlite:///{blocker}/sub/chorus.db",
-                      data_dir=tmp_path)
+    broken = Settings(
+        database_url=f"sqlite+aiosqlite:///{blocker}/sub/chorus.db", data_dir=tmp_path
+    )
     client = await aiohttp_client(create_app(broken))
     response = await client.get("/ready")
     assert response.status == 503
     assert "database" in (await response.json())["failing"]
 
 
-async def test_metrics_count_messages_by_channel_and_state(aiohttp_client, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+async def test_metrics_count_messages_by_channel_and_state(
+    aiohttp_client: AiohttpClient, settings: Settings
+) -> None:
     app = create_app(settings)
     client = await aiohttp_client(app)
     chat = Chat(app[SERVICES].engine)
@@ -55,12 +63,13 @@ async def test_metrics_count_messages_by_channel_and_state(aiohttp_client, setti
     assert response.headers["Content-Type"].startswith("text/plain")
     body = await response.text()
     assert 'chorus_messages_total{channel="terminal",direction="in",state="greeting"} 1.0' in body
-    assert ('chorus_messages_total{channel="terminal",direction="in",'
-            'state="context_gathering"} 1.0') in body
+    assert (
+        'chorus_messages_total{channel="terminal",direction="in",state="context_gathering"} 1.0'
+    ) in body
     assert 'chorus_handle_seconds_count{channel="terminal"} 2.0' in body
     assert 'chorus_state_transitions_total{event="choose"} 1.0' in body
 
 
-async def test_unknown_route_is_404(aiohttp_client, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+async def test_unknown_route_is_404(aiohttp_client: AiohttpClient, settings: Settings) -> None:
     client = await aiohttp_client(create_app(settings))
     assert (await client.get("/nope")).status == 404

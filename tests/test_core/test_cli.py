@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 
-def chorus(*args: str, stdin: bytes = b"", env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
+def chorus(
+    *args: str, stdin: bytes = b"", env: dict[str, str]
+) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
         [sys.executable, "-m", "core", *args],
         input=stdin,
@@ -30,8 +32,9 @@ def env(database_url: str, tmp_path: Path) -> dict[str, str]:
 
 
 def test_piped_chat_prints_replies_and_exits_cleanly(env: dict[str, str]) -> None:
-    result = chorus("chat", "demo", "--user", "piped", env=env,
-                    stdin=b"/start\n2\nsleeping better\n4\n")
+    result = chorus(
+        "chat", "demo", "--user", "piped", env=env, stdin=b"/start\n2\nsleeping better\n4\n"
+    )
     out = result.stdout.decode()
     assert result.returncode == 0, result.stderr.decode()
     assert "Hello, I'm Mira" in out

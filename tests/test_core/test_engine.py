@@ -149,8 +149,15 @@ async def test_a_button_from_an_earlier_step_is_refused(services: Services) -> N
     chat = Chat(services.engine)
     await chat.say("/create meditation")
     await chat.say("focus")
-    await chat.send(InboundMessage(Channel.TERMINAL, "demo", "user-1",
-                                   button_payload="pace:slow", platform_message_id="old"))
+    await chat.send(
+        InboundMessage(
+            Channel.TERMINAL,
+            "demo",
+            "user-1",
+            button_payload="pace:slow",
+            platform_message_id="old",
+        )
+    )
     assert "earlier step" in chat.text
     assert await state_of(services) is State.CONTEXT_GATHERING
 
@@ -213,8 +220,7 @@ class CountingRetriever:
     async def search(self, bot_id: str, query: str, *, limit: int = 5) -> list[Passage]:
         sender = query.split(":", 1)[0]
         self.running[sender] = self.running.get(sender, 0) + 1
-        self.max_per_query[sender] = max(self.max_per_query.get(sender, 0),
-                                         self.running[sender])
+        self.max_per_query[sender] = max(self.max_per_query.get(sender, 0), self.running[sender])
         self.max_total = max(self.max_total, sum(self.running.values()))
         await asyncio.sleep(0.005)
         self.running[sender] -= 1
@@ -225,8 +231,7 @@ async def test_one_conversation_stays_in_order_while_others_run_in_parallel(
     services: Services,
 ) -> None:
     retriever = CountingRetriever()
-    engine = ConversationEngine(services.db, services.bots,
-                                Dialogue(retriever, GroundedComposer()))
+    engine = ConversationEngine(services.db, services.bots, Dialogue(retriever, GroundedComposer()))
     ordered = Chat(engine, sender_id="ordered")
     others = [Chat(engine, sender_id=f"other-{n}") for n in range(50)]
     await ordered.say("/start")
@@ -264,8 +269,10 @@ async def test_state_survives_a_restart(settings: Settings) -> None:
     async with second.db.read() as session:
         party = await repo.find_party(session, "demo", "terminal", "restart")
     assert party is not None
-    assert party.context["flow"]["answers"] == {"purpose": "more patience",
-                                                "time_of_day": "morning"}
+    assert party.context["flow"]["answers"] == {
+        "purpose": "more patience",
+        "time_of_day": "morning",
+    }
     await second.db.close()
 
 
@@ -325,8 +332,9 @@ class BrokenComposer(GroundedComposer):
 async def test_failed_generation_returns_to_the_summary_and_keeps_answers(
     services: Services, caplog: pytest.LogCaptureFixture
 ) -> None:
-    engine = ConversationEngine(services.db, services.bots,
-                                Dialogue(EmptyKnowledge(), BrokenComposer()))
+    engine = ConversationEngine(
+        services.db, services.bots, Dialogue(EmptyKnowledge(), BrokenComposer())
+    )
     chat = Chat(engine)
     for step in ("/create ritual", "calm", "evening", "tired", "5", "text only", "yes"):
         await chat.say(step)
@@ -338,13 +346,20 @@ async def test_failed_generation_returns_to_the_summary_and_keeps_answers(
 
 class OnePassage:
     async def search(self, bot_id: str, query: str, *, limit: int = 5) -> list[Passage]:
-        return [Passage(text="Breathe out longer than you breathe in. It calms the body.",
-                        title="Breathing notes", score=0.9, page=3)]
+        return [
+            Passage(
+                text="Breathe out longer than you breathe in. It calms the body.",
+                title="Breathing notes",
+                score=0.9,
+                page=3,
+            )
+        ]
 
 
 async def test_answers_from_knowledge_carry_their_sources(services: Services) -> None:
-    engine = ConversationEngine(services.db, services.bots,
-                                Dialogue(OnePassage(), GroundedComposer()))
+    engine = ConversationEngine(
+        services.db, services.bots, Dialogue(OnePassage(), GroundedComposer())
+    )
     chat = Chat(engine)
     await chat.say("/start")
     replies = await chat.say("How should I breathe out?")
@@ -362,8 +377,7 @@ class EchoGenerator(GroundedComposer):
 
 
 async def test_empty_generated_answer_falls_back_to_honest_reply(services: Services) -> None:
-    engine = ConversationEngine(services.db, services.bots,
-                                Dialogue(OnePassage(), EchoGenerator()))
+    engine = ConversationEngine(services.db, services.bots, Dialogue(OnePassage(), EchoGenerator()))
     chat = Chat(engine)
     await chat.say("/start")
     await chat.say("anything")

@@ -1,0 +1,94 @@
+"""The terminal adapter on its own: lines in, rendered replies out."""
+
+from __future__ import annotations
+
+import io
+
+from channels.terminal import TerminalChannel, render_text
+from core.messages import (
+    Button,
+    InboundMessage,
+    Media,
+    OutboundKind,
+    OutboundMessage,
+    Source,
+)
+
+MENU = OutboundMessage(
+    text="Pick one", buttons=(Button("Tea", "drink:tea"), Button("Coffee", "drink:coffee"))
+)
+
+
+def make_channel(
+    stdin: bytes, replies: list[list[OutboundMessage]]
+) -> tuple[TerminalChannel, list[InboundMessage], io.StringIO, io.StringIO]:
+    received: list[InboundMessage] = []
+    queue = list(replies)
+
+    async def sink(message: InboundMessage) -> list[OutboundMessage]:
+        received.append(message)
+        return queue.pop(0) if queue else []
+
+    out, err = io.StringIO(), io.StringIO()
+    channel = TerminalChannel(
+        "demo", sink, sender_id="tester", stdin=io.BytesIO(stdin), stdout=out, stderr=err
+    )
+    return channel, received, out, err
+
+
+async def test_numbers_press_the_buttons_last_shown() -> None:
+    channel, received, out, _ = make_channel(b"hi\n2\n3\n/library 2\n", [[MENU], [], []])
+    await channel.run()
+    assert received[0].text == "hi"
+    assert received[0].button_payload is None
+    assert received[1].button_payload == "drink:coffee"
+    assert received[1].text == "Coffee"
+    # replies without buttons clear the numbering: "3" is just text now
+    assert received[2].button_payload is None
+    assert received[2].text == "3"
+    assert received[3].command == "library"
+    assert received[3].command_args == "2"
+    assert "  1) Tea\n  2) Coffee" in out.getvalue()
+
+
+async def test_out_of_range_number_is_text() -> None:
+    channel, received, _, _ = make_channel(b"7\n", [])
+    channel.render([MENU])
+    await channel.run()
+    assert received[0].button_payload is None
+    assert received[0].text == "7"
+
+
+async def test_invalid_utf8_is_replaced_with_a_warning() -> None:
+    channel, received, _, err = make_channel(b"ok \xc3\x28 line\n\xef\xbf\xbd fine\n", [])
+    await channel.run()
+    assert received[0].text == "ok \ufffd( line"
+    assert "line 1 is not valid UTF-8" in err.getvalue()
+    assert "line 2" not in err.getvalue()  # a real U+FFFD is valid UTF-8
+
+
+async def test_crlf_line_endings_are_removed() -> None:
+    channel, received, _, _ = make_channel(b"hello\r\n", [])
+    await channel.run()
+    assert received[0].text == "hello"
+
+
+def test_render_sources_progress_and_media() -> None:
+    answer = OutboundMessage(
+        text="Breathe out slowly [1].",
+        sources=(
+            Source(number=1, title="Notes", page=3, section="Breath"),
+            Source(number=2, title="Site", url="https://example.com/a"),
+        ),
+    )
+    assert render_text(answer) == (
+        "Breathe out slowly [1].\nSources:\n  [1] Notes (p. 3, Breath)\n"
+        "  [2] Site (https://example.com/a)"
+    )
+    assert render_text(OutboundMessage(text="Working", kind=OutboundKind.PROGRESS)) == "… Working"
+    audio = OutboundMessage(
+        audio=Media(
+            reference="m1", mime_type="audio/ogg", filename="calm.ogg", duration_seconds=61.2
+        )
+    )
+    assert render_text(audio) == "[audio: calm.ogg, 61 s]"

@@ -1,0 +1,63 @@
+"""Schema migrations and the database handle, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+
+from core.errors import StorageUnavailable
+from core.storage.database import Database, normalise_url
+from core.storage.models import Base
+
+
+def _tables(connection: Any) -> set[str]:
+    return set(inspect(connection).get_table_names()) - {"alembic_version"}
+
+
+def _differences(connection: Any) -> list[Any]:
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return list(compare_metadata(context, Base.metadata))
+
+
+async def test_migrations_upgrade_downgrade_and_match_the_models(database_url: str) -> None:
+    db = Database(database_url)
+    try:
+        await db.migrate()
+        async with db.engine.connect() as conn:
+            assert await conn.run_sync(_tables) == set(Base.metadata.tables)
+            assert await conn.run_sync(_differences) == []
+        await db.downgrade("base")
+        async with db.engine.connect() as conn:
+            assert await conn.run_sync(_tables) == set()
+        await db.migrate()
+        await db.migrate()  # running it again changes nothing
+        async with db.engine.connect() as conn:
+            assert await conn.run_sync(_tables) == set(Base.metadata.tables)
+    finally:
+        await db.close()
+
+
+async def test_unreachable_database_is_reported_with_the_url() -> None:
+    db = Database("postgresql://someone:secret@127.0.0.1:1/none")
+    with pytest.raises(StorageUnavailable) as caught:
+        await db.ping()
+    assert "secret" not in str(caught.value)
+    assert "127.0.0.1:1" in caught.value.url
+    await db.close()
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgres://u@h/db", "postgresql+asyncpg://u@h/db"),
+        ("postgresql://u@h/db", "postgresql+asyncpg://u@h/db"),
+        ("sqlite:///x.db", "sqlite+aiosqlite:///x.db"),
+        ("postgresql+asyncpg://u@h/db", "postgresql+asyncpg://u@h/db"),
+    ],
+)
+def test_plain_urls_get_the_async_driver(given: str, expected: str) -> None:
+    assert normalise_url(given) == expected
