@@ -18,6 +18,7 @@ from aiohttp import web
 from core.errors import ChorusError, StorageUnavailable, UnknownBot
 from core.metrics import Metrics
 from core.services import Services, build_services, prepare
+from core.services import close as close_services
 from core.settings import Settings
 
 log = logging.getLogger("chorus.server")
@@ -74,7 +75,7 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     startup.task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await startup.task
-    await services.db.close()
+    await close_services(services)
 
 
 async def health(request: web.Request) -> web.Response:

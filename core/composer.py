@@ -66,7 +66,7 @@ _STOPWORDS = frozenset(
 )
 MAX_ANSWER_SENTENCES = 3
 
-_PAUSES = {"slow": 1.5, "moderate": 1.0, "lively": 0.6}
+_WORDS_PER_MINUTE = {"slow": 110, "moderate": 140, "lively": 165}
 
 _THEMES: Mapping[str, tuple[str, ...]] = {
     "sleep": ("sleep", "rest", "insomnia", "night", "bed", "tired"),
@@ -164,15 +164,31 @@ def _best_sentences(question: str, passages: Sequence[Passage]) -> list[tuple[in
             # earlier passages ranked higher by the retriever break ties
             scored.append((overlap + passage.score * 0.01, -p_index, -s_index, sentence))
     scored.sort(reverse=True)
-    best = scored[:MAX_ANSWER_SENTENCES] if scored and scored[0][0] >= 1 else scored[:1]
+    matching = [item for item in scored if item[0] >= 1]
+    # sentences that share no word with the question are left out; when none shares a
+    # word, the retriever's best passage still leads with its first sentence
+    best = matching[:MAX_ANSWER_SENTENCES] or scored[:1]
     # present the chosen sentences in reading order
     best.sort(key=lambda item: (-item[1], -item[2]))
     return [(-p, sentence) for _score, p, _s, sentence in best]
 
 
-def _pause(answers: Mapping[str, Any], seconds: float) -> str:
-    factor = _PAUSES.get(str(answers.get("pace", "moderate")), 1.0)
-    return f"(pause {round(seconds * factor)} seconds)"
+def _timed(lines: Sequence[str | float], minutes: int, pace: str) -> str:
+    """Join speech lines and pause weights so that speech plus pauses fill ``minutes``.
+
+    Speech time is estimated from the word count at the pace's speaking rate; the time
+    left is shared among the pauses in proportion to their weights.
+    """
+    words = sum(len(line.split()) for line in lines if isinstance(line, str))
+    speech = words / _WORDS_PER_MINUTE.get(pace, 140) * 60
+    weights = sum(line for line in lines if not isinstance(line, str)) or 1.0
+    spare = max(0.0, minutes * 60 - speech)
+    return "\n".join(
+        line
+        if isinstance(line, str)
+        else f"(pause {max(3, round(spare * line / weights))} seconds)"
+        for line in lines
+    )
 
 
 _FILLER = re.compile(
@@ -203,41 +219,40 @@ def _meditation(answers: Mapping[str, Any]) -> GeneratedContent:
     feeling = str(answers.get("feeling", "however you are"))
     regions = ["feet", "legs", "belly", "chest", "shoulders", "arms and hands", "jaw", "face"]
     scan = regions[: max(3, min(len(regions), minutes // 2))]
-    lines = [
+    lines: list[str | float] = [
         f"Welcome. This is your {minutes}-minute meditation, {_moment(answers)}.",
         f"Your intention: {purpose}.",
         "Find a position that lets you be both comfortable and awake.",
-        _pause(answers, 5),
+        1,
         f"You said you are feeling {feeling}. Let that be exactly as it is. Nothing to fix.",
         "Breathe in slowly through the nose... and let the breath go.",
-        _pause(answers, 10),
+        2,
     ]
-    for _ in range(max(1, minutes // 5)):
-        lines += [
-            "Breathe in for four... hold for two... and out for six.",
-            _pause(answers, 20),
-        ]
+    for _ in range(max(1, minutes // 4)):
+        lines += ["Breathe in for four... hold for two... and out for six.", 3]
     lines.append("Now bring your attention into the body.")
     for region in scan:
-        lines += [f"Notice your {region}. Let them soften a little.", _pause(answers, 15)]
+        lines += [f"Notice your {region}. Let that part of you soften a little.", 2]
     lines += [
         f"Hold your intention lightly: {purpose}.",
         "Each out-breath makes a little more room for it.",
-        _pause(answers, 30 * max(1, minutes // 5)),
+        6,
         "Begin to notice the sounds around you and the weight of your body.",
         "When you are ready, open your eyes. Take this calm with you.",
     ]
     title = f"{minutes}-minute meditation · {purpose}"
-    return GeneratedContent(title=title, text="\n".join(lines))
+    text = _timed(lines, minutes, str(answers.get("pace", "moderate")))
+    return GeneratedContent(title=title, text=text)
 
 
 def _affirmations(answers: Mapping[str, Any]) -> GeneratedContent:
     minutes = int(answers.get("duration", 5))
     purpose = _purpose(answers, "your day")
-    pool = _AFFIRMATIONS[_theme(purpose)] + _AFFIRMATIONS["general"]
+    # the theme's own lines first, then general ones, each once
+    pool = tuple(dict.fromkeys(_AFFIRMATIONS[_theme(purpose)] + _AFFIRMATIONS["general"]))
     count = min(len(pool), max(4, minutes))
     rounds = max(1, minutes // 5)
-    lines = [
+    lines: list[str | float] = [
         f"Affirmations {_moment(answers)}. Your intention: {purpose}.",
         f"You are feeling {answers.get('feeling', 'as you are')}; that is a fine place to begin.",
         "Say each one slowly, out loud or silently, and let it land before the next.",
@@ -247,10 +262,22 @@ def _affirmations(answers: Mapping[str, Any]) -> GeneratedContent:
         if rounds > 1:
             lines.append(f"Round {round_number}:")
         for affirmation in pool[:count]:
-            lines += [affirmation, _pause(answers, 6)]
+            lines += [affirmation, 1]
     lines.append("Finish with one deep breath. These words are yours now.")
-    title = f"Affirmations · {purpose}"
-    return GeneratedContent(title=title, text="\n".join(lines))
+    title = f"{minutes}-minute affirmations · {purpose}"
+    text = _timed(lines, minutes, str(answers.get("pace", "moderate")))
+    return GeneratedContent(title=title, text=text)
+
+
+def _share(minutes: int, weights: list[int]) -> list[float]:
+    """Split ``minutes`` into half-minute steps, at least one each, by weight, exactly."""
+    spare = minutes * 2 - len(weights)
+    exact = [spare * w / sum(weights) for w in weights]
+    halves = [int(x) for x in exact]
+    by_remainder = sorted(range(len(weights)), key=lambda i: exact[i] - halves[i], reverse=True)
+    for i in by_remainder[: spare - sum(halves)]:
+        halves[i] += 1
+    return [(h + 1) / 2 for h in halves]
 
 
 def _ritual(answers: Mapping[str, Any]) -> GeneratedContent:
@@ -270,10 +297,9 @@ def _ritual(answers: Mapping[str, Any]) -> GeneratedContent:
         ("Close", "Blow out the candle, or close the window, and thank yourself for showing up."),
     ]
     weights = [1, 2, 1, 3, 3, 1]
-    unit = minutes / sum(weights)
+    lengths = _share(minutes, weights)
     lines = [f"A {minutes}-minute ritual, {_moment(answers)}. Your intention: {purpose}.", ""]
-    for number, ((name, text), weight) in enumerate(zip(steps, weights, strict=True), 1):
-        length = max(0.5, round(unit * weight * 2) / 2)
+    for number, ((name, text), length) in enumerate(zip(steps, lengths, strict=True), 1):
         lines.append(f"{number}. {name} (about {length:g} min): {text}")
     title = f"{minutes}-minute ritual · {purpose}"
     return GeneratedContent(title=title, text="\n".join(lines))

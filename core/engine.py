@@ -29,6 +29,7 @@ from core.statemachine import INITIAL_STATE, State
 from core.storage import repository as repo
 from core.storage.database import Database
 from core.storage.repository import Party
+from core.storage.turns import NewContent, TurnRecord, TurnWriter
 
 log = logging.getLogger("chorus.engine")
 
@@ -82,6 +83,11 @@ class ConversationEngine:
         self._commands = GlobalCommands(db)
         self._metrics = metrics or Metrics()
         self._locks = KeyedLock()
+        self._writer = TurnWriter(db)
+
+    async def close(self) -> None:
+        """Stop the background writer (turns still queued fail)."""
+        await self._writer.close()
 
     async def handle(self, message: InboundMessage) -> list[OutboundMessage]:
         """Handle one inbound message and return the replies to render.
@@ -124,54 +130,40 @@ class ConversationEngine:
         bot = await self._bots.get(message.bot_id)
         channel = message.channel.value
         async with self._db.read() as session:
-            if message.platform_message_id is not None:
-                stored = await repo.stored_replies(
-                    session, bot.id, channel, message.platform_message_id
-                )
-                if stored is not None:
-                    self._metrics.duplicates.labels(channel).inc()
-                    return stored, None
-            party = await repo.find_party(session, bot.id, channel, message.sender_id)
+            handled, party = await repo.lookup(
+                session, bot.id, channel, message.sender_id, message.platform_message_id
+            )
+            if handled is not None:
+                self._metrics.duplicates.labels(channel).inc()
+                return await repo.replies_to(session, handled), None
         text = clean_text(message.text)
         outcome = await self._decide(message, bot, party, text)
         result = outcome.result
         for event in result.events:
             self._metrics.transitions.labels(event.value).inc()
-        async with self._db.transaction() as session:
-            if party is None:
-                party = await repo.create_party(
-                    session,
-                    bot_id=bot.id,
-                    channel=channel,
-                    external_id=message.sender_id,
-                    display_name=message.sender_name,
-                    language=message.language,
-                    state=INITIAL_STATE.value,
-                )
-            if outcome.user_updates:
-                await repo.update_end_user(session, party.end_user_id, **outcome.user_updates)
-            if result.content is not None:
-                await repo.add_content(
-                    session,
-                    bot_id=bot.id,
-                    end_user_id=party.end_user_id,
-                    content_type=result.content.content_type,
-                    title=result.content.title,
-                    parameters=result.content.parameters,
-                    text=result.content.text,
-                )
-            await repo.record_turn(
-                session,
-                party=party,
-                channel=channel,
+        content = result.content
+        await self._writer.write(
+            TurnRecord(
                 bot_id=bot.id,
+                channel=channel,
+                sender_id=message.sender_id,
+                party=party,
                 inbound_text=text[:MAX_TEXT],
                 inbound_payload=_inbound_record(message, text),
                 platform_message_id=message.platform_message_id,
                 state=result.state.value,
                 context=result.context,
                 replies=result.replies,
+                sender_name=message.sender_name,
+                language=message.language,
+                user_updates=outcome.user_updates,
+                content=NewContent(
+                    content.content_type, content.title, content.parameters, content.text
+                )
+                if content
+                else None,
             )
+        )
         return result.replies, result.state.value
 
     async def _decide(

@@ -87,11 +87,15 @@ def _choice(name: str, synonyms: Mapping[str, tuple[str, ...]], hint: str) -> Ca
         if lowered.startswith(f"{name}:"):
             value = lowered.split(":", 1)[1]
             return Parsed(value) if value in synonyms else Parsed(problem=hint)
-        words = set(re.findall(r"[a-z]+", lowered))
-        hits = [
-            v for v, syns in synonyms.items() if any(_mentions(s, words, lowered) for s in syns)
-        ]
-        return Parsed(hits[0]) if len(set(hits)) == 1 else Parsed(problem=hint)
+        words = set(re.findall(r"[a-z']+", lowered))
+        # the longest phrase mentioned wins: "audio and text" is "on", not "text" (off)
+        best = {
+            value: max((len(s) for s in syns if _mentions(s, words, lowered)), default=0)
+            for value, syns in synonyms.items()
+        }
+        longest = max(best.values())
+        winners = [value for value, length in best.items() if length == longest]
+        return Parsed(winners[0]) if longest and len(winners) == 1 else Parsed(problem=hint)
 
     return parse
 
@@ -105,7 +109,7 @@ def _free_text(name: str, hint: str, max_length: int = 300) -> Callable[[str], P
     def parse(text: str) -> Parsed:
         cleaned = " ".join(text.split())
         if cleaned.lower().startswith(f"{name}:"):
-            cleaned = cleaned.split(":", 1)[1].replace("_", " ")
+            cleaned = cleaned.split(":", 1)[1].replace("_", " ").strip()
         if len(cleaned) < 2 or not any(c.isalpha() for c in cleaned):
             return Parsed(problem=hint)
         if len(cleaned) > max_length:
@@ -150,10 +154,12 @@ def parse_duration(text: str) -> Parsed:
     """Read a duration in minutes: "10", "10 min", "ten minutes", "a quarter of an hour"."""
     lowered = text.strip().lower().removeprefix("duration:")
     minutes: float | None = None
-    if match := re.search(r"(\d+(?:[.,]\d+)?)", lowered):
+    if match := re.search(r"(\d+(?:[.,]\d+)?)\s*(h|hr|hrs|hours?)?\b", lowered):
         minutes = float(match.group(1).replace(",", "."))
-        if re.search(r"\b(h|hr|hrs|hours?)\b", lowered):
+        if match.group(2):
             minutes *= 60
+    elif "three quarter" in lowered:
+        minutes = 45
     elif "quarter" in lowered:
         minutes = 15
     elif "half" in lowered and "hour" in lowered:
@@ -199,7 +205,7 @@ PURPOSE = Field(
 
 _TIMES = {
     "morning": ("morning", "wake", "waking", "sunrise", "breakfast"),
-    "midday": ("midday", "noon", "lunch", "afternoon", "day", "daytime", "work"),
+    "midday": ("midday", "noon", "lunch", "lunchtime", "afternoon", "daytime", "at work"),
     "evening": ("evening", "sunset", "dinner", "after work"),
     "bedtime": ("bedtime", "bed", "night", "sleep", "late"),
     "anytime": ("anytime", "any", "whenever", "flexible", "doesn't matter", "all day"),
@@ -266,7 +272,20 @@ PACE = Field(
 )
 
 _VOICE = {
-    "on": ("on", "yes", "audio", "voice", "listen", "sound", "spoken", "yeah", "sure", "please"),
+    "on": (
+        "on",
+        "yes",
+        "audio",
+        "voice",
+        "listen",
+        "sound",
+        "spoken",
+        "yeah",
+        "sure",
+        "please",
+        "audio and text",
+        "both",
+    ),
     "off": ("off", "no", "text", "read", "written", "nope", "silent"),
 }
 VOICE = Field(

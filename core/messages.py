@@ -9,6 +9,7 @@ Telegram, WhatsApp, the widget and the terminal.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -86,14 +87,14 @@ def parse_command(text: str) -> tuple[str | None, str]:
 
     Channels call this so that every channel recognises commands the same way.
     """
-    stripped = text.strip()
-    if not stripped.startswith("/") or len(stripped) < 2:
+    match = _COMMAND.match(text.strip())
+    if match is None:
         return None, ""
-    head, _, rest = stripped[1:].partition(" ")
-    name = head.split("@", 1)[0].lower()
-    if not name or not all(c.isalnum() or c == "_" for c in name):
-        return None, ""
-    return name, rest.strip()
+    return match.group(1).lower(), (match.group(2) or "").strip()
+
+
+# Telegram's rule for command names: ASCII letters, digits and underscores, at most 32
+_COMMAND = re.compile(r"/([A-Za-z0-9_]{1,32})(?:@\w+)?(?:\s+(.*))?$", re.DOTALL)
 
 
 @dataclass(frozen=True, slots=True)

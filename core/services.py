@@ -55,4 +55,10 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         await prepare(services)
         yield services
     finally:
-        await services.db.close()
+        await close(services)
+
+
+async def close(services: Services) -> None:
+    """Stop the engine's writer, then close the database."""
+    await services.engine.close()
+    await services.db.close()

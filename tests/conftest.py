@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from core.services import Services, build_services, prepare
+from core.services import Services, build_services, close, prepare
 from core.settings import Settings
 from core.storage.models import Base
 
@@ -85,4 +85,4 @@ async def services(settings: Settings) -> AsyncIterator[Services]:
     await _empty(built)
     await prepare(built)
     yield built
-    await built.db.close()
+    await close(built)

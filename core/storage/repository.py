@@ -7,11 +7,10 @@ is stored atomically or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.messages import OutboundMessage
@@ -22,7 +21,6 @@ from core.storage.models import (
     EndUser,
     Message,
     ProcessedDelivery,
-    utcnow,
 )
 
 
@@ -38,19 +36,55 @@ class Party:
     voice_enabled: bool
 
 
-async def stored_replies(
-    session: AsyncSession, bot_id: str, channel: str, platform_message_id: str
-) -> list[OutboundMessage] | None:
-    """The replies already given to a delivery, or ``None`` if it was never handled."""
-    inbound_id = await session.scalar(
-        select(ProcessedDelivery.message_id).where(
+async def lookup(
+    session: AsyncSession,
+    bot_id: str,
+    channel: str,
+    external_id: str,
+    platform_message_id: str | None,
+) -> tuple[int | None, Party | None]:
+    """In one query: the inbound message that already answered this delivery (if any) and
+    the end user and conversation behind the channel identity (if known)."""
+    handled = (
+        select(ProcessedDelivery.message_id)
+        .where(
             ProcessedDelivery.bot_id == bot_id,
             ProcessedDelivery.channel == channel,
             ProcessedDelivery.platform_message_id == platform_message_id,
         )
+        .scalar_subquery()
     )
-    if inbound_id is None:
-        return None
+    row = (
+        await session.execute(
+            select(
+                handled if platform_message_id is not None else literal(None),
+                EndUser.id,
+                Conversation.id,
+                Conversation.state,
+                Conversation.context,
+                EndUser.language,
+                EndUser.voice_enabled,
+            )
+            .select_from(ChannelIdentity)
+            .join(EndUser, ChannelIdentity.end_user_id == EndUser.id)
+            .join(Conversation, Conversation.end_user_id == EndUser.id)
+            .where(
+                ChannelIdentity.bot_id == bot_id,
+                ChannelIdentity.channel == channel,
+                ChannelIdentity.external_id == external_id,
+            )
+        )
+    ).one_or_none()
+    if row is not None:
+        return row[0], Party(*row[1:])
+    if platform_message_id is None:
+        return None, None
+    # a first contact: the delivery can only have been handled for another sender
+    return await session.scalar(select(handled)), None
+
+
+async def replies_to(session: AsyncSession, inbound_id: int) -> list[OutboundMessage]:
+    """The stored replies to an inbound message, in the order they were given."""
     payloads = await session.scalars(
         select(Message.payload).where(Message.reply_to_id == inbound_id).order_by(Message.id)
     )
@@ -60,27 +94,8 @@ async def stored_replies(
 async def find_party(
     session: AsyncSession, bot_id: str, channel: str, external_id: str
 ) -> Party | None:
-    """Look up the end user and conversation for a channel identity."""
-    row = (
-        await session.execute(
-            select(
-                EndUser.id,
-                Conversation.id,
-                Conversation.state,
-                Conversation.context,
-                EndUser.language,
-                EndUser.voice_enabled,
-            )
-            .join(ChannelIdentity, ChannelIdentity.end_user_id == EndUser.id)
-            .join(Conversation, Conversation.end_user_id == EndUser.id)
-            .where(
-                ChannelIdentity.bot_id == bot_id,
-                ChannelIdentity.channel == channel,
-                ChannelIdentity.external_id == external_id,
-            )
-        )
-    ).one_or_none()
-    return Party(*row) if row else None
+    """The end user and conversation for a channel identity, if known."""
+    return (await lookup(session, bot_id, channel, external_id, None))[1]
 
 
 async def create_party(
@@ -113,61 +128,6 @@ async def create_party(
 async def update_end_user(session: AsyncSession, end_user_id: int, **values: Any) -> None:
     """Change an end user's preferences (language, voice)."""
     await session.execute(update(EndUser).where(EndUser.id == end_user_id).values(**values))
-
-
-async def record_turn(
-    session: AsyncSession,
-    *,
-    party: Party,
-    channel: str,
-    bot_id: str,
-    inbound_text: str,
-    inbound_payload: dict[str, Any],
-    platform_message_id: str | None,
-    state: str,
-    context: dict[str, Any],
-    replies: Sequence[OutboundMessage],
-) -> int:
-    """Store one turn: the inbound message, its replies, the new state and the delivery."""
-    inbound = Message(
-        conversation_id=party.conversation_id,
-        direction="in",
-        channel=channel,
-        state=state,
-        text=inbound_text,
-        payload=inbound_payload,
-    )
-    session.add(inbound)
-    await session.flush()
-    session.add_all(
-        Message(
-            conversation_id=party.conversation_id,
-            direction="out",
-            channel=channel,
-            state=state,
-            text=reply.text,
-            payload=reply.to_dict(),
-            reply_to_id=inbound.id,
-        )
-        for reply in replies
-    )
-    if platform_message_id is not None:
-        session.add(
-            ProcessedDelivery(
-                bot_id=bot_id,
-                channel=channel,
-                platform_message_id=platform_message_id,
-                message_id=inbound.id,
-            )
-        )
-    if state != party.state or context != party.context:
-        await session.execute(
-            update(Conversation)
-            .where(Conversation.id == party.conversation_id)
-            .values(state=state, context=context, updated_at=utcnow())
-        )
-    await session.flush()
-    return inbound.id
 
 
 async def add_content(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -19,14 +20,36 @@ from core.generation import (
     EmptyKnowledge,
     GeneratedContent,
     Passage,
+    Retriever,
+    TextGenerator,
 )
 from core.messages import Attachment, AttachmentKind, Channel, InboundMessage, OutboundKind
-from core.services import Services, build_services, prepare
+from core.services import Services, build_services, close, prepare
 from core.settings import Settings
 from core.statemachine import State
 from core.storage import repository as repo
 from core.storage.models import ContentItem, Message, ProcessedDelivery
 from tests.chat import Chat
+
+
+EngineFactory = Callable[[Retriever, TextGenerator], Awaitable[ConversationEngine]]
+
+
+@pytest.fixture
+async def make_engine(
+    services: Services,
+) -> AsyncIterator[EngineFactory]:
+    """Engines on the test's storage with other retrievers or generators plugged in."""
+    made: list[ConversationEngine] = []
+
+    async def make(retriever: Retriever, generator: TextGenerator) -> ConversationEngine:
+        engine = ConversationEngine(services.db, services.bots, Dialogue(retriever, generator))
+        made.append(engine)
+        return engine
+
+    yield make
+    for engine in made:
+        await engine.close()
 
 
 async def state_of(services: Services, sender: str = "user-1") -> State:
@@ -229,9 +252,10 @@ class CountingRetriever:
 
 async def test_one_conversation_stays_in_order_while_others_run_in_parallel(
     services: Services,
+    make_engine: EngineFactory,
 ) -> None:
     retriever = CountingRetriever()
-    engine = ConversationEngine(services.db, services.bots, Dialogue(retriever, GroundedComposer()))
+    engine = await make_engine(retriever, GroundedComposer())
     ordered = Chat(engine, sender_id="ordered")
     others = [Chat(engine, sender_id=f"other-{n}") for n in range(50)]
     await ordered.say("/start")
@@ -259,7 +283,7 @@ async def test_state_survives_a_restart(settings: Settings) -> None:
     chat = Chat(first.engine, sender_id="restart")
     await chat.say("/create meditation")
     await chat.say("more patience")
-    await first.db.close()
+    await close(first)
 
     second = build_services(settings)
     await prepare(second)
@@ -273,7 +297,7 @@ async def test_state_survives_a_restart(settings: Settings) -> None:
         "purpose": "more patience",
         "time_of_day": "morning",
     }
-    await second.db.close()
+    await close(second)
 
 
 @pytest.mark.parametrize(
@@ -330,11 +354,9 @@ class BrokenComposer(GroundedComposer):
 
 
 async def test_failed_generation_returns_to_the_summary_and_keeps_answers(
-    services: Services, caplog: pytest.LogCaptureFixture
+    services: Services, make_engine: EngineFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    engine = ConversationEngine(
-        services.db, services.bots, Dialogue(EmptyKnowledge(), BrokenComposer())
-    )
+    engine = await make_engine(EmptyKnowledge(), BrokenComposer())
     chat = Chat(engine)
     for step in ("/create ritual", "calm", "evening", "tired", "5", "text only", "yes"):
         await chat.say(step)
@@ -356,10 +378,10 @@ class OnePassage:
         ]
 
 
-async def test_answers_from_knowledge_carry_their_sources(services: Services) -> None:
-    engine = ConversationEngine(
-        services.db, services.bots, Dialogue(OnePassage(), GroundedComposer())
-    )
+async def test_answers_from_knowledge_carry_their_sources(
+    services: Services, make_engine: EngineFactory
+) -> None:
+    engine = await make_engine(OnePassage(), GroundedComposer())
     chat = Chat(engine)
     await chat.say("/start")
     replies = await chat.say("How should I breathe out?")
@@ -376,8 +398,10 @@ class EchoGenerator(GroundedComposer):
         return Answer(text="")
 
 
-async def test_empty_generated_answer_falls_back_to_honest_reply(services: Services) -> None:
-    engine = ConversationEngine(services.db, services.bots, Dialogue(OnePassage(), EchoGenerator()))
+async def test_empty_generated_answer_falls_back_to_honest_reply(
+    services: Services, make_engine: EngineFactory
+) -> None:
+    engine = await make_engine(OnePassage(), EchoGenerator())
     chat = Chat(engine)
     await chat.say("/start")
     await chat.say("anything")

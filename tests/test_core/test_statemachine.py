@@ -20,16 +20,9 @@ from core.statemachine import (
 S, E = State, Event
 
 LEGAL = [
-    (state, event, target)
-    for state, row in TRANSITIONS.items()
-    for event, target in row.items()
+    (state, event, target) for state, row in TRANSITIONS.items() for event, target in row.items()
 ]
-ILLEGAL = [
-    (state, event)
-    for state in State
-    for event in Event
-    if event not in TRANSITIONS[state]
-]
+ILLEGAL = [(state, event) for state in State for event in Event if event not in TRANSITIONS[state]]
 NOT_HANDOFF = [s for s in State if s is not S.HANDOFF]
 
 
@@ -133,9 +126,7 @@ def test_the_error_lists_every_problem() -> None:
 # --- step and accepts ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("state", "event", "target"), LEGAL, ids=[f"{s}-{e}" for s, e, _ in LEGAL]
-)
+@pytest.mark.parametrize(("state", "event", "target"), LEGAL, ids=[f"{s}-{e}" for s, e, _ in LEGAL])
 def test_step_follows_the_table(state: State, event: Event, target: State) -> None:
     assert step(state, event) is target
     assert accepts(state, event)
@@ -180,9 +171,7 @@ def test_handoff_ignores_start_cancel_and_takeover(event: Event) -> None:
 
 
 def test_handoff_only_leaves_by_release() -> None:
-    exits = {
-        event for event, target in TRANSITIONS[S.HANDOFF].items() if target is not S.HANDOFF
-    }
+    exits = {event for event, target in TRANSITIONS[S.HANDOFF].items() if target is not S.HANDOFF}
     assert exits == {E.RELEASE}
     assert step(S.HANDOFF, E.RELEASE) is S.CHAT
     # anything the user says meanwhile keeps the creator in charge

@@ -1,0 +1,223 @@
+"""Stores conversation turns, many at a time: group commit for the engine's hot path.
+
+Every turn (inbound message, replies, new state, delivery record, new user, content) must
+be stored atomically before the engine returns its replies. Writing each turn in its own
+transaction costs a handful of database round trips per message; under load the
+:class:`TurnWriter` instead collects the turns that arrive while a transaction is running
+and stores them together in the next one. A turn that breaks the batch (a duplicate
+delivery stored by another process, say) is retried on its own, so one bad turn never
+fails the others. Callers wait until their own turn is committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import insert, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.messages import OutboundMessage
+from core.storage import repository as repo
+from core.storage.database import Database
+from core.storage.models import Conversation, Message, ProcessedDelivery, utcnow
+from core.storage.repository import Party
+
+log = logging.getLogger("chorus.storage")
+
+MAX_BATCH = 256
+
+
+@dataclass(frozen=True, slots=True)
+class NewContent:
+    """A finished piece of content to add to the user's library with the turn."""
+
+    content_type: str
+    title: str
+    parameters: dict[str, Any]
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class TurnRecord:
+    """Everything one handled message changes, to be stored in one go."""
+
+    bot_id: str
+    channel: str
+    sender_id: str
+    party: Party | None  # None: a new end user, created with the turn
+    inbound_text: str
+    inbound_payload: dict[str, Any]
+    platform_message_id: str | None
+    state: str
+    context: dict[str, Any]
+    replies: Sequence[OutboundMessage]
+    sender_name: str | None = None
+    language: str | None = None
+    user_updates: dict[str, Any] = field(default_factory=dict)
+    content: NewContent | None = None
+
+
+class TurnWriter:
+    """Queues turns and commits them in batches; :meth:`write` returns once committed."""
+
+    def __init__(self, db: Database, max_batch: int = MAX_BATCH) -> None:
+        self._db = db
+        self._max_batch = max_batch
+        self._queue: list[tuple[TurnRecord, asyncio.Future[None]]] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def write(self, record: TurnRecord) -> None:
+        """Store ``record``; raises whatever storing it alone raised."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append((record, future))
+        self._wake.set()
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="chorus-turn-writer")
+        await future
+
+    async def close(self) -> None:
+        """Stop the writer; turns still queued fail with an error."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for _record, future in self._queue:
+            if not future.done():
+                future.set_exception(RuntimeError("the turn writer was closed"))
+        self._queue.clear()
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._queue:
+                batch = self._queue[: self._max_batch]
+                del self._queue[: self._max_batch]
+                await self._store(batch)
+
+    async def _store(self, batch: list[tuple[TurnRecord, asyncio.Future[None]]]) -> None:
+        try:
+            await self._write([record for record, _ in batch])
+        except Exception as exc:
+            if len(batch) == 1:
+                _settle(batch[0][1], exc)
+                return
+            log.info(
+                "a batch of %d turns failed (%s); storing them one by one",
+                len(batch),
+                type(exc).__name__,
+            )
+            for record, future in batch:
+                try:
+                    await self._write([record])
+                except Exception as single:
+                    _settle(future, single)
+                else:
+                    _settle(future, None)
+        else:
+            for _, future in batch:
+                _settle(future, None)
+
+    async def _write(self, records: list[TurnRecord]) -> None:
+        async with self._db.transaction() as session:
+            parties = [await _party(session, r) for r in records]
+            await _store_turns(session, records, parties)
+
+
+def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
+    if future.done():
+        return  # the caller went away (cancelled)
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
+
+
+async def _party(session: AsyncSession, record: TurnRecord) -> Party:
+    party = record.party
+    if party is None:
+        party = await repo.create_party(
+            session,
+            bot_id=record.bot_id,
+            channel=record.channel,
+            external_id=record.sender_id,
+            display_name=record.sender_name,
+            language=record.language,
+            state=record.state,
+        )
+    if record.user_updates:
+        await repo.update_end_user(session, party.end_user_id, **record.user_updates)
+    if record.content is not None:
+        await repo.add_content(
+            session,
+            bot_id=record.bot_id,
+            end_user_id=party.end_user_id,
+            content_type=record.content.content_type,
+            title=record.content.title,
+            parameters=record.content.parameters,
+            text=record.content.text,
+        )
+    return party
+
+
+async def _store_turns(
+    session: AsyncSession, records: list[TurnRecord], parties: list[Party]
+) -> None:
+    inbound_ids = (
+        await session.scalars(
+            insert(Message).returning(Message.id, sort_by_parameter_order=True),
+            [
+                {
+                    "conversation_id": party.conversation_id,
+                    "direction": "in",
+                    "channel": r.channel,
+                    "state": r.state,
+                    "text": r.inbound_text,
+                    "payload": r.inbound_payload,
+                    "reply_to_id": None,
+                }
+                for r, party in zip(records, parties, strict=True)
+            ],
+        )
+    ).all()
+    replies = [
+        {
+            "conversation_id": party.conversation_id,
+            "direction": "out",
+            "channel": r.channel,
+            "state": r.state,
+            "text": reply.text,
+            "payload": reply.to_dict(),
+            "reply_to_id": inbound_id,
+        }
+        for r, party, inbound_id in zip(records, parties, inbound_ids, strict=True)
+        for reply in r.replies
+    ]
+    if replies:
+        await session.execute(insert(Message), replies)
+    deliveries = [
+        {
+            "bot_id": r.bot_id,
+            "channel": r.channel,
+            "platform_message_id": r.platform_message_id,
+            "message_id": inbound_id,
+        }
+        for r, inbound_id in zip(records, inbound_ids, strict=True)
+        if r.platform_message_id is not None
+    ]
+    if deliveries:
+        await session.execute(insert(ProcessedDelivery), deliveries)
+    now = utcnow()
+    changed = [
+        {"id": party.conversation_id, "state": r.state, "context": r.context, "updated_at": now}
+        for r, party in zip(records, parties, strict=True)
+        if r.party is None or r.state != party.state or r.context != party.context
+    ]
+    if changed:
+        await session.execute(update(Conversation), changed)
