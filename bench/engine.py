@@ -38,7 +38,7 @@ import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy.engine import make_url
 
 from core.messages import Channel, InboundMessage, parse_command
-from core.services import build_services, prepare
+from core.services import build_services, close, prepare
 from core.settings import Settings
 
 GOAL_MESSAGES_PER_SECOND = 1_000
@@ -128,7 +128,7 @@ async def run_case(
         if profiler is not None:
             profiler.disable()
     finally:
-        await services.db.close()
+        await close(services)
     cuts = statistics.quantiles(latencies, n=100, method="inclusive")
     return Result(
         backend=backend,

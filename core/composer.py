@@ -66,7 +66,9 @@ _STOPWORDS = frozenset(
 )
 MAX_ANSWER_SENTENCES = 3
 
-_WORDS_PER_MINUTE = {"slow": 110, "moderate": 140, "lively": 165}
+WORDS_PER_MINUTE = 140
+# how many spoken cues a pace fits in: a slow practice leaves more silence between fewer cues
+_CUE_DENSITY = {"slow": 0.6, "moderate": 1.0, "lively": 1.5}
 
 _THEMES: Mapping[str, tuple[str, ...]] = {
     "sleep": ("sleep", "rest", "insomnia", "night", "bed", "tired"),
@@ -173,14 +175,14 @@ def _best_sentences(question: str, passages: Sequence[Passage]) -> list[tuple[in
     return [(-p, sentence) for _score, p, _s, sentence in best]
 
 
-def _timed(lines: Sequence[str | float], minutes: int, pace: str) -> str:
+def _timed(lines: Sequence[str | float], minutes: int) -> str:
     """Join speech lines and pause weights so that speech plus pauses fill ``minutes``.
 
-    Speech time is estimated from the word count at the pace's speaking rate; the time
-    left is shared among the pauses in proportion to their weights.
+    Speech time is estimated from the word count at a calm speaking rate; the time left
+    is shared among the pauses in proportion to their weights.
     """
     words = sum(len(line.split()) for line in lines if isinstance(line, str))
-    speech = words / _WORDS_PER_MINUTE.get(pace, 140) * 60
+    speech = words / WORDS_PER_MINUTE * 60
     weights = sum(line for line in lines if not isinstance(line, str)) or 1.0
     spare = max(0.0, minutes * 60 - speech)
     return "\n".join(
@@ -218,7 +220,8 @@ def _meditation(answers: Mapping[str, Any]) -> GeneratedContent:
     purpose = _purpose(answers, "this moment")
     feeling = str(answers.get("feeling", "however you are"))
     regions = ["feet", "legs", "belly", "chest", "shoulders", "arms and hands", "jaw", "face"]
-    scan = regions[: max(3, min(len(regions), minutes // 2))]
+    density = _CUE_DENSITY.get(str(answers.get("pace")), 1.0)
+    scan = regions[: max(3, min(len(regions), round(minutes / 2 * density)))]
     lines: list[str | float] = [
         f"Welcome. This is your {minutes}-minute meditation, {_moment(answers)}.",
         f"Your intention: {purpose}.",
@@ -228,7 +231,7 @@ def _meditation(answers: Mapping[str, Any]) -> GeneratedContent:
         "Breathe in slowly through the nose... and let the breath go.",
         2,
     ]
-    for _ in range(max(1, minutes // 4)):
+    for _ in range(max(1, round(minutes / 4 * density))):
         lines += ["Breathe in for four... hold for two... and out for six.", 3]
     lines.append("Now bring your attention into the body.")
     for region in scan:
@@ -241,7 +244,7 @@ def _meditation(answers: Mapping[str, Any]) -> GeneratedContent:
         "When you are ready, open your eyes. Take this calm with you.",
     ]
     title = f"{minutes}-minute meditation · {purpose}"
-    text = _timed(lines, minutes, str(answers.get("pace", "moderate")))
+    text = _timed(lines, minutes)
     return GeneratedContent(title=title, text=text)
 
 
@@ -265,7 +268,7 @@ def _affirmations(answers: Mapping[str, Any]) -> GeneratedContent:
             lines += [affirmation, 1]
     lines.append("Finish with one deep breath. These words are yours now.")
     title = f"{minutes}-minute affirmations · {purpose}"
-    text = _timed(lines, minutes, str(answers.get("pace", "moderate")))
+    text = _timed(lines, minutes)
     return GeneratedContent(title=title, text=text)
 
 

@@ -21,12 +21,13 @@ from sqlalchemy.exc import IntegrityError
 from bots.registry import BotDirectory
 from core.commands import GlobalCommands
 from core.dialogue import Dialogue, TurnInput, TurnResult
-from core.errors import ChorusError
+from core.errors import ChorusError, StaleConversation
 from core.locks import KeyedLock
 from core.messages import InboundMessage, OutboundMessage
 from core.metrics import Metrics
 from core.statemachine import INITIAL_STATE, State
 from core.storage import repository as repo
+from core.storage.cache import ConversationCache
 from core.storage.database import Database
 from core.storage.repository import Party
 from core.storage.turns import NewContent, TurnRecord, TurnWriter
@@ -84,6 +85,7 @@ class ConversationEngine:
         self._metrics = metrics or Metrics()
         self._locks = KeyedLock()
         self._writer = TurnWriter(db)
+        self._cache = ConversationCache()
 
     async def close(self) -> None:
         """Stop the background writer (turns still queued fail)."""
@@ -120,50 +122,49 @@ class ConversationEngine:
         self, message: InboundMessage
     ) -> tuple[list[OutboundMessage], str | None]:
         try:
-            return await self._turn(message)
-        except IntegrityError:
-            # another process stored this delivery or created this user first: look again
-            log.info("concurrent write for bot %s; retrying the turn", message.bot_id)
-            return await self._turn(message)
+            return await self._turn(message, trust_cache=True)
+        except (IntegrityError, StaleConversation) as exc:
+            # another process stored this delivery, created this user or moved this
+            # conversation first: decide again from what is stored now
+            log.info(
+                "turn for bot %s raced another writer (%s); retrying",
+                message.bot_id,
+                type(exc).__name__,
+            )
+            return await self._turn(message, trust_cache=False)
 
-    async def _turn(self, message: InboundMessage) -> tuple[list[OutboundMessage], str | None]:
+    async def _turn(
+        self, message: InboundMessage, *, trust_cache: bool
+    ) -> tuple[list[OutboundMessage], str | None]:
         bot = await self._bots.get(message.bot_id)
         channel = message.channel.value
-        async with self._db.read() as session:
-            handled, party = await repo.lookup(
-                session, bot.id, channel, message.sender_id, message.platform_message_id
-            )
-            if handled is not None:
-                self._metrics.duplicates.labels(channel).inc()
-                return await repo.replies_to(session, handled), None
+        key = (bot.id, channel, message.sender_id)
+        pmid = message.platform_message_id
+        delivery = (bot.id, channel, pmid) if pmid is not None else None
+        party = self._cache.party(key) if trust_cache else None
+        if party is None or (delivery is not None and self._cache.handled(delivery)):
+            async with self._db.read() as session:
+                handled, party = await repo.lookup(
+                    session, bot.id, channel, message.sender_id, pmid
+                )
+                if handled is not None:
+                    self._metrics.duplicates.labels(channel).inc()
+                    return await repo.replies_to(session, handled), None
         text = clean_text(message.text)
         outcome = await self._decide(message, bot, party, text)
         result = outcome.result
         for event in result.events:
             self._metrics.transitions.labels(event.value).inc()
-        content = result.content
-        await self._writer.write(
-            TurnRecord(
-                bot_id=bot.id,
-                channel=channel,
-                sender_id=message.sender_id,
-                party=party,
-                inbound_text=text[:MAX_TEXT],
-                inbound_payload=_inbound_record(message, text),
-                platform_message_id=message.platform_message_id,
-                state=result.state.value,
-                context=result.context,
-                replies=result.replies,
-                sender_name=message.sender_name,
-                language=message.language,
-                user_updates=outcome.user_updates,
-                content=NewContent(
-                    content.content_type, content.title, content.parameters, content.text
-                )
-                if content
-                else None,
+        try:
+            stored = await self._writer.write(
+                _record(message, bot.id, party, text[:MAX_TEXT], outcome)
             )
-        )
+        except BaseException:
+            self._cache.forget(key)
+            raise
+        self._cache.remember(key, stored)
+        if delivery is not None:
+            self._cache.mark_handled(delivery)
         return result.replies, result.state.value
 
     async def _decide(
@@ -234,6 +235,30 @@ def _problem(message: InboundMessage, text: str) -> str | None:
             return f"I can't open {kinds} messages on this bot yet. Could you type it instead?"
         return "I didn't catch anything there. Send me a message, or /help to see what I can do."
     return None
+
+
+def _record(
+    message: InboundMessage, bot_id: str, party: Party | None, text: str, outcome: _Outcome
+) -> TurnRecord:
+    result, content = outcome.result, outcome.result.content
+    return TurnRecord(
+        bot_id=bot_id,
+        channel=message.channel.value,
+        sender_id=message.sender_id,
+        party=party,
+        inbound_text=text,
+        inbound_payload=_inbound_record(message, text),
+        platform_message_id=message.platform_message_id,
+        state=result.state.value,
+        context=result.context,
+        replies=result.replies,
+        sender_name=message.sender_name,
+        language=message.language,
+        user_updates=outcome.user_updates,
+        content=NewContent(content.content_type, content.title, content.parameters, content.text)
+        if content
+        else None,
+    )
 
 
 def _inbound_record(message: InboundMessage, text: str) -> dict[str, Any]:

@@ -47,3 +47,11 @@ class StorageUnavailable(ChorusError):
         super().__init__(f"database {url} is unavailable: {reason}")
         self.url = url
         self.reason = reason
+
+
+class StaleConversation(ChorusError):
+    """A turn was decided on an older copy of a conversation than the one stored."""
+
+    def __init__(self, conversation_ids: list[int]) -> None:
+        super().__init__(f"conversations changed meanwhile: {conversation_ids}")
+        self.conversation_ids = conversation_ids

@@ -286,7 +286,19 @@ _VOICE = {
         "audio and text",
         "both",
     ),
-    "off": ("off", "no", "text", "read", "written", "nope", "silent"),
+    "off": (
+        "off",
+        "no",
+        "text",
+        "read",
+        "written",
+        "nope",
+        "silent",
+        "no audio",
+        "without audio",
+        "no voice",
+        "text only",
+    ),
 }
 VOICE = Field(
     name="voice",

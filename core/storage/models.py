@@ -111,6 +111,8 @@ class Conversation(Base):
     )
     state: Mapped[str] = mapped_column(String(32))
     context: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # bumped by every stored turn, so a process holding an older copy notices
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

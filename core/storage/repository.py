@@ -34,6 +34,7 @@ class Party:
     context: dict[str, Any]
     language: str | None
     voice_enabled: bool
+    version: int = 0
 
 
 async def lookup(
@@ -64,6 +65,7 @@ async def lookup(
                 Conversation.context,
                 EndUser.language,
                 EndUser.voice_enabled,
+                Conversation.version,
             )
             .select_from(ChannelIdentity)
             .join(EndUser, ChannelIdentity.end_user_id == EndUser.id)
@@ -112,7 +114,9 @@ async def create_party(
     user = EndUser(bot_id=bot_id, display_name=display_name, language=language)
     session.add(user)
     await session.flush()
-    conversation = Conversation(bot_id=bot_id, end_user_id=user.id, state=state, context={})
+    conversation = Conversation(
+        bot_id=bot_id, end_user_id=user.id, state=state, context={}, version=0
+    )
     session.add_all(
         [
             ChannelIdentity(
@@ -122,7 +126,7 @@ async def create_party(
         ]
     )
     await session.flush()
-    return Party(user.id, conversation.id, state, {}, language, False)
+    return Party(user.id, conversation.id, state, {}, language, False, 0)
 
 
 async def update_end_user(session: AsyncSession, end_user_id: int, **values: Any) -> None:

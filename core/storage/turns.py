@@ -15,12 +15,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.errors import StaleConversation
 from core.messages import OutboundMessage
 from core.storage import repository as repo
 from core.storage.database import Database
@@ -68,18 +69,19 @@ class TurnWriter:
     def __init__(self, db: Database, max_batch: int = MAX_BATCH) -> None:
         self._db = db
         self._max_batch = max_batch
-        self._queue: list[tuple[TurnRecord, asyncio.Future[None]]] = []
+        self._queue: list[tuple[TurnRecord, asyncio.Future[Party]]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
-    async def write(self, record: TurnRecord) -> None:
-        """Store ``record``; raises whatever storing it alone raised."""
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    async def write(self, record: TurnRecord) -> Party:
+        """Store ``record`` and return the conversation as stored; raises whatever storing
+        the record alone raised."""
+        future: asyncio.Future[Party] = asyncio.get_running_loop().create_future()
         self._queue.append((record, future))
         self._wake.set()
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="chorus-turn-writer")
-        await future
+        return await future
 
     async def close(self) -> None:
         """Stop the writer; turns still queued fail with an error."""
@@ -101,12 +103,12 @@ class TurnWriter:
                 del self._queue[: self._max_batch]
                 await self._store(batch)
 
-    async def _store(self, batch: list[tuple[TurnRecord, asyncio.Future[None]]]) -> None:
+    async def _store(self, batch: list[tuple[TurnRecord, asyncio.Future[Party]]]) -> None:
         try:
-            await self._write([record for record, _ in batch])
+            stored = await self._write([record for record, _ in batch])
         except Exception as exc:
             if len(batch) == 1:
-                _settle(batch[0][1], exc)
+                _settle(batch[0][1], error=exc)
                 return
             log.info(
                 "a batch of %d turns failed (%s); storing them one by one",
@@ -115,28 +117,44 @@ class TurnWriter:
             )
             for record, future in batch:
                 try:
-                    await self._write([record])
+                    (party,) = await self._write([record])
                 except Exception as single:
-                    _settle(future, single)
+                    _settle(future, error=single)
                 else:
-                    _settle(future, None)
+                    _settle(future, party)
         else:
-            for _, future in batch:
-                _settle(future, None)
+            for (_, future), party in zip(batch, stored, strict=True):
+                _settle(future, party)
 
-    async def _write(self, records: list[TurnRecord]) -> None:
+    async def _write(self, records: list[TurnRecord]) -> list[Party]:
         async with self._db.transaction() as session:
             parties = [await _party(session, r) for r in records]
             await _store_turns(session, records, parties)
+        return [
+            replace(
+                party,
+                state=r.state,
+                context=r.context,
+                version=party.version + 1,
+                **{k: v for k, v in r.user_updates.items() if k in _PARTY_FIELDS},
+            )
+            for r, party in zip(records, parties, strict=True)
+        ]
 
 
-def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
+_PARTY_FIELDS = frozenset({"language", "voice_enabled"})
+
+
+def _settle(
+    future: asyncio.Future[Party], party: Party | None = None, *, error: BaseException | None = None
+) -> None:
     if future.done():
         return  # the caller went away (cancelled)
-    if error is None:
-        future.set_result(None)
-    else:
+    if error is not None:
         future.set_exception(error)
+    else:
+        assert party is not None
+        future.set_result(party)
 
 
 async def _party(session: AsyncSession, record: TurnRecord) -> Party:
@@ -213,11 +231,48 @@ async def _store_turns(
     ]
     if deliveries:
         await session.execute(insert(ProcessedDelivery), deliveries)
+    await _check_versions(session, records, parties)
     now = utcnow()
-    changed = [
-        {"id": party.conversation_id, "state": r.state, "context": r.context, "updated_at": now}
-        for r, party in zip(records, parties, strict=True)
-        if r.party is None or r.state != party.state or r.context != party.context
-    ]
-    if changed:
-        await session.execute(update(Conversation), changed)
+    await session.execute(
+        update(Conversation.__table__)  # type: ignore[arg-type]
+        .where(Conversation.__table__.c.id == bindparam("cid"))
+        .values(
+            state=bindparam("new_state"),
+            context=bindparam("new_context"),
+            version=bindparam("new_version"),
+            updated_at=now,
+        ),
+        [
+            {
+                "cid": party.conversation_id,
+                "new_state": r.state,
+                "new_context": r.context,
+                "new_version": party.version + 1,
+            }
+            for r, party in zip(records, parties, strict=True)
+        ],
+    )
+
+
+async def _check_versions(
+    session: AsyncSession, records: list[TurnRecord], parties: list[Party]
+) -> None:
+    """Fail the batch if a conversation was changed since its turn was decided.
+
+    It runs after the first insert, so on SQLite the write lock is already held, and on
+    PostgreSQL the rows are locked until commit: nobody can change them in between.
+    """
+    expected = {
+        p.conversation_id: p.version
+        for r, p in zip(records, parties, strict=True)
+        if r.party is not None
+    }
+    if not expected:
+        return
+    query = select(Conversation.id, Conversation.version).where(Conversation.id.in_(list(expected)))
+    if session.bind is not None and session.bind.dialect.name != "sqlite":
+        query = query.with_for_update()
+    stored = dict((await session.execute(query)).all())
+    stale = [cid for cid, version in expected.items() if stored.get(cid) != version]
+    if stale:
+        raise StaleConversation(stale)

@@ -53,8 +53,8 @@ def test_whole_guided_flow_from_the_terminal(env: dict[str, str]) -> None:
     out = result.stdout.decode()
     assert result.returncode == 0, result.stderr.decode()
     assert "… Creating your set of affirmations" in out
-    assert "Affirmations · confidence at work" in out
-    assert "1. Affirmations · confidence at work" in out
+    assert "20-minute affirmations · confidence at work" in out  # "5" pressed 20 minutes
+    assert "1. 20-minute affirmations · confidence at work" in out
 
 
 def test_unknown_bot_exits_with_2(env: dict[str, str]) -> None:

@@ -31,7 +31,6 @@ from core.storage import repository as repo
 from core.storage.models import ContentItem, Message, ProcessedDelivery
 from tests.chat import Chat
 
-
 EngineFactory = Callable[[Retriever, TextGenerator], Awaitable[ConversationEngine]]
 
 
@@ -264,7 +263,7 @@ async def test_one_conversation_stays_in_order_while_others_run_in_parallel(
     await asyncio.gather(*tasks)
 
     assert retriever.max_per_query["ordered"] == 1
-    assert retriever.max_total > 10  # other conversations really ran concurrently
+    assert retriever.max_total >= 5  # other conversations really ran concurrently
     async with services.db.read() as session:
         party = await repo.find_party(session, "demo", "terminal", "ordered")
         assert party is not None

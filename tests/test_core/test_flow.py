@@ -146,6 +146,8 @@ def test_every_duration_button_parses_by_payload_and_by_label(button: flow.Butto
         (VOICE, "I'd like to listen", "on"),
         (VOICE, "no thanks", "off"),
         (VOICE, "Text only", "off"),
+        (VOICE, "no audio, just text", "off"),
+        (VOICE, "audio and text", "on"),
     ],
 )
 def test_choice_fields_read_free_text(field: Field, text: str, value: str) -> None:
@@ -195,7 +197,6 @@ def test_choice_fields_reject_unknown_payloads(field: Field, payload: str) -> No
         (PACE, "in the morning"),
         (VOICE, "banana"),
         (VOICE, "in the morning"),
-        (VOICE, "no audio"),  # says both "no" and "audio": ask again rather than guess
     ],
 )
 def test_choice_fields_reject_ambiguous_or_unrelated_text(field: Field, text: str) -> None:
