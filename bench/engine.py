@@ -174,22 +174,38 @@ def print_table(results: list[Result]) -> None:
             f"{r.messages_per_second:>9.1f} {r.p50_ms:>8.2f} {r.p95_ms:>8.2f}"
         )
     verdict = "MET" if sqlite_goal_met(results) else "NOT MET"
-    print(f"goal: >= {GOAL_MESSAGES_PER_SECOND:,} msg/s on SQLite with "
-          f"{max(CONCURRENCY)} conversations: {verdict}")
+    print(
+        f"goal: >= {GOAL_MESSAGES_PER_SECOND:,} msg/s on SQLite with "
+        f"{max(CONCURRENCY)} conversations: {verdict}"
+    )
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--messages", type=int, default=2000,
-                        help="timed chat turns per case, split over the conversations (2000)")
-    parser.add_argument("--json", type=Path, default=Path("bench/results/engine.json"),
-                        help="where to write the results (bench/results/engine.json)")
-    parser.add_argument("--postgres-url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test",
-                        help="an existing database to connect to; the benchmark creates and "
-                             "drops its own database next to it")
+    parser.add_argument(
+        "--messages",
+        type=int,
+        default=2000,
+        help="timed chat turns per case, split over the conversations (2000)",
+    )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=Path("bench/results/engine.json"),
+        help="where to write the results (bench/results/engine.json)",
+    )
+    parser.add_argument(
+        "--postgres-url",
+        default="postgresql+asyncpg://postgres@127.0.0.1:5432/test",
+        help="an existing database to connect to; the benchmark creates and "
+        "drops its own database next to it",
+    )
     parser.add_argument("--skip-postgres", action="store_true", help="run the SQLite cases only")
-    parser.add_argument("--profile", action="store_true",
-                        help="cProfile the SQLite 100-conversation case; print the top entries")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="cProfile the SQLite 100-conversation case; print the top entries",
+    )
     args = parser.parse_args(argv)
     if args.messages < max(CONCURRENCY):
         parser.error(f"--messages must be at least {max(CONCURRENCY)}")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -21,6 +20,7 @@ from core.logs import configure_logging
 from core.services import Services, open_services
 from core.settings import Settings
 
+LOCAL_USER = "local"
 BAD_INPUT = 2
 FAILURE = 1
 
@@ -39,7 +39,11 @@ def _parser() -> argparse.ArgumentParser:
 
     chat = commands.add_parser("chat", help="talk to a bot in the terminal")
     chat.add_argument("bot", metavar="BOT", help="the bot's id, e.g. demo")
-    chat.add_argument("--user", help="who you are to the bot (default: your login name)")
+    chat.add_argument(
+        "--user",
+        help=f"who you are to the bot; each user has their own conversation "
+        f"(default: {LOCAL_USER})",
+    )
 
     bot = commands.add_parser("bot", help="create and list bots")
     bot_commands = bot.add_subparsers(dest="bot_command", required=True, metavar="ACTION")
@@ -126,7 +130,7 @@ async def _chat(services: Services, bot_id: str, user: str | None) -> int:
     channel = TerminalChannel(
         bot.id,
         services.engine.handle,
-        sender_id=user or getpass.getuser(),
+        sender_id=user or LOCAL_USER,
         stdin=sys.stdin.buffer,
         stdout=sys.stdout,
         stderr=sys.stderr,

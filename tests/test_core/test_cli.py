@@ -122,3 +122,38 @@ def test_bad_settings_exit_with_2(tmp_path: Path) -> None:
     result = chorus("bot", "list", env={"DATA_DIR": str(tmp_path), "LOG_FORMAT": "xml"})
     assert result.returncode == 2
     assert "LOG_FORMAT" in result.stderr.decode().upper()
+
+
+def test_serve_answers_and_shuts_down_gracefully(tmp_path: Path) -> None:
+    import signal
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with subprocess.Popen(
+        [sys.executable, "-m", "core", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env={**os.environ, "DATA_DIR": str(tmp_path), "LOG_FORMAT": "json"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    ) as server:
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    url = f"http://127.0.0.1:{port}/ready"
+                    with urllib.request.urlopen(url, timeout=2) as response:
+                        assert response.status == 200
+                        break
+                except OSError:
+                    assert time.monotonic() < deadline, "the server did not become ready"
+                    time.sleep(0.2)
+            server.send_signal(signal.SIGTERM)
+            _, logs = server.communicate(timeout=20)
+        finally:
+            server.kill()
+    assert server.returncode == 0
+    assert '"logger": "chorus.server"' in logs.decode()
+    assert '"message": "database ready at' in logs.decode()
