@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from bots.profile import BotProfile
 from bots.registry import BotDirectory
 from core.commands import GlobalCommands
 from core.dialogue import Dialogue, TurnInput, TurnResult
@@ -168,7 +169,7 @@ class ConversationEngine:
         return result.replies, result.state.value
 
     async def _decide(
-        self, message: InboundMessage, bot: Any, party: Party | None, text: str
+        self, message: InboundMessage, bot: BotProfile, party: Party | None, text: str
     ) -> _Outcome:
         state = State(party.state) if party else INITIAL_STATE
         context = party.context if party else {}

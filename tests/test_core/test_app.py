@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from pathlib import Path
 
 from pytest_aiohttp import AiohttpClient
@@ -9,6 +11,17 @@ from pytest_aiohttp import AiohttpClient
 from core.app import SERVICES, create_app
 from core.settings import Settings
 from tests.chat import Chat
+
+
+async def _failed_connections_finished() -> None:
+    """Wait for aiosqlite's worker threads of connections that failed to open.
+
+    aiosqlite stops such a thread without waiting for it; if the event loop closes first,
+    the thread's last callback raises in the next test instead of this one.
+    """
+    workers = [t for t in threading.enumerate() if "_connection_worker_thread" in t.name]
+    await asyncio.to_thread(lambda: [t.join(5) for t in workers])
+    await asyncio.sleep(0.01)  # let the threads' final callbacks run on this loop
 
 
 async def test_health_and_ready(aiohttp_client: AiohttpClient, settings: Settings) -> None:
@@ -48,6 +61,7 @@ async def test_ready_fails_when_the_sqlite_file_cannot_be_opened(
     response = await client.get("/ready")
     assert response.status == 503
     assert "database" in (await response.json())["failing"]
+    await _failed_connections_finished()
 
 
 async def test_metrics_count_messages_by_channel_and_state(
