@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from bots.profile import BotProfile
+
+# Notes written for the demo: a guide to talking to Mira, and her notes on breathing and
+# meditation, ingested when the demo bot is created.
+DEMO_KNOWLEDGE = Path(__file__).resolve().parent / "demo_knowledge"
 
 DEMO_BOT = BotProfile(
     id="demo",

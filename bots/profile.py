@@ -18,6 +18,12 @@ class BotProfile:
     persona: str = ""
     greeting: str = ""
     paused: bool = False
+    # (channel, external id) pairs of the creator: their messages unlock creator commands
+    creator_identities: frozenset[tuple[str, str]] = frozenset()
+
+    def is_creator(self, channel: str, external_id: str) -> bool:
+        """Whether this sender is the bot's creator."""
+        return (channel, external_id) in self.creator_identities
 
     @property
     def welcome(self) -> str:

@@ -5,5 +5,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from core.messages import InboundMessage, OutboundMessage
+from core.progress import Notify
 
-MessageSink = Callable[[InboundMessage], Awaitable[list[OutboundMessage]]]
+MessageSink = Callable[[InboundMessage, Notify | None], Awaitable[list[OutboundMessage]]]

@@ -8,10 +8,14 @@ the guided flow works the same as tapping an inline keyboard on Telegram.
 from __future__ import annotations
 
 import asyncio
+import mimetypes
+from pathlib import Path
 from typing import BinaryIO, TextIO
 
 from channels.base import MessageSink
 from core.messages import (
+    Attachment,
+    AttachmentKind,
     Button,
     Channel,
     InboundMessage,
@@ -19,6 +23,8 @@ from core.messages import (
     OutboundMessage,
     parse_command,
 )
+
+UPLOAD = "/upload"
 
 
 class TerminalChannel:
@@ -65,7 +71,7 @@ class TerminalChannel:
                     f"warning: line {line_number} is not valid UTF-8; "
                     "the undecodable bytes were replaced with \ufffd\n"
                 )
-            replies = await self._sink(self.to_message(text.rstrip("\r\n")))
+            replies = await self._sink(self.to_message(text.rstrip("\r\n")), self.notify)
             self.render(replies)
 
     def to_message(self, line: str) -> InboundMessage:
@@ -80,6 +86,8 @@ class TerminalChannel:
                 text=button.label,
                 button_payload=button.payload,
             )
+        if stripped.startswith(UPLOAD + " "):
+            return self._upload(stripped[len(UPLOAD) :].strip())
         command, args = parse_command(line)
         return InboundMessage(
             channel=Channel.TERMINAL,
@@ -89,6 +97,25 @@ class TerminalChannel:
             command=command,
             command_args=args,
         )
+
+    def _upload(self, name: str) -> InboundMessage:
+        """``/upload PATH`` sends a file, as attaching one does on other channels."""
+        path = Path(name).expanduser().resolve()
+        size = path.stat().st_size if path.is_file() else 0
+        mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        return InboundMessage(
+            channel=Channel.TERMINAL,
+            bot_id=self._bot_id,
+            sender_id=self._sender_id,
+            attachments=(
+                Attachment(AttachmentKind.DOCUMENT, mime, size, path.as_uri(), path.name),
+            ),
+        )
+
+    async def notify(self, progress: OutboundMessage) -> None:
+        """Show a progress message at once, while the work goes on."""
+        self._stdout.write(render_text(progress) + "\n")
+        self._stdout.flush()
 
     def render(self, replies: list[OutboundMessage]) -> None:
         """Print replies; remember the last set of buttons for number presses."""

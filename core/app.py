@@ -94,11 +94,19 @@ async def ready(request: web.Request) -> web.Response:
         failing["database"] = exc.reason
     except TimeoutError:
         failing["database"] = f"no answer within {READY_TIMEOUT:g} s"
+    try:
+        await asyncio.wait_for(services.vectors.ping(), timeout=READY_TIMEOUT)
+    except TimeoutError:
+        failing["vector_store"] = f"no answer within {READY_TIMEOUT:g} s"
+    except Exception as exc:  # Chroma raises its own and the HTTP client's errors
+        failing["vector_store"] = str(exc) or type(exc).__name__
     if "database" not in failing and not startup.prepared.is_set():
         failing["database"] = startup.last_error or "schema migration still running"
     if failing:
         return web.json_response({"status": "unavailable", "failing": failing}, status=503)
-    return web.json_response({"status": "ready", "checks": {"database": "ok"}})
+    return web.json_response(
+        {"status": "ready", "checks": {"database": "ok", "vector_store": "ok"}}
+    )
 
 
 async def metrics(request: web.Request) -> web.Response:

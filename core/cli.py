@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pydantic import ValidationError
 
 from channels.terminal import TerminalChannel
+from core import knowledge_cli
 from core.errors import BotNameTaken, ChorusError, StorageUnavailable, UnknownBot
 from core.logs import configure_logging
 from core.services import Services, open_services
@@ -54,6 +55,16 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--id", dest="bot_id", help="the id to use (default: from the name)")
     bot_commands.add_parser("list", help="list the bots")
 
+    ingest = commands.add_parser("ingest", help="add documents or web pages to a bot")
+    ingest.add_argument("bot", metavar="BOT")
+    ingest.add_argument("sources", metavar="PATH|URL", nargs="+")
+    docs = commands.add_parser("docs", help="list a bot's documents, or delete one")
+    docs.add_argument("bot", metavar="BOT")
+    docs.add_argument("--delete", metavar="ID", help="delete the document with this id")
+    ask = commands.add_parser("ask", help="answer a question from a bot's documents")
+    ask.add_argument("bot", metavar="BOT")
+    ask.add_argument("question", metavar="QUESTION")
+
     migrate = commands.add_parser("migrate", help="bring the database schema up to date")
     migrate.add_argument("--to", default="head", help="revision to migrate to (default: head)")
     commands.add_parser("worker", help="run background jobs from the job queue")
@@ -68,9 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as exc:
         print(f"chorus: bad settings in the environment:\n{exc}", file=sys.stderr)
         return BAD_INPUT
-    configure_logging(
-        settings.log_format, "WARNING" if args.command == "chat" else settings.log_level
-    )
+    quiet = args.command in ("chat", "ingest", "docs", "ask")
+    configure_logging(settings.log_format, "WARNING" if quiet else settings.log_level)
     if args.command == "serve":
         return _serve(settings, args.host, args.port)
     if args.command == "worker":
@@ -84,6 +94,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "chat": lambda s: _chat(s, args.bot, args.user),
         "bot": lambda s: _bot(s, args),
         "migrate": lambda s: _migrate(s, args.to),
+        "ingest": lambda s: knowledge_cli.ingest(s, args.bot, args.sources),
+        "docs": lambda s: knowledge_cli.docs(s, args.bot, args.delete),
+        "ask": lambda s: knowledge_cli.ask(s, args.bot, args.question),
     }
     try:
         return asyncio.run(_with_services(settings, runner[args.command]))

@@ -20,51 +20,12 @@ from core.generation import (
     GeneratedContent,
     Passage,
 )
+from core.text import STOP_WORDS
 
 _WORD = re.compile(r"\w+", re.UNICODE)
-_SENTENCE = re.compile(r"(?<=[.!?])\s+")
-_STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "by",
-        "can",
-        "do",
-        "does",
-        "for",
-        "from",
-        "how",
-        "i",
-        "in",
-        "is",
-        "it",
-        "me",
-        "my",
-        "of",
-        "on",
-        "or",
-        "should",
-        "the",
-        "to",
-        "was",
-        "what",
-        "when",
-        "where",
-        "which",
-        "who",
-        "why",
-        "will",
-        "with",
-        "you",
-        "your",
-    ]
-)
+_SENTENCE = re.compile(r"(?<=[.!?。！？])\s+|\n+")
 MAX_ANSWER_SENTENCES = 3
+MAX_SENTENCE_CHARS = 500
 
 WORDS_PER_MINUTE = 140
 # how many spoken cues a pace fits in: a slow practice leaves more silence between fewer cues
@@ -124,8 +85,20 @@ def _theme(purpose: str) -> str:
     return "general"
 
 
+def _readable(sentence: str) -> bool:
+    """Whether a "sentence" is prose worth quoting, not code, a diagram or a table dump."""
+    if not 3 <= len(sentence) <= MAX_SENTENCE_CHARS:
+        return False
+    prose = sum(c.isalpha() or c.isspace() or c in ",.;:'\"!?()-" for c in sentence)
+    return prose / len(sentence) >= 0.85
+
+
 def _terms(text: str) -> set[str]:
-    return {w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS and len(w) > 1}
+    return {
+        w
+        for w in _WORD.findall(text.lower())
+        if w not in STOP_WORDS and (len(w) > 1 or w.isdigit())
+    }
 
 
 class GroundedComposer:
@@ -155,24 +128,36 @@ class GroundedComposer:
 
 
 def _best_sentences(question: str, passages: Sequence[Passage]) -> list[tuple[int, str]]:
+    """The sentences that answer ``question``: the best match first, then only sentences
+    that cover words of the question not covered yet (so nothing is said twice), up to
+    the limit. When nothing shares a word, the top passage's first sentence stands alone.
+    """
     wanted = _terms(question)
-    scored: list[tuple[float, int, int, str]] = []
+    found: list[tuple[frozenset[str], int, int, str]] = []  # (terms, passage, index, text)
     for p_index, passage in enumerate(passages):
+        # every sentence under a heading answers what the heading names
+        heading = _terms(passage.section or "")
         for s_index, sentence in enumerate(_SENTENCE.split(passage.text.strip())):
             sentence = " ".join(sentence.split())
-            if len(sentence) < 3:
-                continue
-            overlap = len(wanted & _terms(sentence))
-            # earlier passages ranked higher by the retriever break ties
-            scored.append((overlap + passage.score * 0.01, -p_index, -s_index, sentence))
-    scored.sort(reverse=True)
-    matching = [item for item in scored if item[0] >= 1]
-    # sentences that share no word with the question are left out; when none shares a
-    # word, the retriever's best passage still leads with its first sentence
-    best = matching[:MAX_ANSWER_SENTENCES] or scored[:1]
-    # present the chosen sentences in reading order
-    best.sort(key=lambda item: (-item[1], -item[2]))
-    return [(-p, sentence) for _score, p, _s, sentence in best]
+            if _readable(sentence):
+                terms = frozenset(wanted & (_terms(sentence) | heading))
+                found.append((terms, p_index, s_index, sentence))
+    if not found:
+        return []
+    chosen: list[tuple[frozenset[str], int, int, str]] = []
+    covered: set[str] = set()
+    while len(chosen) < MAX_ANSWER_SENTENCES:
+        # most new words first; the retriever's order breaks ties
+        candidate = max(found, key=lambda f: (len(f[0] - covered), -f[1], -f[2]))
+        if not candidate[0] - covered:
+            break
+        chosen.append(candidate)
+        covered |= candidate[0]
+    if not chosen:
+        chosen = [min(found, key=lambda f: (f[1], f[2]))]
+    lead = chosen[0][1]
+    chosen.sort(key=lambda f: (f[1] != lead, f[1], f[2]))  # reading order, lead passage first
+    return [(p_index, sentence) for _t, p_index, _s, sentence in chosen]
 
 
 def _timed(lines: Sequence[str | float], minutes: int) -> str:

@@ -84,7 +84,11 @@ _FIELD_WORDS: Mapping[str, tuple[str, ...]] = {
     "pace": ("pace", "speed", "slower", "faster", "slow", "lively"),
     "voice": ("voice", "audio", "spoken"),
 }
-_EDIT_VERBS = frozenset(["change", "edit", "different", "instead", "update", "fix", "modify"])
+_QUESTION_WORDS = frozenset(
+    "what how why when where which who whom whose is are does do did can could should "
+    "would will tell explain".split()
+)
+_EDIT_VERBS = frozenset("change edit different instead update fix modify".split())
 
 NAV_BUTTONS = (Button("Back", "flow:back"), Button("Cancel", "flow:cancel"))
 MENU_BUTTONS = (
@@ -206,10 +210,15 @@ class Dialogue:
         if turn.payload is not None:
             return _stale(result, MENU_BUTTONS)
         words = _words(entry)
-        chosen = detect_content_type(entry)
-        if chosen and (words & _CREATE_VERBS or len(words) <= 3) and "?" not in entry:
+        chosen = detect_content_type(entry, hints=False)
+        first = _normal(entry).split(" ", 1)[0]
+        asking = "?" in entry or first in _QUESTION_WORDS
+        # "can you make me a meditation?" asks for one; "what helps me sleep?" does not
+        polite = first in {"can", "could", "would", "will"} and "you" in words
+        requested = bool(words & _CREATE_VERBS) and (polite or not asking)
+        if chosen and (requested or (len(words) <= 3 and not asking)):
             return self._begin(chosen, result)
-        if words & {"create", "make", "generate"} and "?" not in entry:
+        if words & {"create", "make", "generate"} and (polite or not asking):
             result.move(Event.CREATE)
             return _ask_type(result, "Happy to. What shall we make?")
         await self._answer(turn, result)

@@ -23,9 +23,11 @@ from bots.registry import BotDirectory
 from core.commands import GlobalCommands
 from core.dialogue import Dialogue, TurnInput, TurnResult
 from core.errors import ChorusError, StaleConversation
+from core.generation import CreatorTools
 from core.locks import KeyedLock
-from core.messages import InboundMessage, OutboundMessage
+from core.messages import Attachment, AttachmentKind, InboundMessage, OutboundMessage
 from core.metrics import Metrics
+from core.progress import Notify
 from core.statemachine import INITIAL_STATE, State
 from core.storage import repository as repo
 from core.storage.cache import ConversationCache
@@ -78,11 +80,13 @@ class ConversationEngine:
         bots: BotDirectory,
         dialogue: Dialogue,
         metrics: Metrics | None = None,
+        creator_tools: CreatorTools | None = None,
     ) -> None:
         self._db = db
         self._bots = bots
         self._dialogue = dialogue
         self._commands = GlobalCommands(db)
+        self._creator_tools = creator_tools
         self._metrics = metrics or Metrics()
         self._locks = KeyedLock()
         self._writer = TurnWriter(db)
@@ -92,8 +96,13 @@ class ConversationEngine:
         """Stop the background writer (turns still queued fail)."""
         await self._writer.close()
 
-    async def handle(self, message: InboundMessage) -> list[OutboundMessage]:
+    async def handle(
+        self, message: InboundMessage, notify: Notify | None = None
+    ) -> list[OutboundMessage]:
         """Handle one inbound message and return the replies to render.
+
+        ``notify``, when the channel gives one, receives progress messages while long
+        work (ingesting a document) runs; they are not part of the returned replies.
 
         Messages from the same sender to the same bot on the same channel are handled
         strictly in the order ``handle`` was called; others run concurrently. A message
@@ -104,7 +113,7 @@ class ConversationEngine:
         channel = message.channel.value
         try:
             async with self._locks.hold((message.bot_id, channel, message.sender_id)):
-                replies, state = await self._handle_once(message)
+                replies, state = await self._handle_once(message, notify)
         except ChorusError as exc:
             self._metrics.errors.labels("engine", type(exc).__name__).inc()
             raise
@@ -120,10 +129,10 @@ class ConversationEngine:
         return replies
 
     async def _handle_once(
-        self, message: InboundMessage
+        self, message: InboundMessage, notify: Notify | None
     ) -> tuple[list[OutboundMessage], str | None]:
         try:
-            return await self._turn(message, trust_cache=True)
+            return await self._turn(message, notify, trust_cache=True)
         except (IntegrityError, StaleConversation) as exc:
             # another process stored this delivery, created this user or moved this
             # conversation first: decide again from what is stored now
@@ -132,10 +141,10 @@ class ConversationEngine:
                 message.bot_id,
                 type(exc).__name__,
             )
-            return await self._turn(message, trust_cache=False)
+            return await self._turn(message, notify, trust_cache=False)
 
     async def _turn(
-        self, message: InboundMessage, *, trust_cache: bool
+        self, message: InboundMessage, notify: Notify | None, *, trust_cache: bool
     ) -> tuple[list[OutboundMessage], str | None]:
         bot = await self._bots.get(message.bot_id)
         channel = message.channel.value
@@ -152,7 +161,7 @@ class ConversationEngine:
                     self._metrics.duplicates.labels(channel).inc()
                     return await repo.replies_to(session, handled), None
         text = clean_text(message.text)
-        outcome = await self._decide(message, bot, party, text)
+        outcome = await self._decide(message, bot, party, text, notify)
         result = outcome.result
         for event in result.events:
             self._metrics.transitions.labels(event.value).inc()
@@ -169,7 +178,12 @@ class ConversationEngine:
         return result.replies, result.state.value
 
     async def _decide(
-        self, message: InboundMessage, bot: BotProfile, party: Party | None, text: str
+        self,
+        message: InboundMessage,
+        bot: BotProfile,
+        party: Party | None,
+        text: str,
+        notify: Notify | None,
     ) -> _Outcome:
         state = State(party.state) if party else INITIAL_STATE
         context = party.context if party else {}
@@ -180,8 +194,20 @@ class ConversationEngine:
             outcome.result = await self._dialogue.respond(
                 TurnInput(bot, state, context, text, payload, language)
             )
+        elif (tools := self._creator_tools) and (document := _document(message)):
+            if bot.is_creator(message.channel.value, message.sender_id):
+                outcome.result.replies += await tools.ingest(bot, document, notify)
+            else:
+                outcome.result.say("I can't read files here: please type your message.")
         elif problem := _problem(message, text):
             outcome.result.say(problem)
+        elif tools and message.command in tools.names:
+            if bot.is_creator(message.channel.value, message.sender_id):
+                outcome.result.replies += await tools.run(
+                    message.command or "", message.command_args, bot
+                )
+            else:
+                outcome.result.say(f"/{message.command} is only for {bot.name}'s creator.")
         elif message.command:
             ran = await self._commands.run(
                 message.command,
@@ -214,6 +240,10 @@ class ConversationEngine:
 
 def _normal(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+
+
+def _document(message: InboundMessage) -> Attachment | None:
+    return next((a for a in message.attachments if a.kind is AttachmentKind.DOCUMENT), None)
 
 
 def _problem(message: InboundMessage, text: str) -> str | None:

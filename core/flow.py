@@ -39,17 +39,29 @@ _TYPE_LABELS = {
     ContentType.RITUAL: "ritual",
 }
 
-_TYPE_WORDS: Mapping[ContentType, tuple[str, ...]] = {
-    ContentType.MEDITATION: ("meditat", "breath", "mindful", "relax"),
-    ContentType.AFFIRMATIONS: ("affirm", "mantra", "self-talk", "positive statement"),
-    ContentType.RITUAL: ("ritual", "routine", "ceremony"),
+# the names of the content types; while choosing one, looser hints count too
+_TYPE_NAMES: Mapping[ContentType, tuple[str, ...]] = {
+    ContentType.MEDITATION: ("meditat",),
+    ContentType.AFFIRMATIONS: ("affirm", "mantra"),
+    ContentType.RITUAL: ("ritual",),
+}
+_TYPE_HINTS: Mapping[ContentType, tuple[str, ...]] = {
+    ContentType.MEDITATION: ("breath", "mindful", "relax", "calm"),
+    ContentType.AFFIRMATIONS: ("self-talk", "positive statement", "positive words"),
+    ContentType.RITUAL: ("routine", "ceremony", "habit"),
 }
 
 
-def detect_content_type(text: str) -> ContentType | None:
-    """The content type a free-text message asks for, if it names exactly one."""
+def detect_content_type(text: str, *, hints: bool = True) -> ContentType | None:
+    """The content type a free-text message asks for, if it names exactly one.
+
+    With ``hints`` false only the types' own names count ("meditation", "ritual"), so a
+    question about breathing in chat is not mistaken for a request for a meditation.
+    """
     lowered = text.lower()
-    found = {t for t, words in _TYPE_WORDS.items() if any(w in lowered for w in words)}
+    found = {t for t, words in _TYPE_NAMES.items() if any(w in lowered for w in words)}
+    if hints and not found:
+        found = {t for t, words in _TYPE_HINTS.items() if any(w in lowered for w in words)}
     return found.pop() if len(found) == 1 else None
 
 

@@ -14,7 +14,8 @@ from typing import Any, Protocol
 
 from bots.profile import BotProfile
 from core.flow import ContentType
-from core.messages import Source
+from core.messages import Attachment, OutboundMessage, Source
+from core.progress import Notify
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +100,18 @@ class TextGenerator(Protocol):
     async def answer(self, request: AnswerRequest) -> Answer: ...
 
     async def compose(self, request: ContentRequest) -> GeneratedContent: ...
+
+
+class CreatorTools(Protocol):
+    """Commands only a bot's creator may use, and documents the creator sends."""
+
+    names: frozenset[str]
+
+    async def run(self, name: str, args: str, bot: BotProfile) -> list[OutboundMessage]: ...
+
+    async def ingest(
+        self, bot: BotProfile, attachment: Attachment, notify: Notify | None
+    ) -> list[OutboundMessage]: ...
 
 
 class EmptyKnowledge:

@@ -31,6 +31,12 @@ class Settings(BaseSettings):
     stripe_webhook_secret: SecretStr | None = None
     stripe_api_base: str | None = None
     jwt_secret: SecretStr | None = None
+    embedding_model: Literal["minilm", "e5", "ollama"] = "minilm"
+    ollama_embedding_model: str = "nomic-embed-text"
+    # below this cosine similarity the material "does not cover" a question; unset, the
+    # embedding model's calibrated default applies
+    knowledge_min_similarity: float | None = Field(default=None, gt=0, lt=1)
+    max_document_mb: int = Field(default=20, ge=1, le=500)
     log_format: Literal["json", "text"] = "text"
     log_level: str = "INFO"
     database_pool_size: int = Field(default=10, ge=1, le=200)

@@ -55,6 +55,20 @@ class Creator(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class CreatorIdentity(Base):
+    """How a creator is known on a channel, so their messages unlock creator commands."""
+
+    __tablename__ = "creator_identities"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    creator_id: Mapped[int] = mapped_column(
+        ForeignKey("creators.id", ondelete="CASCADE"), index=True
+    )
+    channel: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(200))
+
+
 class Bot(Base):
     """A creator's agent: its persona, greeting and settings."""
 
@@ -67,6 +81,8 @@ class Bot(Base):
     greeting: Mapped[str] = mapped_column(Text, default="")
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    # bumped whenever the bot's documents change, so search indexes know to refresh
+    knowledge_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -165,3 +181,37 @@ class ContentItem(Base):
     parameters: Mapped[dict[str, Any]] = mapped_column(default=dict)
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Document(Base):
+    """A document in a bot's knowledge base; its id is a hash of the bot and the content."""
+
+    __tablename__ = "documents"
+    __table_args__ = (UniqueConstraint("bot_id", "content_hash"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    bot_id: Mapped[str] = mapped_column(ForeignKey("bots.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(500))
+    source: Mapped[str] = mapped_column(String(2000))
+    mime_type: Mapped[str] = mapped_column(String(100))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    pages: Mapped[int | None] = mapped_column(Integer)
+    chunk_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Chunk(Base):
+    """A passage of a document with its provenance; the text the indexes are built from."""
+
+    __tablename__ = "chunks"
+    __table_args__ = (Index("ix_chunks_bot_id_document_id", "bot_id", "document_id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    bot_id: Mapped[str] = mapped_column(ForeignKey("bots.id", ondelete="CASCADE"))
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    page: Mapped[int | None] = mapped_column(Integer)
+    heading_path: Mapped[str] = mapped_column(Text, default="")
+    start: Mapped[int] = mapped_column(Integer)  # character offsets in the document's text
+    end: Mapped[int] = mapped_column(Integer)

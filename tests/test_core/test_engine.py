@@ -67,7 +67,7 @@ async def test_first_contact_is_greeted_and_questions_are_answered_honestly(
     services: Services,
 ) -> None:
     chat = Chat(services.engine)
-    replies = await chat.say("What is mindfulness?")
+    replies = await chat.say("What is the capital of France?")
     assert replies[0].text.startswith("Hello, I'm Mira")
     assert "couldn't find anything about that in Mira's material" in chat.text
     assert await state_of(services) is State.CHAT

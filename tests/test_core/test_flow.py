@@ -338,7 +338,7 @@ def test_choice_fields_are_not_free_text() -> None:
         ("a ritual", ContentType.RITUAL),
         ("hello there", None),
         ("", None),
-        ("a breathing ritual", None),  # names two types
+        ("a breathing ritual", ContentType.RITUAL),  # a named type wins over a hint
         ("meditation or affirmations?", None),
     ],
 )

@@ -1,0 +1,133 @@
+"""Commands for a bot's creator, the same on every channel: manage and test the knowledge.
+
+A document the creator sends is ingested with progress messages; ``/docs`` lists the
+documents, ``/deldoc ID`` deletes one, and ``/ask QUESTION`` shows the passages the bot
+would answer from, with their scores, for tuning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from bots.profile import BotProfile
+from core.messages import Attachment, AttachmentKind, OutboundMessage
+from core.progress import Notify, relay_progress
+from knowledge.base import KnowledgeBase
+from knowledge.documents import Progress
+from knowledge.errors import KnowledgeError
+from knowledge.retrieval import HybridRetriever
+
+AttachmentReader = Callable[[Attachment], Awaitable[bytes]]
+
+
+class CreatorCommands:
+    """Runs creator commands and ingests documents creators send."""
+
+    names = frozenset({"docs", "deldoc", "ask"})
+
+    def __init__(
+        self, knowledge: KnowledgeBase, retriever: HybridRetriever, read: AttachmentReader
+    ) -> None:
+        self._knowledge = knowledge
+        self._retriever = retriever
+        self._read = read
+
+    async def run(self, name: str, args: str, bot: BotProfile) -> list[OutboundMessage]:
+        """Run ``/name args`` for the bot's creator."""
+        try:
+            if name == "docs":
+                return [await self._docs(bot)]
+            if name == "deldoc":
+                if not args.strip():
+                    return [_text("Which document? Send /deldoc followed by its id from /docs.")]
+                info = await self._knowledge.delete(bot.id, args.strip().split()[0])
+                return [_text(f"Deleted “{info.title}” and its {info.chunk_count} passages.")]
+            if name == "ask":
+                return [await self._ask(bot, args.strip())]
+        except KnowledgeError as exc:
+            return [_text(f"That didn't work: {exc}")]
+        raise ValueError(f"not a creator command: {name}")
+
+    async def ingest(
+        self, bot: BotProfile, attachment: Attachment, notify: Notify | None
+    ) -> list[OutboundMessage]:
+        """Ingest a document the creator sent, with progress messages along the way."""
+        name = attachment.filename or "document"
+        if attachment.kind is not AttachmentKind.DOCUMENT:
+            return [
+                _text(
+                    f"I can learn from documents (PDF, DOCX, HTML, Markdown, text); "
+                    f"a {attachment.kind.value} isn't one."
+                )
+            ]
+        if attachment.size > self._knowledge.limits.max_bytes:
+            limit = self._knowledge.limits.max_bytes // (1024 * 1024)
+            return [_text(f"{name} is too large: the limit is {limit} MB.")]
+        async with relay_progress(notify) as report:
+            report(f"Reading {name}…")
+            try:
+                data = await self._read(attachment)
+                result = await self._knowledge.ingest_bytes(
+                    bot.id,
+                    data,
+                    name,
+                    mime_type=attachment.mime_type,
+                    progress=lambda p: _report(report, p),
+                )
+            except KnowledgeError as exc:
+                return [_text(f"I couldn't learn from that file. {exc}")]
+            except OSError as exc:
+                return [_text(f"I couldn't fetch {name}: {exc.strerror or exc}")]
+        doc = result.document
+        if not result.added:
+            return [_text(f"I already know “{doc.title}” (id {doc.id[:8]}); nothing changed.")]
+        pages = f", {doc.pages} pages" if doc.pages else ""
+        return [
+            _text(
+                f"Learned “{doc.title}”{pages}: {doc.chunk_count} passages. "
+                f"Its id is {doc.id[:8]}; /docs lists everything I know."
+            )
+        ]
+
+    async def _docs(self, bot: BotProfile) -> OutboundMessage:
+        documents = await self._knowledge.documents(bot.id)
+        if not documents:
+            return _text(
+                f"{bot.name} has no documents yet. Send me a PDF, DOCX, HTML, "
+                "Markdown or text file to add one."
+            )
+        lines = [f"{bot.name} knows {len(documents)} document(s):"]
+        lines += [f"• {d.id[:8]}  {d.title} ({d.chunk_count} passages)" for d in documents]
+        lines.append("Delete one with /deldoc ID.")
+        return _text("\n".join(lines))
+
+    async def _ask(self, bot: BotProfile, question: str) -> OutboundMessage:
+        if not question:
+            return _text("Send /ask followed by a question to see what I would answer from.")
+        scored = await self._retriever.explain(bot.id, question, limit=5)
+        if not scored:
+            return _text("Nothing in the documents matches that question.")
+        verdict = (
+            "covered"
+            if any(s.relevant for s in scored)
+            else "not covered: I would say I don't know"
+        )
+        lines = [f"Question {verdict} (relevance gate {self._retriever.min_similarity:.2f})."]
+        for n, s in enumerate(scored, 1):
+            dense = f"{s.dense:.2f}" if s.dense is not None else "–"
+            lexical = f"{s.lexical:.1f}" if s.lexical is not None else "–"
+            mark = "✓" if s.relevant else "✗"
+            lines.append(
+                f"{mark} [{n}] dense {dense} · bm25 {lexical} · fused {s.fused:.4f}\n"
+                f"    {s.chunk.text[:160]}"
+            )
+        sources = tuple(s.as_passage().as_source(n) for n, s in enumerate(scored, 1))
+        return OutboundMessage(text="\n".join(lines), sources=sources)
+
+
+def _report(report: Callable[[str], None], progress: Progress) -> None:
+    report(progress.message)
+
+
+def _text(text: str) -> OutboundMessage:
+    return OutboundMessage(text=text)

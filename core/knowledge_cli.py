@@ -1,0 +1,113 @@
+"""The knowledge commands of the CLI: ``ingest``, ``docs`` and ``ask``."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from channels.terminal import render_text
+from core.generation import AnswerRequest
+from core.messages import OutboundMessage
+from core.services import Services
+from knowledge.base import IngestResult
+from knowledge.documents import Progress, ProgressCallback
+from knowledge.errors import FetchFailed, KnowledgeError
+
+BAD_INPUT = 2
+FAILURE = 1
+
+
+async def ingest(services: Services, bot_id: str, sources: list[str]) -> int:
+    """Ingest files and URLs with a progress bar each; 2 if any could not be read."""
+    await services.bots.get(bot_id)
+    status = 0
+    for source in sources:
+        bar = tqdm(
+            total=None,
+            desc=Path(source).name or source,
+            unit="step",
+            leave=False,
+            file=sys.stderr,
+            disable=None,  # no bar when stderr is not a terminal
+        )
+        report = _bar_reporter(bar)
+        try:
+            result = await _ingest_one(services, bot_id, source, report)
+        except FetchFailed as exc:
+            print(f"chorus: {exc}", file=sys.stderr)
+            status = max(status, FAILURE)
+            continue
+        except KnowledgeError as exc:
+            print(f"chorus: {exc}", file=sys.stderr)
+            status = BAD_INPUT
+            continue
+        finally:
+            bar.close()
+        doc = result.document
+        verb = "added" if result.added else "already known, unchanged:"
+        print(f"{verb} {doc.id[:8]}  {doc.title}  ({doc.chunk_count} passages)")
+    return status
+
+
+def _bar_reporter(bar: tqdm[Any]) -> ProgressCallback:
+    def report(progress: Progress) -> None:
+        if progress.total is not None and bar.total != progress.total:
+            bar.reset(total=progress.total)
+        bar.n = progress.done
+        bar.set_postfix_str(progress.message, refresh=False)
+        bar.refresh()
+
+    return report
+
+
+async def _ingest_one(
+    services: Services, bot_id: str, source: str, report: ProgressCallback
+) -> IngestResult:
+    if source.startswith(("http://", "https://")):
+        return await services.knowledge.ingest_url(bot_id, source, progress=report)
+    return await services.knowledge.ingest_path(bot_id, Path(source), progress=report)
+
+
+async def docs(services: Services, bot_id: str, delete: str | None) -> int:
+    """List a bot's documents, or delete one."""
+    if delete is not None:
+        try:
+            info = await services.knowledge.delete(bot_id, delete)
+        except KnowledgeError as exc:
+            print(f"chorus: {exc}", file=sys.stderr)
+            return BAD_INPUT
+        print(f"deleted {info.id[:8]}  {info.title}  ({info.chunk_count} passages)")
+        return 0
+    documents = await services.knowledge.documents(bot_id)
+    if not documents:
+        print(f"{bot_id} has no documents; add some with `chorus ingest {bot_id} PATH`")
+    for d in documents:
+        pages = f"{d.pages} pages, " if d.pages else ""
+        print(f"{d.id[:8]}  {d.title}  ({pages}{d.chunk_count} passages)  {d.source}")
+    return 0
+
+
+async def ask(services: Services, bot_id: str, question: str) -> int:
+    """Answer a question from a bot's documents, with sources and timing."""
+    bot = await services.bots.get(bot_id)
+    started = time.perf_counter()
+    passages = await services.retriever.search(bot.id, question, limit=5)
+    retrieved = time.perf_counter()
+    answer = await services.generator.answer(
+        AnswerRequest(bot=bot, question=question, passages=passages)
+    )
+    finished = time.perf_counter()
+    if answer.text:
+        print(render_text(OutboundMessage(text=answer.text, sources=answer.sources)))
+    else:
+        print(f"{bot.name}'s material does not cover this question.")
+    print(
+        f"({(retrieved - started) * 1000:.0f} ms retrieval, "
+        f"{(finished - retrieved) * 1000:.0f} ms answer)",
+        file=sys.stderr,
+    )
+    return 0

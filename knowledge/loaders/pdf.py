@@ -1,0 +1,141 @@
+"""PDF loader: the text layer of every page, read with PDFium, in paragraphs with page numbers.
+
+PDFium gives a page's text as lines; where a paragraph ends comes from the geometry of
+those lines (extra spacing, a change of font size, a bullet). A PDF whose pages carry no
+text, or only garbage (private-use or replacement characters), is a scan: it is
+refused with a clear message rather than ingested as nothing.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+
+import pypdfium2 as pdfium  # type: ignore[import-untyped]
+import pypdfium2.raw as pdfium_c  # type: ignore[import-untyped]
+
+from knowledge.documents import Block, Limits, LoadedDocument, Progress, ProgressCallback
+from knowledge.errors import DocumentTooLarge, UnreadableDocument
+from knowledge.loaders.pdflines import Line, page_lines, paragraphs
+from knowledge.loaders.textblocks import (
+    blocks_from_lines,
+    fallback_title,
+    heading_like,
+    meaningful_title,
+)
+
+# PDFium is not thread-safe, not even across documents, and loaders run in worker
+# threads: every call into it, in this process, goes through this one lock.
+PDFIUM_LOCK = threading.Lock()
+
+PDF_MIME = "application/pdf"
+MIN_LETTERS_PER_PAGE = 25  # below this on average, a PDF's "text" is stamps and page numbers
+MAX_BAD_SHARE = 0.3  # a page whose text is more than this share of junk characters is garbage
+_SPACE = re.compile(r"\s+")
+_NOT_LETTER = re.compile(r"[\W\d_]+")
+# replacement character, private use areas, and control characters (PDFium's U+0002 aside)
+_JUNK = re.compile("[\ufffd\ue000-\uf8ff\U000f0000-\U0010ffff\x00\x01\x03-\x08\x0e-\x1f\x7f-\x9f]")
+_NOISE = re.compile(r"^[\W\d_]{0,10}$")
+
+
+def load_pdf(data: bytes, name: str, limits: Limits, progress: ProgressCallback) -> LoadedDocument:
+    """The document in a PDF's text layer; raises if it is encrypted, broken or scanned."""
+    if b"%%EOF" not in data[-2048:]:
+        raise UnreadableDocument(
+            name, "the PDF is incomplete: it is cut off before its end (an interrupted download?)"
+        )
+    with PDFIUM_LOCK:
+        document = _open(data, name)
+        try:
+            return _read(document, name, limits, progress)
+        finally:
+            document.close()
+
+
+def _open(data: bytes, name: str) -> pdfium.PdfDocument:
+    try:
+        return pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as exc:
+        if exc.err_code == pdfium_c.FPDF_ERR_PASSWORD:
+            raise UnreadableDocument(name, "it is password-protected") from exc
+        if exc.err_code == pdfium_c.FPDF_ERR_SECURITY:
+            raise UnreadableDocument(name, "it uses an unsupported kind of encryption") from exc
+        raise UnreadableDocument(name, "the PDF is damaged and cannot be opened") from exc
+
+
+def _read(
+    document: pdfium.PdfDocument, name: str, limits: Limits, progress: ProgressCallback
+) -> LoadedDocument:
+    total = len(document)
+    if total == 0:
+        raise UnreadableDocument(name, "the PDF has no pages")
+    if total > limits.max_pages:
+        raise DocumentTooLarge(name, f"its page count ({total})", f"{limits.max_pages} pages")
+    blocks: list[Block] = []
+    letters = 0
+    first_groups: list[list[str]] = []
+    for number, lines in enumerate(_pages(document, name), start=1):
+        text = "\n".join(line.text for line in lines)
+        page_letters, garbage = _quality(text)
+        if not garbage:
+            letters += page_letters
+            groups = paragraphs(lines)
+            first_groups = first_groups or groups[:3]
+            page_blocks = blocks_from_lines(groups, page=number)
+            blocks += [b for b in page_blocks if not _NOISE.match(b.text)]
+        if number == 1 or number % 10 == 0 or number == total:
+            progress(Progress("reading", number, total, f"Reading page {number} of {total}…"))
+    if letters < MIN_LETTERS_PER_PAGE * total or not blocks:
+        raise UnreadableDocument(
+            name, "it has no readable text, it looks scanned (only images of pages, no OCR)"
+        )
+    title = (
+        meaningful_title(_metadata_title(document))
+        or _first_heading(first_groups)
+        or fallback_title(name)
+    )
+    return LoadedDocument(
+        title=title, source=name, mime_type=PDF_MIME, blocks=tuple(blocks), pages=total
+    )
+
+
+def _pages(document: pdfium.PdfDocument, name: str) -> Iterator[list[Line]]:
+    """The lines of each page in turn; a page PDFium cannot parse is a broken PDF."""
+    for index in range(len(document)):
+        try:
+            page = document[index]
+        except pdfium.PdfiumError as exc:
+            raise UnreadableDocument(name, f"page {index + 1} is damaged") from exc
+        try:
+            lines = page_lines(page)
+        except pdfium.PdfiumError as exc:
+            raise UnreadableDocument(name, f"the text of page {index + 1} is damaged") from exc
+        finally:
+            page.close()
+        yield lines
+
+
+def _first_heading(groups: list[list[str]]) -> str | None:
+    """The first one-line paragraph of the first page that reads like a heading."""
+    for group in groups:
+        heading = heading_like(group[0]) if len(group) == 1 else None
+        if heading:
+            return heading
+    return None
+
+
+def _quality(text: str) -> tuple[int, bool]:
+    """The number of letters on a page, and whether its text is mostly junk characters."""
+    visible = len(_SPACE.sub("", text))
+    letters = len(_NOT_LETTER.sub("", text))
+    bad = len(_JUNK.findall(text))
+    return letters, visible > 0 and bad > MAX_BAD_SHARE * visible
+
+
+def _metadata_title(document: pdfium.PdfDocument) -> str | None:
+    try:
+        title = document.get_metadata_value("Title")
+    except pdfium.PdfiumError:
+        return None
+    return title if isinstance(title, str) else None
