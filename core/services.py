@@ -61,7 +61,14 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
     )
     catalogue = ChunkCatalogue(db)
     limits = Limits(max_bytes=settings.max_document_mb * 1024 * 1024)
-    knowledge = KnowledgeBase(db, vectors, embedder, catalogue, limits=limits)
+    knowledge = KnowledgeBase(
+        db,
+        vectors,
+        embedder,
+        catalogue,
+        limits=limits,
+        allow_private_urls=settings.allow_private_urls,
+    )
     retriever = HybridRetriever(
         catalogue,
         vectors,

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     # embedding model's calibrated default applies
     knowledge_min_similarity: float | None = Field(default=None, gt=0, lt=1)
     max_document_mb: int = Field(default=20, ge=1, le=500)
+    # let creators ingest URLs on private networks (an intranet wiki); off by default, so a
+    # URL cannot make the server fetch from itself or its neighbours
+    allow_private_urls: bool = False
     log_format: Literal["json", "text"] = "text"
     log_level: str = "INFO"
     database_pool_size: int = Field(default=10, ge=1, le=200)

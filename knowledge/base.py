@@ -29,6 +29,7 @@ from knowledge.documents import Limits, LoadedDocument, Progress, ProgressCallba
 from knowledge.embeddings import Embedder
 from knowledge.errors import DocumentTooLarge, UnknownDocument, UnreadableDocument
 from knowledge.loaders import load_bytes, load_url
+from knowledge.netguard import public_session
 from knowledge.vectorstore import ChromaStore
 
 EMBED_BATCH = 64
@@ -67,6 +68,7 @@ class KnowledgeBase:
         *,
         chunker: StructuredChunker | None = None,
         limits: Limits | None = None,
+        allow_private_urls: bool = False,
     ) -> None:
         self._db = db
         self._store = store
@@ -75,6 +77,7 @@ class KnowledgeBase:
         self._chunker = chunker or StructuredChunker()
         self.limits = limits or Limits()
         self._http: aiohttp.ClientSession | None = None
+        self._allow_private_urls = allow_private_urls
 
     async def close(self) -> None:
         if self._http is not None:
@@ -113,7 +116,7 @@ class KnowledgeBase:
         """Fetch a web page or file and ingest it."""
         await self._require_bot(bot_id)
         if self._http is None:
-            self._http = aiohttp.ClientSession()
+            self._http = aiohttp.ClientSession() if self._allow_private_urls else public_session()
         document = await load_url(url, session=self._http, limits=self.limits, progress=progress)
         text = "\n".join(b.text for b in document.blocks)
         content_hash = hashlib.sha256(f"{url}\n{text}".encode()).hexdigest()

@@ -20,6 +20,7 @@ from knowledge.errors import DocumentTooLarge, FetchFailed, UnsupportedDocument
 from knowledge.loaders.detect import DocumentKind
 from knowledge.loaders.load import load_bytes, on_loop
 from knowledge.loaders.sizes import size_text
+from knowledge.netguard import PrivateAddress
 
 ACCEPTED_TYPES = frozenset(
     {kind.value for kind in DocumentKind} | {"application/xhtml+xml", "text/x-markdown"}
@@ -81,6 +82,8 @@ async def _download(
     except aiohttp.InvalidURL as exc:
         raise FetchFailed(url, "it is not a valid web address") from exc
     except aiohttp.ClientConnectorDNSError as exc:
+        if isinstance(exc.os_error, PrivateAddress):
+            raise FetchFailed(url, "it points to a private or local address") from exc
         raise FetchFailed(url, f"the host name {host} could not be found") from exc
     except aiohttp.ClientConnectorCertificateError as exc:
         raise FetchFailed(url, f"the TLS certificate of {host} is not valid") from exc

@@ -10,18 +10,7 @@ from pathlib import Path
 
 import pytest
 
-
-def chorus(
-    *args: str, stdin: bytes = b"", env: dict[str, str]
-) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
-        [sys.executable, "-m", "core", *args],
-        input=stdin,
-        capture_output=True,
-        env={**os.environ, **env},
-        timeout=120,
-        check=False,
-    )
+from tests.cli import chorus
 
 
 @pytest.fixture
