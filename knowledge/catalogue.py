@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from core.storage.database import Database
 from core.storage.models import Bot, Chunk, Document
+from knowledge.chunking import indexed_text
 from knowledge.lexical import LexicalIndex
 
 
@@ -31,7 +32,7 @@ class ChunkInfo:
     section: str
 
     def indexed_text(self) -> str:
-        return f"{self.section}\n{self.text}" if self.section else self.text
+        return indexed_text(self.section, self.text)
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,8 +40,12 @@ class KnowledgeChunk:
         return " › ".join(self.heading_path)
 
     def indexed_text(self) -> str:
-        """The text the indexes see: the section's headings give the passage its context."""
-        return f"{self.section}\n{self.text}" if self.heading_path else self.text
+        return indexed_text(self.section, self.text)
+
+
+def indexed_text(section: str, text: str) -> str:
+    """The text the indexes see: the section's headings give the passage its context."""
+    return f"{section}\n{text}" if section else text
 
 
 @dataclass(frozen=True, slots=True)
