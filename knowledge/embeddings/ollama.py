@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from knowledge.embeddings.base import DEFAULT_BATCH_SIZE, Vectors, check_texts, normalise
+from knowledge.embeddings.base import Vectors, check_texts, normalise
 from knowledge.errors import EmbeddingFailed
 
 if TYPE_CHECKING:
@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 DEFAULT_HOST = "http://127.0.0.1:11434"
 DEFAULT_MODEL = "nomic-embed-text"
 DEFAULT_TIMEOUT = 30.0
+#: Texts per request: the server batches internally, so fewer round trips win.
+DEFAULT_BATCH_SIZE = 32
 
 
 @dataclass(frozen=True, slots=True)
