@@ -21,8 +21,11 @@ _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-
 
 def tokenize(text: str) -> list[str]:
     """Index terms of ``text``: words, and character pairs for CJK runs."""
+    lowered = text.lower()
+    if not _CJK.search(lowered):  # the common case, about twice as fast
+        return [w for w in _WORD.findall(lowered) if w not in STOP_WORDS]
     tokens: list[str] = []
-    for word in _WORD.findall(text.lower()):
+    for word in _WORD.findall(lowered):
         start = 0
         for run in _CJK.finditer(word):
             tokens += _plain(word[start : run.start()])

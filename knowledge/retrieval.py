@@ -90,7 +90,9 @@ class HybridRetriever:
             return []
         vector = await self._embedder.embed_query(query)
         dense, lexical = await asyncio.gather(
-            self._store.query(bot_id, self._embedder.name, vector, self._candidates),
+            self._store.query(
+                bot_id, self._embedder.name, vector, min(self._candidates, len(index.chunks))
+            ),
             asyncio.to_thread(index.lexical.search, query, self._candidates),
         )
         dense = [(i, s) for i, s in dense if i in index.chunks]  # deleted meanwhile: skip
