@@ -9,7 +9,8 @@ For each local model (``minilm``, ``e5``) through the project's own ``Embedder``
 - speed: passages/s embedding the English paragraphs (mean ~150 tokens), short texts/s
   embedding the English questions, single-query latency (p50/p95 of ``embed_query`` over
   the English questions, one at a time), and cold start (a fresh Python process importing
-  the package and answering one query: median of 3);
+  the package and answering one query: median of 3), and single-query latency again
+  while one CPU-bound process runs next to it (200 questions), as on a shared server;
 - size: bytes of the installed distributions (``importlib.metadata``), for the packages
   that carry the model and with the runtime packages they need (numpy excluded).
 
@@ -41,6 +42,7 @@ from knowledge.embeddings import Embedder, Vectors, create_embedder
 
 DATA = Path("/work/shared/data/qa")
 RESULTS = Path(__file__).parent / "results" / "embeddings.json"
+BUSY_QUERIES = 200
 PAIRS = (("en", "en"), ("ru", "en"), ("zh", "en"), ("ru", "ru"), ("zh", "zh"))
 #: Distributions holding each model's files, then the runtime it needs beyond numpy.
 PACKAGES = {
@@ -77,6 +79,8 @@ class Speed:
     short_texts_per_s: float
     query_p50_ms: float
     query_p95_ms: float
+    busy_p50_ms: float
+    busy_p95_ms: float
     model_mb: float
     with_runtime_mb: float
 
@@ -126,6 +130,16 @@ async def embed_queries(embedder: Embedder, texts: list[str]) -> tuple[Vectors, 
     return np.stack(vectors), latencies
 
 
+async def next_to_a_busy_process(embedder: Embedder, texts: list[str]) -> list[float]:
+    """Query latencies while another process keeps one core busy."""
+    hog = await asyncio.create_subprocess_exec(sys.executable, "-c", "while True: pass")
+    try:
+        return (await embed_queries(embedder, texts))[1]
+    finally:
+        hog.kill()
+        await hog.wait()
+
+
 async def measure(name: str, limit: int | None) -> tuple[Speed, list[Quality]]:
     embedder = create_embedder(name)
     await embedder.embed_query("warm-up")
@@ -162,6 +176,7 @@ async def measure(name: str, limit: int | None) -> tuple[Speed, list[Quality]]:
     start = time.perf_counter()
     await embedder.embed_documents(questions)
     short_per_s = len(questions) / (time.perf_counter() - start)
+    busy = await next_to_a_busy_process(embedder, questions[:BUSY_QUERIES])
     model_packages, runtime_packages = PACKAGES[name]
     model_bytes = sum(map(distribution_bytes, model_packages))
     runtime_bytes = sum(map(distribution_bytes, runtime_packages))
@@ -174,6 +189,8 @@ async def measure(name: str, limit: int | None) -> tuple[Speed, list[Quality]]:
         round(short_per_s, 1),
         round(statistics.median(latencies), 2),
         round(float(np.percentile(latencies, 95)), 2),
+        round(statistics.median(busy), 2),
+        round(float(np.percentile(busy, 95)), 2),
         round(model_bytes / 1e6, 1),
         round((model_bytes + runtime_bytes) / 1e6, 1),
     )
@@ -191,12 +208,14 @@ def print_tables(speeds: list[Speed], qualities: list[Quality]) -> None:
     print()
     print(
         f"{'model':<8} {'dim':>4} {'cold s':>7} {'passages/s':>11} {'short/s':>8} "
-        f"{'q p50 ms':>9} {'q p95 ms':>9} {'model MB':>9} {'+runtime MB':>12}"
+        f"{'q p50 ms':>9} {'q p95 ms':>9} {'busy p50':>9} {'busy p95':>9} "
+        f"{'model MB':>9} {'+runtime MB':>12}"
     )
     for s in speeds:
         print(
             f"{s.model:<8} {s.dimensions:>4} {s.cold_start_s:>7.2f} {s.passages_per_s:>11.1f} "
             f"{s.short_texts_per_s:>8.1f} {s.query_p50_ms:>9.2f} {s.query_p95_ms:>9.2f} "
+            f"{s.busy_p50_ms:>9.2f} {s.busy_p95_ms:>9.2f} "
             f"{s.model_mb:>9.1f} {s.with_runtime_mb:>12.1f}"
         )
 

@@ -125,6 +125,15 @@ async def test_e5_embeds_queries_and_passages_with_their_own_prefixes() -> None:
     assert float(as_query @ as_passage) < 0.999
 
 
+async def test_e5_thread_count_does_not_move_the_vector_space() -> None:
+    texts = MIXED[1:6]
+
+    capped = await E5Embedder(threads=1).embed_documents(texts)
+    every_core = await E5Embedder(threads=None).embed_documents(texts)
+
+    np.testing.assert_allclose(capped, every_core, atol=1e-5, rtol=0)
+
+
 async def test_a_model_file_that_differs_from_the_pinned_one_is_refused(tmp_path: Path) -> None:
     altered = tmp_path / "model.onnx"
     altered.write_bytes(b"not the model")
