@@ -55,3 +55,60 @@ class StaleConversation(ChorusError):
     def __init__(self, conversation_ids: list[int]) -> None:
         super().__init__(f"conversations changed meanwhile: {conversation_ids}")
         self.conversation_ids = conversation_ids
+
+
+class GeneratorUnavailable(ChorusError):
+    """A text generator (an LLM server) failed, timed out or is shut off by its breaker."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"text generator {name} is unavailable: {reason}")
+        self.name = name
+        self.reason = reason
+
+
+class SpeechFailed(ChorusError):
+    """Speech could not be synthesised or encoded."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"speech synthesis failed: {reason}")
+        self.reason = reason
+
+
+class AudioRejected(ChorusError):
+    """A voice note cannot be transcribed; ``reason`` is written for the user."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class AudioTooLarge(AudioRejected):
+    """A voice note is bigger than the limit (bytes)."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(
+            f"That voice note is {size / 1_000_000:.1f} MB; I can listen to up to "
+            f"{limit / 1_000_000:.0f} MB."
+        )
+        self.size = size
+        self.limit = limit
+
+
+class AudioTooLong(AudioRejected):
+    """A voice note lasts longer than the limit (seconds)."""
+
+    def __init__(self, duration: float, limit: float) -> None:
+        super().__init__(
+            f"That voice note lasts {duration / 60:.1f} minutes; I can listen to up to "
+            f"{limit / 60:.0f} minutes. Could you send a shorter one?"
+        )
+        self.duration = duration
+        self.limit = limit
+
+
+class UnreadableAudio(AudioRejected):
+    """A voice note's bytes are not audio that can be decoded."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("I couldn't play that voice note. Could you record it again?")
+        self.detail = detail

