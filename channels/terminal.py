@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import mimetypes
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
@@ -23,6 +24,7 @@ from core.messages import (
     OutboundMessage,
     parse_command,
 )
+from core.outbox import Address
 
 UPLOAD = "/upload"
 
@@ -40,6 +42,8 @@ class TerminalChannel:
         stdout: TextIO,
         stderr: TextIO,
         interactive: bool = False,
+        settle: Callable[[], Awaitable[None]] | None = None,
+        locate: Callable[[str], Path | None] | None = None,
     ) -> None:
         self._bot_id = bot_id
         self._sink = sink
@@ -49,6 +53,8 @@ class TerminalChannel:
         self._stderr = stderr
         self._interactive = interactive
         self._buttons: tuple[Button, ...] = ()
+        self._settle = settle
+        self._locate = locate
 
     async def run(self) -> None:
         """Talk until end of input."""
@@ -73,6 +79,10 @@ class TerminalChannel:
                 )
             replies = await self._sink(self.to_message(text.rstrip("\r\n")), self.notify)
             self.render(replies)
+            if self._settle is not None:
+                # content being made arrives before the next line is read, so a piped
+                # script sees the same order as someone waiting at the keyboard
+                await self._settle()
 
     def to_message(self, line: str) -> InboundMessage:
         """The inbound message for one typed line; a number presses a shown button."""
@@ -103,14 +113,18 @@ class TerminalChannel:
         path = Path(name).expanduser().resolve()
         size = path.stat().st_size if path.is_file() else 0
         mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        kind = AttachmentKind.VOICE if mime.startswith("audio/") else AttachmentKind.DOCUMENT
         return InboundMessage(
             channel=Channel.TERMINAL,
             bot_id=self._bot_id,
             sender_id=self._sender_id,
-            attachments=(
-                Attachment(AttachmentKind.DOCUMENT, mime, size, path.as_uri(), path.name),
-            ),
+            attachments=(Attachment(kind, mime, size, path.as_uri(), path.name),),
         )
+
+    async def deliver(self, address: Address, messages: Sequence[OutboundMessage]) -> None:
+        """Print messages pushed to this terminal's user (finished content, progress)."""
+        if address.bot_id == self._bot_id and address.sender_id == self._sender_id:
+            self.render(list(messages))
 
     async def notify(self, progress: OutboundMessage) -> None:
         """Show a progress message at once, while the work goes on."""
@@ -121,7 +135,7 @@ class TerminalChannel:
         """Print replies; remember the last set of buttons for number presses."""
         shown = False
         for reply in replies:
-            self._stdout.write(render_text(reply) + "\n")
+            self._stdout.write(render_text(reply, self._locate) + "\n")
             if reply.buttons:
                 self._buttons = reply.buttons
                 shown = True
@@ -132,8 +146,11 @@ class TerminalChannel:
         self._stdout.flush()
 
 
-def render_text(reply: OutboundMessage) -> str:
-    """A reply as terminal text: progress lines, numbered buttons and a sources list."""
+def render_text(
+    reply: OutboundMessage, locate: Callable[[str], Path | None] | None = None
+) -> str:
+    """A reply as terminal text: progress lines, numbered buttons, a sources list, and
+    media as the local file to play (``locate`` finds it)."""
     if reply.kind is OutboundKind.PROGRESS:
         return f"… {reply.text}"
     lines = [reply.text] if reply.text else []
@@ -154,5 +171,6 @@ def render_text(reply: OutboundMessage) -> str:
     for media, label in ((reply.audio, "audio"), (reply.document, "document")):
         if media is not None:
             length = f", {media.duration_seconds:.0f} s" if media.duration_seconds else ""
-            lines.append(f"[{label}: {media.filename or media.reference}{length}]")
+            path = locate(media.reference) if locate else None
+            lines.append(f"[{label}: {path or media.filename or media.reference}{length}]")
     return "\n".join(lines)

@@ -84,7 +84,11 @@ async def health(request: web.Request) -> web.Response:
 
 
 async def ready(request: web.Request) -> web.Response:
-    """Readiness: every configured dependency answers; 503 names the ones that do not."""
+    """Readiness: every configured dependency answers; 503 names the ones that do not.
+
+    A language model that fails shows as ``degraded`` with 200: answers still come,
+    from the grounded composer.
+    """
     services = request.app[SERVICES]
     startup = request.app[STARTUP]
     failing: dict[str, str] = {}
@@ -102,11 +106,38 @@ async def ready(request: web.Request) -> web.Response:
         failing["vector_store"] = str(exc) or type(exc).__name__
     if "database" not in failing and not startup.prepared.is_set():
         failing["database"] = startup.last_error or "schema migration still running"
+    # a failing language model degrades answers (the grounded composer takes over) but
+    # does not make the server unready
+    degraded = await _llm_degraded(services)
     if failing:
-        return web.json_response({"status": "unavailable", "failing": failing}, status=503)
-    return web.json_response(
-        {"status": "ready", "checks": {"database": "ok", "vector_store": "ok"}}
-    )
+        body: dict[str, object] = {"status": "unavailable", "failing": failing}
+        if degraded:
+            body["degraded"] = degraded
+        return web.json_response(body, status=503)
+    checks = {"database": "ok", "vector_store": "ok"}
+    if services.llm is not None:
+        checks["llm"] = "degraded" if degraded else "ok"
+    if degraded:
+        return web.json_response({"status": "degraded", "checks": checks, "degraded": degraded})
+    return web.json_response({"status": "ready", "checks": checks})
+
+
+async def _llm_degraded(services: Services) -> dict[str, str]:
+    """``{"llm": reason}`` when a configured language model is failing, else empty."""
+    if services.llm is None:
+        return {}
+    try:
+        reason = await asyncio.wait_for(services.llm.check(), timeout=READY_TIMEOUT)
+    except TimeoutError:
+        reason = f"no answer within {READY_TIMEOUT:g} s"
+    if reason is None:
+        return {}
+    return {"llm": f"{reason}; answering with the grounded composer"}
+
+
+async def media(request: web.Request) -> web.StreamResponse:
+    """``GET /media/{signed_id}``: generated audio behind an expiring signed link."""
+    return await request.app[SERVICES].media.handle(request)
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -148,4 +179,5 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/health", health)
     app.router.add_get("/ready", ready)
     app.router.add_get("/metrics", metrics)
+    app.router.add_get("/media/{signed_id}", media)
     return app

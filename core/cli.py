@@ -18,6 +18,7 @@ from channels.terminal import TerminalChannel
 from core import knowledge_cli
 from core.errors import BotNameTaken, ChorusError, StorageUnavailable, UnknownBot
 from core.logs import configure_logging
+from core.messages import Channel
 from core.services import Services, open_services
 from core.settings import Settings
 
@@ -148,8 +149,14 @@ async def _chat(services: Services, bot_id: str, user: str | None) -> int:
         stdout=sys.stdout,
         stderr=sys.stderr,
         interactive=interactive,
+        settle=services.studio.idle,
+        locate=services.media.path,
     )
-    await channel.run()
+    unregister = services.outbox.register(Channel.TERMINAL.value, channel.deliver)
+    try:
+        await channel.run()
+    finally:
+        unregister()
     return 0
 
 

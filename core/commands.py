@@ -14,10 +14,14 @@ from typing import Any
 from bots.profile import BotProfile
 from core.dialogue import MENU_BUTTONS, TurnResult
 from core.flow import ContentType
+from core.media import MediaStore
+from core.messages import OutboundKind, OutboundMessage
 from core.statemachine import Event, State
 from core.storage import repository as repo
 from core.storage.database import Database
+from core.storage.models import ContentItem
 from core.storage.repository import Party
+from core.voice_io import PITCHES, SPEEDS, library_media
 
 FLOW_STATES = frozenset(
     {
@@ -30,6 +34,12 @@ FLOW_STATES = frozenset(
     }
 )
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})?$")
+_VOICE_NAME = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})*$")
+VOICE_HELP = (
+    "/voice on or /voice off: audio alongside text.\n"
+    "/voice speed slow|normal|fast, /voice pitch low|normal|high, "
+    "/voice name en-gb (a voice or language code)."
+)
 LATER = {
     "buy": "Buying credits",
     "export": "Exporting your data",
@@ -40,7 +50,7 @@ HELP = """Here's what I can do:
 • Ask me a question and I'll answer from {name}'s material, with sources.
 • /create: make a personalised guided meditation, affirmations or a ritual.
 • /library: everything I've made for you (/library 2 opens the second one).
-• /voice on or /voice off: spoken replies as well as text.
+• /voice on or /voice off: spoken replies as well as text (/voice for speed and pitch).
 • /language: show or set your language, e.g. /language es.
 • /credits: your credits.
 • /cancel: stop what we're doing. /start: begin again."""
@@ -59,8 +69,12 @@ class CommandOutcome:
 class GlobalCommands:
     """Runs the commands that work the same in every state of a conversation."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(
+        self, db: Database, media: MediaStore | None = None, *, speech: bool = False
+    ) -> None:
         self._db = db
+        self._media = media
+        self._speech = speech
 
     async def run(
         self,
@@ -134,32 +148,64 @@ class GlobalCommands:
             if not 1 <= number <= len(items):
                 result.say(f"Pick a number from 1 to {len(items)}.")
                 return
-            item = items[number - 1]
-            result.say(f"{item.title}\n\n{item.text}")
+            await self._open(items[number - 1], result)
             return
         lines = ["Your library, newest first:"]
         lines += [
-            f"{n}. {item.title} ({item.created_at:%d %b %Y})" for n, item in enumerate(items, 1)
+            f"{n}. {item.title} ({item.created_at:%d %b %Y})"
+            + (f", audio {item.audio['duration'] / 60:.0f} min" if item.audio else "")
+            for n, item in enumerate(items, 1)
         ]
         lines.append("Send /library followed by a number to open one.")
         result.say("\n".join(lines))
 
+    async def _open(self, item: ContentItem, result: TurnResult) -> None:
+        """A library item again: its text, its audio, and the script as a file to keep."""
+        result.say(f"{item.title}\n\n{item.text}")
+        audio = library_media(item.audio, item.title)
+        if audio is not None and self._media is not None and self._media.path(audio.reference):
+            result.replies.append(
+                OutboundMessage(text=item.title, kind=OutboundKind.AUDIO, audio=audio)
+            )
+        if self._media is not None:
+            document = await self._media.save_text(
+                f"{item.title}\n\n{item.text}\n", key=f"content-{item.id}", title=item.title
+            )
+            result.replies.append(OutboundMessage(kind=OutboundKind.DOCUMENT, document=document))
+
     def _voice(
         self, args: str, party: Party | None, result: TurnResult, outcome: CommandOutcome
     ) -> None:
-        choice = args.strip().lower()
-        if choice not in ("on", "off"):
-            current = "on" if party and party.voice_enabled else "off"
-            result.say(f"Spoken replies are {current}. Send /voice on or /voice off.")
-            return
-        outcome.user_updates["voice_enabled"] = choice == "on"
-        if choice == "on":
-            result.say(
-                "Voice replies are on. I'll send audio alongside text as soon as "
-                "speech is switched on for this bot; until then you'll get text."
-            )
+        words = args.strip().lower().split()
+        preferences = dict(party.voice_preferences) if party else {}
+        if words in (["on"], ["off"]):
+            outcome.user_updates["voice_enabled"] = words[0] == "on"
+            if words[0] == "off":
+                return result.say("Voice replies are off: text only.")
+            if not self._speech:
+                return result.say(
+                    "Voice replies are on, but speech isn't available on this server, "
+                    "so you'll get text for now."
+                )
+            return result.say("Voice replies are on: I'll send audio alongside text.")
+        choices = {"speed": SPEEDS, "pitch": PITCHES}
+        if len(words) == 2 and words[0] in choices and words[1] in choices[words[0]]:
+            preferences[words[0]] = words[1]
+        elif len(words) == 2 and words[0] == "name" and _VOICE_NAME.match(words[1]):
+            preferences["voice"] = words[1]
+        elif words:
+            return result.say(VOICE_HELP)
         else:
-            result.say("Voice replies are off: text only.")
+            current = "on" if party and party.voice_enabled else "off"
+            settings = ", ".join(f"{k} {v}" for k, v in sorted(preferences.items()))
+            return result.say(
+                f"Spoken replies are {current}"
+                + (f" ({settings})" if settings else "")
+                + ".\n"
+                + VOICE_HELP
+            )
+        outcome.user_updates["voice_preferences"] = preferences
+        result.say(f"Done: {words[0]} {words[1]}. It applies to everything I say from now on.")
 
     def _language(
         self, args: str, party: Party | None, result: TurnResult, outcome: CommandOutcome

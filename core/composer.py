@@ -9,7 +9,7 @@ fallback whenever a language model is absent or failing.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from core.flow import ContentType
@@ -20,6 +20,7 @@ from core.generation import (
     GeneratedContent,
     Passage,
 )
+from core.messages import Source
 from core.text import STOP_WORDS
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -106,16 +107,14 @@ class GroundedComposer:
 
     async def answer(self, request: AnswerRequest) -> Answer:
         """Quote the sentences of the passages that share most terms with the question."""
-        if not request.passages:
-            return Answer(text="")
-        ranked = _best_sentences(request.question, request.passages)
-        used: dict[int, int] = {}  # passage index -> citation number
-        parts = []
-        for index, sentence in ranked:
-            number = used.setdefault(index, len(used) + 1)
-            parts.append(f"{sentence} [{number}]")
-        sources = tuple(request.passages[i].as_source(n) for i, n in used.items())
+        parts, sources = _cited_sentences(request)
         return Answer(text=" ".join(parts), sources=sources)
+
+    async def stream_answer(self, request: AnswerRequest) -> AsyncIterator[str]:
+        """The same answer as :meth:`answer`, one cited sentence per delta."""
+        parts, _sources = _cited_sentences(request)
+        for number, part in enumerate(parts):
+            yield part if number == 0 else f" {part}"
 
     async def compose(self, request: ContentRequest) -> GeneratedContent:
         """Write the script for a confirmed guided-flow request."""
@@ -125,6 +124,19 @@ class GroundedComposer:
             ContentType.RITUAL: _ritual,
         }[request.content_type]
         return builder(request.answers)
+
+
+def _cited_sentences(request: AnswerRequest) -> tuple[list[str], tuple[Source, ...]]:
+    """The answer's sentences, each ending in its citation, and the sources they cite."""
+    if not request.passages:
+        return [], ()
+    ranked = _best_sentences(request.question, request.passages)
+    used: dict[int, int] = {}  # passage index -> citation number
+    parts = []
+    for index, sentence in ranked:
+        number = used.setdefault(index, len(used) + 1)
+        parts.append(f"{sentence} [{number}]")
+    return parts, tuple(request.passages[i].as_source(n) for i, n in used.items())
 
 
 def _best_sentences(question: str, passages: Sequence[Passage]) -> list[tuple[int, str]]:

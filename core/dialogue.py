@@ -27,8 +27,8 @@ from core.flow import (
     stage_of,
     summary_lines,
 )
-from core.generation import AnswerRequest, ContentRequest, Retriever, TextGenerator
-from core.messages import Button, OutboundKind, OutboundMessage, Source
+from core.generation import AnswerRequest, Retriever, TextGenerator
+from core.messages import Button, Media, OutboundKind, OutboundMessage, Source
 from core.statemachine import Event, State, step
 
 log = logging.getLogger("chorus.dialogue")
@@ -128,6 +128,16 @@ class CreatedContent:
     title: str
     parameters: dict[str, Any]
     text: str
+    audio: dict[str, Any] = field(default_factory=dict)
+    job_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobRequest:
+    """Content the user confirmed in this turn, for the engine to hand to the studio."""
+
+    content_type: str
+    parameters: dict[str, Any]
 
 
 @dataclass(slots=True)
@@ -139,6 +149,7 @@ class TurnResult:
     replies: list[OutboundMessage] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     content: CreatedContent | None = None
+    job: JobRequest | None = None
 
     @classmethod
     def begin(cls, state: State, context: Mapping[str, Any]) -> TurnResult:
@@ -341,36 +352,8 @@ class Dialogue:
         flow = result.flow
         content_type = ContentType(flow["type"])
         result.move(Event.CONFIRM)
-        result.say(f"Creating your {content_type.label}…", kind=OutboundKind.PROGRESS)
-        try:
-            content = await self._generator.compose(
-                ContentRequest(
-                    bot=turn.bot,
-                    content_type=content_type,
-                    answers=flow["answers"],
-                    language=turn.language,
-                )
-            )
-        except Exception:
-            log.exception("composing %s for bot %s failed", content_type, turn.bot.id)
-            result.move(Event.FAILED)
-            return _summary(
-                result,
-                intro="Sorry, something went wrong while creating it. "
-                "Your answers are kept: press Create to try again.",
-            )
-        result.move(Event.GENERATED)
-        result.content = CreatedContent(
-            content_type.value, content.title, dict(flow["answers"]), content.text
-        )
-        result.say(f"{content.title}\n\n{content.text}")
-        if flow["answers"].get("voice") == "on":
-            result.say(
-                "You asked for audio as well. Spoken versions are not switched on for "
-                "this bot yet, so here is the script to read or record."
-            )
-        del result.context["flow"]
-        result.say("It's saved in your /library. What next?", MENU_BUTTONS)
+        result.job = JobRequest(content_type.value, dict(flow["answers"]))
+        result.say(f"Writing your {content_type.label}…", kind=OutboundKind.PROGRESS)
 
     # -- side states ----------------------------------------------------------------------
 
@@ -471,3 +454,41 @@ def _mentioned_field(content_type: ContentType, text: str) -> str | None:
     names = {f.name for f in all_fields(content_type)}
     hits = [name for name, keys in _FIELD_WORDS.items() if name in names and words & set(keys)]
     return hits[0] if len(hits) == 1 else None
+
+
+def deliver_content(
+    result: TurnResult,
+    content: CreatedContent,
+    *,
+    audio: Media | None = None,
+    audio_note: str | None = None,
+) -> None:
+    """A finished job: the script, its audio, and the way back to the menu.
+
+    The conversation moves on to ``delivered`` only if it is still waiting for this
+    content (the user may have cancelled meanwhile); the content is delivered either way.
+    """
+    if result.state is State.GENERATING:
+        result.move(Event.GENERATED)
+        result.context.pop("flow", None)
+    result.content = content
+    result.say(f"{content.title}\n\n{content.text}")
+    if audio is not None:
+        result.replies.append(
+            OutboundMessage(text=content.title, kind=OutboundKind.AUDIO, audio=audio)
+        )
+    elif audio_note:
+        result.say(audio_note)
+    result.say("It's saved in your /library. What next?", MENU_BUTTONS)
+
+
+def fail_content(result: TurnResult) -> None:
+    """A failed job: say so, charge nothing, and offer the summary again."""
+    if result.state is State.GENERATING and "flow" in result.context:
+        result.move(Event.FAILED)
+        return _summary(
+            result,
+            intro="Sorry, something went wrong while creating it, and nothing was charged. "
+            "Your answers are kept: press Create to try again.",
+        )
+    result.say("Sorry, something went wrong while creating your content; nothing was charged.")

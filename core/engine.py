@@ -13,6 +13,8 @@ import logging
 import re
 import time
 import unicodedata
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,19 +23,29 @@ from sqlalchemy.exc import IntegrityError
 from bots.profile import BotProfile
 from bots.registry import BotDirectory
 from core.commands import GlobalCommands
-from core.dialogue import Dialogue, TurnInput, TurnResult
-from core.errors import ChorusError, StaleConversation
+from core.dialogue import CreatedContent, Dialogue, TurnInput, TurnResult
+from core.errors import AudioRejected, ChorusError, StaleConversation
 from core.generation import CreatorTools
 from core.locks import KeyedLock
-from core.messages import Attachment, AttachmentKind, InboundMessage, OutboundMessage
+from core.media import MediaStore
+from core.messages import (
+    Attachment,
+    AttachmentKind,
+    InboundMessage,
+    OutboundKind,
+    OutboundMessage,
+)
 from core.metrics import Metrics
+from core.outbox import Address
 from core.progress import Notify
 from core.statemachine import INITIAL_STATE, State
 from core.storage import repository as repo
 from core.storage.cache import ConversationCache
 from core.storage.database import Database
 from core.storage.repository import Party
-from core.storage.turns import NewContent, TurnRecord, TurnWriter
+from core.storage.turns import NewContent, NewJob, TurnRecord, TurnWriter
+from core.voice import Transcript
+from core.voice_io import VoiceIO, voice_settings
 
 log = logging.getLogger("chorus.engine")
 
@@ -56,6 +68,10 @@ _GREETINGS = frozenset(
         "start",
     }
 )
+
+
+# a bare "hello" restarts the conversation, except where that would throw work away
+_BUSY_STATES = frozenset({State.CONFIRM, State.GENERATING})
 
 
 def clean_text(text: str) -> str:
@@ -81,16 +97,74 @@ class ConversationEngine:
         dialogue: Dialogue,
         metrics: Metrics | None = None,
         creator_tools: CreatorTools | None = None,
+        voice: VoiceIO | None = None,
+        media: MediaStore | None = None,
     ) -> None:
         self._db = db
         self._bots = bots
         self._dialogue = dialogue
-        self._commands = GlobalCommands(db)
+        self._commands = GlobalCommands(
+            db, voice.media if voice else media, speech=voice is not None
+        )
         self._creator_tools = creator_tools
         self._metrics = metrics or Metrics()
         self._locks = KeyedLock()
         self._writer = TurnWriter(db)
         self._cache = ConversationCache()
+        self._voice = voice
+        self._job_listeners: list[Callable[[str], None]] = []
+
+    def on_job(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(job_id)`` once a turn that confirmed content is stored."""
+        self._job_listeners.append(listener)
+
+    async def system_turn(
+        self, address: Address, decide: Callable[[TurnResult], None]
+    ) -> list[OutboundMessage]:
+        """A turn without a user message (a job finished): ``decide`` changes a result
+        that starts from the stored conversation; the replies and new state are stored
+        in order with the user's own messages. Returns the replies ([] for an unknown
+        user)."""
+        lock = (address.bot_id, address.channel, address.sender_id)
+        async with self._locks.hold(lock):
+            try:
+                return await self._system_turn(address, decide, trust_cache=True)
+            except (IntegrityError, StaleConversation):
+                return await self._system_turn(address, decide, trust_cache=False)
+
+    async def _system_turn(
+        self, address: Address, decide: Callable[[TurnResult], None], *, trust_cache: bool
+    ) -> list[OutboundMessage]:
+        key = (address.bot_id, address.channel, address.sender_id)
+        party = self._cache.party(key) if trust_cache else None
+        if party is None:
+            async with self._db.read() as session:
+                party = await repo.find_party(session, *key)
+        if party is None:
+            return []
+        result = TurnResult.begin(State(party.state), party.context)
+        decide(result)
+        record = TurnRecord(
+            bot_id=address.bot_id,
+            channel=address.channel,
+            sender_id=address.sender_id,
+            party=party,
+            inbound_text="",
+            inbound_payload={},
+            platform_message_id=None,
+            state=result.state.value,
+            context=result.context,
+            replies=result.replies,
+            content=_new_content(result.content),
+            inbound=False,
+        )
+        try:
+            stored = await self._writer.write(record)
+        except BaseException:
+            self._cache.forget(key)
+            raise
+        self._cache.remember(key, stored)
+        return result.replies
 
     async def close(self) -> None:
         """Stop the background writer (turns still queued fail)."""
@@ -161,21 +235,67 @@ class ConversationEngine:
                     self._metrics.duplicates.labels(channel).inc()
                     return await repo.replies_to(session, handled), None
         text = clean_text(message.text)
-        outcome = await self._decide(message, bot, party, text, notify)
+        heard: Transcript | None = None
+        problem: str | None = None
+        if not text and self._voice is not None and (note := _voice_note(message)):
+            heard, problem = await self._listen(note)
+            text = clean_text(heard.text) if heard else ""
+            if heard is not None and not text:
+                problem = "I couldn't make out any words in that voice note."
+        if problem is not None:
+            state = State(party.state) if party else INITIAL_STATE
+            outcome = _Outcome(TurnResult.begin(state, party.context if party else {}))
+            outcome.result.say(problem)
+        else:
+            outcome = await self._decide(message, bot, party, text, notify)
         result = outcome.result
         for event in result.events:
             self._metrics.transitions.labels(event.value).inc()
+        if self._voice is not None and _wants_voice(party, outcome):
+            language = (party.language if party else None) or message.language
+            result.replies += await self._spoken(result.replies, party, language)
+        if heard is not None and text:
+            result.replies.insert(0, OutboundMessage(text=f"🎙 “{text}”"))
+        record = _record(message, bot.id, party, text[:MAX_TEXT], outcome)
         try:
-            stored = await self._writer.write(
-                _record(message, bot.id, party, text[:MAX_TEXT], outcome)
-            )
+            stored = await self._writer.write(record)
         except BaseException:
             self._cache.forget(key)
             raise
         self._cache.remember(key, stored)
         if delivery is not None:
             self._cache.mark_handled(delivery)
+        if record.job is not None:
+            for listener in self._job_listeners:
+                listener(record.job.id)
         return result.replies, result.state.value
+
+    async def _listen(self, note: Attachment) -> tuple[Transcript | None, str | None]:
+        """A voice note's transcript, or the reason (for the user) there is none."""
+        assert self._voice is not None
+        try:
+            return await self._voice.listen(note), None
+        except AudioRejected as exc:
+            return None, exc.reason
+        except OSError as exc:
+            log.warning("a voice note could not be fetched: %s", exc)
+            return None, "I couldn't download that voice note. Could you send it again?"
+
+    async def _spoken(
+        self, replies: list[OutboundMessage], party: Party | None, language: str | None
+    ) -> list[OutboundMessage]:
+        """The replies read aloud, for a user who has /voice on (nothing if that fails)."""
+        assert self._voice is not None
+        script = _speakable(replies)
+        if not script:
+            return []
+        settings = voice_settings(party.voice_preferences if party else {}, language)
+        try:
+            recording = await self._voice.record(script, settings, title="reply")
+        except Exception:
+            log.exception("reading a reply aloud failed; sending text only")
+            return []
+        return [OutboundMessage(kind=OutboundKind.AUDIO, audio=recording.media)]
 
     async def _decide(
         self,
@@ -222,7 +342,7 @@ class ConversationEngine:
                 outcome.result = await self._dialogue.respond(
                     TurnInput(bot, state, context, "", ran.dialogue_payload, language)
                 )
-        elif payload is None and _normal(text) in _GREETINGS and state is not State.CONFIRM:
+        elif payload is None and _normal(text) in _GREETINGS and state not in _BUSY_STATES:
             ran = await self._commands.run(
                 "start", "", bot=bot, party=party, state=state, context=context
             )
@@ -236,6 +356,43 @@ class ConversationEngine:
             if first.text != bot.welcome:
                 outcome.result.replies.insert(0, OutboundMessage(text=bot.welcome))
         return outcome
+
+
+_CITATION = re.compile(r"\s*\[\d+\]")
+MAX_SPOKEN = 1500
+
+
+def _speakable(replies: list[OutboundMessage]) -> str:
+    """The text of a turn's replies as a script to read aloud (no citation marks)."""
+    texts = [r.text for r in replies if r.kind is OutboundKind.TEXT and r.text]
+    script = _CITATION.sub("", "\n".join(texts)).strip()
+    if len(script) > MAX_SPOKEN:
+        script = script[:MAX_SPOKEN].rsplit(" ", 1)[0] + "…"
+    return script
+
+
+def _wants_voice(party: Party | None, outcome: _Outcome) -> bool:
+    if "voice_enabled" in outcome.user_updates:
+        return bool(outcome.user_updates["voice_enabled"])
+    return bool(party and party.voice_enabled)
+
+
+def _voice_note(message: InboundMessage) -> Attachment | None:
+    kinds = (AttachmentKind.VOICE, AttachmentKind.AUDIO)
+    return next((a for a in message.attachments if a.kind in kinds), None)
+
+
+def _new_content(content: CreatedContent | None) -> NewContent | None:
+    if content is None:
+        return None
+    return NewContent(
+        content.content_type,
+        content.title,
+        content.parameters,
+        content.text,
+        audio=content.audio,
+        job_id=content.job_id,
+    )
 
 
 def _normal(text: str) -> str:
@@ -272,6 +429,7 @@ def _record(
     message: InboundMessage, bot_id: str, party: Party | None, text: str, outcome: _Outcome
 ) -> TurnRecord:
     result, content = outcome.result, outcome.result.content
+    language = (party.language if party else None) or message.language
     return TurnRecord(
         bot_id=bot_id,
         channel=message.channel.value,
@@ -286,8 +444,9 @@ def _record(
         sender_name=message.sender_name,
         language=message.language,
         user_updates=outcome.user_updates,
-        content=NewContent(content.content_type, content.title, content.parameters, content.text)
-        if content
+        content=_new_content(content),
+        job=NewJob(uuid.uuid4().hex, job.content_type, job.parameters, language)
+        if (job := result.job)
         else None,
     )
 

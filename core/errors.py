@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class ChorusError(Exception):
     """Root of every error Chorus raises on purpose."""
@@ -87,8 +89,8 @@ class AudioTooLarge(AudioRejected):
 
     def __init__(self, size: int, limit: int) -> None:
         super().__init__(
-            f"That voice note is {size / 1_000_000:.1f} MB; I can listen to up to "
-            f"{limit / 1_000_000:.0f} MB."
+            f"That voice note is {size / 2**20:.1f} MB; I can listen to up to "
+            f"{limit / 2**20:.0f} MB."
         )
         self.size = size
         self.limit = limit
@@ -112,3 +114,12 @@ class UnreadableAudio(AudioRejected):
     def __init__(self, detail: str) -> None:
         super().__init__("I couldn't play that voice note. Could you record it again?")
         self.detail = detail
+
+
+class TranscriberUnavailable(ChorusError):
+    """The Whisper model cannot be found or loaded (a deployment problem, not the user's)."""
+
+    def __init__(self, model_path: Path, reason: str) -> None:
+        super().__init__(f"Whisper model {model_path} is unavailable: {reason}")
+        self.model_path = model_path
+        self.reason = reason

@@ -8,7 +8,7 @@ composer) are chosen in ``create_app`` and handed to the engine.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -60,6 +60,8 @@ class AnswerRequest:
     passages: Sequence[Passage]
     history: Sequence[Turn] = ()
     language: str | None = None
+    # a rolling summary of the turns older than ``history``, kept by the caller
+    summary: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,9 +97,15 @@ class Retriever(Protocol):
 
 
 class TextGenerator(Protocol):
-    """Writes answers from passages and composes personalised content."""
+    """Writes answers from passages and composes personalised content.
+
+    ``stream_answer`` yields the answer's text as it is written (deltas to concatenate),
+    for channels that show or speak a reply while it grows; it carries no sources.
+    """
 
     async def answer(self, request: AnswerRequest) -> Answer: ...
+
+    def stream_answer(self, request: AnswerRequest) -> AsyncIterator[str]: ...
 
     async def compose(self, request: ContentRequest) -> GeneratedContent: ...
 

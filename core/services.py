@@ -17,10 +17,17 @@ from channels.media import MediaReader, read_local_file
 from core.composer import GroundedComposer
 from core.dialogue import Dialogue
 from core.engine import ConversationEngine
+from core.fallback import FallbackGenerator
 from core.generation import TextGenerator
+from core.media import MediaStore
 from core.metrics import Metrics
+from core.ollama import OllamaGenerator
+from core.outbox import Outbox
+from core.prompt import PromptBuilder
 from core.settings import Settings
 from core.storage.database import Database
+from core.studio import ContentStudio
+from core.voice_io import AttachmentReader, VoiceIO
 from knowledge.base import KnowledgeBase
 from knowledge.catalogue import ChunkCatalogue
 from knowledge.documents import Limits
@@ -42,6 +49,13 @@ class Services:
     retriever: HybridRetriever
     generator: TextGenerator
     vectors: ChromaStore
+    outbox: Outbox
+    studio: ContentStudio
+    media: MediaStore
+    # the language model behind ``generator``, when one is configured (for /ready)
+    llm: OllamaGenerator | None = None
+    # speech out and in (None when switched off)
+    voice: VoiceIO | None = None
 
 
 def build_services(settings: Settings, metrics: Metrics | None = None) -> Services:
@@ -78,10 +92,75 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
     media = MediaReader(limits.max_bytes)
     media.register("file", read_local_file)
     tools = CreatorCommands(knowledge, retriever, media.read)
-    generator = GroundedComposer()
+    llm = build_llm(settings)
+    generator: TextGenerator = GroundedComposer()
+    if llm is not None:
+        # the backstop waits a little longer than the model's own first-token timeout,
+        # so that the model's failure, with its reason, normally comes first
+        deadline = settings.ollama_first_token_timeout + 0.5
+        generator = FallbackGenerator(llm, generator, deadline=deadline)
     dialogue = Dialogue(retriever, generator)
-    engine = ConversationEngine(db, bots, dialogue, metrics, creator_tools=tools)
-    return Services(settings, db, bots, engine, metrics, knowledge, retriever, generator, vectors)
+    store = MediaStore(
+        settings.data_dir / "media",
+        secret=settings.media_secret.get_secret_value().encode() if settings.media_secret else None,
+        ttl_seconds=settings.media_link_ttl_hours * 3600,
+    )
+    voice = build_voice(settings, store, media.read)
+    engine = ConversationEngine(
+        db, bots, dialogue, metrics, creator_tools=tools, voice=voice, media=store
+    )
+    outbox = Outbox()
+    studio = ContentStudio(db, bots, engine, generator, outbox, voice=voice, metrics=metrics)
+    return Services(
+        settings,
+        db,
+        bots,
+        engine,
+        metrics,
+        knowledge,
+        retriever,
+        generator,
+        vectors,
+        outbox,
+        studio,
+        store,
+        llm=llm,
+        voice=voice,
+    )
+
+
+def build_llm(settings: Settings) -> OllamaGenerator | None:
+    """The Ollama chat model when ``OLLAMA_HOST`` is set, with the configured clocks."""
+    if not settings.ollama_host:
+        return None
+    return OllamaGenerator(
+        host=settings.ollama_host,
+        model=settings.ollama_model,
+        connect_timeout=settings.ollama_connect_timeout,
+        first_token_timeout=settings.ollama_first_token_timeout,
+        total_timeout=settings.ollama_total_timeout,
+        retries=settings.ollama_retries,
+        prompts=PromptBuilder(settings.llm_context_tokens),
+    )
+
+
+def build_voice(settings: Settings, store: MediaStore, read: AttachmentReader) -> VoiceIO | None:
+    """espeak-ng and Whisper, both shipped in PyPI wheels (None when switched off)."""
+    if not settings.speech_enabled:
+        return None
+    # imported here: loading Whisper's runtime takes a while, and a process with speech
+    # switched off should not pay for it
+    from core.speech import EspeakSpeaker
+    from core.transcribe import WhisperTranscriber
+
+    speaker = EspeakSpeaker()
+    transcriber = WhisperTranscriber(
+        max_bytes=settings.max_voice_mb * 1024 * 1024,
+        max_seconds=settings.max_voice_seconds,
+    )
+    return VoiceIO(
+        speaker, transcriber, store, read, max_voice_bytes=settings.max_voice_mb * 1024 * 1024
+    )
 
 
 async def prepare(services: Services) -> None:
@@ -90,6 +169,7 @@ async def prepare(services: Services) -> None:
     if await services.bots.ensure_demo():
         for path in sorted(DEMO_KNOWLEDGE.glob("*.md")):
             await services.knowledge.ingest_path(DEMO_BOT.id, path)
+    await services.studio.resume()
 
 
 @contextlib.asynccontextmanager
@@ -104,7 +184,12 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
 
 
 async def close(services: Services) -> None:
-    """Stop the engine's writer, then close the knowledge base and the database."""
+    """Stop running jobs and the engine's writer, then the knowledge base and database."""
+    await services.studio.close()
     await services.engine.close()
     await services.knowledge.close()
     await services.db.close()
+    if services.llm is not None:
+        await services.llm.aclose()
+    if services.voice is not None:
+        await services.voice.close()

@@ -20,6 +20,16 @@ class Settings(BaseSettings):
     chroma_url: str | None = None
     ollama_host: str | None = None
     ollama_model: str = "llama3.2"
+    # the language model's clocks: connecting (each attempt), the first streamed token
+    # (from the start of the call; also the longest silence mid-answer) and the whole
+    # answer. With a failing server the fallback answers within the first-token timeout.
+    ollama_connect_timeout: float = Field(default=2.0, gt=0, le=60)
+    ollama_first_token_timeout: float = Field(default=4.0, gt=0, le=600)
+    ollama_total_timeout: float = Field(default=60.0, gt=0, le=3600)
+    # retries of a refused or timed-out connection, before any token arrived
+    ollama_retries: int = Field(default=1, ge=0, le=5)
+    # the prompt's budget: persona, rules, passages and conversation
+    llm_context_tokens: int = Field(default=3000, ge=500, le=128_000)
     public_base_url: str = "http://localhost:8080"
     telegram_bot_token: SecretStr | None = None
     telegram_api_base: str = "https://api.telegram.org"
@@ -40,6 +50,13 @@ class Settings(BaseSettings):
     # let creators ingest URLs on private networks (an intranet wiki); off by default, so a
     # URL cannot make the server fetch from itself or its neighbours
     allow_private_urls: bool = False
+    # spoken replies and content (espeak-ng) and voice notes (Whisper)
+    speech_enabled: bool = True
+    max_voice_mb: int = Field(default=20, ge=1, le=100)
+    max_voice_seconds: int = Field(default=300, ge=5, le=3600)
+    # signs /media links; unset, a key is generated once and kept under DATA_DIR/media
+    media_secret: SecretStr | None = None
+    media_link_ttl_hours: int = Field(default=168, ge=1, le=24 * 365)
     log_format: Literal["json", "text"] = "text"
     log_level: str = "INFO"
     database_pool_size: int = Field(default=10, ge=1, le=200)

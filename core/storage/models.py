@@ -96,6 +96,8 @@ class EndUser(Base):
     display_name: Mapped[str | None] = mapped_column(String(200))
     language: Mapped[str | None] = mapped_column(String(16))
     voice_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # how spoken replies and content sound: {"voice": "en-gb", "speed": "slow", "pitch": "low"}
+    voice_preferences: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -180,7 +182,36 @@ class ContentItem(Base):
     title: Mapped[str] = mapped_column(String(300))
     parameters: Mapped[dict[str, Any]] = mapped_column(default=dict)
     text: Mapped[str] = mapped_column(Text)
+    # the spoken version: media names per format ("ogg", "mp3") and "duration" in seconds
+    audio: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    # the generation job that made it; unique, so a job that is run again adds nothing
+    job_id: Mapped[str | None] = mapped_column(String(32), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ContentJob(Base):
+    """A confirmed request for personalised content, from "queued" to "done" or "failed".
+
+    Stored with the turn that confirmed it, so a job accepted before a crash is found and
+    run again at start-up; ``address`` is where to deliver the result.
+    """
+
+    __tablename__ = "content_jobs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    bot_id: Mapped[str] = mapped_column(ForeignKey("bots.id", ondelete="CASCADE"))
+    end_user_id: Mapped[int] = mapped_column(ForeignKey("end_users.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(16))
+    sender_id: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(32))
+    parameters: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    language: Mapped[str | None] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    reservation: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Document(Base):

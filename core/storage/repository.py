@@ -7,7 +7,7 @@ is stored atomically or not at all.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import literal, select, update
@@ -17,10 +17,12 @@ from core.messages import OutboundMessage
 from core.storage.models import (
     ChannelIdentity,
     ContentItem,
+    ContentJob,
     Conversation,
     EndUser,
     Message,
     ProcessedDelivery,
+    utcnow,
 )
 
 
@@ -35,6 +37,7 @@ class Party:
     language: str | None
     voice_enabled: bool
     version: int = 0
+    voice_preferences: dict[str, Any] = field(default_factory=dict)
 
 
 async def lookup(
@@ -66,6 +69,7 @@ async def lookup(
                 EndUser.language,
                 EndUser.voice_enabled,
                 Conversation.version,
+                EndUser.voice_preferences,
             )
             .select_from(ChannelIdentity)
             .join(EndUser, ChannelIdentity.end_user_id == EndUser.id)
@@ -143,6 +147,8 @@ async def add_content(
     title: str,
     parameters: dict[str, Any],
     text: str,
+    audio: dict[str, Any] | None = None,
+    job_id: str | None = None,
 ) -> None:
     """Save a finished piece of content to the end user's library."""
     session.add(
@@ -153,8 +159,42 @@ async def add_content(
             title=title,
             parameters=parameters,
             text=text,
+            audio=audio or {},
+            job_id=job_id,
         )
     )
+
+
+async def add_job(session: AsyncSession, job: ContentJob) -> None:
+    """Record a confirmed content request (with the turn that confirmed it)."""
+    session.add(job)
+
+
+async def get_job(session: AsyncSession, job_id: str) -> ContentJob | None:
+    """A content job by id."""
+    return await session.get(ContentJob, job_id)
+
+
+async def unfinished_jobs(session: AsyncSession) -> list[str]:
+    """Ids of the content jobs that were accepted but neither delivered nor failed."""
+    rows = await session.scalars(
+        select(ContentJob.id)
+        .where(ContentJob.status.in_(("queued", "running")))
+        .order_by(ContentJob.created_at)
+    )
+    return list(rows)
+
+
+async def set_job(session: AsyncSession, job_id: str, **values: Any) -> None:
+    """Change a content job's status (and reservation, attempts, error)."""
+    await session.execute(
+        update(ContentJob).where(ContentJob.id == job_id).values(updated_at=utcnow(), **values)
+    )
+
+
+async def content_for_job(session: AsyncSession, job_id: str) -> ContentItem | None:
+    """The library item a job produced, if it got that far."""
+    return await session.scalar(select(ContentItem).where(ContentItem.job_id == job_id))
 
 
 async def library(session: AsyncSession, end_user_id: int, limit: int = 20) -> list[ContentItem]:

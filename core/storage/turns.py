@@ -25,7 +25,7 @@ from core.errors import StaleConversation
 from core.messages import OutboundMessage
 from core.storage import repository as repo
 from core.storage.database import Database
-from core.storage.models import Conversation, Message, ProcessedDelivery, utcnow
+from core.storage.models import ContentJob, Conversation, Message, ProcessedDelivery, utcnow
 from core.storage.repository import Party
 
 log = logging.getLogger("chorus.storage")
@@ -41,6 +41,18 @@ class NewContent:
     title: str
     parameters: dict[str, Any]
     text: str
+    audio: dict[str, Any] = field(default_factory=dict)
+    job_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """A confirmed content request to store with the turn, for the studio to run."""
+
+    id: str
+    content_type: str
+    parameters: dict[str, Any]
+    language: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +73,9 @@ class TurnRecord:
     language: str | None = None
     user_updates: dict[str, Any] = field(default_factory=dict)
     content: NewContent | None = None
+    job: NewJob | None = None
+    # False for the engine's own turns (a finished job): replies without a user message
+    inbound: bool = True
 
 
 class TurnWriter:
@@ -142,7 +157,7 @@ class TurnWriter:
         ]
 
 
-_PARTY_FIELDS = frozenset({"language", "voice_enabled"})
+_PARTY_FIELDS = frozenset({"language", "voice_enabled", "voice_preferences"})
 
 
 def _settle(
@@ -180,6 +195,24 @@ async def _party(session: AsyncSession, record: TurnRecord) -> Party:
             title=record.content.title,
             parameters=record.content.parameters,
             text=record.content.text,
+            audio=record.content.audio,
+            job_id=record.content.job_id,
+        )
+    if record.job is not None:
+        await repo.add_job(
+            session,
+            ContentJob(
+                id=record.job.id,
+                bot_id=record.bot_id,
+                end_user_id=party.end_user_id,
+                channel=record.channel,
+                sender_id=record.sender_id,
+                content_type=record.job.content_type,
+                parameters=record.job.parameters,
+                language=record.job.language,
+                status="queued",
+                attempts=0,
+            ),
         )
     return party
 
@@ -187,23 +220,29 @@ async def _party(session: AsyncSession, record: TurnRecord) -> Party:
 async def _store_turns(
     session: AsyncSession, records: list[TurnRecord], parties: list[Party]
 ) -> None:
-    inbound_ids = (
-        await session.scalars(
-            insert(Message).returning(Message.id, sort_by_parameter_order=True),
-            [
-                {
-                    "conversation_id": party.conversation_id,
-                    "direction": "in",
-                    "channel": r.channel,
-                    "state": r.state,
-                    "text": r.inbound_text,
-                    "payload": r.inbound_payload,
-                    "reply_to_id": None,
-                }
-                for r, party in zip(records, parties, strict=True)
-            ],
-        )
-    ).all()
+    inbound = [
+        {
+            "conversation_id": party.conversation_id,
+            "direction": "in",
+            "channel": r.channel,
+            "state": r.state,
+            "text": r.inbound_text,
+            "payload": r.inbound_payload,
+            "reply_to_id": None,
+        }
+        for r, party in zip(records, parties, strict=True)
+        if r.inbound
+    ]
+    stored_ids = iter(
+        (
+            await session.scalars(
+                insert(Message).returning(Message.id, sort_by_parameter_order=True), inbound
+            )
+        ).all()
+        if inbound
+        else ()
+    )
+    inbound_ids = [next(stored_ids) if r.inbound else None for r in records]
     replies = [
         {
             "conversation_id": party.conversation_id,
@@ -227,7 +266,7 @@ async def _store_turns(
             "message_id": inbound_id,
         }
         for r, inbound_id in zip(records, inbound_ids, strict=True)
-        if r.platform_message_id is not None
+        if r.platform_message_id is not None and inbound_id is not None
     ]
     if deliveries:
         await session.execute(insert(ProcessedDelivery), deliveries)

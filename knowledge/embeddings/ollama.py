@@ -160,26 +160,38 @@ class OllamaEmbedder:
 
     def _failure(self, exc: Exception) -> EmbeddingFailed:
         import httpx
-        import ollama
 
-        where = _safe_host(self._host)
-        if isinstance(exc, ollama.ResponseError):
-            if exc.status_code == 404:
-                reason = f"not found on {where} (ollama pull {self._model}?): {exc.error}"
-            else:
-                reason = f"{where} answered {exc.status_code}: {str(exc.error)[:200]}"
-        elif isinstance(exc, httpx.TimeoutException):
+        where = safe_host(self._host)
+        if isinstance(exc, httpx.TimeoutException):
             reason = f"{where} did not answer within {self._timeout:g} s"
-        elif isinstance(exc, OSError | httpx.ConnectError):
-            reason = f"cannot connect to an Ollama server at {where}"
-        elif isinstance(exc, httpx.HTTPError):
-            reason = f"talking to {where} failed ({type(exc).__name__})"
         else:
-            reason = f"{where} sent a malformed answer ({type(exc).__name__})"
+            reason = describe_failure(exc, where, self._model, what="answer")
         return EmbeddingFailed(self.name, reason)
 
 
-def _safe_host(host: str) -> str:
+def describe_failure(exc: BaseException, where: str, model: str, *, what: str) -> str:
+    """Why a call to an Ollama server failed, in words fit for a log line or an error
+    (``where`` is a host without credentials; ``what`` names the expected reply)."""
+    import httpx
+    import ollama
+
+    if isinstance(exc, ollama.ResponseError):
+        error = str(exc.error)[:200]
+        if exc.status_code == 404:
+            return f"model {model} not found on {where} (ollama pull {model}?): {error}"
+        if exc.status_code == -1:
+            return f"{where} reported an error mid-{what}: {error}"
+        return f"{where} answered {exc.status_code}: {error}"
+    if isinstance(exc, httpx.TimeoutException):
+        return f"{where} timed out ({type(exc).__name__})"
+    if isinstance(exc, OSError | httpx.ConnectError):
+        return f"cannot connect to an Ollama server at {where}"
+    if isinstance(exc, httpx.HTTPError):
+        return f"talking to {where} failed ({type(exc).__name__})"
+    return f"{where} sent a malformed {what} ({type(exc).__name__})"
+
+
+def safe_host(host: str) -> str:
     """The host without any credentials it may carry, fit for a message or a log."""
     parts = urlsplit(host if "://" in host else f"http://{host}")
     try:

@@ -1,8 +1,9 @@
-"""A small stand-in for an Ollama server: ``POST /api/embed`` and ``GET /api/tags``.
+"""A small stand-in for an Ollama server: ``/api/embed``, ``/api/chat`` and ``/api/tags``.
 
 It speaks the real wire format (JSON bodies, ``{"error": ...}`` on failure, 404 for a
-model that is not pulled) and records what it was asked, so tests point the product at
-it through ``OLLAMA_HOST`` / ``host=`` and check both sides of the exchange. Vectors are
+model that is not pulled, chat answers streamed as NDJSON lines ending with a ``done``
+line) and records what it was asked, so tests point the product at it through
+``OLLAMA_HOST`` / ``host=`` and check both sides of the exchange. Vectors are
 deterministic hashed bags of words, deliberately not unit length.
 """
 
@@ -10,6 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
+import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +21,8 @@ import numpy as np
 from aiohttp import web
 
 MODIFIED_AT = "2026-11-20T10:00:00.000000000Z"
+CREATED_AT = "2026-11-23T09:30:00.000000000Z"
+DEFAULT_REPLY = "Breathe in slowly through the nose [1]. Then let the breath go [2]."
 
 
 @dataclass(slots=True)
@@ -26,6 +32,14 @@ class FakeOllama:
     ``fail_status`` answers every embed request with that status; ``malformed`` sends a
     body that is not the documented shape; ``wrong_count`` sends one vector too few;
     ``delay`` waits before answering (for timeouts).
+
+    Chat: ``chat_models`` are the pulled chat models; ``reply`` is what the model writes,
+    streamed a word (with its trailing space) per chunk, ``chunk_delay`` apart.
+    ``chat_delay`` waits before the first chunk (a model loading); ``hang`` goes silent
+    after that many chunks (0: before answering at all) until the server shuts down;
+    ``chat_fail_status`` answers with that status and ``{"error"}``;
+    ``malformed_stream`` sends a line that is not JSON after the second chunk.
+    ``chat_requests`` holds every chat body received, ``chunks_sent`` the chunks written.
     """
 
     models: dict[str, int] = field(default_factory=lambda: {"nomic-embed-text:latest": 768})
@@ -34,13 +48,68 @@ class FakeOllama:
     wrong_count: bool = False
     delay: float = 0.0
     requests: list[dict[str, Any]] = field(default_factory=list)
+    chat_models: set[str] = field(default_factory=lambda: {"llama3.2:latest"})
+    reply: str = DEFAULT_REPLY
+    chat_delay: float = 0.0
+    chunk_delay: float = 0.0
+    hang: int | None = None
+    chat_fail_status: int | None = None
+    malformed_stream: bool = False
+    chat_requests: list[dict[str, Any]] = field(default_factory=list)
+    chunks_sent: int = 0
+    _released: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
 
     def app(self) -> web.Application:
         """An aiohttp application serving this fake."""
         app = web.Application()
         app.router.add_post("/api/embed", self.embed)
+        app.router.add_post("/api/chat", self.chat)
         app.router.add_get("/api/tags", self.tags)
+        app.on_shutdown.append(self._release)
         return app
+
+    def reply_chunks(self) -> list[str]:
+        """The pieces ``reply`` is streamed in: each word with the spaces after it."""
+        return re.findall(r"\S+\s*|\s+", self.reply)
+
+    async def chat(self, request: web.Request) -> web.StreamResponse:
+        """``POST /api/chat``: the reply as NDJSON chunks, or one JSON body unstreamed."""
+        try:
+            body = await request.json()
+        except ValueError:
+            return _error(400, "invalid JSON body")
+        self.chat_requests.append(body)
+        model, messages = body.get("model"), body.get("messages")
+        if not isinstance(model, str) or not isinstance(messages, list):
+            return _error(400, "invalid request")
+        if self.chat_fail_status is not None:
+            return _error(
+                self.chat_fail_status, "llama runner process has terminated: exit status 2"
+            )
+        if not self._is_chat_model(model):
+            return _error(404, f'model "{model}" not found, try pulling it first')
+        started = time.monotonic_ns()
+        if not await self._pause(self.chat_delay) or self.hang == 0:
+            await self._released.wait()
+            return _error(500, "server shutting down")
+        chunks = self.reply_chunks()
+        if body.get("stream") is False:
+            return web.json_response({**_chunk(model, self.reply), **_done(started, len(chunks))})
+        response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+        await response.prepare(request)
+        for number, text in enumerate(chunks):
+            paused = await self._pause(self.chunk_delay) if number else True
+            if not paused or number == self.hang:
+                await self._released.wait()
+                return response
+            if self.malformed_stream and number == 2:
+                await response.write(b"{this is not json\n")
+            await response.write(json.dumps(_chunk(model, text)).encode() + b"\n")
+            self.chunks_sent += 1
+        final = {**_chunk(model, ""), **_done(started, len(chunks))}
+        await response.write(json.dumps(final).encode() + b"\n")
+        await response.write_eof()
+        return response
 
     async def embed(self, request: web.Request) -> web.Response:
         """``POST /api/embed``: ``{"model", "input"}`` -> ``{"model", "embeddings"}``."""
@@ -90,16 +159,36 @@ class FakeOllama:
                         "details": {
                             "parent_model": "",
                             "format": "gguf",
-                            "family": "nomic-bert",
-                            "families": ["nomic-bert"],
-                            "parameter_size": "137M",
-                            "quantization_level": "F16",
+                            "family": family,
+                            "families": [family],
+                            "parameter_size": "137M" if family == "nomic-bert" else "3.2B",
+                            "quantization_level": "F16" if family == "nomic-bert" else "Q4_K_M",
                         },
                     }
-                    for name in self.models
+                    for name, family in [
+                        *((n, "nomic-bert") for n in self.models),
+                        *((n, "llama") for n in sorted(self.chat_models)),
+                    ]
                 ]
             }
         )
+
+    async def _pause(self, seconds: float) -> bool:
+        """Wait ``seconds``; False if the server began shutting down meanwhile."""
+        if seconds <= 0:
+            return True
+        try:
+            await asyncio.wait_for(self._released.wait(), timeout=seconds)
+        except TimeoutError:
+            return True
+        return False
+
+    async def _release(self, app: web.Application) -> None:
+        """Let hanging handlers finish, so the server shuts down at once."""
+        self._released.set()
+
+    def _is_chat_model(self, model: str) -> bool:
+        return model in self.chat_models or f"{model}:latest" in self.chat_models
 
     def _dimensions(self, model: str) -> int | None:
         for name in (model, f"{model}:latest"):
@@ -117,6 +206,30 @@ def bag_of_words(text: str, dimensions: int) -> list[float]:
     if not vector.any():
         vector[0] = 1.0
     return [float(x) * 3.0 for x in vector]
+
+
+def _chunk(model: str, content: str) -> dict[str, Any]:
+    return {
+        "model": model,
+        "created_at": CREATED_AT,
+        "message": {"role": "assistant", "content": content},
+        "done": False,
+    }
+
+
+def _done(started_ns: int, tokens: int) -> dict[str, Any]:
+    """The statistics of Ollama's last line (durations in nanoseconds)."""
+    total = time.monotonic_ns() - started_ns
+    return {
+        "done": True,
+        "done_reason": "stop",
+        "total_duration": total,
+        "load_duration": 1_019_500,
+        "prompt_eval_count": 26,
+        "prompt_eval_duration": 130_000_000,
+        "eval_count": tokens,
+        "eval_duration": max(1, total - 131_019_500),
+    }
 
 
 def _error(status: int, message: str) -> web.Response:

@@ -41,7 +41,7 @@ def test_whole_guided_flow_from_the_terminal(env: dict[str, str]) -> None:
     result = chorus("chat", "demo", env=env, stdin=lines.encode())
     out = result.stdout.decode()
     assert result.returncode == 0, result.stderr.decode()
-    assert "… Creating your set of affirmations" in out
+    assert "… Writing your set of affirmations" in out
     assert "20-minute affirmations · confidence at work" in out  # "5" pressed 20 minutes
     assert "1. 20-minute affirmations · confidence at work" in out
 

@@ -24,30 +24,36 @@ from core.generation import (
     TextGenerator,
 )
 from core.messages import Attachment, AttachmentKind, Channel, InboundMessage, OutboundKind
+from core.outbox import Outbox
 from core.services import Services, build_services, close, prepare
 from core.settings import Settings
 from core.statemachine import State
 from core.storage import repository as repo
-from core.storage.models import ContentItem, Message, ProcessedDelivery
-from tests.chat import Chat
+from core.storage.models import ContentItem, ContentJob, Message, ProcessedDelivery
+from core.studio import ContentStudio
+from tests.chat import Chat, chat_with
 
-EngineFactory = Callable[[Retriever, TextGenerator], Awaitable[ConversationEngine]]
+EngineFactory = Callable[[Retriever, TextGenerator], Awaitable[Chat]]
 
 
 @pytest.fixture
 async def make_engine(
     services: Services,
 ) -> AsyncIterator[EngineFactory]:
-    """Engines on the test's storage with other retrievers or generators plugged in."""
-    made: list[ConversationEngine] = []
+    """Chats with engines on the test's storage with other retrievers or generators
+    plugged in (and a studio making content with that generator)."""
+    made: list[tuple[ConversationEngine, ContentStudio]] = []
 
-    async def make(retriever: Retriever, generator: TextGenerator) -> ConversationEngine:
+    async def make(retriever: Retriever, generator: TextGenerator) -> Chat:
         engine = ConversationEngine(services.db, services.bots, Dialogue(retriever, generator))
-        made.append(engine)
-        return engine
+        outbox = Outbox()
+        studio = ContentStudio(services.db, services.bots, engine, generator, outbox)
+        made.append((engine, studio))
+        return Chat(engine, studio=studio, outbox=outbox)
 
     yield make
-    for engine in made:
+    for engine, studio in made:
+        await studio.close()
         await engine.close()
 
 
@@ -66,7 +72,7 @@ async def count(services: Services, model: Any) -> int:
 async def test_first_contact_is_greeted_and_questions_are_answered_honestly(
     services: Services,
 ) -> None:
-    chat = Chat(services.engine)
+    chat = chat_with(services)
     replies = await chat.say("What is the capital of France?")
     assert replies[0].text.startswith("Hello, I'm Mira")
     assert "couldn't find anything about that in Mira's material" in chat.text
@@ -112,7 +118,7 @@ FLOWS = {
 
 @pytest.mark.parametrize("content_type", sorted(FLOWS))
 async def test_guided_flow_end_to_end(services: Services, content_type: str) -> None:
-    chat = Chat(services.engine)
+    chat = chat_with(services)
     await chat.say("/start")
     for action, value in FLOWS[content_type]:
         await (chat.press(value) if action == "press" else chat.say(value))
@@ -126,9 +132,14 @@ async def test_guided_flow_end_to_end(services: Services, content_type: str) -> 
     assert "Feeling now: calm and curious" in chat.text
     await chat.say("make it 12 minutes")
     assert "Length: 12 minutes" in chat.text
-    await chat.press("flow:confirm")
-    assert chat.last[0].kind is OutboundKind.PROGRESS
-    assert "12-minute" in chat.last[1].text or content_type == "affirmations"
+    replies = await chat.engine.handle(chat.to_button("flow:confirm"))
+    assert [r.kind for r in replies] == [OutboundKind.PROGRESS]  # the job runs on its own
+    assert await state_of(services) is State.GENERATING
+    chat.last = await chat.pushed()
+    content = next(r for r in chat.last if r.kind is OutboundKind.TEXT)
+    assert "12-minute" in content.text or content_type == "affirmations"
+    audio = [r.audio for r in chat.last if r.kind is OutboundKind.AUDIO]
+    assert bool(audio) is (content_type == "ritual")  # only the ritual asked for audio
     assert await state_of(services) is State.DELIVERED
     await chat.say("/library")
     assert "1. " in chat.text
@@ -136,7 +147,7 @@ async def test_guided_flow_end_to_end(services: Services, content_type: str) -> 
 
 
 async def test_meditation_answers_are_kept_exactly(services: Services) -> None:
-    chat = Chat(services.engine)
+    chat = chat_with(services)
     for action, value in FLOWS["meditation"]:
         await (chat.press(value) if action == "press" else chat.say(value))
     summary = chat.text
@@ -149,7 +160,7 @@ async def test_meditation_answers_are_kept_exactly(services: Services) -> None:
 
 
 async def test_back_and_cancel_move_through_the_states(services: Services) -> None:
-    chat = Chat(services.engine)
+    chat = chat_with(services)
     await chat.say("/create")
     assert await state_of(services) is State.INTENT_DISCOVERY
     await chat.say("something nice")  # not a content type: asked again
@@ -168,7 +179,7 @@ async def test_back_and_cancel_move_through_the_states(services: Services) -> No
 
 
 async def test_a_button_from_an_earlier_step_is_refused(services: Services) -> None:
-    chat = Chat(services.engine)
+    chat = chat_with(services)
     await chat.say("/create meditation")
     await chat.say("focus")
     await chat.send(
@@ -185,7 +196,7 @@ async def test_a_button_from_an_earlier_step_is_refused(services: Services) -> N
 
 
 async def test_global_commands(services: Services) -> None:
-    chat = Chat(services.engine)
+    chat = chat_with(services)
     await chat.say("/help")
     assert "/library" in chat.text
     await chat.say("/cancel")
@@ -217,7 +228,7 @@ async def test_global_commands(services: Services) -> None:
 async def test_redelivered_message_returns_the_same_replies_and_stores_nothing(
     services: Services,
 ) -> None:
-    chat = Chat(services.engine)
+    chat = chat_with(services)
     first = await chat.say("/create meditation", message_id="dup-1")
     before = (await count(services, Message), await count(services, ProcessedDelivery))
     state = await state_of(services)
@@ -226,7 +237,7 @@ async def test_redelivered_message_returns_the_same_replies_and_stores_nothing(
     assert (await count(services, Message), await count(services, ProcessedDelivery)) == before
     assert await state_of(services) is state
     # the same id on another channel is another message
-    other = Chat(services.engine, channel=Channel.WIDGET)
+    other = chat_with(services, channel=Channel.WIDGET)
     await other.say("/help", message_id="dup-1")
     assert "/library" in other.text
 
@@ -254,7 +265,7 @@ async def test_one_conversation_stays_in_order_while_others_run_in_parallel(
     make_engine: EngineFactory,
 ) -> None:
     retriever = CountingRetriever()
-    engine = await make_engine(retriever, GroundedComposer())
+    engine = (await make_engine(retriever, GroundedComposer())).engine
     ordered = Chat(engine, sender_id="ordered")
     others = [Chat(engine, sender_id=f"other-{n}") for n in range(50)]
     await ordered.say("/start")
@@ -311,7 +322,7 @@ async def test_state_survives_a_restart(settings: Settings) -> None:
 async def test_bad_text_gets_a_clear_reply_and_changes_nothing(
     services: Services, text: str, expected: str
 ) -> None:
-    chat = Chat(services.engine)
+    chat = chat_with(services)
     await chat.say("/create meditation")
     await chat.say(text)
     assert expected in chat.text
@@ -319,7 +330,7 @@ async def test_bad_text_gets_a_clear_reply_and_changes_nothing(
 
 
 async def test_control_characters_are_removed_before_reading(services: Services) -> None:
-    chat = Chat(services.engine)
+    chat = chat_with(services)
     await chat.say("/create meditation")
     await chat.say("be\x00tter \u200bsleep\x1b")
     await chat.press("flow:back")
@@ -327,14 +338,18 @@ async def test_control_characters_are_removed_before_reading(services: Services)
 
 
 async def test_attachments_without_text_are_acknowledged(services: Services) -> None:
-    chat = Chat(services.engine)
+    chat = chat_with(services)
+    image = Attachment(AttachmentKind.IMAGE, "image/jpeg", 1200, "file-1")
+    await chat.send(InboundMessage(Channel.TELEGRAM, "demo", "user-1", attachments=(image,)))
+    assert "can't open image messages" in chat.text
+    # a voice note this process cannot fetch (no reader for the channel's references)
     voice = Attachment(AttachmentKind.VOICE, "audio/ogg", 1200, "file-1")
     await chat.send(InboundMessage(Channel.TELEGRAM, "demo", "user-1", attachments=(voice,)))
-    assert "can't open voice messages" in chat.text
+    assert "couldn't download that voice note" in chat.text
 
 
 async def test_oversized_button_payload_is_refused(services: Services) -> None:
-    chat = Chat(services.engine)
+    chat = chat_with(services)
     await chat.send(InboundMessage(Channel.WIDGET, "demo", "user-1", button_payload="x" * 500))
     assert "isn't one I know" in chat.text
 
@@ -342,7 +357,7 @@ async def test_oversized_button_payload_is_refused(services: Services) -> None:
 async def test_unknown_bot_is_an_error_and_stores_nothing(services: Services) -> None:
     before = await count(services, Message)
     with pytest.raises(UnknownBot) as caught:
-        await Chat(services.engine, bot_id="nobody").say("hello")
+        await chat_with(services, bot_id="nobody").say("hello")
     assert caught.value.bot_id == "nobody"
     assert await count(services, Message) == before
 
@@ -355,14 +370,24 @@ class BrokenComposer(GroundedComposer):
 async def test_failed_generation_returns_to_the_summary_and_keeps_answers(
     services: Services, make_engine: EngineFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    engine = await make_engine(EmptyKnowledge(), BrokenComposer())
-    chat = Chat(engine)
+    chat = await make_engine(EmptyKnowledge(), BrokenComposer())
     for step in ("/create ritual", "calm", "evening", "tired", "5", "text only", "yes"):
         await chat.say(step)
+    assert chat.last[0].text == "Writing your ritual…"
     assert "something went wrong" in chat.text
+    assert "nothing was charged" in chat.text
+    assert "Shall I create it?" in chat.text  # back at the summary, answers kept
     assert await state_of(services) is State.CONFIRM
     assert await count(services, ContentItem) == 0
     assert "generator exploded" in caplog.text
+    async with services.db.read() as session:
+        (job,) = (await session.scalars(select(ContentJob))).all()
+    assert job.status == "failed"
+    assert job.error is not None
+    assert "generator exploded" in job.error
+    # and pressing Create again makes a new job that can succeed or fail on its own
+    await chat.say("yes")
+    assert "something went wrong" in chat.text
 
 
 class OnePassage:
@@ -380,8 +405,7 @@ class OnePassage:
 async def test_answers_from_knowledge_carry_their_sources(
     services: Services, make_engine: EngineFactory
 ) -> None:
-    engine = await make_engine(OnePassage(), GroundedComposer())
-    chat = Chat(engine)
+    chat = await make_engine(OnePassage(), GroundedComposer())
     await chat.say("/start")
     replies = await chat.say("How should I breathe out?")
     assert "[1]" in replies[0].text
@@ -400,8 +424,7 @@ class EchoGenerator(GroundedComposer):
 async def test_empty_generated_answer_falls_back_to_honest_reply(
     services: Services, make_engine: EngineFactory
 ) -> None:
-    engine = await make_engine(OnePassage(), EchoGenerator())
-    chat = Chat(engine)
+    chat = await make_engine(OnePassage(), EchoGenerator())
     await chat.say("/start")
     await chat.say("anything")
     assert "couldn't find anything" in chat.text

@@ -15,7 +15,7 @@ from core.settings import Settings
 from core.statemachine import State
 from core.storage import repository as repo
 from core.storage.turns import TurnRecord, TurnWriter
-from tests.chat import Chat
+from tests.chat import Chat, chat_with
 
 
 def record(sender: str, message_id: str, party: repo.Party | None = None) -> TurnRecord:
@@ -79,7 +79,7 @@ async def second_process(settings: Settings, services: Services) -> AsyncIterato
 async def test_two_engines_keep_one_conversation_consistent(
     services: Services, second_process: Services
 ) -> None:
-    a = Chat(services.engine, sender_id="shared")
+    a = chat_with(services, sender_id="shared")
     b = Chat(second_process.engine, sender_id="shared")
     await a.say("/create meditation")
     await a.say("steadier mornings")  # a now holds version 2 in its cache
@@ -100,7 +100,7 @@ async def test_two_engines_keep_one_conversation_consistent(
 async def test_a_delivery_handled_by_another_engine_is_not_handled_again(
     services: Services, second_process: Services
 ) -> None:
-    a = Chat(services.engine, sender_id="twice")
+    a = chat_with(services, sender_id="twice")
     b = Chat(second_process.engine, sender_id="twice")
     await a.say("/start", message_id="p-1")
     await b.say("/help", message_id="p-2")  # b now has the conversation cached

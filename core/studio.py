@@ -1,0 +1,231 @@
+"""Content jobs: from a confirmed guided flow to a script and its audio in the library.
+
+Confirming stores a job with the turn (status ``queued``) and the conversation waits in
+``generating``. The studio then reserves the credits, writes the script, records the
+audio (pauses stretched to the requested duration), and hands the result to the engine,
+which stores it in the user's library and moves the conversation to ``delivered`` in one
+transaction; then it captures the credits and pushes the messages to the user's channel.
+A failure releases the credits and tells the user. Jobs still unfinished after a crash
+are run again at start-up: a job whose content was already stored is only settled, so
+nothing is made or charged twice.
+
+Jobs run as tracked asyncio tasks in this process; a shared queue takes over at scale.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Protocol
+
+from bots.registry import BotDirectory
+from core.dialogue import CreatedContent, deliver_content, fail_content
+from core.engine import ConversationEngine
+from core.flow import ContentType
+from core.generation import ContentRequest, TextGenerator
+from core.messages import OutboundKind, OutboundMessage
+from core.metrics import Metrics
+from core.outbox import Address, Outbox
+from core.progress import relay_progress
+from core.storage import repository as repo
+from core.storage.database import Database
+from core.storage.models import ContentJob, EndUser
+from core.voice_io import Recording, VoiceIO, voice_settings
+
+log = logging.getLogger("chorus.studio")
+
+MAX_ATTEMPTS = 3
+NO_AUDIO = "Audio isn't available on this server yet, so here is the script to read or record."
+
+
+class CreditHold(Protocol):
+    """Reserve-capture-release of a job's cost; billing plugs in here."""
+
+    async def reserve(self, job: ContentJob) -> str | None:
+        """Hold the job's cost; returns a reservation id (None when nothing is held).
+        Raises when the user cannot pay."""
+        ...
+
+    async def capture(self, reservation: str) -> None:
+        """Spend a reservation: the content was delivered."""
+        ...
+
+    async def release(self, reservation: str) -> None:
+        """Give a reservation back: the job failed."""
+        ...
+
+
+class NoCharge:
+    """Content is free: nothing is reserved, captured or released."""
+
+    async def reserve(self, job: ContentJob) -> str | None:
+        return None
+
+    async def capture(self, reservation: str) -> None:
+        return None
+
+    async def release(self, reservation: str) -> None:
+        return None
+
+
+class ContentStudio:
+    """Runs content jobs in the background and delivers their results."""
+
+    def __init__(
+        self,
+        db: Database,
+        bots: BotDirectory,
+        engine: ConversationEngine,
+        generator: TextGenerator,
+        outbox: Outbox,
+        *,
+        voice: VoiceIO | None = None,
+        credits: CreditHold | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self._db = db
+        self._bots = bots
+        self._engine = engine
+        self._generator = generator
+        self._outbox = outbox
+        self._voice = voice
+        self._credits = credits or NoCharge()
+        self._metrics = metrics or Metrics()
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        engine.on_job(self.submit)
+
+    def submit(self, job_id: str) -> None:
+        """Start running a stored job (once per job, however often it is submitted)."""
+        if job_id in self._tasks:
+            return
+        task = asyncio.get_running_loop().create_task(self._run(job_id), name=f"job-{job_id}")
+        self._tasks[job_id] = task
+        task.add_done_callback(lambda _t: self._tasks.pop(job_id, None))
+
+    async def resume(self) -> int:
+        """Run again the jobs a previous process accepted but did not finish."""
+        async with self._db.read() as session:
+            unfinished = await repo.unfinished_jobs(session)
+        for job_id in unfinished:
+            self.submit(job_id)
+        if unfinished:
+            log.info("resuming %d unfinished content job(s)", len(unfinished))
+        return len(unfinished)
+
+    async def idle(self) -> None:
+        """Wait until no job is running."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
+
+    async def close(self) -> None:
+        """Stop running jobs; they stay stored and resume at the next start."""
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _run(self, job_id: str) -> None:
+        try:
+            await self._attempt(job_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("content job %s could not be run; it will be retried at start-up", job_id)
+
+    async def _attempt(self, job_id: str) -> None:
+        async with self._db.read() as session:
+            job = await repo.get_job(session, job_id)
+            done = await repo.content_for_job(session, job_id) if job else None
+            user = await session.get(EndUser, job.end_user_id) if job else None
+        if job is None or job.status in ("done", "failed"):
+            return
+        if done is not None:  # stored before a crash: only the bookkeeping is left
+            if job.reservation:
+                await self._credits.capture(job.reservation)
+            return await self._set(job_id, status="done")
+        address = Address(job.bot_id, job.channel, job.sender_id)
+        if job.attempts >= MAX_ATTEMPTS:
+            log.error("content job %s failed %d times; giving up", job_id, job.attempts)
+            return await self._fail(job, address, "too many attempts")
+        await self._set(job_id, status="running", attempts=job.attempts + 1)
+        reservation = job.reservation
+        if reservation is None:
+            reservation = await self._credits.reserve(job)
+            await self._set(job_id, reservation=reservation)
+        job.reservation = reservation
+        try:
+            created, recording, note = await self._make(job, address, user)
+        except Exception as exc:
+            log.exception("content job %s (%s) failed", job_id, job.content_type)
+            self._metrics.errors.labels("studio", type(exc).__name__).inc()
+            return await self._fail(job, address, f"{type(exc).__name__}: {exc}"[:500])
+        replies = await self._engine.system_turn(
+            address,
+            lambda result: deliver_content(
+                result, created, audio=recording.media if recording else None, audio_note=note
+            ),
+        )
+        if reservation:
+            await self._credits.capture(reservation)
+        await self._set(job_id, status="done", error=None)
+        await self._outbox.send(address, replies)
+
+    async def _make(
+        self, job: ContentJob, address: Address, user: EndUser | None
+    ) -> tuple[CreatedContent, Recording | None, str | None]:
+        bot = await self._bots.get(job.bot_id)
+        content_type = ContentType(job.content_type)
+        script = await self._generator.compose(
+            ContentRequest(bot, content_type, job.parameters, job.language)
+        )
+        recording, note = None, None
+        if job.parameters.get("voice") == "on":
+            if self._voice is None:
+                note = NO_AUDIO
+            else:
+                recording = await self._record(job, address, user, script.title, script.text)
+        created = CreatedContent(
+            job.content_type,
+            script.title,
+            dict(job.parameters),
+            script.text,
+            audio=recording.record if recording else {},
+            job_id=job.id,
+        )
+        return created, recording, note
+
+    async def _record(
+        self, job: ContentJob, address: Address, user: EndUser | None, title: str, text: str
+    ) -> Recording:
+        assert self._voice is not None
+        label = ContentType(job.content_type).label
+
+        async def notify(message: OutboundMessage) -> None:
+            await self._outbox.send(address, [message])
+
+        await notify(OutboundMessage(f"Recording your {label}…", kind=OutboundKind.PROGRESS))
+        settings = voice_settings(
+            user.voice_preferences if user else {},
+            (user.language if user else None) or job.language,
+            str(job.parameters.get("pace") or ""),
+        )
+        minutes = job.parameters.get("duration")
+        async with relay_progress(notify) as report:
+            return await self._voice.record(
+                text,
+                settings,
+                title=title,
+                target_seconds=float(minutes) * 60 if isinstance(minutes, int | float) else None,
+                progress=lambda done: report(f"Recording your {label}… {done:.0%}"),
+            )
+
+    async def _fail(self, job: ContentJob, address: Address, error: str) -> None:
+        if job.reservation:
+            await self._credits.release(job.reservation)
+        replies = await self._engine.system_turn(address, fail_content)
+        await self._set(job.id, status="failed", error=error)
+        await self._outbox.send(address, replies)
+
+    async def _set(self, job_id: str, **values: object) -> None:
+        async with self._db.transaction() as session:
+            await repo.set_job(session, job_id, **values)
