@@ -105,6 +105,8 @@ def _terms(text: str) -> set[str]:
 class GroundedComposer:
     """Answers from passages by extraction and composes content from templates."""
 
+    uses_history = False  # each answer stands on the passages alone
+
     async def answer(self, request: AnswerRequest) -> Answer:
         """Quote the sentences of the passages that share most terms with the question."""
         parts, sources = _cited_sentences(request)

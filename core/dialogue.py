@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +27,7 @@ from core.flow import (
     stage_of,
     summary_lines,
 )
-from core.generation import AnswerRequest, Retriever, TextGenerator
+from core.generation import AnswerRequest, Retriever, TextGenerator, Turn
 from core.messages import Button, Media, OutboundKind, OutboundMessage, Source
 from core.statemachine import Event, State, step
 
@@ -118,6 +118,8 @@ class TurnInput:
     text: str = ""
     payload: str | None = None
     language: str | None = None
+    # earlier turns of the conversation, loaded only when the generator reads them
+    history: Callable[[], Awaitable[list[Turn]]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,9 +240,16 @@ class Dialogue:
         result.move(Event.ASK)
         passages = await self._retriever.search(turn.bot.id, turn.text, limit=5)
         if passages:
+            history: list[Turn] = []
+            if turn.history is not None and self._generator.uses_history:
+                history = await turn.history()
             answer = await self._generator.answer(
                 AnswerRequest(
-                    bot=turn.bot, question=turn.text, passages=passages, language=turn.language
+                    bot=turn.bot,
+                    question=turn.text,
+                    passages=passages,
+                    history=history,
+                    language=turn.language,
                 )
             )
             if answer.text:

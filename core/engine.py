@@ -14,7 +14,7 @@ import re
 import time
 import unicodedata
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +25,7 @@ from bots.registry import BotDirectory
 from core.commands import GlobalCommands
 from core.dialogue import CreatedContent, Dialogue, TurnInput, TurnResult
 from core.errors import AudioRejected, ChorusError, StaleConversation
-from core.generation import CreatorTools
+from core.generation import CreatorTools, Turn
 from core.locks import KeyedLock
 from core.media import MediaStore
 from core.messages import (
@@ -270,6 +270,19 @@ class ConversationEngine:
                 listener(record.job.id)
         return result.replies, result.state.value
 
+    def _history(self, party: Party | None) -> Callable[[], Awaitable[list[Turn]]] | None:
+        """A loader of the conversation's recent turns (before this message)."""
+        if party is None:
+            return None
+        conversation_id = party.conversation_id
+
+        async def load() -> list[Turn]:
+            async with self._db.read() as session:
+                rows = await repo.recent_turns(session, conversation_id)
+            return [Turn("user" if d == "in" else "assistant", text) for d, text in rows]
+
+        return load
+
     async def _listen(self, note: Attachment) -> tuple[Transcript | None, str | None]:
         """A voice note's transcript, or the reason (for the user) there is none."""
         assert self._voice is not None
@@ -349,7 +362,7 @@ class ConversationEngine:
             outcome = _Outcome(ran.result)
         else:
             outcome.result = await self._dialogue.respond(
-                TurnInput(bot, state, context, text, payload, language)
+                TurnInput(bot, state, context, text, payload, language, self._history(party))
             )
         if party is None and message.command != "start" and outcome.result.replies:
             first = outcome.result.replies[0]

@@ -50,6 +50,10 @@ class FallbackGenerator:
         self.fallback = fallback
         self.deadline = deadline
 
+    @property
+    def uses_history(self) -> bool:
+        return self.primary.uses_history or self.fallback.uses_history
+
     async def answer(self, request: AnswerRequest) -> Answer:
         """The primary's answer, or the fallback's if the primary fails."""
         try:

@@ -101,7 +101,12 @@ class TextGenerator(Protocol):
 
     ``stream_answer`` yields the answer's text as it is written (deltas to concatenate),
     for channels that show or speak a reply while it grows; it carries no sources.
+    ``uses_history`` says whether earlier turns improve its answers (a language model),
+    so the engine loads them only for generators that read them.
     """
+
+    @property
+    def uses_history(self) -> bool: ...
 
     async def answer(self, request: AnswerRequest) -> Answer: ...
 

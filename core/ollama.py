@@ -47,6 +47,8 @@ class OllamaGenerator:
     HTTP client is opened on first use, in the running event loop.
     """
 
+    uses_history = True  # recent turns and a summary of older ones go into the prompt
+
     def __init__(
         self,
         *,

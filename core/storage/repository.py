@@ -208,6 +208,19 @@ async def library(session: AsyncSession, end_user_id: int, limit: int = 20) -> l
     return list(rows)
 
 
+async def recent_turns(
+    session: AsyncSession, conversation_id: int, limit: int = 12
+) -> list[tuple[str, str]]:
+    """The last ``limit`` messages with text, oldest first, as (direction, text)."""
+    rows = await session.execute(
+        select(Message.direction, Message.text)
+        .where(Message.conversation_id == conversation_id, Message.text != "")
+        .order_by(Message.id.desc())
+        .limit(limit)
+    )
+    return [(direction, text) for direction, text in reversed(rows.all())]
+
+
 async def conversation_messages(session: AsyncSession, conversation_id: int) -> list[Message]:
     """Every message of a conversation in the order it was stored."""
     rows = await session.scalars(

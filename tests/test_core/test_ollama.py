@@ -30,8 +30,10 @@ from core.generation import (
     Passage,
 )
 from core.ollama import OllamaGenerator
-from core.services import build_services, close
+from core.services import build_services, close, prepare
 from core.settings import Settings
+from tests.chat import chat_with
+from tests.clock import Clock
 from tests.fakes.ollama import FakeOllama
 
 BOT = BotProfile(id="mira", name="Mira", persona="A gentle breathing teacher.")
@@ -55,16 +57,6 @@ CONTENT = ContentRequest(
 )
 #: Every hand-over to the fallback must reach the user within this.
 USER_BOUND = 5.0
-
-
-class Clock:
-    """A monotonic clock for the breaker that moves only when told to."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 Make = Callable[..., OllamaGenerator]
@@ -457,7 +449,7 @@ async def test_the_composer_streams_its_answer_sentence_by_sentence() -> None:
 
 
 async def test_the_breaker_opens_and_later_probes_once(make: Make, fake: FakeOllama) -> None:
-    clock = Clock()
+    clock = Clock(0.0)
     llm = make(breaker=CircuitBreaker(failure_threshold=2, reset_timeout=30.0, clock=clock))
     generator = FallbackGenerator(llm, GroundedComposer())
     fake.chat_fail_status = 500
@@ -482,7 +474,7 @@ async def test_the_breaker_opens_and_later_probes_once(make: Make, fake: FakeOll
 
 
 async def test_a_failed_probe_reopens_the_breaker(make: Make, fake: FakeOllama) -> None:
-    clock = Clock()
+    clock = Clock(0.0)
     llm = make(breaker=CircuitBreaker(failure_threshold=1, reset_timeout=10.0, clock=clock))
     fake.malformed_stream = True
     generator = FallbackGenerator(llm, GroundedComposer())
@@ -536,3 +528,25 @@ async def test_ready_without_an_llm_does_not_mention_one(
     client = await aiohttp_client(create_app(settings))
     body = await (await client.get("/ready")).json()
     assert "llm" not in body["checks"]
+
+
+async def test_the_engine_sends_earlier_turns_with_a_question(
+    fake: FakeOllama, host: str, tmp_path: Path
+) -> None:
+    fake.reply = "Breathe out for longer than you breathe in [1]."
+    services = build_services(Settings(data_dir=tmp_path, ollama_host=host))
+    try:
+        await prepare(services)
+        chat = chat_with(services)
+        await chat.say("How should I breathe when I feel anxious?")
+        assert "longer than you breathe in [1]" in chat.text
+        assert chat.last[-1].sources  # the cited passage is kept as a source
+        await chat.say("And what about before sleep?")
+    finally:
+        await close(services)
+    first, second = fake.chat_requests[-2:]
+    assert "feel anxious" not in str(first["messages"][:-1])
+    earlier = str(second["messages"])
+    assert "How should I breathe when I feel anxious?" in earlier
+    assert "longer than you breathe in" in earlier
+    assert "what about before sleep" in second["messages"][-1]["content"]
