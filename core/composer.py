@@ -125,7 +125,11 @@ class GroundedComposer:
             ContentType.AFFIRMATIONS: _affirmations,
             ContentType.RITUAL: _ritual,
         }[request.content_type]
-        return builder(request.answers)
+        content = builder(request.answers)
+        # the creator's agent speaks in its own name, first and last
+        bot = request.bot.name
+        text = f"This is {bot}, here with you.\n{content.text}\nWith care, {bot}."
+        return GeneratedContent(title=content.title, text=text)
 
 
 def _cited_sentences(request: AnswerRequest) -> tuple[list[str], tuple[Source, ...]]:

@@ -45,6 +45,9 @@ async def test_a_meditation_with_audio_lasts_the_requested_time(services: Servic
     assert OutboundKind.AUDIO in kinds
     script = next(r for r in delivered if r.kind is OutboundKind.TEXT and "5-minute" in r.text)
     assert "falling asleep easily" in script.text
+    assert "as you get ready for sleep" in script.text  # bedtime
+    assert "feeling restless" in script.text
+    assert "This is Mira, here with you." in script.text  # in the bot's own voice
     audio = next(r.audio for r in delivered if r.audio is not None)
     assert audio.mime_type == "audio/ogg"
     ogg = services.media.path(audio.reference)
