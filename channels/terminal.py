@@ -146,9 +146,7 @@ class TerminalChannel:
         self._stdout.flush()
 
 
-def render_text(
-    reply: OutboundMessage, locate: Callable[[str], Path | None] | None = None
-) -> str:
+def render_text(reply: OutboundMessage, locate: Callable[[str], Path | None] | None = None) -> str:
     """A reply as terminal text: progress lines, numbered buttons, a sources list, and
     media as the local file to play (``locate`` finds it)."""
     if reply.kind is OutboundKind.PROGRESS:

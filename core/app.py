@@ -140,6 +140,14 @@ async def media(request: web.Request) -> web.StreamResponse:
     return await request.app[SERVICES].media.handle(request)
 
 
+async def telegram_webhook(request: web.Request) -> web.Response:
+    """``POST /webhooks/telegram/{bot_id}``: a Telegram update for one of the bots."""
+    telegram = request.app[SERVICES].telegram
+    if telegram is None:
+        raise web.HTTPNotFound(text="Telegram is not set up on this server")
+    return await telegram.webhook(request)
+
+
 async def metrics(request: web.Request) -> web.Response:
     """Prometheus exposition of this process's metrics."""
     registry = request.app[METRICS]
@@ -180,4 +188,5 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/ready", ready)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/media/{signed_id}", media)
+    app.router.add_post("/webhooks/telegram/{bot_id}", telegram_webhook)
     return app

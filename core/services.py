@@ -15,11 +15,14 @@ from bots.commands import CreatorCommands
 from bots.demo import DEMO_BOT, DEMO_KNOWLEDGE
 from bots.registry import BotDirectory
 from channels.media import MediaReader, read_local_file
+from channels.telegram import SCHEME as TELEGRAM_FILES
+from channels.telegram_webhook import TelegramChannel
 from core.composer import GroundedComposer
 from core.dialogue import Dialogue
 from core.engine import ConversationEngine
 from core.fallback import FallbackGenerator
 from core.generation import TextGenerator
+from core.inbox import Inbox
 from core.llamacpp import BUNDLED, LlamaCppGenerator, bundled_model
 from core.media import MediaStore
 from core.metrics import Metrics
@@ -58,6 +61,8 @@ class Services:
     llm: OllamaGenerator | LlamaCppGenerator | None = None
     # speech out and in (None when switched off)
     voice: VoiceIO | None = None
+    inbox: Inbox | None = None
+    telegram: TelegramChannel | None = None
 
 
 def build_services(settings: Settings, metrics: Metrics | None = None) -> Services:
@@ -113,6 +118,17 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
     )
     outbox = Outbox()
     studio = ContentStudio(db, bots, engine, generator, outbox, voice=voice, metrics=metrics)
+    inbox = Inbox(db)
+    telegram = TelegramChannel(
+        db,
+        engine,
+        inbox,
+        outbox,
+        store,
+        api_base=settings.telegram_api_base,
+        public_base_url=settings.public_base_url,
+    )
+    media.register(TELEGRAM_FILES, telegram.read_file)
     return Services(
         settings,
         db,
@@ -128,6 +144,8 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         store,
         llm=llm,
         voice=voice,
+        inbox=inbox,
+        telegram=telegram,
     )
 
 
@@ -178,6 +196,8 @@ async def prepare(services: Services) -> None:
         for path in sorted(DEMO_KNOWLEDGE.glob("*.md")):
             await services.knowledge.ingest_path(DEMO_BOT.id, path)
     await services.studio.resume()
+    if services.inbox is not None:
+        await services.inbox.resume()
 
 
 @contextlib.asynccontextmanager
@@ -193,6 +213,8 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
 
 async def close(services: Services) -> None:
     """Stop running jobs and the engine's writer, then the knowledge base and database."""
+    if services.inbox is not None:
+        await services.inbox.close()
     await services.studio.close()
     await services.engine.close()
     await services.knowledge.close()
@@ -201,3 +223,5 @@ async def close(services: Services) -> None:
         await services.llm.aclose()
     if services.voice is not None:
         await services.voice.close()
+    if services.telegram is not None:
+        await services.telegram.close()

@@ -214,6 +214,41 @@ class ContentJob(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class ChannelAccount(Base):
+    """A bot's account on a platform: its Telegram bot (token, webhook secret) or its
+    WhatsApp number. ``secret`` is what the platform's webhook calls must present."""
+
+    __tablename__ = "channel_accounts"
+    __table_args__ = (UniqueConstraint("bot_id", "channel"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    bot_id: Mapped[str] = mapped_column(ForeignKey("bots.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(200))  # Telegram bot id, phone number
+    username: Mapped[str | None] = mapped_column(String(200))
+    token: Mapped[str | None] = mapped_column(Text)
+    secret: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class InboundUpdate(Base):
+    """A platform delivery accepted by a webhook, stored before it is acknowledged and
+    processed from here, so a crash in between is resumed at the next start."""
+
+    __tablename__ = "inbound_updates"
+    __table_args__ = (UniqueConstraint("bot_id", "channel", "update_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    bot_id: Mapped[str] = mapped_column(ForeignKey("bots.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(16))
+    update_id: Mapped[str] = mapped_column(String(200))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # pending | done | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Document(Base):
     """A document in a bot's knowledge base; its id is a hash of the bot and the content."""
 

@@ -1,0 +1,302 @@
+"""The Telegram channel: Bot API updates in, Bot API calls out, through aiogram 3.
+
+The adapter translates and nothing more: an ``Update`` becomes an ``InboundMessage``
+(text, commands with ``/start`` payloads, inline-keyboard presses, voice notes, audio,
+documents, photos with captions, edited messages), and each ``OutboundMessage`` becomes
+the Bot API calls that show it best: HTML text split under Telegram's 4,096 characters,
+inline keyboards, a compact sources list, voice notes (OGG/Opus) or audio files for long
+recordings, documents, and progress shown by editing one message.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from aiogram import Bot
+from aiogram.types import (
+    FSInputFile,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+)
+
+from core.messages import (
+    Attachment,
+    AttachmentKind,
+    Channel,
+    InboundMessage,
+    Media,
+    OutboundKind,
+    OutboundMessage,
+    Source,
+    parse_command,
+)
+
+log = logging.getLogger("chorus.telegram")
+
+MAX_TEXT = 4096
+MAX_CALLBACK_DATA = 64  # bytes, the Bot API's limit
+#: recordings longer than this go out as audio files (seekable, titled), not voice notes
+LONG_AUDIO_SECONDS = 600
+SCHEME = "tg"
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
+
+
+def file_reference(bot_id: str, file_id: str) -> str:
+    """How a Telegram file is named on an attachment: ``tg://BOT/FILE_ID``."""
+    return f"{SCHEME}://{bot_id}/{file_id}"
+
+
+def chat_of(payload: dict[str, Any]) -> str:
+    """The chat an update belongs to (updates of one chat are handled in order)."""
+    for key in ("message", "edited_message", "callback_query", "my_chat_member"):
+        part = payload.get(key)
+        if isinstance(part, dict):
+            message = part.get("message", part) if key == "callback_query" else part
+            chat = message.get("chat") if isinstance(message, dict) else None
+            if isinstance(chat, dict) and "id" in chat:
+                return str(chat["id"])
+            sender = part.get("from")
+            if isinstance(sender, dict) and "id" in sender:
+                return str(sender["id"])
+    return "-"
+
+
+def to_inbound(bot_id: str, update: Update) -> InboundMessage | None:
+    """The inbound message for an update, or None for updates a bot does not answer
+    (group chatter, service messages, member changes)."""
+    platform_id = f"update:{update.update_id}"
+    if (query := update.callback_query) is not None:
+        message = query.message
+        chat_id = message.chat.id if message is not None else query.from_user.id
+        if message is not None and message.chat.type != "private":
+            return None
+        return InboundMessage(
+            channel=Channel.TELEGRAM,
+            bot_id=bot_id,
+            sender_id=str(chat_id),
+            sender_name=query.from_user.full_name,
+            button_payload=query.data or "",
+            platform_message_id=platform_id,
+            language=query.from_user.language_code,
+        )
+    message = update.message or update.edited_message
+    if not isinstance(message, Message) or message.chat.type != "private":
+        return None
+    text = message.text or message.caption or ""
+    command, args = parse_command(text) if message.text else (None, "")
+    user = message.from_user
+    return InboundMessage(
+        channel=Channel.TELEGRAM,
+        bot_id=bot_id,
+        sender_id=str(message.chat.id),
+        sender_name=user.full_name if user else None,
+        text=text,
+        command=command,
+        command_args=args,
+        attachments=_attachments(bot_id, message),
+        platform_message_id=platform_id,
+        language=user.language_code if user else None,
+    )
+
+
+def _attachments(bot_id: str, message: Message) -> tuple[Attachment, ...]:
+    found: list[Attachment] = []
+    if message.voice is not None:
+        voice = message.voice
+        found.append(
+            Attachment(
+                AttachmentKind.VOICE,
+                voice.mime_type or "audio/ogg",
+                voice.file_size or 0,
+                file_reference(bot_id, voice.file_id),
+            )
+        )
+    if message.audio is not None:
+        audio = message.audio
+        found.append(
+            Attachment(
+                AttachmentKind.AUDIO,
+                audio.mime_type or "audio/mpeg",
+                audio.file_size or 0,
+                file_reference(bot_id, audio.file_id),
+                audio.file_name,
+            )
+        )
+    if message.document is not None:
+        document = message.document
+        found.append(
+            Attachment(
+                AttachmentKind.DOCUMENT,
+                document.mime_type or "application/octet-stream",
+                document.file_size or 0,
+                file_reference(bot_id, document.file_id),
+                document.file_name,
+            )
+        )
+    if message.photo:
+        photo = max(message.photo, key=lambda p: p.width * p.height)
+        found.append(
+            Attachment(
+                AttachmentKind.IMAGE,
+                "image/jpeg",
+                photo.file_size or 0,
+                file_reference(bot_id, photo.file_id),
+            )
+        )
+    return tuple(found)
+
+
+def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """``text`` in pieces whose HTML-escaped form fits ``limit``: at paragraph breaks,
+    else at sentence ends, else at spaces, else anywhere."""
+
+    def fits(piece: str) -> bool:
+        return len(html.escape(piece, quote=False)) <= limit
+
+    if fits(text):
+        return [text]
+    for separator in ("\n\n", "\n", None, " "):
+        parts = _SENTENCE_END.split(text) if separator is None else text.split(separator)
+        if len(parts) < 2:
+            continue
+        joiner = " " if separator is None else separator
+        pieces: list[str] = []
+        current = ""
+        for part in parts:
+            candidate = f"{current}{joiner}{part}" if current else part
+            if fits(candidate):
+                current = candidate
+                continue
+            if current:
+                pieces.append(current)
+            current = part
+        pieces.append(current)
+        if all(fits(p) for p in pieces):
+            return [p for p in (p.strip() for p in pieces) if p]
+        return [q for p in pieces for q in split_text(p, limit)]
+    cut = limit // 6  # worst case: every character escapes to "&amp;"
+    return [text[i : i + cut] for i in range(0, len(text), cut)]
+
+
+def sources_html(sources: Sequence[Source]) -> str:
+    """A compact sources list: ``[1] Title, p. 3``."""
+    lines = ["<b>Sources</b>"]
+    for source in sources:
+        where = ", ".join(
+            part for part in (f"p. {source.page}" if source.page else None, source.section) if part
+        )
+        title = html.escape(source.title, quote=False) + (
+            f", {html.escape(where, quote=False)}" if where else ""
+        )
+        if source.url and source.url.startswith(("https://", "http://")):
+            title = f'<a href="{html.escape(source.url)}">{title}</a>'
+        lines.append(f"[{source.number}] {title}")
+    return "\n".join(lines)
+
+
+def keyboard(reply: OutboundMessage) -> InlineKeyboardMarkup | None:
+    """Inline keyboard for a reply's buttons, two short ones per row."""
+    buttons = [
+        InlineKeyboardButton(text=b.label, callback_data=b.payload)
+        for b in reply.buttons
+        if len(b.payload.encode()) <= MAX_CALLBACK_DATA
+    ]
+    if not buttons:
+        return None
+    rows: list[list[InlineKeyboardButton]] = []
+    for button in buttons:
+        short = len(button.text) <= 14
+        if rows and short and len(rows[-1]) == 1 and len(rows[-1][0].text) <= 14:
+            rows[-1].append(button)
+        else:
+            rows.append([button])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+class TelegramRenderer:
+    """Sends replies to one chat with one bot; remembers the chat's progress message so
+    later progress edits it instead of piling up."""
+
+    def __init__(self, locate: Callable[[str], Path | None], variant: Callable[[str], str]):
+        self._locate = locate
+        self._mp3 = variant
+        self._progress: dict[tuple[int, int], int] = {}  # (bot id, chat) -> message id
+
+    async def send(self, bot: Bot, chat_id: int, replies: Sequence[OutboundMessage]) -> None:
+        """Render ``replies`` in order."""
+        for reply in replies:
+            if reply.kind is OutboundKind.PROGRESS:
+                await self._show_progress(bot, chat_id, reply.text)
+                continue
+            self._progress.pop((bot.id, chat_id), None)
+            if reply.kind is OutboundKind.AUDIO and reply.audio is not None:
+                await self._send_audio(bot, chat_id, reply.audio, reply.text)
+            elif reply.kind is OutboundKind.DOCUMENT and reply.document is not None:
+                await self._send_document(bot, chat_id, reply.document, reply.text)
+            else:
+                await self._send_text(bot, chat_id, reply)
+
+    async def _send_text(self, bot: Bot, chat_id: int, reply: OutboundMessage) -> None:
+        pieces = [html.escape(p, quote=False) for p in split_text(reply.text)] if reply.text else []
+        if reply.sources:
+            listing = sources_html(reply.sources)
+            if pieces and len(pieces[-1]) + 2 + len(listing) <= MAX_TEXT:
+                pieces[-1] += "\n\n" + listing
+            else:
+                pieces.append(listing[:MAX_TEXT])
+        if not pieces:
+            pieces = ["…"] if reply.buttons else []
+        for number, piece in enumerate(pieces, 1):
+            markup = keyboard(reply) if number == len(pieces) else None
+            await bot.send_message(chat_id, piece, reply_markup=markup)
+
+    async def _show_progress(self, bot: Bot, chat_id: int, text: str) -> None:
+        shown = self._progress.get((bot.id, chat_id))
+        body = html.escape(text, quote=False)[:MAX_TEXT]
+        if shown is not None:
+            try:
+                await bot.edit_message_text(body, chat_id=chat_id, message_id=shown)
+                return
+            except Exception as exc:  # gone, or "message is not modified"
+                log.debug("editing progress in chat %s failed: %s", chat_id, exc)
+                return
+        await bot.send_chat_action(chat_id, "typing")
+        sent = await bot.send_message(chat_id, body)
+        self._progress[(bot.id, chat_id)] = sent.message_id
+
+    async def _send_audio(self, bot: Bot, chat_id: int, audio: Media, title: str) -> None:
+        seconds = int(audio.duration_seconds or 0)
+        if seconds > LONG_AUDIO_SECONDS and (mp3 := self._locate(self._mp3(audio.reference))):
+            await bot.send_chat_action(chat_id, "upload_voice")
+            await bot.send_audio(
+                chat_id,
+                FSInputFile(mp3, filename=(audio.filename or "audio").rsplit(".", 1)[0] + ".mp3"),
+                duration=seconds,
+                title=title[:64] or None,
+                performer=None,
+            )
+            return
+        path = self._locate(audio.reference)
+        if path is None:
+            log.warning("audio %s is gone; not sent to chat %s", audio.reference, chat_id)
+            return
+        await bot.send_chat_action(chat_id, "upload_voice")
+        await bot.send_voice(chat_id, FSInputFile(path, filename=audio.filename), duration=seconds)
+
+    async def _send_document(self, bot: Bot, chat_id: int, document: Media, caption: str) -> None:
+        path = self._locate(document.reference)
+        if path is None:
+            log.warning("document %s is gone; not sent to chat %s", document.reference, chat_id)
+            return
+        await bot.send_document(
+            chat_id,
+            FSInputFile(path, filename=document.filename),
+            caption=html.escape(caption, quote=False)[:1024] or None,
+        )

@@ -1,0 +1,203 @@
+"""Telegram bots on this server: attaching a token, the webhook, and processing updates.
+
+``POST /webhooks/telegram/{bot_id}`` checks the bot's secret token in constant time,
+stores the update in the inbox (a redelivered ``update_id`` is a no-op) and answers 200
+at once; the update is processed in the background through the engine, and replies go
+out through the Bot API. A bot's token is stored, never logged and never part of a URL
+this server builds or prints.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import secrets
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
+from aiogram import Bot
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.types import BotCommand, Update
+from aiohttp import web
+from sqlalchemy import select
+
+from channels.telegram import SCHEME, TelegramRenderer, chat_of, to_inbound
+from core.engine import ConversationEngine
+from core.inbox import Delivery, Inbox
+from core.media import MediaStore
+from core.messages import Channel, OutboundMessage
+from core.outbox import Address, Outbox
+from core.storage.database import Database
+from core.storage.models import ChannelAccount
+from core.voice import AudioFormat
+
+log = logging.getLogger("chorus.telegram")
+
+CHANNEL = Channel.TELEGRAM.value
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
+END_USER_COMMANDS = [
+    BotCommand(command="start", description="Start again"),
+    BotCommand(command="create", description="Make a meditation, affirmations or a ritual"),
+    BotCommand(command="library", description="What I've made for you"),
+    BotCommand(command="voice", description="Spoken replies on or off"),
+    BotCommand(command="help", description="What I can do"),
+    BotCommand(command="cancel", description="Stop what we're doing"),
+]
+
+
+class TelegramChannel:
+    """The Telegram bots of this installation and their webhook."""
+
+    def __init__(
+        self,
+        db: Database,
+        engine: ConversationEngine,
+        inbox: Inbox,
+        outbox: Outbox,
+        media: MediaStore,
+        *,
+        api_base: str,
+        public_base_url: str,
+    ) -> None:
+        self._db = db
+        self._engine = engine
+        self._inbox = inbox
+        self._api_base = api_base
+        self._public = public_base_url.rstrip("/")
+        self._session: AiohttpSession | None = None
+        self._accounts: dict[str, tuple[Bot, str]] = {}
+        self._renderer = TelegramRenderer(
+            media.path, lambda reference: media.variant(reference, AudioFormat.MP3)
+        )
+        inbox.register(CHANNEL, self.process, chat_of_delivery)
+        outbox.register(CHANNEL, self.deliver)
+
+    async def attach(self, bot_id: str, token: str) -> str:
+        """Connect a BotFather token to a bot: check it with getMe, store it, point its
+        webhook here with a fresh secret and set the end users' command menu. Returns the
+        Telegram username."""
+        bot = self._bot(token)
+        me = await bot.get_me()
+        secret = secrets.token_urlsafe(32)
+        async with self._db.transaction() as session:
+            account = await session.scalar(
+                select(ChannelAccount).where(
+                    ChannelAccount.bot_id == bot_id, ChannelAccount.channel == CHANNEL
+                )
+            )
+            if account is None:
+                account = ChannelAccount(bot_id=bot_id, channel=CHANNEL)
+                session.add(account)
+            account.external_id = str(me.id)
+            account.username = me.username
+            account.token = token
+            account.secret = secret
+        self._accounts[bot_id] = (bot, secret)
+        await bot.set_webhook(
+            f"{self._public}/webhooks/telegram/{bot_id}",
+            secret_token=secret,
+            allowed_updates=ALLOWED_UPDATES,
+        )
+        await bot.set_my_commands(END_USER_COMMANDS)
+        log.info("bot %s is now @%s on Telegram", bot_id, me.username)
+        return me.username or str(me.id)
+
+    async def webhook(self, request: web.Request) -> web.Response:
+        """``POST /webhooks/telegram/{bot_id}``: check, store, answer; process later."""
+        bot_id = request.match_info["bot_id"]
+        account = await self._account(bot_id)
+        if account is None:
+            raise web.HTTPNotFound(text="no Telegram bot here")
+        offered = request.headers.get(SECRET_HEADER, "")
+        if not secrets.compare_digest(offered.encode(), account[1].encode()):
+            raise web.HTTPUnauthorized(text="wrong or missing secret token")
+        try:
+            payload = await request.json()
+        except ValueError:
+            raise web.HTTPBadRequest(text="the body is not JSON") from None
+        if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
+            raise web.HTTPBadRequest(text="not a Telegram update")
+        try:
+            Update.model_validate(payload)
+        except ValueError:
+            raise web.HTTPBadRequest(text="not a valid Telegram update") from None
+        await self._inbox.accept(bot_id, CHANNEL, str(payload["update_id"]), payload)
+        return web.Response(text="ok")
+
+    async def process(self, delivery: Delivery) -> None:
+        """Handle one stored update: answer a button press, run the engine, render."""
+        account = await self._account(delivery.bot_id)
+        if account is None:
+            log.warning("update for bot %s, which has no Telegram account now", delivery.bot_id)
+            return
+        bot = account[0]
+        update = Update.model_validate(delivery.payload)
+        if update.callback_query is not None:
+            await bot.answer_callback_query(update.callback_query.id)
+        message = to_inbound(delivery.bot_id, update)
+        if message is None:
+            return
+        chat_id = int(message.sender_id)
+
+        async def notify(progress: OutboundMessage) -> None:
+            await self._renderer.send(bot, chat_id, [progress])
+
+        replies = await self._engine.handle(message, notify)
+        await self._renderer.send(bot, chat_id, replies)
+
+    async def deliver(self, address: Address, messages: Sequence[OutboundMessage]) -> None:
+        """The outbox's sender: finished content and job progress to a Telegram chat."""
+        account = await self._account(address.bot_id)
+        if account is None:
+            return
+        await self._renderer.send(account[0], int(address.sender_id), messages)
+
+    async def read_file(self, reference: str, max_bytes: int) -> bytes:
+        """The bytes of a ``tg://BOT/FILE_ID`` attachment, refused past ``max_bytes``."""
+        parts = urlsplit(reference)
+        account = await self._account(parts.netloc) if parts.scheme == SCHEME else None
+        if account is None:
+            raise OSError("not a Telegram file of a bot on this server")
+        bot = account[0]
+        found = await bot.get_file(parts.path.lstrip("/"))
+        if found.file_size is not None and found.file_size > max_bytes:
+            raise OSError(f"the file is larger than {max_bytes:,} bytes")
+        if not found.file_path:
+            raise OSError("Telegram gave no path for that file")
+        buffer = io.BytesIO()
+        await bot.download_file(found.file_path, buffer, timeout=60)
+        data = buffer.getvalue()
+        if len(data) > max_bytes:
+            raise OSError(f"the file is larger than {max_bytes:,} bytes")
+        return data
+
+    async def close(self) -> None:
+        """Close the Bot API connections."""
+        if self._session is not None:
+            await self._session.close()
+
+    async def _account(self, bot_id: str) -> tuple[Bot, str] | None:
+        if bot_id in self._accounts:
+            return self._accounts[bot_id]
+        async with self._db.read() as session:
+            account = await session.scalar(
+                select(ChannelAccount).where(
+                    ChannelAccount.bot_id == bot_id, ChannelAccount.channel == CHANNEL
+                )
+            )
+        if account is None or not account.token:
+            return None
+        self._accounts[bot_id] = (self._bot(account.token), account.secret)
+        return self._accounts[bot_id]
+
+    def _bot(self, token: str) -> Bot:
+        if self._session is None:
+            self._session = AiohttpSession(api=TelegramAPIServer.from_base(self._api_base))
+        return Bot(token, session=self._session, default=DefaultBotProperties(parse_mode="HTML"))
+
+
+def chat_of_delivery(delivery: Delivery) -> str:
+    return chat_of(delivery.payload)

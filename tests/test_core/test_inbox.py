@@ -1,0 +1,110 @@
+"""The inbox: webhook deliveries stored once, processed in order per chat, never lost."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import select
+
+from core.inbox import MAX_ATTEMPTS, Delivery, Inbox
+from core.services import Services
+from core.storage.models import InboundUpdate
+
+
+class Recorder:
+    """A processor that records what it saw; ``gate`` holds it, ``failures`` makes the
+    first calls for an update fail."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+        self.gate = asyncio.Event()
+        self.gate.set()
+        self.failures: dict[str, int] = {}
+
+    async def __call__(self, delivery: Delivery) -> None:
+        await self.gate.wait()
+        if self.failures.get(delivery.update_id, 0) > 0:
+            self.failures[delivery.update_id] -= 1
+            raise RuntimeError("processing broke")
+        self.seen.append(delivery.update_id)
+
+
+def by_chat(delivery: Delivery) -> str:
+    return str(delivery.payload["chat"])
+
+
+async def statuses(services: Services) -> dict[str, str]:
+    async with services.db.read() as session:
+        rows = (await session.scalars(select(InboundUpdate))).all()
+    return {r.update_id: r.status for r in rows}
+
+
+async def test_a_redelivery_is_stored_and_processed_once(services: Services) -> None:
+    inbox, recorder = Inbox(services.db), Recorder()
+    inbox.register("test", recorder, by_chat)
+    accepted = await asyncio.gather(
+        *(inbox.accept("demo", "test", "7", {"chat": 1}) for _ in range(5))
+    )
+    assert sorted(accepted) == [False, False, False, False, True]
+    assert not await inbox.accept("demo", "test", "7", {"chat": 1})
+    await inbox.idle()
+    assert recorder.seen == ["7"]
+    assert await statuses(services) == {"7": "done"}
+
+
+async def test_one_chat_in_order_while_other_chats_go_on(services: Services) -> None:
+    inbox = Inbox(services.db)
+    order: list[str] = []
+    slow_started = asyncio.Event()
+
+    async def process(delivery: Delivery) -> None:
+        if delivery.update_id == "1":
+            slow_started.set()
+            await asyncio.sleep(0.2)
+        order.append(delivery.update_id)
+
+    inbox.register("test", process, by_chat)
+    await inbox.accept("demo", "test", "1", {"chat": "a"})
+    await slow_started.wait()
+    await inbox.accept("demo", "test", "2", {"chat": "a"})
+    await inbox.accept("demo", "test", "3", {"chat": "b"})
+    await inbox.idle()
+    assert order.index("3") < order.index("1") < order.index("2")
+
+
+async def test_failures_are_retried_then_recorded(services: Services) -> None:
+    inbox, recorder = Inbox(services.db, retry_delay=0.01), Recorder()
+    inbox.register("test", recorder, by_chat)
+    recorder.failures = {"1": 1, "2": MAX_ATTEMPTS}
+    await inbox.accept("demo", "test", "1", {"chat": 1})
+    await inbox.accept("demo", "test", "2", {"chat": 2})
+    await inbox.idle()
+    assert recorder.seen == ["1"]
+    assert await statuses(services) == {"1": "done", "2": "failed"}
+    async with services.db.read() as session:
+        failed = await session.scalar(select(InboundUpdate).where(InboundUpdate.update_id == "2"))
+    assert failed is not None
+    assert failed.attempts == MAX_ATTEMPTS
+    assert failed.error is not None
+    assert "processing broke" in failed.error
+
+
+async def test_updates_accepted_before_a_stop_are_processed_at_the_next_start(
+    services: Services,
+) -> None:
+    first, recorder = Inbox(services.db), Recorder()
+    recorder.gate.clear()  # the process stops before it gets to them
+    first.register("test", recorder, by_chat)
+    await first.accept("demo", "test", "1", {"chat": 1})
+    await first.accept("demo", "test", "2", {"chat": 1})
+    await first.close()
+    assert recorder.seen == []
+    assert await statuses(services) == {"1": "pending", "2": "pending"}
+
+    second, again = Inbox(services.db), Recorder()
+    second.register("test", again, by_chat)
+    assert await second.resume() == 2
+    await second.idle()
+    assert again.seen == ["1", "2"]
+    assert await statuses(services) == {"1": "done", "2": "done"}
+    assert await second.resume() == 0
