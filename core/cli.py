@@ -54,6 +54,10 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--persona", default="", help="who the bot is and how it speaks")
     create.add_argument("--greeting", default="", help="the first thing it says")
     create.add_argument("--id", dest="bot_id", help="the id to use (default: from the name)")
+    create.add_argument(
+        "--telegram-token",
+        help="a BotFather token: the bot answers on Telegram (webhook at PUBLIC_BASE_URL)",
+    )
     bot_commands.add_parser("list", help="list the bots")
 
     ingest = commands.add_parser("ingest", help="add documents or web pages to a bot")
@@ -168,6 +172,13 @@ async def _bot(services: Services, args: argparse.Namespace) -> int:
         bot = await services.bots.create(
             args.name, persona=args.persona, greeting=args.greeting, bot_id=args.bot_id
         )
+        if args.telegram_token and services.telegram is not None:
+            try:
+                username = await services.telegram.attach(bot.id, args.telegram_token)
+            except Exception as exc:  # aiogram's errors for a bad token or no connection
+                print(f"chorus: Telegram refused the token: {exc}", file=sys.stderr)
+                return BAD_INPUT
+            print(f"{bot.id} is @{username} on Telegram", file=sys.stderr)
         print(bot.id)
         return 0
     for bot in await services.bots.list():

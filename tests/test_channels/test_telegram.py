@@ -1,0 +1,214 @@
+"""Telegram end to end: real Update JSON through the real webhook route, replies checked at
+a local Bot API server (tests/fakes/telegram_api.py), through aiogram."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from pytest_aiohttp import AiohttpServer
+from sqlalchemy import func, select
+
+from channels.telegram import split_text
+from core.app import SERVICES, create_app
+from core.services import Services
+from core.settings import Settings
+from core.storage.models import InboundUpdate
+from tests.fakes.telegram_api import FakeTelegram
+from tests.fakes.telegram_updates import callback_update, command_update, text_update
+
+TOKEN = "7000000001:AAF-test-token-for-the-demo-bot_0123456"
+Client = TestClient[web.Request, web.Application]
+
+
+@dataclass
+class Setup:
+    fake: FakeTelegram
+    settings: Settings
+    client: Client
+    secret: str
+
+    @property
+    def services(self) -> Services:
+        return self.client.app[SERVICES]
+
+    async def post(self, update: dict[str, Any], secret: str | None = None) -> int:
+        headers = {"X-Telegram-Bot-Api-Secret-Token": self.secret if secret is None else secret}
+        response = await self.client.post("/webhooks/telegram/demo", json=update, headers=headers)
+        return response.status
+
+    async def settle(self) -> None:
+        """Wait for accepted updates and the content jobs they started."""
+        assert self.services.inbox is not None
+        for _ in range(3):
+            await self.services.inbox.idle()
+            await self.services.studio.idle()
+
+    def texts(self) -> list[str]:
+        return [str(c.params.get("text", "")) for c in self.fake.calls_for("sendMessage")]
+
+
+async def start(settings: Settings) -> Client:
+    client: Client = TestClient(TestServer(create_app(settings)))
+    await client.start_server()
+    return client
+
+
+@pytest.fixture
+async def telegram(aiohttp_server: AiohttpServer, tmp_path: Path) -> AsyncIterator[Setup]:
+    fake = FakeTelegram()
+    fake.add_bot(TOKEN, username="mira_demo_bot")
+    server = await aiohttp_server(fake.app())
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        telegram_api_base=str(server.make_url("")).rstrip("/"),
+        public_base_url="https://chorus.example",
+    )
+    client = await start(settings)
+    services = client.app[SERVICES]
+    await services_ready(client)
+    assert services.telegram is not None
+    assert await services.telegram.attach("demo", TOKEN) == "mira_demo_bot"
+    secret = fake.bots[TOKEN].webhook.secret_token
+    assert secret
+    yield Setup(fake, settings, client, secret)
+    await client.close()
+
+
+async def services_ready(client: Client) -> None:
+    for _ in range(200):
+        if (await client.get("/ready")).status == 200:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the server never became ready")
+
+
+async def stored_updates(services: Services) -> int:
+    async with services.db.read() as session:
+        return int(await session.scalar(select(func.count()).select_from(InboundUpdate)) or 0)
+
+
+async def test_attaching_a_token_sets_the_webhook_and_the_menu(telegram: Setup) -> None:
+    bot = telegram.fake.bots[TOKEN]
+    assert bot.webhook.url == "https://chorus.example/webhooks/telegram/demo"
+    assert TOKEN not in bot.webhook.url
+    assert "callback_query" in (bot.webhook.allowed_updates or [])
+    commands = next(iter(bot.commands.values()))
+    assert {"start", "create", "library", "voice"} <= {c["command"] for c in commands}
+
+
+async def test_a_question_is_answered_with_sources(telegram: Setup) -> None:
+    assert await telegram.post(command_update("start")) == 200
+    assert await telegram.post(text_update("How should I breathe when I feel anxious?")) == 200
+    await telegram.settle()
+    answer = telegram.texts()[-1]
+    assert "<b>Sources</b>" in answer
+    assert "[1]" in answer
+    call = telegram.fake.calls_for("sendMessage")[-1]
+    assert call.params.get("parse_mode") == "HTML"
+
+
+async def test_a_guided_meditation_arrives_as_a_voice_note(telegram: Setup) -> None:
+    await telegram.post(command_update("create", "meditation"))
+    for text in ("sleeping well", "bedtime", "restless", "3", "slow"):
+        await telegram.post(text_update(text))
+        await telegram.settle()
+    keyboard = telegram.fake.calls_for("sendMessage")[-1].params["reply_markup"]
+    pressed = [b["callback_data"] for row in keyboard["inline_keyboard"] for b in row]
+    assert "voice:on" in pressed
+    await telegram.post(callback_update("voice:on"))
+    await telegram.settle()
+    assert telegram.fake.calls_for("answerCallbackQuery")
+    await telegram.post(callback_update("flow:confirm"))
+    await telegram.settle()
+    (voice,) = telegram.fake.calls_for("sendVoice")
+    upload = voice.files["voice"]
+    assert upload.data[:4] == b"OggS"
+    assert 160 <= int(voice.params["duration"]) <= 200  # 3 minutes ±10 %
+    assert any("3-minute meditation" in t for t in telegram.texts())
+    assert telegram.fake.calls_for("editMessageText") or any(
+        "Recording" in t for t in telegram.texts()
+    )
+
+
+async def test_the_same_update_twice_and_at_once_is_answered_once(telegram: Setup) -> None:
+    update = text_update("What is Chorus?")
+    statuses = await asyncio.gather(*(telegram.post(update) for _ in range(4)))
+    assert statuses == [200, 200, 200, 200]
+    await telegram.settle()
+    assert await telegram.post(update) == 200
+    await telegram.settle()
+    assert await stored_updates(telegram.services) == 1
+    assert len(telegram.texts()) == 2  # the greeting for a first contact, then the answer
+
+
+@pytest.mark.parametrize("secret", ["", "wrong-secret"])
+async def test_a_wrong_or_missing_secret_is_refused(telegram: Setup, secret: str) -> None:
+    assert await telegram.post(text_update("hello"), secret=secret) == 401
+    assert await stored_updates(telegram.services) == 0
+
+
+async def test_an_unknown_bot_is_not_found(telegram: Setup) -> None:
+    response = await telegram.client.post(
+        "/webhooks/telegram/nobody",
+        json=text_update("hello"),
+        headers={"X-Telegram-Bot-Api-Secret-Token": telegram.secret},
+    )
+    assert response.status == 404
+
+
+@pytest.mark.parametrize(
+    "body", [b"{not json", b"[1, 2]", b'{"update_id": "x"}', b'{"update_id": 5, "message": 3}']
+)
+async def test_a_malformed_body_is_refused_and_nothing_is_stored(
+    telegram: Setup, body: bytes
+) -> None:
+    response = await telegram.client.post(
+        "/webhooks/telegram/demo",
+        data=body,
+        headers={
+            "X-Telegram-Bot-Api-Secret-Token": telegram.secret,
+            "Content-Type": "application/json",
+        },
+    )
+    assert response.status == 400
+    assert await stored_updates(telegram.services) == 0
+
+
+async def test_an_update_accepted_before_a_crash_is_answered_after_restart(
+    telegram: Setup,
+) -> None:
+    telegram.fake.latency = 2.0  # the reply is still on its way when the process stops
+    assert await telegram.post(text_update("What is Chorus?")) == 200
+    await asyncio.sleep(0.2)
+    await telegram.client.close()
+    telegram.fake.latency = 0.0
+    assert not any("Chorus" in t for t in telegram.texts())
+
+    restarted = await start(telegram.settings)
+    try:
+        await services_ready(restarted)
+        services = restarted.app[SERVICES]
+        assert services.inbox is not None
+        await services.inbox.idle()
+        assert any("Chorus" in t for t in telegram.texts())
+        async with services.db.read() as session:
+            statuses = (await session.scalars(select(InboundUpdate.status))).all()
+        assert statuses == ["done"]
+    finally:
+        await restarted.close()
+
+
+def test_long_replies_are_split_at_paragraphs_without_breaking_escapes() -> None:
+    paragraph = "Breathe <slowly> & softly. " * 60  # ~1,600 characters, escapes grow it
+    pieces = split_text("\n\n".join([paragraph] * 6))
+    assert len(pieces) > 1
+    assert all(len(html.escape(p, quote=False)) <= 4096 for p in pieces)
+    assert "".join(pieces).replace(" ", "") == ("".join([paragraph] * 6)).replace(" ", "")
