@@ -24,6 +24,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from channels.telegram import SCHEME, TelegramRenderer, chat_of, to_inbound
+from channels.telegram_limits import FloodControl
 from core.engine import ConversationEngine
 from core.inbox import Delivery, Inbox
 from core.media import MediaStore
@@ -61,6 +62,7 @@ class TelegramChannel:
         *,
         api_base: str,
         public_base_url: str,
+        flood_control: FloodControl | None = None,
     ) -> None:
         self._db = db
         self._engine = engine
@@ -68,6 +70,7 @@ class TelegramChannel:
         self._api_base = api_base
         self._public = public_base_url.rstrip("/")
         self._session: AiohttpSession | None = None
+        self._flood_control = flood_control or FloodControl()
         self._accounts: dict[str, tuple[Bot, str]] = {}
         self._renderer = TelegramRenderer(
             media.path, lambda reference: media.variant(reference, AudioFormat.MP3)
@@ -196,6 +199,7 @@ class TelegramChannel:
     def _bot(self, token: str) -> Bot:
         if self._session is None:
             self._session = AiohttpSession(api=TelegramAPIServer.from_base(self._api_base))
+            self._session.middleware(self._flood_control)
         return Bot(token, session=self._session, default=DefaultBotProperties(parse_mode="HTML"))
 
 

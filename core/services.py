@@ -16,6 +16,7 @@ from bots.demo import DEMO_BOT, DEMO_KNOWLEDGE
 from bots.registry import BotDirectory
 from channels.media import MediaReader, read_local_file
 from channels.telegram import SCHEME as TELEGRAM_FILES
+from channels.telegram_limits import FloodControl
 from channels.telegram_webhook import TelegramChannel
 from core.composer import GroundedComposer
 from core.dialogue import Dialogue
@@ -127,6 +128,10 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         store,
         api_base=settings.telegram_api_base,
         public_base_url=settings.public_base_url,
+        flood_control=FloodControl(
+            per_bot=settings.telegram_messages_per_second,
+            chat_interval=settings.telegram_chat_interval,
+        ),
     )
     media.register(TELEGRAM_FILES, telegram.read_file)
     return Services(

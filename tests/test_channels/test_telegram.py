@@ -212,3 +212,24 @@ def test_long_replies_are_split_at_paragraphs_without_breaking_escapes() -> None
     assert len(pieces) > 1
     assert all(len(html.escape(p, quote=False)) <= 4096 for p in pieces)
     assert "".join(pieces).replace(" ", "") == ("".join([paragraph] * 6)).replace(" ", "")
+
+
+async def test_a_flood_wait_is_honoured_and_the_reply_still_arrives(telegram: Setup) -> None:
+    telegram.fake.flood("sendMessage", times=1, retry_after=1)
+    started = asyncio.get_running_loop().time()
+    await telegram.post(text_update("What is Chorus?"))
+    await telegram.settle()
+    answered = [c for c in telegram.fake.calls_for("sendMessage") if c.status == 200]
+    assert len(answered) == 2  # greeting and answer, after one refused attempt
+    assert asyncio.get_running_loop().time() - started >= 1.0
+
+
+async def test_messages_are_paced_per_chat_and_per_bot(telegram: Setup) -> None:
+    for user in range(40):  # forty users greet the bot at once: 80 messages
+        await telegram.post(command_update("start", user_id=1000 + user))
+        await telegram.post(text_update("hi there", user_id=1000 + user))
+    await telegram.settle()
+    assert len(telegram.fake.calls_for("sendMessage")) >= 80
+    assert telegram.fake.max_in_window(1.0, token=TOKEN) <= 31
+    for user in range(40):
+        assert telegram.fake.max_in_window(0.99, token=TOKEN, chat_id=1000 + user) <= 1
