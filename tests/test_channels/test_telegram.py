@@ -21,8 +21,14 @@ from core.app import SERVICES, create_app
 from core.services import Services
 from core.settings import Settings
 from core.storage.models import InboundUpdate
+from core.voice import AudioFormat, VoiceSettings
 from tests.fakes.telegram_api import FakeTelegram
-from tests.fakes.telegram_updates import callback_update, command_update, text_update
+from tests.fakes.telegram_updates import (
+    callback_update,
+    command_update,
+    text_update,
+    voice_update,
+)
 
 TOKEN = "7000000001:AAF-test-token-for-the-demo-bot_0123456"
 Client = TestClient[web.Request, web.Application]
@@ -233,3 +239,22 @@ async def test_messages_are_paced_per_chat_and_per_bot(telegram: Setup) -> None:
     assert telegram.fake.max_in_window(1.0, token=TOKEN) <= 31
     for user in range(40):
         assert telegram.fake.max_in_window(0.99, token=TOKEN, chat_id=1000 + user) <= 1
+
+
+async def test_a_voice_note_is_downloaded_transcribed_and_answered(telegram: Setup) -> None:
+    voice = telegram.services.voice
+    assert voice is not None
+    audio = await voice.speaker.speak(
+        "What can help me sleep better at night?",
+        VoiceSettings(words_per_minute=140),
+        [AudioFormat.OGG_OPUS],
+    )
+    data = audio[AudioFormat.OGG_OPUS].data
+    stored = telegram.fake.add_file(None, data, mime_type="audio/ogg")
+    await telegram.post(voice_update(file_id=stored.file_id, file_size=len(data)))
+    await telegram.settle()
+    heard = telegram.texts()[0]  # what it heard comes first
+    assert heard.startswith("🎙")
+    assert "sleep" in heard.lower()
+    assert telegram.fake.downloads  # fetched through getFile and the file URL
+    assert len(telegram.texts()) >= 3  # and the question was answered
