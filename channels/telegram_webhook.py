@@ -9,6 +9,7 @@ this server builds or prints.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import secrets
@@ -37,6 +38,7 @@ from core.voice import AudioFormat
 log = logging.getLogger("chorus.telegram")
 
 CHANNEL = Channel.TELEGRAM.value
+POLL_SECONDS = 25
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
 END_USER_COMMANDS = [
@@ -72,6 +74,7 @@ class TelegramChannel:
         self._session: AiohttpSession | None = None
         self._flood_control = flood_control or FloodControl()
         self._accounts: dict[str, tuple[Bot, str]] = {}
+        self._pollers: dict[str, asyncio.Task[None]] = {}
         self._renderer = TelegramRenderer(
             media.path, lambda reference: media.variant(reference, AudioFormat.MP3)
         )
@@ -177,8 +180,54 @@ class TelegramChannel:
             raise OSError(f"the file is larger than {max_bytes:,} bytes")
         return data
 
+    async def start_polling(self) -> int:
+        """Local development without a public URL: long-poll every attached bot with
+        getUpdates (its webhook is removed) and feed the updates into the same inbox the
+        webhook uses. Returns how many bots are polled."""
+        async with self._db.read() as session:
+            bot_ids = list(
+                await session.scalars(
+                    select(ChannelAccount.bot_id).where(
+                        ChannelAccount.channel == CHANNEL, ChannelAccount.token.is_not(None)
+                    )
+                )
+            )
+        for bot_id in bot_ids:
+            account = await self._account(bot_id)
+            if account is not None and bot_id not in self._pollers:
+                await account[0].delete_webhook()
+                self._pollers[bot_id] = asyncio.create_task(
+                    self._poll(bot_id, account[0]), name=f"telegram-poll-{bot_id}"
+                )
+        return len(bot_ids)
+
+    async def _poll(self, bot_id: str, bot: Bot) -> None:
+        offset: int | None = None
+        failures = 0
+        while True:
+            try:
+                updates = await bot.get_updates(
+                    offset=offset, timeout=POLL_SECONDS, allowed_updates=ALLOWED_UPDATES
+                )
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # network trouble, 409 while a webhook is set, 5xx
+                failures += 1
+                delay = min(30.0, 0.5 * 2**failures)
+                log.warning("polling bot %s failed (%s); again in %.1f s", bot_id, exc, delay)
+                await asyncio.sleep(delay)
+                continue
+            failures = 0
+            for update in updates:
+                payload = update.model_dump(mode="json", by_alias=True, exclude_none=True)
+                await self._inbox.accept(bot_id, CHANNEL, str(update.update_id), payload)
+                offset = update.update_id + 1
+
     async def close(self) -> None:
-        """Close the Bot API connections."""
+        """Stop polling and close the Bot API connections."""
+        for task in self._pollers.values():
+            task.cancel()
+        await asyncio.gather(*self._pollers.values(), return_exceptions=True)
         if self._session is not None:
             await self._session.close()
 

@@ -56,6 +56,9 @@ class Startup:
                 self.prepared.set()
                 self.first_attempt.set()
                 log.info("database ready at %s", services.db.display_url)
+                if services.settings.telegram_polling and services.telegram is not None:
+                    polled = await services.telegram.start_polling()
+                    log.info("polling %d Telegram bot(s) for updates", polled)
                 return
 
 

@@ -38,6 +38,11 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the web server")
     serve.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a server listens on all
     serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument(
+        "--telegram-polling",
+        action="store_true",
+        help="fetch Telegram updates by polling (local development, no public URL)",
+    )
 
     chat = commands.add_parser("chat", help="talk to a bot in the terminal")
     chat.add_argument("bot", metavar="BOT", help="the bot's id, e.g. demo")
@@ -87,6 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     quiet = args.command in ("chat", "ingest", "docs", "ask")
     configure_logging(settings.log_format, "WARNING" if quiet else settings.log_level)
     if args.command == "serve":
+        if args.telegram_polling:
+            settings = settings.model_copy(update={"telegram_polling": True})
         return _serve(settings, args.host, args.port)
     if args.command == "worker":
         print(

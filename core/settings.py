@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     telegram_bot_token: SecretStr | None = None
     telegram_api_base: str = "https://api.telegram.org"
     telegram_webhook_secret: SecretStr | None = None
+    # fetch Telegram updates with getUpdates instead of a webhook (no public URL needed)
+    telegram_polling: bool = False
     # Telegram's flood limits, applied on our side (messages are queued, not dropped)
     telegram_messages_per_second: float = Field(default=30.0, gt=0, le=1000)
     telegram_chat_interval: float = Field(default=1.0, ge=0, le=60)

@@ -258,3 +258,22 @@ async def test_a_voice_note_is_downloaded_transcribed_and_answered(telegram: Set
     assert "sleep" in heard.lower()
     assert telegram.fake.downloads  # fetched through getFile and the file URL
     assert len(telegram.texts()) >= 3  # and the question was answered
+
+
+async def test_polling_takes_the_same_path_without_a_webhook(telegram: Setup) -> None:
+    await telegram.client.close()
+    polling = await start(telegram.settings.model_copy(update={"telegram_polling": True}))
+    try:
+        await services_ready(polling)
+        await asyncio.wait_for(telegram.fake.polling(TOKEN), timeout=10)
+        assert telegram.fake.bots[TOKEN].webhook.url == ""  # removed, so polling works
+        telegram.fake.push_update(TOKEN, text_update("What is Chorus?"))
+        await telegram.fake.wait_for("sendMessage", count=2, timeout=15)
+        services = polling.app[SERVICES]
+        assert services.inbox is not None
+        await services.inbox.idle()
+        assert any("Chorus" in t for t in telegram.texts())
+        async with services.db.read() as session:
+            assert (await session.scalars(select(InboundUpdate.status))).all() == ["done"]
+    finally:
+        await polling.close()
