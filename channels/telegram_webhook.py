@@ -20,6 +20,7 @@ from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import TelegramForbiddenError
 from aiogram.types import BotCommand, Update
 from aiohttp import web
 from sqlalchemy import select
@@ -31,6 +32,7 @@ from core.inbox import Delivery, Inbox
 from core.media import MediaStore
 from core.messages import Channel, OutboundMessage
 from core.outbox import Address, Outbox
+from core.storage import repository as repo
 from core.storage.database import Database
 from core.storage.models import ChannelAccount
 from core.voice import AudioFormat
@@ -141,6 +143,14 @@ class TelegramChannel:
             return
         bot = account[0]
         update = Update.model_validate(delivery.payload)
+        if (change := update.my_chat_member) is not None and change.chat.type == "private":
+            reachable = change.new_chat_member.status not in ("kicked", "left")
+            async with self._db.transaction() as session:
+                await repo.set_reachable(
+                    session, delivery.bot_id, CHANNEL, str(change.chat.id), reachable
+                )
+            log.info("a user of bot %s is %s", delivery.bot_id, "back" if reachable else "gone")
+            return
         if update.callback_query is not None:
             await bot.answer_callback_query(update.callback_query.id)
         message = to_inbound(delivery.bot_id, update)
@@ -149,17 +159,27 @@ class TelegramChannel:
         chat_id = int(message.sender_id)
 
         async def notify(progress: OutboundMessage) -> None:
-            await self._renderer.send(bot, chat_id, [progress])
+            await self._send(delivery.bot_id, bot, chat_id, [progress])
 
         replies = await self._engine.handle(message, notify)
-        await self._renderer.send(bot, chat_id, replies)
+        await self._send(delivery.bot_id, bot, chat_id, replies)
 
     async def deliver(self, address: Address, messages: Sequence[OutboundMessage]) -> None:
         """The outbox's sender: finished content and job progress to a Telegram chat."""
         account = await self._account(address.bot_id)
         if account is None:
             return
-        await self._renderer.send(account[0], int(address.sender_id), messages)
+        await self._send(address.bot_id, account[0], int(address.sender_id), messages)
+
+    async def _send(
+        self, bot_id: str, bot: Bot, chat_id: int, messages: Sequence[OutboundMessage]
+    ) -> None:
+        try:
+            await self._renderer.send(bot, chat_id, messages)
+        except TelegramForbiddenError:  # blocked by the user, or kicked from the chat
+            async with self._db.transaction() as session:
+                await repo.set_reachable(session, bot_id, CHANNEL, str(chat_id), False)
+            log.info("a user of bot %s blocked it; marked unreachable", bot_id)
 
     async def read_file(self, reference: str, max_bytes: int) -> bytes:
         """The bytes of a ``tg://BOT/FILE_ID`` attachment, refused past ``max_bytes``."""

@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -114,6 +115,8 @@ class ChannelIdentity(Base):
     end_user_id: Mapped[int] = mapped_column(
         ForeignKey("end_users.id", ondelete="CASCADE"), index=True
     )
+    # False once the user blocked the bot there: nothing is pushed to them on it
+    reachable: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -133,6 +133,22 @@ async def create_party(
     return Party(user.id, conversation.id, state, {}, language, False, 0)
 
 
+async def set_reachable(
+    session: AsyncSession, bot_id: str, channel: str, external_id: str, reachable: bool
+) -> bool:
+    """Mark a channel identity (un)reachable; False if there is no such identity."""
+    result = await session.execute(
+        update(ChannelIdentity)
+        .where(
+            ChannelIdentity.bot_id == bot_id,
+            ChannelIdentity.channel == channel,
+            ChannelIdentity.external_id == external_id,
+        )
+        .values(reachable=reachable)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
 async def update_end_user(session: AsyncSession, end_user_id: int, **values: Any) -> None:
     """Change an end user's preferences (language, voice)."""
     await session.execute(update(EndUser).where(EndUser.id == end_user_id).values(**values))

@@ -20,10 +20,11 @@ from channels.telegram import split_text
 from core.app import SERVICES, create_app
 from core.services import Services
 from core.settings import Settings
-from core.storage.models import InboundUpdate
+from core.storage.models import ChannelIdentity, InboundUpdate
 from core.voice import AudioFormat, VoiceSettings
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.telegram_updates import (
+    bot_blocked_update,
     callback_update,
     command_update,
     text_update,
@@ -277,3 +278,29 @@ async def test_polling_takes_the_same_path_without_a_webhook(telegram: Setup) ->
             assert (await session.scalars(select(InboundUpdate.status))).all() == ["done"]
     finally:
         await polling.close()
+
+
+async def reachable(services: Services, user_id: int) -> bool | None:
+    async with services.db.read() as session:
+        return await session.scalar(
+            select(ChannelIdentity.reachable).where(ChannelIdentity.external_id == str(user_id))
+        )
+
+
+async def test_a_user_who_blocks_the_bot_is_marked_unreachable(telegram: Setup) -> None:
+    await telegram.post(text_update("hello", user_id=501))
+    await telegram.settle()
+    assert await reachable(telegram.services, 501) is True
+    await telegram.post(bot_blocked_update(user_id=501))
+    await telegram.settle()
+    assert await reachable(telegram.services, 501) is False
+    # a send refused with 403 marks the user too, without retrying the update
+    await telegram.post(text_update("hello", user_id=502))
+    await telegram.settle()
+    telegram.fake.blocked.add(502)
+    await telegram.post(text_update("are you there?", user_id=502))
+    await telegram.settle()
+    assert await reachable(telegram.services, 502) is False
+    async with telegram.services.db.read() as session:
+        statuses = set((await session.scalars(select(InboundUpdate.status))).all())
+    assert statuses == {"done"}
