@@ -68,34 +68,51 @@ def chat_of(payload: dict[str, Any]) -> str:
     return "-"
 
 
-def to_inbound(bot_id: str, update: Update) -> InboundMessage | None:
+def sender_of(chat_id: int, user_id: int | None, private: bool) -> str:
+    """The engine's sender id: the chat in a private chat; in a group, each member has
+    their own conversation with the bot (``CHAT/USER``)."""
+    return str(chat_id) if private or user_id is None else f"{chat_id}/{user_id}"
+
+
+def chat_id_of(sender_id: str) -> int:
+    """The Telegram chat to send to for an engine sender id."""
+    return int(sender_id.split("/", 1)[0])
+
+
+def to_inbound(bot_id: str, update: Update, username: str | None = None) -> InboundMessage | None:
     """The inbound message for an update, or None for updates a bot does not answer
-    (group chatter, service messages, member changes)."""
+    (group chatter not addressed to it, service messages, member changes). In groups the
+    bot answers when mentioned (``@username``), replied to, or commanded (``/x@username``)."""
     platform_id = f"update:{update.update_id}"
     if (query := update.callback_query) is not None:
         message = query.message
         chat_id = message.chat.id if message is not None else query.from_user.id
-        if message is not None and message.chat.type != "private":
-            return None
+        private = message is None or message.chat.type == "private"
         return InboundMessage(
             channel=Channel.TELEGRAM,
             bot_id=bot_id,
-            sender_id=str(chat_id),
+            sender_id=sender_of(chat_id, query.from_user.id, private),
             sender_name=query.from_user.full_name,
             button_payload=query.data or "",
             platform_message_id=platform_id,
             language=query.from_user.language_code,
         )
     message = update.message or update.edited_message
-    if not isinstance(message, Message) or message.chat.type != "private":
+    if not isinstance(message, Message):
         return None
-    text = message.text or message.caption or ""
-    command, args = parse_command(text) if message.text else (None, "")
     user = message.from_user
+    private = message.chat.type == "private"
+    text = message.text or message.caption or ""
+    if not private:
+        addressed = _addressed_text(message, text, username)
+        if addressed is None:
+            return None
+        text = addressed
+    command, args = parse_command(text) if message.text else (None, "")
     return InboundMessage(
         channel=Channel.TELEGRAM,
         bot_id=bot_id,
-        sender_id=str(message.chat.id),
+        sender_id=sender_of(message.chat.id, user.id if user else None, private),
         sender_name=user.full_name if user else None,
         text=text,
         command=command,
@@ -104,6 +121,21 @@ def to_inbound(bot_id: str, update: Update) -> InboundMessage | None:
         platform_message_id=platform_id,
         language=user.language_code if user else None,
     )
+
+
+def _addressed_text(message: Message, text: str, username: str | None) -> str | None:
+    """A group message's text without the bot's mention, or None if it is not for us."""
+    if not username:
+        return None
+    mention = f"@{username}"
+    replied = message.reply_to_message
+    author = replied.from_user if replied is not None else None
+    if author is not None and (author.username or "").lower() == username.lower():
+        return text.strip()
+    if mention.lower() in text.lower():
+        cleaned = re.sub(re.escape(mention), " ", text, flags=re.IGNORECASE)
+        return " ".join(cleaned.split())
+    return None
 
 
 def _attachments(bot_id: str, message: Message) -> tuple[Attachment, ...]:

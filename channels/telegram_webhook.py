@@ -25,7 +25,7 @@ from aiogram.types import BotCommand, Update
 from aiohttp import web
 from sqlalchemy import select
 
-from channels.telegram import SCHEME, TelegramRenderer, chat_of, to_inbound
+from channels.telegram import SCHEME, TelegramRenderer, chat_id_of, chat_of, to_inbound
 from channels.telegram_limits import FloodControl
 from core.engine import ConversationEngine
 from core.inbox import Delivery, Inbox
@@ -75,7 +75,7 @@ class TelegramChannel:
         self._public = public_base_url.rstrip("/")
         self._session: AiohttpSession | None = None
         self._flood_control = flood_control or FloodControl()
-        self._accounts: dict[str, tuple[Bot, str]] = {}
+        self._accounts: dict[str, tuple[Bot, str, str | None]] = {}
         self._pollers: dict[str, asyncio.Task[None]] = {}
         self._renderer = TelegramRenderer(
             media.path, lambda reference: media.variant(reference, AudioFormat.MP3)
@@ -103,7 +103,7 @@ class TelegramChannel:
             account.username = me.username
             account.token = token
             account.secret = secret
-        self._accounts[bot_id] = (bot, secret)
+        self._accounts[bot_id] = (bot, secret, me.username)
         await bot.set_webhook(
             f"{self._public}/webhooks/telegram/{bot_id}",
             secret_token=secret,
@@ -153,10 +153,10 @@ class TelegramChannel:
             return
         if update.callback_query is not None:
             await bot.answer_callback_query(update.callback_query.id)
-        message = to_inbound(delivery.bot_id, update)
+        message = to_inbound(delivery.bot_id, update, account[2])
         if message is None:
             return
-        chat_id = int(message.sender_id)
+        chat_id = chat_id_of(message.sender_id)
 
         async def notify(progress: OutboundMessage) -> None:
             await self._send(delivery.bot_id, bot, chat_id, [progress])
@@ -169,7 +169,7 @@ class TelegramChannel:
         account = await self._account(address.bot_id)
         if account is None:
             return
-        await self._send(address.bot_id, account[0], int(address.sender_id), messages)
+        await self._send(address.bot_id, account[0], chat_id_of(address.sender_id), messages)
 
     async def _send(
         self, bot_id: str, bot: Bot, chat_id: int, messages: Sequence[OutboundMessage]
@@ -251,7 +251,7 @@ class TelegramChannel:
         if self._session is not None:
             await self._session.close()
 
-    async def _account(self, bot_id: str) -> tuple[Bot, str] | None:
+    async def _account(self, bot_id: str) -> tuple[Bot, str, str | None] | None:
         if bot_id in self._accounts:
             return self._accounts[bot_id]
         async with self._db.read() as session:
@@ -262,7 +262,7 @@ class TelegramChannel:
             )
         if account is None or not account.token:
             return None
-        self._accounts[bot_id] = (self._bot(account.token), account.secret)
+        self._accounts[bot_id] = (self._bot(account.token), account.secret, account.username)
         return self._accounts[bot_id]
 
     def _bot(self, token: str) -> Bot:

@@ -24,9 +24,11 @@ from core.storage.models import ChannelIdentity, InboundUpdate
 from core.voice import AudioFormat, VoiceSettings
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.telegram_updates import (
+    USER_ID,
     bot_blocked_update,
     callback_update,
     command_update,
+    group_update,
     text_update,
     voice_update,
 )
@@ -304,3 +306,27 @@ async def test_a_user_who_blocks_the_bot_is_marked_unreachable(telegram: Setup) 
     async with telegram.services.db.read() as session:
         statuses = set((await session.scalars(select(InboundUpdate.status))).all())
     assert statuses == {"done"}
+
+
+async def test_in_groups_the_bot_answers_only_when_addressed(telegram: Setup) -> None:
+    group = -1_001_234_567_890
+    me = "mira_demo_bot"
+    await telegram.post(group_update("anyone tried the new tea place?", bot_username=me))
+    await telegram.settle()
+    assert telegram.fake.calls_for("sendMessage") == []
+    await telegram.post(group_update(f"@{me} what is Chorus?", bot_username=me))
+    await telegram.settle()
+    sent = telegram.fake.calls_for("sendMessage")
+    assert sent
+    assert all(c.chat_id == group for c in sent)
+    assert any("Chorus" in str(c.params["text"]) for c in sent)
+    before = len(sent)
+    await telegram.post(
+        group_update("and how do I start?", bot_username=me, reply_to_bot="Chorus is…")
+    )
+    await telegram.settle()
+    assert len(telegram.fake.calls_for("sendMessage")) > before
+    # each member has their own conversation with the bot in the group
+    async with telegram.services.db.read() as session:
+        senders = set((await session.scalars(select(ChannelIdentity.external_id))).all())
+    assert senders == {f"{group}/{USER_ID}"}
