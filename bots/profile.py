@@ -31,8 +31,9 @@ class BotProfile:
         return self.greeting or f"Hi, I'm {self.name}."
 
 
-def slugify(name: str) -> str:
-    """A bot id from a display name: lower-case ASCII letters, digits and dashes."""
+def slugify(name: str, *, limit: int = MAX_BOT_ID, default: str = "bot") -> str:
+    """A bot id (or a file name) from a display name: lower-case ASCII letters, digits
+    and dashes, at most ``limit`` long; ``default`` when nothing is left."""
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
-    return slug[:MAX_BOT_ID].rstrip("-") or "bot"
+    return slug[:limit].rstrip("-") or default

@@ -139,39 +139,22 @@ def _addressed_text(message: Message, text: str, username: str | None) -> str | 
 
 
 def _attachments(bot_id: str, message: Message) -> tuple[Attachment, ...]:
-    found: list[Attachment] = []
-    if message.voice is not None:
-        voice = message.voice
-        found.append(
-            Attachment(
-                AttachmentKind.VOICE,
-                voice.mime_type or "audio/ogg",
-                voice.file_size or 0,
-                file_reference(bot_id, voice.file_id),
-            )
+    files = (
+        (AttachmentKind.VOICE, message.voice, "audio/ogg"),
+        (AttachmentKind.AUDIO, message.audio, "audio/mpeg"),
+        (AttachmentKind.DOCUMENT, message.document, "application/octet-stream"),
+    )
+    found = [
+        Attachment(
+            kind,
+            item.mime_type or default_type,
+            item.file_size or 0,
+            file_reference(bot_id, item.file_id),
+            getattr(item, "file_name", None),
         )
-    if message.audio is not None:
-        audio = message.audio
-        found.append(
-            Attachment(
-                AttachmentKind.AUDIO,
-                audio.mime_type or "audio/mpeg",
-                audio.file_size or 0,
-                file_reference(bot_id, audio.file_id),
-                audio.file_name,
-            )
-        )
-    if message.document is not None:
-        document = message.document
-        found.append(
-            Attachment(
-                AttachmentKind.DOCUMENT,
-                document.mime_type or "application/octet-stream",
-                document.file_size or 0,
-                file_reference(bot_id, document.file_id),
-                document.file_name,
-            )
-        )
+        for kind, item, default_type in files
+        if item is not None
+    ]
     if message.photo:
         photo = max(message.photo, key=lambda p: p.width * p.height)
         found.append(

@@ -158,13 +158,17 @@ class ConversationEngine:
             content=_new_content(result.content),
             inbound=False,
         )
+        await self._store(key, record)
+        return result.replies
+
+    async def _store(self, key: tuple[str, str, str], record: TurnRecord) -> None:
+        """Write a turn and keep the cached conversation in step with what was stored."""
         try:
             stored = await self._writer.write(record)
         except BaseException:
             self._cache.forget(key)
             raise
         self._cache.remember(key, stored)
-        return result.replies
 
     async def close(self) -> None:
         """Stop the background writer (turns still queued fail)."""
@@ -252,17 +256,11 @@ class ConversationEngine:
         for event in result.events:
             self._metrics.transitions.labels(event.value).inc()
         if self._voice is not None and _wants_voice(party, outcome):
-            language = (party.language if party else None) or message.language
-            result.replies += await self._spoken(result.replies, party, language)
+            result.replies += await self._spoken(result.replies, party, _language(party, message))
         if heard is not None and text:
             result.replies.insert(0, OutboundMessage(text=f"🎙 “{text}”"))
         record = _record(message, bot.id, party, text[:MAX_TEXT], outcome)
-        try:
-            stored = await self._writer.write(record)
-        except BaseException:
-            self._cache.forget(key)
-            raise
-        self._cache.remember(key, stored)
+        await self._store(key, record)
         if delivery is not None:
             self._cache.mark_handled(delivery)
         if record.job is not None:
@@ -320,7 +318,7 @@ class ConversationEngine:
     ) -> _Outcome:
         state = State(party.state) if party else INITIAL_STATE
         context = party.context if party else {}
-        language = (party.language if party else None) or message.language
+        language = _language(party, message)
         outcome = _Outcome(TurnResult.begin(state, context))
         payload = message.button_payload
         if state is State.HANDOFF:
@@ -373,6 +371,11 @@ class ConversationEngine:
 
 _CITATION = re.compile(r"\s*\[\d+\]")
 MAX_SPOKEN = 1500
+
+
+def _language(party: Party | None, message: InboundMessage) -> str | None:
+    """The user's chosen language, else the one their channel reports."""
+    return (party.language if party else None) or message.language
 
 
 def _speakable(replies: list[OutboundMessage]) -> str:
@@ -442,7 +445,6 @@ def _record(
     message: InboundMessage, bot_id: str, party: Party | None, text: str, outcome: _Outcome
 ) -> TurnRecord:
     result, content = outcome.result, outcome.result.content
-    language = (party.language if party else None) or message.language
     return TurnRecord(
         bot_id=bot_id,
         channel=message.channel.value,
@@ -458,7 +460,7 @@ def _record(
         language=message.language,
         user_updates=outcome.user_updates,
         content=_new_content(content),
-        job=NewJob(uuid.uuid4().hex, job.content_type, job.parameters, language)
+        job=NewJob(uuid.uuid4().hex, job.content_type, job.parameters, _language(party, message))
         if (job := result.job)
         else None,
     )

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from bots.profile import slugify
 from core.messages import Media
 from core.voice import Audio, AudioFormat
 
@@ -71,11 +72,10 @@ class MediaStore:
         stem = hashlib.sha256(key.encode()).hexdigest()[:32]
         data = text.encode("utf-8")
         await asyncio.to_thread(self._write, f"{stem}.txt", data)
-        safe = "-".join("".join(c if c.isalnum() else " " for c in title).lower().split())
         return Media(
             reference=f"{SCHEME}{stem}.txt",
             mime_type=_MIME["txt"],
-            filename=f"{safe[:60] or 'script'}.txt",
+            filename=slugify(title, limit=60, default="script") + ".txt",
             size=len(data),
         )
 

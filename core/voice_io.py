@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bots.profile import slugify
 from core.errors import AudioTooLarge
 from core.media import MediaStore
 from core.messages import Attachment, Media
@@ -110,14 +111,9 @@ class VoiceIO:
         stem = secrets.token_hex(16)
         references = {f.extension: await self.media.save(a, stem=stem) for f, a in audio.items()}
         main = audio[AudioFormat.OGG_OPUS]
-        media = Media(
-            reference=references[AudioFormat.OGG_OPUS.extension],
-            mime_type=main.mime_type,
-            filename=_filename(title),
-            duration_seconds=round(main.duration, 2),
-            size=len(main.data),
-        )
         record = {**references, "duration": round(main.duration, 2), "size": len(main.data)}
+        media = library_media(record, title)
+        assert media is not None  # the record names its OGG/Opus file
         return Recording(media, record)
 
 
@@ -129,12 +125,7 @@ def library_media(record: Mapping[str, Any], title: str) -> Media | None:
     return Media(
         reference=reference,
         mime_type=AudioFormat.OGG_OPUS.mime_type,
-        filename=_filename(title),
+        filename=slugify(title, limit=60, default="recording") + ".ogg",
         duration_seconds=record.get("duration"),
         size=record.get("size"),
     )
-
-
-def _filename(title: str) -> str:
-    safe = "".join(c if c.isalnum() or c in " -_" else " " for c in title)
-    return ("-".join(safe.lower().split())[:60] or "recording") + ".ogg"
