@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from bots.profile import BotProfile
 from core.messages import Attachment, AttachmentKind, OutboundMessage
 from core.progress import Notify, relay_progress
+from core.text import counted
 from knowledge.base import KnowledgeBase
 from knowledge.documents import Progress
 from knowledge.errors import KnowledgeError
@@ -41,7 +42,9 @@ class CreatorCommands:
                 if not args.strip():
                     return [_text("Which document? Send /deldoc followed by its id from /docs.")]
                 info = await self._knowledge.delete(bot.id, args.strip().split()[0])
-                return [_text(f"Deleted “{info.title}” and its {info.chunk_count} passages.")]
+                return [
+                    _text(f"Deleted “{info.title}” and its {counted(info.chunk_count, 'passage')}.")
+                ]
             if name == "ask":
                 return [await self._ask(bot, args.strip())]
         except KnowledgeError as exc:
@@ -81,10 +84,10 @@ class CreatorCommands:
         doc = result.document
         if not result.added:
             return [_text(f"I already know “{doc.title}” (id {doc.id[:8]}); nothing changed.")]
-        pages = f", {doc.pages} pages" if doc.pages else ""
+        pages = f", {counted(doc.pages, 'page')}" if doc.pages else ""
         return [
             _text(
-                f"Learned “{doc.title}”{pages}: {doc.chunk_count} passages. "
+                f"Learned “{doc.title}”{pages}: {counted(doc.chunk_count, 'passage')}. "
                 f"Its id is {doc.id[:8]}; /docs lists everything I know."
             )
         ]
@@ -96,8 +99,10 @@ class CreatorCommands:
                 f"{bot.name} has no documents yet. Send me a PDF, DOCX, HTML, "
                 "Markdown or text file to add one."
             )
-        lines = [f"{bot.name} knows {len(documents)} document(s):"]
-        lines += [f"• {d.id[:8]}  {d.title} ({d.chunk_count} passages)" for d in documents]
+        lines = [f"{bot.name} knows {counted(len(documents), 'document')}:"]
+        lines += [
+            f"• {d.id[:8]}  {d.title} ({counted(d.chunk_count, 'passage')})" for d in documents
+        ]
         lines.append("Delete one with /deldoc ID.")
         return _text("\n".join(lines))
 

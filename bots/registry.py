@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import builtins
 import re
 import time
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,7 +17,12 @@ from core.storage.database import Database
 from core.storage.models import Bot, Creator, CreatorIdentity
 
 CACHE_SECONDS = 5.0
+MAX_NAME = 200
+MAX_TEXT = 4000
 VALID_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+#: ids no creator's bot may take: the manager bot's webhook lives at this bot id
+MANAGER_ID = "manager"
+RESERVED_IDS = frozenset({MANAGER_ID})
 
 
 # The person at the terminal of this installation: the creator of bots made with the CLI.
@@ -98,34 +104,110 @@ class BotDirectory:
         greeting: str = "",
         bot_id: str | None = None,
         creator: tuple[str, str] | None = LOCAL_CREATOR,
+        creator_name: str = "local",
     ) -> BotProfile:
         """Create a bot; its id is ``bot_id`` or a slug of the name made unique.
 
-        ``creator`` is the (channel, external id) of the person creating it.
+        ``creator`` is the (channel, external id) of the person creating it; the new bot
+        becomes the one their manager-bot commands apply to.
         """
         name = " ".join(name.split())
         if not name:
             raise ValueError("a bot needs a name")
+        if len(name) > MAX_NAME:
+            raise ValueError(f"a bot's name can be at most {MAX_NAME} characters")
         async with self._db.transaction() as session:
             if bot_id is None:
                 bot_id = base = slugify(name)
                 suffix = 2
-                while await session.get(Bot, bot_id) is not None:
+                while bot_id in RESERVED_IDS or await session.get(Bot, bot_id) is not None:
                     bot_id = f"{base[:60]}-{suffix}"
                     suffix += 1
-            elif not VALID_ID.fullmatch(bot_id):
+            elif not VALID_ID.fullmatch(bot_id) or bot_id in RESERVED_IDS:
                 raise ValueError(
                     f"{bot_id!r} is not a valid bot id: use lower-case letters, digits and "
-                    "dashes (at most 64)"
+                    f"dashes (at most 64), and not {', '.join(sorted(RESERVED_IDS))}"
                 )
             elif await session.get(Bot, bot_id) is not None:
                 raise BotNameTaken(bot_id)
-            creator_id = await creator_for(session, *creator, name="local") if creator else None
+            creator_id = None
+            if creator is not None:
+                creator_id = await creator_for(session, *creator, name=creator_name)
             session.add(
                 Bot(id=bot_id, name=name, persona=persona, greeting=greeting, creator_id=creator_id)
             )
+            if creator_id is not None:
+                await session.execute(
+                    update(Creator).where(Creator.id == creator_id).values(current_bot_id=bot_id)
+                )
         self._cache.pop(bot_id, None)
         return await self.get(bot_id)
+
+    async def update(
+        self,
+        bot_id: str,
+        *,
+        persona: str | None = None,
+        greeting: str | None = None,
+        paused: bool | None = None,
+    ) -> BotProfile:
+        """Change a bot's persona, greeting or paused flag (``None`` keeps a value)."""
+        values: dict[str, object] = {}
+        if persona is not None:
+            values["persona"] = _limited(persona, "persona")
+        if greeting is not None:
+            values["greeting"] = _limited(greeting, "greeting")
+        if paused is not None:
+            values["paused"] = paused
+        async with self._db.transaction() as session:
+            changed = await session.execute(update(Bot).where(Bot.id == bot_id).values(**values))
+            if not changed.rowcount:  # type: ignore[attr-defined]
+                raise UnknownBot(bot_id)
+        self._cache.pop(bot_id, None)
+        return await self.get(bot_id)
+
+    async def owned_by(self, channel: str, external_id: str) -> builtins.list[BotProfile]:
+        """The bots of the creator known by this identity, oldest first."""
+        async with self._db.read() as session:
+            rows = await session.scalars(
+                select(Bot)
+                .join(CreatorIdentity, CreatorIdentity.creator_id == Bot.creator_id)
+                .where(
+                    CreatorIdentity.channel == channel,
+                    CreatorIdentity.external_id == external_id,
+                )
+                .order_by(Bot.created_at, Bot.id)
+            )
+            return [await _profile(session, r) for r in rows]
+
+    async def choose(self, channel: str, external_id: str, bot_id: str) -> BotProfile:
+        """Make ``bot_id`` the bot this creator's commands apply to; it must be theirs."""
+        mine = {b.id: b for b in await self.owned_by(channel, external_id)}
+        if bot_id not in mine:
+            raise UnknownBot(bot_id)
+        async with self._db.transaction() as session:
+            creator_id = await creator_for(session, channel, external_id, name="")
+            await session.execute(
+                update(Creator).where(Creator.id == creator_id).values(current_bot_id=bot_id)
+            )
+        return mine[bot_id]
+
+    async def chosen(self, channel: str, external_id: str) -> BotProfile | None:
+        """The bot this creator's commands apply to: the one they chose, else their
+        newest; None for someone with no bots."""
+        mine = await self.owned_by(channel, external_id)
+        if not mine:
+            return None
+        async with self._db.read() as session:
+            current = await session.scalar(
+                select(Creator.current_bot_id)
+                .join(CreatorIdentity, CreatorIdentity.creator_id == Creator.id)
+                .where(
+                    CreatorIdentity.channel == channel,
+                    CreatorIdentity.external_id == external_id,
+                )
+            )
+        return next((b for b in mine if b.id == current), mine[-1])
 
     async def ensure_demo(self) -> bool:
         """Create the demo bot if the database has no bots at all; True if it did."""
@@ -142,3 +224,10 @@ class BotDirectory:
         except (BotNameTaken, IntegrityError):
             return False  # another process created it first
         return True
+
+
+def _limited(text: str, what: str) -> str:
+    text = text.strip()
+    if len(text) > MAX_TEXT:
+        raise ValueError(f"a {what} can be at most {MAX_TEXT:,} characters")
+    return text

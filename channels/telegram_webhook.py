@@ -10,28 +10,38 @@ this server builds or prints.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from urllib.parse import urlsplit
 
 from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.exceptions import TelegramForbiddenError
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNotFound,
+    TelegramUnauthorizedError,
+)
 from aiogram.types import BotCommand, Update
 from aiohttp import web
 from sqlalchemy import select
 
+from bots.registry import MANAGER_ID
 from channels.telegram import SCHEME, TelegramRenderer, chat_id_of, chat_of, to_inbound
 from channels.telegram_limits import FloodControl
 from core.engine import ConversationEngine
+from core.errors import ChannelRefused, ChannelUnreachable
 from core.inbox import Delivery, Inbox
 from core.media import MediaStore
-from core.messages import Channel, OutboundMessage
+from core.messages import Channel, InboundMessage, OutboundMessage
 from core.outbox import Address, Outbox
+from core.progress import Notify
 from core.storage import repository as repo
 from core.storage.database import Database
 from core.storage.models import ChannelAccount
@@ -51,6 +61,11 @@ END_USER_COMMANDS = [
     BotCommand(command="help", description="What I can do"),
     BotCommand(command="cancel", description="Stop what we're doing"),
 ]
+# commands whose message carries a credential: removed from the chat once handled
+SECRET_COMMANDS = frozenset({"token"})
+
+#: what answers a bot's messages: the engine for creators' bots, or the manager bot
+Handler = Callable[[InboundMessage, Notify | None], Awaitable[list[OutboundMessage]]]
 
 
 class TelegramChannel:
@@ -76,7 +91,9 @@ class TelegramChannel:
         self._session: AiohttpSession | None = None
         self._flood_control = flood_control or FloodControl()
         self._accounts: dict[str, tuple[Bot, str, str | None]] = {}
+        self._handlers: dict[str, Handler] = {}
         self._pollers: dict[str, asyncio.Task[None]] = {}
+        self._polling = False
         self._renderer = TelegramRenderer(
             media.path, lambda reference: media.variant(reference, AudioFormat.MP3)
         )
@@ -84,13 +101,36 @@ class TelegramChannel:
         outbox.register(CHANNEL, self.deliver)
 
     async def attach(self, bot_id: str, token: str) -> str:
-        """Connect a BotFather token to a bot: check it with getMe, store it, point its
-        webhook here with a fresh secret and set the end users' command menu. Returns the
-        Telegram username."""
+        """Connect a BotFather token to a bot: check it with getMe, point its webhook here
+        with a fresh secret (or poll it, when this process polls), set the end users'
+        command menu, and store it. A Telegram bot attached to another bot before moves
+        to this one. Returns the Telegram username.
+
+        Raises :class:`ChannelRefused` for a token Telegram turns down and
+        :class:`ChannelUnreachable` when Telegram cannot be reached.
+        """
+        if bot_id == MANAGER_ID:
+            raise ValueError("the manager bot's token comes from TELEGRAM_BOT_TOKEN")
         bot = self._bot(token)
-        me = await bot.get_me()
         secret = secrets.token_urlsafe(32)
+        with _telegram_errors():
+            me = await bot.get_me()
+            if not self._polling:
+                await bot.set_webhook(
+                    self._webhook_url(bot_id), secret_token=secret, allowed_updates=ALLOWED_UPDATES
+                )
+            await bot.set_my_commands(END_USER_COMMANDS)
         async with self._db.transaction() as session:
+            previous = await session.scalars(
+                select(ChannelAccount).where(
+                    ChannelAccount.channel == CHANNEL, ChannelAccount.external_id == str(me.id)
+                )
+            )
+            for other in previous:
+                if other.bot_id != bot_id:
+                    log.info("@%s moves from bot %s to %s", me.username, other.bot_id, bot_id)
+                    self._forget(other.bot_id)
+                    await session.delete(other)
             account = await session.scalar(
                 select(ChannelAccount).where(
                     ChannelAccount.bot_id == bot_id, ChannelAccount.channel == CHANNEL
@@ -103,15 +143,47 @@ class TelegramChannel:
             account.username = me.username
             account.token = token
             account.secret = secret
+        self._forget(bot_id)
         self._accounts[bot_id] = (bot, secret, me.username)
-        await bot.set_webhook(
-            f"{self._public}/webhooks/telegram/{bot_id}",
-            secret_token=secret,
-            allowed_updates=ALLOWED_UPDATES,
-        )
-        await bot.set_my_commands(END_USER_COMMANDS)
+        if self._polling:
+            with _telegram_errors():
+                await bot.delete_webhook()
+            self._pollers[bot_id] = asyncio.create_task(
+                self._poll(bot_id, bot), name=f"telegram-poll-{bot_id}"
+            )
         log.info("bot %s is now @%s on Telegram", bot_id, me.username)
         return me.username or str(me.id)
+
+    def serve_manager(self, token: str, secret: str, handler: Handler) -> None:
+        """Run the platform's manager bot with this token: its updates arrive at
+        ``/webhooks/telegram/manager`` with ``secret`` and are answered by ``handler``."""
+        self._accounts[MANAGER_ID] = (self._bot(token), secret, None)
+        self._handlers[MANAGER_ID] = handler
+
+    async def start_manager(self, commands: Sequence[tuple[str, str]]) -> str:
+        """Introduce the manager bot to Telegram: getMe, its webhook (unless this process
+        polls) and the creators' command menu. Returns its username."""
+        bot, secret, _ = self._accounts[MANAGER_ID]
+        with _telegram_errors():
+            me = await bot.get_me()
+            if not self._polling:
+                await bot.set_webhook(
+                    self._webhook_url(MANAGER_ID),
+                    secret_token=secret,
+                    allowed_updates=ALLOWED_UPDATES,
+                )
+            await bot.set_my_commands([BotCommand(command=c, description=d) for c, d in commands])
+        self._accounts[MANAGER_ID] = (bot, secret, me.username)
+        return me.username or str(me.id)
+
+    def _webhook_url(self, bot_id: str) -> str:
+        return f"{self._public}/webhooks/telegram/{bot_id}"
+
+    def _forget(self, bot_id: str) -> None:
+        """Drop a bot's cached account and stop polling it."""
+        self._accounts.pop(bot_id, None)
+        if (task := self._pollers.pop(bot_id, None)) is not None:
+            task.cancel()
 
     async def webhook(self, request: web.Request) -> web.Response:
         """``POST /webhooks/telegram/{bot_id}``: check, store, answer; process later."""
@@ -119,9 +191,14 @@ class TelegramChannel:
         account = await self._account(bot_id)
         if account is None:
             raise web.HTTPNotFound(text="no Telegram bot here")
-        offered = request.headers.get(SECRET_HEADER, "")
-        if not secrets.compare_digest(offered.encode(), account[1].encode()):
-            raise web.HTTPUnauthorized(text="wrong or missing secret token")
+        offered = request.headers.get(SECRET_HEADER, "").encode()
+        if not secrets.compare_digest(offered, account[1].encode()):
+            # the token may have been attached again by another process: read it afresh
+            if bot_id != MANAGER_ID:
+                self._accounts.pop(bot_id, None)
+                account = await self._account(bot_id)
+            if account is None or not secrets.compare_digest(offered, account[1].encode()):
+                raise web.HTTPUnauthorized(text="wrong or missing secret token")
         try:
             payload = await request.json()
         except ValueError:
@@ -161,13 +238,24 @@ class TelegramChannel:
         async def notify(progress: OutboundMessage) -> None:
             await self._send(delivery.bot_id, bot, chat_id, [progress])
 
-        replies = await self._engine.handle(message, notify)
+        handle = self._handlers.get(delivery.bot_id, self._engine.handle)
+        replies = await handle(message, notify)
+        if message.command in SECRET_COMMANDS and update.message is not None:
+            try:
+                await bot.delete_message(chat_id, update.message.message_id)
+            except TelegramAPIError as exc:
+                log.warning("could not remove a message carrying a token: %s", exc.message)
         await self._send(delivery.bot_id, bot, chat_id, replies)
 
     async def deliver(self, address: Address, messages: Sequence[OutboundMessage]) -> None:
         """The outbox's sender: finished content and job progress to a Telegram chat."""
         account = await self._account(address.bot_id)
         if account is None:
+            return
+        async with self._db.read() as session:
+            reachable = await repo.is_reachable(session, address.bot_id, CHANNEL, address.sender_id)
+        if not reachable:
+            log.info("not sending to a user who blocked bot %s", address.bot_id)
             return
         await self._send(address.bot_id, account[0], chat_id_of(address.sender_id), messages)
 
@@ -212,6 +300,8 @@ class TelegramChannel:
                     )
                 )
             )
+        self._polling = True
+        bot_ids += [MANAGER_ID] if MANAGER_ID in self._handlers else []
         for bot_id in bot_ids:
             account = await self._account(bot_id)
             if account is not None and bot_id not in self._pollers:
@@ -274,3 +364,14 @@ class TelegramChannel:
 
 def chat_of_delivery(delivery: Delivery) -> str:
     return chat_of(delivery.payload)
+
+
+@contextlib.contextmanager
+def _telegram_errors() -> Iterator[None]:
+    """Bot API failures as Chorus errors: a refused token, or Telegram out of reach."""
+    try:
+        yield
+    except (TelegramUnauthorizedError, TelegramNotFound, TelegramBadRequest) as exc:
+        raise ChannelRefused(CHANNEL, exc.message) from exc
+    except TelegramAPIError as exc:  # 5xx, flood control beyond retries, network
+        raise ChannelUnreachable(CHANNEL, exc.message) from exc

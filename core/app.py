@@ -15,7 +15,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from core.errors import ChorusError, StorageUnavailable, UnknownBot
+from bots.manager import COMMANDS as MANAGER_COMMANDS
+from channels.telegram_webhook import TelegramChannel
+from core.errors import (
+    ChannelRefused,
+    ChannelUnreachable,
+    ChorusError,
+    StorageUnavailable,
+    UnknownBot,
+)
 from core.metrics import Metrics
 from core.services import Services, build_services, prepare
 from core.services import close as close_services
@@ -59,7 +67,29 @@ class Startup:
                 if services.settings.telegram_polling and services.telegram is not None:
                     polled = await services.telegram.start_polling()
                     log.info("polling %d Telegram bot(s) for updates", polled)
+                if services.manager is not None and services.telegram is not None:
+                    await introduce_manager(services.telegram)
                 return
+
+
+async def introduce_manager(telegram: TelegramChannel) -> None:
+    """Set the manager bot's webhook and menu, retrying while Telegram is unreachable."""
+    delay = RETRY_SECONDS
+    while True:
+        try:
+            username = await telegram.start_manager(MANAGER_COMMANDS)
+        except ChannelRefused as exc:
+            log.error("Telegram refused the manager bot (TELEGRAM_BOT_TOKEN): %s", exc.reason)
+            return
+        except ChannelUnreachable as exc:
+            log.warning(
+                "manager bot: Telegram unreachable (%s); again in %.0f s", exc.reason, delay
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 300.0)
+        else:
+            log.info("the manager bot is @%s", username)
+            return
 
 
 STARTUP = web.AppKey("startup", Startup)

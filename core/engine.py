@@ -321,19 +321,23 @@ class ConversationEngine:
         language = _language(party, message)
         outcome = _Outcome(TurnResult.begin(state, context))
         payload = message.button_payload
-        if state is State.HANDOFF:
+        creator = bot.is_creator(message.channel.value, message.sender_id)
+        resting = bot.paused and not creator
+        if resting:
+            outcome.result.say(f"{bot.name} is taking a break right now. Please come back later.")
+        elif state is State.HANDOFF:
             outcome.result = await self._dialogue.respond(
                 TurnInput(bot, state, context, text, payload, language)
             )
         elif (tools := self._creator_tools) and (document := _document(message)):
-            if bot.is_creator(message.channel.value, message.sender_id):
+            if creator:
                 outcome.result.replies += await tools.ingest(bot, document, notify)
             else:
                 outcome.result.say("I can't read files here: please type your message.")
         elif problem := _problem(message, text):
             outcome.result.say(problem)
         elif tools and message.command in tools.names:
-            if bot.is_creator(message.channel.value, message.sender_id):
+            if creator:
                 outcome.result.replies += await tools.run(
                     message.command or "", message.command_args, bot
                 )
@@ -362,7 +366,7 @@ class ConversationEngine:
             outcome.result = await self._dialogue.respond(
                 TurnInput(bot, state, context, text, payload, language, self._history(party))
             )
-        if party is None and message.command != "start" and outcome.result.replies:
+        if party is None and not resting and message.command != "start" and outcome.result.replies:
             first = outcome.result.replies[0]
             if first.text != bot.welcome:
                 outcome.result.replies.insert(0, OutboundMessage(text=bot.welcome))

@@ -123,3 +123,21 @@ class TranscriberUnavailable(ChorusError):
         super().__init__(f"Whisper model {model_path} is unavailable: {reason}")
         self.model_path = model_path
         self.reason = reason
+
+
+class ChannelRefused(ChorusError):
+    """A platform turned down a credential (a bot token); ``reason`` is the platform's."""
+
+    def __init__(self, channel: str, reason: str) -> None:
+        super().__init__(f"{channel} refused: {reason}")
+        self.channel = channel
+        self.reason = reason
+
+
+class ChannelUnreachable(ChorusError):
+    """A platform's API could not be reached or answered with a server error."""
+
+    def __init__(self, channel: str, reason: str) -> None:
+        super().__init__(f"{channel} is unreachable: {reason}")
+        self.channel = channel
+        self.reason = reason

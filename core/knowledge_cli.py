@@ -13,6 +13,7 @@ from channels.terminal import render_text
 from core.generation import AnswerRequest
 from core.messages import OutboundMessage
 from core.services import Services
+from core.text import counted
 from knowledge.base import IngestResult
 from knowledge.documents import Progress, ProgressCallback
 from knowledge.errors import FetchFailed, KnowledgeError
@@ -49,7 +50,7 @@ async def ingest(services: Services, bot_id: str, sources: list[str]) -> int:
             bar.close()
         doc = result.document
         verb = "added" if result.added else "already known, unchanged:"
-        print(f"{verb} {doc.id[:8]}  {doc.title}  ({doc.chunk_count} passages)")
+        print(f"{verb} {doc.id[:8]}  {doc.title}  ({counted(doc.chunk_count, 'passage')})")
     return status
 
 
@@ -80,14 +81,14 @@ async def docs(services: Services, bot_id: str, delete: str | None) -> int:
         except KnowledgeError as exc:
             print(f"chorus: {exc}", file=sys.stderr)
             return BAD_INPUT
-        print(f"deleted {info.id[:8]}  {info.title}  ({info.chunk_count} passages)")
+        print(f"deleted {info.id[:8]}  {info.title}  ({counted(info.chunk_count, 'passage')})")
         return 0
     documents = await services.knowledge.documents(bot_id)
     if not documents:
         print(f"{bot_id} has no documents; add some with `chorus ingest {bot_id} PATH`")
     for d in documents:
-        pages = f"{d.pages} pages, " if d.pages else ""
-        print(f"{d.id[:8]}  {d.title}  ({pages}{d.chunk_count} passages)  {d.source}")
+        pages = f"{counted(d.pages, 'page')}, " if d.pages else ""
+        print(f"{d.id[:8]}  {d.title}  ({pages}{counted(d.chunk_count, 'passage')})  {d.source}")
     return 0
 
 

@@ -7,12 +7,15 @@ so a conversation behaves the same whichever way it reaches the engine.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from bots.commands import CreatorCommands
 from bots.demo import DEMO_BOT, DEMO_KNOWLEDGE
+from bots.manager import ManagerBot
 from bots.registry import BotDirectory
 from channels.media import MediaReader, read_local_file
 from channels.telegram import SCHEME as TELEGRAM_FILES
@@ -64,6 +67,8 @@ class Services:
     voice: VoiceIO | None = None
     inbox: Inbox | None = None
     telegram: TelegramChannel | None = None
+    # the platform's manager bot, when TELEGRAM_BOT_TOKEN is set
+    manager: ManagerBot | None = None
 
 
 def build_services(settings: Settings, metrics: Metrics | None = None) -> Services:
@@ -134,6 +139,13 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         ),
     )
     media.register(TELEGRAM_FILES, telegram.read_file)
+    manager = None
+    if settings.telegram_bot_token is not None:
+        token = settings.telegram_bot_token.get_secret_value()
+        manager = ManagerBot(
+            bots, tools, telegram.attach, public_base_url=settings.public_base_url, own_token=token
+        )
+        telegram.serve_manager(token, manager_secret(settings), manager.handle)
     return Services(
         settings,
         db,
@@ -151,7 +163,18 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         voice=voice,
         inbox=inbox,
         telegram=telegram,
+        manager=manager,
     )
+
+
+def manager_secret(settings: Settings) -> str:
+    """The manager bot's webhook secret: ``TELEGRAM_WEBHOOK_SECRET``, else one derived
+    from its token, so that every process of an installation expects the same."""
+    if settings.telegram_webhook_secret is not None:
+        return settings.telegram_webhook_secret.get_secret_value()
+    assert settings.telegram_bot_token is not None
+    token = settings.telegram_bot_token.get_secret_value().encode()
+    return hmac.new(token, b"chorus manager webhook", hashlib.sha256).hexdigest()
 
 
 def build_llm(settings: Settings) -> OllamaGenerator | LlamaCppGenerator | None:

@@ -1,4 +1,4 @@
-"""Small text helpers shared by the composer and the lexical index."""
+"""Small text helpers shared by the composer, the lexical index and the replies."""
 
 from __future__ import annotations
 
@@ -13,3 +13,8 @@ STOP_WORDS = frozenset(
     very was we were what when where which while who whom why will with would you your
     yours yourself yourselves""".split()
 )
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """``1 passage``, ``3 passages``: a number with its noun in the right form."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"

@@ -53,6 +53,9 @@ class Creator(Base):
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    # the bot the creator's commands in the manager bot apply to (no foreign key: bots
+    # already point at their creator, and a deleted bot simply stops being chosen)
+    current_bot_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -242,7 +245,8 @@ class InboundUpdate(Base):
     __table_args__ = (UniqueConstraint("bot_id", "channel", "update_id"),)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    bot_id: Mapped[str] = mapped_column(ForeignKey("bots.id", ondelete="CASCADE"))
+    # a creator's bot, or the manager bot (which has no row in ``bots``)
+    bot_id: Mapped[str] = mapped_column(String(64))
     channel: Mapped[str] = mapped_column(String(16))
     update_id: Mapped[str] = mapped_column(String(200))
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)

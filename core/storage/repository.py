@@ -149,6 +149,18 @@ async def set_reachable(
     return bool(getattr(result, "rowcount", 0))
 
 
+async def is_reachable(session: AsyncSession, bot_id: str, channel: str, external_id: str) -> bool:
+    """Whether a user can be sent to (False once they blocked the bot; True if unknown)."""
+    reachable = await session.scalar(
+        select(ChannelIdentity.reachable).where(
+            ChannelIdentity.bot_id == bot_id,
+            ChannelIdentity.channel == channel,
+            ChannelIdentity.external_id == external_id,
+        )
+    )
+    return reachable is not False
+
+
 async def update_end_user(session: AsyncSession, end_user_id: int, **values: Any) -> None:
     """Change an end user's preferences (language, voice)."""
     await session.execute(update(EndUser).where(EndUser.id == end_user_id).values(**values))

@@ -431,6 +431,7 @@ class FakeTelegram:
             "deleteMyCommands": self._delete_my_commands,
             "sendMessage": self._send_message,
             "editMessageText": self._edit_message_text,
+            "deleteMessage": self._delete_message,
             "sendChatAction": self._send_chat_action,
             "answerCallbackQuery": self._answer_callback_query,
             "sendVoice": self._sender("voice"),
@@ -570,6 +571,14 @@ class FakeTelegram:
             edited["reply_markup"] = markup
         self._messages[key] = edited
         return edited
+
+    async def _delete_message(self, bot: FakeBot, params: dict[str, Any], files: Any) -> Any:
+        chat, message_id = self._chat(bot, params), params.get("message_id")
+        if not isinstance(message_id, int):
+            raise bad_request("message identifier is not specified")
+        if self._messages.pop((bot.token, chat["id"], message_id), None) is None:
+            raise bad_request("message to delete not found")
+        return True
 
     async def _send_chat_action(self, bot: FakeBot, params: dict[str, Any], files: Any) -> Any:
         self._chat(bot, params)

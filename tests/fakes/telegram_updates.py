@@ -279,17 +279,27 @@ def group_update(
 
 
 def bot_blocked_update(
-    *, user_id: int = USER_ID, bot_id: int = BOT_ID, bot_username: str = BOT_USERNAME
+    *,
+    user_id: int = USER_ID,
+    bot_id: int = BOT_ID,
+    bot_username: str = BOT_USERNAME,
+    unblocked: bool = False,
 ) -> dict[str, Any]:
-    """``my_chat_member``: the user blocked the bot (its status became ``kicked``)."""
+    """``my_chat_member``: the user blocked the bot (its status became ``kicked``), or
+    with ``unblocked`` restarted it after blocking (``kicked`` became ``member``)."""
     bot = bot_user(bot_id, username=bot_username)
+    statuses = ("kicked", "member") if unblocked else ("member", "kicked")
     change = {
         "chat": private_chat(user_id),
         "from": user(user_id),
         "date": int(time.time()),
-        "old_chat_member": {"user": bot, "status": "member"},
-        "new_chat_member": {"user": bot, "status": "kicked", "until_date": 0},
+        "old_chat_member": {"user": bot, "status": statuses[0]},
+        "new_chat_member": {"user": bot, "status": statuses[1]},
     }
+    if statuses[1] == "kicked":
+        change["new_chat_member"]["until_date"] = 0
+    if statuses[0] == "kicked":
+        change["old_chat_member"]["until_date"] = 0
     return _update("my_chat_member", change)
 
 

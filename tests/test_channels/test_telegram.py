@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
 from pytest_aiohttp import AiohttpServer
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from channels.telegram import split_text
-from core.app import SERVICES, create_app
+from core.app import SERVICES
+from core.messages import OutboundMessage
+from core.outbox import Address
 from core.services import Services
 from core.settings import Settings
 from core.storage.models import ChannelIdentity, InboundUpdate
@@ -32,9 +32,16 @@ from tests.fakes.telegram_updates import (
     text_update,
     voice_update,
 )
+from tests.test_channels.telegram_app import (
+    Client,
+    post_update,
+    services_ready,
+    settings_for,
+    start,
+    stored_updates,
+)
 
 TOKEN = "7000000001:AAF-test-token-for-the-demo-bot_0123456"
-Client = TestClient[web.Request, web.Application]
 
 
 @dataclass
@@ -49,9 +56,9 @@ class Setup:
         return self.client.app[SERVICES]
 
     async def post(self, update: dict[str, Any], secret: str | None = None) -> int:
-        headers = {"X-Telegram-Bot-Api-Secret-Token": self.secret if secret is None else secret}
-        response = await self.client.post("/webhooks/telegram/demo", json=update, headers=headers)
-        return response.status
+        return await post_update(
+            self.client, "demo", update, self.secret if secret is None else secret
+        )
 
     async def settle(self) -> None:
         """Wait for accepted updates and the content jobs they started."""
@@ -64,22 +71,11 @@ class Setup:
         return [str(c.params.get("text", "")) for c in self.fake.calls_for("sendMessage")]
 
 
-async def start(settings: Settings) -> Client:
-    client: Client = TestClient(TestServer(create_app(settings)))
-    await client.start_server()
-    return client
-
-
 @pytest.fixture
 async def telegram(aiohttp_server: AiohttpServer, tmp_path: Path) -> AsyncIterator[Setup]:
     fake = FakeTelegram()
     fake.add_bot(TOKEN, username="mira_demo_bot")
-    server = await aiohttp_server(fake.app())
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        telegram_api_base=str(server.make_url("")).rstrip("/"),
-        public_base_url="https://chorus.example",
-    )
+    settings = await settings_for(fake, aiohttp_server, tmp_path / "data")
     client = await start(settings)
     services = client.app[SERVICES]
     await services_ready(client)
@@ -89,19 +85,6 @@ async def telegram(aiohttp_server: AiohttpServer, tmp_path: Path) -> AsyncIterat
     assert secret
     yield Setup(fake, settings, client, secret)
     await client.close()
-
-
-async def services_ready(client: Client) -> None:
-    for _ in range(200):
-        if (await client.get("/ready")).status == 200:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("the server never became ready")
-
-
-async def stored_updates(services: Services) -> int:
-    async with services.db.read() as session:
-        return int(await session.scalar(select(func.count()).select_from(InboundUpdate)) or 0)
 
 
 async def test_attaching_a_token_sets_the_webhook_and_the_menu(telegram: Setup) -> None:
@@ -306,6 +289,23 @@ async def test_a_user_who_blocks_the_bot_is_marked_unreachable(telegram: Setup) 
     async with telegram.services.db.read() as session:
         statuses = set((await session.scalars(select(InboundUpdate.status))).all())
     assert statuses == {"done"}
+
+
+async def test_finished_content_is_not_pushed_to_a_user_who_blocked_the_bot(
+    telegram: Setup,
+) -> None:
+    await telegram.post(text_update("hello", user_id=503))
+    await telegram.settle()
+    sent = len(telegram.fake.calls_for("sendMessage"))
+    await telegram.post(bot_blocked_update(user_id=503))
+    await telegram.settle()
+    address = Address("demo", "telegram", "503")
+    await telegram.services.outbox.send(address, [OutboundMessage(text="Your meditation")])
+    assert len(telegram.fake.calls_for("sendMessage")) == sent
+    await telegram.post(bot_blocked_update(user_id=503, unblocked=True))
+    await telegram.settle()
+    await telegram.services.outbox.send(address, [OutboundMessage(text="Your meditation")])
+    assert telegram.texts()[-1] == "Your meditation"
 
 
 async def test_in_groups_the_bot_answers_only_when_addressed(telegram: Setup) -> None:

@@ -21,14 +21,14 @@ def test_ingest_docs_ask_and_delete(tmp_path: Path) -> None:
     assert added.returncode == 0, added.stderr.decode()
     lines = added.stdout.decode().splitlines()
     assert lines[0].startswith("added ")
-    assert lines[0].endswith("Tea  (1 passages)")
+    assert lines[0].endswith("Tea  (1 passage)")
     assert len(lines) == 2
 
     again = chorus("ingest", "tea-shop", str(notes), env=env)
     assert "already known, unchanged" in again.stdout.decode()
 
     listed = chorus("docs", "tea-shop", env=env).stdout.decode()
-    assert "Tea  (1 passages)" in listed
+    assert "Tea  (1 passage)" in listed
     doc_id = listed.split()[0]
 
     asked = chorus("ask", "tea-shop", "How hot should the water be for green tea?", env=env)

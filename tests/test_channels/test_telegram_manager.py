@@ -1,0 +1,280 @@
+"""The manager bot end to end: a creator sets up an agent by chatting, through the real
+webhook route, with replies checked at the fake Bot API server."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pytest_aiohttp import AiohttpServer
+from sqlalchemy import select
+
+from core.app import SERVICES
+from core.services import Services
+from core.settings import Settings
+from core.storage.models import ChannelAccount
+from tests.fakes.telegram_api import FakeTelegram
+from tests.fakes.telegram_updates import (
+    command_update,
+    document_update,
+    group_update,
+    text_update,
+)
+from tests.test_channels.telegram_app import (
+    Client,
+    post_update,
+    services_ready,
+    settings_for,
+    start,
+)
+from tests.test_knowledge.loader_samples import text_pdf
+
+MANAGER_TOKEN = "6000000001:AAH-manager-token-of-the-platform-00000"
+CREATOR_TOKEN = "7100000001:AAE-token-of-the-creators-own-bot-000000"
+OTHER_TOKEN = "7200000002:AAE-token-of-another-bot-of-theirs-00000"
+CREATOR = 3_001
+STRANGER = 3_002
+END_USER = 4_001
+
+KETTLE = (
+    "Brewing green tea: heat the water to 80 degrees Celsius, never boiling, and steep "
+    "the leaves for two minutes. Longer steeping makes green tea bitter."
+)
+
+
+@dataclass
+class Platform:
+    fake: FakeTelegram
+    client: Client
+
+    @property
+    def services(self) -> Services:
+        return self.client.app[SERVICES]
+
+    async def tell(self, update: dict[str, Any]) -> list[str]:
+        """Send an update to the manager bot; the texts it sent back meanwhile."""
+        before = len(self.fake.calls_for("sendMessage", MANAGER_TOKEN))
+        secret = self.fake.bots[MANAGER_TOKEN].webhook.secret_token or ""
+        assert await post_update(self.client, "manager", update, secret) == 200
+        await self.settle()
+        calls = self.fake.calls_for("sendMessage", MANAGER_TOKEN)[before:]
+        return [html.unescape(str(c.params["text"])) for c in calls]
+
+    async def say(self, text: str, user_id: int = CREATOR) -> str:
+        """A creator's text to the manager bot; its last reply."""
+        update = text_update(text, user_id=user_id)
+        self.fake.remember(MANAGER_TOKEN, update)
+        return (await self.tell(update))[-1]
+
+    async def to_bot(self, bot_id: str, token: str, text: str, user_id: int = END_USER) -> str:
+        """An end user's text to a creator's bot; its last reply."""
+        before = len(self.fake.calls_for("sendMessage", token))
+        secret = self.fake.bots[token].webhook.secret_token or ""
+        assert await post_update(self.client, bot_id, text_update(text, user_id=user_id), secret)
+        await self.settle()
+        calls = self.fake.calls_for("sendMessage", token)[before:]
+        assert calls, f"{bot_id} did not answer {text!r}"
+        return html.unescape(str(calls[-1].params["text"]))
+
+    async def settle(self) -> None:
+        assert self.services.inbox is not None
+        await self.services.inbox.idle()
+
+
+@pytest.fixture
+async def platform(aiohttp_server: AiohttpServer, tmp_path: Path) -> AsyncIterator[Platform]:
+    fake = FakeTelegram()
+    fake.add_bot(MANAGER_TOKEN, username="chorus_manager_bot")
+    fake.add_bot(CREATOR_TOKEN, username="green_tea_coach_bot")
+    fake.add_bot(OTHER_TOKEN, username="another_coach_bot")
+    settings = await settings_for(
+        fake,
+        aiohttp_server,
+        tmp_path / "data",
+        telegram_bot_token=MANAGER_TOKEN,
+        speech_enabled=False,
+    )
+    client = await start(settings)
+    await services_ready(client)
+    await fake.wait_for("setMyCommands", token=MANAGER_TOKEN, timeout=10)
+    yield Platform(fake, client)
+    await client.close()
+
+
+async def test_the_manager_bot_sets_its_webhook_and_the_creators_menu(platform: Platform) -> None:
+    manager = platform.fake.bots[MANAGER_TOKEN]
+    assert manager.webhook.url == "https://chorus.example/webhooks/telegram/manager"
+    assert manager.webhook.secret_token
+    assert MANAGER_TOKEN not in manager.webhook.secret_token
+    commands = {c["command"] for c in next(iter(manager.commands.values()))}
+    assert {"newbot", "persona", "greeting", "token", "docs", "deldoc", "ask"} <= commands
+    assert {"widget", "pause", "resume"} <= commands
+
+
+async def test_a_creator_sets_up_an_agent_and_an_end_user_talks_to_it(
+    platform: Platform,
+) -> None:
+    assert "/newbot" in await platform.say("/start")
+    created = await platform.say("/newbot Green Tea Coach")
+    assert "Green Tea Coach is ready (id green-tea-coach)" in created
+    assert "Saved" in await platform.say("/persona Calm, precise and friendly.")
+    assert "Saved" in await platform.say("/greeting Welcome! Ask me anything about tea.")
+    assert "Calm, precise" in await platform.say("/persona")
+
+    # the creator's own Telegram bot: checked, webhook and menu set, token message removed
+    token_update = command_update("token", CREATOR_TOKEN, user_id=CREATOR)
+    platform.fake.remember(MANAGER_TOKEN, token_update)
+    (reply,) = await platform.tell(token_update)
+    assert "@green_tea_coach_bot" in reply
+    assert "https://t.me/green_tea_coach_bot" in reply
+    own = platform.fake.bots[CREATOR_TOKEN]
+    assert own.webhook.url == "https://chorus.example/webhooks/telegram/green-tea-coach"
+    assert "create" in {c["command"] for c in next(iter(own.commands.values()))}
+    (deleted,) = platform.fake.calls_for("deleteMessage", MANAGER_TOKEN)
+    assert deleted.params["message_id"] == token_update["message"]["message_id"]
+    assert deleted.status == 200
+
+    # a PDF, ingested with progress shown in the chat
+    diary = [
+        [f"Tasting note {n}: a spring harvest sampled on day {n}, with notes of {flavour}."]
+        for n, flavour in enumerate(["chestnut", "seaweed", "honey", "grass"] * 10)
+    ]
+    pdf = text_pdf([[KETTLE], *diary])
+    stored = platform.fake.add_file(None, pdf, file_name="tea.pdf", mime_type="application/pdf")
+    upload = document_update(
+        user_id=CREATOR, file_id=stored.file_id, file_name="tea.pdf", file_size=len(pdf)
+    )
+    await asyncio.sleep(1.1)  # a person takes a moment; the chat's pace lets progress out
+    replies = await platform.tell(upload)
+    assert replies[0].startswith("Reading tea.pdf")
+    assert "Learned" in replies[-1]
+    assert "41 pages" in replies[-1]
+    assert "• " in (listed := await platform.say("/docs"))
+    assert "tea (4 passages)" in listed
+    asked = await platform.say("/ask How hot should the water be for green tea?")
+    assert "Question covered" in asked
+    assert "80 degrees" in asked
+
+    # an end user on the creator's bot gets the greeting and answers from the PDF
+    greeting = await platform.to_bot("green-tea-coach", CREATOR_TOKEN, "/start")
+    assert greeting.startswith("Welcome! Ask me anything about tea.")
+    answer = await platform.to_bot(
+        "green-tea-coach", CREATOR_TOKEN, "How hot should the water be for green tea?"
+    )
+    assert "80" in answer
+    assert "Sources" in answer, answer
+
+    # paused: end users are told, the creator can still test
+    assert "paused" in await platform.say("/pause")
+    resting = await platform.to_bot("green-tea-coach", CREATOR_TOKEN, "And oolong?")
+    assert "taking a break" in resting
+    tested = await platform.to_bot(
+        "green-tea-coach", CREATOR_TOKEN, "How long should green tea steep?", user_id=CREATOR
+    )
+    assert "taking a break" not in tested
+    assert "answering users again" in await platform.say("/resume")
+    assert "taking a break" not in await platform.to_bot(
+        "green-tea-coach", CREATOR_TOKEN, "And oolong?"
+    )
+
+    # the embed code for the website
+    snippet = await platform.say("/widget")
+    assert '<script src="https://chorus.example/widget.js" data-bot="green-tea-coach"' in snippet
+
+
+async def test_only_the_creator_configures_their_agent(platform: Platform) -> None:
+    await platform.say("/newbot Green Tea Coach")
+    assert "no agent with the id green-tea-coach" in await platform.say(
+        "/use green-tea-coach", user_id=STRANGER
+    )
+    assert "no agent yet" in await platform.say("/persona Rude and loud.", user_id=STRANGER)
+    assert "no agent yet" in await platform.say("/pause", user_id=STRANGER)
+    bot = await platform.services.bots.get("green-tea-coach")
+    assert bot.persona == ""
+    assert not bot.paused
+
+
+async def test_several_agents_and_switching_between_them(platform: Platform) -> None:
+    await platform.say("/newbot Green Tea Coach")
+    await platform.say("/newbot Sleep Guide")
+    listing = await platform.say("/bots")
+    assert "green-tea-coach" in listing
+    assert "sleep-guide  Sleep Guide ← working on" in listing
+    await platform.say("/persona Soft and slow.")
+    assert "Now working on Green Tea Coach" in await platform.say("/use green-tea-coach")
+    await platform.say("/persona Crisp.")
+    assert (await platform.services.bots.get("sleep-guide")).persona == "Soft and slow."
+    assert (await platform.services.bots.get("green-tea-coach")).persona == "Crisp."
+
+
+async def test_tokens_telegram_refuses_or_that_are_malformed(platform: Platform) -> None:
+    await platform.say("/newbot Green Tea Coach")
+    assert "like /token 123456789:AAE" in await platform.say("/token not-a-token")
+    unknown = "7999999999:AAE-a-token-telegram-has-never-issued-00"
+    assert "Telegram didn't accept that token (Unauthorized)" in await platform.say(
+        f"/token {unknown}"
+    )
+    assert "my own token" in await platform.say(f"/token {MANAGER_TOKEN}")
+    async with platform.services.db.read() as session:
+        assert await session.scalar(select(ChannelAccount)) is None
+    platform.fake.fail("getMe", times=4, status=502)  # more than the client retries
+    assert "couldn't reach Telegram" in await platform.say(f"/token {CREATOR_TOKEN}")
+
+
+async def test_a_telegram_bot_moves_to_the_agent_it_is_attached_to_last(
+    platform: Platform,
+) -> None:
+    await platform.say("/newbot Green Tea Coach")
+    await platform.say(f"/token {CREATOR_TOKEN}")
+    await platform.say("/newbot Sleep Guide")
+    await platform.say(f"/token {CREATOR_TOKEN}")
+    async with platform.services.db.read() as session:
+        accounts = list(await session.scalars(select(ChannelAccount)))
+    assert [a.bot_id for a in accounts] == ["sleep-guide"]
+    own = platform.fake.bots[CREATOR_TOKEN]
+    assert own.webhook.url.endswith("/webhooks/telegram/sleep-guide")
+
+
+async def test_commands_not_available_yet_say_so(platform: Platform) -> None:
+    await platform.say("/newbot Green Tea Coach")
+    for command in ("stats", "broadcast", "whatsapp", "pricing"):
+        assert "isn't available on this server yet" in await platform.say(f"/{command}")
+
+
+async def test_a_creator_without_an_agent_is_guided_to_newbot(platform: Platform) -> None:
+    assert "/newbot" in await platform.say("/docs")
+    assert "/newbot" in await platform.say("hello there")
+    assert "What should your agent be called" in await platform.say("/newbot")
+
+
+async def test_the_manager_bot_only_configures_in_private_chats(platform: Platform) -> None:
+    update = group_update("/newbot@chorus_manager_bot Tea", user_id=CREATOR)
+    (reply,) = await platform.tell(update)
+    assert "private chat" in reply
+    assert await platform.services.bots.owned_by("telegram", str(CREATOR)) == []
+
+
+async def test_the_manager_webhook_checks_its_secret(platform: Platform) -> None:
+    update = command_update("newbot", "Intruder", user_id=STRANGER)
+    assert await post_update(platform.client, "manager", update, "wrong") == 401
+    assert await post_update(platform.client, "manager", update, "") == 401
+
+
+async def test_without_a_manager_token_there_is_no_manager_webhook(
+    aiohttp_server: AiohttpServer, tmp_path: Path
+) -> None:
+    client = await start(Settings(data_dir=tmp_path / "data", speech_enabled=False))
+    try:
+        await services_ready(client)
+        assert await post_update(client, "manager", command_update("start"), "x") == 404
+    finally:
+        await client.close()
+
+
+async def test_no_creator_bot_can_take_the_manager_id(platform: Platform) -> None:
+    assert "(id manager-2)" in await platform.say("/newbot Manager")
