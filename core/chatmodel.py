@@ -5,44 +5,21 @@ in-process)."""
 from __future__ import annotations
 
 import abc
-import re
 from collections.abc import AsyncIterator, Sequence
 
+from core.citations import cite
 from core.errors import GeneratorUnavailable
 from core.generation import (
     Answer,
     AnswerRequest,
     ContentRequest,
     GeneratedContent,
-    Passage,
 )
-from core.messages import Source
 from core.prompt import ChatMessage, PromptBuilder, read_script
 
 #: Most tokens the model may write for an answer, and for a script.
 ANSWER_TOKENS = 512
 SCRIPT_TOKENS = 2048
-
-
-_CITATION = re.compile(r"(\s*)\[(\d+(?:\s*,\s*\d+)*)\]")
-
-
-def cite(text: str, passages: Sequence[Passage]) -> tuple[str, tuple[Source, ...]]:
-    """The answer with only valid citations, and its sources: those it cites, else all.
-
-    ``[n]`` naming no passage is removed from the text; ``[1, 2]`` becomes ``[1][2]``.
-    """
-    cited: list[int] = []
-
-    def keep(match: re.Match[str]) -> str:
-        numbers = [int(n) for n in re.split(r"\s*,\s*", match.group(2))]
-        valid = [n for n in numbers if 1 <= n <= len(passages)]
-        cited.extend(n for n in valid if n not in cited)
-        return match.group(1) + "".join(f"[{n}]" for n in valid) if valid else ""
-
-    cleaned = _CITATION.sub(keep, text).strip()
-    numbers = sorted(cited) or range(1, len(passages) + 1)
-    return cleaned, tuple(passages[n - 1].as_source(n) for n in numbers)
 
 
 class ChatModelGenerator(abc.ABC):

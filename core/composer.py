@@ -12,6 +12,7 @@ import re
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
+from core.citations import Citations, cite
 from core.flow import ContentType
 from core.generation import (
     Answer,
@@ -20,7 +21,6 @@ from core.generation import (
     GeneratedContent,
     Passage,
 )
-from core.messages import Source
 from core.text import STOP_WORDS
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -109,14 +109,19 @@ class GroundedComposer:
 
     async def answer(self, request: AnswerRequest) -> Answer:
         """Quote the sentences of the passages that share most terms with the question."""
-        parts, sources = _cited_sentences(request)
-        return Answer(text=" ".join(parts), sources=sources)
+        parts = _cited_sentences(request)
+        if not parts:
+            return Answer(text="", sources=())
+        text, sources = cite(" ".join(parts), request.passages)
+        return Answer(text=text, sources=sources)
 
     async def stream_answer(self, request: AnswerRequest) -> AsyncIterator[str]:
         """The same answer as :meth:`answer`, one cited sentence per delta."""
-        parts, _sources = _cited_sentences(request)
-        for number, part in enumerate(parts):
-            yield part if number == 0 else f" {part}"
+        citations = Citations(request.passages)
+        for number, part in enumerate(_cited_sentences(request)):
+            yield citations.feed(part if number == 0 else f" {part}")
+        if tail := citations.finish():
+            yield tail
 
     async def compose(self, request: ContentRequest) -> GeneratedContent:
         """Write the script for a confirmed guided-flow request."""
@@ -132,17 +137,12 @@ class GroundedComposer:
         return GeneratedContent(title=content.title, text=text)
 
 
-def _cited_sentences(request: AnswerRequest) -> tuple[list[str], tuple[Source, ...]]:
-    """The answer's sentences, each ending in its citation, and the sources they cite."""
+def _cited_sentences(request: AnswerRequest) -> list[str]:
+    """The answer's sentences, each citing its passage by its number in the request."""
     if not request.passages:
-        return [], ()
+        return []
     ranked = _best_sentences(request.question, request.passages)
-    used: dict[int, int] = {}  # passage index -> citation number
-    parts = []
-    for index, sentence in ranked:
-        number = used.setdefault(index, len(used) + 1)
-        parts.append(f"{sentence} [{number}]")
-    return parts, tuple(request.passages[i].as_source(n) for i, n in used.items())
+    return [f"{sentence} [{index + 1}]" for index, sentence in ranked]
 
 
 def _best_sentences(question: str, passages: Sequence[Passage]) -> list[tuple[int, str]]:

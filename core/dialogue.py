@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bots.profile import BotProfile
+from core.citations import Citations
 from core.flow import (
     FIELDS,
     STAGES,
@@ -27,7 +28,7 @@ from core.flow import (
     stage_of,
     summary_lines,
 )
-from core.generation import AnswerRequest, Retriever, TextGenerator, Turn
+from core.generation import Answer, AnswerRequest, Retriever, TextGenerator, Turn
 from core.messages import Button, Media, OutboundKind, OutboundMessage, Source
 from core.statemachine import Event, State, step
 
@@ -99,6 +100,9 @@ MENU_BUTTONS = (
 )
 TYPE_BUTTONS = MENU_BUTTONS[1:]
 
+#: receives the text of an answer as it is written, delta by delta
+Stream = Callable[[str], Awaitable[None]]
+
 
 def _normal(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s'-]", " ", text.lower()).split())
@@ -120,6 +124,8 @@ class TurnInput:
     language: str | None = None
     # earlier turns of the conversation, loaded only when the generator reads them
     history: Callable[[], Awaitable[list[Turn]]] | None = None
+    # receives an answer's text as it is written, for channels that show it growing
+    stream: Stream | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,15 +249,17 @@ class Dialogue:
             history: list[Turn] = []
             if turn.history is not None and self._generator.uses_history:
                 history = await turn.history()
-            answer = await self._generator.answer(
-                AnswerRequest(
-                    bot=turn.bot,
-                    question=turn.text,
-                    passages=passages,
-                    history=history,
-                    language=turn.language,
-                )
+            request = AnswerRequest(
+                bot=turn.bot,
+                question=turn.text,
+                passages=passages,
+                history=history,
+                language=turn.language,
             )
+            if turn.stream is None:
+                answer = await self._generator.answer(request)
+            else:
+                answer = await self._streamed(request, turn.stream)
             if answer.text:
                 return result.say(answer.text, sources=answer.sources)
         result.say(
@@ -260,6 +268,17 @@ class Dialogue:
             "affirmations or a ritual.",
             TYPE_BUTTONS,
         )
+
+    async def _streamed(self, request: AnswerRequest, stream: Stream) -> Answer:
+        """The answer, its text passed to ``stream`` as it is written."""
+        citations = Citations(request.passages)
+        written: list[str] = []
+        async for delta in self._generator.stream_answer(request):
+            if shown := citations.feed(delta):
+                written.append(shown)
+                await stream(shown)
+        written.append(citations.finish())
+        return Answer(text="".join(written).strip(), sources=citations.sources)
 
     def _begin(self, content_type: ContentType, result: TurnResult) -> None:
         result.context["flow"] = {

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from bots.profile import BotProfile
 from bots.registry import BotDirectory
 from core.commands import GlobalCommands
-from core.dialogue import CreatedContent, Dialogue, TurnInput, TurnResult
+from core.dialogue import CreatedContent, Dialogue, Stream, TurnInput, TurnResult
 from core.errors import AudioRejected, ChorusError, StaleConversation
 from core.generation import CreatorTools, Turn
 from core.locks import KeyedLock
@@ -175,12 +175,14 @@ class ConversationEngine:
         await self._writer.close()
 
     async def handle(
-        self, message: InboundMessage, notify: Notify | None = None
+        self, message: InboundMessage, notify: Notify | None = None, stream: Stream | None = None
     ) -> list[OutboundMessage]:
         """Handle one inbound message and return the replies to render.
 
         ``notify``, when the channel gives one, receives progress messages while long
         work (ingesting a document) runs; they are not part of the returned replies.
+        ``stream`` receives an answer's text as it is written (the reply still carries
+        the whole text, with its sources).
 
         Messages from the same sender to the same bot on the same channel are handled
         strictly in the order ``handle`` was called; others run concurrently. A message
@@ -191,7 +193,7 @@ class ConversationEngine:
         channel = message.channel.value
         try:
             async with self._locks.hold((message.bot_id, channel, message.sender_id)):
-                replies, state = await self._handle_once(message, notify)
+                replies, state = await self._handle_once(message, notify, stream)
         except ChorusError as exc:
             self._metrics.errors.labels("engine", type(exc).__name__).inc()
             raise
@@ -207,10 +209,10 @@ class ConversationEngine:
         return replies
 
     async def _handle_once(
-        self, message: InboundMessage, notify: Notify | None
+        self, message: InboundMessage, notify: Notify | None, stream: Stream | None
     ) -> tuple[list[OutboundMessage], str | None]:
         try:
-            return await self._turn(message, notify, trust_cache=True)
+            return await self._turn(message, notify, stream, trust_cache=True)
         except (IntegrityError, StaleConversation) as exc:
             # another process stored this delivery, created this user or moved this
             # conversation first: decide again from what is stored now
@@ -219,10 +221,15 @@ class ConversationEngine:
                 message.bot_id,
                 type(exc).__name__,
             )
-            return await self._turn(message, notify, trust_cache=False)
+            return await self._turn(message, notify, stream, trust_cache=False)
 
     async def _turn(
-        self, message: InboundMessage, notify: Notify | None, *, trust_cache: bool
+        self,
+        message: InboundMessage,
+        notify: Notify | None,
+        stream: Stream | None,
+        *,
+        trust_cache: bool,
     ) -> tuple[list[OutboundMessage], str | None]:
         bot = await self._bots.get(message.bot_id)
         channel = message.channel.value
@@ -251,7 +258,7 @@ class ConversationEngine:
             outcome = _Outcome(TurnResult.begin(state, party.context if party else {}))
             outcome.result.say(problem)
         else:
-            outcome = await self._decide(message, bot, party, text, notify)
+            outcome = await self._decide(message, bot, party, text, notify, stream)
         result = outcome.result
         for event in result.events:
             self._metrics.transitions.labels(event.value).inc()
@@ -315,6 +322,7 @@ class ConversationEngine:
         party: Party | None,
         text: str,
         notify: Notify | None,
+        stream: Stream | None = None,
     ) -> _Outcome:
         state = State(party.state) if party else INITIAL_STATE
         context = party.context if party else {}
@@ -364,7 +372,9 @@ class ConversationEngine:
             outcome = _Outcome(ran.result)
         else:
             outcome.result = await self._dialogue.respond(
-                TurnInput(bot, state, context, text, payload, language, self._history(party))
+                TurnInput(
+                    bot, state, context, text, payload, language, self._history(party), stream
+                )
             )
         if party is None and not resting and message.command != "start" and outcome.result.replies:
             first = outcome.result.replies[0]

@@ -157,8 +157,9 @@ async def test_answer_keeps_the_sources_it_cites(make: Make, fake: FakeOllama) -
 
     answer = await make().answer(REQUEST)
 
-    assert answer.text == "Breathe in for four counts [2]. Use the nose [2]."
-    assert answer.sources == (PASSAGES[1].as_source(2),)
+    # renumbered in order of mention: the one passage cited is [1]
+    assert answer.text == "Breathe in for four counts [1]. Use the nose [1]."
+    assert answer.sources == (PASSAGES[1].as_source(1),)
 
 
 async def test_answer_without_citations_keeps_every_source(make: Make, fake: FakeOllama) -> None:
