@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from bots.profile import BotProfile
+from bots.registry import BotDirectory
 from core.messages import Attachment, AttachmentKind, OutboundMessage
 from core.progress import Notify, relay_progress
 from core.text import counted
@@ -17,21 +18,28 @@ from knowledge.base import KnowledgeBase
 from knowledge.documents import Progress
 from knowledge.errors import KnowledgeError
 from knowledge.retrieval import HybridRetriever
+from webwidget.embed import normalise_origin
 
+MAX_ORIGINS = 20
 AttachmentReader = Callable[[Attachment], Awaitable[bytes]]
 
 
 class CreatorCommands:
     """Runs creator commands and ingests documents creators send."""
 
-    names = frozenset({"docs", "deldoc", "ask"})
+    names = frozenset({"docs", "deldoc", "ask", "origins"})
 
     def __init__(
-        self, knowledge: KnowledgeBase, retriever: HybridRetriever, read: AttachmentReader
+        self,
+        knowledge: KnowledgeBase,
+        retriever: HybridRetriever,
+        read: AttachmentReader,
+        bots: BotDirectory,
     ) -> None:
         self._knowledge = knowledge
         self._retriever = retriever
         self._read = read
+        self._bots = bots
 
     async def run(self, name: str, args: str, bot: BotProfile) -> list[OutboundMessage]:
         """Run ``/name args`` for the bot's creator."""
@@ -47,6 +55,8 @@ class CreatorCommands:
                 ]
             if name == "ask":
                 return [await self._ask(bot, args.strip())]
+            if name == "origins":
+                return [await self._origins(bot, args.split())]
         except KnowledgeError as exc:
             return [_text(f"That didn't work: {exc}")]
         raise ValueError(f"not a creator command: {name}")
@@ -128,6 +138,32 @@ class CreatorCommands:
             )
         sources = tuple(s.as_passage().as_source(n) for n, s in enumerate(scored, 1))
         return OutboundMessage(text="\n".join(lines), sources=sources)
+
+    async def _origins(self, bot: BotProfile, words: list[str]) -> OutboundMessage:
+        """``/origins [list]``, ``/origins add URL``, ``/origins remove URL``: the websites
+        whose pages may open the bot's widget."""
+        allowed: list[str] = list((await self._bots.settings(bot.id)).get("allowed_origins", []))
+        action = words[0].lower() if words else "list"
+        if action in ("add", "remove") and len(words) == 2:
+            origin = normalise_origin(words[1])
+            if origin is None:
+                return _text(f"{words[1][:100]} isn't a website address like https://example.com.")
+            if action == "add" and origin not in allowed:
+                if len(allowed) >= MAX_ORIGINS:
+                    return _text(f"A bot can be on at most {MAX_ORIGINS} websites.")
+                allowed.append(origin)
+            elif action == "remove" and origin in allowed:
+                allowed.remove(origin)
+            await self._bots.change_settings(bot.id, allowed_origins=allowed)
+        elif action != "list":
+            return _text("Send /origins add https://your.site, /origins remove … or /origins list.")
+        if not allowed:
+            return _text(
+                f"{bot.name}'s widget works on no other website yet. "
+                "Add yours with /origins add https://your.site"
+            )
+        listing = "\n".join(f"• {origin}" for origin in allowed)
+        return _text(f"{bot.name}'s widget may appear on:\n{listing}")
 
 
 def _report(report: Callable[[str], None], progress: Progress) -> None:

@@ -41,6 +41,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("deldoc", "Delete a document"),
     ("ask", "Test a question and see the sources"),
     ("widget", "The code for your website's chat bubble"),
+    ("origins", "The websites your chat bubble may appear on"),
     ("pause", "Stop answering end users for now"),
     ("resume", "Answer end users again"),
     ("help", "What I can do"),
@@ -48,7 +49,6 @@ COMMANDS: tuple[tuple[str, str], ...] = (
 
 # creator commands whose features this server does not offer yet
 NOT_YET = {
-    "origins": "choosing the websites the chat bubble may appear on",
     "whatsapp": "connecting a WhatsApp number",
     "pricing": "setting prices and credit packs",
     "grant": "giving credits to a user",
@@ -67,7 +67,8 @@ Send me a document (PDF, DOCX, HTML, Markdown or text) and it learns from it.
 /docs lists its documents, /deldoc ID deletes one, /ask QUESTION shows what it would \
 answer from.
 /token TOKEN puts it on your own Telegram bot (get a token from @BotFather).
-/widget gives you the code for a chat bubble on your website.
+/widget gives you the code for a chat bubble on your website, and /origins add \
+https://your.site lets it appear there.
 /pause and /resume stop and restart its answers to your users.
 /bots lists your agents; /use ID switches between them."""
 

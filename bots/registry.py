@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 import re
 import time
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -165,6 +166,24 @@ class BotDirectory:
                 raise UnknownBot(bot_id)
         self._cache.pop(bot_id, None)
         return await self.get(bot_id)
+
+    async def settings(self, bot_id: str) -> dict[str, Any]:
+        """A bot's settings (widget theme, allowed origins); raises UnknownBot."""
+        async with self._db.read() as session:
+            row = await session.get(Bot, bot_id)
+            if row is None:
+                raise UnknownBot(bot_id)
+            return dict(row.settings or {})
+
+    async def change_settings(self, bot_id: str, **values: Any) -> dict[str, Any]:
+        """Set some of a bot's settings (``None`` removes one); returns them all."""
+        async with self._db.transaction() as session:
+            row = await session.get(Bot, bot_id)
+            if row is None:
+                raise UnknownBot(bot_id)
+            merged = {**(row.settings or {}), **values}
+            row.settings = {k: v for k, v in merged.items() if v is not None}
+            return dict(row.settings)
 
     async def owned_by(self, channel: str, external_id: str) -> builtins.list[BotProfile]:
         """The bots of the creator known by this identity, oldest first."""

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 from aiohttp import web
 
@@ -35,6 +36,7 @@ SETTINGS = web.AppKey("settings", Settings)
 SERVICES = web.AppKey("services", Services)
 METRICS = web.AppKey("metrics", Metrics)
 RETRY_SECONDS = 5.0
+WEBWIDGET = Path(__file__).resolve().parent.parent / "webwidget"
 READY_TIMEOUT = 3.0
 
 
@@ -181,6 +183,44 @@ async def telegram_webhook(request: web.Request) -> web.Response:
     return await telegram.webhook(request)
 
 
+async def widget_socket(request: web.Request) -> web.StreamResponse:
+    """``GET /ws/widget/{bot_id}``: the web widget's WebSocket."""
+    widget = request.app[SERVICES].widget
+    if widget is None:
+        raise web.HTTPNotFound(text="the web widget is not set up on this server")
+    return await widget.socket(request)
+
+
+async def widget_script(request: web.Request) -> web.StreamResponse:
+    """``GET /widget.js``: the embeddable widget, for any website to load."""
+    return _static(WEBWIDGET / "widget.js", "application/javascript", max_age=300)
+
+
+async def demo_page(request: web.Request) -> web.StreamResponse:
+    """``GET /``: a page with the demo bot's widget on it."""
+    return _static(WEBWIDGET / "demo.html", "text/html", max_age=60)
+
+
+def _static(path: Path, content_type: str, *, max_age: int) -> web.StreamResponse:
+    if not path.is_file():
+        raise web.HTTPNotFound(text=f"{path.name} is missing from this installation")
+    return web.FileResponse(
+        path,
+        headers={
+            "Content-Type": f"{content_type}; charset=utf-8",
+            "Cache-Control": f"public, max-age={max_age}",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+async def _close_sockets(app: web.Application) -> None:
+    """On shutdown, before the services close: widgets are told to go elsewhere."""
+    services = app.get(SERVICES)
+    if services is not None and services.widget is not None:
+        await services.widget.close()
+
+
 async def metrics(request: web.Request) -> web.Response:
     """Prometheus exposition of this process's metrics."""
     registry = request.app[METRICS]
@@ -222,4 +262,8 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/media/{signed_id}", media)
     app.router.add_post("/webhooks/telegram/{bot_id}", telegram_webhook)
+    app.router.add_get("/ws/widget/{bot_id}", widget_socket)
+    app.router.add_get("/widget.js", widget_script)
+    app.router.add_get("/", demo_page)
+    app.on_shutdown.append(_close_sockets)
     return app

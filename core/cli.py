@@ -16,11 +16,18 @@ from pydantic import ValidationError
 
 from channels.terminal import TerminalChannel
 from core import knowledge_cli
-from core.errors import BotNameTaken, ChorusError, StorageUnavailable, UnknownBot
+from core.errors import (
+    BotNameTaken,
+    ChannelRefused,
+    ChorusError,
+    StorageUnavailable,
+    UnknownBot,
+)
 from core.logs import configure_logging
 from core.messages import Channel
 from core.services import Services, open_services
 from core.settings import Settings
+from webwidget.embed import embed_snippet
 
 LOCAL_USER = "local"
 BAD_INPUT = 2
@@ -75,6 +82,9 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("bot", metavar="BOT")
     ask.add_argument("question", metavar="QUESTION")
 
+    widget = commands.add_parser("widget", help="print the embed code of a bot's web widget")
+    widget.add_argument("bot", metavar="BOT")
+
     migrate = commands.add_parser("migrate", help="bring the database schema up to date")
     migrate.add_argument("--to", default="head", help="revision to migrate to (default: head)")
     commands.add_parser("worker", help="run background jobs from the job queue")
@@ -89,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as exc:
         print(f"chorus: bad settings in the environment:\n{exc}", file=sys.stderr)
         return BAD_INPUT
-    quiet = args.command in ("chat", "ingest", "docs", "ask")
+    quiet = args.command in ("chat", "ingest", "docs", "ask", "widget")
     configure_logging(settings.log_format, "WARNING" if quiet else settings.log_level)
     if args.command == "serve":
         if args.telegram_polling:
@@ -109,6 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "ingest": lambda s: knowledge_cli.ingest(s, args.bot, args.sources),
         "docs": lambda s: knowledge_cli.docs(s, args.bot, args.delete),
         "ask": lambda s: knowledge_cli.ask(s, args.bot, args.question),
+        "widget": lambda s: _widget(s, args.bot),
     }
     try:
         return asyncio.run(_with_services(settings, runner[args.command]))
@@ -182,14 +193,20 @@ async def _bot(services: Services, args: argparse.Namespace) -> int:
         if args.telegram_token and services.telegram is not None:
             try:
                 username = await services.telegram.attach(bot.id, args.telegram_token)
-            except Exception as exc:  # aiogram's errors for a bad token or no connection
-                print(f"chorus: Telegram refused the token: {exc}", file=sys.stderr)
+            except ChannelRefused as exc:
+                print(f"chorus: Telegram refused the token: {exc.reason}", file=sys.stderr)
                 return BAD_INPUT
             print(f"{bot.id} is @{username} on Telegram", file=sys.stderr)
         print(bot.id)
         return 0
     for bot in await services.bots.list():
         print(f"{bot.id}\t{bot.name}{'  (paused)' if bot.paused else ''}")
+    return 0
+
+
+async def _widget(services: Services, bot_id: str) -> int:
+    bot = await services.bots.get(bot_id)
+    print(embed_snippet(services.settings.public_base_url, bot.id))
     return 0
 
 

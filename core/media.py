@@ -133,6 +133,10 @@ class MediaStore:
             },
         )
 
+    def derive_key(self, purpose: str) -> bytes:
+        """A key for another signature (widget sessions), derived from the media key."""
+        return hmac.new(self._key(), f"chorus {purpose}".encode(), hashlib.sha256).digest()
+
     def _sign(self, message: str) -> str:
         digest = hmac.new(self._key(), message.encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest[:18]).decode()

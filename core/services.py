@@ -21,6 +21,9 @@ from channels.media import MediaReader, read_local_file
 from channels.telegram import SCHEME as TELEGRAM_FILES
 from channels.telegram_limits import FloodControl
 from channels.telegram_webhook import TelegramChannel
+from channels.widget import WidgetChannel
+from channels.widget_log import WidgetLog
+from channels.widget_session import WidgetSessions
 from core.composer import GroundedComposer
 from core.dialogue import Dialogue
 from core.engine import ConversationEngine
@@ -69,6 +72,7 @@ class Services:
     telegram: TelegramChannel | None = None
     # the platform's manager bot, when TELEGRAM_BOT_TOKEN is set
     manager: ManagerBot | None = None
+    widget: WidgetChannel | None = None
 
 
 def build_services(settings: Settings, metrics: Metrics | None = None) -> Services:
@@ -104,7 +108,7 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
     )
     media = MediaReader(limits.max_bytes)
     media.register("file", read_local_file)
-    tools = CreatorCommands(knowledge, retriever, media.read)
+    tools = CreatorCommands(knowledge, retriever, media.read, bots)
     llm = build_llm(settings)
     generator: TextGenerator = GroundedComposer()
     if llm is not None:
@@ -139,6 +143,18 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         ),
     )
     media.register(TELEGRAM_FILES, telegram.read_file)
+    widget = WidgetChannel(
+        bots,
+        engine,
+        inbox,
+        outbox,
+        store,
+        WidgetSessions(store.derive_key("widget sessions")),
+        WidgetLog(db),
+        public_base_url=settings.public_base_url,
+        voice_dir=settings.data_dir / "widget-voice",
+        max_voice_bytes=settings.max_voice_mb * 1024 * 1024,
+    )
     manager = None
     if settings.telegram_bot_token is not None:
         token = settings.telegram_bot_token.get_secret_value()
@@ -164,6 +180,7 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         inbox=inbox,
         telegram=telegram,
         manager=manager,
+        widget=widget,
     )
 
 

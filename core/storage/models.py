@@ -288,3 +288,23 @@ class Chunk(Base):
     heading_path: Mapped[str] = mapped_column(Text, default="")
     start: Mapped[int] = mapped_column(Integer)  # character offsets in the document's text
     end: Mapped[int] = mapped_column(Integer)
+
+
+class WidgetFrame(Base):
+    """A numbered frame of a web-widget conversation (what the visitor said, what the bot
+    replied), kept so a reconnecting or reloaded page gets what it missed, once."""
+
+    __tablename__ = "widget_frames"
+    __table_args__ = (
+        UniqueConstraint("bot_id", "visitor_id", "seq"),
+        Index("ix_widget_frames_bot_id_visitor_id_ref", "bot_id", "visitor_id", "ref"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    bot_id: Mapped[str] = mapped_column(ForeignKey("bots.id", ondelete="CASCADE"))
+    visitor_id: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))  # said | reply | push
+    ref: Mapped[str | None] = mapped_column(String(64))  # the visitor's message id
+    frame: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -278,3 +278,17 @@ async def test_without_a_manager_token_there_is_no_manager_webhook(
 
 async def test_no_creator_bot_can_take_the_manager_id(platform: Platform) -> None:
     assert "(id manager-2)" in await platform.say("/newbot Manager")
+
+
+async def test_the_websites_a_widget_may_appear_on(platform: Platform) -> None:
+    await platform.say("/newbot Green Tea Coach")
+    assert "no other website yet" in await platform.say("/origins")
+    added = await platform.say("/origins add https://Coach.Example/tea?x=1")
+    assert "• https://coach.example" in added
+    assert "isn't a website address" in await platform.say("/origins add javascript:alert(1)")
+    await platform.say("/origins add http://localhost:3000")
+    removed = await platform.say("/origins remove https://coach.example")
+    assert "coach.example" not in removed
+    assert "• http://localhost:3000" in removed
+    settings = await platform.services.bots.settings("green-tea-coach")
+    assert settings["allowed_origins"] == ["http://localhost:3000"]

@@ -146,3 +146,13 @@ def test_serve_answers_and_shuts_down_gracefully(tmp_path: Path) -> None:
     assert server.returncode == 0
     assert '"logger": "chorus.server"' in logs.decode()
     assert '"message": "database ready at' in logs.decode()
+
+
+def test_widget_prints_the_embed_snippet(env: dict[str, str]) -> None:
+    env = {**env, "PUBLIC_BASE_URL": "https://chorus.example/"}
+    result = chorus("widget", "demo", env=env)
+    assert result.returncode == 0, result.stderr.decode()
+    assert result.stdout.decode().strip() == (
+        '<script src="https://chorus.example/widget.js" data-bot="demo" async></script>'
+    )
+    assert chorus("widget", "nobody", env=env).returncode == 2

@@ -1,0 +1,264 @@
+"""The widget socket's protocol (webwidget/PROTOCOL.md) against the real app."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import ClientWebSocketResponse, WSMsgType, WSServerHandshakeError
+
+from channels.widget_session import WidgetSessions
+from core.app import SERVICES
+from core.services import Services
+from core.settings import Settings
+from tests.test_channels.telegram_app import Client, services_ready, start
+
+QUESTION = "How should I breathe when I feel anxious?"
+
+
+@pytest.fixture
+async def client(tmp_path: Path) -> AsyncIterator[Client]:
+    client = await start(Settings(data_dir=tmp_path / "data", speech_enabled=False))
+    await services_ready(client)
+    yield client
+    await client.close()
+
+
+def services(client: Client) -> Services:
+    return client.app[SERVICES]
+
+
+async def connect(client: Client, bot: str = "demo", **headers: str) -> ClientWebSocketResponse:
+    return await client.ws_connect(f"/ws/widget/{bot}", headers=headers)
+
+
+async def receive(ws: ClientWebSocketResponse, timeout: float = 10.0) -> dict[str, Any]:  # noqa: ASYNC109
+    message = await ws.receive(timeout=timeout)
+    assert message.type is WSMsgType.TEXT, message
+    frame: dict[str, Any] = json.loads(message.data)
+    return frame
+
+
+async def until(ws: ClientWebSocketResponse, kind: str, **match: Any) -> list[dict[str, Any]]:
+    """Frames up to and including the first of ``kind`` matching ``match``."""
+    seen = []
+    while True:
+        frame = await receive(ws)
+        seen.append(frame)
+        if frame["type"] == kind and all(frame.get(k) == v for k, v in match.items()):
+            return seen
+
+
+async def answered(ws: ClientWebSocketResponse) -> list[dict[str, Any]]:
+    """Frames until the bot stops typing: everything a message brought."""
+    return await until(ws, "typing", on=False)
+
+
+async def hello(
+    ws: ClientWebSocketResponse, session: str | None = None, last_seq: int = 0
+) -> dict[str, Any]:
+    await ws.send_json({"type": "hello", "session": session, "last_seq": last_seq})
+    return (await until(ws, "welcome"))[-1]
+
+
+async def test_a_question_is_acknowledged_said_streamed_and_answered_in_sequence(
+    client: Client,
+) -> None:
+    ws = await connect(client)
+    welcome = await hello(ws)
+    assert welcome["bot"]["id"] == "demo"
+    assert welcome["seq"] == 0
+    assert welcome["session"]
+    await ws.send_json({"type": "message", "id": "c-1", "text": QUESTION})
+    frames = await answered(ws)
+    kinds = [f["type"] for f in frames]
+    assert kinds[0] == "ack"
+    said = next(f for f in frames if f["type"] == "said")
+    assert said == {"type": "said", "id": "c-1", "text": QUESTION, "seq": 1}
+    deltas = "".join(f["text"] for f in frames if f["type"] == "delta")
+    reply = [f for f in frames if f["type"] == "reply"][-1]
+    assert reply["seq"] > said["seq"]
+    assert reply["message"]["sources"]
+    assert deltas
+    assert deltas.strip() in reply["message"]["text"]
+    assert "[1]" in deltas  # citations stream numbered as they end up
+    await ws.close()
+
+
+async def test_a_reconnecting_page_gets_what_it_missed_once(client: Client) -> None:
+    ws = await connect(client)
+    welcome = await hello(ws)
+    await ws.send_json({"type": "message", "id": "c-1", "text": "hello"})
+    first = await answered(ws)
+    last_seen = max(f.get("seq", 0) for f in first)
+    await ws.send_json({"type": "message", "id": "c-2", "text": QUESTION})
+    await until(ws, "ack", id="c-2")
+    await ws.close()  # gone before the answer
+    assert services(client).inbox is not None
+    await services(client).inbox.idle()
+    again = await connect(client)
+    back = await hello(again, welcome["session"], last_seen)
+    assert back["visitor"] == welcome["visitor"]
+    replayed = [await receive(again) for _ in range(back["seq"] - last_seen)]
+    assert [f["seq"] for f in replayed] == list(range(last_seen + 1, back["seq"] + 1))
+    assert replayed[0]["type"] == "said"
+    assert [f.get("reply_to") for f in replayed if f["type"] == "reply"] == ["c-2"]
+    # a reloaded page (last_seq 0) gets the whole conversation
+    reloaded = await connect(client)
+    whole = await hello(reloaded, welcome["session"], 0)
+    frames = [await receive(reloaded) for _ in range(whole["seq"])]
+    assert [f["seq"] for f in frames] == list(range(1, whole["seq"] + 1))
+    for ws_ in (again, reloaded):
+        await ws_.close()
+
+
+async def test_a_resent_message_is_acknowledged_as_a_duplicate_and_answered_once(
+    client: Client,
+) -> None:
+    ws = await connect(client)
+    await hello(ws)
+    frame = {"type": "message", "id": "c-9", "text": "hello"}
+    await ws.send_json(frame)
+    await ws.send_json(frame)
+    acks = [f for f in await answered(ws) if f["type"] == "ack"]
+    if len(acks) < 2:
+        acks += [f for f in await until(ws, "ack", id="c-9") if f["type"] == "ack"]
+    assert [a.get("duplicate", False) for a in acks] == [False, True]
+    assert services(client).inbox is not None
+    await services(client).inbox.idle()
+    await asyncio.sleep(0.1)
+    await ws.send_json({"type": "ping"})
+    rest = await until(ws, "pong")
+    assert not [f for f in rest if f["type"] in ("reply", "said")]
+    await ws.close()
+
+
+async def test_frames_before_hello_and_malformed_frames_get_errors_and_the_socket_lives(
+    client: Client,
+) -> None:
+    ws = await connect(client)
+    await ws.send_json({"type": "message", "id": "c-1", "text": "hi"})
+    assert (await receive(ws))["code"] == "hello_required"
+    await hello(ws)
+    for bad, code in [
+        ("not json", "bad_frame"),
+        ("[1, 2]", "bad_frame"),
+        ('{"type": "dance"}', "unknown_type"),
+        ('{"type": "message", "text": "no id"}', "bad_frame"),
+        ('{"type": "message", "id": "c-2", "text": 5}', "bad_frame"),
+        (json.dumps({"type": "message", "id": "c-3", "text": "x" * 5000}), "too_long"),
+        ('{"type": "voice", "id": "c-4", "mime": "audio/webm", "data": "%%%"}', "bad_frame"),
+    ]:
+        await ws.send_str(bad)
+        error = await receive(ws)
+        assert (error["type"], error["code"]) == ("error", code), bad
+    await ws.send_bytes(b"\x00\x01")
+    assert (await receive(ws))["code"] == "bad_frame"
+    await ws.send_json({"type": "ping"})
+    assert (await receive(ws))["type"] == "pong"
+    await ws.close()
+
+
+async def test_a_frame_over_the_size_limit_closes_the_socket_cleanly(client: Client) -> None:
+    ws = await connect(client)
+    await hello(ws)
+    await ws.send_str(json.dumps({"type": "message", "id": "c", "text": "x" * 2_000_000}))
+    message = await ws.receive(timeout=10)
+    assert message.type in (WSMsgType.CLOSE, WSMsgType.CLOSED, WSMsgType.CLOSING)
+    assert ws.close_code == 1009
+
+
+async def test_flooding_is_rate_limited_then_closed(client: Client) -> None:
+    ws = await connect(client)
+    await hello(ws)
+    for _ in range(30):
+        await ws.send_json({"type": "ping"})
+    frames = [await receive(ws) for _ in range(30)]
+    limited = [f for f in frames if f.get("code") == "rate_limited"]
+    assert limited
+    assert limited[0]["retry_after"] > 0
+    for _ in range(80):
+        await ws.send_json({"type": "ping"})
+    while (await ws.receive(timeout=10)).type is WSMsgType.TEXT:
+        pass
+    assert ws.close_code == 1008
+
+
+async def test_a_foreign_origin_is_refused_until_the_creator_allows_it(client: Client) -> None:
+    with pytest.raises(WSServerHandshakeError) as refused:
+        await connect(client, Origin="https://evil.example")
+    assert refused.value.status == 403
+    await services(client).bots.change_settings("demo", allowed_origins=["https://coach.example"])
+    ws = await connect(client, Origin="https://coach.example")
+    await hello(ws)
+    await ws.close()
+    own = str(client.make_url("")).rstrip("/")
+    ws = await connect(client, Origin=own)  # the demo page on the server itself
+    await ws.close()
+
+
+async def test_an_unknown_bot_is_not_found(client: Client) -> None:
+    with pytest.raises(WSServerHandshakeError) as missing:
+        await connect(client, bot="nobody")
+    assert missing.value.status == 404
+
+
+async def test_bad_expired_and_foreign_sessions_start_a_new_visitor(client: Client) -> None:
+    ws = await connect(client)
+    first = await hello(ws)
+    token: str = first["session"]
+    tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    await ws.send_json({"type": "hello", "session": tampered, "last_seq": 0})
+    frames = await until(ws, "welcome")
+    assert frames[0]["code"] == "session_invalid"
+    assert frames[-1]["visitor"] != first["visitor"]
+    key = services(client).media.derive_key("widget sessions")
+    old, _ = WidgetSessions(key, clock=lambda: 1_000_000.0).issue("demo")
+    await ws.send_json({"type": "hello", "session": old, "last_seq": 0})
+    assert (await until(ws, "welcome"))[0]["code"] == "session_expired"
+    other, _ = WidgetSessions(key).issue("another-bot")
+    await ws.send_json({"type": "hello", "session": other, "last_seq": 0})
+    assert (await until(ws, "welcome"))[0]["code"] == "session_invalid"
+    await ws.close()
+
+
+async def test_buttons_move_the_guided_flow(client: Client) -> None:
+    ws = await connect(client)
+    await hello(ws)
+    await ws.send_json({"type": "message", "id": "c-1", "text": "/create meditation"})
+    replies = [f for f in await answered(ws) if f["type"] == "reply"]
+    assert replies[-1]["message"]["buttons"]
+    await ws.send_json({"type": "button", "id": "c-2", "payload": "flow:cancel", "label": "Cancel"})
+    frames = await answered(ws)
+    said = next(f for f in frames if f["type"] == "said")
+    assert said["text"] == "Cancel"
+    await ws.close()
+
+
+async def test_a_voice_note_frame_is_stored_and_answered(client: Client) -> None:
+    ws = await connect(client)
+    await hello(ws)
+    junk = base64.b64encode(b"not really audio").decode()
+    await ws.send_json({"type": "voice", "id": "c-v", "mime": "audio/webm", "data": junk})
+    frames = await answered(ws)
+    assert frames[0] == {"type": "ack", "id": "c-v"}
+    # speech is off in this server: the answer says what it can do instead of failing
+    assert [f for f in frames if f["type"] == "reply"][-1]["message"]["text"]
+    await ws.close()
+
+
+async def test_shutdown_closes_sockets_with_going_away(tmp_path: Path) -> None:
+    client = await start(Settings(data_dir=tmp_path / "data", speech_enabled=False))
+    await services_ready(client)
+    ws = await connect(client)
+    await hello(ws)
+    await client.app.shutdown()  # what the server runs on SIGTERM, before cleaning up
+    message = await ws.receive(timeout=10)
+    assert message.type in (WSMsgType.CLOSE, WSMsgType.CLOSED)
+    assert ws.close_code == 1001
+    await client.close()
