@@ -316,6 +316,7 @@ class WidgetChannel:
                     "max_text": MAX_TEXT,
                     "rate": RATE,
                     "burst": BURST,
+                    "max_voice_bytes": self._max_voice,
                 },
             }
         )

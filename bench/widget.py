@@ -1,0 +1,273 @@
+"""Benchmark of the web widget: sockets one process holds, round trips under load, size.
+
+A real server (``python -m core serve``, SQLite, speech off) runs in its own process on a
+fresh ``DATA_DIR``; this process is the crowd of browsers, speaking the widget protocol
+(``webwidget/PROTOCOL.md``) over aiohttp WebSockets:
+
+1. the widget's size, raw and gzipped (``gzip -9``);
+2. idle sockets: ``--sockets`` visitors connect and say hello; the server's resident
+   memory before and after gives the memory per socket, and one more visitor's round
+   trip shows the server still answers;
+3. active sockets: ``--active`` of them stay; each sends a message at random moments (on
+   average every ``--interval`` seconds, ``/help``, which needs no retrieval) and pings;
+   p50/p95 of ping -> pong, message -> ack and message -> complete reply.
+
+Both processes share the machine's cores (the load average is recorded). Run from the
+repository root::
+
+    python bench/widget.py            # 10,000 idle sockets, 1,000 active, ~2 min
+    python bench/widget.py --quick    # 1,000 and 200
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gzip
+import json
+import os
+import platform
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parent.parent
+WIDGET = ROOT / "webwidget" / "widget.js"
+RESULTS = Path(__file__).parent / "results" / "widget.json"
+GOALS = {"idle_sockets": 10_000, "gzipped_kb": 20.0}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+class Visitor:
+    """One browser tab: a socket that has said hello, and its pending requests."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+        self.waiting: dict[str, asyncio.Future[float]] = {}
+        self.reader: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def join(cls, session: aiohttp.ClientSession, url: str) -> Visitor:
+        ws = await session.ws_connect(url, heartbeat=None, max_msg_size=0)
+        await ws.send_json({"type": "hello", "last_seq": 0})
+        while True:
+            frame = json.loads((await ws.receive(timeout=60)).data)
+            if frame["type"] == "welcome":
+                return cls(ws)
+
+    def listen(self) -> None:
+        self.reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        async for message in self.ws:
+            frame = json.loads(message.data)
+            key = {
+                "pong": "pong",
+                "ack": f"ack:{frame.get('id')}",
+                "typing": "done" if frame.get("on") is False else None,
+            }.get(frame["type"])
+            if key and (future := self.waiting.pop(key, None)) and not future.done():
+                future.set_result(time.perf_counter())
+
+    async def ping(self) -> float:
+        future = self._expect("pong")
+        started = time.perf_counter()
+        await self.ws.send_json({"type": "ping"})
+        return (await asyncio.wait_for(future, 60)) - started
+
+    async def ask(self, text: str) -> tuple[float, float]:
+        frame_id = f"c-{random.getrandbits(64):x}"
+        acked, done = self._expect(f"ack:{frame_id}"), self._expect("done")
+        started = time.perf_counter()
+        await self.ws.send_json({"type": "message", "id": frame_id, "text": text})
+        ack = await asyncio.wait_for(acked, 120)
+        reply = await asyncio.wait_for(done, 120)
+        return ack - started, reply - started
+
+    def _expect(self, key: str) -> asyncio.Future[float]:
+        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self.waiting[key] = future
+        return future
+
+
+async def open_many(
+    session: aiohttp.ClientSession, url: str, count: int, concurrency: int = 200
+) -> list[Visitor]:
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one() -> Visitor:
+        async with gate:
+            return await Visitor.join(session, url)
+
+    return list(await asyncio.gather(*(one() for _ in range(count))))
+
+
+async def active_load(
+    visitors: list[Visitor], seconds: float, interval: float
+) -> dict[str, list[float]]:
+    timings: dict[str, list[float]] = {"ping": [], "ack": [], "reply": []}
+    deadline = time.perf_counter() + seconds
+
+    async def behave(visitor: Visitor) -> None:
+        while time.perf_counter() < deadline:
+            pause = random.expovariate(1 / interval)
+            if time.perf_counter() + pause >= deadline:
+                return
+            await asyncio.sleep(pause)
+            timings["ping"].append(await visitor.ping())
+            ack, reply = await visitor.ask("/help")
+            timings["ack"].append(ack)
+            timings["reply"].append(reply)
+
+    for visitor in visitors:
+        visitor.listen()
+    await asyncio.gather(*(behave(v) for v in visitors))
+    return timings
+
+
+@contextlib.contextmanager
+def server(data_dir: Path, port: int) -> Any:
+    env = {
+        **os.environ,
+        "DATA_DIR": str(data_dir),
+        "SPEECH_ENABLED": "false",
+        "LOG_LEVEL": "WARNING",
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "core", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
+async def wait_ready(base: str) -> None:
+    async with aiohttp.ClientSession() as session:
+        for _ in range(600):
+            with contextlib.suppress(aiohttp.ClientError):
+                async with session.get(f"{base}/ready") as response:
+                    if response.status == 200:
+                        return
+            await asyncio.sleep(0.2)
+    raise RuntimeError("the server never became ready")
+
+
+async def measure(args: argparse.Namespace) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    if WIDGET.exists():
+        raw = WIDGET.read_bytes()
+        results["widget_bytes"] = len(raw)
+        results["widget_gzipped_bytes"] = len(gzip.compress(raw, compresslevel=9))
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    url = f"ws://127.0.0.1:{port}/ws/widget/demo"
+    with tempfile.TemporaryDirectory() as tmp, server(Path(tmp) / "data", port) as process:
+        await wait_ready(base)
+        connector = aiohttp.TCPConnector(limit=0)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            warm = await Visitor.join(session, url)
+            warm.listen()
+            await warm.ask("hello")
+            await asyncio.sleep(1)
+            before = rss_mb(process.pid)
+            started = time.perf_counter()
+            idle = await open_many(session, url, args.sockets)
+            opened = time.perf_counter() - started
+            await asyncio.sleep(2)
+            after = rss_mb(process.pid)
+            results.update(
+                idle_sockets=len(idle),
+                connect_s=round(opened, 2),
+                connects_per_s=round(len(idle) / opened, 1),
+                server_rss_mb_before=round(before, 1),
+                server_rss_mb_after=round(after, 1),
+                kb_per_socket=round((after - before) * 1024 / len(idle), 1),
+                ping_ms_with_idle=round(await warm.ping() * 1000, 2),
+            )
+            for visitor in idle[args.active :]:
+                await visitor.ws.close()
+            active = idle[: args.active]
+            timings = await active_load(active, args.seconds, args.interval)
+            results.update(
+                active_sockets=len(active),
+                messages=len(timings["reply"]),
+                messages_per_s=round(len(timings["reply"]) / args.seconds, 1),
+            )
+            for name, values in timings.items():
+                results[f"{name}_p50_ms"] = round(percentile(values, 0.5) * 1000, 1)
+                results[f"{name}_p95_ms"] = round(percentile(values, 0.95) * 1000, 1)
+            for visitor in active:
+                await visitor.ws.close()
+    return results
+
+
+def print_table(results: dict[str, Any]) -> None:
+    width = max(len(k) for k in results)
+    print(f"\n{'measure':<{width}}  value")
+    print(f"{'-' * width}  {'-' * 12}")
+    for key, value in results.items():
+        print(f"{key:<{width}}  {value}")
+    size = results.get("widget_gzipped_bytes")
+    print(
+        f"\ngoals: {GOALS['idle_sockets']:,} idle sockets "
+        f"({'met' if results['idle_sockets'] >= GOALS['idle_sockets'] else 'NOT met'}); "
+        f"widget ≤ {GOALS['gzipped_kb']:g} KB gzipped "
+        f"({'n/a' if size is None else 'met' if size <= GOALS['gzipped_kb'] * 1024 else 'NOT met'})"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sockets", type=int, default=10_000)
+    parser.add_argument("--active", type=int, default=1_000)
+    parser.add_argument("--seconds", type=float, default=30.0, help="length of the active run")
+    parser.add_argument(
+        "--interval", type=float, default=10.0, help="mean seconds between a visitor's messages"
+    )
+    parser.add_argument("--quick", action="store_true", help="1,000 idle and 200 active sockets")
+    args = parser.parse_args()
+    if args.quick:
+        args.sockets, args.active, args.seconds = 1_000, 200, 10.0
+    results = asyncio.run(measure(args))
+    results["load_average"] = os.getloadavg()[0]
+    results["machine"] = (
+        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
+    print_table(results)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({"goals": GOALS, "results": results}, indent=2) + "\n")
+    print(f"\nwritten to {RESULTS.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,543 @@
+/* Chorus chat widget: <script src="https://SERVER/widget.js" data-bot="BOT_ID" async></script>
+ * Optional: data-title, data-color, data-position="left|right". API: ChorusWidget.open(),
+ * .close(), .toggle() (and ChorusWidget[BOT_ID] when a page embeds several bots).
+ * Speaks webwidget/PROTOCOL.md. Plain ES2020, no dependencies, no build step. Message
+ * content is only ever put in the page as text nodes (never innerHTML). */
+(() => {
+  'use strict';
+  const script = document.currentScript ||
+    [...document.querySelectorAll('script[data-bot][src*="widget.js"]')].find((s) => !s.dataset.chorusLoaded);
+  if (!script || !script.dataset.bot || script.dataset.chorusLoaded) return;
+  script.dataset.chorusLoaded = '1';
+  const opts = script.dataset;
+  const BOT = opts.bot;
+  const src = new URL(script.src, location.href);
+  const ORIGIN = src.origin;
+  const WS_URL = `${src.protocol === 'https:' ? 'wss' : 'ws'}://${src.host}/ws/widget/${encodeURIComponent(BOT)}`;
+  const KEY = `chorus:${BOT}:`;
+
+  // ---- storage: the session token and the frames not yet acknowledged ----
+  const lsGet = (k) => { try { return localStorage.getItem(KEY + k); } catch { return null; } };
+  const lsSet = (k, v) => {
+    try { v == null ? localStorage.removeItem(KEY + k) : localStorage.setItem(KEY + k, v); return true; } catch { return false; }
+  };
+  let memQ = null; // the queue, when localStorage refuses it (blocked, or over quota)
+  const loadQ = () => { if (memQ) return memQ; try { return JSON.parse(lsGet('queue')) || []; } catch { return []; } };
+  const saveQ = (q) => { memQ = lsSet('queue', q.length ? JSON.stringify(q) : null) ? null : q; };
+  const unqueue = (id) => { saveQ(loadQ().filter((q) => q.id !== id)); sent.delete(id); };
+  const uid = () => 'c-' + (crypto.randomUUID ? crypto.randomUUID()
+    : ([1e7] + -1e3 + -4e3 + -8e3 + -1e11).replace(/[018]/g, (c) => (c ^ (crypto.getRandomValues(new Uint8Array(1))[0] & (15 >> (c / 4)))).toString(16)));
+
+  // ---- DOM helpers ----
+  const h = (tag, attrs, ...kids) => {
+    const el = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v == null || v === false) continue;
+      if (k === 'class') el.className = v;
+      else if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+      else el.setAttribute(k, v === true ? '' : v);
+    }
+    el.append(...kids.filter((kid) => kid != null && kid !== false));
+    return el;
+  };
+  const safeUrl = (url, base, mail) => {
+    try {
+      const u = base ? new URL(url, base) : new URL(url);
+      return (mail ? /^(https?|mailto):$/ : /^https?:$/).test(u.protocol) ? u.href : null;
+    } catch { return null; }
+  };
+
+  // ---- a safe markdown subset, built as DOM nodes ----
+  const INLINE = /\*\*(.+?)\*\*|\*(?![\s*])(.+?)\*|`([^`]+)`|\[([^\]]+)\]\(([^)\s]+)\)|\[(\d+)\]/g;
+  const inline = (text, cite) => {
+    const out = [];
+    let last = 0;
+    for (const m of text.matchAll(INLINE)) {
+      out.push(text.slice(last, m.index));
+      last = m.index + m[0].length;
+      let href;
+      if (m[1] != null) out.push(h('strong', 0, ...inline(m[1], cite)));
+      else if (m[2] != null) out.push(h('em', 0, ...inline(m[2], cite)));
+      else if (m[3] != null) out.push(h('code', 0, m[3]));
+      else if (m[4] != null && (href = safeUrl(m[5], null, true))) {
+        out.push(h('a', { href, target: '_blank', rel: 'noopener noreferrer nofollow' }, m[4]));
+      } else if (m[6] && (href = cite(+m[6]))) {
+        out.push(out.pop().trimEnd(), href); // a footnote mark hugs the word before it
+      } else out.push(m[0]);
+    }
+    out.push(text.slice(last));
+    return out;
+  };
+  const markdown = (text, cite = () => null) => {
+    const frag = document.createDocumentFragment();
+    let para = null, list = null;
+    for (const line of String(text).split('\n')) {
+      const item = /^\s*(?:[-*•]|(\d+)[.)])\s+(.*)$/.exec(line);
+      if (item) {
+        const tag = item[1] ? 'OL' : 'UL';
+        if (!list || list.tagName !== tag) frag.append(list = h(tag, { start: item[1] > 1 && item[1] }));
+        list.append(h('li', 0, ...inline(item[2], cite)));
+        para = null;
+      } else if (!line.trim()) {
+        para = list = null;
+      } else {
+        if (para) para.append(h('br'));
+        else frag.append(para = h('p')), list = null;
+        para.append(...inline(line, cite));
+      }
+    }
+    return frag;
+  };
+
+  // ---- the shell (a constant template: no message content ever goes through innerHTML) ----
+  const ICON = (d, w = 22) => `<svg width="${w}" height="${w}" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true">${d}</svg>`;
+  const CLOSE = ICON('<path d="M18 6 6 18M6 6l12 12"/>', 20);
+  const host = document.createElement('chorus-widget');
+  const root = host.attachShadow({ mode: 'open' });
+  root.innerHTML = `<style>
+:host{all:initial!important;display:block!important}
+*{box-sizing:border-box}
+.w{--c:#4f46e5;--fg:#fff;--ink:color-mix(in srgb,var(--c) 72%,#000);font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1f2330}
+.launch,.panel{position:fixed;right:20px;z-index:2147483000}
+.left .launch,.left .panel{right:auto;left:20px}
+.launch{bottom:20px;width:60px;height:60px;border-radius:50%;border:0;background:var(--c);color:var(--fg);box-shadow:0 6px 20px #0004;cursor:pointer;display:grid;place-items:center;transition:transform .15s}
+.launch:hover{transform:scale(1.06)}
+.launch .i2,.open .launch .i1{display:none}.open .launch .i2{display:block}
+.panel{bottom:92px;width:380px;height:min(620px,calc(100vh - 112px));display:flex;flex-direction:column;background:#fff;border-radius:16px;box-shadow:0 12px 48px #0003;overflow:hidden}
+.panel[hidden]{display:none}
+header{display:flex;align-items:center;gap:10px;padding:12px 12px 12px 16px;background:var(--c);color:var(--fg)}
+.av{width:38px;height:38px;border-radius:50%;background:#fff3;display:grid;place-items:center;font-weight:700;flex:none;overflow:hidden}
+.av img{width:100%;height:100%;object-fit:cover}
+h2{margin:0;font-size:16px;font-weight:600;line-height:1.2}
+.st{margin:2px 0 0;font-size:12px;display:flex;align-items:center;gap:6px;opacity:.92}
+.st i{width:8px;height:8px;border-radius:50%;background:#fbbf24;box-shadow:0 0 0 2px #fff6}
+.st.online i{background:#22c55e}.st.offline i{background:#9ca3af}
+.ib{width:40px;height:40px;border-radius:50%;border:0;display:grid;place-items:center;cursor:pointer;flex:none;background:#eef0f5;color:#374151}
+.x{margin-left:auto;background:none;color:inherit}.x:hover{background:#fff2}
+.log{flex:1;overflow-y:auto;padding:16px 14px;display:flex;flex-direction:column;gap:10px;background:#f5f6fa}
+.msg{max-width:86%;padding:9px 13px;border-radius:16px;background:#fff;box-shadow:0 1px 2px #0000001a;overflow-wrap:anywhere;align-self:flex-start;border-bottom-left-radius:5px}
+.me{align-self:flex-end;background:var(--c);color:var(--fg);white-space:pre-wrap;border-radius:16px 16px 5px}
+.pending{opacity:.75}.failed{opacity:.55}.wait{display:block;font-size:11px;opacity:.85;text-align:right}
+p{margin:0 0 .55em}p:last-child{margin:0}
+ul,ol{margin:.35em 0;padding-left:1.35em}li+li{margin-top:.2em}
+code{font:13px ui-monospace,Menlo,Consolas,monospace;background:#eef0f5;padding:1px 4px;border-radius:4px}
+a{color:var(--ink)}
+sup{line-height:0;font-size:.72em}sup a{text-decoration:none;font-weight:700;padding:0 1px}
+.sh{margin:8px 0 2px;padding-top:6px;border-top:1px solid #eceef3;font-size:11px;font-weight:600;text-transform:uppercase;letter-spacing:.04em;color:#6b7280}
+.src{margin:0;font-size:12.5px;color:#4b5563;padding-left:1.5em}.src li:focus{background:#fef9c3;outline:0}
+.btns{display:flex;flex-wrap:wrap;gap:6px;margin-top:9px}
+.btns button{border:1.5px solid var(--c);color:var(--ink);background:#fff;border-radius:999px;padding:5px 12px;font:inherit;font-size:13.5px;cursor:pointer}
+.btns button:hover:not(:disabled){background:var(--c);color:var(--fg)}
+.btns button:disabled{opacity:.45;cursor:default}
+audio{display:block;width:100%;min-width:220px;height:40px;margin-top:8px}
+.doc{display:inline-block;margin-top:8px;font-weight:600}
+.typing{padding:2px 16px 6px;font-size:12.5px;color:#6b7280;background:#f5f6fa}
+.typing[hidden],.note:empty{display:none}
+.dots i{display:inline-block;width:6px;height:6px;margin-right:3px;border-radius:50%;background:#9ca3af;animation:b 1.2s infinite}
+.dots i:nth-child(2){animation-delay:.2s}.dots i:nth-child(3){animation-delay:.4s}
+@keyframes b{0%,80%,100%{opacity:.25}40%{opacity:1}}
+.note{padding:6px 16px;font-size:12.5px;color:#b42318;background:#fef3f2}
+form{display:flex;align-items:flex-end;gap:6px;margin:0;padding:10px;border-top:1px solid #e5e7eb;background:#fff}
+textarea{flex:1;resize:none;border:1px solid #d1d5db;border-radius:20px;padding:9px 14px;font:inherit;line-height:1.4;height:40px;max-height:130px;color:inherit;background:#fff;margin:0}
+.send{background:var(--c);color:var(--fg)}
+.mic[aria-pressed=true]{background:#dc2626;color:#fff;animation:b 1.2s infinite}
+.sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
+:focus-visible{outline:2px solid transparent;box-shadow:0 0 0 2px #fff,0 0 0 4px #1d4ed8}
+textarea:focus-visible{border-color:#1d4ed8}
+@media (max-width:600px){.panel,.left .panel{inset:0;width:auto;height:auto;border-radius:0}.open .launch{display:none}textarea{font-size:16px}}
+@media (prefers-reduced-motion:reduce){*{animation:none!important;transition:none!important}}
+</style><div class="w"><button class="launch" type="button" aria-expanded="false" aria-controls="panel">${ICON('<path d="M21 12a8 8 0 0 1-11.6 7.1L4 20l1-4.6A8 8 0 1 1 21 12z"/>', 28).replace('svg', 'svg class="i1"')}${CLOSE.replace('svg', 'svg class="i2"')}</button>
+<div class="panel" id="panel" role="dialog" hidden><header><span class="av" aria-hidden="true"></span><div><h2></h2><p class="st"><i></i><span></span></p></div><button class="ib x" type="button" aria-label="Close chat">${CLOSE}</button></header>
+<div class="log" role="log" aria-live="polite" tabindex="0"></div>
+<div class="typing" hidden><span class="dots" aria-hidden="true"><i></i><i></i><i></i></span> <span></span></div>
+<div class="note" role="status"></div>
+<form><textarea rows="1" aria-label="Message" placeholder="Type a message…"></textarea><button class="ib mic" type="button" aria-pressed="false" aria-label="Record a voice note" hidden>${ICON('<rect x="9" y="3" width="6" height="11" rx="3"/><path d="M5 11a7 7 0 0 0 14 0M12 18v3"/>', 20)}</button><button class="ib send" type="submit" aria-label="Send">${ICON('<path d="M5 12h14M13 6l6 6-6 6"/>', 20)}</button></form></div></div>`;
+  const $ = (sel) => root.querySelector(sel);
+  const w = $('.w'), launcher = $('.launch'), panel = $('.panel'), log = $('.log'), form = $('form');
+  const input = $('textarea'), mic = $('.mic'), stateEl = $('.st'), typingEl = $('.typing'), noteEl = $('.note');
+
+  let title = 'Chat', greeting = null;
+  const theme = (bot = {}) => {
+    title = opts.title || bot.title || bot.name || title;
+    $('h2').textContent = title;
+    panel.setAttribute('aria-label', `Chat with ${title}`);
+    launcher.setAttribute('aria-label', `Chat with ${title}`);
+    typingEl.lastChild.textContent = `${title} is typing…`;
+    const color = opts.color || bot.color;
+    if (color) {
+      w.style.setProperty('--c', color);
+      const hex = /^#([\da-f]{3}|[\da-f]{6})$/i.exec(color.trim());
+      if (hex) {
+        const n = hex[1].length === 3 ? [...hex[1]].map((c) => parseInt(c + c, 16)) : hex[1].match(/../g).map((c) => parseInt(c, 16));
+        const light = n[0] * 0.299 + n[1] * 0.587 + n[2] * 0.114 > 170;
+        w.style.setProperty('--fg', light ? '#111827' : '#fff');
+        w.style.setProperty('--ink', `color-mix(in srgb,var(--c) ${light ? 42 : 72}%,#000)`);
+      }
+    }
+    w.classList.toggle('left', (opts.position || bot.position) === 'left');
+    const av = $('.av'), pic = bot.avatar && safeUrl(bot.avatar, ORIGIN);
+    av.replaceChildren(pic ? h('img', { src: pic, alt: '' }) : title.trim().charAt(0).toUpperCase());
+    if (bot.greeting && greeting !== false) {
+      greeting ||= log.insertBefore(h('div', { class: 'msg bot greet' }), log.firstChild);
+      greeting.raw = bot.greeting;
+      greeting.replaceChildren(markdown(bot.greeting));
+    }
+  };
+
+  // ---- the conversation ----
+  const pending = new Map(); // client id -> the visitor's bubble shown before the server has it
+  const streams = new Map(); // reply_to -> bubble growing from delta frames
+  let counter = 0;
+  const nearBottom = () => log.scrollHeight - log.scrollTop - log.clientHeight < 120;
+  const scroll = () => { log.scrollTop = log.scrollHeight; };
+  const add = (el, atEnd) => {
+    const stick = atEnd || nearBottom();
+    log.insertBefore(el, atEnd ? null : log.querySelector('.pending')); // pending bubbles stay last
+    if (stick) scroll();
+  };
+  let noteT;
+  const note = (text) => {
+    noteEl.textContent = text || '';
+    clearTimeout(noteT);
+    noteT = setTimeout(() => { noteEl.textContent = ''; }, 6000);
+  };
+  let typingT;
+  const typing = (on, text) => {
+    typingEl.hidden = !on;
+    typingEl.lastChild.textContent = text || `${title} is typing…`;
+    clearTimeout(typingT);
+    if (on) typingT = setTimeout(() => { typingEl.hidden = true; }, 60000);
+  };
+
+  const userBubble = (text, id) => {
+    const el = h('div', { class: 'msg me' }, text);
+    if (id) {
+      el.classList.add('pending');
+      el.append(h('span', { class: 'wait' }, 'Waiting…'));
+      pending.set(id, el);
+    }
+    return el;
+  };
+  const botBubble = (m) => {
+    const id = `m${++counter}`;
+    const sources = Array.isArray(m.sources) ? m.sources : [];
+    const cite = (n) => {
+      const s = sources.find((x) => x.number === n);
+      return s && h('sup', 0, h('a', {
+        href: `#${id}-${n}`,
+        'aria-label': `source ${n}: ${s.title}`,
+        onclick: (e) => {
+          e.preventDefault();
+          const li = root.getElementById(`${id}-${n}`);
+          li.scrollIntoView({ block: 'nearest' });
+          li.focus();
+        },
+      }, String(n)));
+    };
+    const el = h('div', { class: 'msg bot' }, h('div', 0, markdown(m.text || '', cite)));
+    if (sources.length) {
+      el.append(h('p', { class: 'sh', id: `${id}-h` }, 'Sources'), h('ol', { class: 'src', 'aria-labelledby': `${id}-h` },
+        ...sources.map((s) => {
+          const where = [s.page != null && `p. ${s.page}`, s.section].filter(Boolean).join(', ');
+          const url = s.url && safeUrl(s.url);
+          return h('li', { id: `${id}-${s.number}`, value: s.number, tabindex: -1 },
+            url ? h('a', { href: url, target: '_blank', rel: 'noopener noreferrer nofollow' }, s.title) : s.title,
+            where && ` — ${where}`);
+        })));
+    }
+    if (Array.isArray(m.buttons) && m.buttons.length) {
+      const group = h('div', { class: 'btns', role: 'group', 'aria-label': 'Choices' }, ...m.buttons.map((b) => h('button', {
+        type: 'button',
+        onclick: () => {
+          group.querySelectorAll('button').forEach((x) => { x.disabled = true; });
+          sendUser({ type: 'button', payload: b.payload, label: b.label }, b.label);
+        },
+      }, b.label)));
+      el.append(group);
+    }
+    const audio = m.audio && safeUrl(m.audio.url, ORIGIN);
+    if (audio) el.append(h('audio', { controls: true, preload: 'metadata', src: audio }));
+    const doc = m.document && safeUrl(m.document.url, ORIGIN);
+    if (doc) el.append(h('a', { class: 'doc', href: doc, download: m.document.filename || '', target: '_blank', rel: 'noopener' }, `⬇ ${m.document.filename || 'Download'}`));
+    return el;
+  };
+
+  const onSaid = (f) => {
+    const mine = pending.get(f.id);
+    if (mine) { mine.remove(); pending.delete(f.id); }
+    // the conversation moved on: earlier choices no longer apply
+    log.querySelectorAll('.btns button').forEach((b) => { b.disabled = true; });
+    add(userBubble(f.text || ''));
+  };
+  const onReply = (f) => {
+    typing(false);
+    const m = f.message || {};
+    if (greeting && String(m.text).trim() === greeting.raw.trim()) {
+      // the conversation greets by itself: keep one greeting, where the transcript has it
+      greeting.remove();
+      greeting = false;
+    }
+    const el = botBubble(m);
+    const grown = streams.get(f.reply_to);
+    streams.delete(f.reply_to);
+    if (grown) {
+      const stick = nearBottom();
+      grown.replaceWith(el);
+      if (stick) scroll();
+    } else add(el);
+  };
+  const onDelta = (f) => {
+    let el = streams.get(f.reply_to);
+    if (!el) {
+      // hidden from screen readers while it grows: the final reply is announced once
+      el = h('div', { class: 'msg bot', 'aria-hidden': 'true' });
+      el.raw = '';
+      streams.set(f.reply_to, el);
+      add(el);
+    }
+    typing(false);
+    const stick = nearBottom();
+    el.raw += f.text || '';
+    el.replaceChildren(markdown(el.raw, (n) => h('sup', 0, String(n))));
+    if (stick) scroll();
+  };
+
+  // ---- the socket ----
+  let ws = null, ready = false, attempt = 0, lastSeq = 0, visitor = null, stopped = false;
+  let retryT, idleT, pongT, flushT;
+  const limits = { max_text: 4000, max_frame: 1048576, rate: 2, burst: 20 };
+  const sent = new Set(); // ids sent on this connection and not yet acknowledged
+  let tokens = 0, stamp = 0;
+  const setState = (s) => {
+    stateEl.className = `st ${s}`;
+    stateEl.lastChild.textContent = { connecting: 'Connecting…', online: 'Online', offline: 'Offline' }[s];
+  };
+  // Sends the queue in order, pacing itself with a copy of the server's token bucket, so a
+  // fast typist is slowed down here rather than refused (and reordered) there.
+  const pump = () => {
+    clearTimeout(flushT);
+    if (!ready || !ws || ws.readyState !== 1) return;
+    const rate = limits.rate || 2;
+    for (const f of loadQ()) {
+      if (sent.has(f.id)) continue;
+      const now = Date.now();
+      tokens = Math.min(limits.burst - 1, tokens + ((now - stamp) / 1000) * rate);
+      stamp = now;
+      if (tokens < 1) {
+        flushT = setTimeout(pump, ((1 - tokens) / rate) * 1000);
+        return;
+      }
+      tokens -= 1;
+      sent.add(f.id);
+      ws.send(JSON.stringify(f));
+    }
+  };
+  const later = (seconds) => { // send every unacknowledged frame again, in `seconds`
+    sent.clear();
+    tokens = -seconds * (limits.rate || 2);
+    stamp = Date.now();
+    pump();
+  };
+  const alive = () => {
+    clearTimeout(idleT);
+    clearTimeout(pongT);
+    idleT = setTimeout(() => {
+      if (ws && ws.readyState === 1) ws.send('{"type":"ping"}');
+      pongT = setTimeout(drop, 10000);
+    }, 25000);
+  };
+  const closed = (code) => {
+    ready = false;
+    clearTimeout(idleT);
+    clearTimeout(pongT);
+    typing(false);
+    setState('offline');
+    if (code === 1008) {
+      stopped = true;
+      note('The chat was disconnected. Reload the page to try again.');
+      return;
+    }
+    clearTimeout(retryT);
+    retryT = setTimeout(connect, Math.random() * Math.min(30000, 500 * 2 ** attempt++));
+  };
+  const drop = () => {
+    const sock = ws;
+    ws = null;
+    if (sock) {
+      sock.onclose = sock.onmessage = null;
+      try { sock.close(); } catch { /* already closed */ }
+    }
+    if (!stopped) closed(1006);
+  };
+  function connect() {
+    clearTimeout(retryT);
+    if (ws || stopped) return;
+    setState('connecting');
+    const sock = ws = new WebSocket(WS_URL);
+    sock.onopen = () => {
+      const hello = { type: 'hello', last_seq: lastSeq };
+      const session = lsGet('session');
+      if (session) hello.session = session;
+      sock.send(JSON.stringify(hello));
+      alive();
+    };
+    sock.onmessage = (e) => {
+      alive();
+      let f;
+      try { f = JSON.parse(e.data); } catch { return; }
+      if (f && typeof f === 'object') receive(f);
+    };
+    sock.onclose = (e) => {
+      if (ws !== sock) return;
+      ws = null;
+      closed(e.code);
+    };
+  }
+  const receive = (f) => {
+    if (typeof f.seq === 'number' && f.type !== 'welcome') {
+      if (f.seq <= lastSeq) return; // already shown: a replay after a reconnect
+      lastSeq = f.seq;
+    }
+    switch (f.type) {
+      case 'welcome':
+        if ((visitor && f.visitor !== visitor) || f.seq < lastSeq) {
+          // a new visitor (the old session was refused): the old transcript is not theirs
+          log.querySelectorAll('.msg:not(.greet,.pending)').forEach((el) => el.remove());
+          streams.clear();
+          lastSeq = f.seq || 0;
+        }
+        visitor = f.visitor;
+        if (f.session) lsSet('session', f.session);
+        Object.assign(limits, f.limits);
+        input.maxLength = limits.max_text;
+        theme(f.bot || {});
+        attempt = 0;
+        ready = true;
+        setState('online');
+        sent.clear();
+        tokens = limits.burst - 1; // the hello took one
+        stamp = Date.now();
+        pump();
+        break;
+      case 'ack': {
+        unqueue(f.id);
+        const el = pending.get(f.id);
+        if (el) el.lastChild.textContent = 'Sent';
+        break;
+      }
+      case 'said': onSaid(f); break;
+      case 'reply': onReply(f); break;
+      case 'delta': onDelta(f); break;
+      case 'typing': typing(!!f.on); break;
+      case 'progress': typing(true, f.text); break;
+      case 'error':
+        if (f.code === 'rate_limited') later(f.retry_after || 1);
+        else if (f.code === 'unavailable') later(5);
+        else if (f.code === 'session_invalid' || f.code === 'session_expired') lsSet('session', null);
+        else if (f.id) {
+          // refused for good (too long, malformed): sending it again would not help
+          unqueue(f.id);
+          const el = pending.get(f.id);
+          if (el) { el.classList.replace('pending', 'failed'); el.lastChild.textContent = 'Not sent'; }
+          pending.delete(f.id);
+        }
+        note(f.message || 'Something went wrong.');
+        break;
+      default: // pong, and types added later
+    }
+  };
+
+  // ---- the visitor speaks ----
+  function sendUser(frame, shown) {
+    const f = { id: uid(), ...frame };
+    if (JSON.stringify(f).length > limits.max_frame) return note('That is too large to send.');
+    saveQ([...loadQ(), f]);
+    add(userBubble(shown, f.id), true);
+    pump();
+  }
+  const grow = () => {
+    input.style.height = '';
+    input.style.height = `${Math.min(input.scrollHeight + 2, 130)}px`;
+  };
+  const submit = () => {
+    const text = input.value.trim();
+    if (!text) return;
+    sendUser({ type: 'message', text }, text);
+    input.value = '';
+    grow();
+  };
+  form.addEventListener('submit', (e) => { e.preventDefault(); submit(); });
+  input.addEventListener('input', grow);
+  input.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); submit(); }
+  });
+
+  let recorder = null;
+  if (window.MediaRecorder && navigator.mediaDevices && navigator.mediaDevices.getUserMedia) {
+    mic.hidden = false;
+    const recording = (on) => {
+      mic.setAttribute('aria-pressed', on);
+      mic.setAttribute('aria-label', on ? 'Stop recording and send' : 'Record a voice note');
+    };
+    mic.addEventListener('click', async () => {
+      if (recorder) return recorder.state !== 'inactive' && recorder.stop();
+      let stream;
+      try { stream = await navigator.mediaDevices.getUserMedia({ audio: true }); } catch { return note('The microphone is not available.'); }
+      const mime = ['audio/webm;codecs=opus', 'audio/ogg;codecs=opus', 'audio/webm', 'audio/mp4'].find((t) => MediaRecorder.isTypeSupported(t));
+      const rec = recorder = new MediaRecorder(stream, mime ? { mimeType: mime } : undefined);
+      const chunks = [];
+      const cap = setTimeout(() => rec.state !== 'inactive' && rec.stop(), 300000);
+      rec.ondataavailable = (e) => { if (e.data.size) chunks.push(e.data); };
+      rec.onstop = () => {
+        clearTimeout(cap);
+        stream.getTracks().forEach((t) => t.stop());
+        recorder = null;
+        recording(false);
+        const blob = new Blob(chunks, { type: rec.mimeType || mime || 'audio/webm' });
+        if (!blob.size) return;
+        const reader = new FileReader();
+        reader.onload = () => sendUser({ type: 'voice', mime: blob.type, data: String(reader.result).split(',')[1] }, '🎙 Voice note');
+        reader.readAsDataURL(blob);
+      };
+      rec.start();
+      recording(true);
+    });
+  }
+
+  // ---- open, close ----
+  const open = () => {
+    if (!panel.hidden) return;
+    panel.hidden = false;
+    w.classList.add('open');
+    launcher.setAttribute('aria-expanded', 'true');
+    scroll();
+    input.focus();
+  };
+  const close = () => {
+    if (panel.hidden) return;
+    const inside = !!root.activeElement;
+    panel.hidden = true;
+    w.classList.remove('open');
+    launcher.setAttribute('aria-expanded', 'false');
+    if (inside) launcher.focus();
+  };
+  const toggle = () => (panel.hidden ? open() : close());
+  launcher.addEventListener('click', toggle);
+  $('.x').addEventListener('click', close);
+  w.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape' && !panel.hidden) { e.stopPropagation(); close(); }
+  });
+  const api = { open, close, toggle };
+  const global = (window.ChorusWidget ||= {});
+  global[BOT] = api;
+  if (!global.open) Object.assign(global, api);
+
+  theme();
+  setState('connecting');
+  for (const f of loadQ()) add(userBubble(f.text || f.label || '🎙 Voice note', f.id), true);
+  addEventListener('online', () => { attempt = 0; connect(); });
+  addEventListener('offline', drop);
+  connect();
+  const mount = () => document.body.append(host);
+  document.body ? mount() : addEventListener('DOMContentLoaded', mount);
+})();
