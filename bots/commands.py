@@ -7,6 +7,7 @@ would answer from, with their scores, for tuning.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 
 from bots.profile import BotProfile
@@ -21,13 +22,14 @@ from knowledge.retrieval import HybridRetriever
 from webwidget.embed import normalise_origin
 
 MAX_ORIGINS = 20
+MAX_TITLE = 60
 AttachmentReader = Callable[[Attachment], Awaitable[bytes]]
 
 
 class CreatorCommands:
     """Runs creator commands and ingests documents creators send."""
 
-    names = frozenset({"docs", "deldoc", "ask", "origins"})
+    names = frozenset({"docs", "deldoc", "ask", "origins", "theme"})
 
     def __init__(
         self,
@@ -57,6 +59,8 @@ class CreatorCommands:
                 return [await self._ask(bot, args.strip())]
             if name == "origins":
                 return [await self._origins(bot, args.split())]
+            if name == "theme":
+                return [await self._theme(bot, args.strip())]
         except KnowledgeError as exc:
             return [_text(f"That didn't work: {exc}")]
         raise ValueError(f"not a creator command: {name}")
@@ -164,6 +168,43 @@ class CreatorCommands:
             )
         listing = "\n".join(f"• {origin}" for origin in allowed)
         return _text(f"{bot.name}'s widget may appear on:\n{listing}")
+
+    async def _theme(self, bot: BotProfile, args: str) -> OutboundMessage:
+        """``/theme``, ``/theme color #0f766e``, ``/theme title TEXT``, ``/theme position
+        left|right``, ``/theme avatar https://…``, ``/theme reset``: the widget's look."""
+        field, _, value = args.partition(" ")
+        field, value = field.lower(), value.strip()
+        theme: dict[str, str] = dict((await self._bots.settings(bot.id)).get("widget", {}))
+        if field == "reset":
+            theme = {}
+        elif field:
+            problem = _theme_problem(field, value)
+            if problem:
+                return _text(problem)
+            theme[field] = value.lower() if field in ("color", "position") else value
+        if field:
+            await self._bots.change_settings(bot.id, widget=theme or None)
+        shown = ", ".join(f"{k} {v}" for k, v in sorted(theme.items())) or "the defaults"
+        return _text(
+            f"{bot.name}'s widget uses {shown}.\nChange it with /theme color #0f766e, "
+            "/theme title TEXT, /theme position left|right, /theme avatar https://… "
+            "or /theme reset."
+        )
+
+
+def _theme_problem(field: str, value: str) -> str | None:
+    """Why a theme value can't be used, or None."""
+    if field == "color":
+        ok = re.fullmatch(r"#(?:[0-9a-fA-F]{3}){1,2}", value) is not None
+        return None if ok else "A colour is written like #0f766e."
+    if field == "position":
+        return None if value.lower() in ("left", "right") else "The position is left or right."
+    if field == "title":
+        return None if 0 < len(value) <= MAX_TITLE else f"A title has 1 to {MAX_TITLE} characters."
+    if field == "avatar":
+        ok = value.startswith("https://") and len(value) <= 500 and " " not in value
+        return None if ok else "The avatar is an https:// address of a picture."
+    return "/theme changes color, title, position or avatar (or reset)."
 
 
 def _report(report: Callable[[str], None], progress: Progress) -> None:

@@ -42,6 +42,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("ask", "Test a question and see the sources"),
     ("widget", "The code for your website's chat bubble"),
     ("origins", "The websites your chat bubble may appear on"),
+    ("theme", "Your chat bubble's colour, title, side and picture"),
     ("pause", "Stop answering end users for now"),
     ("resume", "Answer end users again"),
     ("help", "What I can do"),
@@ -68,7 +69,7 @@ Send me a document (PDF, DOCX, HTML, Markdown or text) and it learns from it.
 answer from.
 /token TOKEN puts it on your own Telegram bot (get a token from @BotFather).
 /widget gives you the code for a chat bubble on your website, and /origins add \
-https://your.site lets it appear there.
+https://your.site lets it appear there; /theme sets its colour, title, side and picture.
 /pause and /resume stop and restart its answers to your users.
 /bots lists your agents; /use ID switches between them."""
 

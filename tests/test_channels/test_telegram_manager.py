@@ -292,3 +292,18 @@ async def test_the_websites_a_widget_may_appear_on(platform: Platform) -> None:
     assert "• http://localhost:3000" in removed
     settings = await platform.services.bots.settings("green-tea-coach")
     assert settings["allowed_origins"] == ["http://localhost:3000"]
+
+
+async def test_the_widget_theme(platform: Platform) -> None:
+    await platform.say("/newbot Green Tea Coach")
+    assert "the defaults" in await platform.say("/theme")
+    assert "color #0f766e" in await platform.say("/theme color #0F766E")
+    assert "written like" in await platform.say("/theme color red;background:url(x)")
+    assert "left or right" in await platform.say("/theme position middle")
+    assert "https://" in await platform.say("/theme avatar javascript:alert(1)")
+    await platform.say("/theme position left")
+    await platform.say("/theme title Tea time")
+    settings = await platform.services.bots.settings("green-tea-coach")
+    assert settings["widget"] == {"color": "#0f766e", "position": "left", "title": "Tea time"}
+    assert "the defaults" in await platform.say("/theme reset")
+    assert "widget" not in await platform.services.bots.settings("green-tea-coach")

@@ -262,3 +262,14 @@ async def test_shutdown_closes_sockets_with_going_away(tmp_path: Path) -> None:
     assert message.type in (WSMsgType.CLOSE, WSMsgType.CLOSED)
     assert ws.close_code == 1001
     await client.close()
+
+
+async def test_the_welcome_carries_the_creators_theme(client: Client) -> None:
+    await services(client).bots.change_settings(
+        "demo", widget={"color": "#0f766e", "title": "Ask Mira", "position": "left"}
+    )
+    ws = await connect(client)
+    bot = (await hello(ws))["bot"]
+    assert (bot["color"], bot["title"], bot["position"]) == ("#0f766e", "Ask Mira", "left")
+    assert bot["greeting"].startswith("Hi")
+    await ws.close()
