@@ -271,5 +271,5 @@ async def test_the_welcome_carries_the_creators_theme(client: Client) -> None:
     ws = await connect(client)
     bot = (await hello(ws))["bot"]
     assert (bot["color"], bot["title"], bot["position"]) == ("#0f766e", "Ask Mira", "left")
-    assert bot["greeting"].startswith("Hi")
+    assert bot["greeting"].startswith("Hello, I'm Mira")
     await ws.close()
