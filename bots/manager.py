@@ -22,8 +22,8 @@ from webwidget.embed import embed_snippet
 
 log = logging.getLogger("chorus.manager")
 
-#: attaches a BotFather token to a bot and returns the Telegram username
-AttachTelegram = Callable[[str, str], Awaitable[str]]
+#: attaches a BotFather token (or a WhatsApp number) to a bot; returns the username (number)
+Attach = Callable[[str, str], Awaitable[str]]
 
 MAX_BOTS = 20
 # BotFather tokens: the bot's numeric id, a colon, then 35 URL-safe characters
@@ -37,6 +37,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("persona", "How your agent speaks"),
     ("greeting", "Your agent's first message"),
     ("token", "Put your agent on its own Telegram bot"),
+    ("whatsapp", "Answer on a WhatsApp number (through Twilio)"),
     ("docs", "The documents your agent knows"),
     ("deldoc", "Delete a document"),
     ("ask", "Test a question and see the sources"),
@@ -50,7 +51,6 @@ COMMANDS: tuple[tuple[str, str], ...] = (
 
 # creator commands whose features this server does not offer yet
 NOT_YET = {
-    "whatsapp": "connecting a WhatsApp number",
     "pricing": "setting prices and credit packs",
     "grant": "giving credits to a user",
     "stats": "statistics",
@@ -81,7 +81,8 @@ class ManagerBot:
         self,
         bots: BotDirectory,
         tools: CreatorCommands,
-        attach_telegram: AttachTelegram,
+        attach_telegram: Attach,
+        attach_whatsapp: Attach,
         *,
         public_base_url: str,
         own_token: str,
@@ -89,6 +90,7 @@ class ManagerBot:
         self._bots = bots
         self._tools = tools
         self._attach = attach_telegram
+        self._attach_whatsapp = attach_whatsapp
         self._public = public_base_url.rstrip("/")
         self._own_token = own_token
 
@@ -132,6 +134,8 @@ class ManagerBot:
             return await self._describe(bot, command, message.command_args)
         if command == "token":
             return await self._token(bot, message.command_args.strip())
+        if command == "whatsapp":
+            return await self._whatsapp(bot, message.command_args.strip())
         if command in self._tools.names:
             return await self._tools.run(command, message.command_args, bot)
         if command == "widget":
@@ -238,6 +242,23 @@ class ManagerBot:
         return _say(
             f"{bot.name} is now @{username} on Telegram: anyone can talk to it at "
             f"https://t.me/{username}. I removed your message with the token from this chat."
+        )
+
+    async def _whatsapp(self, bot: BotProfile, number: str) -> list[OutboundMessage]:
+        if not number:
+            return _say(
+                "Send /whatsapp followed by your Twilio WhatsApp number, like /whatsapp "
+                "+14155238886."
+            )
+        try:
+            bound = await self._attach_whatsapp(bot.id, number)
+        except ValueError as exc:
+            return _say(f"{exc}.")
+        except ChannelRefused as exc:
+            return _say(f"WhatsApp isn't available on this server: {exc.reason}.")
+        return _say(
+            f"{bot.name} now answers WhatsApp messages to {bound}. In Twilio, set that "
+            f"sender's incoming webhook to {self._public}/webhooks/whatsapp/{bot.id}"
         )
 
     async def _document(

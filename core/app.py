@@ -183,6 +183,22 @@ async def telegram_webhook(request: web.Request) -> web.Response:
     return await telegram.webhook(request)
 
 
+async def whatsapp_webhook(request: web.Request) -> web.Response:
+    """``POST /webhooks/whatsapp/{bot_id}``: a WhatsApp message through Twilio."""
+    whatsapp = request.app[SERVICES].whatsapp
+    if whatsapp is None:
+        raise web.HTTPNotFound(text="WhatsApp is not set up on this server")
+    return await whatsapp.webhook(request)
+
+
+async def whatsapp_status(request: web.Request) -> web.Response:
+    """``POST /webhooks/whatsapp/{bot_id}/status``: a sent message's delivery status."""
+    whatsapp = request.app[SERVICES].whatsapp
+    if whatsapp is None:
+        raise web.HTTPNotFound(text="WhatsApp is not set up on this server")
+    return await whatsapp.status(request)
+
+
 async def widget_socket(request: web.Request) -> web.StreamResponse:
     """``GET /ws/widget/{bot_id}``: the web widget's WebSocket."""
     widget = request.app[SERVICES].widget
@@ -262,6 +278,8 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/media/{signed_id}", media)
     app.router.add_post("/webhooks/telegram/{bot_id}", telegram_webhook)
+    app.router.add_post("/webhooks/whatsapp/{bot_id}", whatsapp_webhook)
+    app.router.add_post("/webhooks/whatsapp/{bot_id}/status", whatsapp_status)
     app.router.add_get("/ws/widget/{bot_id}", widget_socket)
     app.router.add_get("/widget.js", widget_script)
     app.router.add_get("/", demo_page)

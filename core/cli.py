@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pydantic import ValidationError
 
 from channels.terminal import TerminalChannel
+from channels.whatsapp_webhook import normalise_number
 from core import knowledge_cli
 from core.errors import (
     BotNameTaken,
@@ -69,6 +70,10 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument(
         "--telegram-token",
         help="a BotFather token: the bot answers on Telegram (webhook at PUBLIC_BASE_URL)",
+    )
+    create.add_argument(
+        "--whatsapp-number",
+        help="a Twilio WhatsApp sender number: the bot answers messages to it",
     )
     bot_commands.add_parser("list", help="list the bots")
 
@@ -187,6 +192,9 @@ async def _bot(services: Services, args: argparse.Namespace) -> int:
         if not args.name.strip():
             print("chorus: a bot needs a name", file=sys.stderr)
             return BAD_INPUT
+        if args.whatsapp_number and normalise_number(args.whatsapp_number) is None:
+            print(f"chorus: {args.whatsapp_number!r} is not a phone number", file=sys.stderr)
+            return BAD_INPUT
         bot = await services.bots.create(
             args.name, persona=args.persona, greeting=args.greeting, bot_id=args.bot_id
         )
@@ -197,6 +205,9 @@ async def _bot(services: Services, args: argparse.Namespace) -> int:
                 print(f"chorus: Telegram refused the token: {exc.reason}", file=sys.stderr)
                 return BAD_INPUT
             print(f"{bot.id} is @{username} on Telegram", file=sys.stderr)
+        if args.whatsapp_number and services.whatsapp is not None:
+            number = await services.whatsapp.attach(bot.id, args.whatsapp_number)
+            print(f"{bot.id} answers WhatsApp messages to {number}", file=sys.stderr)
         print(bot.id)
         return 0
     for bot in await services.bots.list():

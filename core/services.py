@@ -21,6 +21,8 @@ from channels.media import MediaReader, read_local_file
 from channels.telegram import SCHEME as TELEGRAM_FILES
 from channels.telegram_limits import FloodControl
 from channels.telegram_webhook import TelegramChannel
+from channels.whatsapp import MEDIA_SCHEME as TWILIO_MEDIA
+from channels.whatsapp_webhook import WhatsAppChannel
 from channels.widget import WidgetChannel
 from channels.widget_log import WidgetLog
 from channels.widget_session import WidgetSessions
@@ -73,6 +75,7 @@ class Services:
     # the platform's manager bot, when TELEGRAM_BOT_TOKEN is set
     manager: ManagerBot | None = None
     widget: WidgetChannel | None = None
+    whatsapp: WhatsAppChannel | None = None
 
 
 def build_services(settings: Settings, metrics: Metrics | None = None) -> Services:
@@ -155,11 +158,30 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         voice_dir=settings.data_dir / "widget-voice",
         max_voice_bytes=settings.max_voice_mb * 1024 * 1024,
     )
+    whatsapp = WhatsAppChannel(
+        db,
+        engine,
+        inbox,
+        outbox,
+        store,
+        account_sid=settings.twilio_account_sid,
+        auth_token=(
+            settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else None
+        ),
+        api_base=settings.twilio_api_base,
+        public_base_url=settings.public_base_url,
+    )
+    media.register(TWILIO_MEDIA, whatsapp.read_media)
     manager = None
     if settings.telegram_bot_token is not None:
         token = settings.telegram_bot_token.get_secret_value()
         manager = ManagerBot(
-            bots, tools, telegram.attach, public_base_url=settings.public_base_url, own_token=token
+            bots,
+            tools,
+            telegram.attach,
+            whatsapp.attach,
+            public_base_url=settings.public_base_url,
+            own_token=token,
         )
         telegram.serve_manager(token, manager_secret(settings), manager.handle)
     return Services(
@@ -181,6 +203,7 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         telegram=telegram,
         manager=manager,
         widget=widget,
+        whatsapp=whatsapp,
     )
 
 

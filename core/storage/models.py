@@ -308,3 +308,39 @@ class WidgetFrame(Base):
     ref: Mapped[str | None] = mapped_column(String(64))  # the visitor's message id
     frame: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WhatsAppContact(Base):
+    """A WhatsApp user of a bot: when they last wrote (free-form replies are allowed for
+    24 hours after that) and the numbered options they were offered last."""
+
+    __tablename__ = "whatsapp_contacts"
+    __table_args__ = (UniqueConstraint("bot_id", "number"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    bot_id: Mapped[str] = mapped_column(ForeignKey("bots.id", ondelete="CASCADE"))
+    number: Mapped[str] = mapped_column(String(32))
+    last_inbound_at: Mapped[datetime | None] = mapped_column()
+    options: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+
+
+class SentMessage(Base):
+    """A message handed to a provider (or held back), with its delivery status as the
+    provider's callbacks report it: queued, sent, delivered, read, failed, held."""
+
+    __tablename__ = "outbound_messages"
+    __table_args__ = (
+        UniqueConstraint("provider_id"),
+        Index("ix_outbound_messages_bot_id_status", "bot_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    bot_id: Mapped[str] = mapped_column(ForeignKey("bots.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(16))
+    recipient: Mapped[str] = mapped_column(String(64))
+    provider_id: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    body: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -242,7 +242,7 @@ async def test_a_telegram_bot_moves_to_the_agent_it_is_attached_to_last(
 
 async def test_commands_not_available_yet_say_so(platform: Platform) -> None:
     await platform.say("/newbot Green Tea Coach")
-    for command in ("stats", "broadcast", "whatsapp", "pricing"):
+    for command in ("stats", "broadcast", "grant", "pricing"):
         assert "isn't available on this server yet" in await platform.say(f"/{command}")
 
 

@@ -1,0 +1,167 @@
+"""WhatsApp through Twilio: webhook form fields -> ``InboundMessage``, replies -> messages.
+
+Twilio posts each WhatsApp message as a form (``Body``, ``From: whatsapp:+…``, ``WaId``,
+``NumMedia`` with ``MediaUrl{N}``/``MediaContentType{N}``, ``ButtonPayload``,
+``Latitude``/``Longitude``, ...). Replies go out through the Messages API as text of at
+most 1,600 characters, split on sentence boundaries and sent in order; buttons become
+numbered options that a reply with the number or the label picks; audio and documents
+are media messages whose URL is a signed ``/media/…`` link.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from channels.base import split_text
+from core.messages import (
+    Attachment,
+    AttachmentKind,
+    Channel,
+    InboundMessage,
+    Media,
+    OutboundKind,
+    OutboundMessage,
+    Source,
+    parse_command,
+)
+
+MAX_BODY = 1600
+MAX_MEDIA = 10
+PREFIX = "whatsapp:"
+MEDIA_SCHEME = "twilio-media"
+_BOLD = re.compile(r"\*\*(.+?)\*\*", re.DOTALL)
+_ITALIC = re.compile(r"(?<![*\w])\*(?!\s)([^*\n]+?)(?<!\s)\*(?![*\w])")
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One WhatsApp message to send: text, and a media URL (absolute) or none."""
+
+    body: str
+    media_url: str | None = None
+
+
+def sender_of(form: Mapping[str, str]) -> str:
+    """The end user's number, ``+14155550123``, from ``From`` (or ``WaId``)."""
+    number = form.get("From", "").removeprefix(PREFIX)
+    if not number and form.get("WaId"):
+        number = "+" + form["WaId"]
+    return number
+
+
+def to_inbound(
+    bot_id: str, form: Mapping[str, str], options: Sequence[Mapping[str, str]] = ()
+) -> InboundMessage:
+    """The message in a webhook's form. ``options`` are the numbered choices offered last:
+    a reply that is one of their numbers or labels presses that button."""
+    body = form.get("Body", "").strip()
+    payload = form.get("ButtonPayload") or _chosen(body, options)
+    command, args = parse_command(body) if payload is None else (None, "")
+    return InboundMessage(
+        channel=Channel.WHATSAPP,
+        bot_id=bot_id,
+        sender_id=sender_of(form),
+        sender_name=form.get("ProfileName") or None,
+        text="" if payload is not None else body,
+        command=command,
+        command_args=args,
+        button_payload=payload,
+        attachments=_attachments(form),
+        platform_message_id=form.get("MessageSid") or None,
+    )
+
+
+def _chosen(body: str, options: Sequence[Mapping[str, str]]) -> str | None:
+    if not body or not options:
+        return None
+    if body.isdigit() and 1 <= int(body) <= len(options):
+        return options[int(body) - 1]["payload"]
+    wanted = body.casefold().strip(" .!")
+    return next((o["payload"] for o in options if o["label"].casefold() == wanted), None)
+
+
+def _attachments(form: Mapping[str, str]) -> tuple[Attachment, ...]:
+    found: list[Attachment] = []
+    count = int(form.get("NumMedia", "0") or 0) if form.get("NumMedia", "0").isdigit() else 0
+    for n in range(min(count, MAX_MEDIA)):
+        url, mime = form.get(f"MediaUrl{n}"), form.get(f"MediaContentType{n}", "")
+        if not url:
+            continue
+        kind = (
+            AttachmentKind.VOICE
+            if mime.startswith("audio/")
+            else AttachmentKind.IMAGE
+            if mime.startswith("image/")
+            else AttachmentKind.DOCUMENT
+        )
+        found.append(
+            Attachment(kind=kind, mime_type=mime, size=0, reference=f"{MEDIA_SCHEME}:{url}")
+        )
+    latitude, longitude = form.get("Latitude"), form.get("Longitude")
+    if latitude and longitude:
+        place = form.get("Label") or form.get("Address")
+        found.append(
+            Attachment(
+                kind=AttachmentKind.LOCATION,
+                mime_type="application/geo+json",
+                size=0,
+                reference=f"geo:{latitude},{longitude}",
+                filename=place,
+            )
+        )
+    return tuple(found)
+
+
+def render(
+    replies: Sequence[OutboundMessage], media_url: Callable[[Media], str]
+) -> tuple[list[Outgoing], list[dict[str, str]]]:
+    """The WhatsApp messages for ``replies``, in order, and the numbered options the last
+    message with buttons offers (empty when none did)."""
+    out: list[Outgoing] = []
+    options: list[dict[str, str]] = []
+    for reply in replies:
+        if reply.kind is OutboundKind.PROGRESS:
+            continue  # WhatsApp cannot edit a message: progress would be a flood
+        media = reply.audio if reply.kind is OutboundKind.AUDIO else reply.document
+        if media is not None and reply.kind in (OutboundKind.AUDIO, OutboundKind.DOCUMENT):
+            caption = formatted(reply.text) if reply.text else ""
+            out.append(Outgoing(caption[:MAX_BODY], media_url(media)))
+            continue
+        text = formatted(reply.text)
+        if reply.sources:
+            text += "\n\n" + sources_text(reply.sources)
+        if reply.buttons:
+            options = [{"label": b.label, "payload": b.payload} for b in reply.buttons]
+            numbered = "\n".join(f"{n}. {b.label}" for n, b in enumerate(reply.buttons, 1))
+            text += f"\n\n{numbered}\n_Reply with a number._"
+        out.extend(Outgoing(piece) for piece in split_text(text.strip(), MAX_BODY) if piece)
+    return out, options
+
+
+def formatted(text: str) -> str:
+    """Markdown emphasis as WhatsApp writes it: ``**bold**`` -> ``*bold*``, ``*it*`` ->
+    ``_it_``."""
+    text = _ITALIC.sub(r"_\1_", text)
+    return _BOLD.sub(r"*\1*", text)
+
+
+def sources_text(sources: Sequence[Source]) -> str:
+    """``Sources`` and one short line per source: ``[1] Title, p. 3``."""
+    lines = ["*Sources*"]
+    for source in sources:
+        where = ", ".join(
+            part for part in (f"p. {source.page}" if source.page else None, source.section) if part
+        )
+        line = f"[{source.number}] {source.title}" + (f", {where}" if where else "")
+        if source.url and source.url.startswith(("https://", "http://")):
+            line += f" {source.url}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def form_dict(form: Mapping[str, Any]) -> dict[str, str]:
+    """A webhook's form as plain strings (the first value of repeated fields)."""
+    return {str(k): str(v) for k, v in form.items()}

@@ -1,0 +1,338 @@
+"""WhatsApp numbers on this server: Twilio's signed webhooks in, the Messages API out.
+
+``POST /webhooks/whatsapp/{bot_id}`` checks ``X-Twilio-Signature`` with the twilio SDK's
+``RequestValidator`` against the public URL (``PUBLIC_BASE_URL`` + path, so it holds
+behind a proxy) and every form field, stores the message in the inbox under its
+``MessageSid`` (a redelivery is a no-op) and answers with empty TwiML at once. Replies go
+out through the Messages API (the SDK's synchronous calls run off the event loop), each
+recorded with its delivery status, which ``…/status`` callbacks keep up to date.
+
+Free-form messages are allowed only within 24 hours of the user's last message. Content
+pushed later (finished meditations) outside that window goes out as the bot's approved
+template (``whatsapp_template`` in its settings: a ContentSid) or is held back, with
+the reason recorded for the creator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+from aiohttp import web
+from sqlalchemy import select, update
+from twilio.base.exceptions import TwilioRestException
+from twilio.request_validator import RequestValidator
+from twilio.rest import Client
+
+from channels.whatsapp import MEDIA_SCHEME, PREFIX, form_dict, render, sender_of, to_inbound
+from core.engine import ConversationEngine
+from core.errors import ChannelRefused
+from core.inbox import Delivery, Inbox
+from core.media import MediaStore
+from core.messages import Channel, Media
+from core.messages import OutboundMessage as Reply
+from core.outbox import Address, Outbox
+from core.storage.database import Database
+from core.storage.models import Bot, ChannelAccount, SentMessage, WhatsAppContact, utcnow
+
+log = logging.getLogger("chorus.whatsapp")
+
+CHANNEL = Channel.WHATSAPP.value
+SIGNATURE_HEADER = "X-Twilio-Signature"
+WINDOW = timedelta(hours=24)
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+ATTEMPTS = 3
+STATUSES = frozenset({"queued", "sending", "sent", "delivered", "read", "failed", "undelivered"})
+_NUMBER = re.compile(r"\+[1-9]\d{6,14}")
+
+
+def normalise_number(text: str) -> str | None:
+    """An E.164 number (``+14155238886``) from what a person typed, or None."""
+    number = re.sub(r"[\s().-]", "", text.removeprefix(PREFIX))
+    if number.startswith("00"):
+        number = "+" + number[2:]
+    return number if _NUMBER.fullmatch(number) else None
+
+
+def within_window(last_inbound: datetime | None, now: datetime) -> bool:
+    """Whether a free-form message may be sent now: the user wrote in the last 24 hours."""
+    return last_inbound is not None and now - last_inbound < WINDOW
+
+
+class WhatsAppChannel:
+    """The bots' WhatsApp numbers, through one Twilio account."""
+
+    def __init__(
+        self,
+        db: Database,
+        engine: ConversationEngine,
+        inbox: Inbox,
+        outbox: Outbox,
+        media: MediaStore,
+        *,
+        account_sid: str | None,
+        auth_token: str | None,
+        api_base: str | None,
+        public_base_url: str,
+    ) -> None:
+        self._db = db
+        self._engine = engine
+        self._inbox = inbox
+        self._media = media
+        self._sid = account_sid
+        self._token = auth_token
+        self._api_base = api_base
+        self._public = public_base_url.rstrip("/")
+        self._client: Client | None = None
+        inbox.register(CHANNEL, self.process, lambda d: f"{d.bot_id}/{sender_of(d.payload)}")
+        outbox.register(CHANNEL, self.deliver)
+
+    @property
+    def configured(self) -> bool:
+        return bool(self._sid and self._token)
+
+    async def attach(self, bot_id: str, number: str) -> str:
+        """Answer WhatsApp messages to ``number`` (a Twilio WhatsApp sender) as ``bot_id``."""
+        normal = normalise_number(number)
+        if normal is None:
+            raise ValueError(f"{number[:40]!r} is not a phone number like +14155238886")
+        if not self.configured:
+            raise ChannelRefused(CHANNEL, "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are not set")
+        async with self._db.transaction() as session:
+            taken = await session.scalar(
+                select(ChannelAccount).where(
+                    ChannelAccount.channel == CHANNEL, ChannelAccount.external_id == normal
+                )
+            )
+            if taken is not None and taken.bot_id != bot_id:
+                await session.delete(taken)  # the number moves to this bot
+            account = await session.scalar(
+                select(ChannelAccount).where(
+                    ChannelAccount.bot_id == bot_id, ChannelAccount.channel == CHANNEL
+                )
+            )
+            if account is None:
+                account = ChannelAccount(bot_id=bot_id, channel=CHANNEL, secret="")
+                session.add(account)
+            account.external_id = normal
+        return normal
+
+    # -- webhooks -------------------------------------------------------------------
+
+    async def webhook(self, request: web.Request) -> web.Response:
+        """``POST /webhooks/whatsapp/{bot_id}``: check, store, answer empty TwiML."""
+        bot_id = request.match_info["bot_id"]
+        form = await self._signed_form(request)
+        if await self._number(bot_id) is None:
+            raise web.HTTPNotFound(text="no WhatsApp number here")
+        if not form.get("MessageSid") or not sender_of(form):
+            raise web.HTTPBadRequest(text="not a WhatsApp message")
+        await self._inbox.accept(bot_id, CHANNEL, form["MessageSid"], form)
+        return web.Response(text=EMPTY_TWIML, content_type="text/xml")
+
+    async def status(self, request: web.Request) -> web.Response:
+        """``POST /webhooks/whatsapp/{bot_id}/status``: a sent message's delivery status."""
+        bot_id = request.match_info["bot_id"]
+        form = await self._signed_form(request)
+        sid, status = form.get("MessageSid", ""), form.get("MessageStatus", "")
+        if not sid or status not in STATUSES:
+            raise web.HTTPBadRequest(text="not a message status callback")
+        error = None
+        if form.get("ErrorCode"):
+            error = f"{form['ErrorCode']}: {form.get('ErrorMessage', '')}".strip(": ")
+        async with self._db.transaction() as session:
+            await session.execute(
+                update(SentMessage)
+                .where(SentMessage.provider_id == sid, SentMessage.bot_id == bot_id)
+                .values(status=status, error=error, updated_at=utcnow())
+            )
+        if status in ("failed", "undelivered"):
+            log.warning("a WhatsApp message of bot %s was %s (%s)", bot_id, status, error)
+        return web.Response(text=EMPTY_TWIML, content_type="text/xml")
+
+    async def _signed_form(self, request: web.Request) -> dict[str, str]:
+        if not self.configured:
+            raise web.HTTPNotFound(text="WhatsApp is not set up on this server")
+        form = form_dict(await request.post())
+        url = self._public + request.path_qs
+        signature = request.headers.get(SIGNATURE_HEADER, "")
+        assert self._token is not None
+        if not signature or not RequestValidator(self._token).validate(url, form, signature):
+            log.info("refused a WhatsApp webhook with a bad signature (%s)", request.path)
+            raise web.HTTPForbidden(text="bad or missing X-Twilio-Signature")
+        return form
+
+    # -- processing -----------------------------------------------------------------
+
+    async def process(self, delivery: Delivery) -> None:
+        """Answer one stored WhatsApp message through the engine."""
+        number = await self._number(delivery.bot_id)
+        if number is None:
+            log.warning("message for bot %s, which has no WhatsApp number now", delivery.bot_id)
+            return
+        form = delivery.payload
+        user = sender_of(form)
+        contact = await self._touch(delivery.bot_id, user)
+        message = to_inbound(delivery.bot_id, form, contact.options)
+        replies = await self._engine.handle(message)
+        await self._send(delivery.bot_id, number, user, replies)
+
+    async def deliver(self, address: Address, messages: Sequence[Reply]) -> None:
+        """The outbox's sender: content finished later, within the 24-hour window, as a
+        template outside it, or held back."""
+        number = await self._number(address.bot_id)
+        if number is None:
+            return
+        async with self._db.read() as session:
+            contact = await session.scalar(
+                select(WhatsAppContact).where(
+                    WhatsAppContact.bot_id == address.bot_id,
+                    WhatsAppContact.number == address.sender_id,
+                )
+            )
+            bot_settings = await session.scalar(
+                select(Bot.settings).where(Bot.id == address.bot_id)
+            )
+        last = contact.last_inbound_at if contact else None
+        if last is not None and last.tzinfo is None:
+            last = last.replace(tzinfo=UTC)
+        if within_window(last, datetime.now(UTC)):
+            await self._send(address.bot_id, number, address.sender_id, messages)
+            return
+        template = (bot_settings or {}).get("whatsapp_template")
+        summary = " ".join(m.text for m in messages if m.text)[:200]
+        if isinstance(template, dict) and template.get("content_sid"):
+            variables = {"1": summary or "Your content is ready."}
+            await self._create(
+                address.bot_id,
+                address.sender_id,
+                summary,
+                from_=f"{PREFIX}{number}",
+                content_sid=template["content_sid"],
+                content_variables=json.dumps(variables),
+            )
+            return
+        reason = "outside the 24-hour window and no approved template is configured"
+        log.warning("held back a WhatsApp message of bot %s: %s", address.bot_id, reason)
+        async with self._db.transaction() as session:
+            session.add(
+                SentMessage(
+                    bot_id=address.bot_id,
+                    channel=CHANNEL,
+                    recipient=address.sender_id,
+                    status="held",
+                    body=summary,
+                    error=reason,
+                )
+            )
+
+    async def _send(self, bot_id: str, number: str, user: str, replies: Sequence[Reply]) -> None:
+        outgoing, options = render(replies, self._media_url)
+        async with self._db.transaction() as session:
+            await session.execute(
+                update(WhatsAppContact)
+                .where(WhatsAppContact.bot_id == bot_id, WhatsAppContact.number == user)
+                .values(options=options)
+            )
+        for message in outgoing:
+            extra: dict[str, Any] = {"media_url": [message.media_url]} if message.media_url else {}
+            await self._create(
+                bot_id, user, message.body, from_=f"{PREFIX}{number}", body=message.body, **extra
+            )
+
+    async def _create(self, bot_id: str, user: str, summary: str, **fields: Any) -> None:
+        """Send one message (retrying 429 and 5xx) and record it."""
+        fields["status_callback"] = f"{self._public}/webhooks/whatsapp/{bot_id}/status"
+        sid, status, error = None, "failed", None
+        for attempt in range(ATTEMPTS):
+            try:
+                created = await asyncio.to_thread(
+                    self._twilio().messages.create, to=f"{PREFIX}{user}", **fields
+                )
+            except TwilioRestException as exc:
+                error = f"{exc.code or exc.status}: {exc.msg}"
+                if exc.status == 429 or exc.status >= 500:
+                    await asyncio.sleep(0.5 * 2**attempt)
+                    continue
+                break
+            sid, status, error = created.sid, created.status or "queued", None
+            break
+        if error:
+            log.warning("a WhatsApp message of bot %s was not sent: %s", bot_id, error)
+        async with self._db.transaction() as session:
+            session.add(
+                SentMessage(
+                    bot_id=bot_id,
+                    channel=CHANNEL,
+                    recipient=user,
+                    provider_id=sid,
+                    status=status,
+                    body=summary[:2000],
+                    error=error,
+                )
+            )
+
+    async def read_media(self, reference: str, max_bytes: int) -> bytes:
+        """The bytes of a ``twilio-media:URL`` attachment, fetched with the account's
+        credentials, from Twilio's own host only."""
+        url = reference.removeprefix(f"{MEDIA_SCHEME}:")
+        allowed = {"api.twilio.com", urlsplit(self._api_base or "").netloc}
+        if urlsplit(url).netloc not in allowed or not self.configured:
+            raise OSError("not a media file of this Twilio account")
+        credentials = base64.b64encode(f"{self._sid}:{self._token}".encode()).decode()
+        timeout = aiohttp.ClientTimeout(total=60)
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.get(url, headers={"Authorization": f"Basic {credentials}"}) as response,
+        ):
+            if response.status != 200:
+                raise OSError(f"Twilio answered {response.status} for the media")
+            data = await response.content.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise OSError(f"the file is larger than {max_bytes:,} bytes")
+        return data
+
+    # -- state ----------------------------------------------------------------------
+
+    async def _touch(self, bot_id: str, user: str) -> WhatsAppContact:
+        """The contact, created if new, with its last message time set to now."""
+        async with self._db.transaction() as session:
+            contact = await session.scalar(
+                select(WhatsAppContact).where(
+                    WhatsAppContact.bot_id == bot_id, WhatsAppContact.number == user
+                )
+            )
+            if contact is None:
+                contact = WhatsAppContact(bot_id=bot_id, number=user, options=[])
+                session.add(contact)
+            contact.last_inbound_at = utcnow()
+            await session.flush()
+            session.expunge(contact)
+        return contact
+
+    async def _number(self, bot_id: str) -> str | None:
+        async with self._db.read() as session:
+            return await session.scalar(
+                select(ChannelAccount.external_id).where(
+                    ChannelAccount.bot_id == bot_id, ChannelAccount.channel == CHANNEL
+                )
+            )
+
+    def _media_url(self, media: Media) -> str:
+        return self._media.link(media.reference, base_url=self._public)
+
+    def _twilio(self) -> Client:
+        if self._client is None:
+            # environment={}: TWILIO_EDGE/TWILIO_REGION of the process would rewrite the host
+            self._client = Client(self._sid, self._token, environment={})
+            if self._api_base:
+                self._client.api.base_url = self._api_base.rstrip("/")
+        return self._client
