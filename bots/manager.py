@@ -83,6 +83,7 @@ class ManagerBot:
         tools: CreatorCommands,
         attach_telegram: Attach,
         attach_whatsapp: Attach,
+        whatsapp_report: Callable[[str], Awaitable[str]],
         *,
         public_base_url: str,
         own_token: str,
@@ -91,6 +92,7 @@ class ManagerBot:
         self._tools = tools
         self._attach = attach_telegram
         self._attach_whatsapp = attach_whatsapp
+        self._whatsapp_report = whatsapp_report
         self._public = public_base_url.rstrip("/")
         self._own_token = own_token
 
@@ -246,9 +248,10 @@ class ManagerBot:
 
     async def _whatsapp(self, bot: BotProfile, number: str) -> list[OutboundMessage]:
         if not number:
+            report = await self._whatsapp_report(bot.id)
             return _say(
-                "Send /whatsapp followed by your Twilio WhatsApp number, like /whatsapp "
-                "+14155238886."
+                f"{report}\nTo answer on a number, send /whatsapp followed by your Twilio "
+                "WhatsApp sender, like /whatsapp +14155238886."
             )
         try:
             bound = await self._attach_whatsapp(bot.id, number)

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from twilio.base.exceptions import TwilioRestException
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
@@ -299,6 +299,43 @@ class WhatsAppChannel:
         if len(data) > max_bytes:
             raise OSError(f"the file is larger than {max_bytes:,} bytes")
         return data
+
+    async def report(self, bot_id: str) -> str:
+        """For the creator: the bot's number, how its messages fared this week, and the
+        latest problems (held back or failed) with their reasons."""
+        number = await self._number(bot_id)
+        if number is None:
+            return "No WhatsApp number yet."
+        since = utcnow() - timedelta(days=7)
+        async with self._db.read() as session:
+            rows = list(
+                await session.execute(
+                    select(SentMessage.status, func.count())
+                    .where(
+                        SentMessage.bot_id == bot_id,
+                        SentMessage.channel == CHANNEL,
+                        SentMessage.created_at >= since,
+                    )
+                    .group_by(SentMessage.status)
+                )
+            )
+            problems = list(
+                await session.scalars(
+                    select(SentMessage)
+                    .where(
+                        SentMessage.bot_id == bot_id,
+                        SentMessage.channel == CHANNEL,
+                        SentMessage.status.in_(("held", "failed", "undelivered")),
+                    )
+                    .order_by(SentMessage.updated_at.desc(), SentMessage.id.desc())
+                    .limit(3)
+                )
+            )
+        counts = ", ".join(f"{n} {status}" for status, n in sorted(rows)) or "none sent yet"
+        lines = [f"WhatsApp number {number}. Messages this week: {counts}."]
+        for problem in problems:
+            lines.append(f"• to …{problem.recipient[-4:]}: {problem.status}, {problem.error}")
+        return "\n".join(lines)
 
     # -- state ----------------------------------------------------------------------
 

@@ -180,6 +180,7 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
             tools,
             telegram.attach,
             whatsapp.attach,
+            whatsapp.report,
             public_base_url=settings.public_base_url,
             own_token=token,
         )

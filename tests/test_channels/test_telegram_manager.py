@@ -307,3 +307,11 @@ async def test_the_widget_theme(platform: Platform) -> None:
     assert settings["widget"] == {"color": "#0f766e", "position": "left", "title": "Tea time"}
     assert "the defaults" in await platform.say("/theme reset")
     assert "widget" not in await platform.services.bots.settings("green-tea-coach")
+
+
+async def test_whatsapp_needs_twilio_on_the_server(platform: Platform) -> None:
+    await platform.say("/newbot Green Tea Coach")
+    assert "No WhatsApp number yet" in await platform.say("/whatsapp")
+    assert "not a phone number" in await platform.say("/whatsapp call me maybe")
+    refused = await platform.say("/whatsapp +14155238886")
+    assert "WhatsApp isn't available on this server: TWILIO_ACCOUNT_SID" in refused

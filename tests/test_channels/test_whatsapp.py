@@ -220,6 +220,10 @@ async def test_outside_the_24_hour_window_content_is_held_or_sent_as_a_template(
         held = await session.scalar(select(SentMessage).where(SentMessage.status == "held"))
     assert held is not None
     assert "24-hour window" in (held.error or "")
+    report = await services.whatsapp.report("demo") if services.whatsapp else ""
+    assert f"WhatsApp number {BUSINESS_NUMBER}" in report
+    assert "1 held" in report
+    assert "…0123: held, outside the 24-hour window" in report
     template = "HX" + "b" * 32
     await services.bots.change_settings("demo", whatsapp_template={"content_sid": template})
     await services.outbox.send(address, [OutboundMessage(text="Your ritual is ready.")])
