@@ -92,6 +92,8 @@ class TelegramChannel:
         self._flood_control = flood_control or FloodControl()
         self._accounts: dict[str, tuple[Bot, str, str | None]] = {}
         self._handlers: dict[str, Handler] = {}
+        # updates the webhook parsed, until processed (keyed by bot and update id)
+        self._parsed: dict[tuple[str, str], Update] = {}
         self._pollers: dict[str, asyncio.Task[None]] = {}
         self._polling = False
         self._renderer = TelegramRenderer(
@@ -206,20 +208,25 @@ class TelegramChannel:
         if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
             raise web.HTTPBadRequest(text="not a Telegram update")
         try:
-            Update.model_validate(payload)
+            update = Update.model_validate(payload)
         except ValueError:
             raise web.HTTPBadRequest(text="not a valid Telegram update") from None
-        await self._inbox.accept(bot_id, CHANNEL, str(payload["update_id"]), payload)
+        key = (bot_id, str(payload["update_id"]))
+        self._parsed[key] = update  # processing reuses it, unless a restart came between
+        if not await self._inbox.accept(bot_id, CHANNEL, key[1], payload):
+            self._parsed.pop(key, None)
         return web.Response(text="ok")
 
     async def process(self, delivery: Delivery) -> None:
         """Handle one stored update: answer a button press, run the engine, render."""
+        update = self._parsed.pop((delivery.bot_id, delivery.update_id), None)
         account = await self._account(delivery.bot_id)
         if account is None:
             log.warning("update for bot %s, which has no Telegram account now", delivery.bot_id)
             return
         bot = account[0]
-        update = Update.model_validate(delivery.payload)
+        if update is None:
+            update = Update.model_validate(delivery.payload)
         if (change := update.my_chat_member) is not None and change.chat.type == "private":
             reachable = change.new_chat_member.status not in ("kicked", "left")
             async with self._db.transaction() as session:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -62,6 +63,10 @@ class Startup:
                 self.first_attempt.set()
                 await asyncio.sleep(RETRY_SECONDS)
             else:
+                # what start-up loaded (models, ORM, schemas) lives as long as the process:
+                # keep the collector from rescanning it on every collection
+                gc.collect()
+                gc.freeze()
                 self.last_error = None
                 self.prepared.set()
                 self.first_attempt.set()

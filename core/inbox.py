@@ -2,9 +2,12 @@
 
 A platform retries a webhook it got no 200 for, and gives up on one that answers slowly;
 so the webhook only checks the request, stores the update (the platform's own id makes a
-redelivery a no-op) and answers. Processing runs in tracked tasks, one chat at a time in
-arrival order; updates still pending when a process stops are picked up at the next
-start, so an accepted update is never lost.
+redelivery a no-op) and answers. Updates that arrive together are stored in one
+transaction, and the outcomes of processed ones are recorded in the same transactions
+(group commit): under load an update costs a share of a transaction instead of two of
+its own, and the webhook still answers only once its update is committed. Processing
+runs in tracked tasks, one chat at a time in arrival order; updates still pending when a
+process stops are picked up at the next start, so an accepted update is never lost.
 """
 
 from __future__ import annotations
@@ -15,9 +18,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.batching import Batcher
+from core.errors import StorageUnavailable
 from core.locks import KeyedLock
 from core.storage.database import Database
 from core.storage.models import InboundUpdate
@@ -53,6 +59,12 @@ class Inbox:
         self._processors: dict[str, tuple[Processor, OrderKey]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._order = KeyedLock()
+        self._writer: Batcher[_Arrival | _Outcome, int | None] = Batcher(
+            self._write,
+            name="chorus-inbox-writer",
+            retry_alone=True,
+            shared_errors=(StorageUnavailable,),
+        )
 
     def register(self, channel: str, processor: Processor, order_key: OrderKey) -> None:
         """Process ``channel``'s updates with ``processor``, one ``order_key`` at a time."""
@@ -61,24 +73,11 @@ class Inbox:
     async def accept(
         self, bot_id: str, channel: str, update_id: str, payload: dict[str, Any]
     ) -> bool:
-        """Store an update and start processing it; False for one already accepted."""
-        row = InboundUpdate(
-            bot_id=bot_id,
-            channel=channel,
-            update_id=update_id,
-            payload=payload,
-            status="pending",
-            attempts=0,
-        )
-        try:
-            async with self._db.transaction() as session:
-                session.add(row)
-                await session.flush()
-                stored_id = row.id
-        except IntegrityError:
-            return False
-        self._start(Delivery(stored_id, bot_id, channel, update_id, payload))
-        return True
+        """Store an update and start processing it; False for one already accepted.
+
+        Returns once the update is committed (with the others accepted meanwhile)."""
+        stored = await self._writer.submit(_Arrival(bot_id, channel, update_id, payload))
+        return stored is not None
 
     async def resume(self) -> int:
         """Process the updates a previous process accepted but did not finish."""
@@ -98,7 +97,7 @@ class Inbox:
         return len(pending)
 
     async def idle(self) -> None:
-        """Wait until every accepted update has been processed."""
+        """Wait until every accepted update has been processed and its outcome recorded."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
@@ -108,6 +107,7 @@ class Inbox:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self._writer.close()
 
     def _start(self, delivery: Delivery) -> None:
         task = asyncio.get_running_loop().create_task(
@@ -123,32 +123,140 @@ class Inbox:
             return
         processor, order_key = entry
         async with self._order.hold((delivery.bot_id, order_key(delivery))):
-            for attempt in range(1, MAX_ATTEMPTS + 1):
-                try:
-                    await processor(delivery)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    log.exception(
-                        "processing %s update %s of bot %s failed (attempt %d)",
-                        delivery.channel,
-                        delivery.update_id,
-                        delivery.bot_id,
-                        attempt,
-                    )
-                    if attempt == MAX_ATTEMPTS:
-                        error = f"{type(exc).__name__}: {exc}"[:500]
-                        return await self._settle(delivery, "failed", attempt, error)
-                    await asyncio.sleep(self._retry_delay * attempt)
-                else:
-                    return await self._settle(delivery, "done", attempt, None)
-
-    async def _settle(
-        self, delivery: Delivery, status: str, attempts: int, error: str | None
-    ) -> None:
-        async with self._db.transaction() as session:
-            await session.execute(
-                update(InboundUpdate)
-                .where(InboundUpdate.id == delivery.id)
-                .values(status=status, attempts=attempts, error=error)
+            outcome = await self._attempt(processor, delivery)
+        # recorded outside the chat's turn: only resume() reads it, and a crash before it
+        # is committed means one more (deduplicated) processing at the next start
+        try:
+            await self._writer.submit(outcome)
+        except Exception:
+            log.exception(
+                "recording that %s update %s of bot %s is %s failed",
+                delivery.channel,
+                delivery.update_id,
+                delivery.bot_id,
+                outcome.status,
             )
+
+    async def _attempt(self, processor: Processor, delivery: Delivery) -> _Outcome:
+        """Run ``processor`` on the delivery, retried up to ``MAX_ATTEMPTS`` times."""
+        attempt = 1
+        while True:
+            try:
+                await processor(delivery)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.exception(
+                    "processing %s update %s of bot %s failed (attempt %d)",
+                    delivery.channel,
+                    delivery.update_id,
+                    delivery.bot_id,
+                    attempt,
+                )
+                if attempt == MAX_ATTEMPTS:
+                    error = f"{type(exc).__name__}: {exc}"[:500]
+                    return _Outcome(delivery.id, "failed", attempt, error)
+                await asyncio.sleep(self._retry_delay * attempt)
+                attempt += 1
+            else:
+                return _Outcome(delivery.id, "done", attempt, None)
+
+    async def _write(self, items: list[_Arrival | _Outcome]) -> list[int | None]:
+        """Store new updates and record outcomes in one transaction, then start processing
+        the new updates in arrival order. Returns each new update's id (None for one
+        accepted before) and None for each outcome."""
+        outcomes = [item for item in items if isinstance(item, _Outcome)]
+        arrivals = _first_of_each([item for item in items if isinstance(item, _Arrival)])
+        async with self._db.transaction() as session:
+            if outcomes:
+                await _record(session, outcomes)
+            stored = await _insert_new(session, arrivals) if arrivals else {}
+        for key, a in arrivals.items():
+            if key in stored:
+                self._start(Delivery(stored[key], a.bot_id, a.channel, a.update_id, a.payload))
+        results: list[int | None] = []
+        for item in items:
+            # the first arrival of a key gets its id; a repeat in the same batch does not
+            results.append(stored.pop(item.key, None) if isinstance(item, _Arrival) else None)
+        return results
+
+
+@dataclass(frozen=True, slots=True)
+class _Arrival:
+    """An update to store."""
+
+    bot_id: str
+    channel: str
+    update_id: str
+    payload: dict[str, Any]
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.bot_id, self.channel, self.update_id)
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """How processing a stored update ended."""
+
+    id: int
+    status: str  # done | failed
+    attempts: int
+    error: str | None
+
+
+def _first_of_each(arrivals: list[_Arrival]) -> dict[tuple[str, str, str], _Arrival]:
+    """The arrivals by key, in order; of one update delivered twice, the first."""
+    first: dict[tuple[str, str, str], _Arrival] = {}
+    for arrival in arrivals:
+        first.setdefault(arrival.key, arrival)
+    return first
+
+
+async def _insert_new(
+    session: AsyncSession, arrivals: dict[tuple[str, str, str], _Arrival]
+) -> dict[tuple[str, str, str], int]:
+    """Insert the updates not stored before, in one statement; their ids by key."""
+    table = InboundUpdate.__table__
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(table)  # type: ignore[arg-type]
+    rows = await session.execute(
+        statement.on_conflict_do_nothing(
+            index_elements=["bot_id", "channel", "update_id"]
+        ).returning(table.c.id, table.c.bot_id, table.c.channel, table.c.update_id),
+        [
+            {
+                "bot_id": a.bot_id,
+                "channel": a.channel,
+                "update_id": a.update_id,
+                "payload": a.payload,
+                "status": "pending",
+                "attempts": 0,
+            }
+            for a in arrivals.values()
+        ],
+    )
+    return {(bot_id, channel, update_id): row_id for row_id, bot_id, channel, update_id in rows}
+
+
+async def _record(session: AsyncSession, outcomes: list[_Outcome]) -> None:
+    table = InboundUpdate.__table__
+    await session.execute(
+        update(table)  # type: ignore[arg-type]
+        .where(table.c.id == bindparam("row_id"))
+        .values(
+            status=bindparam("new_status"),
+            attempts=bindparam("new_attempts"),
+            error=bindparam("new_error"),
+        ),
+        [
+            {
+                "row_id": o.id,
+                "new_status": o.status,
+                "new_attempts": o.attempts,
+                "new_error": o.error,
+            }
+            for o in outcomes
+        ],
+    )

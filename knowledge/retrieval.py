@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections import defaultdict
 from dataclasses import dataclass
 
+import numpy as np
+
+from core.batching import Batcher
 from core.generation import Passage
 from knowledge.catalogue import ChunkCatalogue, ChunkInfo
-from knowledge.embeddings import Embedder
+from knowledge.embeddings import Embedder, QueryBatcher, Vectors
 from knowledge.vectorstore import ChromaStore
 
 _SHINGLE = re.compile(r"\w+", re.UNICODE)
@@ -54,8 +58,20 @@ class ScoredPassage:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class _DenseSearch:
+    bot_id: str
+    vector: Vectors
+    k: int
+
+
 class HybridRetriever:
-    """Finds the passages of a bot's documents that answer a question."""
+    """Finds the passages of a bot's documents that answer a question.
+
+    Concurrent searches share work: questions are embedded through a
+    :class:`QueryBatcher` (given, or made around ``embedder``), which also remembers
+    repeated ones, and the dense searches of a bot go to the vector store together.
+    """
 
     def __init__(
         self,
@@ -67,12 +83,20 @@ class HybridRetriever:
         candidates: int = 30,
         rrf_k: int = 60,
         duplicate_overlap: float = 0.8,
+        queries: QueryBatcher | None = None,
     ) -> None:
         if not 0 < min_similarity < 1:
             raise ValueError("min_similarity must be between 0 and 1")
+        if queries is not None and queries.embedder is not embedder:
+            raise ValueError("queries must embed with the retriever's embedder")
         self._catalogue = catalogue
         self._store = store
         self._embedder = embedder
+        self._queries = queries or QueryBatcher(embedder)
+        # a failed search (another embedder's collection, say) must not fail other bots'
+        self._dense: Batcher[_DenseSearch, list[tuple[str, float]]] = Batcher(
+            self._search_dense, name="chorus-dense-search", max_batch=64, retry_alone=True
+        )
         self.min_similarity = min_similarity
         self._candidates = candidates
         self._rrf_k = rrf_k
@@ -88,10 +112,10 @@ class HybridRetriever:
         index = await self._catalogue.get(bot_id)
         if not index.chunks or not query.strip():
             return []
-        vector = await self._embedder.embed_query(query)
+        vector = await self._queries.embed_query(query)
         dense, lexical = await asyncio.gather(
-            self._store.query(
-                bot_id, self._embedder.name, vector, min(self._candidates, len(index.chunks))
+            self._dense.submit(
+                _DenseSearch(bot_id, vector, min(self._candidates, len(index.chunks)))
             ),
             asyncio.to_thread(index.lexical.search, query, self._candidates),
         )
@@ -123,6 +147,25 @@ class HybridRetriever:
             if len(chosen) == limit:
                 break
         return chosen
+
+    async def _search_dense(self, searches: list[_DenseSearch]) -> list[list[tuple[str, float]]]:
+        """One vector-store call per bot (and ``k``) for a batch of searches."""
+        groups: dict[tuple[str, int], list[int]] = defaultdict(list)
+        for n, search in enumerate(searches):
+            groups[(search.bot_id, search.k)].append(n)
+        found = await asyncio.gather(
+            *(
+                self._store.query_many(
+                    bot_id, self._embedder.name, np.stack([searches[n].vector for n in rows]), k
+                )
+                for (bot_id, k), rows in groups.items()
+            )
+        )
+        results: list[list[tuple[str, float]]] = [[] for _ in searches]
+        for rows, nearest in zip(groups.values(), found, strict=True):
+            for n, hits in zip(rows, nearest, strict=True):
+                results[n] = hits
+        return results
 
     def _supports(self, similarity: float | None) -> bool:
         # a passage ranked only lexically still counts if the question as a whole is

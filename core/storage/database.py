@@ -18,6 +18,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import PoolResetState
 
 from core.errors import StorageUnavailable
 
@@ -37,6 +38,19 @@ def normalise_url(url: str) -> str:
         if url.startswith(plain):
             return driver + url[len(plain) :]
     return url
+
+
+def _sqlite_reset(dbapi_connection: Any, _record: Any, state: PoolResetState) -> None:
+    """The pool's reset of a returned connection, skipped when there is nothing to undo.
+
+    SQLAlchemy rolls back every connection it takes back, even one whose transaction was
+    just committed; through aiosqlite that is one more trip to its thread and back for
+    every write transaction, which a busy event loop makes slow while the write lock is
+    held.
+    """
+    pending = dbapi_connection.driver_connection.in_transaction
+    if pending and state.asyncio_safe and not state.terminate_only:
+        dbapi_connection.rollback()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -61,8 +75,9 @@ class Database:
                 # a path that cannot be created fails later, clearly, when first opened
                 with contextlib.suppress(OSError):
                     Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-            self.engine = create_async_engine(self.url)
+            self.engine = create_async_engine(self.url, pool_reset_on_return=None)
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine.sync_engine, "reset", _sqlite_reset)
         else:
             self.engine = create_async_engine(
                 self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True

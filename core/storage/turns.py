@@ -4,16 +4,14 @@ Every turn (inbound message, replies, new state, delivery record, new user, cont
 be stored atomically before the engine returns its replies. Writing each turn in its own
 transaction costs a handful of database round trips per message; under load the
 :class:`TurnWriter` instead collects the turns that arrive while a transaction is running
-and stores them together in the next one. A turn that breaks the batch (a duplicate
-delivery stored by another process, say) is retried on its own, so one bad turn never
-fails the others. Callers wait until their own turn is committed.
+and stores them together in the next one (group commit, with :class:`core.batching.Batcher`).
+A turn that breaks the batch (a duplicate delivery stored by another process, say) is
+retried on its own, so one bad turn never fails the others. Callers wait until their own
+turn is committed.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -21,14 +19,13 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import StaleConversation
+from core.batching import Batcher
+from core.errors import StaleConversation, StorageUnavailable
 from core.messages import OutboundMessage
 from core.storage import repository as repo
 from core.storage.database import Database
 from core.storage.models import ContentJob, Conversation, Message, ProcessedDelivery, utcnow
 from core.storage.repository import Party
-
-log = logging.getLogger("chorus.storage")
 
 MAX_BATCH = 256
 
@@ -83,63 +80,22 @@ class TurnWriter:
 
     def __init__(self, db: Database, max_batch: int = MAX_BATCH) -> None:
         self._db = db
-        self._max_batch = max_batch
-        self._queue: list[tuple[TurnRecord, asyncio.Future[Party]]] = []
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._batcher = Batcher(
+            self._write,
+            name="chorus-turn-writer",
+            max_batch=max_batch,
+            retry_alone=True,
+            shared_errors=(StorageUnavailable,),
+        )
 
     async def write(self, record: TurnRecord) -> Party:
         """Store ``record`` and return the conversation as stored; raises whatever storing
         the record alone raised."""
-        future: asyncio.Future[Party] = asyncio.get_running_loop().create_future()
-        self._queue.append((record, future))
-        self._wake.set()
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run(), name="chorus-turn-writer")
-        return await future
+        return await self._batcher.submit(record)
 
     async def close(self) -> None:
         """Stop the writer; turns still queued fail with an error."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        for _record, future in self._queue:
-            if not future.done():
-                future.set_exception(RuntimeError("the turn writer was closed"))
-        self._queue.clear()
-
-    async def _run(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._queue:
-                batch = self._queue[: self._max_batch]
-                del self._queue[: self._max_batch]
-                await self._store(batch)
-
-    async def _store(self, batch: list[tuple[TurnRecord, asyncio.Future[Party]]]) -> None:
-        try:
-            stored = await self._write([record for record, _ in batch])
-        except Exception as exc:
-            if len(batch) == 1:
-                _settle(batch[0][1], error=exc)
-                return
-            log.info(
-                "a batch of %d turns failed (%s); storing them one by one",
-                len(batch),
-                type(exc).__name__,
-            )
-            for record, future in batch:
-                try:
-                    (party,) = await self._write([record])
-                except Exception as single:
-                    _settle(future, error=single)
-                else:
-                    _settle(future, party)
-        else:
-            for (_, future), party in zip(batch, stored, strict=True):
-                _settle(future, party)
+        await self._batcher.close()
 
     async def _write(self, records: list[TurnRecord]) -> list[Party]:
         async with self._db.transaction() as session:
@@ -158,18 +114,6 @@ class TurnWriter:
 
 
 _PARTY_FIELDS = frozenset({"language", "voice_enabled", "voice_preferences"})
-
-
-def _settle(
-    future: asyncio.Future[Party], party: Party | None = None, *, error: BaseException | None = None
-) -> None:
-    if future.done():
-        return  # the caller went away (cancelled)
-    if error is not None:
-        future.set_exception(error)
-    else:
-        assert party is not None
-        future.set_result(party)
 
 
 async def _party(session: AsyncSession, record: TurnRecord) -> Party:
@@ -270,11 +214,15 @@ async def _store_turns(
     ]
     if deliveries:
         await session.execute(insert(ProcessedDelivery), deliveries)
-    await _check_versions(session, records, parties)
+    dialect = session.bind.dialect if session.bind is not None else None
+    checked_by_update = dialect is not None and dialect.supports_sane_multi_rowcount
+    if not checked_by_update:
+        await _check_versions(session, records, parties)
     now = utcnow()
-    await session.execute(
-        update(Conversation.__table__)  # type: ignore[arg-type]
-        .where(Conversation.__table__.c.id == bindparam("cid"))
+    table = Conversation.__table__
+    updated = await session.execute(
+        update(table)  # type: ignore[arg-type]
+        .where(table.c.id == bindparam("cid"), table.c.version == bindparam("old_version"))
         .values(
             state=bindparam("new_state"),
             context=bindparam("new_context"),
@@ -284,6 +232,7 @@ async def _store_turns(
         [
             {
                 "cid": party.conversation_id,
+                "old_version": party.version,
                 "new_state": r.state,
                 "new_context": r.context,
                 "new_version": party.version + 1,
@@ -291,15 +240,26 @@ async def _store_turns(
             for r, party in zip(records, parties, strict=True)
         ],
     )
+    if checked_by_update and updated.rowcount != len(records):  # type: ignore[attr-defined]
+        # SQLite: the update is the check, under the write lock; which conversation moved
+        # is found when the batch's turns are stored one by one
+        raise StaleConversation(
+            [
+                p.conversation_id
+                for r, p in zip(records, parties, strict=True)
+                if r.party is not None
+            ]
+        )
 
 
 async def _check_versions(
     session: AsyncSession, records: list[TurnRecord], parties: list[Party]
 ) -> None:
-    """Fail the batch if a conversation was changed since its turn was decided.
+    """Fail the batch if a conversation was changed since its turn was decided, where the
+    driver cannot count the rows an executemany update changed (PostgreSQL).
 
-    It runs after the first insert, so on SQLite the write lock is already held, and on
-    PostgreSQL the rows are locked until commit: nobody can change them in between.
+    It runs after the first insert, and the rows are locked until commit: nobody can
+    change them in between.
     """
     expected = {
         p.conversation_id: p.version
@@ -308,9 +268,11 @@ async def _check_versions(
     }
     if not expected:
         return
-    query = select(Conversation.id, Conversation.version).where(Conversation.id.in_(list(expected)))
-    if session.bind is not None and session.bind.dialect.name != "sqlite":
-        query = query.with_for_update()
+    query = (
+        select(Conversation.id, Conversation.version)
+        .where(Conversation.id.in_(list(expected)))
+        .with_for_update()
+    )
     stored = dict((await session.execute(query)).all())
     stale = [cid for cid, version in expected.items() if stored.get(cid) != version]
     if stale:

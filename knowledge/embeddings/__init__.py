@@ -9,6 +9,7 @@ Importing this package loads no model and no runtime: each engine loads on first
 from __future__ import annotations
 
 from knowledge.embeddings.base import Embedder, Vectors, normalise
+from knowledge.embeddings.batching import QueryBatcher
 from knowledge.embeddings.e5 import E5Embedder
 from knowledge.embeddings.minilm import MiniLMEmbedder
 from knowledge.embeddings.ollama import DEFAULT_HOST, DEFAULT_MODEL, OllamaEmbedder
@@ -19,6 +20,7 @@ __all__ = [
     "Embedder",
     "MiniLMEmbedder",
     "OllamaEmbedder",
+    "QueryBatcher",
     "Vectors",
     "create_embedder",
     "normalise",

@@ -1,8 +1,8 @@
 """What every embedder promises, and the pieces the local ones share.
 
-The local models run on the CPU, so their work goes to a worker thread one batch at a
-time (``asyncio.to_thread``): the event loop keeps serving while a document is being
-embedded, and a cancelled ingestion stops after the batch in flight.
+The local models run on the CPU, so their work goes to a thread of their own one batch
+at a time: the event loop keeps serving while a document is being embedded, and a
+cancelled ingestion stops after the batch in flight.
 """
 
 from __future__ import annotations
@@ -29,6 +29,9 @@ T = TypeVar("T")
 #: 32 (short questions: 450/s against 510/s); e5 is flat. Small batches also bound how
 #: long a query waits behind an ingestion batch on e5's single thread (about 1 s).
 DEFAULT_BATCH_SIZE = 8
+#: Queries per call into a local model when several are embedded together: questions are
+#: short, so padding wastes little and larger batches amortise each call's fixed cost.
+QUERY_BATCH_SIZE = 64
 
 
 class Embedder(Protocol):
@@ -50,6 +53,11 @@ class Embedder(Protocol):
 
     async def embed_query(self, text: str) -> Vectors:
         """A vector of shape ``(dimensions,)`` for a search query."""
+        ...
+
+    async def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        """Vectors of shape ``(len(texts), dimensions)`` for several search queries at
+        once: row ``i`` is what ``embed_query(texts[i])`` gives, in fewer model calls."""
         ...
 
 

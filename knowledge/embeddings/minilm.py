@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ import numpy as np
 
 from knowledge.embeddings.base import (
     DEFAULT_BATCH_SIZE,
+    QUERY_BATCH_SIZE,
     LazyModel,
     Vectors,
     embed_in_batches,
@@ -69,10 +71,12 @@ class _LoadedMiniLM:
 class MiniLMEmbedder:
     """English embeddings that ship inside a PyPI wheel: small, fast, no server.
 
-    Loads lazily on the first call (in a worker thread). ``threads`` bounds the ONNX
-    intra-op pool; the default leaves nothing idle on a 2-core box without claiming a
-    large machine. ``model_path`` points at another copy of the same file (it must still
-    match the pinned sha256).
+    Loads lazily on the first call. Its work runs on one thread of its own: the ONNX
+    intra-op pool already spreads each call over ``threads`` cores (the default leaves
+    nothing idle on a 2-core box without claiming a large machine), and calls queued
+    behind the vector store's and BM25's jobs in the shared ``asyncio.to_thread`` pool
+    made busy servers wait for their query batches. ``model_path`` points at another copy
+    of the same file (it must still match the pinned sha256).
     """
 
     name = MODEL_NAME
@@ -93,17 +97,34 @@ class MiniLMEmbedder:
         self._threads = threads or min(os.cpu_count() or 1, 4)
         self._model_path = model_path
         self._model = LazyModel(self._load)
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="minilm-embedder")
 
     async def embed_documents(self, texts: Sequence[str]) -> Vectors:
         """Vectors of shape ``(len(texts), 384)``; longer texts are cut at 128 tokens."""
         return await embed_in_batches(
-            texts, self._encode, dimensions=DIMENSIONS, batch_size=self._batch_size
+            texts,
+            self._encode,
+            dimensions=DIMENSIONS,
+            batch_size=self._batch_size,
+            executor=self._thread,
         )
 
     async def embed_query(self, text: str) -> Vectors:
         """A ``(384,)`` vector (this model uses no query prefix)."""
-        vectors = await embed_in_batches([text], self._encode, dimensions=DIMENSIONS, batch_size=1)
+        vectors = await embed_in_batches(
+            [text], self._encode, dimensions=DIMENSIONS, batch_size=1, executor=self._thread
+        )
         return vectors.reshape(-1)
+
+    async def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        """``(len(texts), 384)`` query vectors, up to 64 texts per model call."""
+        return await embed_in_batches(
+            texts,
+            self._encode,
+            dimensions=DIMENSIONS,
+            batch_size=QUERY_BATCH_SIZE,
+            executor=self._thread,
+        )
 
     def _encode(self, texts: list[str]) -> Vectors:
         return self._model.get().encode(texts)

@@ -91,21 +91,17 @@ class OllamaEmbedder:
 
     async def embed_documents(self, texts: Sequence[str]) -> Vectors:
         """Vectors of shape ``(len(texts), dimensions)``, one request per batch."""
-        prefix = self._conventions.document_prefix
-        cleaned = [prefix + text for text in check_texts(texts)]
-        if not cleaned:
-            return np.zeros((0, self._dimensions or 0), dtype=np.float32)
-        parts = [
-            await self._embed(cleaned[start : start + self._batch_size])
-            for start in range(0, len(cleaned), self._batch_size)
-        ]
-        return np.concatenate(parts)
+        return await self._embed_all(texts, self._conventions.document_prefix)
 
     async def embed_query(self, text: str) -> Vectors:
         """A ``(dimensions,)`` vector for a search query."""
         cleaned = check_texts([text])
         vectors = await self._embed([self._conventions.query_prefix + cleaned[0]])
         return vectors.reshape(-1)
+
+    async def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        """Vectors of shape ``(len(texts), dimensions)`` for queries, one request per batch."""
+        return await self._embed_all(texts, self._conventions.query_prefix)
 
     async def check(self) -> None:
         """Raise ``EmbeddingFailed`` unless the server answers and has the model pulled."""
@@ -131,6 +127,16 @@ class OllamaEmbedder:
             # The host is always passed so the package never reads OLLAMA_HOST itself.
             self._client = AsyncClient(host=self._host, timeout=self._timeout)
         return self._client
+
+    async def _embed_all(self, texts: Sequence[str], prefix: str) -> Vectors:
+        cleaned = [prefix + text for text in check_texts(texts)]
+        if not cleaned:
+            return np.zeros((0, self._dimensions or 0), dtype=np.float32)
+        parts = [
+            await self._embed(cleaned[start : start + self._batch_size])
+            for start in range(0, len(cleaned), self._batch_size)
+        ]
+        return np.concatenate(parts)
 
     async def _embed(self, batch: list[str]) -> Vectors:
         try:

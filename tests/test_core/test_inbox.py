@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 
+import pytest
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.inbox import MAX_ATTEMPTS, Delivery, Inbox
 from core.services import Services
@@ -108,3 +112,35 @@ async def test_updates_accepted_before_a_stop_are_processed_at_the_next_start(
     assert again.seen == ["1", "2"]
     assert await statuses(services) == {"1": "done", "2": "done"}
     assert await second.resume() == 0
+
+
+async def test_updates_accepted_together_share_one_transaction_and_keep_their_order(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbox, recorder = Inbox(services.db), Recorder()
+    recorder.gate.clear()
+    inbox.register("test", recorder, by_chat)
+    transaction = services.db.transaction
+    opened = 0
+
+    @contextlib.asynccontextmanager
+    async def counted() -> AsyncIterator[AsyncSession]:
+        nonlocal opened
+        opened += 1
+        async with transaction() as session:
+            yield session
+
+    monkeypatch.setattr(services.db, "transaction", counted)
+    updates = [str(n) for n in range(20)]
+    accepted = await asyncio.gather(
+        *(inbox.accept("demo", "test", u, {"chat": 1}) for u in updates),
+        inbox.accept("demo", "test", "3", {"chat": 1}),  # a redelivery within the batch
+    )
+    assert accepted == [True] * 20 + [False]
+    assert opened == 1
+    assert await statuses(services) == dict.fromkeys(updates, "pending")
+    recorder.gate.set()
+    await inbox.idle()
+    assert recorder.seen == updates
+    assert await statuses(services) == dict.fromkeys(updates, "done")
+    assert opened < 1 + len(updates)  # outcomes are recorded together too

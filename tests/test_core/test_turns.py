@@ -68,6 +68,24 @@ async def test_a_turn_decided_on_an_old_version_is_refused(services: Services) -
     assert caught.value.conversation_ids == [first.conversation_id]
 
 
+async def test_a_stale_turn_fails_alone_in_its_batch(services: Services) -> None:
+    writer = TurnWriter(services.db)
+    try:
+        first = await writer.write(record("u", "1"))
+        await writer.write(record("u", "2", party=first))  # first is now out of date
+        results = await asyncio.gather(
+            *(writer.write(record(f"other-{n}", f"o-{n}")) for n in range(5)),
+            writer.write(record("u", "3", party=first)),
+            return_exceptions=True,
+        )
+    finally:
+        await writer.close()
+    stale = results[-1]
+    assert isinstance(stale, StaleConversation)
+    assert stale.conversation_ids == [first.conversation_id]
+    assert all(isinstance(r, repo.Party) for r in results[:-1])
+
+
 @pytest.fixture
 async def second_process(settings: Settings, services: Services) -> AsyncIterator[Services]:
     """Another set of services on the same database, like a second web process."""

@@ -85,6 +85,14 @@ async def test_batching_gives_the_same_vectors_as_one_by_one(name: str) -> None:
     np.testing.assert_allclose(batched, one_by_one, atol=1e-5, rtol=0)
 
 
+async def test_queries_embedded_together_equal_one_by_one(local: Embedder) -> None:
+    together = await local.embed_queries(MIXED)
+    one_by_one = np.stack([await local.embed_query(text) for text in MIXED])
+
+    assert together.shape == (len(MIXED), local.dimensions)
+    np.testing.assert_allclose(together, one_by_one, atol=1e-5, rtol=0)
+
+
 @pytest.mark.parametrize("name", sorted(LOCAL))
 async def test_embedding_leaves_the_event_loop_free(name: str) -> None:
     embedder = LOCAL[name](batch_size=64)
@@ -200,6 +208,18 @@ async def test_ollama_query_carries_the_models_query_prefix(
     ]
     assert vector.shape == (768,)
     assert np.linalg.norm(vector) == pytest.approx(1.0, abs=1e-5)
+
+
+async def test_ollama_queries_together_carry_the_query_prefix(
+    ollama: OllamaEmbedder, fake: FakeOllama
+) -> None:
+    vectors = await ollama.embed_queries(["how do I relax?", "why sigh?", "when?"])
+
+    assert [r["input"] for r in fake.requests] == [
+        ["search_query: how do I relax?", "search_query: why sigh?"],
+        ["search_query: when?"],
+    ]
+    assert vectors.shape == (3, 768)
 
 
 async def test_ollama_server_error_is_an_embedding_failure(
