@@ -20,6 +20,7 @@ import base64
 import json
 import logging
 import re
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -50,6 +51,7 @@ SIGNATURE_HEADER = "X-Twilio-Signature"
 WINDOW = timedelta(hours=24)
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 ATTEMPTS = 3
+NUMBER_CACHE_SECONDS = 5.0
 STATUSES = frozenset({"queued", "sending", "sent", "delivered", "read", "failed", "undelivered"})
 _NUMBER = re.compile(r"\+[1-9]\d{6,14}")
 
@@ -92,6 +94,7 @@ class WhatsAppChannel:
         self._api_base = api_base
         self._public = public_base_url.rstrip("/")
         self._client: Client | None = None
+        self._numbers: dict[str, tuple[float, str | None]] = {}
         inbox.register(CHANNEL, self.process, lambda d: f"{d.bot_id}/{sender_of(d.payload)}")
         outbox.register(CHANNEL, self.deliver)
 
@@ -123,6 +126,7 @@ class WhatsAppChannel:
                 account = ChannelAccount(bot_id=bot_id, channel=CHANNEL, secret="")
                 session.add(account)
             account.external_id = normal
+        self._numbers.clear()
         return normal
 
     # -- webhooks -------------------------------------------------------------------
@@ -356,12 +360,18 @@ class WhatsAppChannel:
         return contact
 
     async def _number(self, bot_id: str) -> str | None:
+        """The bot's WhatsApp number, cached briefly: every message needs it twice."""
+        cached = self._numbers.get(bot_id)
+        if cached is not None and time.monotonic() - cached[0] < NUMBER_CACHE_SECONDS:
+            return cached[1]
         async with self._db.read() as session:
-            return await session.scalar(
+            number = await session.scalar(
                 select(ChannelAccount.external_id).where(
                     ChannelAccount.bot_id == bot_id, ChannelAccount.channel == CHANNEL
                 )
             )
+        self._numbers[bot_id] = (time.monotonic(), number)
+        return number
 
     def _media_url(self, media: Media) -> str:
         return self._media.link(media.reference, base_url=self._public)

@@ -31,21 +31,18 @@ on Twilio ``mms.twiliocdn.com``). Deliberately lenient: MediaUrl files are not f
 messages stay ``queued`` (or ``accepted``) until a test calls :meth:`FakeTwilio.advance`,
 which also posts the signed status callback, and the 24-hour WhatsApp window is not
 enforced (fail a message with ``advance(sid, "failed", error_code=63016)``).
+
+This module is the server and its test controls; the records, errors, credential and
+field checks and the Message resource's shape are in :mod:`tests.fakes.twilio_wire`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import email.utils
-import json
-import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 
@@ -64,128 +61,36 @@ from tests.fakes.twilio_requests import (
     status_callback,
     webhook_headers,
 )
+from tests.fakes.twilio_wire import (
+    ROOT,
+    Answer,
+    Call,
+    Fault,
+    Form,
+    StatusDelivery,
+    StoredMedia,
+    TwilioError,
+    authenticate,
+    checked_body,
+    invalid,
+    message_resource,
+    not_found,
+    read_form,
+    rfc2822,
+    unauthorized,
+)
 
-ROOT = f"/{API_VERSION}/Accounts/{{account}}"
-MAX_BODY = 1600
-_E164 = re.compile(r"\+[1-9]\d{6,14}")
-_CONTENT_SID = re.compile(r"HX[0-9a-f]{32}")
-
-Form = tuple[tuple[str, str], ...]
-Answer = tuple[int, dict[str, Any]] | web.Response
-
-
-class TwilioError(Exception):
-    """An error answer: HTTP ``status`` and Twilio's error ``code`` and ``message``."""
-
-    def __init__(
-        self, status: int, code: int, message: str, *, retry_after: int | None = None
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.retry_after = retry_after
-
-    def body(self) -> dict[str, Any]:
-        """The JSON Twilio answers (the SDK turns it into ``TwilioRestException``)."""
-        return {
-            "code": self.code,
-            "message": self.message,
-            "more_info": f"https://www.twilio.com/docs/errors/{self.code}",
-            "status": self.status,
-        }
-
-    def response(self) -> web.Response:
-        headers = {}
-        if self.retry_after is not None:
-            headers["Retry-After"] = str(self.retry_after)
-        if self.status == 401:
-            headers["WWW-Authenticate"] = 'Basic realm="Twilio API"'
-        return web.json_response(self.body(), status=self.status, headers=headers)
-
-
-def invalid(code: int, message: str) -> TwilioError:
-    """A 400 for a refused request."""
-    return TwilioError(400, code, message)
-
-
-def unauthorized() -> TwilioError:
-    """The 401 for missing or wrong credentials, or another account's resources."""
-    return TwilioError(401, 20003, "Authenticate")
-
-
-@dataclass(frozen=True, slots=True)
-class Call:
-    """One request: which ``operation`` (``create_message``, ``fetch_message``,
-    ``fetch_media``, ``download_media``), the account in its path, its form fields as
-    sent, when it arrived (``time.monotonic()``) and what was answered."""
-
-    operation: str
-    account_sid: str
-    path: str
-    form: Form
-    at: float
-    status: int
-    response: dict[str, Any]
-
-    @property
-    def params(self) -> dict[str, str]:
-        """The form fields, the first value of a repeated one."""
-        found: dict[str, str] = {}
-        for name, value in self.form:
-            found.setdefault(name, value)
-        return found
-
-    def values(self, name: str) -> list[str]:
-        """Every value of a repeated field (``MediaUrl``), in order."""
-        return [value for key, value in self.form if key == name]
-
-    @property
-    def error_code(self) -> int | None:
-        """Twilio's error code, if the answer was an error."""
-        return self.response.get("code") if self.status >= 400 else None
-
-
-@dataclass(frozen=True, slots=True)
-class StoredMedia:
-    """A file on Twilio, as if a user had sent it: ``url`` is what an inbound webhook
-    carries in ``MediaUrl0``."""
-
-    sid: str
-    message_sid: str
-    account_sid: str
-    content_type: str
-    data: bytes
-    url: str
-    cdn_token: str
-
-
-@dataclass(frozen=True, slots=True)
-class StatusDelivery:
-    """A status callback the fake posted, and the HTTP status the receiver answered."""
-
-    url: str
-    params: dict[str, str]
-    status: int
-
-
-@dataclass(slots=True)
-class Fault:
-    """Answer the next ``remaining`` requests of ``operation`` (any if ``None``) to
-    ``to`` (any if ``None``) with ``error``."""
-
-    operation: str | None
-    to: str | None
-    remaining: int
-    error: TwilioError
-
-    def take(self, operation: str, to: str | None) -> bool:
-        if self.remaining <= 0 or self.operation not in (None, operation):
-            return False
-        if self.to is not None and self.to != to:
-            return False
-        self.remaining -= 1
-        return True
+# the records and errors tests have always imported from here
+__all__ = [
+    "Call",
+    "FakeTwilio",
+    "Fault",
+    "StatusDelivery",
+    "StoredMedia",
+    "TwilioError",
+    "invalid",
+    "unauthorized",
+]
 
 
 @dataclass(slots=True)
@@ -288,7 +193,7 @@ class FakeTwilio:
         """Move message ``sid`` to ``status`` and, if it was sent with a StatusCallback,
         post the signed callback there; returns the receiver's HTTP status."""
         message = self.messages[sid]
-        now = _rfc2822()
+        now = rfc2822()
         message.update(status=status, date_updated=now)
         if message["from"] is None:  # a Messaging Service picked its sender
             message["from"] = WHATSAPP + BUSINESS_NUMBER
@@ -361,13 +266,12 @@ class FakeTwilio:
             if self.latency:
                 await asyncio.sleep(self.latency)
             account = request.match_info["account"]
-            form: Form = ()
-            if request.method == "POST":
-                form = tuple((k, str(v)) for k, v in (await request.post()).items())
+            form = await read_form(request)
             answer: Answer | TwilioError
             try:
                 if operation != "download_media" or self.media_auth:
-                    self._authenticate(request.headers.get("Authorization", ""), account)
+                    header = request.headers.get("Authorization", "")
+                    authenticate(header, account, self.accounts, self.api_keys)
                 to = next((v for k, v in form if k == "To"), None)
                 for fault in self._faults:
                     if fault.take(operation, to):
@@ -388,100 +292,21 @@ class FakeTwilio:
 
         return serve
 
-    def _authenticate(self, header: str, account: str) -> None:
-        scheme, _, encoded = header.partition(" ")
-        if scheme.lower() != "basic":
-            raise unauthorized()
-        try:
-            user, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            raise unauthorized() from None
-        owner, secret = self.api_keys.get(user, (user, self.accounts.get(user)))
-        if secret is None or owner != account or not secrets.compare_digest(secret, password):
-            raise unauthorized()
-
     async def _create(self, request: web.Request, account: str, form: Form) -> Answer:
         params = dict(reversed(form))  # the first value of each field
         media_urls = [v for k, v in form if k == "MediaUrl"]
-        body = self._checked_body(params, media_urls)
-        to, from_ = params.get("To", ""), params.get("From") or None
-        service = params.get("MessagingServiceSid") or None
+        body = checked_body(params, media_urls, senders=self.senders, templates=self.templates)
         sid = new_sid("MM" if media_urls else "SM")
-        uri = f"/{API_VERSION}/Accounts/{account}/Messages/{sid}"
-        now = _rfc2822()
-        message = {
-            "account_sid": account,
-            "api_version": API_VERSION,
-            "body": body,
-            "date_created": now,
-            "date_sent": None,
-            "date_updated": now,
-            "direction": "outbound-api",
-            "error_code": None,
-            "error_message": None,
-            "from": from_,
-            "messaging_service_sid": service,
-            "num_media": str(len(media_urls)),
-            "num_segments": "1",  # WhatsApp never splits a message, unlike SMS
-            "price": None,
-            "price_unit": "USD",
-            "sid": sid,
-            "status": "queued" if from_ else "accepted",
-            "subresource_uris": {"media": f"{uri}/Media.json", "feedback": f"{uri}/Feedback.json"},
-            "to": to,
-            "uri": f"{uri}.json",
-        }
+        message = message_resource(account, sid, params, body, len(media_urls))
         self.messages[sid] = message
         if params.get("StatusCallback"):
             self._callback_urls[sid] = params["StatusCallback"]
         return 201, dict(message)
 
-    def _checked_body(self, params: dict[str, str], media_urls: list[str]) -> str:
-        """The message's text, or the error Twilio answers for these fields."""
-        to, from_ = params.get("To", ""), params.get("From", "")
-        body, content_sid = params.get("Body", ""), params.get("ContentSid", "")
-        if not to:
-            raise invalid(21604, "A 'To' phone number is required.")
-        if not from_ and not params.get("MessagingServiceSid"):
-            raise invalid(21603, "A 'From' phone number is required.")
-        if not body and not media_urls and not content_sid:
-            raise invalid(21619, "A text message body or media urls must be specified.")
-        if len(body) > MAX_BODY:
-            raise invalid(21617, "The concatenated message body exceeds the 1600 character limit.")
-        if from_ and from_.startswith(WHATSAPP) != to.startswith(WHATSAPP):
-            raise invalid(
-                21910, "Invalid From and To pair. From and To should be of the same channel"
-            )
-        if not _E164.fullmatch(to.removeprefix(WHATSAPP)):
-            raise invalid(21211, f"Invalid 'To' Phone Number: {to}")
-        if from_ and self.senders and from_ not in self.senders:
-            raise invalid(63007, "Twilio could not find a Channel with the specified From address")
-        if any(not url.startswith(("https://", "http://")) for url in media_urls):
-            raise invalid(21620, "Invalid media URL(s).")
-        callback = params.get("StatusCallback", "")
-        if callback and not callback.startswith(("https://", "http://")):
-            raise invalid(21609, f"Invalid StatusCallback url: {callback}")
-        if not content_sid:
-            return body
-        if not _CONTENT_SID.fullmatch(content_sid) or (
-            self.templates and content_sid not in self.templates
-        ):
-            raise invalid(21655, "The ContentSid is Invalid.")
-        try:
-            variables = json.loads(params.get("ContentVariables") or "{}")
-        except ValueError:
-            variables = None
-        if not isinstance(variables, dict):
-            raise invalid(21656, "The ContentVariables Parameter is invalid.")
-        template = self.templates.get(content_sid, body)
-        for key, value in variables.items():
-            template = template.replace("{{" + str(key) + "}}", str(value))
-        return template
-
     async def _fetch(self, request: web.Request, account: str, form: Form) -> Answer:
         message = self.messages.get(request.match_info["sid"])
         if message is None or message["account_sid"] != account:
-            raise _missing(request)
+            raise not_found(request.path)
         return 200, dict(message)
 
     async def _media_resource(self, request: web.Request, account: str, form: Form) -> Answer:
@@ -489,8 +314,8 @@ class FakeTwilio:
         return 200, {
             "account_sid": stored.account_sid,
             "content_type": stored.content_type,
-            "date_created": _rfc2822(),
-            "date_updated": _rfc2822(),
+            "date_created": rfc2822(),
+            "date_updated": rfc2822(),
             "parent_sid": stored.message_sid,
             "sid": stored.sid,
             "uri": f"/{API_VERSION}/Accounts/{account}/Messages/{stored.message_sid}"
@@ -521,21 +346,12 @@ class FakeTwilio:
             match["account"],
             match["message"],
         ):
-            raise _missing(request)
+            raise not_found(request.path)
         return stored
 
     async def _not_found(self, request: web.Request) -> web.Response:
-        return _missing(request).response()
+        return not_found(request.path).response()
 
     def _notify(self) -> None:
         self._changed.set()
         self._changed = asyncio.Event()
-
-
-def _missing(request: web.Request) -> TwilioError:
-    return TwilioError(404, 20404, f"The requested resource {request.path} was not found")
-
-
-def _rfc2822() -> str:
-    """Now, as Twilio writes dates: ``Thu, 24 Aug 2023 05:01:45 +0000``."""
-    return email.utils.format_datetime(datetime.now(UTC).replace(microsecond=0))
