@@ -5,9 +5,10 @@ fresh ``DATA_DIR``; this process is the crowd of browsers, speaking the widget p
 (``webwidget/PROTOCOL.md``) over aiohttp WebSockets:
 
 1. the widget's size, raw and gzipped (``gzip -9``);
-2. idle sockets: ``--sockets`` visitors connect and say hello; the server's resident
-   memory before and after gives the memory per socket, and one more visitor's round
-   trip shows the server still answers;
+2. idle sockets: ``--sockets`` visitors connect, say hello and stay, answering the
+   server's heartbeats, for ``--hold`` seconds; the sockets still open then are what the
+   process holds, its resident memory before and after gives the memory per socket, and
+   one more visitor's round trip shows the server still answers;
 3. active sockets: ``--active`` of them stay; each sends a message at random moments (on
    average every ``--interval`` seconds, ``/help``, which needs no retrieval) and pings;
    p50/p95 of ping -> pong, message -> ack and message -> complete reply.
@@ -84,7 +85,14 @@ class Visitor:
         self.reader = asyncio.create_task(self._read())
 
     async def _read(self) -> None:
+        # reading also answers the server's heartbeat pings, which keeps the socket open
+        with contextlib.suppress(aiohttp.ClientError, ConnectionError):
+            await self._frames()
+
+    async def _frames(self) -> None:
         async for message in self.ws:
+            if message.type is not aiohttp.WSMsgType.TEXT:
+                continue
             frame = json.loads(message.data)
             key = {
                 "pong": "pong",
@@ -122,7 +130,9 @@ async def open_many(
 
     async def one() -> Visitor:
         async with gate:
-            return await Visitor.join(session, url)
+            visitor = await Visitor.join(session, url)
+        visitor.listen()
+        return visitor
 
     return list(await asyncio.gather(*(one() for _ in range(count))))
 
@@ -144,8 +154,6 @@ async def active_load(
             timings["ack"].append(ack)
             timings["reply"].append(reply)
 
-    for visitor in visitors:
-        visitor.listen()
     await asyncio.gather(*(behave(v) for v in visitors))
     return timings
 
@@ -203,10 +211,13 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
             started = time.perf_counter()
             idle = await open_many(session, url, args.sockets)
             opened = time.perf_counter() - started
-            await asyncio.sleep(2)
+            # held through at least one heartbeat round (the server pings every 25 s)
+            await asyncio.sleep(args.hold)
             after = rss_mb(process.pid)
+            open_now = sum(not v.ws.closed for v in idle)
             results.update(
-                idle_sockets=len(idle),
+                idle_sockets=open_now,
+                held_s=args.hold,
                 connect_s=round(opened, 2),
                 connects_per_s=round(len(idle) / opened, 1),
                 server_rss_mb_before=round(before, 1),
@@ -216,7 +227,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
             )
             for visitor in idle[args.active :]:
                 await visitor.ws.close()
-            active = idle[: args.active]
+            active = [v for v in idle[: args.active] if not v.ws.closed]
             timings = await active_load(active, args.seconds, args.interval)
             results.update(
                 active_sockets=len(active),
@@ -250,6 +261,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sockets", type=int, default=10_000)
     parser.add_argument("--active", type=int, default=1_000)
+    parser.add_argument(
+        "--hold", type=float, default=35.0, help="seconds the idle sockets are held"
+    )
     parser.add_argument("--seconds", type=float, default=30.0, help="length of the active run")
     parser.add_argument(
         "--interval", type=float, default=10.0, help="mean seconds between a visitor's messages"
@@ -257,7 +271,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1,000 idle and 200 active sockets")
     args = parser.parse_args()
     if args.quick:
-        args.sockets, args.active, args.seconds = 1_000, 200, 10.0
+        args.sockets, args.active, args.seconds, args.hold = 1_000, 200, 10.0, 5.0
     results = asyncio.run(measure(args))
     results["load_average"] = os.getloadavg()[0]
     results["machine"] = (
