@@ -84,6 +84,7 @@ class ManagerBot:
         attach_telegram: Attach,
         attach_whatsapp: Attach,
         whatsapp_report: Callable[[str], Awaitable[str]],
+        whatsapp_claim: Attach,
         *,
         public_base_url: str,
         own_token: str,
@@ -93,6 +94,7 @@ class ManagerBot:
         self._attach = attach_telegram
         self._attach_whatsapp = attach_whatsapp
         self._whatsapp_report = whatsapp_report
+        self._whatsapp_claim = whatsapp_claim
         self._public = public_base_url.rstrip("/")
         self._own_token = own_token
 
@@ -253,6 +255,8 @@ class ManagerBot:
                 f"{report}\nTo answer on a number, send /whatsapp followed by your Twilio "
                 "WhatsApp sender, like /whatsapp +14155238886."
             )
+        if number.split()[0].lower() == "me":
+            return await self._claim_whatsapp(bot, number[2:].strip())
         try:
             bound = await self._attach_whatsapp(bot.id, number)
         except ValueError as exc:
@@ -262,6 +266,18 @@ class ManagerBot:
         return _say(
             f"{bot.name} now answers WhatsApp messages to {bound}. In Twilio, set that "
             f"sender's incoming webhook to {self._public}/webhooks/whatsapp/{bot.id}"
+        )
+
+    async def _claim_whatsapp(self, bot: BotProfile, mine: str) -> list[OutboundMessage]:
+        if not mine:
+            return _say("Send /whatsapp me followed by your own WhatsApp number.")
+        try:
+            code = await self._whatsapp_claim(bot.id, mine)
+        except ValueError as exc:
+            return _say(f"{exc}.")
+        return _say(
+            f"To prove {mine} is yours, send {code} from it to {bot.name}'s WhatsApp number "
+            "within 15 minutes. Then documents you send there are learned, as here."
         )
 
     async def _document(

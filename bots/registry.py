@@ -185,6 +185,26 @@ class BotDirectory:
             row.settings = {k: v for k, v in merged.items() if v is not None}
             return dict(row.settings)
 
+    async def link_identity(self, bot_id: str, channel: str, external_id: str) -> bool:
+        """Recognise ``external_id`` on ``channel`` as the creator of ``bot_id`` from now on
+        (for all their bots); False if it already belongs to another creator."""
+        async with self._db.transaction() as session:
+            creator_id = await session.scalar(select(Bot.creator_id).where(Bot.id == bot_id))
+            if creator_id is None:
+                raise UnknownBot(bot_id)
+            owner = await session.scalar(
+                select(CreatorIdentity.creator_id).where(
+                    CreatorIdentity.channel == channel, CreatorIdentity.external_id == external_id
+                )
+            )
+            if owner is not None:
+                return owner == creator_id
+            session.add(
+                CreatorIdentity(creator_id=creator_id, channel=channel, external_id=external_id)
+            )
+        self._cache.clear()
+        return True
+
     async def owned_by(self, channel: str, external_id: str) -> builtins.list[BotProfile]:
         """The bots of the creator known by this identity, oldest first."""
         async with self._db.read() as session:

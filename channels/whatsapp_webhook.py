@@ -20,6 +20,7 @@ import base64
 import json
 import logging
 import re
+import secrets
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -33,6 +34,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
+from bots.registry import BotDirectory
 from channels.whatsapp import MEDIA_SCHEME, PREFIX, form_dict, render, sender_of, to_inbound
 from core.engine import ConversationEngine
 from core.errors import ChannelRefused
@@ -51,6 +53,7 @@ SIGNATURE_HEADER = "X-Twilio-Signature"
 WINDOW = timedelta(hours=24)
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 ATTEMPTS = 3
+CLAIM_TTL = timedelta(minutes=15)
 NUMBER_CACHE_SECONDS = 5.0
 STATUSES = frozenset({"queued", "sending", "sent", "delivered", "read", "failed", "undelivered"})
 _NUMBER = re.compile(r"\+[1-9]\d{6,14}")
@@ -75,6 +78,7 @@ class WhatsAppChannel:
     def __init__(
         self,
         db: Database,
+        bots: BotDirectory,
         engine: ConversationEngine,
         inbox: Inbox,
         outbox: Outbox,
@@ -86,6 +90,7 @@ class WhatsAppChannel:
         public_base_url: str,
     ) -> None:
         self._db = db
+        self._bots = bots
         self._engine = engine
         self._inbox = inbox
         self._media = media
@@ -185,6 +190,11 @@ class WhatsAppChannel:
         form = delivery.payload
         user = sender_of(form)
         contact = await self._touch(delivery.bot_id, user)
+        if (
+            confirmed := await self._claimed(delivery.bot_id, user, form.get("Body", ""))
+        ) is not None:
+            await self._send(delivery.bot_id, number, user, [Reply(text=confirmed)])
+            return
         message = to_inbound(delivery.bot_id, form, contact.options)
         replies = await self._engine.handle(message)
         await self._send(delivery.bot_id, number, user, replies)
@@ -303,6 +313,35 @@ class WhatsAppChannel:
         if len(data) > max_bytes:
             raise OSError(f"the file is larger than {max_bytes:,} bytes")
         return data
+
+    async def claim(self, bot_id: str, creator_number: str) -> str:
+        """Start proving that ``creator_number`` is the creator's own WhatsApp: returns a
+        code they send from it to the bot's number within 15 minutes."""
+        normal = normalise_number(creator_number)
+        if normal is None:
+            raise ValueError(f"{creator_number[:40]!r} is not a phone number like +14155550123")
+        if await self._number(bot_id) is None:
+            raise ValueError("connect a WhatsApp number first, with /whatsapp NUMBER")
+        code = f"{secrets.randbelow(1_000_000):06d}"
+        expires = (utcnow() + CLAIM_TTL).isoformat()
+        await self._bots.change_settings(
+            bot_id, whatsapp_claim={"number": normal, "code": code, "expires": expires}
+        )
+        return code
+
+    async def _claimed(self, bot_id: str, user: str, body: str) -> str | None:
+        """The confirmation for a creator who sent their claim code, else None."""
+        claim = (await self._bots.settings(bot_id)).get("whatsapp_claim")
+        if not isinstance(claim, dict) or claim.get("number") != user:
+            return None
+        if not secrets.compare_digest(body.strip(), str(claim.get("code"))):
+            return None
+        await self._bots.change_settings(bot_id, whatsapp_claim=None)
+        if datetime.fromisoformat(claim["expires"]) < utcnow():
+            return "That code has expired. Ask for a new one with /whatsapp me in the manager bot."
+        if not await self._bots.link_identity(bot_id, CHANNEL, user):
+            return "This number already belongs to another creator."
+        return "Done: this number is recognised as the creator here. Send me documents to learn."
 
     async def report(self, bot_id: str) -> str:
         """For the creator: the bot's number, how its messages fared this week, and the

@@ -160,6 +160,7 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
     )
     whatsapp = WhatsAppChannel(
         db,
+        bots,
         engine,
         inbox,
         outbox,
@@ -181,6 +182,7 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
             telegram.attach,
             whatsapp.attach,
             whatsapp.report,
+            whatsapp.claim,
             public_base_url=settings.public_base_url,
             own_token=token,
         )

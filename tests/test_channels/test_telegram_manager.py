@@ -315,3 +315,4 @@ async def test_whatsapp_needs_twilio_on_the_server(platform: Platform) -> None:
     assert "not a phone number" in await platform.say("/whatsapp call me maybe")
     refused = await platform.say("/whatsapp +14155238886")
     assert "WhatsApp isn't available on this server: TWILIO_ACCOUNT_SID" in refused
+    assert "connect a WhatsApp number first" in await platform.say("/whatsapp me +14155550123")

@@ -30,12 +30,14 @@ from tests.fakes.twilio_requests import (
     button_reply,
     image_message,
     location_message,
+    media_message,
     sign,
     status_callback,
     text_message,
     voice_note,
 )
 from tests.test_channels.telegram_app import Client, services_ready, start
+from tests.test_knowledge.loader_samples import text_pdf
 
 PUBLIC = "https://chorus.example"
 HOOK = "/webhooks/whatsapp/demo"
@@ -289,3 +291,26 @@ async def test_throttled_sends_are_retried(whatsapp: Setup) -> None:
     await whatsapp.settle()
     assert whatsapp.sent()
     assert [c.status for c in whatsapp.fake.calls_for()][:2] == [429, 429]
+
+
+async def test_a_creator_proves_their_number_then_their_documents_are_learned(
+    whatsapp: Setup,
+) -> None:
+    pdf = text_pdf([["Green tea likes water at 80 degrees Celsius, never boiling."]])
+    document = whatsapp.fake.add_media(pdf, "application/pdf")
+    await whatsapp.post(media_message(document.url, "application/pdf"))
+    await whatsapp.settle()
+    assert "can't read files" in whatsapp.bodies()[-1]  # not the creator (yet)
+    assert whatsapp.services.whatsapp is not None
+    code = await whatsapp.services.whatsapp.claim("demo", USER_NUMBER)
+    await whatsapp.post(text_message("000000" if code != "000000" else "111111"))
+    await whatsapp.settle()
+    assert "recognised" not in whatsapp.bodies()[-1]  # a wrong code is just a message
+    await whatsapp.post(text_message(code))
+    await whatsapp.settle()
+    assert "recognised as the creator" in whatsapp.bodies()[-1]
+    await whatsapp.post(media_message(document.url, "application/pdf"))
+    await whatsapp.settle()
+    assert "Learned" in whatsapp.bodies()[-1]
+    asked = await whatsapp.services.retriever.search("demo", "How hot for green tea?")
+    assert "80 degrees" in asked[0].text
