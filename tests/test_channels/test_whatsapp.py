@@ -4,6 +4,7 @@ local Messages API (tests/fakes/twilio_api.py) reached through the real twilio S
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -198,6 +199,11 @@ async def test_a_meditation_arrives_as_text_and_audio_with_a_working_link(
     assert (await audio.read())[:4] == b"OggS"
     bad = await whatsapp.client.get(urlsplit(link).path.replace(".ogg", ".mp3"))
     assert bad.status in (403, 404)  # a link is valid only as it was signed
+    # it expires after MEDIA_LINK_TTL_HOURS, and its expiry cannot be pushed back
+    name, expires, signature, extension = urlsplit(link).path.rsplit("/", 1)[1].split(".")
+    assert abs(int(expires) - (time.time() + 168 * 3600)) < 600
+    later = f"/media/{name}.{int(expires) + 10**6}.{signature}.{extension}"
+    assert (await whatsapp.client.get(later)).status == 403
     # long text arrives in order, in parts of at most 1,600 characters
     assert all(len(body) <= 1600 for body in whatsapp.bodies())
 
@@ -314,3 +320,13 @@ async def test_a_creator_proves_their_number_then_their_documents_are_learned(
     assert "Learned" in whatsapp.bodies()[-1]
     asked = await whatsapp.services.retriever.search("demo", "How hot for green tea?")
     assert "80 degrees" in asked[0].text
+
+
+async def test_a_reply_to_an_earlier_message_is_answered(whatsapp: Setup) -> None:
+    await whatsapp.post(text_message("hello"))
+    await whatsapp.settle()
+    earlier = whatsapp.sent()[-1].response["sid"]
+    await whatsapp.post(text_message("What is Chorus?", replying_to=earlier))
+    await whatsapp.settle()
+    assert len(whatsapp.sent()) >= 2
+    assert whatsapp.bodies()[-1]
