@@ -27,17 +27,18 @@ import asyncio
 import importlib.metadata
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.reporting import Conditions, write_results
 from knowledge.embeddings import Embedder, Vectors, create_embedder
 
 DATA = Path("/work/shared/data/qa")
@@ -224,18 +225,17 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="+", default=sorted(PACKAGES), choices=sorted(PACKAGES))
     parser.add_argument("--limit", type=int, default=None, help="queries per language")
+    parser.add_argument("--json", type=Path, default=RESULTS, help=f"default {RESULTS}")
     args = parser.parse_args()
     speeds, qualities = [], []
-    load_before = os.getloadavg()[0]
-    for name in args.models:
-        speed, quality = await measure(name, args.limit)
-        speeds.append(speed)
-        qualities.extend(quality)
-    load_after = os.getloadavg()[0]
+    with Conditions() as conditions:
+        for name in args.models:
+            speed, quality = await measure(name, args.limit)
+            speeds.append(speed)
+            qualities.extend(quality)
     print_tables(speeds, qualities)
-    cpus = os.cpu_count() or 1
-    print(f"\nload average (1 min) before/after: {load_before:.2f}/{load_after:.2f} on {cpus} CPUs")
-    if max(load_before, load_after) > cpus / 2:
+    print(f"\n{conditions.describe()}")
+    if max(conditions.before[0], conditions.after[0]) > (os.cpu_count() or 1) / 2:
         print("warning: the machine was busy; the speed figures understate the models")
     versions = {
         package: importlib.metadata.version(package)
@@ -243,27 +243,15 @@ async def main() -> None:
         for group in names
         for package in group
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
-        json.dumps(
-            {
-                "python": platform.python_version(),
-                "platform": platform.platform(),
-                "cpus": cpus,
-                "load_average_before_after": [round(load_before, 2), round(load_after, 2)],
-                "packages": versions,
-                "package_mb": {p: round(distribution_bytes(p) / 1e6, 1) for p in versions},
-                "note": "chromadb (the default vector store) already requires onnxruntime and "
-                "tokenizers; minilm cuts passages at 256 tokens, e5 reads up to 512 per window",
-                "speed": [asdict(s) for s in speeds],
-                "quality": [asdict(q) for q in qualities],
-            },
-            indent=2,
-        )
-        + "\n",
-        encoding="utf-8",
-    )
-    print(f"\nwritten to {RESULTS}")
+    document = {
+        "packages": versions,
+        "package_mb": {p: round(distribution_bytes(p) / 1e6, 1) for p in versions},
+        "note": "chromadb (the default vector store) already requires onnxruntime and "
+        "tokenizers; minilm cuts passages at 256 tokens, e5 reads up to 512 per window",
+        "speed": speeds,
+        "quality": qualities,
+    }
+    write_results(args.json, conditions, document)
 
 
 if __name__ == "__main__":

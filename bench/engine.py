@@ -22,22 +22,21 @@ import argparse
 import asyncio
 import contextlib
 import cProfile
-import json
 import os
-import platform
 import pstats
 import shutil
-import statistics
 import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy.engine import make_url
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.reporting import Conditions, ms, write_results
 from core.messages import Channel, InboundMessage, parse_command
 from core.services import build_services, close, prepare
 from core.settings import Settings
@@ -144,7 +143,6 @@ async def run_case(
     finally:
         await close(services)
         shutil.rmtree(data_dir, ignore_errors=True)
-    cuts = statistics.quantiles(latencies, n=100, method="inclusive")
     return Result(
         backend=backend,
         knowledge=knowledge,
@@ -152,8 +150,8 @@ async def run_case(
         messages=len(latencies),
         seconds=round(elapsed, 3),
         messages_per_second=round(len(latencies) / elapsed, 1),
-        p50_ms=round(cuts[49] * 1000, 2),
-        p95_ms=round(cuts[94] * 1000, 2),
+        p50_ms=ms(latencies, 50),
+        p95_ms=ms(latencies, 95),
     )
 
 
@@ -240,18 +238,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     profiler = cProfile.Profile() if args.profile else None
-    results = asyncio.run(run(args, profiler))
+    with Conditions() as conditions:
+        results = asyncio.run(run(args, profiler))
     print_table(results)
-    report = {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
+    print(conditions.describe())
+    document = {
         "goal_messages_per_second": GOAL_MESSAGES_PER_SECOND,
         "sqlite_goal_met": sqlite_goal_met(results),
-        "results": [asdict(r) for r in results],
+        "results": results,
     }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {args.json}")
+    write_results(args.json, conditions, document)
     if profiler is not None:
         print("\ncProfile, SQLite x 100 conversations, timed phase, top 25 by cumulative time:")
         pstats.Stats(profiler, stream=sys.stdout).sort_stats("cumulative").print_stats(25)

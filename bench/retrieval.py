@@ -28,7 +28,6 @@ import asyncio
 import functools
 import json
 import os
-import platform
 import random
 import re
 import resource
@@ -46,6 +45,8 @@ from typing import Any
 import numpy as np
 from sqlalchemy import insert, select, update
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.reporting import Conditions, ms, print_table, write_results
 from core.services import Services, build_services, close, prepare
 from core.settings import Settings
 from core.storage.models import Bot, Chunk, Document
@@ -365,9 +366,8 @@ async def measure_latency(
         for question in questions[number * n : (number + 1) * n]:
             start = time.perf_counter()
             await services.retriever.search(bot, question)
-            timings.append((time.perf_counter() - start) * 1000)
-        cuts = statistics.quantiles(timings, n=20)
-        timed = (round(inserted, 1), round(first, 2), round(cuts[9], 1), round(cuts[18], 1))
+            timings.append(time.perf_counter() - start)
+        timed = (round(inserted, 1), round(first, 2), ms(timings, 50), ms(timings, 95))
         results.append(Latency(key, size, size - held, *timed, *memory_mb()))
         held = size
     return results
@@ -409,29 +409,24 @@ async def run_embedder(key: str, args: argparse.Namespace, root: Path) -> dict[s
         await close(services)
 
 
-def table(title: str, rows: list[Any]) -> None:
-    """Print dataclass rows as an aligned table."""
-    print(f"\n{title}")
-    cells = [list(asdict(rows[0]))] + [[str(v) for v in asdict(r).values()] for r in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
-    for row in cells:
-        print("  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True)))
-
-
-def report(runs: dict[str, dict[str, Any]]) -> None:
+def report(runs: dict[str, dict[str, Any]], conditions: Conditions) -> None:
     """Print every table, then each goal against what was measured."""
-    table(
+    print_table(
         "Retrieval quality, XQuAD (English corpus)",
         [q for r in runs.values() for q in r["quality"]],
     )
     for key, run in runs.items():
-        table(f"Relevance gate, {key} (current threshold {run['current_threshold']})", run["gate"])
+        print_table(
+            f"Relevance gate, {key} (current threshold {run['current_threshold']})", run["gate"]
+        )
         for answerable, row in run["best_threshold"].items():
             print(f"  best for answerable {answerable}: {asdict(row)}")
         for group, values in run["top_similarity_p5_p25_p50_p75_p95"].items():
             print(f"  top similarity p5/p25/p50/p75/p95 {group:15} {values}")
-    table("PDF ingestion", [r["ingestion"] for r in runs.values()])
-    table("Search latency (retriever.search)", [x for r in runs.values() for x in r["latency"]])
+    print_table("PDF ingestion", [r["ingestion"] for r in runs.values()])
+    print_table(
+        "Search latency (retriever.search)", [x for r in runs.values() for x in r["latency"]]
+    )
     print()
     for key, run in runs.items():
         hybrid = next(q for q in run["quality"] if (q.queries, q.mode) == ("en", "hybrid"))
@@ -442,6 +437,7 @@ def report(runs: dict[str, dict[str, Any]]) -> None:
             met = value >= target if goal != "p95_ms_at_largest" else value <= target
             print(f"  {goal} {value} ({'met' if met else 'MISSED'}, goal {target})", end="")
         print()
+    print(conditions.describe())
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -467,32 +463,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    load_before = os.getloadavg()
     runs: dict[str, dict[str, Any]] = {}
-    with tempfile.TemporaryDirectory(prefix="chorus-bench-") as tmp:
+    with Conditions() as conditions, tempfile.TemporaryDirectory(prefix="chorus-bench-") as tmp:
         for key in args.embedder:
             runs[key] = asyncio.run(run_embedder(key, args, Path(tmp)))
-    report(runs)
-
-    def plain(value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: plain(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [plain(v) for v in value]
-        return asdict(value) if hasattr(value, "__dataclass_fields__") else value
-
-    document = {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "load_average_before_after": [load_before, os.getloadavg()],
-        "argv": sys.argv[1:],
-        "goals": GOALS,
-        "runs": plain(runs),
-    }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-    print(f"\nwrote {args.json}")
+    report(runs, conditions)
+    write_results(args.json, conditions, {"goals": GOALS, "runs": runs})
     return 0
 
 

@@ -28,9 +28,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib.metadata
-import json
-import os
-import platform
 import re
 import statistics
 import sys
@@ -43,6 +40,9 @@ from typing import Any
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.harness import listening
+from bench.reporting import Conditions, print_table, write_results
 from bots.profile import BotProfile
 from core.audio import Pcm, concatenate, encode, silence
 from core.composer import GroundedComposer
@@ -57,10 +57,6 @@ from core.settings import Settings
 from core.speech import SYNTHESIS_SHARE, EspeakSpeaker
 from core.transcribe import WhisperTranscriber
 from core.voice import AudioFormat, VoiceSettings
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from aiohttp import web
-
 from tests.fakes.ollama import FakeOllama
 
 RESULTS = Path(__file__).parent / "results" / "voice.json"
@@ -321,29 +317,24 @@ async def ollama_path_overhead(bench: Bench) -> Row:
     server that speaks Ollama's streaming ``/api/chat`` (100 ms to the first chunk, then
     10 ms between chunks, subtracted). Medians of 50 streamed answers."""
     fake = FakeOllama(chat_delay=OLLAMA_FIRST_DELAY, chunk_delay=OLLAMA_CHUNK_DELAY)
-    runner = web.AppRunner(fake.app())
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    generator = OllamaGenerator(host=f"http://127.0.0.1:{port}")
     request = AnswerRequest(
         bot=BotProfile(id="bench", name="Mira", persona="A calm breathing teacher."),
         question="How do I breathe to calm down?",
         passages=[Passage(PROSE[i : i + 400], "Notes", 0.9, page=1) for i in (0, 400, 800)],
     )
     firsts, totals = [], []
-    try:
-        for _ in range(51):
-            start = time.perf_counter()
-            first = None
-            async for _delta in generator.stream_answer(request):
-                first = first or time.perf_counter() - start
-            totals.append(time.perf_counter() - start)
-            firsts.append(first or 0.0)
-    finally:
-        await generator.aclose()
-        await runner.cleanup()
+    async with listening(fake.app()) as url:
+        generator = OllamaGenerator(host=url)
+        try:
+            for _ in range(51):
+                start = time.perf_counter()
+                first = None
+                async for _delta in generator.stream_answer(request):
+                    first = first or time.perf_counter() - start
+                totals.append(time.perf_counter() - start)
+                firsts.append(first or 0.0)
+        finally:
+            await generator.aclose()
     chunks = len(fake.reply_chunks())
     model_total = OLLAMA_FIRST_DELAY + OLLAMA_CHUNK_DELAY * (chunks - 1)
     return {
@@ -364,19 +355,6 @@ MEASUREMENTS: list[Measurement] = [
     end_to_end_meditation,
     ollama_path_overhead,
 ]
-
-
-def print_table(rows: list[Row]) -> None:
-    columns = list(dict.fromkeys(key for row in rows for key in row))
-    cells = [columns] + [[str(row.get(c, "")) for c in columns] for row in rows]
-    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
-    for line in cells:
-        print(
-            "  ".join(
-                cell.ljust(w) if i == 0 else cell.rjust(w)
-                for i, (cell, w) in enumerate(zip(line, widths, strict=True))
-            )
-        )
 
 
 def distribution_mb(name: str) -> float:
@@ -401,20 +379,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per row (median)")
     parser.add_argument("--json", type=Path, default=RESULTS, help=f"default {RESULTS}")
     args = parser.parse_args(argv)
-    load_before = os.getloadavg()[0]
-    rows = asyncio.run(run(args))
-    load_after = os.getloadavg()[0]
-    print()
-    print_table(rows)
+    with Conditions() as conditions:
+        rows = asyncio.run(run(args))
+    print_table(f"Speech out and in (wall clock, median of {args.repeat} run(s))", rows)
     sizes = {name: distribution_mb(name) for name in PACKAGES}
-    cpus = os.cpu_count() or 1
     print(f"\ninstall size added (MB): {sizes}, total {round(sum(sizes.values()), 1)}")
-    print(f"load average (1 min) before/after: {load_before:.2f}/{load_after:.2f} on {cpus} CPUs")
+    print(conditions.describe())
     document = {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpus": cpus,
-        "load_average_before_after": [round(load_before, 2), round(load_after, 2)],
         "packages": {name: importlib.metadata.version(name) for name in PACKAGES},
         "package_mb": sizes,
         "espeak_ng": espeak().version,
@@ -422,9 +393,7 @@ def main(argv: list[str] | None = None) -> int:
         "repeat": args.repeat,
         "rows": rows,
     }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {args.json}")
+    write_results(args.json, conditions, document)
     return 0
 
 

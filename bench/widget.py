@@ -28,10 +28,8 @@ import contextlib
 import gzip
 import json
 import os
-import platform
 import random
 import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,7 +38,10 @@ from typing import Any
 
 import aiohttp
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.harness import ROOT, ServerProcess, start_server
+from bench.reporting import Conditions, ms, print_table, write_results
+
 WIDGET = ROOT / "webwidget" / "widget.js"
 RESULTS = Path(__file__).parent / "results" / "widget.json"
 GOALS = {"idle_sockets": 10_000, "gzipped_kb": 20.0}
@@ -50,18 +51,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
 class Visitor:
@@ -158,8 +147,10 @@ async def active_load(
     return timings
 
 
-@contextlib.contextmanager
-def server(data_dir: Path, port: int) -> Any:
+def chorus_serve(
+    data_dir: Path, port: int
+) -> contextlib.AbstractAsyncContextManager[ServerProcess]:
+    """``python -m core serve`` on ``port`` with a fresh ``data_dir``, speech off."""
     env = {
         **os.environ,
         "DATA_DIR": str(data_dir),
@@ -167,27 +158,8 @@ def server(data_dir: Path, port: int) -> Any:
         "LOG_LEVEL": "WARNING",
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "core", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-    )
-    try:
-        yield process
-    finally:
-        process.terminate()
-        process.wait(timeout=60)
-
-
-async def wait_ready(base: str) -> None:
-    async with aiohttp.ClientSession() as session:
-        for _ in range(600):
-            with contextlib.suppress(aiohttp.ClientError):
-                async with session.get(f"{base}/ready") as response:
-                    if response.status == 200:
-                        return
-            await asyncio.sleep(0.2)
-    raise RuntimeError("the server never became ready")
+    command = ("-m", "core", "serve", "--host", "127.0.0.1", "--port", str(port))
+    return start_server(command, data_dir.parent / "server.log", port=port, env=env)
 
 
 async def measure(args: argparse.Namespace) -> dict[str, Any]:
@@ -197,23 +169,24 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         results["widget_bytes"] = len(raw)
         results["widget_gzipped_bytes"] = len(gzip.compress(raw, compresslevel=9))
     port = free_port()
-    base = f"http://127.0.0.1:{port}"
     url = f"ws://127.0.0.1:{port}/ws/widget/demo"
-    with tempfile.TemporaryDirectory() as tmp, server(Path(tmp) / "data", port) as process:
-        await wait_ready(base)
+    with tempfile.TemporaryDirectory(prefix="chorus-bench-") as tmp:
         connector = aiohttp.TCPConnector(limit=0)
-        async with aiohttp.ClientSession(connector=connector) as session:
+        async with (
+            chorus_serve(Path(tmp) / "data", port) as server,
+            aiohttp.ClientSession(connector=connector) as session,
+        ):
             warm = await Visitor.join(session, url)
             warm.listen()
             await warm.ask("hello")
             await asyncio.sleep(1)
-            before = rss_mb(process.pid)
+            before = server.rss_mb()
             started = time.perf_counter()
             idle = await open_many(session, url, args.sockets)
             opened = time.perf_counter() - started
             # held through at least one heartbeat round (the server pings every 25 s)
             await asyncio.sleep(args.hold)
-            after = rss_mb(process.pid)
+            after = server.rss_mb()
             open_now = sum(not v.ws.closed for v in idle)
             results.update(
                 idle_sockets=open_now,
@@ -235,19 +208,17 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
                 messages_per_s=round(len(timings["reply"]) / args.seconds, 1),
             )
             for name, values in timings.items():
-                results[f"{name}_p50_ms"] = round(percentile(values, 0.5) * 1000, 1)
-                results[f"{name}_p95_ms"] = round(percentile(values, 0.95) * 1000, 1)
+                results[f"{name}_p50_ms"] = ms(values, 50)
+                results[f"{name}_p95_ms"] = ms(values, 95)
             for visitor in active:
                 await visitor.ws.close()
     return results
 
 
-def print_table(results: dict[str, Any]) -> None:
-    width = max(len(k) for k in results)
-    print(f"\n{'measure':<{width}}  value")
-    print(f"{'-' * width}  {'-' * 12}")
-    for key, value in results.items():
-        print(f"{key:<{width}}  {value}")
+def report(results: dict[str, Any], conditions: Conditions) -> None:
+    """The results as a table of measures, then the goals and the run's conditions."""
+    rows = [{"measure": key, "value": value} for key, value in results.items()]
+    print_table("Web widget: one server process, its sockets and round trips", rows)
     size = results.get("widget_gzipped_bytes")
     print(
         f"\ngoals: {GOALS['idle_sockets']:,} idle sockets "
@@ -255,6 +226,7 @@ def print_table(results: dict[str, Any]) -> None:
         f"widget ≤ {GOALS['gzipped_kb']:g} KB gzipped "
         f"({'n/a' if size is None else 'met' if size <= GOALS['gzipped_kb'] * 1024 else 'NOT met'})"
     )
+    print(conditions.describe("the server and the crowd of browsers"))
 
 
 def main() -> None:
@@ -269,18 +241,14 @@ def main() -> None:
         "--interval", type=float, default=10.0, help="mean seconds between a visitor's messages"
     )
     parser.add_argument("--quick", action="store_true", help="1,000 idle and 200 active sockets")
+    parser.add_argument("--json", type=Path, default=RESULTS, help=f"default {RESULTS}")
     args = parser.parse_args()
     if args.quick:
         args.sockets, args.active, args.seconds, args.hold = 1_000, 200, 10.0, 5.0
-    results = asyncio.run(measure(args))
-    results["load_average"] = os.getloadavg()[0]
-    results["machine"] = (
-        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    )
-    print_table(results)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"goals": GOALS, "results": results}, indent=2) + "\n")
-    print(f"\nwritten to {RESULTS.relative_to(ROOT)}")
+    with Conditions() as conditions:
+        results = asyncio.run(measure(args))
+    report(results, conditions)
+    write_results(args.json, conditions, {"goals": GOALS, "results": results})
 
 
 if __name__ == "__main__":
