@@ -10,7 +10,8 @@ recorded with its delivery status, which ``…/status`` callbacks keep up to dat
 Free-form messages are allowed only within 24 hours of the user's last message. Content
 pushed later (finished meditations) outside that window goes out as the bot's approved
 template (``whatsapp_template`` in its settings: a ContentSid) or is held back, with
-the reason recorded for the creator.
+the reason recorded for the creator. The rows behind all this (contacts, sent messages)
+and the creator's number claims are kept by :mod:`channels.whatsapp_records`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import base64
 import json
 import logging
 import re
-import secrets
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -29,13 +29,14 @@ from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
-from sqlalchemy import func, select, update
+from sqlalchemy import select
 from twilio.base.exceptions import TwilioRestException
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from bots.registry import BotDirectory
 from channels.whatsapp import MEDIA_SCHEME, PREFIX, form_dict, render, sender_of, to_inbound
+from channels.whatsapp_records import WhatsAppRecords
 from core.engine import ConversationEngine
 from core.errors import ChannelRefused
 from core.inbox import Delivery, Inbox
@@ -44,7 +45,7 @@ from core.messages import Channel, Media
 from core.messages import OutboundMessage as Reply
 from core.outbox import Address, Outbox
 from core.storage.database import Database
-from core.storage.models import Bot, ChannelAccount, SentMessage, WhatsAppContact, utcnow
+from core.storage.models import ChannelAccount
 
 log = logging.getLogger("chorus.whatsapp")
 
@@ -53,7 +54,6 @@ SIGNATURE_HEADER = "X-Twilio-Signature"
 WINDOW = timedelta(hours=24)
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 ATTEMPTS = 3
-CLAIM_TTL = timedelta(minutes=15)
 NUMBER_CACHE_SECONDS = 5.0
 STATUSES = frozenset({"queued", "sending", "sent", "delivered", "read", "failed", "undelivered"})
 _NUMBER = re.compile(r"\+[1-9]\d{6,14}")
@@ -90,7 +90,7 @@ class WhatsAppChannel:
         public_base_url: str,
     ) -> None:
         self._db = db
-        self._bots = bots
+        self._records = WhatsAppRecords(db, bots)
         self._engine = engine
         self._inbox = inbox
         self._media = media
@@ -157,12 +157,7 @@ class WhatsAppChannel:
         error = None
         if form.get("ErrorCode"):
             error = f"{form['ErrorCode']}: {form.get('ErrorMessage', '')}".strip(": ")
-        async with self._db.transaction() as session:
-            await session.execute(
-                update(SentMessage)
-                .where(SentMessage.provider_id == sid, SentMessage.bot_id == bot_id)
-                .values(status=status, error=error, updated_at=utcnow())
-            )
+        await self._records.delivery_status(bot_id, sid, status, error)
         if status in ("failed", "undelivered"):
             log.warning("a WhatsApp message of bot %s was %s (%s)", bot_id, status, error)
         return web.Response(text=EMPTY_TWIML, content_type="text/xml")
@@ -189,10 +184,9 @@ class WhatsAppChannel:
             return
         form = delivery.payload
         user = sender_of(form)
-        contact = await self._touch(delivery.bot_id, user)
-        if (
-            confirmed := await self._claimed(delivery.bot_id, user, form.get("Body", ""))
-        ) is not None:
+        contact = await self._records.touch(delivery.bot_id, user)
+        confirmed = await self._records.claimed(delivery.bot_id, user, form.get("Body", ""))
+        if confirmed is not None:
             await self._send(delivery.bot_id, number, user, [Reply(text=confirmed)])
             return
         message = to_inbound(delivery.bot_id, form, contact.options)
@@ -205,23 +199,11 @@ class WhatsAppChannel:
         number = await self._number(address.bot_id)
         if number is None:
             return
-        async with self._db.read() as session:
-            contact = await session.scalar(
-                select(WhatsAppContact).where(
-                    WhatsAppContact.bot_id == address.bot_id,
-                    WhatsAppContact.number == address.sender_id,
-                )
-            )
-            bot_settings = await session.scalar(
-                select(Bot.settings).where(Bot.id == address.bot_id)
-            )
-        last = contact.last_inbound_at if contact else None
-        if last is not None and last.tzinfo is None:
-            last = last.replace(tzinfo=UTC)
-        if within_window(last, datetime.now(UTC)):
+        outreach = await self._records.outreach(address.bot_id, address.sender_id)
+        if within_window(outreach.last_inbound, datetime.now(UTC)):
             await self._send(address.bot_id, number, address.sender_id, messages)
             return
-        template = (bot_settings or {}).get("whatsapp_template")
+        template = outreach.template
         summary = " ".join(m.text for m in messages if m.text)[:200]
         if isinstance(template, dict) and template.get("content_sid"):
             variables = {"1": summary or "Your content is ready."}
@@ -236,26 +218,11 @@ class WhatsAppChannel:
             return
         reason = "outside the 24-hour window and no approved template is configured"
         log.warning("held back a WhatsApp message of bot %s: %s", address.bot_id, reason)
-        async with self._db.transaction() as session:
-            session.add(
-                SentMessage(
-                    bot_id=address.bot_id,
-                    channel=CHANNEL,
-                    recipient=address.sender_id,
-                    status="held",
-                    body=summary,
-                    error=reason,
-                )
-            )
+        await self._records.sent(address.bot_id, address.sender_id, "held", summary, error=reason)
 
     async def _send(self, bot_id: str, number: str, user: str, replies: Sequence[Reply]) -> None:
         outgoing, options = render(replies, self._media_url)
-        async with self._db.transaction() as session:
-            await session.execute(
-                update(WhatsAppContact)
-                .where(WhatsAppContact.bot_id == bot_id, WhatsAppContact.number == user)
-                .values(options=options)
-            )
+        await self._records.offer(bot_id, user, options)
         for message in outgoing:
             extra: dict[str, Any] = {"media_url": [message.media_url]} if message.media_url else {}
             await self._create(
@@ -281,18 +248,7 @@ class WhatsAppChannel:
             break
         if error:
             log.warning("a WhatsApp message of bot %s was not sent: %s", bot_id, error)
-        async with self._db.transaction() as session:
-            session.add(
-                SentMessage(
-                    bot_id=bot_id,
-                    channel=CHANNEL,
-                    recipient=user,
-                    provider_id=sid,
-                    status=status,
-                    body=summary[:2000],
-                    error=error,
-                )
-            )
+        await self._records.sent(bot_id, user, status, summary[:2000], provider_id=sid, error=error)
 
     async def read_media(self, reference: str, max_bytes: int) -> bytes:
         """The bytes of a ``twilio-media:URL`` attachment, fetched with the account's
@@ -322,26 +278,7 @@ class WhatsAppChannel:
             raise ValueError(f"{creator_number[:40]!r} is not a phone number like +14155550123")
         if await self._number(bot_id) is None:
             raise ValueError("connect a WhatsApp number first, with /whatsapp NUMBER")
-        code = f"{secrets.randbelow(1_000_000):06d}"
-        expires = (utcnow() + CLAIM_TTL).isoformat()
-        await self._bots.change_settings(
-            bot_id, whatsapp_claim={"number": normal, "code": code, "expires": expires}
-        )
-        return code
-
-    async def _claimed(self, bot_id: str, user: str, body: str) -> str | None:
-        """The confirmation for a creator who sent their claim code, else None."""
-        claim = (await self._bots.settings(bot_id)).get("whatsapp_claim")
-        if not isinstance(claim, dict) or claim.get("number") != user:
-            return None
-        if not secrets.compare_digest(body.strip(), str(claim.get("code"))):
-            return None
-        await self._bots.change_settings(bot_id, whatsapp_claim=None)
-        if datetime.fromisoformat(claim["expires"]) < utcnow():
-            return "That code has expired. Ask for a new one with /whatsapp me in the manager bot."
-        if not await self._bots.link_identity(bot_id, CHANNEL, user):
-            return "This number already belongs to another creator."
-        return "Done: this number is recognised as the creator here. Send me documents to learn."
+        return await self._records.claim(bot_id, normal)
 
     async def report(self, bot_id: str) -> str:
         """For the creator: the bot's number, how its messages fared this week, and the
@@ -349,54 +286,9 @@ class WhatsAppChannel:
         number = await self._number(bot_id)
         if number is None:
             return "No WhatsApp number yet."
-        since = utcnow() - timedelta(days=7)
-        async with self._db.read() as session:
-            rows = list(
-                await session.execute(
-                    select(SentMessage.status, func.count())
-                    .where(
-                        SentMessage.bot_id == bot_id,
-                        SentMessage.channel == CHANNEL,
-                        SentMessage.created_at >= since,
-                    )
-                    .group_by(SentMessage.status)
-                )
-            )
-            problems = list(
-                await session.scalars(
-                    select(SentMessage)
-                    .where(
-                        SentMessage.bot_id == bot_id,
-                        SentMessage.channel == CHANNEL,
-                        SentMessage.status.in_(("held", "failed", "undelivered")),
-                    )
-                    .order_by(SentMessage.updated_at.desc(), SentMessage.id.desc())
-                    .limit(3)
-                )
-            )
-        counts = ", ".join(f"{n} {status}" for status, n in sorted(rows)) or "none sent yet"
-        lines = [f"WhatsApp number {number}. Messages this week: {counts}."]
-        for problem in problems:
-            lines.append(f"• to …{problem.recipient[-4:]}: {problem.status}, {problem.error}")
-        return "\n".join(lines)
+        return await self._records.report(bot_id, number)
 
     # -- state ----------------------------------------------------------------------
-
-    async def _touch(self, bot_id: str, user: str) -> WhatsAppContact:
-        """The contact, created if new, with its last message time set to now."""
-        async with self._db.transaction() as session:
-            contact = await session.scalar(
-                select(WhatsAppContact).where(
-                    WhatsAppContact.bot_id == bot_id, WhatsAppContact.number == user
-                )
-            )
-            if contact is None:
-                contact = WhatsAppContact(bot_id=bot_id, number=user, options=[])
-                session.add(contact)
-            contact.last_inbound_at = utcnow()
-            await session.flush()
-            session.expunge(contact)
-        return contact
 
     async def _number(self, bot_id: str) -> str | None:
         """The bot's WhatsApp number, cached briefly: every message needs it twice."""

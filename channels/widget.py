@@ -4,18 +4,16 @@ The socket only translates: a visitor's frame is checked, stored in the inbox (i
 makes a resend a no-op) and acknowledged; the inbox runs it through the engine like any
 other channel's message, and the replies are numbered in the widget log and pushed to
 every socket the visitor has open. Answers stream as ``delta`` frames while they are
-written.
+written. What a frame may hold, and how it becomes a message and back, is
+:mod:`channels.widget_frames`; this module owns the sockets, the pacing and delivery.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
 import json
 import logging
-import time
 import weakref
 from collections import defaultdict
 from collections.abc import Sequence
@@ -25,65 +23,37 @@ from typing import Any
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from bots.registry import BotDirectory
+from channels.widget_frames import (
+    BURST,
+    MAX_FRAME,
+    MAX_TEXT,
+    RATE,
+    FrameError,
+    TokenBucket,
+    checked_frame,
+    error_frame,
+    message_id,
+    parse_frame,
+    reply_frame,
+    said_frame,
+    to_inbound,
+)
 from channels.widget_log import WidgetLog
 from channels.widget_session import SessionRejected, WidgetSessions
 from core.engine import ConversationEngine
 from core.errors import StorageUnavailable, UnknownBot
 from core.inbox import Delivery, Inbox
 from core.media import MediaStore
-from core.messages import (
-    Attachment,
-    AttachmentKind,
-    Channel,
-    InboundMessage,
-    Media,
-    OutboundMessage,
-    parse_command,
-)
+from core.messages import Channel, OutboundMessage
 from core.outbox import Address, Outbox
 from webwidget.embed import normalise_origin
 
 log = logging.getLogger("chorus.widget")
 
 CHANNEL = Channel.WIDGET.value
-MAX_FRAME = 1024 * 1024
-MAX_TEXT = 4000
-MAX_ID = 64
-MAX_PAYLOAD = 200
-RATE = 2.0  # frames per second, refilled
-BURST = 20
 MAX_STRIKES = 50  # frames refused for flooding before the socket is closed
 HEARTBEAT = 25.0
 DEFAULT_THEME = {"color": "#4f46e5", "avatar": None, "position": "right"}
-
-
-class FrameError(Exception):
-    """A frame the server refuses, answered with an ``error`` frame."""
-
-    def __init__(self, code: str, message: str, frame_id: str | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.frame_id = frame_id
-
-
-class _Bucket:
-    """A token bucket: ``burst`` at once, refilled at ``rate`` per second."""
-
-    def __init__(self, rate: float, burst: int) -> None:
-        self.rate, self.burst = rate, burst
-        self.tokens = float(burst)
-        self.stamp = time.monotonic()
-
-    def take(self) -> float:
-        """0 if a frame may pass now, else the seconds until one may."""
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return 0.0
-        return (1 - self.tokens) / self.rate
 
 
 class _Connection:
@@ -93,7 +63,7 @@ class _Connection:
         self.ws = ws
         self.bot_id = bot_id
         self.visitor: str | None = None
-        self.bucket = _Bucket(RATE, BURST)
+        self.bucket = TokenBucket(RATE, BURST)
         self.strikes = 0
 
     async def send(self, frame: dict[str, Any]) -> None:
@@ -182,13 +152,7 @@ class WidgetChannel:
             )
             return
         try:
-            frame = json.loads(data)
-        except ValueError:
-            frame = None
-        try:
-            if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
-                raise FrameError("bad_frame", "A frame is a JSON object with a type.")
-            await self._on_frame(connection, frame)
+            await self._on_frame(connection, parse_frame(data))
         except FrameError as exc:
             await _error(connection, exc)
 
@@ -204,10 +168,14 @@ class WidgetChannel:
             return None
         if kind not in ("message", "button", "voice"):
             raise FrameError("unknown_type", f"Unknown frame type {kind[:32]!r}.")
-        frame_id = frame.get("id")
-        if not isinstance(frame_id, str) or not 0 < len(frame_id) <= MAX_ID:
-            raise FrameError("bad_frame", f"Every message needs an id of 1 to {MAX_ID} characters.")
-        stored = await self._checked(connection, frame_id, frame)
+        frame_id = message_id(frame)
+        stored = await checked_frame(
+            frame_id,
+            frame,
+            visitor=connection.visitor,
+            voice_dir=self._voice_dir,
+            max_voice=self._max_voice,
+        )
         try:
             accepted = await self._inbox.accept(
                 connection.bot_id,
@@ -223,51 +191,6 @@ class WidgetChannel:
         if not accepted:
             ack["duplicate"] = True
         await connection.send(ack)
-
-    async def _checked(
-        self, connection: _Connection, frame_id: str, frame: dict[str, Any]
-    ) -> dict[str, Any]:
-        """The frame as stored: fields checked, a voice note's audio saved to a file."""
-        kind = frame["type"]
-        if kind == "message":
-            text = frame.get("text")
-            if not isinstance(text, str) or not text.strip():
-                raise FrameError("bad_frame", "A message needs some text.", frame_id)
-            if len(text) > MAX_TEXT:
-                raise FrameError(
-                    "too_long", f"Messages can be up to {MAX_TEXT} characters.", frame_id
-                )
-            return {"type": kind, "id": frame_id, "text": text}
-        if kind == "button":
-            payload, label = frame.get("payload"), frame.get("label", "")
-            if not isinstance(payload, str) or not 0 < len(payload) <= MAX_PAYLOAD:
-                raise FrameError("bad_frame", "A button press needs its payload.", frame_id)
-            label = label[:MAX_PAYLOAD] if isinstance(label, str) else ""
-            return {"type": kind, "id": frame_id, "payload": payload, "label": label}
-        mime, data = frame.get("mime"), frame.get("data")
-        if not isinstance(mime, str) or not mime.startswith("audio/") or not isinstance(data, str):
-            raise FrameError(
-                "bad_frame", "A voice note needs an audio mime type and data.", frame_id
-            )
-        try:
-            audio = base64.b64decode(data, validate=True)
-        except (binascii.Error, ValueError):
-            raise FrameError(
-                "bad_frame", "The voice note's data is not base64.", frame_id
-            ) from None
-        if not audio or len(audio) > self._max_voice:
-            limit = self._max_voice / 2**20
-            raise FrameError("too_long", f"Voice notes can be up to {limit:.0f} MB.", frame_id)
-        assert connection.visitor is not None
-        path = self._voice_dir / f"{connection.visitor}-{_safe(frame_id)}.audio"
-        await asyncio.to_thread(_write, path, audio)
-        return {
-            "type": kind,
-            "id": frame_id,
-            "mime": mime[:100],
-            "file": str(path),
-            "size": len(audio),
-        }
 
     async def _hello(self, connection: _Connection, frame: dict[str, Any]) -> None:
         bot_id = connection.bot_id
@@ -328,7 +251,7 @@ class WidgetChannel:
         visitor, frame = delivery.payload["visitor"], delivery.payload["frame"]
         bot_id, frame_id = delivery.bot_id, frame["id"]
         key = (bot_id, visitor)
-        said = await self._log.append(bot_id, visitor, "said", [_said(frame)], ref=frame_id)
+        said = await self._log.append(bot_id, visitor, "said", [said_frame(frame)], ref=frame_id)
         await self._push(key, said)
         await self._push(key, [{"type": "typing", "on": True}])
 
@@ -341,7 +264,7 @@ class WidgetChannel:
             await self._push(key, [{"type": "delta", "reply_to": frame_id, "text": delta}])
 
         try:
-            replies = await self._engine.handle(_inbound(bot_id, visitor, frame), notify, stream)
+            replies = await self._engine.handle(to_inbound(bot_id, visitor, frame), notify, stream)
             frames = [self._reply(r, frame_id) for r in replies]
             stored = await self._log.append(bot_id, visitor, "reply", frames, ref=frame_id)
             await self._push(key, stored)
@@ -368,20 +291,7 @@ class WidgetChannel:
                 await connection.send(frame)
 
     def _reply(self, message: OutboundMessage, reply_to: str | None) -> dict[str, Any]:
-        body = message.to_dict()
-        for field in ("audio", "document"):
-            media: Media | None = getattr(message, field)
-            if media is not None:
-                body[field] = {
-                    "url": self._media.link(media.reference),
-                    "mime": media.mime_type,
-                    "filename": media.filename,
-                    "duration_seconds": media.duration_seconds,
-                }
-        frame: dict[str, Any] = {"type": "reply", "message": body}
-        if reply_to is not None:
-            frame["reply_to"] = reply_to
-        return frame
+        return reply_frame(message, reply_to, self._media.link)
 
     def _origin_allowed(self, origin: str, request: web.Request, settings: dict[str, Any]) -> bool:
         allowed = {self._public_origin, _origin(f"{request.scheme}://{request.host}")}
@@ -389,49 +299,9 @@ class WidgetChannel:
         return _origin(origin) in allowed
 
 
-def _inbound(bot_id: str, visitor: str, frame: dict[str, Any]) -> InboundMessage:
-    common: dict[str, Any] = {
-        "channel": Channel.WIDGET,
-        "bot_id": bot_id,
-        "sender_id": visitor,
-        "platform_message_id": frame["id"],
-    }
-    if frame["type"] == "button":
-        return InboundMessage(button_payload=frame["payload"], **common)
-    if frame["type"] == "voice":
-        note = Attachment(
-            kind=AttachmentKind.VOICE,
-            mime_type=frame["mime"],
-            size=frame["size"],
-            reference=Path(frame["file"]).as_uri(),
-        )
-        return InboundMessage(attachments=(note,), **common)
-    command, args = parse_command(frame["text"])
-    return InboundMessage(text=frame["text"], command=command, command_args=args, **common)
-
-
-def _said(frame: dict[str, Any]) -> dict[str, Any]:
-    text = {"message": frame.get("text"), "button": frame.get("label"), "voice": "🎙 Voice note"}
-    return {"type": "said", "id": frame["id"], "text": text[frame["type"]] or frame.get("payload")}
-
-
 async def _error(connection: _Connection, error: FrameError) -> None:
-    frame = {"type": "error", "code": error.code, "message": error.message}
-    if error.frame_id is not None:
-        frame["id"] = error.frame_id
-    await connection.send(frame)
+    await connection.send(error_frame(error))
 
 
 def _origin(value: str) -> str:
     return normalise_origin(value) or value
-
-
-def _safe(text: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_" else "_" for c in text)
-
-
-def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".part")
-    temporary.write_bytes(data)
-    temporary.replace(path)

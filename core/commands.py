@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bots.profile import BotProfile
-from core.dialogue import MENU_BUTTONS, TurnResult
 from core.flow import ContentType
+from core.guided import MENU_BUTTONS
 from core.media import MediaStore
 from core.messages import OutboundKind, OutboundMessage
 from core.statemachine import Event, State
@@ -21,6 +21,7 @@ from core.storage import repository as repo
 from core.storage.database import Database
 from core.storage.models import ContentItem
 from core.storage.repository import Party
+from core.turn import TurnResult
 from core.voice_io import PITCHES, SPEEDS, library_media
 
 FLOW_STATES = frozenset(

@@ -19,7 +19,7 @@ import logging
 from typing import Protocol
 
 from bots.registry import BotDirectory
-from core.dialogue import CreatedContent, deliver_content, fail_content
+from core.dialogue import deliver_content, fail_content
 from core.engine import ConversationEngine
 from core.flow import ContentType
 from core.generation import ContentRequest, TextGenerator
@@ -30,6 +30,7 @@ from core.progress import relay_progress
 from core.storage import repository as repo
 from core.storage.database import Database
 from core.storage.models import ContentJob, EndUser
+from core.turn import CreatedContent
 from core.voice_io import Recording, VoiceIO, voice_settings
 
 log = logging.getLogger("chorus.studio")

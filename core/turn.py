@@ -1,0 +1,96 @@
+"""One turn of a conversation as the dialogue sees it: what came in and what it did.
+
+:class:`TurnInput` is a user's message with the state it arrived in; :class:`TurnResult`
+is what the turn decided, the new state and context, the replies, the state machine's
+events on the way, and any content finished (:class:`CreatedContent`) or confirmed for the
+studio (:class:`JobRequest`). The dialogue, the global commands and the studio all build
+results; the engine stores them. Moving the state goes through
+:func:`core.statemachine.step`, so an illegal move raises here.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from bots.profile import BotProfile
+from core.generation import Turn
+from core.messages import Button, OutboundKind, OutboundMessage, Source
+from core.statemachine import Event, State, step
+
+#: receives the text of an answer as it is written, delta by delta
+Stream = Callable[[str], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class TurnInput:
+    """One user turn as the dialogue sees it."""
+
+    bot: BotProfile
+    state: State
+    context: Mapping[str, Any]
+    text: str = ""
+    payload: str | None = None
+    language: str | None = None
+    # earlier turns of the conversation, loaded only when the generator reads them
+    history: Callable[[], Awaitable[list[Turn]]] | None = None
+    # receives an answer's text as it is written, for channels that show it growing
+    stream: Stream | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedContent:
+    """Content finished in this turn, for the engine to save in the user's library."""
+
+    content_type: str
+    title: str
+    parameters: dict[str, Any]
+    text: str
+    audio: dict[str, Any] = field(default_factory=dict)
+    job_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobRequest:
+    """Content the user confirmed in this turn, for the engine to hand to the studio."""
+
+    content_type: str
+    parameters: dict[str, Any]
+
+
+@dataclass(slots=True)
+class TurnResult:
+    """What a turn did: the new state and context, the replies and the events on the way."""
+
+    state: State
+    context: dict[str, Any]
+    replies: list[OutboundMessage] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    content: CreatedContent | None = None
+    job: JobRequest | None = None
+
+    @classmethod
+    def begin(cls, state: State, context: Mapping[str, Any]) -> TurnResult:
+        """A result that starts from a private copy of the stored context."""
+        return cls(state=state, context=copy.deepcopy(dict(context)))
+
+    def move(self, event: Event) -> None:
+        self.state = step(self.state, event)
+        self.events.append(event)
+
+    def say(
+        self,
+        text: str,
+        buttons: tuple[Button, ...] = (),
+        *,
+        kind: OutboundKind = OutboundKind.TEXT,
+        sources: tuple[Source, ...] = (),
+    ) -> None:
+        self.replies.append(OutboundMessage(text=text, kind=kind, buttons=buttons, sources=sources))
+
+    @property
+    def flow(self) -> dict[str, Any]:
+        flow: dict[str, Any] = self.context["flow"]
+        return flow

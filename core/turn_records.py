@@ -1,0 +1,117 @@
+"""What the engine stores for a turn: the decision it reached, written as a TurnRecord.
+
+A turn's :class:`Outcome` is the dialogue's (or a command's) :class:`TurnResult` plus the
+changes to the user it asked for. :func:`turn_record` and :func:`system_record` turn an
+outcome into the :class:`~core.storage.turns.TurnRecord` the writer stores in one
+transaction: the inbound message as received (its text capped, the rest kept as a
+payload), the replies, the new state, and any content finished or job started.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.inbound import MAX_TEXT, user_language
+from core.messages import InboundMessage
+from core.outbox import Address
+from core.storage.repository import Party
+from core.storage.turns import NewContent, NewJob, TurnRecord
+from core.turn import CreatedContent, TurnResult
+
+
+@dataclass(slots=True)
+class Outcome:
+    """A decided turn: the result, and the user's settings it changes (``/voice on``)."""
+
+    result: TurnResult
+    user_updates: dict[str, Any] = field(default_factory=dict)
+
+
+def turn_record(
+    message: InboundMessage, bot_id: str, party: Party | None, text: str, outcome: Outcome
+) -> TurnRecord:
+    """The record of a turn that answered ``message`` (``text`` is what was read)."""
+    result, content = outcome.result, outcome.result.content
+    return TurnRecord(
+        bot_id=bot_id,
+        channel=message.channel.value,
+        sender_id=message.sender_id,
+        party=party,
+        inbound_text=text,
+        inbound_payload=inbound_record(message, text),
+        platform_message_id=message.platform_message_id,
+        state=result.state.value,
+        context=result.context,
+        replies=result.replies,
+        sender_name=message.sender_name,
+        language=message.language,
+        user_updates=outcome.user_updates,
+        content=new_content(content),
+        job=NewJob(
+            uuid.uuid4().hex, job.content_type, job.parameters, user_language(party, message)
+        )
+        if (job := result.job)
+        else None,
+    )
+
+
+def system_record(address: Address, party: Party, result: TurnResult) -> TurnRecord:
+    """The record of a turn without a user message (a job finished)."""
+    return TurnRecord(
+        bot_id=address.bot_id,
+        channel=address.channel,
+        sender_id=address.sender_id,
+        party=party,
+        inbound_text="",
+        inbound_payload={},
+        platform_message_id=None,
+        state=result.state.value,
+        context=result.context,
+        replies=result.replies,
+        content=new_content(result.content),
+        inbound=False,
+    )
+
+
+def inbound_record(message: InboundMessage, text: str) -> dict[str, Any]:
+    """What is kept of an inbound message besides its text."""
+    record: dict[str, Any] = {"received_at": message.received_at.isoformat()}
+    optional = {
+        "sender_name": message.sender_name,
+        "command": message.command,
+        "command_args": message.command_args or None,
+        "button": message.button_payload,
+        "platform_message_id": message.platform_message_id,
+        "language": message.language,
+    }
+    record.update({k: v for k, v in optional.items() if v is not None})
+    if message.attachments:
+        record["attachments"] = [
+            {
+                "kind": a.kind.value,
+                "mime_type": a.mime_type,
+                "size": a.size,
+                "reference": a.reference,
+                "filename": a.filename,
+            }
+            for a in message.attachments
+        ]
+    if len(text) > MAX_TEXT:
+        record["truncated_from"] = len(text)
+    return record
+
+
+def new_content(content: CreatedContent | None) -> NewContent | None:
+    """Content finished in the turn, as the writer saves it in the user's library."""
+    if content is None:
+        return None
+    return NewContent(
+        content.content_type,
+        content.title,
+        content.parameters,
+        content.text,
+        audio=content.audio,
+        job_id=content.job_id,
+    )
