@@ -38,6 +38,7 @@ from aiogram.types import (
     Update,
 )
 
+from channels import base
 from core.messages import (
     Attachment,
     AttachmentKind,
@@ -57,7 +58,6 @@ MAX_CALLBACK_DATA = 64  # bytes, the Bot API's limit
 #: recordings longer than this go out as audio files (seekable, titled), not voice notes
 LONG_AUDIO_SECONDS = 600
 SCHEME = "tg"
-_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
 #: The models of the Bot API answers this channel reads, held for the life of the process.
 #: aiogram parametrises ``Response[...]`` on every call and pydantic caches parametrised
 #: models only weakly, so the garbage collector kept dropping them and sends rebuilt them
@@ -203,33 +203,7 @@ def _attachments(bot_id: str, message: Message) -> tuple[Attachment, ...]:
 def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
     """``text`` in pieces whose HTML-escaped form fits ``limit``: at paragraph breaks,
     else at sentence ends, else at spaces, else anywhere."""
-
-    def fits(piece: str) -> bool:
-        return len(html.escape(piece, quote=False)) <= limit
-
-    if fits(text):
-        return [text]
-    for separator in ("\n\n", "\n", None, " "):
-        parts = _SENTENCE_END.split(text) if separator is None else text.split(separator)
-        if len(parts) < 2:
-            continue
-        joiner = " " if separator is None else separator
-        pieces: list[str] = []
-        current = ""
-        for part in parts:
-            candidate = f"{current}{joiner}{part}" if current else part
-            if fits(candidate):
-                current = candidate
-                continue
-            if current:
-                pieces.append(current)
-            current = part
-        pieces.append(current)
-        if all(fits(p) for p in pieces):
-            return [p for p in (p.strip() for p in pieces) if p]
-        return [q for p in pieces for q in split_text(p, limit)]
-    cut = limit // 6  # worst case: every character escapes to "&amp;"
-    return [text[i : i + cut] for i in range(0, len(text), cut)]
+    return base.split_text(text, limit, lambda piece: len(html.escape(piece, quote=False)))
 
 
 def sources_html(sources: Sequence[Source]) -> str:

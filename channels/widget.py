@@ -59,9 +59,10 @@ DEFAULT_THEME = {"color": "#4f46e5", "avatar": None, "position": "right"}
 class _Connection:
     """One open socket and who is on it once ``hello`` arrived."""
 
-    def __init__(self, ws: web.WebSocketResponse, bot_id: str) -> None:
+    def __init__(self, ws: web.WebSocketResponse, bot_id: str, settings: dict[str, Any]) -> None:
         self.ws = ws
         self.bot_id = bot_id
+        self.settings = settings  # the bot's, as read when the socket opened
         self.visitor: str | None = None
         self.bucket = TokenBucket(RATE, BURST)
         self.strikes = 0
@@ -121,7 +122,7 @@ class WidgetChannel:
         ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=MAX_FRAME)
         await ws.prepare(request)
         self._sockets.add(ws)
-        connection = _Connection(ws, bot_id)
+        connection = _Connection(ws, bot_id, settings)
         try:
             async for message in ws:
                 if message.type is WSMsgType.TEXT:
@@ -216,8 +217,7 @@ class WidgetChannel:
         connection.visitor = visitor
         self._visitors[(bot_id, visitor)].add(connection)
         bot = await self._bots.get(bot_id)
-        settings = await self._bots.settings(bot_id)
-        theme = {**DEFAULT_THEME, **settings.get("widget", {})}
+        theme = {**DEFAULT_THEME, **connection.settings.get("widget", {})}
         latest, missed = await self._log.since(bot_id, visitor, last_seq)
         await connection.send(
             {

@@ -71,10 +71,10 @@ class Startup:
                 self.prepared.set()
                 self.first_attempt.set()
                 log.info("database ready at %s", services.db.display_url)
-                if services.settings.telegram_polling and services.telegram is not None:
+                if services.settings.telegram_polling:
                     polled = await services.telegram.start_polling()
                     log.info("polling %d Telegram bot(s) for updates", polled)
-                if services.manager is not None and services.telegram is not None:
+                if services.manager is not None:
                     await introduce_manager(services.telegram)
                 return
 
@@ -182,34 +182,22 @@ async def media(request: web.Request) -> web.StreamResponse:
 
 async def telegram_webhook(request: web.Request) -> web.Response:
     """``POST /webhooks/telegram/{bot_id}``: a Telegram update for one of the bots."""
-    telegram = request.app[SERVICES].telegram
-    if telegram is None:
-        raise web.HTTPNotFound(text="Telegram is not set up on this server")
-    return await telegram.webhook(request)
+    return await request.app[SERVICES].telegram.webhook(request)
 
 
 async def whatsapp_webhook(request: web.Request) -> web.Response:
     """``POST /webhooks/whatsapp/{bot_id}``: a WhatsApp message through Twilio."""
-    whatsapp = request.app[SERVICES].whatsapp
-    if whatsapp is None:
-        raise web.HTTPNotFound(text="WhatsApp is not set up on this server")
-    return await whatsapp.webhook(request)
+    return await request.app[SERVICES].whatsapp.webhook(request)
 
 
 async def whatsapp_status(request: web.Request) -> web.Response:
     """``POST /webhooks/whatsapp/{bot_id}/status``: a sent message's delivery status."""
-    whatsapp = request.app[SERVICES].whatsapp
-    if whatsapp is None:
-        raise web.HTTPNotFound(text="WhatsApp is not set up on this server")
-    return await whatsapp.status(request)
+    return await request.app[SERVICES].whatsapp.status(request)
 
 
 async def widget_socket(request: web.Request) -> web.StreamResponse:
     """``GET /ws/widget/{bot_id}``: the web widget's WebSocket."""
-    widget = request.app[SERVICES].widget
-    if widget is None:
-        raise web.HTTPNotFound(text="the web widget is not set up on this server")
-    return await widget.socket(request)
+    return await request.app[SERVICES].widget.socket(request)
 
 
 async def widget_script(request: web.Request) -> web.StreamResponse:
@@ -238,7 +226,7 @@ def _static(path: Path, content_type: str, *, max_age: int) -> web.StreamRespons
 async def _close_sockets(app: web.Application) -> None:
     """On shutdown, before the services close: widgets are told to go elsewhere."""
     services = app.get(SERVICES)
-    if services is not None and services.widget is not None:
+    if services is not None:
         await services.widget.close()
 
 

@@ -198,14 +198,14 @@ async def _bot(services: Services, args: argparse.Namespace) -> int:
         bot = await services.bots.create(
             args.name, persona=args.persona, greeting=args.greeting, bot_id=args.bot_id
         )
-        if args.telegram_token and services.telegram is not None:
+        if args.telegram_token:
             try:
                 username = await services.telegram.attach(bot.id, args.telegram_token)
             except ChannelRefused as exc:
                 print(f"chorus: Telegram refused the token: {exc.reason}", file=sys.stderr)
                 return BAD_INPUT
             print(f"{bot.id} is @{username} on Telegram", file=sys.stderr)
-        if args.whatsapp_number and services.whatsapp is not None:
+        if args.whatsapp_number:
             number = await services.whatsapp.attach(bot.id, args.whatsapp_number)
             print(f"{bot.id} answers WhatsApp messages to {number}", file=sys.stderr)
         print(bot.id)

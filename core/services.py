@@ -66,16 +66,16 @@ class Services:
     outbox: Outbox
     studio: ContentStudio
     media: MediaStore
+    inbox: Inbox
+    telegram: TelegramChannel
+    widget: WidgetChannel
+    whatsapp: WhatsAppChannel
     # the language model behind ``generator``, when one is configured (for /ready)
     llm: OllamaGenerator | LlamaCppGenerator | None = None
     # speech out and in (None when switched off)
     voice: VoiceIO | None = None
-    inbox: Inbox | None = None
-    telegram: TelegramChannel | None = None
     # the platform's manager bot, when TELEGRAM_BOT_TOKEN is set
     manager: ManagerBot | None = None
-    widget: WidgetChannel | None = None
-    whatsapp: WhatsAppChannel | None = None
 
 
 def build_services(settings: Settings, metrics: Metrics | None = None) -> Services:
@@ -200,13 +200,13 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         outbox,
         studio,
         store,
+        inbox,
+        telegram,
+        widget,
+        whatsapp,
         llm=llm,
         voice=voice,
-        inbox=inbox,
-        telegram=telegram,
         manager=manager,
-        widget=widget,
-        whatsapp=whatsapp,
     )
 
 
@@ -267,8 +267,7 @@ async def prepare(services: Services) -> None:
         for path in sorted(DEMO_KNOWLEDGE.glob("*.md")):
             await services.knowledge.ingest_path(DEMO_BOT.id, path)
     await services.studio.resume()
-    if services.inbox is not None:
-        await services.inbox.resume()
+    await services.inbox.resume()
 
 
 @contextlib.asynccontextmanager
@@ -284,8 +283,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
 
 async def close(services: Services) -> None:
     """Stop running jobs and the engine's writer, then the knowledge base and database."""
-    if services.inbox is not None:
-        await services.inbox.close()
+    await services.inbox.close()
     await services.studio.close()
     await services.engine.close()
     await services.knowledge.close()
@@ -294,5 +292,4 @@ async def close(services: Services) -> None:
         await services.llm.aclose()
     if services.voice is not None:
         await services.voice.close()
-    if services.telegram is not None:
-        await services.telegram.close()
+    await services.telegram.close()

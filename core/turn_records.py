@@ -17,8 +17,8 @@ from core.inbound import MAX_TEXT, user_language
 from core.messages import InboundMessage
 from core.outbox import Address
 from core.storage.repository import Party
-from core.storage.turns import NewContent, NewJob, TurnRecord
-from core.turn import CreatedContent, TurnResult
+from core.storage.turns import NewJob, TurnRecord
+from core.turn import TurnResult
 
 
 @dataclass(slots=True)
@@ -48,7 +48,7 @@ def turn_record(
         sender_name=message.sender_name,
         language=message.language,
         user_updates=outcome.user_updates,
-        content=new_content(content),
+        content=content,
         job=NewJob(
             uuid.uuid4().hex, job.content_type, job.parameters, user_language(party, message)
         )
@@ -70,7 +70,7 @@ def system_record(address: Address, party: Party, result: TurnResult) -> TurnRec
         state=result.state.value,
         context=result.context,
         replies=result.replies,
-        content=new_content(result.content),
+        content=result.content,
         inbound=False,
     )
 
@@ -101,17 +101,3 @@ def inbound_record(message: InboundMessage, text: str) -> dict[str, Any]:
     if len(text) > MAX_TEXT:
         record["truncated_from"] = len(text)
     return record
-
-
-def new_content(content: CreatedContent | None) -> NewContent | None:
-    """Content finished in the turn, as the writer saves it in the user's library."""
-    if content is None:
-        return None
-    return NewContent(
-        content.content_type,
-        content.title,
-        content.parameters,
-        content.text,
-        audio=content.audio,
-        job_id=content.job_id,
-    )

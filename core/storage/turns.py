@@ -26,20 +26,9 @@ from core.storage import repository as repo
 from core.storage.database import Database
 from core.storage.models import ContentJob, Conversation, Message, ProcessedDelivery, utcnow
 from core.storage.repository import Party
+from core.turn import CreatedContent
 
 MAX_BATCH = 256
-
-
-@dataclass(frozen=True, slots=True)
-class NewContent:
-    """A finished piece of content to add to the user's library with the turn."""
-
-    content_type: str
-    title: str
-    parameters: dict[str, Any]
-    text: str
-    audio: dict[str, Any] = field(default_factory=dict)
-    job_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +58,8 @@ class TurnRecord:
     sender_name: str | None = None
     language: str | None = None
     user_updates: dict[str, Any] = field(default_factory=dict)
-    content: NewContent | None = None
+    # finished content to add to the user's library with the turn
+    content: CreatedContent | None = None
     job: NewJob | None = None
     # False for the engine's own turns (a finished job): replies without a user message
     inbound: bool = True
