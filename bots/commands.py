@@ -2,7 +2,8 @@
 
 A document the creator sends is ingested with progress messages; ``/docs`` lists the
 documents, ``/deldoc ID`` deletes one, and ``/ask QUESTION`` shows the passages the bot
-would answer from, with their scores, for tuning.
+would answer from, with their scores, for tuning. ``/pricing`` and ``/grant`` set prices
+and give credits (:mod:`billing.creator`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 
+from billing.creator import CreatorBilling
 from bots.profile import BotProfile
 from bots.registry import BotDirectory
 from core.messages import Attachment, AttachmentKind, OutboundMessage
@@ -29,19 +31,22 @@ AttachmentReader = Callable[[Attachment], Awaitable[bytes]]
 class CreatorCommands:
     """Runs creator commands and ingests documents creators send."""
 
-    names = frozenset({"docs", "deldoc", "ask", "origins", "theme"})
-
     def __init__(
         self,
         knowledge: KnowledgeBase,
         retriever: HybridRetriever,
         read: AttachmentReader,
         bots: BotDirectory,
+        billing: CreatorBilling | None = None,
     ) -> None:
         self._knowledge = knowledge
         self._retriever = retriever
         self._read = read
         self._bots = bots
+        self._billing = billing
+        self.names = frozenset({"docs", "deldoc", "ask", "origins", "theme"}) | (
+            {"pricing", "grant"} if billing else set()
+        )
 
     async def run(self, name: str, args: str, bot: BotProfile) -> list[OutboundMessage]:
         """Run ``/name args`` for the bot's creator."""
@@ -61,6 +66,10 @@ class CreatorCommands:
                 return [await self._origins(bot, args.split())]
             if name == "theme":
                 return [await self._theme(bot, args.strip())]
+            if name == "pricing" and self._billing is not None:
+                return [_text(await self._billing.pricing(bot, args))]
+            if name == "grant" and self._billing is not None:
+                return [_text(await self._billing.grant(bot, args))]
         except KnowledgeError as exc:
             return [_text(f"That didn't work: {exc}")]
         raise ValueError(f"not a creator command: {name}")

@@ -44,6 +44,8 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("widget", "The code for your website's chat bubble"),
     ("origins", "The websites your chat bubble may appear on"),
     ("theme", "Your chat bubble's colour, title, side and picture"),
+    ("pricing", "Prices, credit packs and monthly plans"),
+    ("grant", "Give a user credits"),
     ("pause", "Stop answering end users for now"),
     ("resume", "Answer end users again"),
     ("help", "What I can do"),
@@ -51,8 +53,6 @@ COMMANDS: tuple[tuple[str, str], ...] = (
 
 # creator commands whose features this server does not offer yet
 NOT_YET = {
-    "pricing": "setting prices and credit packs",
-    "grant": "giving credits to a user",
     "stats": "statistics",
     "broadcast": "messages to all your users",
     "takeover": "taking over a conversation",
@@ -70,6 +70,8 @@ answer from.
 /token TOKEN puts it on your own Telegram bot (get a token from @BotFather).
 /widget gives you the code for a chat bubble on your website, and /origins add \
 https://your.site lets it appear there; /theme sets its colour, title, side and picture.
+/pricing sets what content costs and the credit packs and plans on sale; /grant USER N \
+gives a user credits.
 /pause and /resume stop and restart its answers to your users.
 /bots lists your agents; /use ID switches between them."""
 

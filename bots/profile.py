@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from billing.pricing import Pricing
 
 MAX_BOT_ID = 64
 
@@ -20,6 +22,8 @@ class BotProfile:
     paused: bool = False
     # (channel, external id) pairs of the creator: their messages unlock creator commands
     creator_identities: frozenset[tuple[str, str]] = frozenset()
+    # what content and questions cost, the packs and tiers on sale (free by default)
+    pricing: Pricing = field(default_factory=Pricing)
 
     def is_creator(self, channel: str, external_id: str) -> bool:
         """Whether this sender is the bot's creator."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import logging
 import re
 import time
 from typing import Any
@@ -11,11 +12,14 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from billing.pricing import Pricing, PricingError
 from bots.demo import DEMO_BOT
 from bots.profile import BotProfile, slugify
 from core.errors import BotNameTaken, UnknownBot
 from core.storage.database import Database
 from core.storage.models import Bot, Creator, CreatorIdentity
+
+log = logging.getLogger("chorus.bots")
 
 CACHE_SECONDS = 5.0
 MAX_NAME = 200
@@ -46,7 +50,16 @@ async def _profile(session: AsyncSession, row: Bot) -> BotProfile:
         greeting=row.greeting,
         paused=row.paused,
         creator_identities=identities,
+        pricing=_pricing(row),
     )
+
+
+def _pricing(row: Bot) -> Pricing:
+    try:
+        return Pricing.from_dict((row.settings or {}).get("pricing"))
+    except PricingError as exc:
+        log.error("bot %s has unusable pricing, so it is free for now: %s", row.id, exc)
+        return Pricing()
 
 
 async def creator_for(session: AsyncSession, channel: str, external_id: str, name: str) -> int:
@@ -183,7 +196,9 @@ class BotDirectory:
                 raise UnknownBot(bot_id)
             merged = {**(row.settings or {}), **values}
             row.settings = {k: v for k, v in merged.items() if v is not None}
-            return dict(row.settings)
+            settings = dict(row.settings)
+        self._cache.pop(bot_id, None)
+        return settings
 
     async def link_identity(self, bot_id: str, channel: str, external_id: str) -> bool:
         """Recognise ``external_id`` on ``channel`` as the creator of ``bot_id`` from now on

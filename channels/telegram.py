@@ -225,9 +225,11 @@ def sources_html(sources: Sequence[Source]) -> str:
 def keyboard(reply: OutboundMessage) -> InlineKeyboardMarkup | None:
     """Inline keyboard for a reply's buttons, two short ones per row."""
     buttons = [
-        InlineKeyboardButton(text=b.label, callback_data=b.payload)
+        InlineKeyboardButton(text=b.label, url=b.url)
+        if b.url
+        else InlineKeyboardButton(text=b.label, callback_data=b.payload)
         for b in reply.buttons
-        if len(b.payload.encode()) <= MAX_CALLBACK_DATA
+        if b.url or len(b.payload.encode()) <= MAX_CALLBACK_DATA
     ]
     if not buttons:
         return None

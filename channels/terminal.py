@@ -152,7 +152,10 @@ def render_text(reply: OutboundMessage, locate: Callable[[str], Path | None] | N
     if reply.kind is OutboundKind.PROGRESS:
         return f"… {reply.text}"
     lines = [reply.text] if reply.text else []
-    lines += [f"  {n}) {b.label}" for n, b in enumerate(reply.buttons, 1)]
+    lines += [
+        f"  {b.label}: {b.url}" if b.url else f"  {n}) {b.label}"
+        for n, b in enumerate(reply.buttons, 1)
+    ]
     if reply.sources:
         lines.append("Sources:")
         for source in reply.sources:

@@ -133,9 +133,12 @@ def render(
         text = formatted(reply.text)
         if reply.sources:
             text += "\n\n" + sources_text(reply.sources)
-        if reply.buttons:
-            options = [{"label": b.label, "payload": b.payload} for b in reply.buttons]
-            numbered = "\n".join(f"{n}. {b.label}" for n, b in enumerate(reply.buttons, 1))
+        links = [b for b in reply.buttons if b.url]
+        if links:
+            text += "\n\n" + "\n".join(f"{b.label}: {b.url}" for b in links)
+        if choices := [b for b in reply.buttons if not b.url]:
+            options = [{"label": b.label, "payload": b.payload} for b in choices]
+            numbered = "\n".join(f"{n}. {b.label}" for n, b in enumerate(choices, 1))
             text += f"\n\n{numbered}\n_Reply with a number._"
         out.extend(Outgoing(piece) for piece in split_text(text.strip(), MAX_BODY) if piece)
     return out, options

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from billing.webhooks import WebhookRejected
 from bots.manager import COMMANDS as MANAGER_COMMANDS
 from channels.telegram_webhook import TelegramChannel
 from core.errors import (
@@ -37,6 +38,7 @@ SETTINGS = web.AppKey("settings", Settings)
 SERVICES = web.AppKey("services", Services)
 METRICS = web.AppKey("metrics", Metrics)
 RETRY_SECONDS = 5.0
+SWEEP_SECONDS = 60.0
 WEBWIDGET = Path(__file__).resolve().parent.parent / "webwidget"
 READY_TIMEOUT = 3.0
 
@@ -111,11 +113,25 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     # a healthy database is ready before the first request; a broken one does not keep
     # the server from starting (it reports itself not ready until the database is back)
     await startup.first_attempt.wait()
+    sweeper = asyncio.create_task(_release_expired(services, startup), name="chorus-holds")
     yield
-    startup.task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await startup.task
+    for task in (startup.task, sweeper):
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
     await close_services(services)
+
+
+async def _release_expired(services: Services, startup: Startup) -> None:
+    """Every minute: give back the credits held for content whose maker died."""
+    await startup.prepared.wait()
+    while True:
+        await asyncio.sleep(SWEEP_SECONDS)
+        try:
+            if released := await services.credits.ledger.expire():
+                log.info("released %d expired credit hold(s)", released)
+        except StorageUnavailable as exc:
+            log.warning("releasing expired credit holds failed: %s", exc.reason)
 
 
 async def health(request: web.Request) -> web.Response:
@@ -193,6 +209,47 @@ async def whatsapp_webhook(request: web.Request) -> web.Response:
 async def whatsapp_status(request: web.Request) -> web.Response:
     """``POST /webhooks/whatsapp/{bot_id}/status``: a sent message's delivery status."""
     return await request.app[SERVICES].whatsapp.status(request)
+
+
+async def stripe_webhook(request: web.Request) -> web.Response:
+    """``POST /webhooks/stripe``: a signed Stripe event (payments, subscriptions, refunds)."""
+    services = request.app[SERVICES]
+    if services.stripe is None:
+        return problem(404, "StripeNotConfigured", "set STRIPE_WEBHOOK_SECRET to receive events")
+    try:
+        handled = await services.stripe.receive(
+            await request.read(), request.headers.get("Stripe-Signature")
+        )
+    except WebhookRejected as exc:
+        services.metrics.errors.labels("stripe_webhook", "rejected").inc()
+        log.warning("Stripe webhook rejected: %s", exc)
+        return problem(400, "WebhookRejected", str(exc))
+    if handled.duplicate:
+        services.metrics.duplicates.labels("stripe").inc()
+    return web.json_response(
+        {"received": True, "duplicate": handled.duplicate, "outcome": handled.outcome}
+    )
+
+
+async def checkout_done(request: web.Request) -> web.Response:
+    """``GET /billing/done``: where Stripe Checkout leads a widget visitor back to."""
+    paid = request.query.get("status") == "paid"
+    title = "Thank you!" if paid else "No payment was taken"
+    detail = (
+        "Your payment is being confirmed; the chat will tell you as soon as it is through. "
+        "You can close this tab."
+        if paid
+        else "Nothing was charged. You can close this tab and go back to the chat."
+    )
+    page = (
+        '<!doctype html><html lang="en"><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f'<title>{title}</title><body style="font:16px system-ui;max-width:32em;margin:4em auto;'
+        f'padding:0 1em"><h1>{title}</h1><p>{detail}</p></body></html>'
+    )
+    return web.Response(
+        text=page, content_type="text/html", headers={"X-Content-Type-Options": "nosniff"}
+    )
 
 
 async def widget_socket(request: web.Request) -> web.StreamResponse:
@@ -273,6 +330,8 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_post("/webhooks/telegram/{bot_id}", telegram_webhook)
     app.router.add_post("/webhooks/whatsapp/{bot_id}", whatsapp_webhook)
     app.router.add_post("/webhooks/whatsapp/{bot_id}/status", whatsapp_status)
+    app.router.add_post("/webhooks/stripe", stripe_webhook)
+    app.router.add_get("/billing/done", checkout_done)
     app.router.add_get("/ws/widget/{bot_id}", widget_socket)
     app.router.add_get("/widget.js", widget_script)
     app.router.add_get("/", demo_page)

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from pydantic import ValidationError
 
+from billing.creator import CreatorBilling
 from channels.terminal import TerminalChannel
 from channels.whatsapp_webhook import normalise_number
 from core import knowledge_cli
@@ -90,6 +91,11 @@ def _parser() -> argparse.ArgumentParser:
     widget = commands.add_parser("widget", help="print the embed code of a bot's web widget")
     widget.add_argument("bot", metavar="BOT")
 
+    credits = commands.add_parser("credits", help="a user's credits with a bot, or give some")
+    credits.add_argument("bot", metavar="BOT")
+    credits.add_argument("user", metavar="USER", help="channel:id, e.g. telegram:123456")
+    credits.add_argument("--grant", type=int, metavar="N", help="give the user N credits")
+
     migrate = commands.add_parser("migrate", help="bring the database schema up to date")
     migrate.add_argument("--to", default="head", help="revision to migrate to (default: head)")
     commands.add_parser("worker", help="run background jobs from the job queue")
@@ -104,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as exc:
         print(f"chorus: bad settings in the environment:\n{exc}", file=sys.stderr)
         return BAD_INPUT
-    quiet = args.command in ("chat", "ingest", "docs", "ask", "widget")
+    quiet = args.command in ("chat", "ingest", "docs", "ask", "widget", "credits")
     configure_logging(settings.log_format, "WARNING" if quiet else settings.log_level)
     if args.command == "serve":
         if args.telegram_polling:
@@ -125,6 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "docs": lambda s: knowledge_cli.docs(s, args.bot, args.delete),
         "ask": lambda s: knowledge_cli.ask(s, args.bot, args.question),
         "widget": lambda s: _widget(s, args.bot),
+        "credits": lambda s: _credits(s, args.bot, args.user, args.grant),
     }
     try:
         return asyncio.run(_with_services(settings, runner[args.command]))
@@ -218,6 +225,19 @@ async def _bot(services: Services, args: argparse.Namespace) -> int:
 async def _widget(services: Services, bot_id: str) -> int:
     bot = await services.bots.get(bot_id)
     print(embed_snippet(services.settings.public_base_url, bot.id))
+    return 0
+
+
+async def _credits(services: Services, bot_id: str, user: str, grant: int | None) -> int:
+    bot = await services.bots.get(bot_id)
+    creator = CreatorBilling(services.db, services.bots, services.credits)
+    if grant is not None:
+        print(await creator.grant(bot, f"{user} {grant}"))
+    end_user = await creator.find_user(bot.id, user)
+    if end_user is None:
+        print(f"chorus: {user} hasn't talked to {bot.id} (use channel:id)", file=sys.stderr)
+        return BAD_INPUT
+    print(await services.credits.statement(bot, end_user))
     return 0
 
 

@@ -1,8 +1,9 @@
 """The commands an end user can send in any state: /start, /help, /cancel, /library...
 
-Commands whose services arrive later (/buy, /export, /forget) say so plainly instead of
-pretending. A command returns replies, at most one state-machine event and any change to
-the user's preferences; the engine applies and stores them with the rest of the turn.
+Commands whose services arrive later (/export, /forget) say so plainly instead of
+pretending; /credits and /buy belong to billing, which hands the engine a wallet. A
+command returns replies, at most one state-machine event and any change to the user's
+preferences; the engine applies and stores them with the rest of the turn.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from core.storage import repository as repo
 from core.storage.database import Database
 from core.storage.models import ContentItem
 from core.storage.repository import Party
-from core.turn import TurnResult
+from core.turn import TurnResult, Wallet
 from core.voice_io import PITCHES, SPEEDS, library_media
 
 FLOW_STATES = frozenset(
@@ -42,7 +43,6 @@ VOICE_HELP = (
     "/voice name en-gb (a voice or language code)."
 )
 LATER = {
-    "buy": "Buying credits",
     "export": "Exporting your data",
     "forget": "Deleting your data on request",
 }
@@ -53,7 +53,7 @@ HELP = """Here's what I can do:
 • /library: everything I've made for you (/library 2 opens the second one).
 • /voice on or /voice off: spoken replies as well as text (/voice for speed and pitch).
 • /language: show or set your language, e.g. /language es.
-• /credits: your credits.
+• /credits: your credits, /buy: buy more.
 • /cancel: stop what we're doing. /start: begin again."""
 
 
@@ -86,10 +86,14 @@ class GlobalCommands:
         party: Party | None,
         state: State,
         context: dict[str, Any],
+        wallet: Wallet | None = None,
     ) -> CommandOutcome:
         result = TurnResult.begin(state, context)
         outcome = CommandOutcome(result)
-        if name == "start":
+        if name == "start" and args.startswith(("paid_", "unpaid_")) and wallet is not None:
+            # back from Stripe Checkout through a deep link: keep the conversation as it is
+            result.replies += await wallet.command("checkout", args)
+        elif name == "start":
             result.move(Event.START)
             result.context.pop("flow", None)
             result.say(bot.welcome, MENU_BUTTONS)
@@ -106,6 +110,8 @@ class GlobalCommands:
             self._create(args, state, result, outcome)
         elif name == "library":
             await self._library(args, party, result)
+        elif name in ("credits", "buy") and wallet is not None:
+            result.replies += await wallet.command(name, args)
         elif name == "credits":
             result.say(
                 f"{bot.name} doesn't use credits yet, so everything I make for you is free for now."

@@ -18,9 +18,10 @@ from core import guided
 from core.citations import Citations
 from core.flow import Stage, detect_content_type
 from core.generation import Answer, AnswerRequest, Retriever, TextGenerator, Turn
-from core.messages import Button, Media, OutboundKind, OutboundMessage
+from core.messages import Media, OutboundKind, OutboundMessage
 from core.statemachine import Event, State
-from core.turn import CreatedContent, Stream, TurnInput, TurnResult
+from core.text import counted
+from core.turn import Charge, CreatedContent, Stream, TurnInput, TurnResult
 
 log = logging.getLogger("chorus.dialogue")
 
@@ -82,7 +83,7 @@ class Dialogue:
         if entry.startswith("type:"):
             chosen = guided.content_type_named(entry.removeprefix("type:"))
             if chosen is not None:
-                return guided.begin(chosen, result)
+                return guided.begin(chosen, result, turn.bot.pricing.cost(chosen))
         if entry == "flow:create":
             result.move(Event.CREATE)
             return guided.ask_type(result, "What shall we make together?")
@@ -99,7 +100,7 @@ class Dialogue:
         polite = first in {"can", "could", "would", "will"} and "you" in words
         requested = bool(words & _CREATE_VERBS) and (polite or not asking)
         if chosen and (requested or (len(words) <= 3 and not asking)):
-            return guided.begin(chosen, result)
+            return guided.begin(chosen, result, turn.bot.pricing.cost(chosen))
         if words & {"create", "make", "generate"} and (polite or not asking):
             result.move(Event.CREATE)
             return guided.ask_type(result, "Happy to. What shall we make?")
@@ -107,6 +108,11 @@ class Dialogue:
 
     async def _answer(self, turn: TurnInput, result: TurnResult) -> None:
         result.move(Event.ASK)
+        charge = Charge()
+        if turn.wallet is not None and turn.bot.pricing.question_cost:
+            charge = await turn.wallet.question()
+            if charge.short:
+                return self._questions_used_up(turn, result, charge.balance)
         passages = await self._retriever.search(turn.bot.id, turn.text, limit=5)
         if passages:
             history: list[Turn] = []
@@ -124,12 +130,27 @@ class Dialogue:
             else:
                 answer = await self._streamed(request, turn.stream)
             if answer.text:
+                if charge.hold:
+                    result.charges.append(charge.hold)
                 return result.say(answer.text, sources=answer.sources)
+        if charge.hold and turn.wallet is not None:  # nothing to answer from: no charge
+            await turn.wallet.settle(charge.hold, spend=False)
         result.say(
             f"I couldn't find anything about that in {turn.bot.name}'s material, so I won't "
             "guess. I can still make you a personalised guided meditation, a set of "
             "affirmations or a ritual.",
             guided.TYPE_BUTTONS,
+        )
+
+    def _questions_used_up(self, turn: TurnInput, result: TurnResult, balance: int) -> None:
+        pricing = turn.bot.pricing
+        offers = turn.wallet.offers() if turn.wallet is not None else ()
+        result.say(
+            "You've used today's free questions. Each further question costs "
+            f"{counted(pricing.question_cost, 'credit')} and you have {balance}. "
+            + ("Buy credits to keep asking, or " if offers else "")
+            + "come back tomorrow for more free questions.",
+            offers,
         )
 
     async def _streamed(self, request: AnswerRequest, stream: Stream) -> Answer:
@@ -153,11 +174,13 @@ class Dialogue:
         if guided.normalised(entry) in guided.BACK_WORDS or entry == "flow:back":
             result.move(Event.BACK)
             return guided.summary(result)
+        if guided.normalised(entry) in guided.CANCEL_WORDS or entry == "flow:cancel":
+            return guided.cancel(result)
+        # credits may have arrived another way (a creator's gift): try again
+        if await guided.start_job(turn, result, Event.PAID):
+            return
         result.move(Event.ANSWER)
-        result.say(
-            "This needs more credits than you have. Go back to the summary, or /cancel.",
-            (Button("Back", "flow:back"),),
-        )
+        guided.paywall(turn, result, intro="I'm waiting for credits.")
 
     async def _handoff(self, turn: TurnInput, entry: str, result: TurnResult) -> None:
         result.move(Event.ANSWER)  # the creator is answering in person; the bot stays silent

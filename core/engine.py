@@ -45,13 +45,16 @@ from core.storage.cache import ConversationCache
 from core.storage.database import Database
 from core.storage.repository import Party
 from core.storage.turns import TurnRecord, TurnWriter
-from core.turn import Stream, TurnInput, TurnResult
+from core.turn import Stream, TurnInput, TurnResult, Wallet, Wallets
 from core.turn_records import Outcome, system_record, turn_record
 from core.voice import Transcript
 from core.voice_io import VoiceIO
 from core.voice_turns import VoiceTurns, voice_note, wants_voice
 
 log = logging.getLogger("chorus.engine")
+
+#: decides a turn without a user message, given the user's wallet (None: all is free)
+Decide = Callable[[TurnResult, Wallet | None], Awaitable[None] | None]
 
 # a bare "hello" restarts the conversation, except where that would throw work away
 _BUSY_STATES = frozenset({State.CONFIRM, State.GENERATING})
@@ -69,6 +72,7 @@ class ConversationEngine:
         creator_tools: CreatorTools | None = None,
         voice: VoiceIO | None = None,
         media: MediaStore | None = None,
+        wallets: Wallets | None = None,
     ) -> None:
         self._db = db
         self._bots = bots
@@ -83,18 +87,17 @@ class ConversationEngine:
         self._cache = ConversationCache()
         self._voice = VoiceTurns(voice) if voice is not None else None
         self._job_listeners: list[Callable[[str], None]] = []
+        self._wallets = wallets
 
     def on_job(self, listener: Callable[[str], None]) -> None:
         """Call ``listener(job_id)`` once a turn that confirmed content is stored."""
         self._job_listeners.append(listener)
 
-    async def system_turn(
-        self, address: Address, decide: Callable[[TurnResult], None]
-    ) -> list[OutboundMessage]:
-        """A turn without a user message (a job finished): ``decide`` changes a result
-        that starts from the stored conversation; the replies and new state are stored
-        in order with the user's own messages. Returns the replies ([] for an unknown
-        user)."""
+    async def system_turn(self, address: Address, decide: Decide) -> list[OutboundMessage]:
+        """A turn without a user message (a job finished, a payment came in): ``decide``
+        changes a result that starts from the stored conversation (it may start a job);
+        the replies and new state are stored in order with the user's own messages.
+        Returns the replies ([] for an unknown user)."""
         lock = (address.bot_id, address.channel, address.sender_id)
         async with self._locks.hold(lock):
             try:
@@ -103,7 +106,7 @@ class ConversationEngine:
                 return await self._system_turn(address, decide, trust_cache=False)
 
     async def _system_turn(
-        self, address: Address, decide: Callable[[TurnResult], None], *, trust_cache: bool
+        self, address: Address, decide: Decide, *, trust_cache: bool
     ) -> list[OutboundMessage]:
         key = (address.bot_id, address.channel, address.sender_id)
         party = self._cache.party(key) if trust_cache else None
@@ -113,9 +116,46 @@ class ConversationEngine:
         if party is None:
             return []
         result = TurnResult.begin(State(party.state), party.context)
-        decide(result)
-        await self._store(key, system_record(address, party, result))
+        bot = await self._bots.get(address.bot_id)
+        decided = decide(result, self._wallet(bot, party, address.channel, address.sender_id))
+        if decided is not None:
+            await decided
+        await self._store_turn(key, system_record(address, party, result), result)
         return result.replies
+
+    def _wallet(
+        self, bot: BotProfile, party: Party | None, channel: str, sender_id: str
+    ) -> Wallet | None:
+        if self._wallets is None:
+            return None
+        return self._wallets.wallet(bot, party.end_user_id if party else None, channel, sender_id)
+
+    async def _store_turn(
+        self, key: tuple[str, str, str], record: TurnRecord, result: TurnResult
+    ) -> None:
+        """Store a turn, then capture what it charged; if storing fails, give the
+        credits it held back and start nothing."""
+        holds = [*result.charges, *([result.job.hold] if result.job and result.job.hold else [])]
+        wallet = self._wallets and holds
+        try:
+            await self._store(key, record)
+        except BaseException:
+            if wallet:
+                await self._settle(holds, spend=False)
+            raise
+        if result.charges:
+            await self._settle(result.charges, spend=True)
+        if record.job is not None:
+            for listener in self._job_listeners:
+                listener(record.job.id)
+
+    async def _settle(self, holds: list[str], *, spend: bool) -> None:
+        assert self._wallets is not None
+        for hold in holds:
+            try:
+                await self._wallets.settle(hold, spend=spend)
+            except Exception:  # an open hold expires and is released later
+                log.exception("settling credit hold %s failed", hold)
 
     async def _store(self, key: tuple[str, str, str], record: TurnRecord) -> None:
         """Write a turn and keep the cached conversation in step with what was stored."""
@@ -224,12 +264,9 @@ class ConversationEngine:
         if heard is not None and text:
             result.replies.insert(0, OutboundMessage(text=f"🎙 “{text}”"))
         record = turn_record(message, bot.id, party, text[:MAX_TEXT], outcome)
-        await self._store(key, record)
+        await self._store_turn(key, record, result)
         if delivery is not None:
             self._cache.mark_handled(delivery)
-        if record.job is not None:
-            for listener in self._job_listeners:
-                listener(record.job.id)
         return result.replies, result.state.value
 
     def _history(self, party: Party | None) -> Callable[[], Awaitable[list[Turn]]] | None:
@@ -259,6 +296,10 @@ class ConversationEngine:
         language = user_language(party, message)
         outcome = Outcome(TurnResult.begin(state, context))
         payload = message.button_payload
+        wallet = self._wallet(bot, party, message.channel.value, message.sender_id)
+        command, args = message.command, message.command_args
+        if payload is not None and payload.startswith("buy:"):  # a pack or tier's button
+            command, args, payload = "buy", payload.removeprefix("buy:"), None
         creator = bot.is_creator(message.channel.value, message.sender_id)
         resting = bot.paused and not creator
         if resting:
@@ -281,19 +322,16 @@ class ConversationEngine:
                 )
             else:
                 outcome.result.say(f"/{message.command} is only for {bot.name}'s creator.")
-        elif message.command:
+        elif command:
             ran = await self._commands.run(
-                message.command,
-                message.command_args,
-                bot=bot,
-                party=party,
-                state=state,
-                context=context,
+                command, args, bot=bot, party=party, state=state, context=context, wallet=wallet
             )
             outcome = Outcome(ran.result, ran.user_updates)
             if ran.dialogue_payload:
                 outcome.result = await self._dialogue.respond(
-                    TurnInput(bot, state, context, "", ran.dialogue_payload, language)
+                    TurnInput(
+                        bot, state, context, "", ran.dialogue_payload, language, wallet=wallet
+                    )
                 )
         elif payload is None and is_greeting(text) and state not in _BUSY_STATES:
             ran = await self._commands.run(
@@ -303,7 +341,15 @@ class ConversationEngine:
         else:
             outcome.result = await self._dialogue.respond(
                 TurnInput(
-                    bot, state, context, text, payload, language, self._history(party), stream
+                    bot,
+                    state,
+                    context,
+                    text,
+                    payload,
+                    language,
+                    self._history(party),
+                    stream,
+                    wallet,
                 )
             )
         if party is None and not resting and message.command != "start" and outcome.result.replies:

@@ -141,3 +141,12 @@ class ChannelUnreachable(ChorusError):
         super().__init__(f"{channel} is unreachable: {reason}")
         self.channel = channel
         self.reason = reason
+
+
+class NotEnoughCredits(ChorusError):
+    """A spend or reservation the balance does not cover."""
+
+    def __init__(self, balance: int, needed: int) -> None:
+        super().__init__(f"needs {needed} credits, the balance is {balance}")
+        self.balance = balance
+        self.needed = needed

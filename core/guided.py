@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 
 from core.flow import (
     FIELDS,
@@ -27,6 +28,7 @@ from core.flow import (
 )
 from core.messages import Button, OutboundKind
 from core.statemachine import Event, State
+from core.text import counted
 from core.turn import JobRequest, TurnInput, TurnResult
 
 BACK_WORDS = frozenset({"back", "go back", "previous", "undo", "return"})
@@ -86,13 +88,15 @@ def word_set(text: str) -> set[str]:
     return set(normalised(text).split())
 
 
-def begin(content_type: ContentType, result: TurnResult) -> None:
-    """Start the flow for ``content_type`` with no answers, and ask the first question."""
+def begin(content_type: ContentType, result: TurnResult, cost: int = 0) -> None:
+    """Start the flow for ``content_type`` (costing ``cost`` credits) with no answers, and
+    ask the first question."""
     result.context["flow"] = {
         "type": content_type.value,
         "answers": {},
         "index": 0,
         "editing": False,
+        "cost": cost,
     }
     result.move(Event.CHOOSE)
     result.say(
@@ -106,14 +110,14 @@ async def choose_type(turn: TurnInput, entry: str, result: TurnResult) -> None:
     """``intent_discovery``: the user says (or presses) what to make, goes back or cancels."""
     chosen = content_type_named(entry.removeprefix("type:")) or detect_content_type(entry)
     if chosen is not None:
-        return begin(chosen, result)
+        return begin(chosen, result, turn.bot.pricing.cost(chosen))
     if normalised(entry) in BACK_WORDS or entry == "flow:back":
         result.move(Event.BACK)
         return result.say(
             "No problem. Ask me anything, or say what you'd like to make.", MENU_BUTTONS
         )
     if normalised(entry) in CANCEL_WORDS or entry == "flow:cancel":
-        return _cancel(result)
+        return cancel(result)
     result.move(Event.ANSWER)
     ask_type(
         result,
@@ -128,7 +132,7 @@ async def answer_question(turn: TurnInput, entry: str, result: TurnResult) -> No
     fields = _stage_fields(result)
     current = fields[flow["index"]]
     if normalised(entry) in CANCEL_WORDS or entry == "flow:cancel":
-        return _cancel(result)
+        return cancel(result)
     if normalised(entry) in BACK_WORDS or entry == "flow:back":
         return _go_back(result)
     prefix = entry.split(":", 1)[0] if turn.payload else None
@@ -161,7 +165,7 @@ async def confirm(turn: TurnInput, entry: str, result: TurnResult) -> None:
     if entry == "flow:confirm" or normal in CONFIRM_WORDS:
         return await _generate(turn, result)
     if normal in CANCEL_WORDS or entry == "flow:cancel":
-        return _cancel(result)
+        return cancel(result)
     if normal in BACK_WORDS or entry == "flow:back":
         result.move(Event.BACK)
         result.flow["index"] = len(_stage_fields(result)) - 1
@@ -188,11 +192,60 @@ async def confirm(turn: TurnInput, entry: str, result: TurnResult) -> None:
 
 
 async def _generate(turn: TurnInput, result: TurnResult) -> None:
+    """Hold the content's cost (or show the paywall), then hand it to the studio."""
+    if await start_job(turn, result, Event.CONFIRM):
+        return
+    result.move(Event.NEED_CREDITS)
+    paywall(turn, result, intro="")
+
+
+async def start_job(turn: TurnInput, result: TurnResult, event: Event) -> bool:
+    """Reserve the flow's cost and move on with ``event`` to ``generating``; False (and
+    nothing changed) when the user's credits do not cover it."""
     flow = result.flow
     content_type = ContentType(flow["type"])
-    result.move(Event.CONFIRM)
-    result.job = JobRequest(content_type.value, dict(flow["answers"]))
+    job = JobRequest(content_type.value, dict(flow["answers"]))
+    cost = turn.bot.pricing.cost(content_type.value)
+    if cost and turn.wallet is not None:
+        charge = await turn.wallet.reserve(cost, f"job:{job.id}")
+        if charge.short:
+            flow["balance"] = charge.balance
+            return False
+        job = replace(job, hold=charge.hold)
+    flow.pop("balance", None)
+    result.move(event)
+    result.job = job
     result.say(f"Writing your {content_type.label}…", kind=OutboundKind.PROGRESS)
+    return True
+
+
+async def resume_paid(turn: TurnInput, result: TurnResult) -> None:
+    """Credits arrived: if the user was on the paywall, create what they confirmed."""
+    if result.state is not State.PAYWALL or "flow" not in result.context:
+        return
+    if not await start_job(turn, result, Event.PAID):
+        result.move(Event.ANSWER)
+        paywall(turn, result, intro="That's still not enough.")
+
+
+def paywall(turn: TurnInput, result: TurnResult, intro: str) -> None:
+    """What the content costs against the user's balance, with a button per offer."""
+    content_type = ContentType(result.flow["type"])
+    cost = turn.bot.pricing.cost(content_type.value)
+    balance = result.flow.get("balance", 0)
+    offers = turn.wallet.offers() if turn.wallet is not None else ()
+    lines = [intro] if intro else []
+    lines.append(
+        f"Your {content_type.label} costs {counted(cost, 'credit')} and you have {balance}."
+    )
+    if offers:
+        lines.append(
+            "Buy credits and I'll create it as soon as the payment is through; "
+            "your answers are kept."
+        )
+    else:
+        lines.append(f"Ask {turn.bot.name}'s creator for credits; your answers are kept.")
+    result.say(" ".join(lines), (*offers, Button("Back", "flow:back")))
 
 
 def content_type_named(value: str) -> ContentType | None:
@@ -249,7 +302,10 @@ def summary(result: TurnResult, intro: str | None = None) -> None:
     ]
     if intro:
         lines.insert(0, intro)
-    lines.append("Shall I create it?")
+    cost = result.flow.get("cost", 0)
+    lines.append(
+        f"Shall I create it? It costs {counted(cost, 'credit')}." if cost else "Shall I create it?"
+    )
     buttons = (
         Button("Create it", "flow:confirm"),
         *(Button(f"Change {f.label.lower()}", f"edit:{f.name}") for f in all_fields(content_type)),
@@ -258,7 +314,7 @@ def summary(result: TurnResult, intro: str | None = None) -> None:
     result.say("\n".join(lines), buttons)
 
 
-def _cancel(result: TurnResult) -> None:
+def cancel(result: TurnResult) -> None:
     result.move(Event.CANCEL)
     result.context.pop("flow", None)
     result.say("Cancelled. Ask me anything, or start something new.", MENU_BUTTONS)

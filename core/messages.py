@@ -99,10 +99,12 @@ _COMMAND = re.compile(r"/([A-Za-z0-9_]{1,32})(?:@\w+)?(?:\s+(.*))?$", re.DOTALL)
 
 @dataclass(frozen=True, slots=True)
 class Button:
-    """A choice offered to the user; pressing it sends ``payload`` back as an inbound message."""
+    """A choice offered to the user; pressing it sends ``payload`` back as an inbound
+    message. A button with a ``url`` is a link instead (a checkout page) and sends nothing."""
 
     label: str
-    payload: str
+    payload: str = ""
+    url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +146,10 @@ class OutboundMessage:
         """A JSON-safe form, used to store replies so a redelivery can return them again."""
         data: dict[str, Any] = {"text": self.text, "kind": self.kind.value}
         if self.buttons:
-            data["buttons"] = [{"label": b.label, "payload": b.payload} for b in self.buttons]
+            data["buttons"] = [
+                {"label": b.label, "payload": b.payload, **({"url": b.url} if b.url else {})}
+                for b in self.buttons
+            ]
         if self.sources:
             data["sources"] = [_compact(s) for s in self.sources]
         if self.audio:

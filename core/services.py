@@ -13,6 +13,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from billing.checkout import Checkout
+from billing.creator import CreatorBilling
+from billing.credits import Credits
+from billing.ledger import Ledger
+from billing.webhooks import StripeWebhooks
 from bots.commands import CreatorCommands
 from bots.demo import DEMO_BOT, DEMO_KNOWLEDGE
 from bots.manager import ManagerBot
@@ -70,12 +75,15 @@ class Services:
     telegram: TelegramChannel
     widget: WidgetChannel
     whatsapp: WhatsAppChannel
+    credits: Credits
     # the language model behind ``generator``, when one is configured (for /ready)
     llm: OllamaGenerator | LlamaCppGenerator | None = None
     # speech out and in (None when switched off)
     voice: VoiceIO | None = None
     # the platform's manager bot, when TELEGRAM_BOT_TOKEN is set
     manager: ManagerBot | None = None
+    # Stripe's webhook events, when STRIPE_WEBHOOK_SECRET is set
+    stripe: StripeWebhooks | None = None
 
 
 def build_services(settings: Settings, metrics: Metrics | None = None) -> Services:
@@ -111,7 +119,19 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
     )
     media = MediaReader(limits.max_bytes)
     media.register("file", read_local_file)
-    tools = CreatorCommands(knowledge, retriever, media.read, bots)
+    ledger = Ledger(db)
+    checkout = None
+    if settings.stripe_secret_key is not None:
+        checkout = Checkout(
+            db,
+            settings.stripe_secret_key.get_secret_value(),
+            settings.public_base_url,
+            api_base=settings.stripe_api_base,
+        )
+    credits = Credits(db, bots, ledger, checkout)
+    tools = CreatorCommands(
+        knowledge, retriever, media.read, bots, CreatorBilling(db, bots, credits)
+    )
     llm = build_llm(settings)
     generator: TextGenerator = GroundedComposer()
     if llm is not None:
@@ -127,10 +147,29 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
     )
     voice = build_voice(settings, store, media.read)
     engine = ConversationEngine(
-        db, bots, dialogue, metrics, creator_tools=tools, voice=voice, media=store
+        db, bots, dialogue, metrics, creator_tools=tools, voice=voice, media=store, wallets=credits
     )
     outbox = Outbox()
-    studio = ContentStudio(db, bots, engine, generator, outbox, voice=voice, metrics=metrics)
+    studio = ContentStudio(
+        db,
+        bots,
+        engine,
+        generator,
+        outbox,
+        voice=voice,
+        credits=credits,
+        metrics=metrics,
+        max_age=ledger.hold_ttl,
+    )
+    stripe_webhooks = None
+    if settings.stripe_webhook_secret is not None:
+        stripe_webhooks = StripeWebhooks(
+            db,
+            bots,
+            settings.stripe_webhook_secret.get_secret_value(),
+            engine.system_turn,
+            outbox.send,
+        )
     inbox = Inbox(db)
     telegram = TelegramChannel(
         db,
@@ -204,9 +243,11 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         telegram,
         widget,
         whatsapp,
+        credits,
         llm=llm,
         voice=voice,
         manager=manager,
+        stripe=stripe_webhooks,
     )
 
 
@@ -266,6 +307,7 @@ async def prepare(services: Services) -> None:
     if await services.bots.ensure_demo():
         for path in sorted(DEMO_KNOWLEDGE.glob("*.md")):
             await services.knowledge.ingest_path(DEMO_BOT.id, path)
+    await services.credits.ledger.expire()
     await services.studio.resume()
     await services.inbox.resume()
 
@@ -293,3 +335,5 @@ async def close(services: Services) -> None:
     if services.voice is not None:
         await services.voice.close()
     await services.telegram.close()
+    if services.credits.checkout is not None:
+        await services.credits.checkout.close()

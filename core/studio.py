@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from bots.registry import BotDirectory
 from core.dialogue import deliver_content, fail_content
 from core.engine import ConversationEngine
+from core.errors import NotEnoughCredits
 from core.flow import ContentType
 from core.generation import ContentRequest, TextGenerator
 from core.messages import OutboundKind, OutboundMessage
@@ -29,13 +31,16 @@ from core.outbox import Address, Outbox
 from core.progress import relay_progress
 from core.storage import repository as repo
 from core.storage.database import Database
-from core.storage.models import ContentJob, EndUser
+from core.storage.models import ContentJob, EndUser, utcnow
 from core.turn import CreatedContent
 from core.voice_io import Recording, VoiceIO, voice_settings
 
 log = logging.getLogger("chorus.studio")
 
 MAX_ATTEMPTS = 3
+# a job not finished this long after it was confirmed is given up (its credits released):
+# by then its reservation has expired, and the user has long stopped waiting
+MAX_AGE = timedelta(minutes=30)
 NO_AUDIO = "Audio isn't available on this server yet, so here is the script to read or record."
 
 
@@ -83,6 +88,7 @@ class ContentStudio:
         voice: VoiceIO | None = None,
         credits: CreditHold | None = None,
         metrics: Metrics | None = None,
+        max_age: timedelta = MAX_AGE,
     ) -> None:
         self._db = db
         self._bots = bots
@@ -92,6 +98,7 @@ class ContentStudio:
         self._voice = voice
         self._credits = credits or NoCharge()
         self._metrics = metrics or Metrics()
+        self._max_age = max_age
         self._tasks: dict[str, asyncio.Task[None]] = {}
         engine.on_job(self.submit)
 
@@ -148,10 +155,16 @@ class ContentStudio:
         if job.attempts >= MAX_ATTEMPTS:
             log.error("content job %s failed %d times; giving up", job_id, job.attempts)
             return await self._fail(job, address, "too many attempts")
+        if _aware(job.created_at) < utcnow() - self._max_age:
+            log.error("content job %s is older than %s; giving up", job_id, self._max_age)
+            return await self._fail(job, address, "too old to finish")
         await self._set(job_id, status="running", attempts=job.attempts + 1)
         reservation = job.reservation
         if reservation is None:
-            reservation = await self._credits.reserve(job)
+            try:
+                reservation = await self._credits.reserve(job)
+            except NotEnoughCredits:
+                return await self._fail(job, address, "not enough credits")
             await self._set(job_id, reservation=reservation)
         job.reservation = reservation
         try:
@@ -162,7 +175,7 @@ class ContentStudio:
             return await self._fail(job, address, f"{type(exc).__name__}: {exc}"[:500])
         replies = await self._engine.system_turn(
             address,
-            lambda result: deliver_content(
+            lambda result, _wallet: deliver_content(
                 result, created, audio=recording.media if recording else None, audio_note=note
             ),
         )
@@ -223,10 +236,17 @@ class ContentStudio:
     async def _fail(self, job: ContentJob, address: Address, error: str) -> None:
         if job.reservation:
             await self._credits.release(job.reservation)
-        replies = await self._engine.system_turn(address, fail_content)
+        replies = await self._engine.system_turn(
+            address, lambda result, _wallet: fail_content(result)
+        )
         await self._set(job.id, status="failed", error=error)
         await self._outbox.send(address, replies)
 
     async def _set(self, job_id: str, **values: object) -> None:
         async with self._db.transaction() as session:
             await repo.set_job(session, job_id, **values)
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite gives back naive datetimes (stored as UTC)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -11,9 +11,10 @@ results; the engine stores them. Moving the state goes through
 from __future__ import annotations
 
 import copy
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from bots.profile import BotProfile
 from core.generation import Turn
@@ -22,6 +23,56 @@ from core.statemachine import Event, State, step
 
 #: receives the text of an answer as it is written, delta by delta
 Stream = Callable[[str], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    """What trying to pay came to: ``hold`` to capture or release later (None when it
+    was free), or ``short`` with the ``balance`` that did not cover it."""
+
+    hold: str | None = None
+    short: bool = False
+    balance: int = 0
+
+
+class Wallet(Protocol):
+    """An end user's credits with a bot, as a turn sees them (billing provides it)."""
+
+    async def balance(self) -> int:
+        """The credits the user can spend now."""
+        ...
+
+    async def reserve(self, cost: int, cause: str) -> Charge:
+        """Set ``cost`` aside for ``cause`` (a content job)."""
+        ...
+
+    async def question(self) -> Charge:
+        """Pay for one question: free within the day's quota, else its cost held."""
+        ...
+
+    async def settle(self, hold: str, *, spend: bool) -> None:
+        """Capture (``spend``) or release a hold."""
+        ...
+
+    async def command(self, name: str, args: str) -> list[OutboundMessage]:
+        """Run /credits or /buy."""
+        ...
+
+    def offers(self) -> tuple[Button, ...]:
+        """A button per pack and tier on sale."""
+        ...
+
+
+class Wallets(Protocol):
+    """Makes the :class:`Wallet` of a user (``end_user_id`` None: not stored yet)."""
+
+    def wallet(
+        self, bot: BotProfile, end_user_id: int | None, channel: str, sender_id: str
+    ) -> Wallet: ...
+
+    async def settle(self, hold: str, *, spend: bool) -> None:
+        """Capture (``spend``) or release a hold, whoever's it is."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +89,8 @@ class TurnInput:
     history: Callable[[], Awaitable[list[Turn]]] | None = None
     # receives an answer's text as it is written, for channels that show it growing
     stream: Stream | None = None
+    # the user's credits, when the bot charges for anything
+    wallet: Wallet | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +111,9 @@ class JobRequest:
 
     content_type: str
     parameters: dict[str, Any]
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    # the credits held for it, captured when it is delivered
+    hold: str | None = None
 
 
 @dataclass(slots=True)
@@ -70,6 +126,8 @@ class TurnResult:
     events: list[Event] = field(default_factory=list)
     content: CreatedContent | None = None
     job: JobRequest | None = None
+    # holds to capture once the turn is stored (a paid question), released if it is not
+    charges: list[str] = field(default_factory=list)
 
     @classmethod
     def begin(cls, state: State, context: Mapping[str, Any]) -> TurnResult:

@@ -9,7 +9,6 @@ payload), the replies, the new state, and any content finished or job started.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,11 +48,7 @@ def turn_record(
         language=message.language,
         user_updates=outcome.user_updates,
         content=content,
-        job=NewJob(
-            uuid.uuid4().hex, job.content_type, job.parameters, user_language(party, message)
-        )
-        if (job := result.job)
-        else None,
+        job=new_job(result, user_language(party, message)),
     )
 
 
@@ -71,8 +66,17 @@ def system_record(address: Address, party: Party, result: TurnResult) -> TurnRec
         context=result.context,
         replies=result.replies,
         content=result.content,
+        job=new_job(result, party.language),
         inbound=False,
     )
+
+
+def new_job(result: TurnResult, language: str | None) -> NewJob | None:
+    """The job a turn confirmed, to store with it."""
+    job = result.job
+    if job is None:
+        return None
+    return NewJob(job.id, job.content_type, job.parameters, language, job.hold)
 
 
 def inbound_record(message: InboundMessage, text: str) -> dict[str, Any]:

@@ -126,6 +126,7 @@ sup{line-height:0;font-size:.72em}sup a{text-decoration:none;font-weight:700;pad
 .sh{margin:8px 0 2px;padding-top:6px;border-top:1px solid #eceef3;font-size:11px;font-weight:600;text-transform:uppercase;letter-spacing:.04em;color:#6b7280}
 .src{margin:0;font-size:12.5px;color:#4b5563;padding-left:1.5em}.src li:focus{background:#fef9c3;outline:0}
 .btns{display:flex;flex-wrap:wrap;gap:6px;margin-top:9px}
+.btns a.link{display:inline-block;border:1.5px solid var(--c);color:var(--fg);background:var(--c);border-radius:999px;padding:5px 12px;font-size:13.5px;text-decoration:none}
 .btns button{border:1.5px solid var(--c);color:var(--ink);background:#fff;border-radius:999px;padding:5px 12px;font:inherit;font-size:13.5px;cursor:pointer}
 .btns button:hover:not(:disabled){background:var(--c);color:var(--fg)}
 .btns button:disabled{opacity:.45;cursor:default}
@@ -246,13 +247,15 @@ textarea:focus-visible{border-color:#1d4ed8}
         })));
     }
     if (Array.isArray(m.buttons) && m.buttons.length) {
-      const group = h('div', { class: 'btns', role: 'group', 'aria-label': 'Choices' }, ...m.buttons.map((b) => h('button', {
-        type: 'button',
-        onclick: () => {
-          group.querySelectorAll('button').forEach((x) => { x.disabled = true; });
-          sendUser({ type: 'button', payload: b.payload, label: b.label }, b.label);
-        },
-      }, b.label)));
+      const group = h('div', { class: 'btns', role: 'group', 'aria-label': 'Choices' }, ...m.buttons.map((b) => (b.url
+        ? h('a', { class: 'link', href: safeUrl(b.url) || '#', target: '_blank', rel: 'noopener noreferrer' }, b.label)
+        : h('button', {
+          type: 'button',
+          onclick: () => {
+            group.querySelectorAll('button').forEach((x) => { x.disabled = true; });
+            sendUser({ type: 'button', payload: b.payload, label: b.label }, b.label);
+          },
+        }, b.label))));
       el.append(group);
     }
     const audio = m.audio && safeUrl(m.audio.url, ORIGIN);

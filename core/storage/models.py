@@ -9,6 +9,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
@@ -344,3 +345,131 @@ class SentMessage(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CreditAccount(Base):
+    """An end user's credits with a bot: the balance (kept equal to the sum of the ledger's
+    entries, in the same transaction), any debt left by a refund after spending, and
+    their monthly tier."""
+
+    __tablename__ = "credit_accounts"
+    __table_args__ = (
+        UniqueConstraint("end_user_id"),
+        CheckConstraint("balance >= 0", name="balance_not_negative"),
+        CheckConstraint("debt >= 0", name="debt_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    bot_id: Mapped[str] = mapped_column(ForeignKey("bots.id", ondelete="CASCADE"), index=True)
+    end_user_id: Mapped[int] = mapped_column(ForeignKey("end_users.id", ondelete="CASCADE"))
+    balance: Mapped[int] = mapped_column(Integer, default=0)
+    debt: Mapped[int] = mapped_column(Integer, default=0)
+    tier: Mapped[str | None] = mapped_column(String(32))
+    subscription_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    # the Stripe time of the subscription event that set the tier: older ones are ignored
+    tier_changed_at: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LedgerEntry(Base):
+    """One change to an account, never updated or deleted: ``amount`` is what it did to
+    the balance, ``debt_change`` to the debt; ``cause`` names why (a content job, a
+    Stripe event, a creator)."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (UniqueConstraint("idempotency_key"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("credit_accounts.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(24))
+    amount: Mapped[int] = mapped_column(Integer)
+    debt_change: Mapped[int] = mapped_column(Integer, default=0)
+    balance_after: Mapped[int] = mapped_column(Integer)
+    idempotency_key: Mapped[str] = mapped_column(String(255))
+    hold_id: Mapped[str | None] = mapped_column(String(32))
+    cause: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CreditHold(Base):
+    """Credits set aside for content being made: captured on delivery, released on
+    failure or when it expires (the process making it died)."""
+
+    __tablename__ = "credit_holds"
+    __table_args__ = (Index("ix_credit_holds_status_expires_at", "status", "expires_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("credit_accounts.id", ondelete="CASCADE"), index=True
+    )
+    amount: Mapped[int] = mapped_column(Integer)
+    cause: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16))  # open | captured | released
+    expires_at: Mapped[datetime] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Payment(Base):
+    """A Stripe Checkout Session we created: who pays, for which pack or tier, and what
+    came of it (paid, refunded), so webhook events apply once and in any order."""
+
+    __tablename__ = "payments"
+    __table_args__ = (UniqueConstraint("idempotency_key"),)
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)  # the session id
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("credit_accounts.id", ondelete="CASCADE"), index=True
+    )
+    # where the buyer is, to tell them when it is paid
+    bot_id: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(16))
+    sender_id: Mapped[str] = mapped_column(String(200))
+    offer: Mapped[str] = mapped_column(String(32))
+    mode: Mapped[str] = mapped_column(String(16))  # payment | subscription
+    credits: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    url: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))  # open | paid | failed
+    payment_intent: Mapped[str | None] = mapped_column(String(255), unique=True)
+    subscription_id: Mapped[str | None] = mapped_column(String(255))
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    credits_reversed: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StripeRefund(Base):
+    """How much of a payment Stripe says was refunded, kept even before the payment
+    itself is known (events arrive in any order)."""
+
+    __tablename__ = "stripe_refunds"
+
+    payment_intent: Mapped[str] = mapped_column(String(255), primary_key=True)
+    amount_refunded: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[int] = mapped_column(Integer)
+
+
+class StripeEvent(Base):
+    """A Stripe webhook event already applied: stored with its effect, so a redelivery
+    changes nothing."""
+
+    __tablename__ = "stripe_events"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    type: Mapped[str] = mapped_column(String(100))
+    outcome: Mapped[str] = mapped_column(String(200))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class QuestionUsage(Base):
+    """How many questions an account asked on a day (UTC), for the free daily quota."""
+
+    __tablename__ = "question_usage"
+
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("credit_accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    used: Mapped[int] = mapped_column(Integer, default=0)

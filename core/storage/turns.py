@@ -39,6 +39,7 @@ class NewJob:
     content_type: str
     parameters: dict[str, Any]
     language: str | None
+    hold: str | None = None  # the credits reserved for it
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +147,7 @@ async def _party(session: AsyncSession, record: TurnRecord) -> Party:
                 language=record.job.language,
                 status="queued",
                 attempts=0,
+                reservation=record.job.hold,
             ),
         )
     return party

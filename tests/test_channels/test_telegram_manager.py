@@ -242,8 +242,16 @@ async def test_a_telegram_bot_moves_to_the_agent_it_is_attached_to_last(
 
 async def test_commands_not_available_yet_say_so(platform: Platform) -> None:
     await platform.say("/newbot Green Tea Coach")
-    for command in ("stats", "broadcast", "grant", "pricing"):
+    for command in ("stats", "broadcast", "takeover"):
         assert "isn't available on this server yet" in await platform.say(f"/{command}")
+
+
+async def test_a_creator_prices_their_agent_from_the_manager_bot(platform: Platform) -> None:
+    await platform.say("/newbot Green Tea Coach")
+    assert "Everything is free" in await platform.say("/pricing")
+    saved = await platform.say("/pricing pack small 10 4.99")
+    assert "Pack small: 10 credits for €4.99" in saved
+    assert "hasn't talked" in await platform.say("/grant telegram:42 5")
 
 
 async def test_a_creator_without_an_agent_is_guided_to_newbot(platform: Platform) -> None:

@@ -213,7 +213,9 @@ async def test_global_commands(services: Services) -> None:
     assert "pt-br" in chat.text
     await chat.say("/language <script>")
     assert "isn't a language code" in chat.text
-    for later in ("/buy", "/export", "/forget"):
+    await chat.say("/buy")
+    assert "can't be bought here yet" in chat.text
+    for later in ("/export", "/forget"):
         await chat.say(later)
         assert "isn't available" in chat.text
     await chat.say("/frobnicate")
