@@ -3,6 +3,7 @@ the creator's /pricing and /grant."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 
@@ -21,7 +22,7 @@ from core.storage import repository as repo
 from core.storage.models import ContentJob, CreditHold, utcnow
 from core.studio import ContentStudio
 from tests.chat import Chat, chat_with, mailbox
-from tests.test_core.test_studio import GatedComposer, confirm, jobs, state_of
+from tests.test_core.test_studio import RITUAL, GatedComposer, confirm, jobs, state_of
 
 PRICING = {"free_credits": 5, "costs": {"ritual": 3}}
 
@@ -168,3 +169,37 @@ async def test_credits_on_a_free_bot_say_so(services: Services) -> None:
     chat = chat_with(services, channel=Channel.WIDGET)
     replies = await chat.say("/credits")
     assert "You have 0 credits" in replies[-1].text or "free" in replies[-1].text
+
+
+async def test_100_concurrent_reservations_leave_90_short_and_the_books_at_zero(
+    services: Services,
+) -> None:
+    await services.bots.change_settings("demo", pricing={"free_credits": 10})
+    chat = chat_with(services)
+    await chat.say("hello")
+    async with services.db.read() as session:
+        party = await repo.find_party(session, "demo", "terminal", "user-1")
+    assert party is not None
+    bot = await services.bots.get("demo")
+    wallet = services.credits.wallet(bot, party.end_user_id, "terminal", "user-1")
+    charges = await asyncio.gather(*(wallet.reserve(1, f"job:{n}") for n in range(100)))
+    holds = [c.hold for c in charges if c.hold]
+    assert len(holds) == 10
+    assert sum(c.short for c in charges) == 90
+    await asyncio.gather(*(wallet.settle(h, spend=True) for h in holds))
+    assert await balance_of(services, "user-1") == 0
+
+
+async def test_a_creators_gift_lets_a_paywalled_user_go_on(services: Services) -> None:
+    await services.bots.change_settings("demo", pricing={"free_credits": 1, "costs": {"ritual": 3}})
+    user = chat_with(services, sender_id="ana")
+    for step in RITUAL:
+        await user.say(step)
+    await user.press("flow:confirm")
+    assert "costs 3 credits and you have 1" in user.text
+    assert "Ask Mira's creator for credits" in user.text  # nothing on sale here
+    creator = chat_with(services, sender_id="local")
+    await creator.say("/grant terminal:ana 5")
+    await user.say("I got some credits")
+    assert "saved in your /library" in user.text
+    assert await balance_of(services, "ana") == 3

@@ -14,9 +14,9 @@ import pytest
 from pytest_aiohttp import AiohttpServer
 from sqlalchemy import select
 
-from channels.telegram import split_text
+from channels.telegram import keyboard, split_text
 from core.app import SERVICES
-from core.messages import OutboundMessage
+from core.messages import Button, OutboundMessage
 from core.outbox import Address
 from core.services import Services
 from core.settings import Settings
@@ -330,3 +330,14 @@ async def test_in_groups_the_bot_answers_only_when_addressed(telegram: Setup) ->
     async with telegram.services.db.read() as session:
         senders = set((await session.scalars(select(ChannelIdentity.external_id))).all())
     assert senders == {f"{group}/{USER_ID}"}
+
+
+def test_a_link_button_opens_its_page() -> None:
+    markup = keyboard(
+        OutboundMessage(
+            text="Pay", buttons=(Button("Pay with Stripe", url="https://pay.example/cs_1"),)
+        )
+    )
+    assert markup is not None
+    (button,) = markup.inline_keyboard[0]
+    assert (button.url, button.callback_data) == ("https://pay.example/cs_1", None)

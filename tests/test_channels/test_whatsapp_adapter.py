@@ -87,6 +87,17 @@ def test_buttons_become_numbered_options_and_sources_a_short_list() -> None:
     assert options == OPTIONS
 
 
+def test_a_link_button_is_written_out_and_not_numbered() -> None:
+    reply = OutboundMessage(
+        text="Here's a secure Stripe page.",
+        buttons=(Button("Pay with Stripe", url="https://pay.example/cs_1"), Button("Back", "b")),
+    )
+    (message,), options = render([reply], lambda m: m.reference)
+    assert "Pay with Stripe: https://pay.example/cs_1" in message.body
+    assert "1. Back" in message.body
+    assert options == [{"label": "Back", "payload": "b"}]
+
+
 def test_audio_is_a_media_message_and_progress_is_not_sent() -> None:
     audio = Media(reference="abc.ogg", mime_type="audio/ogg", filename="meditation.ogg")
     replies = [

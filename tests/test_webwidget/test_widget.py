@@ -295,6 +295,10 @@ async def test_the_safe_markdown_subset_and_every_part_of_a_reply(page: Page) ->
         "sources": [{"number": 2, "title": "Guide", "page": 3, "section": "Exhale"}],
         "audio": {"url": "/media/a.ogg", "mime": "audio/ogg"},
         "document": {"url": "/media/notes.pdf", "mime": "application/pdf", "filename": "n.pdf"},
+        "buttons": [
+            {"label": "Pay with Stripe", "payload": "", "url": "https://pay.example/c/cs_1"},
+            {"label": "Evil", "payload": "", "url": "javascript:alert(1)"},
+        ],
     }
 
     def script(socket: WebSocketRoute) -> None:
@@ -350,6 +354,11 @@ async def test_the_safe_markdown_subset_and_every_part_of_a_reply(page: Page) ->
     await expect(bubble.locator("audio")).to_have_attribute("src", f"{origin}/media/a.ogg")
     await expect(bubble.locator("a.doc")).to_have_attribute("href", f"{origin}/media/notes.pdf")
     await expect(bubble.locator("a.doc")).to_have_attribute("download", "n.pdf")
+    # a link button (a checkout page) opens in a new tab; a script URL goes nowhere
+    pay = bubble.locator(".btns a.link", has_text="Pay with Stripe")
+    await expect(pay).to_have_attribute("href", "https://pay.example/c/cs_1")
+    await expect(pay).to_have_attribute("target", "_blank")
+    await expect(bubble.locator(".btns a.link", has_text="Evil")).to_have_attribute("href", "#")
     await expect(widget.replies("again")).to_have_count(0)  # seq 2 was shown already
     await expect(widget.log.locator(".msg[aria-hidden]")).to_have_count(0)
     await expect(page.locator("chorus-widget .typing")).to_be_hidden()
