@@ -57,6 +57,8 @@ class FakeOllama:
     malformed_stream: bool = False
     chat_requests: list[dict[str, Any]] = field(default_factory=list)
     chunks_sent: int = 0
+    # set when the first chat request arrives
+    chatted: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
     _released: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
 
     def app(self) -> web.Application:
@@ -79,6 +81,7 @@ class FakeOllama:
         except ValueError:
             return _error(400, "invalid JSON body")
         self.chat_requests.append(body)
+        self.chatted.set()
         model, messages = body.get("model"), body.get("messages")
         if not isinstance(model, str) or not isinstance(messages, list):
             return _error(400, "invalid request")
