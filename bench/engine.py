@@ -116,7 +116,10 @@ async def run_case(
     demo bot's notes (dense + BM25), as a real chat turn does.
     """
     data_dir = Path(tempfile.mkdtemp(prefix="chorus-bench-data-"))  # vectors live here
-    services = build_services(Settings(database_url=url, data_dir=data_dir))
+    services = build_services(
+        # a load test floods a few conversations on purpose: no per-user limit
+        Settings(database_url=url, data_dir=data_dir, user_messages_per_minute=0)
+    )
     try:
         await prepare(services)
         engine = services.engine

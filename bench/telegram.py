@@ -147,6 +147,8 @@ async def serve_one(kind: str, api_base: str, data_dir: Path) -> None:
         telegram_messages_per_second=MESSAGES_PER_SECOND,
         telegram_chat_interval=0.0,
         speech_enabled=False,
+        # a load test floods a few chats on purpose: no per-user limit
+        user_messages_per_minute=0,
     )
 
     async def attach(services: Services) -> None:

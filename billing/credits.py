@@ -98,6 +98,14 @@ class Credits:
     async def release(self, reservation: str) -> None:
         await self.ledger.release(reservation)
 
+    async def subscribed(self, end_user_id: int) -> bool:
+        """Whether the user is on a monthly plan."""
+        async with self._db.read() as session:
+            tier = await session.scalar(
+                select(CreditAccount.tier).where(CreditAccount.end_user_id == end_user_id)
+            )
+        return tier is not None
+
     async def grant(self, bot: BotProfile, end_user_id: int, amount: int, key: str) -> int:
         """A creator's gift of ``amount`` credits; returns the new balance."""
         account = await self.ledger.account(bot.id, end_user_id, bot.pricing.free_credits)

@@ -42,6 +42,7 @@ from channels.widget_log import WidgetLog
 from channels.widget_session import SessionRejected, WidgetSessions
 from core.engine import ConversationEngine
 from core.errors import StorageUnavailable, UnknownBot
+from core.fanout import FanOut, LocalFanOut
 from core.inbox import Delivery, Inbox
 from core.media import MediaStore
 from core.messages import Channel, OutboundMessage
@@ -89,6 +90,7 @@ class WidgetChannel:
         public_base_url: str,
         voice_dir: Path,
         max_voice_bytes: int,
+        fanout: FanOut | None = None,
     ) -> None:
         self._bots = bots
         self._engine = engine
@@ -101,6 +103,8 @@ class WidgetChannel:
         self._max_voice = max_voice_bytes
         self._sockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
         self._visitors: defaultdict[tuple[str, str], set[_Connection]] = defaultdict(set)
+        self._fanout = fanout or LocalFanOut()
+        self._fanout.subscribe(CHANNEL, self._fanned)
         inbox.register(CHANNEL, self.process, lambda d: f"{d.bot_id}/{d.payload['visitor']}")
         outbox.register(CHANNEL, self.deliver)
 
@@ -272,10 +276,17 @@ class WidgetChannel:
             await self._push(key, [{"type": "typing", "on": False}])
 
     async def deliver(self, address: Address, messages: Sequence[OutboundMessage]) -> None:
-        """The outbox's sender: content finished later, numbered and pushed."""
+        """The outbox's sender: content finished later, numbered, stored and pushed to
+        the visitor's sockets in whichever process holds them."""
         frames = [self._reply(m, None) for m in messages]
         stored = await self._log.append(address.bot_id, address.sender_id, "push", frames)
-        await self._push((address.bot_id, address.sender_id), stored)
+        await self._fanout.publish(
+            CHANNEL, {"bot": address.bot_id, "visitor": address.sender_id, "frames": stored}
+        )
+
+    async def _fanned(self, message: dict[str, Any]) -> None:
+        """Frames published by any process: pushed to the sockets this one holds."""
+        await self._push((str(message["bot"]), str(message["visitor"])), message["frames"])
 
     async def close(self) -> None:
         """Close every socket with 1001 (going away): the widgets reconnect elsewhere."""

@@ -27,6 +27,7 @@ from core.errors import (
     StorageUnavailable,
     UnknownBot,
 )
+from core.logs import REQUEST_ID, request_id
 from core.metrics import Metrics
 from core.services import Services, build_services, prepare
 from core.services import close as close_services
@@ -113,7 +114,7 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     # a healthy database is ready before the first request; a broken one does not keep
     # the server from starting (it reports itself not ready until the database is back)
     await startup.first_attempt.wait()
-    sweeper = asyncio.create_task(_release_expired(services, startup), name="chorus-holds")
+    sweeper = asyncio.create_task(_housekeeping(services, startup), name="chorus-housekeeping")
     yield
     for task in (startup.task, sweeper):
         task.cancel()
@@ -122,16 +123,20 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     await close_services(services)
 
 
-async def _release_expired(services: Services, startup: Startup) -> None:
-    """Every minute: give back the credits held for content whose maker died."""
+async def _housekeeping(services: Services, startup: Startup) -> None:
+    """Every minute: give back the credits held for content whose maker died, and queue
+    again the content jobs still unfinished (one that could not be queued while Redis was
+    away, or whose task failed): queuing a job twice is one job, and a job gives up after
+    its attempts."""
     await startup.prepared.wait()
     while True:
         await asyncio.sleep(SWEEP_SECONDS)
         try:
             if released := await services.credits.ledger.expire():
                 log.info("released %d expired credit hold(s)", released)
+            await services.studio.resume(quiet=True)
         except StorageUnavailable as exc:
-            log.warning("releasing expired credit holds failed: %s", exc.reason)
+            log.warning("housekeeping failed: %s", exc.reason)
 
 
 async def health(request: web.Request) -> web.Response:
@@ -297,6 +302,26 @@ _STATUS = {UnknownBot: 404, StorageUnavailable: 503}
 
 
 @web.middleware
+async def request_id_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Give every request an id (the caller's ``X-Request-Id`` when sane), for the logs of
+    everything it causes and for the response's ``X-Request-Id``."""
+    rid = request_id(request.headers.get("X-Request-Id"))
+    token = REQUEST_ID.set(rid)
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        exc.headers["X-Request-Id"] = rid
+        raise
+    finally:
+        REQUEST_ID.reset(token)
+    if not response.prepared:
+        response.headers["X-Request-Id"] = rid
+    return response
+
+
+@web.middleware
 async def problem_middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
@@ -311,7 +336,13 @@ async def problem_middleware(
 def problem(status: int, title: str, detail: str) -> web.Response:
     """An ``application/problem+json`` response."""
     return web.json_response(
-        {"type": "about:blank", "title": title, "status": status, "detail": detail},
+        {
+            "type": "about:blank",
+            "title": title,
+            "status": status,
+            "detail": detail,
+            "request_id": REQUEST_ID.get(),
+        },
         status=status,
         content_type="application/problem+json",
     )
@@ -319,7 +350,9 @@ def problem(status: int, title: str, detail: str) -> web.Response:
 
 def create_app(settings: Settings) -> web.Application:
     """Build the web application for ``settings``."""
-    app = web.Application(middlewares=[problem_middleware], client_max_size=1024**2)
+    app = web.Application(
+        middlewares=[request_id_middleware, problem_middleware], client_max_size=1024**2
+    )
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     app.cleanup_ctx.append(_services_ctx)

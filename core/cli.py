@@ -117,12 +117,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings = settings.model_copy(update={"telegram_polling": True})
         return _serve(settings, args.host, args.port)
     if args.command == "worker":
-        print(
-            "chorus: no job queue is configured in this version; background work runs "
-            "inside `chorus serve`.",
-            file=sys.stderr,
-        )
-        return FAILURE
+        if not settings.redis_url:
+            print(
+                "chorus: set REDIS_URL to run a worker; without it, background jobs run "
+                "inside `chorus serve`.",
+                file=sys.stderr,
+            )
+            return BAD_INPUT
+        from core.worker import run_worker
+
+        return run_worker(settings)
     runner: dict[str, Callable[[Services], Awaitable[int]]] = {
         "chat": lambda s: _chat(s, args.bot, args.user),
         "bot": lambda s: _bot(s, args),

@@ -39,6 +39,7 @@ from core.messages import InboundMessage, OutboundMessage
 from core.metrics import Metrics
 from core.outbox import Address
 from core.progress import Notify
+from core.ratelimit import MessageLimits
 from core.statemachine import INITIAL_STATE, State
 from core.storage import repository as repo
 from core.storage.cache import ConversationCache
@@ -73,6 +74,7 @@ class ConversationEngine:
         voice: VoiceIO | None = None,
         media: MediaStore | None = None,
         wallets: Wallets | None = None,
+        limits: MessageLimits | None = None,
     ) -> None:
         self._db = db
         self._bots = bots
@@ -86,10 +88,11 @@ class ConversationEngine:
         self._writer = TurnWriter(db)
         self._cache = ConversationCache()
         self._voice = VoiceTurns(voice) if voice is not None else None
-        self._job_listeners: list[Callable[[str], None]] = []
+        self._job_listeners: list[Callable[[str], Awaitable[None]]] = []
         self._wallets = wallets
+        self._limits = limits
 
-    def on_job(self, listener: Callable[[str], None]) -> None:
+    def on_job(self, listener: Callable[[str], Awaitable[None]]) -> None:
         """Call ``listener(job_id)`` once a turn that confirmed content is stored."""
         self._job_listeners.append(listener)
 
@@ -147,7 +150,7 @@ class ConversationEngine:
             await self._settle(result.charges, spend=True)
         if record.job is not None:
             for listener in self._job_listeners:
-                listener(record.job.id)
+                await listener(record.job.id)
 
     async def _settle(self, holds: list[str], *, spend: bool) -> None:
         assert self._wallets is not None
@@ -198,7 +201,11 @@ class ConversationEngine:
             log.exception("handling a %s message for bot %s failed", channel, message.bot_id)
             raise
         finally:
-            self._metrics.handle_seconds.labels(channel).observe(time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            self._metrics.handle_seconds.labels(channel).observe(elapsed)
+            log.debug(
+                "%s message for bot %s handled in %.1f ms", channel, message.bot_id, elapsed * 1e3
+            )
         if state is not None:
             self._metrics.messages.labels(channel, "in", state).inc()
             self._metrics.messages.labels(channel, "out", state).inc(len(replies))
@@ -243,8 +250,9 @@ class ConversationEngine:
                     return await repo.replies_to(session, handled), None
         text = clean_text(message.text)
         heard: Transcript | None = None
-        problem: str | None = None
-        if not text and self._voice is not None and (note := voice_note(message)):
+        problem = await self._too_fast(message, bot, party)
+        voiced = problem is None and not text and self._voice is not None
+        if voiced and self._voice is not None and (note := voice_note(message)):
             heard, problem = await self._voice.listen(note)
             text = clean_text(heard.text) if heard else ""
             if heard is not None and not text:
@@ -268,6 +276,20 @@ class ConversationEngine:
         if delivery is not None:
             self._cache.mark_handled(delivery)
         return result.replies, result.state.value
+
+    async def _too_fast(
+        self, message: InboundMessage, bot: BotProfile, party: Party | None
+    ) -> str | None:
+        """What to say to a user writing faster than their limit (creators have none)."""
+        channel = message.channel.value
+        if self._limits is None or bot.is_creator(channel, message.sender_id):
+            return None
+        refusal = await self._limits.refusal(
+            bot.id, channel, message.sender_id, party.end_user_id if party else None
+        )
+        if refusal is not None:
+            self._metrics.rate_limited.labels(channel).inc()
+        return refusal
 
     def _history(self, party: Party | None) -> Callable[[], Awaitable[list[Turn]]] | None:
         """A loader of the conversation's recent turns (before this message)."""

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.batching import Batcher
 from core.errors import StorageUnavailable
 from core.locks import KeyedLock
+from core.logs import REQUEST_ID
 from core.storage.database import Database
 from core.storage.models import InboundUpdate
 
@@ -43,6 +44,8 @@ class Delivery:
     channel: str
     update_id: str
     payload: dict[str, Any]
+    # the web request that stored it, for the logs of its processing
+    request_id: str | None = None
 
 
 Processor = Callable[[Delivery], Awaitable[None]]
@@ -76,7 +79,9 @@ class Inbox:
         """Store an update and start processing it; False for one already accepted.
 
         Returns once the update is committed (with the others accepted meanwhile)."""
-        stored = await self._writer.submit(_Arrival(bot_id, channel, update_id, payload))
+        stored = await self._writer.submit(
+            _Arrival(bot_id, channel, update_id, payload, REQUEST_ID.get())
+        )
         return stored is not None
 
     async def resume(self) -> int:
@@ -117,6 +122,7 @@ class Inbox:
         task.add_done_callback(self._tasks.discard)
 
     async def _process(self, delivery: Delivery) -> None:
+        REQUEST_ID.set(delivery.request_id or f"resumed-{delivery.id}")  # this task's own
         entry = self._processors.get(delivery.channel)
         if entry is None:
             log.warning("no processor for %s updates in this process", delivery.channel)
@@ -173,7 +179,9 @@ class Inbox:
             stored = await _insert_new(session, arrivals) if arrivals else {}
         for key, a in arrivals.items():
             if key in stored:
-                self._start(Delivery(stored[key], a.bot_id, a.channel, a.update_id, a.payload))
+                self._start(
+                    Delivery(stored[key], a.bot_id, a.channel, a.update_id, a.payload, a.request_id)
+                )
         results: list[int | None] = []
         for item in items:
             # the first arrival of a key gets its id; a repeat in the same batch does not
@@ -189,6 +197,7 @@ class _Arrival:
     channel: str
     update_id: str
     payload: dict[str, Any]
+    request_id: str | None = None
 
     @property
     def key(self) -> tuple[str, str, str]:

@@ -34,6 +34,18 @@ class Metrics:
             ["stage", "error"],
             registry=self.registry,
         )
+        self.rate_limited = Counter(
+            "chorus_rate_limited",
+            "Messages refused because their sender wrote too fast, by channel.",
+            ["channel"],
+            registry=self.registry,
+        )
+        self.redis_unavailable = Counter(
+            "chorus_redis_unavailable",
+            "Times Redis could not be reached, by what needed it.",
+            ["use"],
+            registry=self.registry,
+        )
         self.duplicates = Counter(
             "chorus_duplicate_deliveries",
             "Redelivered platform messages answered from storage.",

@@ -10,8 +10,10 @@ import contextlib
 import hashlib
 import hmac
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from redis.asyncio import Redis
 
 from billing.checkout import Checkout
 from billing.creator import CreatorBilling
@@ -35,14 +37,17 @@ from core.composer import GroundedComposer
 from core.dialogue import Dialogue
 from core.engine import ConversationEngine
 from core.fallback import FallbackGenerator
+from core.fanout import FanOut, LocalFanOut, RedisFanOut
 from core.generation import TextGenerator
 from core.inbox import Inbox
+from core.jobs import Jobs, LocalJobs, QueuedJobs
 from core.llamacpp import BUNDLED, LlamaCppGenerator, bundled_model
 from core.media import MediaStore
 from core.metrics import Metrics
 from core.ollama import OllamaGenerator
 from core.outbox import Outbox
 from core.prompt import PromptBuilder
+from core.ratelimit import Buckets, Limit, LocalBuckets, MessageLimits, RedisBuckets
 from core.settings import Settings
 from core.storage.database import Database
 from core.studio import ContentStudio
@@ -84,6 +89,11 @@ class Services:
     manager: ManagerBot | None = None
     # Stripe's webhook events, when STRIPE_WEBHOOK_SECRET is set
     stripe: StripeWebhooks | None = None
+    # shared state between processes (rate limits, fan-out), when REDIS_URL is set
+    redis: Redis | None = None
+    fanout: FanOut = field(default_factory=LocalFanOut)
+    # where background jobs run: this process, or the Redis queue of `chorus worker`
+    jobs: Jobs = field(default_factory=LocalJobs)
 
 
 def build_services(settings: Settings, metrics: Metrics | None = None) -> Services:
@@ -146,8 +156,27 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         ttl_seconds=settings.media_link_ttl_hours * 3600,
     )
     voice = build_voice(settings, store, media.read)
+    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    fanout: FanOut = LocalFanOut()
+    jobs: Jobs = LocalJobs()
+    if settings.redis_url:
+        jobs = QueuedJobs(settings.redis_url, settings.redis_prefix)
+    if redis is not None:
+        fanout = RedisFanOut(
+            redis,
+            settings.redis_prefix,
+            on_unavailable=metrics.redis_unavailable.labels("fanout").inc,
+        )
     engine = ConversationEngine(
-        db, bots, dialogue, metrics, creator_tools=tools, voice=voice, media=store, wallets=credits
+        db,
+        bots,
+        dialogue,
+        metrics,
+        creator_tools=tools,
+        voice=voice,
+        media=store,
+        wallets=credits,
+        limits=build_limits(settings, redis, metrics, credits),
     )
     outbox = Outbox()
     studio = ContentStudio(
@@ -160,6 +189,7 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         credits=credits,
         metrics=metrics,
         max_age=ledger.hold_ttl,
+        jobs=jobs,
     )
     stripe_webhooks = None
     if settings.stripe_webhook_secret is not None:
@@ -196,6 +226,7 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         public_base_url=settings.public_base_url,
         voice_dir=settings.data_dir / "widget-voice",
         max_voice_bytes=settings.max_voice_mb * 1024 * 1024,
+        fanout=fanout,
     )
     whatsapp = WhatsAppChannel(
         db,
@@ -248,6 +279,34 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         voice=voice,
         manager=manager,
         stripe=stripe_webhooks,
+        redis=redis,
+        fanout=fanout,
+        jobs=jobs,
+    )
+
+
+def build_limits(
+    settings: Settings, redis: Redis | None, metrics: Metrics, credits: Credits
+) -> MessageLimits | None:
+    """How fast end users may write: buckets in Redis when there is one, else in this
+    process; None when switched off."""
+    if settings.user_messages_per_minute <= 0:
+        return None
+    buckets: Buckets = LocalBuckets()
+    if redis is not None:
+        buckets = RedisBuckets(
+            redis,
+            settings.redis_prefix,
+            on_unavailable=metrics.redis_unavailable.labels("rate_limit").inc,
+        )
+    return MessageLimits(
+        buckets,
+        Limit(settings.user_messages_per_minute, settings.user_message_burst),
+        Limit(
+            max(settings.subscriber_messages_per_minute, settings.user_messages_per_minute),
+            max(settings.subscriber_message_burst, settings.user_message_burst),
+        ),
+        credits.subscribed,
     )
 
 
@@ -308,6 +367,7 @@ async def prepare(services: Services) -> None:
         for path in sorted(DEMO_KNOWLEDGE.glob("*.md")):
             await services.knowledge.ingest_path(DEMO_BOT.id, path)
     await services.credits.ledger.expire()
+    await services.fanout.start()
     await services.studio.resume()
     await services.inbox.resume()
 
@@ -327,6 +387,7 @@ async def close(services: Services) -> None:
     """Stop running jobs and the engine's writer, then the knowledge base and database."""
     await services.inbox.close()
     await services.studio.close()
+    await services.jobs.close()
     await services.engine.close()
     await services.knowledge.close()
     await services.db.close()
@@ -337,3 +398,6 @@ async def close(services: Services) -> None:
     await services.telegram.close()
     if services.credits.checkout is not None:
         await services.credits.checkout.close()
+    await services.fanout.close()
+    if services.redis is not None:
+        await services.redis.aclose()

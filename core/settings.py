@@ -17,6 +17,17 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./data")
     database_url: str | None = None
     redis_url: str | None = None
+    # names every key this installation keeps in Redis (several may share one server)
+    redis_prefix: str = Field(default="chorus", pattern=r"^[A-Za-z0-9_.-]{1,40}$")
+    # how fast an end user may write to a bot (0 switches the limit off); users on a
+    # monthly plan get the second pair
+    user_messages_per_minute: float = Field(default=60.0, ge=0, le=100_000)
+    user_message_burst: int = Field(default=30, ge=1, le=100_000)
+    subscriber_messages_per_minute: float = Field(default=240.0, ge=0, le=100_000)
+    subscriber_message_burst: int = Field(default=60, ge=1, le=100_000)
+    # with REDIS_URL, how long a queued job may run; a job whose worker died is run
+    # again this long (plus 10 s) after it started
+    job_timeout_seconds: int = Field(default=300, ge=5, le=3600)
     chroma_url: str | None = None
     ollama_host: str | None = None
     ollama_model: str = "llama3.2"

@@ -9,12 +9,12 @@ A failure releases the credits and tells the user. Jobs still unfinished after a
 are run again at start-up: a job whose content was already stored is only settled, so
 nothing is made or charged twice.
 
-Jobs run as tracked asyncio tasks in this process; a shared queue takes over at scale.
+Jobs run as tasks of this process by default, or on the Redis queue that ``chorus worker``
+processes run (:mod:`core.jobs`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -25,6 +25,7 @@ from core.engine import ConversationEngine
 from core.errors import NotEnoughCredits
 from core.flow import ContentType
 from core.generation import ContentRequest, TextGenerator
+from core.jobs import Jobs, LocalJobs
 from core.messages import OutboundKind, OutboundMessage
 from core.metrics import Metrics
 from core.outbox import Address, Outbox
@@ -37,6 +38,7 @@ from core.voice_io import Recording, VoiceIO, voice_settings
 
 log = logging.getLogger("chorus.studio")
 
+KIND = "content"
 MAX_ATTEMPTS = 3
 # a job not finished this long after it was confirmed is given up (its credits released):
 # by then its reservation has expired, and the user has long stopped waiting
@@ -89,6 +91,7 @@ class ContentStudio:
         credits: CreditHold | None = None,
         metrics: Metrics | None = None,
         max_age: timedelta = MAX_AGE,
+        jobs: Jobs | None = None,
     ) -> None:
         self._db = db
         self._bots = bots
@@ -99,48 +102,39 @@ class ContentStudio:
         self._credits = credits or NoCharge()
         self._metrics = metrics or Metrics()
         self._max_age = max_age
-        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._jobs = jobs or LocalJobs()
+        self._jobs.register(KIND, self.run)
         engine.on_job(self.submit)
 
-    def submit(self, job_id: str) -> None:
-        """Start running a stored job (once per job, however often it is submitted)."""
-        if job_id in self._tasks:
-            return
-        task = asyncio.get_running_loop().create_task(self._run(job_id), name=f"job-{job_id}")
-        self._tasks[job_id] = task
-        task.add_done_callback(lambda _t: self._tasks.pop(job_id, None))
+    async def submit(self, job_id: str) -> None:
+        """Queue a stored job (once per job, however often it is submitted)."""
+        await self._jobs.enqueue(KIND, job_id)
 
-    async def resume(self) -> int:
-        """Run again the jobs a previous process accepted but did not finish."""
+    async def resume(self, *, quiet: bool = False) -> int:
+        """Queue again the jobs not finished yet (a previous process accepted them, or
+        they could not be queued); ``quiet`` for the periodic sweep."""
         async with self._db.read() as session:
             unfinished = await repo.unfinished_jobs(session)
         for job_id in unfinished:
-            self.submit(job_id)
+            await self.submit(job_id)
         if unfinished:
-            log.info("resuming %d unfinished content job(s)", len(unfinished))
+            log.log(
+                logging.DEBUG if quiet else logging.INFO,
+                "resuming %d unfinished content job(s)",
+                len(unfinished),
+            )
         return len(unfinished)
 
     async def idle(self) -> None:
-        """Wait until no job is running."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
+        """Wait until no job of this process is running."""
+        await self._jobs.idle()
 
     async def close(self) -> None:
         """Stop running jobs; they stay stored and resume at the next start."""
-        tasks = list(self._tasks.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._jobs.close()
 
-    async def _run(self, job_id: str) -> None:
-        try:
-            await self._attempt(job_id)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("content job %s could not be run; it will be retried at start-up", job_id)
-
-    async def _attempt(self, job_id: str) -> None:
+    async def run(self, job_id: str) -> None:
+        """Run one stored job to its end: delivered, failed, or (raising) to be retried."""
         async with self._db.read() as session:
             job = await repo.get_job(session, job_id)
             done = await repo.content_for_job(session, job_id) if job else None

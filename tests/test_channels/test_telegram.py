@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from sqlalchemy import select
 
 from channels.telegram import keyboard, split_text
 from core.app import SERVICES
+from core.logs import RequestIdFilter
 from core.messages import Button, OutboundMessage
 from core.outbox import Address
 from core.services import Services
@@ -33,6 +35,7 @@ from tests.fakes.telegram_updates import (
     voice_update,
 )
 from tests.test_channels.telegram_app import (
+    SECRET_HEADER,
     Client,
     post_update,
     services_ready,
@@ -341,3 +344,41 @@ def test_a_link_button_opens_its_page() -> None:
     assert markup is not None
     (button,) = markup.inline_keyboard[0]
     assert (button.url, button.callback_data) == ("https://pay.example/cs_1", None)
+
+
+class Records(logging.Handler):
+    """Keeps the records it is given, stamped with their request id."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.addFilter(RequestIdFilter())
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+async def test_the_request_id_follows_an_update_from_webhook_to_reply(telegram: Setup) -> None:
+    records = Records()
+    engine_log = logging.getLogger("chorus.engine")
+    engine_log.addHandler(records)
+    engine_log.setLevel(logging.DEBUG)
+    try:
+        response = await telegram.client.post(
+            "/webhooks/telegram/demo",
+            json=text_update("what is this?"),
+            headers={SECRET_HEADER: telegram.secret, "X-Request-Id": "trace-42"},
+        )
+        assert response.headers["X-Request-Id"] == "trace-42"
+        await telegram.settle()
+    finally:
+        engine_log.removeHandler(records)
+        engine_log.setLevel(logging.NOTSET)
+    handled = [r for r in records.records if "handled in" in r.getMessage()]
+    assert [r.request_id for r in handled] == ["trace-42"]  # type: ignore[attr-defined]
+    refused = await telegram.client.post(
+        "/webhooks/telegram/demo", json={}, headers={"X-Request-Id": "bad id!"}
+    )
+    generated = refused.headers["X-Request-Id"]
+    assert generated != "bad id!"
+    assert len(generated) == 16

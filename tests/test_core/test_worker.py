@@ -1,0 +1,161 @@
+"""Jobs on the Redis queue: the web process queues a confirmed content job, a real
+``chorus worker`` process runs it, and the visitor's widget socket on the web process
+receives the result through Redis. A worker killed mid-job leaves the job queued; the
+next worker finishes it, once."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pytest_aiohttp import AiohttpServer
+from sqlalchemy import func, select
+
+from core.app import SERVICES
+from core.jobs import QueuedJobs
+from core.settings import Settings
+from core.storage.models import ContentItem, ContentJob
+from tests.fakes.ollama import FakeOllama
+from tests.test_channels.telegram_app import Client, services_ready, start
+from tests.test_channels.test_widget_protocol import answered, connect, hello, until
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+RITUAL = ("/create ritual", "calm", "evening", "tired", "5", "text only")
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        speech_enabled=False,
+        redis_url=REDIS_URL,
+        redis_prefix=f"test-{uuid.uuid4().hex[:10]}",
+        job_timeout_seconds=5,
+    )
+
+
+@pytest.fixture
+async def web(settings: Settings) -> AsyncIterator[Client]:
+    client = await start(settings)
+    await services_ready(client)
+    yield client
+    await client.close()
+
+
+def environment(settings: Settings, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATA_DIR": str(settings.data_dir),
+        "SPEECH_ENABLED": "false",
+        "REDIS_URL": REDIS_URL,
+        "REDIS_PREFIX": settings.redis_prefix,
+        "JOB_TIMEOUT_SECONDS": str(settings.job_timeout_seconds),
+        **extra,
+    }
+
+
+async def worker(env: dict[str, str]) -> asyncio.subprocess.Process:
+    """``chorus worker``, its log appended to ``DATA_DIR/worker.log``."""
+    log = os.open(Path(env["DATA_DIR"]) / "worker.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    try:
+        return await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "core", "worker",
+            env=env, stdout=asyncio.subprocess.DEVNULL, stderr=log,
+        )  # fmt: skip
+    finally:
+        os.close(log)
+
+
+async def stop(process: asyncio.subprocess.Process, how: int = signal.SIGTERM) -> None:
+    if process.returncode is None:
+        process.send_signal(how)
+        await asyncio.wait_for(process.wait(), timeout=30)
+
+
+async def confirm_ritual(web: Client) -> tuple[Any, list[dict[str, Any]]]:
+    """A visitor walks the ritual flow and presses Create; the socket and its frames."""
+    ws = await connect(web)
+    await hello(ws)
+    for n, step in enumerate(RITUAL):
+        await ws.send_json({"type": "message", "id": f"c-{n}", "text": step})
+        await answered(ws)
+    await ws.send_json({"type": "button", "id": "c-go", "payload": "flow:confirm"})
+    return ws, await answered(ws)
+
+
+async def job_done(web: Client, timeout: float) -> ContentJob:  # noqa: ASYNC109
+    """The content job, once a worker finished it."""
+    async with asyncio.timeout(timeout):
+        while True:
+            async with web.app[SERVICES].db.read() as session:
+                jobs = (await session.scalars(select(ContentJob))).all()
+            if jobs and jobs[0].status == "done":
+                return jobs[0]
+            await asyncio.sleep(0.2)
+
+
+async def count(web: Client, model: Any) -> int:
+    async with web.app[SERVICES].db.read() as session:
+        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def test_a_worker_process_runs_the_job_and_the_widget_gets_the_result(
+    web: Client, settings: Settings
+) -> None:
+    services = web.app[SERVICES]
+    assert isinstance(services.jobs, QueuedJobs)
+    ws, frames = await confirm_ritual(web)
+    assert any("Writing your ritual" in str(f) for f in frames)
+    assert await services.jobs.depth() == 1  # queued, not run by the web process
+    assert await count(web, ContentItem) == 0
+    process = await worker(environment(settings))
+    try:
+        async with asyncio.timeout(60):
+            delivered = await until(ws, "reply")
+            while "5-minute" not in delivered[-1]["message"]["text"]:
+                delivered = await until(ws, "reply")
+        assert await count(web, ContentItem) == 1
+        assert await services.jobs.depth() == 0
+    finally:
+        await stop(process)
+        await ws.close()
+
+
+async def test_a_killed_worker_leaves_the_job_for_the_next_one(
+    web: Client, settings: Settings, aiohttp_server: AiohttpServer
+) -> None:
+    ollama = FakeOllama(hang=0)  # the first worker's model never answers
+    model = await aiohttp_server(ollama.app())
+    stuck = await worker(
+        environment(
+            settings,
+            OLLAMA_HOST=str(model.make_url("")).rstrip("/"),
+            OLLAMA_FIRST_TOKEN_TIMEOUT="300",
+            OLLAMA_TOTAL_TIMEOUT="600",
+        )
+    )
+    ws, _ = await confirm_ritual(web)
+    try:
+        await asyncio.wait_for(ollama.chatted.wait(), timeout=60)
+        await stop(stuck, signal.SIGKILL)
+        fresh = await worker(environment(settings))  # writes with the built-in composer
+        try:
+            # the killed worker's mark on the job expires after JOB_TIMEOUT_SECONDS + 10 s
+            job = await job_done(web, timeout=90)
+            delivered = await until(ws, "reply")
+            while "5-minute" not in delivered[-1]["message"]["text"]:
+                delivered = await until(ws, "reply")
+        finally:
+            await stop(fresh)
+        assert job.attempts == 2
+        assert await count(web, ContentItem) == 1
+    finally:
+        await stop(stuck, signal.SIGKILL)
+        await ws.close()
