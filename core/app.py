@@ -13,9 +13,11 @@ import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from aiohttp import web
+from redis.exceptions import RedisError
 
 from billing.webhooks import WebhookRejected
 from bots.manager import COMMANDS as MANAGER_COMMANDS
@@ -27,11 +29,13 @@ from core.errors import (
     StorageUnavailable,
     UnknownBot,
 )
+from core.jobs import QueuedJobs
 from core.logs import REQUEST_ID, request_id
 from core.metrics import Metrics
 from core.services import Services, build_services, prepare
 from core.services import close as close_services
 from core.settings import Settings
+from core.storage import repository as repo
 
 log = logging.getLogger("chorus.server")
 
@@ -226,7 +230,6 @@ async def stripe_webhook(request: web.Request) -> web.Response:
             await request.read(), request.headers.get("Stripe-Signature")
         )
     except WebhookRejected as exc:
-        services.metrics.errors.labels("stripe_webhook", "rejected").inc()
         log.warning("Stripe webhook rejected: %s", exc)
         return problem(400, "WebhookRejected", str(exc))
     if handled.duplicate:
@@ -293,9 +296,45 @@ async def _close_sockets(app: web.Application) -> None:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    """Prometheus exposition of this process's metrics."""
+    """Prometheus exposition of this process's metrics, with the job backlog read now."""
     registry = request.app[METRICS]
+    services = request.app.get(SERVICES)
+    if services is not None:
+        await _read_backlog(services, registry)
     return web.Response(body=registry.render(), headers={"Content-Type": registry.content_type})
+
+
+async def _read_backlog(services: Services, registry: Metrics) -> None:
+    """Content jobs unfinished (and how old the oldest is), and the Redis queue's depth."""
+    with contextlib.suppress(StorageUnavailable):
+        async with services.db.read() as session:
+            counts, oldest = await repo.job_backlog(session)
+        for status, count in counts.items():
+            registry.content_jobs.labels(status).set(count)
+        age = (datetime.now(UTC) - oldest).total_seconds() if oldest else 0.0
+        registry.oldest_job_seconds.set(max(age, 0.0))
+    if isinstance(services.jobs, QueuedJobs):
+        with contextlib.suppress(RedisError, OSError):
+            registry.queue_depth.set(await services.jobs.depth())
+
+
+@web.middleware
+async def webhook_metrics_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Count refused webhook calls by channel and status."""
+    if not request.path.startswith("/webhooks/"):
+        return await handler(request)
+    channel = request.path.split("/")[2][:16]
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        if 400 <= exc.status < 500:
+            request.app[METRICS].webhook_rejections.labels(channel, str(exc.status)).inc()
+        raise
+    if 400 <= response.status < 500:
+        request.app[METRICS].webhook_rejections.labels(channel, str(response.status)).inc()
+    return response
 
 
 _STATUS = {UnknownBot: 404, StorageUnavailable: 503}
@@ -351,7 +390,8 @@ def problem(status: int, title: str, detail: str) -> web.Response:
 def create_app(settings: Settings) -> web.Application:
     """Build the web application for ``settings``."""
     app = web.Application(
-        middlewares=[request_id_middleware, problem_middleware], client_max_size=1024**2
+        middlewares=[request_id_middleware, webhook_metrics_middleware, problem_middleware],
+        client_max_size=1024**2,
     )
     app[SETTINGS] = settings
     app[METRICS] = Metrics()

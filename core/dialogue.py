@@ -13,12 +13,14 @@ into is :mod:`core.guided`; the turn's input and result types are :mod:`core.tur
 from __future__ import annotations
 
 import logging
+import time
 
 from core import guided
 from core.citations import Citations
 from core.flow import Stage, detect_content_type
 from core.generation import Answer, AnswerRequest, Retriever, TextGenerator, Turn
 from core.messages import Media, OutboundKind, OutboundMessage
+from core.metrics import Metrics
 from core.statemachine import Event, State
 from core.text import counted
 from core.turn import Charge, CreatedContent, Stream, TurnInput, TurnResult
@@ -51,9 +53,12 @@ _QUESTION_WORDS = frozenset(
 class Dialogue:
     """Turns a message plus the conversation state into replies and a new state."""
 
-    def __init__(self, retriever: Retriever, generator: TextGenerator) -> None:
+    def __init__(
+        self, retriever: Retriever, generator: TextGenerator, metrics: Metrics | None = None
+    ) -> None:
         self._retriever = retriever
         self._generator = generator
+        self._metrics = metrics or Metrics()
 
     async def respond(self, turn: TurnInput) -> TurnResult:
         """Handle one turn that is not a global command."""
@@ -113,7 +118,9 @@ class Dialogue:
             charge = await turn.wallet.question()
             if charge.short:
                 return self._questions_used_up(turn, result, charge.balance)
+        started = time.perf_counter()
         passages = await self._retriever.search(turn.bot.id, turn.text, limit=5)
+        self._metrics.retrieval_seconds.observe(time.perf_counter() - started)
         if passages:
             history: list[Turn] = []
             if turn.history is not None and self._generator.uses_history:
@@ -125,10 +132,12 @@ class Dialogue:
                 history=history,
                 language=turn.language,
             )
+            started = time.perf_counter()
             if turn.stream is None:
                 answer = await self._generator.answer(request)
             else:
                 answer = await self._streamed(request, turn.stream)
+            self._metrics.generation_seconds.labels("answer").observe(time.perf_counter() - started)
             if answer.text:
                 if charge.hold:
                     result.charges.append(charge.hold)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -56,6 +56,43 @@ class Metrics:
             "chorus_state_transitions",
             "State machine events, by event.",
             ["event"],
+            registry=self.registry,
+        )
+
+        self.retrieval_seconds = Histogram(
+            "chorus_retrieval_seconds",
+            "Time to find the passages for a question, the query's embedding included.",
+            registry=self.registry,
+            buckets=LATENCY_BUCKETS,
+        )
+        self.generation_seconds = Histogram(
+            "chorus_generation_seconds",
+            "Time to write an answer (from passages) or a piece of content.",
+            ["kind"],
+            registry=self.registry,
+            buckets=(*LATENCY_BUCKETS, 30, 60, 120),
+        )
+        self.webhook_rejections = Counter(
+            "chorus_webhook_rejections",
+            "Webhook calls refused (bad signature or secret, malformed, unknown bot), by "
+            "channel and HTTP status.",
+            ["channel", "status"],
+            registry=self.registry,
+        )
+        self.content_jobs = Gauge(
+            "chorus_content_jobs",
+            "Content jobs not finished yet, by status (read when scraped).",
+            ["status"],
+            registry=self.registry,
+        )
+        self.oldest_job_seconds = Gauge(
+            "chorus_oldest_unfinished_job_seconds",
+            "Age of the oldest content job not finished yet (0 when none; read when scraped).",
+            registry=self.registry,
+        )
+        self.queue_depth = Gauge(
+            "chorus_job_queue_depth",
+            "Jobs waiting in the Redis queue (read when scraped; 0 without Redis).",
             registry=self.registry,
         )
 

@@ -149,7 +149,7 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         # so that the model's failure, with its reason, normally comes first
         deadline = settings.ollama_first_token_timeout + 0.5
         generator = FallbackGenerator(llm, generator, deadline=deadline)
-    dialogue = Dialogue(retriever, generator)
+    dialogue = Dialogue(retriever, generator, metrics)
     store = MediaStore(
         settings.data_dir / "media",
         secret=settings.media_secret.get_secret_value().encode() if settings.media_secret else None,

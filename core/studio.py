@@ -16,6 +16,7 @@ processes run (:mod:`core.jobs`).
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -183,9 +184,11 @@ class ContentStudio:
     ) -> tuple[CreatedContent, Recording | None, str | None]:
         bot = await self._bots.get(job.bot_id)
         content_type = ContentType(job.content_type)
+        started = time.perf_counter()
         script = await self._generator.compose(
             ContentRequest(bot, content_type, job.parameters, job.language)
         )
+        self._metrics.generation_seconds.labels("content").observe(time.perf_counter() - started)
         recording, note = None, None
         if job.parameters.get("voice") == "on":
             if self._voice is None:

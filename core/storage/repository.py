@@ -8,9 +8,10 @@ is stored atomically or not at all.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import literal, select, update
+from sqlalchemy import func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.messages import OutboundMessage
@@ -211,6 +212,23 @@ async def unfinished_jobs(session: AsyncSession) -> list[str]:
         .order_by(ContentJob.created_at)
     )
     return list(rows)
+
+
+async def job_backlog(session: AsyncSession) -> tuple[dict[str, int], datetime | None]:
+    """How many content jobs are queued and running, and when the oldest was created."""
+    rows = await session.execute(
+        select(ContentJob.status, func.count(), func.min(ContentJob.created_at))
+        .where(ContentJob.status.in_(("queued", "running")))
+        .group_by(ContentJob.status)
+    )
+    counts = {"queued": 0, "running": 0}
+    oldest: datetime | None = None
+    for status, count, first in rows:
+        counts[status] = count
+        if first is not None:
+            first = first if first.tzinfo else first.replace(tzinfo=UTC)
+            oldest = first if oldest is None else min(oldest, first)
+    return counts, oldest
 
 
 async def set_job(session: AsyncSession, job_id: str, **values: Any) -> None:

@@ -84,6 +84,30 @@ async def test_metrics_count_messages_by_channel_and_state(
     assert 'chorus_state_transitions_total{event="choose"} 1.0' in body
 
 
+async def test_metrics_time_retrieval_and_answers_count_refused_webhooks_and_jobs(
+    aiohttp_client: AiohttpClient, settings: Settings
+) -> None:
+    app = create_app(settings)
+    client = await aiohttp_client(app)
+    services = app[SERVICES]
+    chat = Chat(services.engine, sender_id="asks-once")  # PostgreSQL keeps others' chats
+    await chat.say("How do I breathe when I feel anxious?")
+    for step in ("/create ritual", "calm", "evening", "tired", "5", "text only", "yes"):
+        await chat.say(step)
+    await services.studio.idle()
+    refused = await client.post("/webhooks/telegram/demo", json={})
+    assert refused.status in (401, 403, 404)
+    body = await (await client.get("/metrics")).text()
+    assert "chorus_retrieval_seconds_count 1.0" in body
+    assert 'chorus_generation_seconds_count{kind="content"} 1.0' in body
+    assert (
+        f'chorus_webhook_rejections_total{{channel="telegram",status="{refused.status}"}} 1.0'
+        in (body)
+    )
+    assert 'chorus_content_jobs{status="queued"} 0.0' in body
+    assert "chorus_oldest_unfinished_job_seconds 0.0" in body
+
+
 async def test_unknown_route_is_404(aiohttp_client: AiohttpClient, settings: Settings) -> None:
     client = await aiohttp_client(create_app(settings))
     assert (await client.get("/nope")).status == 404
