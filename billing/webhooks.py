@@ -117,7 +117,9 @@ class StripeWebhooks:
         data = event.get("data")
         if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
             raise WebhookRejected("the event has no data.object")
-        event_id, kind = event["id"][:255], str(event.get("type", ""))[:100]
+        if not isinstance(event.get("type"), str) or not isinstance(event.get("created", 0), int):
+            raise WebhookRejected("the event's type or created time is malformed")
+        event_id, kind = event["id"][:255], event["type"][:100]
         notices: list[Notice] = []
         try:
             async with self._db.transaction() as session:
@@ -126,7 +128,12 @@ class StripeWebhooks:
                 record = StripeEvent(id=event_id, type=kind, outcome="")
                 session.add(record)
                 await session.flush()  # a concurrent twin waits here, then fails
-                record.outcome = (await self._apply(session, event, notices))[:200]
+                try:
+                    record.outcome = (await self._apply(session, event, notices))[:200]
+                except (AttributeError, KeyError, TypeError, ValueError) as exc:
+                    # a field of the wrong shape: nothing of it is kept (the transaction
+                    # rolls back) and Stripe is told
+                    raise WebhookRejected(f"the {kind} event is malformed ({exc})") from exc
         except IntegrityError:
             return Handled(event_id, kind, "already applied", duplicate=True)
         for notice in notices:
