@@ -8,6 +8,11 @@ transaction, and the outcomes of processed ones are recorded in the same transac
 its own, and the webhook still answers only once its update is committed. Processing
 runs in tracked tasks, one chat at a time in arrival order; updates still pending when a
 process stops are picked up at the next start, so an accepted update is never lost.
+
+With several processes (Redis), the update a process accepted may not be its chat's
+next one: under the chat's shared lock a process processes all the chat's pending
+updates in arrival order, whichever process stored them, so one conversation is answered
+in order however its updates are spread.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.batching import Batcher
 from core.errors import StorageUnavailable
-from core.locks import KeyedLock
+from core.locks import KeyedLock, SharedLocks
 from core.logs import REQUEST_ID
 from core.storage.database import Database
 from core.storage.models import InboundUpdate
@@ -33,6 +38,7 @@ log = logging.getLogger("chorus.inbox")
 
 MAX_ATTEMPTS = 3
 RETRY_DELAY = 1.0
+DRAIN_BATCH = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +62,12 @@ OrderKey = Callable[[Delivery], str]
 class Inbox:
     """Stores accepted updates and runs each channel's processor on them."""
 
-    def __init__(self, db: Database, *, retry_delay: float = RETRY_DELAY) -> None:
+    def __init__(
+        self, db: Database, *, retry_delay: float = RETRY_DELAY, shared: SharedLocks | None = None
+    ) -> None:
         self._db = db
         self._retry_delay = retry_delay
+        self._shared = shared
         self._processors: dict[str, tuple[Processor, OrderKey]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._order = KeyedLock()
@@ -79,8 +88,10 @@ class Inbox:
         """Store an update and start processing it; False for one already accepted.
 
         Returns once the update is committed (with the others accepted meanwhile)."""
+        entry = self._processors.get(channel)
+        chat = entry[1](Delivery(0, bot_id, channel, update_id, payload)) if entry else ""
         stored = await self._writer.submit(
-            _Arrival(bot_id, channel, update_id, payload, REQUEST_ID.get())
+            _Arrival(bot_id, channel, update_id, payload, REQUEST_ID.get(), chat[:200])
         )
         return stored is not None
 
@@ -128,10 +139,46 @@ class Inbox:
             log.warning("no processor for %s updates in this process", delivery.channel)
             return
         processor, order_key = entry
-        async with self._order.hold((delivery.bot_id, order_key(delivery))):
-            outcome = await self._attempt(processor, delivery)
+        chat = order_key(delivery)[:200]
+        async with self._order.hold((delivery.bot_id, chat)):
+            if self._shared is None:
+                outcome = await self._attempt(processor, delivery)
+            else:
+                return await self._drain(processor, delivery, chat)
         # recorded outside the chat's turn: only resume() reads it, and a crash before it
         # is committed means one more (deduplicated) processing at the next start
+        await self._record(delivery, outcome)
+
+    async def _drain(self, processor: Processor, delivery: Delivery, chat: str) -> None:
+        """Several processes: under the chat's shared lock, process every pending update
+        of the chat in arrival (id) order, whichever process accepted it, and record each
+        before the lock is released, so no other process processes it again."""
+        key = f"inbox:{delivery.bot_id}:{delivery.channel}:{chat}"
+        assert self._shared is not None
+        async with self._shared.hold(key):
+            while pending := await self._pending(delivery.bot_id, delivery.channel, chat):
+                for update in pending:
+                    if update.id != delivery.id:
+                        REQUEST_ID.set(f"drained-{update.id}")
+                    await self._record(update, await self._attempt(processor, update))
+                REQUEST_ID.set(delivery.request_id)
+
+    async def _pending(self, bot_id: str, channel: str, chat: str) -> list[Delivery]:
+        async with self._db.read() as session:
+            rows = await session.scalars(
+                select(InboundUpdate)
+                .where(
+                    InboundUpdate.bot_id == bot_id,
+                    InboundUpdate.channel == channel,
+                    InboundUpdate.chat == chat,
+                    InboundUpdate.status == "pending",
+                )
+                .order_by(InboundUpdate.id)
+                .limit(DRAIN_BATCH)
+            )
+            return [Delivery(r.id, r.bot_id, r.channel, r.update_id, r.payload) for r in rows]
+
+    async def _record(self, delivery: Delivery, outcome: _Outcome) -> None:
         try:
             await self._writer.submit(outcome)
         except Exception:
@@ -198,6 +245,7 @@ class _Arrival:
     update_id: str
     payload: dict[str, Any]
     request_id: str | None = None
+    chat: str = ""
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -240,6 +288,7 @@ async def _insert_new(
                 "channel": a.channel,
                 "update_id": a.update_id,
                 "payload": a.payload,
+                "chat": a.chat,
                 "status": "pending",
                 "attempts": 0,
             }

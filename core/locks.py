@@ -1,10 +1,17 @@
-"""Per-conversation serialisation inside one process."""
+"""Serialisation: per key inside one process, and per key across processes (Redis)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Hashable
+import logging
+from collections.abc import AsyncIterator, Callable, Hashable
+
+from redis.asyncio import Redis
+from redis.asyncio.lock import Lock
+from redis.exceptions import LockError, RedisError
+
+log = logging.getLogger("chorus.locks")
 
 
 class KeyedLock:
@@ -33,3 +40,56 @@ class KeyedLock:
 
     def __len__(self) -> int:
         return len(self._locks)
+
+
+class SharedLocks:
+    """One lock per key across every process, in Redis, held on a renewed lease.
+
+    A holder renews its lease every third of it; a holder that stalls past its lease
+    loses the lock, and what it then writes is refused by the conversation's version
+    check (the fencing), so a stalled process can delay a conversation but never
+    interleave with it. When Redis cannot be reached the lock is skipped (and counted):
+    the version check still keeps every conversation consistent.
+    """
+
+    def __init__(
+        self,
+        redis: Redis,
+        prefix: str,
+        *,
+        lease: float = 30.0,
+        on_unavailable: Callable[[], None] | None = None,
+    ) -> None:
+        self._redis = redis
+        self._prefix = f"{prefix}:lock:"
+        self._lease = lease
+        self._on_unavailable = on_unavailable
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock = self._redis.lock(self._prefix + key, timeout=self._lease, sleep=0.01)
+        try:
+            await lock.acquire()
+        except (RedisError, OSError) as exc:
+            log.warning("shared lock %s skipped, Redis unavailable: %s", key, exc)
+            if self._on_unavailable is not None:
+                self._on_unavailable()
+            yield
+            return
+        renewal = asyncio.create_task(self._renew(lock), name=f"lease-{key}")
+        try:
+            yield
+        finally:
+            renewal.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewal
+            with contextlib.suppress(RedisError, OSError, LockError):
+                await lock.release()
+
+    async def _renew(self, lock: Lock) -> None:
+        while True:
+            await asyncio.sleep(self._lease / 3)
+            try:
+                await lock.reacquire()
+            except (RedisError, OSError, LockError) as exc:
+                log.warning("could not renew a shared lock's lease: %s", exc)

@@ -42,6 +42,7 @@ from core.generation import TextGenerator
 from core.inbox import Inbox
 from core.jobs import Jobs, LocalJobs, QueuedJobs
 from core.llamacpp import BUNDLED, LlamaCppGenerator, bundled_model
+from core.locks import SharedLocks
 from core.media import MediaStore
 from core.metrics import Metrics
 from core.ollama import OllamaGenerator
@@ -200,7 +201,16 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
             engine.system_turn,
             outbox.send,
         )
-    inbox = Inbox(db)
+    inbox = Inbox(
+        db,
+        shared=SharedLocks(
+            redis,
+            settings.redis_prefix,
+            on_unavailable=metrics.redis_unavailable.labels("lock").inc,
+        )
+        if redis is not None
+        else None,
+    )
     telegram = TelegramChannel(
         db,
         engine,

@@ -243,13 +243,18 @@ class InboundUpdate(Base):
     processed from here, so a crash in between is resumed at the next start."""
 
     __tablename__ = "inbound_updates"
-    __table_args__ = (UniqueConstraint("bot_id", "channel", "update_id"),)
+    __table_args__ = (
+        UniqueConstraint("bot_id", "channel", "update_id"),
+        Index("ix_inbound_updates_chat", "bot_id", "channel", "chat", "status"),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     # a creator's bot, or the manager bot (which has no row in ``bots``)
     bot_id: Mapped[str] = mapped_column(String(64))
     channel: Mapped[str] = mapped_column(String(16))
     update_id: Mapped[str] = mapped_column(String(200))
+    # the conversation it belongs to: one chat's updates are processed in id order
+    chat: Mapped[str] = mapped_column(String(200), default="", server_default="")
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[str] = mapped_column(String(16), index=True)  # pending | done | failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
