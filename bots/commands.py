@@ -1,31 +1,29 @@
 """Commands for a bot's creator, the same on every channel: manage and test the knowledge.
 
-A document the creator sends is ingested with progress messages; ``/docs`` lists the
-documents, ``/deldoc ID`` deletes one, and ``/ask QUESTION`` shows the passages the bot
-would answer from, with their scores, for tuning. ``/pricing`` and ``/grant`` set prices
-and give credits (:mod:`billing.creator`).
+A document the creator sends is learned by a background job (:mod:`bots.ingestion`);
+``/docs`` lists the documents, ``/deldoc ID`` deletes one, and ``/ask QUESTION`` shows the
+passages the bot would answer from, with their scores, for tuning. ``/pricing`` and
+``/grant`` set prices and give credits (:mod:`billing.creator`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
 
 from billing.creator import CreatorBilling
+from bots.ingestion import DocumentJobs
 from bots.profile import BotProfile
 from bots.registry import BotDirectory
-from core.messages import Attachment, AttachmentKind, OutboundMessage
-from core.progress import Notify, relay_progress
+from core.messages import Attachment, OutboundMessage
+from core.outbox import Address
 from core.text import counted
 from knowledge.base import KnowledgeBase
-from knowledge.documents import Progress
 from knowledge.errors import KnowledgeError
 from knowledge.retrieval import HybridRetriever
 from webwidget.embed import normalise_origin
 
 MAX_ORIGINS = 20
 MAX_TITLE = 60
-AttachmentReader = Callable[[Attachment], Awaitable[bytes]]
 
 
 class CreatorCommands:
@@ -35,13 +33,13 @@ class CreatorCommands:
         self,
         knowledge: KnowledgeBase,
         retriever: HybridRetriever,
-        read: AttachmentReader,
+        documents: DocumentJobs,
         bots: BotDirectory,
         billing: CreatorBilling | None = None,
     ) -> None:
         self._knowledge = knowledge
         self._retriever = retriever
-        self._read = read
+        self._documents = documents
         self._bots = bots
         self._billing = billing
         self.names = frozenset({"docs", "deldoc", "ask", "origins", "theme"}) | (
@@ -75,45 +73,11 @@ class CreatorCommands:
         raise ValueError(f"not a creator command: {name}")
 
     async def ingest(
-        self, bot: BotProfile, attachment: Attachment, notify: Notify | None
+        self, bot: BotProfile, attachment: Attachment, chat: Address
     ) -> list[OutboundMessage]:
-        """Ingest a document the creator sent, with progress messages along the way."""
-        name = attachment.filename or "document"
-        if attachment.kind is not AttachmentKind.DOCUMENT:
-            return [
-                _text(
-                    f"I can learn from documents (PDF, DOCX, HTML, Markdown, text); "
-                    f"a {attachment.kind.value} isn't one."
-                )
-            ]
-        if attachment.size > self._knowledge.limits.max_bytes:
-            limit = self._knowledge.limits.max_bytes // (1024 * 1024)
-            return [_text(f"{name} is too large: the limit is {limit} MB.")]
-        async with relay_progress(notify) as report:
-            report(f"Reading {name}…")
-            try:
-                data = await self._read(attachment)
-                result = await self._knowledge.ingest_bytes(
-                    bot.id,
-                    data,
-                    name,
-                    mime_type=attachment.mime_type,
-                    progress=lambda p: _report(report, p),
-                )
-            except KnowledgeError as exc:
-                return [_text(f"I couldn't learn from that file. {exc}")]
-            except OSError as exc:
-                return [_text(f"I couldn't fetch {name}: {exc.strerror or exc}")]
-        doc = result.document
-        if not result.added:
-            return [_text(f"I already know “{doc.title}” (id {doc.id[:8]}); nothing changed.")]
-        pages = f", {counted(doc.pages, 'page')}" if doc.pages else ""
-        return [
-            _text(
-                f"Learned “{doc.title}”{pages}: {counted(doc.chunk_count, 'passage')}. "
-                f"Its id is {doc.id[:8]}; /docs lists everything I know."
-            )
-        ]
+        """Learn a document the creator sent, in the background; ``chat`` hears how it
+        goes. The replies to give now (a refusal, or none)."""
+        return await self._documents.submit(bot, attachment, chat)
 
     async def _docs(self, bot: BotProfile) -> OutboundMessage:
         documents = await self._knowledge.documents(bot.id)
@@ -214,10 +178,6 @@ def _theme_problem(field: str, value: str) -> str | None:
         ok = value.startswith("https://") and len(value) <= 500 and " " not in value
         return None if ok else "The avatar is an https:// address of a picture."
     return "/theme changes color, title, position or avatar (or reset)."
-
-
-def _report(report: Callable[[str], None], progress: Progress) -> None:
-    report(progress.message)
 
 
 def _text(text: str) -> OutboundMessage:

@@ -14,9 +14,10 @@ from collections.abc import Awaitable, Callable
 
 from bots.commands import CreatorCommands
 from bots.profile import BotProfile
-from bots.registry import MAX_TEXT, BotDirectory
+from bots.registry import MANAGER_ID, MAX_TEXT, BotDirectory
 from core.errors import ChannelRefused, ChannelUnreachable, UnknownBot
 from core.messages import Attachment, AttachmentKind, InboundMessage, OutboundMessage
+from core.outbox import Address
 from core.progress import Notify
 from webwidget.embed import embed_snippet
 
@@ -135,7 +136,8 @@ class ManagerBot:
         if bot is None:
             return _say("You have no agent yet. Create one with /newbot followed by its name.")
         if command is None:
-            return await self._document(bot, message.attachments, notify)
+            chat = Address(MANAGER_ID, message.channel.value, message.sender_id)
+            return await self._document(bot, message.attachments, chat)
         if command in ("persona", "greeting"):
             return await self._describe(bot, command, message.command_args)
         if command == "token":
@@ -283,14 +285,14 @@ class ManagerBot:
         )
 
     async def _document(
-        self, bot: BotProfile, attachments: tuple[Attachment, ...], notify: Notify | None
+        self, bot: BotProfile, attachments: tuple[Attachment, ...], chat: Address
     ) -> list[OutboundMessage]:
         documents = [a for a in attachments if a.kind is AttachmentKind.DOCUMENT]
         if not attachments:
             return _say("Send /help to see what I can do.")
         replies: list[OutboundMessage] = []
         for attachment in documents or attachments[:1]:
-            replies += await self._tools.ingest(bot, attachment, notify)
+            replies += await self._tools.ingest(bot, attachment, chat)
         return replies
 
 

@@ -139,6 +139,7 @@ async def _housekeeping(services: Services, startup: Startup) -> None:
             if released := await services.credits.ledger.expire():
                 log.info("released %d expired credit hold(s)", released)
             await services.studio.resume(quiet=True)
+            await services.documents.resume(quiet=True)
         except StorageUnavailable as exc:
             log.warning("housekeeping failed: %s", exc.reason)
 

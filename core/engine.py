@@ -332,7 +332,8 @@ class ConversationEngine:
             )
         elif (tools := self._creator_tools) and (document := first_document(message)):
             if creator:
-                outcome.result.replies += await tools.ingest(bot, document, notify)
+                chat = Address(bot.id, message.channel.value, message.sender_id)
+                outcome.result.replies += await tools.ingest(bot, document, chat)
             else:
                 outcome.result.say("I can't read files here: please type your message.")
         elif problem := problem_with(message, text):

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from bots.profile import BotProfile
 from core.flow import ContentType
 from core.messages import Attachment, OutboundMessage, Source
-from core.progress import Notify
+from core.outbox import Address
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,8 +123,11 @@ class CreatorTools(Protocol):
     async def run(self, name: str, args: str, bot: BotProfile) -> list[OutboundMessage]: ...
 
     async def ingest(
-        self, bot: BotProfile, attachment: Attachment, notify: Notify | None
-    ) -> list[OutboundMessage]: ...
+        self, bot: BotProfile, attachment: Attachment, chat: Address
+    ) -> list[OutboundMessage]:
+        """Learn a document in the background, ``chat`` hearing how it goes; the replies
+        to give now."""
+        ...
 
 
 class EmptyKnowledge:

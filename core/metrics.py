@@ -79,6 +79,12 @@ class Metrics:
             ["channel", "status"],
             registry=self.registry,
         )
+        self.document_jobs = Counter(
+            "chorus_document_jobs",
+            "Documents creators sent, by how learning them ended (done or failed).",
+            ["status"],
+            registry=self.registry,
+        )
         self.content_jobs = Gauge(
             "chorus_content_jobs",
             "Content jobs not finished yet, by status (read when scraped).",

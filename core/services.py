@@ -22,6 +22,7 @@ from billing.ledger import Ledger
 from billing.webhooks import StripeWebhooks
 from bots.commands import CreatorCommands
 from bots.demo import DEMO_BOT, DEMO_KNOWLEDGE
+from bots.ingestion import DocumentJobs, Learner
 from bots.manager import ManagerBot
 from bots.registry import BotDirectory
 from channels.media import MediaReader, read_local_file
@@ -82,6 +83,8 @@ class Services:
     widget: WidgetChannel
     whatsapp: WhatsAppChannel
     credits: Credits
+    # documents creators sent, learned by background jobs
+    documents: DocumentJobs
     # the language model behind ``generator``, when one is configured (for /ready)
     llm: OllamaGenerator | LlamaCppGenerator | None = None
     # speech out and in (None when switched off)
@@ -140,8 +143,13 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
             api_base=settings.stripe_api_base,
         )
     credits = Credits(db, bots, ledger, checkout)
+    outbox = Outbox()
+    jobs: Jobs = LocalJobs()
+    if settings.redis_url:
+        jobs = QueuedJobs(settings.redis_url, settings.redis_prefix)
+    documents = DocumentJobs(db, bots, Learner(knowledge, media.read), outbox, jobs, metrics)
     tools = CreatorCommands(
-        knowledge, retriever, media.read, bots, CreatorBilling(db, bots, credits)
+        knowledge, retriever, documents, bots, CreatorBilling(db, bots, credits)
     )
     llm = build_llm(settings)
     generator: TextGenerator = GroundedComposer()
@@ -159,9 +167,6 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
     voice = build_voice(settings, store, media.read)
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     fanout: FanOut = LocalFanOut()
-    jobs: Jobs = LocalJobs()
-    if settings.redis_url:
-        jobs = QueuedJobs(settings.redis_url, settings.redis_prefix)
     if redis is not None:
         fanout = RedisFanOut(
             redis,
@@ -179,7 +184,6 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         wallets=credits,
         limits=build_limits(settings, redis, metrics, credits),
     )
-    outbox = Outbox()
     studio = ContentStudio(
         db,
         bots,
@@ -285,6 +289,7 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         widget,
         whatsapp,
         credits,
+        documents,
         llm=llm,
         voice=voice,
         manager=manager,
@@ -379,6 +384,7 @@ async def prepare(services: Services) -> None:
     await services.credits.ledger.expire()
     await services.fanout.start()
     await services.studio.resume()
+    await services.documents.resume()
     await services.inbox.resume()
 
 

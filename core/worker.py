@@ -15,6 +15,7 @@ from typing import Any
 from arq.connections import RedisSettings
 from arq.worker import Worker, func
 
+from bots.ingestion import KIND as DOCUMENT
 from core.jobs import MAX_TRIES, worker_function
 from core.services import Services, build_services, close, prepare
 from core.settings import Settings
@@ -39,8 +40,12 @@ def build_worker(settings: Settings) -> Worker:
             await close(services)
 
     content = worker_function(CONTENT, lambda ctx: ctx["services"].studio.run)
+    document = worker_function(DOCUMENT, lambda ctx: ctx["services"].documents.run)
     return Worker(
-        functions=[func(content, name=CONTENT, max_tries=MAX_TRIES)],
+        functions=[
+            func(content, name=CONTENT, max_tries=MAX_TRIES),
+            func(document, name=DOCUMENT, max_tries=MAX_TRIES),
+        ],
         redis_settings=RedisSettings.from_dsn(settings.redis_url),
         queue_name=f"{settings.redis_prefix}:jobs",
         on_startup=startup,

@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 from core.services import Services, build_services, close, prepare
 from core.settings import Settings
 from core.storage.models import Base
+from tests.servers import chroma_server
 
 DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
@@ -86,3 +87,13 @@ async def services(settings: Settings) -> AsyncIterator[Services]:
     await prepare(built)
     yield built
     await close(built)
+
+
+@pytest.fixture
+def chroma_url(tmp_path: Path) -> Iterator[str]:
+    """A Chroma server of this test only (``chroma run``); fails, never skips, if it
+    cannot start."""
+    server, url = chroma_server(tmp_path)
+    server.start()
+    yield url
+    server.stop()

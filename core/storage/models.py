@@ -221,6 +221,30 @@ class ContentJob(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class DocumentJob(Base):
+    """A document a creator sent, to be learned in the background: where to read it, and
+    the chat (``reply_bot``, ``channel``, ``sender_id``) that hears its progress, which is
+    the manager bot's or the bot's own."""
+
+    __tablename__ = "document_jobs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    bot_id: Mapped[str] = mapped_column(ForeignKey("bots.id", ondelete="CASCADE"))
+    reply_bot: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(16))
+    sender_id: Mapped[str] = mapped_column(String(200))
+    reference: Mapped[str] = mapped_column(Text)
+    filename: Mapped[str] = mapped_column(String(255))
+    mime_type: Mapped[str] = mapped_column(String(200))
+    size: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    document_id: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class ChannelAccount(Base):
     """A bot's account on a platform: its Telegram bot (token, webhook secret) or its
     WhatsApp number. ``secret`` is what the platform's webhook calls must present."""

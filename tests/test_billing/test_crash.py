@@ -7,7 +7,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -21,15 +20,10 @@ from core.settings import Settings
 from core.storage import repository as repo
 from core.storage.models import ContentJob, CreditHold, utcnow
 from tests.fakes.ollama import FakeOllama
+from tests.servers import free_port
 
 PRICING = {"free_credits": 5, "costs": {"ritual": 3}}
 STEPS = ("hello", "/create ritual", "calm", "evening", "tired", "5", "text only")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def say(ws: aiohttp.ClientWebSocketResponse, frame: dict[str, str]) -> None:

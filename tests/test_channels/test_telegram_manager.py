@@ -82,8 +82,10 @@ class Platform:
         return html.unescape(str(calls[-1].params["text"]))
 
     async def settle(self) -> None:
-        assert self.services.inbox is not None
-        await self.services.inbox.idle()
+        """Wait for the updates sent so far and the jobs they started (documents)."""
+        for _ in range(2):
+            await self.services.inbox.idle()
+            await self.services.jobs.idle()
 
 
 @pytest.fixture

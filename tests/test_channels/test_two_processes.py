@@ -15,6 +15,7 @@ from pytest_aiohttp import AiohttpServer
 from core.app import SERVICES
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.telegram_updates import text_update
+from tests.servers import REDIS_URL
 from tests.test_channels.telegram_app import (
     Client,
     post_update,
@@ -24,7 +25,6 @@ from tests.test_channels.telegram_app import (
 )
 
 TOKEN = "7000000002:AAF-test-token-for-two-processes_01234"
-REDIS_URL = "redis://127.0.0.1:6379/0"
 MESSAGES = 200
 
 

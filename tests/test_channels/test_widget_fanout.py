@@ -14,10 +14,9 @@ from core.fanout import RedisFanOut
 from core.messages import OutboundMessage
 from core.outbox import Address
 from core.settings import Settings
+from tests.servers import REDIS_URL
 from tests.test_channels.telegram_app import Client, services_ready, start
 from tests.test_channels.test_widget_protocol import connect, hello, until
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 @pytest.fixture

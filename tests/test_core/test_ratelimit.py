@@ -15,8 +15,7 @@ from core.services import Services, build_services, close, prepare
 from core.settings import Settings
 from tests.chat import chat_with
 from tests.clock import Clock
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
+from tests.servers import REDIS_URL
 
 
 @pytest.fixture

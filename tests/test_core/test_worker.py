@@ -21,12 +21,22 @@ from sqlalchemy import func, select
 from core.app import SERVICES
 from core.jobs import QueuedJobs
 from core.settings import Settings
-from core.storage.models import ContentItem, ContentJob
+from core.storage.models import ContentItem, ContentJob, DocumentJob
 from tests.fakes.ollama import FakeOllama
-from tests.test_channels.telegram_app import Client, services_ready, start
+from tests.fakes.telegram_api import FakeTelegram
+from tests.fakes.telegram_updates import document_update, text_update
+from tests.servers import REDIS_URL
+from tests.test_channels.telegram_app import (
+    Client,
+    post_update,
+    services_ready,
+    settings_for,
+    start,
+)
 from tests.test_channels.test_widget_protocol import answered, connect, hello, until
+from tests.test_knowledge.loader_samples import text_pdf
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
+CREATOR = 515151
 RITUAL = ("/create ritual", "calm", "evening", "tired", "5", "text only")
 
 
@@ -159,3 +169,74 @@ async def test_a_killed_worker_leaves_the_job_for_the_next_one(
     finally:
         await stop(stuck, signal.SIGKILL)
         await ws.close()
+
+
+MANAGER_TOKEN = "7000000003:AAF-test-token-for-the-worker-manager_0"
+
+
+async def test_a_document_sent_to_the_manager_bot_is_learned_by_the_worker(
+    aiohttp_server: AiohttpServer, tmp_path: Path, chroma_url: str
+) -> None:
+    """The web process stores and queues the document; the worker reads it from Telegram,
+    learns it into the shared Chroma server and tells the creator's chat how it goes."""
+    fake = FakeTelegram()
+    fake.add_bot(MANAGER_TOKEN, username="chorus_manager_bot")
+    settings = await settings_for(
+        fake,
+        aiohttp_server,
+        tmp_path / "data",
+        telegram_bot_token=MANAGER_TOKEN,
+        chroma_url=chroma_url,
+        speech_enabled=False,
+        redis_url=REDIS_URL,
+        redis_prefix=f"test-{uuid.uuid4().hex[:10]}",
+    )
+    web = await start(settings)
+    await services_ready(web)
+    services = web.app[SERVICES]
+    await fake.wait_for("setWebhook", 1, timeout=30)
+    secret = fake.bots[MANAGER_TOKEN].webhook.secret_token or ""
+
+    async def tell(update: dict[str, Any]) -> None:
+        fake.remember(MANAGER_TOKEN, update)
+        assert await post_update(web, "manager", update, secret) == 200
+        await services.inbox.idle()
+
+    await tell(text_update("/newbot Tea Notes", user_id=CREATOR))
+    pdf = text_pdf([[f"Oolong is rolled and oxidised, note {n}."] for n in range(12)])
+    stored = fake.add_file(None, pdf, file_name="oolong.pdf", mime_type="application/pdf")
+    await tell(
+        document_update(
+            user_id=CREATOR, file_id=stored.file_id, file_name="oolong.pdf", file_size=len(pdf)
+        )
+    )
+    assert await services.jobs.depth() == 1  # stored and queued; the web process waits
+    before = len(fake.calls_for("sendMessage", MANAGER_TOKEN))
+    env = environment(
+        settings,
+        TELEGRAM_BOT_TOKEN=MANAGER_TOKEN,
+        TELEGRAM_API_BASE=settings.telegram_api_base,
+        PUBLIC_BASE_URL=settings.public_base_url,
+        CHROMA_URL=chroma_url,
+    )
+    process = await worker(env)
+    try:
+        expected = before
+        while not any("Learned" in t for t in sent_texts(fake, before)):
+            expected += 1
+            await fake.wait_for("sendMessage", expected, timeout=120, token=MANAGER_TOKEN)
+    finally:
+        await stop(process)
+    texts = sent_texts(fake, before)
+    assert texts[0] == "Reading oolong.pdf…"
+    assert "Learned “oolong”, 12 pages" in texts[-1]
+    async with services.db.read() as session:
+        (job,) = (await session.scalars(select(DocumentJob))).all()
+    assert (job.status, job.attempts) == ("done", 1)
+    found = await services.retriever.search("tea-notes", "How is oolong made?")
+    assert "Oolong" in found[0].text  # the web process sees what the worker learned
+    await web.close()
+
+
+def sent_texts(fake: FakeTelegram, since: int) -> list[str]:
+    return [str(c.params["text"]) for c in fake.calls_for("sendMessage", MANAGER_TOKEN)[since:]]

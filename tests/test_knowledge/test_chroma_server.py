@@ -8,15 +8,11 @@ with its own Chroma client, database engine and chunk catalogue.
 from __future__ import annotations
 
 import asyncio
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import chromadb
-import httpx
 import pytest
 from chromadb.config import Settings as ChromaSettings
 from sqlalchemy import select
@@ -27,54 +23,11 @@ from core.storage.models import Chunk
 from knowledge.vectorstore import collection_name
 from tests.test_knowledge.test_knowledge_base import BIKES, TEA
 
-CHROMA = Path(sys.executable).with_name("chroma")
 DOCS = Path(__file__).resolve().parents[3] / "shared" / "data" / "docs"
 TUTORIAL = DOCS / "md_statemachine_tutorial.md"
 COOKBOOK = DOCS / "md_ocrmypdf_cookbook.md"
 EMBEDDER = "all-MiniLM-L6-v2-int8"
 TEA_QUESTION = "Green tea is brewed at 80 degrees for two minutes"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@pytest.fixture
-def chroma_url(tmp_path: Path) -> Iterator[str]:
-    """A Chroma server of this test only; the test fails (never skips) if it cannot start."""
-    if not CHROMA.exists():
-        pytest.fail(f"chromadb's server command is missing: {CHROMA}")
-    port, log = free_port(), tmp_path / "chroma.log"
-    command = [str(CHROMA), "run", "--path", str(tmp_path / "chroma-server")]
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [*command, "--host", "127.0.0.1", "--port", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/api/v2/heartbeat", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the Chroma server did not start:\n{log.read_text()[-2000:]}")
-            time.sleep(0.1)
-        yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,15 @@ from aiohttp import web
 from pytest_aiohttp import AiohttpServer
 from sqlalchemy import func, select
 
-from core.messages import Attachment, AttachmentKind, Channel, InboundMessage, OutboundMessage
+from core.messages import (
+    Attachment,
+    AttachmentKind,
+    Channel,
+    InboundMessage,
+    OutboundKind,
+    OutboundMessage,
+)
+from core.outbox import Address
 from core.services import Services, build_services, close, prepare
 from core.settings import Settings
 from core.storage.models import Chunk, Document
@@ -181,20 +190,25 @@ async def test_creator_commands_through_the_engine(services: Services, tmp_path:
 
     upload = tmp_path / "tea.md"
     upload.write_bytes(TEA)
-    progress: list[OutboundMessage] = []
+    pushed: list[tuple[Address, OutboundMessage]] = []
 
-    async def notify(message: OutboundMessage) -> None:
-        progress.append(message)
+    async def terminal(address: Address, messages: Sequence[OutboundMessage]) -> None:
+        pushed.extend((address, m) for m in messages)
 
+    services.outbox.register(Channel.TERMINAL.value, terminal)
     attachment = Attachment(
         AttachmentKind.DOCUMENT, "text/markdown", len(TEA), upload.as_uri(), "tea.md"
     )
     replies = await services.engine.handle(
-        InboundMessage(Channel.TERMINAL, "demo", "local", attachments=(attachment,)), notify
+        InboundMessage(Channel.TERMINAL, "demo", "local", attachments=(attachment,))
     )
-    assert "Learned “Tea guide”: 2 passages" in replies[0].text
-    assert progress
-    assert progress[0].text == "Reading tea.md…"
+    assert replies == []  # the document is learned in the background; the chat goes on
+    await services.jobs.idle()
+    texts = [m.text for _, m in pushed]
+    assert texts[0] == "Reading tea.md…"
+    assert pushed[0][1].kind is OutboundKind.PROGRESS
+    assert "Learned “Tea guide”: 2 passages" in texts[-1]
+    assert {a for a, _ in pushed} == {Address("demo", "terminal", "local")}
 
     await creator.say("/ask how hot should the water be for green tea")
     assert "covered" in creator.text

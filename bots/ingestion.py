@@ -1,0 +1,199 @@
+"""Documents creators send in a chat, learned by background jobs.
+
+Reading, chunking and embedding a long PDF takes a while; it should neither hold up the
+creator's chat nor be lost to a restart. A document is therefore stored as a job (where
+to read it, which bot learns it, which chat hears about it) and run by :mod:`core.jobs`:
+in this process by default, by ``chorus worker`` with Redis. The job tells the chat what
+it is reading, its progress every couple of seconds, and what was learned, through the
+outbox, so the messages reach the creator from whichever process runs it. A job
+interrupted by a crash runs again at the next start or sweep; learning the same document
+twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy import select, update
+
+from bots.profile import BotProfile
+from bots.registry import BotDirectory
+from core.jobs import Jobs
+from core.messages import Attachment, AttachmentKind, OutboundMessage
+from core.metrics import Metrics
+from core.outbox import Address, Outbox
+from core.progress import Notify, relay_progress
+from core.storage.database import Database
+from core.storage.models import DocumentJob, utcnow
+from core.text import counted
+from knowledge.base import KnowledgeBase
+from knowledge.documents import Progress
+from knowledge.errors import KnowledgeError
+
+log = logging.getLogger("chorus.ingestion")
+
+KIND = "document"
+MAX_ATTEMPTS = 3
+AttachmentReader = Callable[[Attachment], Awaitable[bytes]]
+
+
+class Learner:
+    """Reads a document a creator sent and adds it to a bot's knowledge."""
+
+    def __init__(self, knowledge: KnowledgeBase, read: AttachmentReader) -> None:
+        self._knowledge = knowledge
+        self._read = read
+
+    def refusal(self, attachment: Attachment) -> str | None:
+        """Why the attachment cannot be learned, told at once; None when it may be."""
+        name = attachment.filename or "document"
+        if attachment.kind is not AttachmentKind.DOCUMENT:
+            return (
+                "I can learn from documents (PDF, DOCX, HTML, Markdown, text); "
+                f"a {attachment.kind.value} isn't one."
+            )
+        if attachment.size > self._knowledge.limits.max_bytes:
+            limit = self._knowledge.limits.max_bytes // (1024 * 1024)
+            return f"{name} is too large: the limit is {limit} MB."
+        return None
+
+    async def learn(
+        self, bot: BotProfile, attachment: Attachment, notify: Notify | None
+    ) -> tuple[list[OutboundMessage], str | None]:
+        """Ingest the document with progress messages; the final replies and the id of
+        the document learned (None when it could not be)."""
+        name = attachment.filename or "document"
+        async with relay_progress(notify) as report:
+            report(f"Reading {name}…")
+            try:
+                data = await self._read(attachment)
+                result = await self._knowledge.ingest_bytes(
+                    bot.id,
+                    data,
+                    name,
+                    mime_type=attachment.mime_type,
+                    progress=lambda p: _report(report, p),
+                )
+            except KnowledgeError as exc:
+                return [_text(f"I couldn't learn from that file. {exc}")], None
+            except OSError as exc:
+                return [_text(f"I couldn't fetch {name}: {exc.strerror or exc}")], None
+        doc = result.document
+        if not result.added:
+            text = f"I already know “{doc.title}” (id {doc.id[:8]}); nothing changed."
+            return [_text(text)], doc.id
+        pages = f", {counted(doc.pages, 'page')}" if doc.pages else ""
+        text = (
+            f"Learned “{doc.title}”{pages}: {counted(doc.chunk_count, 'passage')}. "
+            f"Its id is {doc.id[:8]}; /docs lists everything I know."
+        )
+        return [_text(text)], doc.id
+
+
+class DocumentJobs:
+    """Stores documents to learn as jobs, runs them, and resumes unfinished ones."""
+
+    def __init__(
+        self,
+        db: Database,
+        bots: BotDirectory,
+        learner: Learner,
+        outbox: Outbox,
+        jobs: Jobs,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self._db = db
+        self._bots = bots
+        self._learner = learner
+        self._outbox = outbox
+        self._jobs = jobs
+        self._metrics = metrics or Metrics()
+        jobs.register(KIND, self.run)
+
+    async def submit(
+        self, bot: BotProfile, attachment: Attachment, chat: Address
+    ) -> list[OutboundMessage]:
+        """Queue the document for ``bot``, its progress told to ``chat``; the replies to
+        give now (a refusal, or none: the job speaks for itself)."""
+        if (refusal := self._learner.refusal(attachment)) is not None:
+            return [_text(refusal)]
+        job = DocumentJob(
+            id=uuid.uuid4().hex,
+            bot_id=bot.id,
+            reply_bot=chat.bot_id,
+            channel=chat.channel,
+            sender_id=chat.sender_id,
+            reference=attachment.reference,
+            filename=(attachment.filename or "document")[:255],
+            mime_type=attachment.mime_type[:200],
+            size=attachment.size,
+            status="queued",
+            attempts=0,
+        )
+        async with self._db.transaction() as session:
+            session.add(job)
+        await self._jobs.enqueue(KIND, job.id)
+        return []
+
+    async def resume(self, *, quiet: bool = False) -> int:
+        """Queue again the documents not learned yet (a previous process accepted them,
+        or they could not be queued); ``quiet`` for the periodic sweep."""
+        async with self._db.read() as session:
+            unfinished = list(
+                await session.scalars(
+                    select(DocumentJob.id)
+                    .where(DocumentJob.status.in_(("queued", "running")))
+                    .order_by(DocumentJob.created_at)
+                )
+            )
+        for job_id in unfinished:
+            await self._jobs.enqueue(KIND, job_id)
+        if unfinished and not quiet:
+            log.info("resuming %d unfinished document job(s)", len(unfinished))
+        return len(unfinished)
+
+    async def run(self, job_id: str) -> None:
+        """Learn one stored document and tell the chat; raising leaves it to be retried."""
+        async with self._db.read() as session:
+            job = await session.get(DocumentJob, job_id)
+        if job is None or job.status in ("done", "failed"):
+            return
+        chat = Address(job.reply_bot, job.channel, job.sender_id)
+        if job.attempts >= MAX_ATTEMPTS:
+            log.error("document job %s failed %d times; giving up", job_id, job.attempts)
+            await self._set(job_id, status="failed", error="too many attempts")
+            text = f"I couldn't learn from {job.filename}: it failed {job.attempts} times."
+            await self._outbox.send(chat, [_text(text + " Please send it again later.")])
+            return
+        await self._set(job_id, status="running", attempts=job.attempts + 1)
+        bot = await self._bots.get(job.bot_id)
+        attachment = Attachment(
+            AttachmentKind.DOCUMENT, job.mime_type, job.size, job.reference, job.filename
+        )
+
+        async def notify(message: OutboundMessage) -> None:
+            await self._outbox.send(chat, [message])
+
+        replies, document_id = await self._learner.learn(bot, attachment, notify)
+        status = "done" if document_id else "failed"
+        self._metrics.document_jobs.labels(status).inc()
+        await self._set(job_id, status=status, document_id=document_id)
+        await self._outbox.send(chat, replies)
+
+    async def _set(self, job_id: str, **values: object) -> None:
+        async with self._db.transaction() as session:
+            await session.execute(
+                update(DocumentJob)
+                .where(DocumentJob.id == job_id)
+                .values(updated_at=utcnow(), **values)
+            )
+
+
+def _report(report: Callable[[str], None], progress: Progress) -> None:
+    report(progress.message)
+
+
+def _text(text: str) -> OutboundMessage:
+    return OutboundMessage(text=text)
