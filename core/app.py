@@ -13,7 +13,7 @@ import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from aiohttp import web
@@ -43,7 +43,6 @@ SETTINGS = web.AppKey("settings", Settings)
 SERVICES = web.AppKey("services", Services)
 METRICS = web.AppKey("metrics", Metrics)
 RETRY_SECONDS = 5.0
-SWEEP_SECONDS = 60.0
 WEBWIDGET = Path(__file__).resolve().parent.parent / "webwidget"
 READY_TIMEOUT = 3.0
 
@@ -128,18 +127,21 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _housekeeping(services: Services, startup: Startup) -> None:
-    """Every minute: give back the credits held for content whose maker died, and queue
-    again the content jobs still unfinished (one that could not be queued while Redis was
-    away, or whose task failed): queuing a job twice is one job, and a job gives up after
-    its attempts."""
+    """Every ``HOUSEKEEPING_SECONDS``: give back the credits held for content whose maker
+    died; queue again the content and document jobs still unfinished (one that could not
+    be queued while Redis was away, or whose task failed): queuing a job twice is one job,
+    and a job gives up after its attempts; and, with Redis, take over the chats whose
+    updates a dead web process left pending."""
     await startup.prepared.wait()
+    settings = services.settings
     while True:
-        await asyncio.sleep(SWEEP_SECONDS)
+        await asyncio.sleep(settings.housekeeping_seconds)
         try:
             if released := await services.credits.ledger.expire():
                 log.info("released %d expired credit hold(s)", released)
             await services.studio.resume(quiet=True)
             await services.documents.resume(quiet=True)
+            await services.inbox.adopt(timedelta(seconds=settings.lock_lease_seconds))
         except StorageUnavailable as exc:
             log.warning("housekeeping failed: %s", exc.reason)
 
@@ -174,7 +176,7 @@ async def ready(request: web.Request) -> web.Response:
         failing["database"] = startup.last_error or "schema migration still running"
     # a failing language model degrades answers (the grounded composer takes over) but
     # does not make the server unready
-    degraded = await _llm_degraded(services)
+    degraded = await _llm_degraded(services) | await _redis_degraded(services)
     if failing:
         body: dict[str, object] = {"status": "unavailable", "failing": failing}
         if degraded:
@@ -182,10 +184,28 @@ async def ready(request: web.Request) -> web.Response:
         return web.json_response(body, status=503)
     checks = {"database": "ok", "vector_store": "ok"}
     if services.llm is not None:
-        checks["llm"] = "degraded" if degraded else "ok"
+        checks["llm"] = "degraded" if "llm" in degraded else "ok"
+    if services.redis is not None:
+        checks["redis"] = "degraded" if "redis" in degraded else "ok"
     if degraded:
         return web.json_response({"status": "degraded", "checks": checks, "degraded": degraded})
     return web.json_response({"status": "ready", "checks": checks})
+
+
+async def _redis_degraded(services: Services) -> dict[str, str]:
+    """``{"redis": reason}`` when a configured Redis does not answer: each process then
+    works alone (conversations stay consistent, jobs wait stored, rate limits are off)."""
+    if services.redis is None:
+        return {}
+    try:
+        await asyncio.wait_for(services.redis.ping(), timeout=READY_TIMEOUT)
+    except TimeoutError:
+        reason = f"no answer within {READY_TIMEOUT:g} s"
+    except (RedisError, OSError) as exc:
+        reason = str(exc) or type(exc).__name__
+    else:
+        return {}
+    return {"redis": f"{reason}; each process works alone until it is back"}
 
 
 async def _llm_degraded(services: Services) -> dict[str, str]:
@@ -374,7 +394,9 @@ async def problem_middleware(
 
 
 def problem(status: int, title: str, detail: str) -> web.Response:
-    """An ``application/problem+json`` response."""
+    """An ``application/problem+json`` response; a 503 says when to try again, so that a
+    platform retries its webhook rather than giving the update up."""
+    headers = {"Retry-After": str(int(RETRY_SECONDS))} if status == 503 else None
     return web.json_response(
         {
             "type": "about:blank",
@@ -385,6 +407,7 @@ def problem(status: int, title: str, detail: str) -> web.Response:
         },
         status=status,
         content_type="application/problem+json",
+        headers=headers,
     )
 
 

@@ -21,6 +21,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
@@ -32,7 +33,7 @@ from core.errors import StorageUnavailable
 from core.locks import KeyedLock, SharedLocks
 from core.logs import REQUEST_ID
 from core.storage.database import Database
-from core.storage.models import InboundUpdate
+from core.storage.models import InboundUpdate, utcnow
 
 log = logging.getLogger("chorus.inbox")
 
@@ -112,6 +113,33 @@ class Inbox:
             log.info("resuming %d accepted update(s)", len(pending))
         return len(pending)
 
+    async def adopt(self, older_than: timedelta) -> int:
+        """Several processes: process the chats whose updates have been pending longer
+        than ``older_than`` (the process that accepted them died, or is far behind).
+        Under the chat's shared lock this never processes an update twice, whoever else
+        is at it; without Redis the lock would not be held, so nothing is taken over.
+        Returns how many chats were taken over."""
+        if self._shared is None or not await self._shared.reachable():
+            return 0
+        async with self._db.read() as session:
+            rows = (
+                await session.scalars(
+                    select(InboundUpdate)
+                    .where(
+                        InboundUpdate.status == "pending",
+                        InboundUpdate.received_at < utcnow() - older_than,
+                    )
+                    .order_by(InboundUpdate.id)
+                    .limit(DRAIN_BATCH)
+                )
+            ).all()
+        chats = {(r.bot_id, r.channel, r.chat): r for r in rows}
+        for row in chats.values():
+            self._start(Delivery(row.id, row.bot_id, row.channel, row.update_id, row.payload))
+        if chats:
+            log.warning("taking over %d chat(s) with updates left pending", len(chats))
+        return len(chats)
+
     async def idle(self) -> None:
         """Wait until every accepted update has been processed and its outcome recorded."""
         while self._tasks:
@@ -156,12 +184,12 @@ class Inbox:
         key = f"inbox:{delivery.bot_id}:{delivery.channel}:{chat}"
         assert self._shared is not None
         async with self._shared.hold(key):
-            while pending := await self._pending(delivery.bot_id, delivery.channel, chat):
-                for update in pending:
-                    if update.id != delivery.id:
-                        REQUEST_ID.set(f"drained-{update.id}")
-                    await self._record(update, await self._attempt(processor, update))
-                REQUEST_ID.set(delivery.request_id)
+            # one pass is enough: every update still pending afterwards has a task of its
+            # own (in the process that stored it) that will take the lock after this one
+            for update in await self._pending(delivery.bot_id, delivery.channel, chat):
+                mine = update.id == delivery.id
+                REQUEST_ID.set(delivery.request_id if mine else f"drained-{update.id}")
+                await self._record(update, await self._attempt(processor, update))
 
     async def _pending(self, bot_id: str, channel: str, chat: str) -> list[Delivery]:
         async with self._db.read() as session:

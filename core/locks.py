@@ -65,6 +65,13 @@ class SharedLocks:
         self._lease = lease
         self._on_unavailable = on_unavailable
 
+    async def reachable(self) -> bool:
+        """Whether Redis answers, so that holding a lock means something."""
+        try:
+            return bool(await self._redis.ping())
+        except (RedisError, OSError):
+            return False
+
     @contextlib.asynccontextmanager
     async def hold(self, key: str) -> AsyncIterator[None]:
         lock = self._redis.lock(self._prefix + key, timeout=self._lease, sleep=0.01)

@@ -210,6 +210,7 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         shared=SharedLocks(
             redis,
             settings.redis_prefix,
+            lease=settings.lock_lease_seconds,
             on_unavailable=metrics.redis_unavailable.labels("lock").inc,
         )
         if redis is not None

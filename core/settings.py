@@ -28,6 +28,12 @@ class Settings(BaseSettings):
     # with REDIS_URL, how long a queued job may run; a job whose worker died is run
     # again this long (plus 10 s) after it started
     job_timeout_seconds: int = Field(default=300, ge=5, le=3600)
+    # with REDIS_URL, the lease on a conversation's lock: a process that dies holding it
+    # lets another take the conversation over this long after its last renewal
+    lock_lease_seconds: float = Field(default=30.0, ge=1, le=600)
+    # how often each web process releases expired credit holds, queues unfinished jobs
+    # again and (with REDIS_URL) takes over updates a dead process left pending
+    housekeeping_seconds: float = Field(default=60.0, ge=0.5, le=3600)
     chroma_url: str | None = None
     ollama_host: str | None = None
     ollama_model: str = "llama3.2"

@@ -38,22 +38,34 @@ def _dsn(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+async def _admin(admin_url: str, statement: str) -> None:
+    conn = await asyncpg.connect(_dsn(admin_url), timeout=10)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+def _database(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A freshly created PostgreSQL database, dropped afterwards."""
+    admin_url = request.config.getoption("--postgres-url")
+    name = f"chorus_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    asyncio.run(_admin(admin_url, f'CREATE DATABASE "{name}"'))
+    yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
 @pytest.fixture(scope="session")
 def postgres_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """A fresh PostgreSQL database for this test session."""
-    admin_url = request.config.getoption("--postgres-url")
-    name = f"chorus_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    yield from _database(request)
 
-    async def admin(statement: str) -> None:
-        conn = await asyncpg.connect(_dsn(admin_url), timeout=10)
-        try:
-            await conn.execute(statement)
-        finally:
-            await conn.close()
 
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+@pytest.fixture
+def own_postgres_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A PostgreSQL database of this test alone, for processes that start up on it (and
+    so must not find the bots and pending work other tests left behind)."""
+    yield from _database(request)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
