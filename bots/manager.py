@@ -18,7 +18,6 @@ from bots.registry import MANAGER_ID, MAX_TEXT, BotDirectory
 from core.errors import ChannelRefused, ChannelUnreachable, UnknownBot
 from core.messages import Attachment, AttachmentKind, InboundMessage, OutboundMessage
 from core.outbox import Address
-from core.progress import Notify
 from webwidget.embed import embed_snippet
 
 log = logging.getLogger("chorus.manager")
@@ -101,9 +100,7 @@ class ManagerBot:
         self._public = public_base_url.rstrip("/")
         self._own_token = own_token
 
-    async def handle(
-        self, message: InboundMessage, notify: Notify | None = None
-    ) -> list[OutboundMessage]:
+    async def handle(self, message: InboundMessage) -> list[OutboundMessage]:
         """The replies to one message from a creator."""
         if "/" in message.sender_id:  # a group chat: configuration is private
             return _say("Let's talk in a private chat: open one with me and send /start.")

@@ -7,9 +7,8 @@ import re
 from collections.abc import Awaitable, Callable
 
 from core.messages import InboundMessage, OutboundMessage
-from core.progress import Notify
 
-MessageSink = Callable[[InboundMessage, Notify | None], Awaitable[list[OutboundMessage]]]
+MessageSink = Callable[[InboundMessage], Awaitable[list[OutboundMessage]]]
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")

@@ -41,7 +41,6 @@ from core.inbox import Delivery, Inbox
 from core.media import MediaStore
 from core.messages import Channel, InboundMessage, OutboundMessage
 from core.outbox import Address, Outbox
-from core.progress import Notify
 from core.storage import repository as repo
 from core.storage.database import Database
 from core.storage.models import ChannelAccount
@@ -65,7 +64,7 @@ END_USER_COMMANDS = [
 SECRET_COMMANDS = frozenset({"token"})
 
 #: what answers a bot's messages: the engine for creators' bots, or the manager bot
-Handler = Callable[[InboundMessage, Notify | None], Awaitable[list[OutboundMessage]]]
+Handler = Callable[[InboundMessage], Awaitable[list[OutboundMessage]]]
 
 
 class TelegramChannel:
@@ -242,11 +241,8 @@ class TelegramChannel:
             return
         chat_id = chat_id_of(message.sender_id)
 
-        async def notify(progress: OutboundMessage) -> None:
-            await self._send(delivery.bot_id, bot, chat_id, [progress])
-
         handle = self._handlers.get(delivery.bot_id, self._engine.handle)
-        replies = await handle(message, notify)
+        replies = await handle(message)
         if message.command in SECRET_COMMANDS and update.message is not None:
             try:
                 await bot.delete_message(chat_id, update.message.message_id)

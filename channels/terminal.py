@@ -77,7 +77,7 @@ class TerminalChannel:
                     f"warning: line {line_number} is not valid UTF-8; "
                     "the undecodable bytes were replaced with \ufffd\n"
                 )
-            replies = await self._sink(self.to_message(text.rstrip("\r\n")), self.notify)
+            replies = await self._sink(self.to_message(text.rstrip("\r\n")))
             self.render(replies)
             if self._settle is not None:
                 # content being made arrives before the next line is read, so a piped
@@ -125,11 +125,6 @@ class TerminalChannel:
         """Print messages pushed to this terminal's user (finished content, progress)."""
         if address.bot_id == self._bot_id and address.sender_id == self._sender_id:
             self.render(list(messages))
-
-    async def notify(self, progress: OutboundMessage) -> None:
-        """Show a progress message at once, while the work goes on."""
-        self._stdout.write(render_text(progress) + "\n")
-        self._stdout.flush()
 
     def render(self, replies: list[OutboundMessage]) -> None:
         """Print replies; remember the last set of buttons for number presses."""

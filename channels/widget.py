@@ -45,7 +45,7 @@ from core.errors import StorageUnavailable, UnknownBot
 from core.fanout import FanOut, LocalFanOut
 from core.inbox import Delivery, Inbox
 from core.media import MediaStore
-from core.messages import Channel, OutboundMessage
+from core.messages import Channel, OutboundKind, OutboundMessage
 from core.outbox import Address, Outbox
 from webwidget.embed import normalise_origin
 
@@ -259,16 +259,11 @@ class WidgetChannel:
         await self._push(key, said)
         await self._push(key, [{"type": "typing", "on": True}])
 
-        async def notify(progress: OutboundMessage) -> None:
-            await self._push(
-                key, [{"type": "progress", "reply_to": frame_id, "text": progress.text}]
-            )
-
         async def stream(delta: str) -> None:
             await self._push(key, [{"type": "delta", "reply_to": frame_id, "text": delta}])
 
         try:
-            replies = await self._engine.handle(to_inbound(bot_id, visitor, frame), notify, stream)
+            replies = await self._engine.handle(to_inbound(bot_id, visitor, frame), stream)
             frames = [self._reply(r, frame_id) for r in replies]
             stored = await self._log.append(bot_id, visitor, "reply", frames, ref=frame_id)
             await self._push(key, stored)
@@ -277,11 +272,19 @@ class WidgetChannel:
 
     async def deliver(self, address: Address, messages: Sequence[OutboundMessage]) -> None:
         """The outbox's sender: content finished later, numbered, stored and pushed to
-        the visitor's sockets in whichever process holds them."""
-        frames = [self._reply(m, None) for m in messages]
-        stored = await self._log.append(address.bot_id, address.sender_id, "push", frames)
+        the visitor's sockets in whichever process holds them. Progress of the work is
+        pushed without being stored (a ``progress`` frame): a reconnecting widget needs
+        the result, not how it went."""
+        frames = [
+            {"type": "progress", "reply_to": None, "text": m.text}
+            for m in messages
+            if m.kind is OutboundKind.PROGRESS
+        ]
+        lasting = [self._reply(m, None) for m in messages if m.kind is not OutboundKind.PROGRESS]
+        if lasting:
+            frames += await self._log.append(address.bot_id, address.sender_id, "push", lasting)
         await self._fanout.publish(
-            CHANNEL, {"bot": address.bot_id, "visitor": address.sender_id, "frames": stored}
+            CHANNEL, {"bot": address.bot_id, "visitor": address.sender_id, "frames": frames}
         )
 
     async def _fanned(self, message: dict[str, Any]) -> None:

@@ -38,7 +38,6 @@ from core.media import MediaStore
 from core.messages import InboundMessage, OutboundMessage
 from core.metrics import Metrics
 from core.outbox import Address
-from core.progress import Notify
 from core.ratelimit import MessageLimits
 from core.statemachine import INITIAL_STATE, State
 from core.storage import repository as repo
@@ -174,12 +173,10 @@ class ConversationEngine:
         await self._writer.close()
 
     async def handle(
-        self, message: InboundMessage, notify: Notify | None = None, stream: Stream | None = None
+        self, message: InboundMessage, stream: Stream | None = None
     ) -> list[OutboundMessage]:
         """Handle one inbound message and return the replies to render.
 
-        ``notify``, when the channel gives one, receives progress messages while long
-        work (ingesting a document) runs; they are not part of the returned replies.
         ``stream`` receives an answer's text as it is written (the reply still carries
         the whole text, with its sources).
 
@@ -192,7 +189,7 @@ class ConversationEngine:
         channel = message.channel.value
         try:
             async with self._locks.hold((message.bot_id, channel, message.sender_id)):
-                replies, state = await self._handle_once(message, notify, stream)
+                replies, state = await self._handle_once(message, stream)
         except ChorusError as exc:
             self._metrics.errors.labels("engine", type(exc).__name__).inc()
             raise
@@ -212,10 +209,10 @@ class ConversationEngine:
         return replies
 
     async def _handle_once(
-        self, message: InboundMessage, notify: Notify | None, stream: Stream | None
+        self, message: InboundMessage, stream: Stream | None
     ) -> tuple[list[OutboundMessage], str | None]:
         try:
-            return await self._turn(message, notify, stream, trust_cache=True)
+            return await self._turn(message, stream, trust_cache=True)
         except (IntegrityError, StaleConversation) as exc:
             # another process stored this delivery, created this user or moved this
             # conversation first: decide again from what is stored now
@@ -224,12 +221,11 @@ class ConversationEngine:
                 message.bot_id,
                 type(exc).__name__,
             )
-            return await self._turn(message, notify, stream, trust_cache=False)
+            return await self._turn(message, stream, trust_cache=False)
 
     async def _turn(
         self,
         message: InboundMessage,
-        notify: Notify | None,
         stream: Stream | None,
         *,
         trust_cache: bool,
@@ -262,7 +258,7 @@ class ConversationEngine:
             outcome = Outcome(TurnResult.begin(state, party.context if party else {}))
             outcome.result.say(problem)
         else:
-            outcome = await self._decide(message, bot, party, text, notify, stream)
+            outcome = await self._decide(message, bot, party, text, stream)
         result = outcome.result
         for event in result.events:
             self._metrics.transitions.labels(event.value).inc()
@@ -310,7 +306,6 @@ class ConversationEngine:
         bot: BotProfile,
         party: Party | None,
         text: str,
-        notify: Notify | None,
         stream: Stream | None = None,
     ) -> Outcome:
         state = State(party.state) if party else INITIAL_STATE

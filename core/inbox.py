@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.batching import Batcher
 from core.errors import StorageUnavailable
-from core.locks import KeyedLock, SharedLocks
+from core.locks import Claim, KeyedLock, SharedLocks
 from core.logs import REQUEST_ID
 from core.storage.database import Database
 from core.storage.models import InboundUpdate, utcnow
@@ -178,20 +178,34 @@ class Inbox:
         await self._record(delivery, outcome)
 
     async def _drain(self, processor: Processor, delivery: Delivery, chat: str) -> None:
-        """Several processes: under the chat's shared lock, process every pending update
-        of the chat in arrival (id) order, whichever process accepted it, and record each
-        before the lock is released, so no other process processes it again."""
-        key = f"inbox:{delivery.bot_id}:{delivery.channel}:{chat}"
-        assert self._shared is not None
-        async with self._shared.hold(key):
-            # one pass is enough: every update still pending afterwards has a task of its
-            # own (in the process that stored it) that will take the lock after this one
-            for update in await self._pending(delivery.bot_id, delivery.channel, chat):
-                mine = update.id == delivery.id
-                REQUEST_ID.set(delivery.request_id if mine else f"drained-{update.id}")
-                await self._record(update, await self._attempt(processor, update))
+        """Several processes: the holder of the chat's shared lock processes every pending
+        update of the chat in arrival (id) order, whichever process stored it, recording
+        each before letting go, and looks again after letting go.
 
-    async def _pending(self, bot_id: str, channel: str, chat: str) -> list[Delivery]:
+        A process that finds the lock busy leaves its update to the holder instead of
+        waiting: the update was committed before the attempt, so the holder's look after
+        letting go finds it (and takes the lock again, unless another process has). An
+        update left by a holder that died is taken over by :meth:`adopt`. Without Redis
+        each process processes only its own updates."""
+        assert self._shared is not None
+        key = f"inbox:{delivery.bot_id}:{delivery.channel}:{chat}"
+        while True:
+            async with self._shared.attempt(key) as claim:
+                if claim is Claim.BUSY:
+                    return
+                if claim is Claim.ALONE:
+                    await self._record(delivery, await self._attempt(processor, delivery))
+                    return
+                for update in await self._pending(delivery.bot_id, delivery.channel, chat):
+                    mine = update.id == delivery.id
+                    REQUEST_ID.set(delivery.request_id if mine else f"drained-{update.id}")
+                    await self._record(update, await self._attempt(processor, update))
+            if not await self._pending(delivery.bot_id, delivery.channel, chat, limit=1):
+                return
+
+    async def _pending(
+        self, bot_id: str, channel: str, chat: str, limit: int = DRAIN_BATCH
+    ) -> list[Delivery]:
         async with self._db.read() as session:
             rows = await session.scalars(
                 select(InboundUpdate)
@@ -202,7 +216,7 @@ class Inbox:
                     InboundUpdate.status == "pending",
                 )
                 .order_by(InboundUpdate.id)
-                .limit(DRAIN_BATCH)
+                .limit(limit)
             )
             return [Delivery(r.id, r.bot_id, r.channel, r.update_id, r.payload) for r in rows]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 from collections.abc import AsyncIterator, Callable, Hashable
 
@@ -42,14 +43,23 @@ class KeyedLock:
         return len(self._locks)
 
 
+class Claim(enum.Enum):
+    """The outcome of trying to take a shared lock."""
+
+    HELD = "held"  # this process holds it now
+    BUSY = "busy"  # another process holds it
+    ALONE = "alone"  # Redis cannot be reached: nothing is held, each process is alone
+
+
 class SharedLocks:
     """One lock per key across every process, in Redis, held on a renewed lease.
 
-    A holder renews its lease every third of it; a holder that stalls past its lease
-    loses the lock, and what it then writes is refused by the conversation's version
-    check (the fencing), so a stalled process can delay a conversation but never
-    interleave with it. When Redis cannot be reached the lock is skipped (and counted):
-    the version check still keeps every conversation consistent.
+    Taking a lock never waits: a process that finds it busy leaves the work to the holder
+    (see :meth:`core.inbox.Inbox`), so no process sits polling Redis. A holder renews its
+    lease every third of it; a holder that stalls past its lease loses the lock, and what
+    it then writes is refused by the conversation's version check (the fencing), so a
+    stalled process can delay a conversation but never interleave with it. When Redis
+    cannot be reached nothing is held (and that is counted).
     """
 
     def __init__(
@@ -73,19 +83,23 @@ class SharedLocks:
             return False
 
     @contextlib.asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        lock = self._redis.lock(self._prefix + key, timeout=self._lease, sleep=0.01)
+    async def attempt(self, key: str) -> AsyncIterator[Claim]:
+        """Take ``key``'s lock if it is free, for the ``async with`` block."""
+        lock = self._redis.lock(self._prefix + key, timeout=self._lease)
         try:
-            await lock.acquire()
+            acquired = await lock.acquire(blocking=False)
         except (RedisError, OSError) as exc:
-            log.warning("shared lock %s skipped, Redis unavailable: %s", key, exc)
+            log.warning("shared lock %s not taken, Redis unavailable: %s", key, exc)
             if self._on_unavailable is not None:
                 self._on_unavailable()
-            yield
+            yield Claim.ALONE
+            return
+        if not acquired:
+            yield Claim.BUSY
             return
         renewal = asyncio.create_task(self._renew(lock), name=f"lease-{key}")
         try:
-            yield
+            yield Claim.HELD
         finally:
             renewal.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -25,7 +25,7 @@ def make_channel(
     received: list[InboundMessage] = []
     queue = list(replies)
 
-    async def sink(message: InboundMessage, notify: object = None) -> list[OutboundMessage]:
+    async def sink(message: InboundMessage) -> list[OutboundMessage]:
         received.append(message)
         return queue.pop(0) if queue else []
 

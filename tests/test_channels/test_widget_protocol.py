@@ -14,6 +14,8 @@ from aiohttp import ClientWebSocketResponse, WSMsgType, WSServerHandshakeError
 
 from channels.widget_session import WidgetSessions
 from core.app import SERVICES
+from core.messages import OutboundKind, OutboundMessage
+from core.outbox import Address
 from core.services import Services
 from core.settings import Settings
 from tests.test_channels.telegram_app import Client, services_ready, start
@@ -273,3 +275,20 @@ async def test_the_welcome_carries_the_creators_theme(client: Client) -> None:
     assert (bot["color"], bot["title"], bot["position"]) == ("#0f766e", "Ask Mira", "left")
     assert bot["greeting"].startswith("Hello, I'm Mira")
     await ws.close()
+
+
+async def test_pushed_progress_is_shown_live_and_never_replayed(client: Client) -> None:
+    ws = await connect(client)
+    welcome = await hello(ws)
+    address = Address("demo", "widget", welcome["visitor"])
+    working = OutboundMessage("Recording your meditation… 40%", kind=OutboundKind.PROGRESS)
+    await services(client).outbox.send(address, [working, OutboundMessage("Here it is.")])
+    progress = await receive(ws)
+    assert progress == {"type": "progress", "reply_to": None, "text": working.text}
+    (pushed,) = await until(ws, "reply")
+    assert pushed["seq"] == welcome["seq"] + 1  # only the result is numbered and stored
+    reloaded = await connect(client)
+    whole = await hello(reloaded, welcome["session"], 0)
+    assert whole["seq"] == pushed["seq"]
+    for socket in (ws, reloaded):
+        await socket.close()
