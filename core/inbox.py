@@ -71,6 +71,8 @@ class Inbox:
         self._shared = shared
         self._processors: dict[str, tuple[Processor, OrderKey]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        # deliveries with a task in this process: True once another task processed them
+        self._waiting: dict[int, bool] = {}
         self._order = KeyedLock()
         self._writer: Batcher[_Arrival | _Outcome, int | None] = Batcher(
             self._write,
@@ -158,7 +160,9 @@ class Inbox:
             self._process(delivery), name=f"inbox-{delivery.channel}-{delivery.id}"
         )
         self._tasks.add(task)
+        self._waiting[delivery.id] = False
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda _task: self._waiting.pop(delivery.id, None))
 
     async def _process(self, delivery: Delivery) -> None:
         REQUEST_ID.set(delivery.request_id or f"resumed-{delivery.id}")  # this task's own
@@ -189,6 +193,8 @@ class Inbox:
         each process processes only its own updates."""
         assert self._shared is not None
         key = f"inbox:{delivery.bot_id}:{delivery.channel}:{chat}"
+        if self._waiting.get(delivery.id):
+            return  # processed while this task waited its turn
         while True:
             async with self._shared.attempt(key) as claim:
                 if claim is Claim.BUSY:
@@ -196,16 +202,31 @@ class Inbox:
                 if claim is Claim.ALONE:
                     await self._record(delivery, await self._attempt(processor, delivery))
                     return
-                for update in await self._pending(delivery.bot_id, delivery.channel, chat):
-                    mine = update.id == delivery.id
-                    REQUEST_ID.set(delivery.request_id if mine else f"drained-{update.id}")
-                    await self._record(update, await self._attempt(processor, update))
-            if not await self._pending(delivery.bot_id, delivery.channel, chat, limit=1):
+                while pending := await self._pending(delivery.bot_id, delivery.channel, chat):
+                    for update in pending:
+                        mine = update.id == delivery.id
+                        REQUEST_ID.set(delivery.request_id if mine else f"drained-{update.id}")
+                        await self._record(update, await self._attempt(processor, update))
+                        if update.id in self._waiting:
+                            self._waiting[update.id] = True  # its own task has nothing to do
+            if not await self._has_pending(delivery.bot_id, delivery.channel, chat):
                 return
 
-    async def _pending(
-        self, bot_id: str, channel: str, chat: str, limit: int = DRAIN_BATCH
-    ) -> list[Delivery]:
+    async def _has_pending(self, bot_id: str, channel: str, chat: str) -> bool:
+        async with self._db.read() as session:
+            found = await session.scalar(
+                select(InboundUpdate.id)
+                .where(
+                    InboundUpdate.bot_id == bot_id,
+                    InboundUpdate.channel == channel,
+                    InboundUpdate.chat == chat,
+                    InboundUpdate.status == "pending",
+                )
+                .limit(1)
+            )
+        return found is not None
+
+    async def _pending(self, bot_id: str, channel: str, chat: str) -> list[Delivery]:
         async with self._db.read() as session:
             rows = await session.scalars(
                 select(InboundUpdate)
@@ -216,7 +237,7 @@ class Inbox:
                     InboundUpdate.status == "pending",
                 )
                 .order_by(InboundUpdate.id)
-                .limit(limit)
+                .limit(DRAIN_BATCH)
             )
             return [Delivery(r.id, r.bot_id, r.channel, r.update_id, r.payload) for r in rows]
 
