@@ -24,6 +24,8 @@ class BotProfile:
     creator_identities: frozenset[tuple[str, str]] = frozenset()
     # what content and questions cost, the packs and tiers on sale (free by default)
     pricing: Pricing = field(default_factory=Pricing)
+    # the creator's account (None for a bot nobody owns)
+    creator_id: int | None = None
 
     def is_creator(self, channel: str, external_id: str) -> bool:
         """Whether this sender is the bot's creator."""

@@ -51,6 +51,7 @@ async def _profile(session: AsyncSession, row: Bot) -> BotProfile:
         paused=row.paused,
         creator_identities=identities,
         pricing=_pricing(row),
+        creator_id=row.creator_id,
     )
 
 
@@ -104,6 +105,24 @@ class BotDirectory:
         self._cache[bot_id] = (time.monotonic(), profile)
         return profile
 
+    async def owned(self, creator_id: int) -> builtins.list[BotProfile]:
+        """The bots of a creator's account, oldest first."""
+        async with self._db.read() as session:
+            rows = await session.scalars(
+                select(Bot).where(Bot.creator_id == creator_id).order_by(Bot.created_at, Bot.id)
+            )
+            return [await _profile(session, r) for r in rows]
+
+    async def delete(self, bot_id: str) -> None:
+        """Delete a bot and everything stored with it (its users, conversations, content,
+        credits); its documents' vectors are the knowledge base's to delete first."""
+        async with self._db.transaction() as session:
+            row = await session.get(Bot, bot_id)
+            if row is None:
+                raise UnknownBot(bot_id)
+            await session.delete(row)
+        self._cache.pop(bot_id, None)
+
     async def list(self) -> list[BotProfile]:
         """Every bot, oldest first."""
         async with self._db.read() as session:
@@ -119,17 +138,15 @@ class BotDirectory:
         bot_id: str | None = None,
         creator: tuple[str, str] | None = LOCAL_CREATOR,
         creator_name: str = "local",
+        owner: int | None = None,
     ) -> BotProfile:
         """Create a bot; its id is ``bot_id`` or a slug of the name made unique.
 
         ``creator`` is the (channel, external id) of the person creating it; the new bot
-        becomes the one their manager-bot commands apply to.
+        becomes the one their manager-bot commands apply to. ``owner``, a creator's
+        account id (the REST API), is used instead when given.
         """
-        name = " ".join(name.split())
-        if not name:
-            raise ValueError("a bot needs a name")
-        if len(name) > MAX_NAME:
-            raise ValueError(f"a bot's name can be at most {MAX_NAME} characters")
+        name = _name(name)
         async with self._db.transaction() as session:
             if bot_id is None:
                 bot_id = base = slugify(name)
@@ -144,8 +161,8 @@ class BotDirectory:
                 )
             elif await session.get(Bot, bot_id) is not None:
                 raise BotNameTaken(bot_id)
-            creator_id = None
-            if creator is not None:
+            creator_id = owner
+            if creator_id is None and creator is not None:
                 creator_id = await creator_for(session, *creator, name=creator_name)
             session.add(
                 Bot(id=bot_id, name=name, persona=persona, greeting=greeting, creator_id=creator_id)
@@ -164,9 +181,12 @@ class BotDirectory:
         persona: str | None = None,
         greeting: str | None = None,
         paused: bool | None = None,
+        name: str | None = None,
     ) -> BotProfile:
-        """Change a bot's persona, greeting or paused flag (``None`` keeps a value)."""
+        """Change a bot's name, persona, greeting or paused flag (``None`` keeps a value)."""
         values: dict[str, object] = {}
+        if name is not None:
+            values["name"] = _name(name)
         if persona is not None:
             values["persona"] = _limited(persona, "persona")
         if greeting is not None:
@@ -285,3 +305,12 @@ def _limited(text: str, what: str) -> str:
     if len(text) > MAX_TEXT:
         raise ValueError(f"a {what} can be at most {MAX_TEXT:,} characters")
     return text
+
+
+def _name(name: str) -> str:
+    name = " ".join(name.split())
+    if not name:
+        raise ValueError("a bot needs a name")
+    if len(name) > MAX_NAME:
+        raise ValueError(f"a bot's name can be at most {MAX_NAME} characters")
+    return name

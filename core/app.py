@@ -22,6 +22,8 @@ from redis.exceptions import RedisError
 from billing.webhooks import WebhookRejected
 from bots.manager import COMMANDS as MANAGER_COMMANDS
 from channels.telegram_webhook import TelegramChannel
+from core.api.routes import install as install_api
+from core.api.spec import PREFIX as API_PREFIX
 from core.errors import (
     ChannelRefused,
     ChannelUnreachable,
@@ -32,7 +34,7 @@ from core.errors import (
 from core.jobs import QueuedJobs
 from core.logs import REQUEST_ID, request_id
 from core.metrics import Metrics
-from core.services import Services, build_services, prepare
+from core.services import SERVICES, Services, build_services, prepare
 from core.services import close as close_services
 from core.settings import Settings
 from core.storage import repository as repo
@@ -40,7 +42,6 @@ from core.storage import repository as repo
 log = logging.getLogger("chorus.server")
 
 SETTINGS = web.AppKey("settings", Settings)
-SERVICES = web.AppKey("services", Services)
 METRICS = web.AppKey("metrics", Metrics)
 RETRY_SECONDS = 5.0
 WEBWIDGET = Path(__file__).resolve().parent.parent / "webwidget"
@@ -385,9 +386,14 @@ async def request_id_middleware(
 async def problem_middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    """Turn Chorus errors into RFC 7807 problem responses."""
+    """Turn Chorus errors, and the API's unknown routes and methods, into RFC 7807
+    problem responses."""
     try:
         return await handler(request)
+    except web.HTTPException as exc:
+        if not request.path.startswith(API_PREFIX) or exc.status < 400:
+            raise
+        return problem(exc.status, exc.reason, exc.text or exc.reason)
     except ChorusError as exc:
         status = next((s for cls, s in _STATUS.items() if isinstance(exc, cls)), 400)
         return problem(status, type(exc).__name__, str(exc))
@@ -432,5 +438,6 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/ws/widget/{bot_id}", widget_socket)
     app.router.add_get("/widget.js", widget_script)
     app.router.add_get("/", demo_page)
+    install_api(app)
     app.on_shutdown.append(_close_sockets)
     return app

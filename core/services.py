@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from aiohttp import web
 from redis.asyncio import Redis
 
 from billing.checkout import Checkout
@@ -34,6 +35,7 @@ from channels.whatsapp_webhook import WhatsAppChannel
 from channels.widget import WidgetChannel
 from channels.widget_log import WidgetLog
 from channels.widget_session import WidgetSessions
+from core.api.accounts import Accounts
 from core.composer import GroundedComposer
 from core.dialogue import Dialogue
 from core.engine import ConversationEngine
@@ -85,6 +87,8 @@ class Services:
     credits: Credits
     # documents creators sent, learned by background jobs
     documents: DocumentJobs
+    # creators' accounts and credentials for the REST API
+    accounts: Accounts
     # the language model behind ``generator``, when one is configured (for /ready)
     llm: OllamaGenerator | LlamaCppGenerator | None = None
     # speech out and in (None when switched off)
@@ -98,6 +102,10 @@ class Services:
     fanout: FanOut = field(default_factory=LocalFanOut)
     # where background jobs run: this process, or the Redis queue of `chorus worker`
     jobs: Jobs = field(default_factory=LocalJobs)
+
+
+#: where a web application keeps its services
+SERVICES = web.AppKey("services", Services)
 
 
 def build_services(settings: Settings, metrics: Metrics | None = None) -> Services:
@@ -291,6 +299,7 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         whatsapp,
         credits,
         documents,
+        Accounts(db, api_secret(settings, store), build_buckets(settings, redis, metrics)),
         llm=llm,
         voice=voice,
         manager=manager,
@@ -301,6 +310,25 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
     )
 
 
+def api_secret(settings: Settings, store: MediaStore) -> bytes:
+    """What signs the API's tokens: ``JWT_SECRET``, else a key derived from this
+    installation's stored secret (one host; set ``JWT_SECRET`` for several)."""
+    if settings.jwt_secret is not None:
+        return settings.jwt_secret.get_secret_value().encode()
+    return store.derive_key("api tokens")
+
+
+def build_buckets(settings: Settings, redis: Redis | None, metrics: Metrics) -> Buckets:
+    """Token buckets in Redis when there is one (shared by every process), else here."""
+    if redis is None:
+        return LocalBuckets()
+    return RedisBuckets(
+        redis,
+        settings.redis_prefix,
+        on_unavailable=metrics.redis_unavailable.labels("rate_limit").inc,
+    )
+
+
 def build_limits(
     settings: Settings, redis: Redis | None, metrics: Metrics, credits: Credits
 ) -> MessageLimits | None:
@@ -308,15 +336,8 @@ def build_limits(
     process; None when switched off."""
     if settings.user_messages_per_minute <= 0:
         return None
-    buckets: Buckets = LocalBuckets()
-    if redis is not None:
-        buckets = RedisBuckets(
-            redis,
-            settings.redis_prefix,
-            on_unavailable=metrics.redis_unavailable.labels("rate_limit").inc,
-        )
     return MessageLimits(
-        buckets,
+        build_buckets(settings, redis, metrics),
         Limit(settings.user_messages_per_minute, settings.user_message_burst),
         Limit(
             max(settings.subscriber_messages_per_minute, settings.user_messages_per_minute),

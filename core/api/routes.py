@@ -1,0 +1,363 @@
+"""``/api/v1``: creators' accounts, API keys and bots.
+
+A creator reaches only their own bots: any other bot id answers 404, exactly as a bot
+that does not exist, so ids of other creators' bots cannot even be confirmed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from bots.profile import BotProfile
+from bots.registry import MAX_NAME
+from core.api.accounts import ACCOUNT, SCOPES, Accounts, Tokens
+from core.api.idempotency import Idempotency
+from core.api.spec import Api, ApiError, Call, Endpoint, Run
+from core.errors import BotNameTaken, UnknownBot
+from core.services import SERVICES, Services
+
+API = Api()
+
+Text = Annotated[str, StringConstraints(max_length=4000)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- accounts --------------------------------------------------------------------------
+
+
+class Registration(Strict):
+    email: Annotated[str, StringConstraints(min_length=3, max_length=254)]
+    password: Annotated[str, StringConstraints(min_length=10, max_length=200)]
+    name: Annotated[str, StringConstraints(max_length=200)] = ""
+
+
+class Credentials(Strict):
+    email: Annotated[str, StringConstraints(max_length=254)]
+    password: Annotated[str, StringConstraints(max_length=200)]
+
+
+class RefreshRequest(Strict):
+    refresh_token: Annotated[str, StringConstraints(max_length=2000)]
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: str = "Bearer"  # noqa: S105 - the scheme's name
+    expires_in: int = Field(description="seconds the access token lives")
+    creator_id: int
+
+
+class KeyRequest(Strict):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    scopes: list[str] = Field(min_length=1, max_length=len(SCOPES), examples=[list(SCOPES)])
+
+
+class KeyInfo(BaseModel):
+    id: str
+    name: str
+    scopes: list[str]
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class NewKey(KeyInfo):
+    key: str = Field(description="shown once: keep it secret")
+
+
+def _pair(tokens: Tokens) -> TokenPair:
+    return TokenPair(
+        access_token=tokens.access_token,
+        refresh_token=tokens.refresh_token,
+        expires_in=tokens.expires_in,
+        creator_id=tokens.creator_id,
+    )
+
+
+def _services(call: Call) -> Services:
+    return call.request.app[SERVICES]
+
+
+def _accounts(call: Call) -> Accounts:
+    return _services(call).accounts
+
+
+@API.route(
+    "POST",
+    "/auth/register",
+    summary="Create a creator account",
+    tag="accounts",
+    scope=None,
+    body=Registration,
+    response=TokenPair,
+    status=201,
+    errors=(409,),
+)
+async def register(call: Call) -> TokenPair:
+    body: Registration = call.body
+    return _pair(await _accounts(call).register(body.email, body.password, body.name))
+
+
+@API.route(
+    "POST",
+    "/auth/login",
+    summary="Log in: an access token (15 min) and a refresh token (7 days)",
+    tag="accounts",
+    scope=None,
+    body=Credentials,
+    response=TokenPair,
+    errors=(401, 429),
+)
+async def login(call: Call) -> TokenPair:
+    body: Credentials = call.body
+    address = call.request.remote or "unknown"
+    return _pair(await _accounts(call).login(body.email, body.password, address))
+
+
+@API.route(
+    "POST",
+    "/auth/refresh",
+    summary="Spend a refresh token for a new pair (a reused one ends its sessions)",
+    tag="accounts",
+    scope=None,
+    body=RefreshRequest,
+    response=TokenPair,
+    errors=(401,),
+)
+async def refresh(call: Call) -> TokenPair:
+    body: RefreshRequest = call.body
+    return _pair(await _accounts(call).refresh(body.refresh_token))
+
+
+@API.route(
+    "POST",
+    "/auth/logout",
+    summary="End the session of a refresh token",
+    tag="accounts",
+    scope=None,
+    body=RefreshRequest,
+    status=204,
+    errors=(401,),
+)
+async def logout(call: Call) -> None:
+    body: RefreshRequest = call.body
+    await _accounts(call).logout(body.refresh_token)
+
+
+@API.route(
+    "POST",
+    "/api-keys",
+    summary="Create an API key with some scopes",
+    tag="accounts",
+    scope=ACCOUNT,
+    body=KeyRequest,
+    response=NewKey,
+    status=201,
+    idempotent=True,
+)
+async def create_api_key(call: Call) -> NewKey:
+    body: KeyRequest = call.body
+    row, key = await _accounts(call).create_key(call.creator_id, body.name, body.scopes)
+    return NewKey.model_validate({**_key_info(row).model_dump(), "key": key})
+
+
+@API.route(
+    "GET", "/api-keys", summary="List your API keys", tag="accounts", scope=ACCOUNT,
+    response=list[KeyInfo],
+)  # fmt: skip
+async def list_api_keys(call: Call) -> list[KeyInfo]:
+    return [_key_info(row) for row in await _accounts(call).keys(call.creator_id)]
+
+
+@API.route(
+    "DELETE",
+    "/api-keys/{key_id}",
+    summary="Revoke an API key",
+    tag="accounts",
+    scope=ACCOUNT,
+    status=204,
+    errors=(404,),
+)
+async def revoke_api_key(call: Call) -> None:
+    await _accounts(call).revoke_key(call.creator_id, call.path["key_id"])
+
+
+def _key_info(row: object) -> KeyInfo:
+    return KeyInfo.model_validate(row, from_attributes=True)
+
+
+# --- bots ------------------------------------------------------------------------------
+
+
+class BotCreate(Strict):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME)]
+    id: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")] | None = None
+    persona: Text = ""
+    greeting: Text = ""
+
+
+class BotChange(Strict):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME)] | None = None
+    persona: Text | None = None
+    greeting: Text | None = None
+
+
+class BotOut(BaseModel):
+    id: str
+    name: str
+    persona: str
+    greeting: str
+    paused: bool
+
+
+def _bot(profile: BotProfile) -> BotOut:
+    return BotOut(
+        id=profile.id,
+        name=profile.name,
+        persona=profile.persona,
+        greeting=profile.greeting,
+        paused=profile.paused,
+    )
+
+
+async def owned_bot(call: Call) -> BotProfile:
+    """The bot of the path, if it is the caller's; 404 otherwise (theirs or nobody's)."""
+    services = _services(call)
+    try:
+        profile = await services.bots.get(call.path["bot_id"])
+    except UnknownBot:
+        profile = None
+    if profile is None or profile.creator_id != call.creator_id:
+        raise ApiError(404, "Not Found", "no such bot")
+    return profile
+
+
+@API.route(
+    "GET", "/bots", summary="List your bots", tag="bots", scope="bots:read",
+    response=list[BotOut],
+)  # fmt: skip
+async def list_bots(call: Call) -> list[BotOut]:
+    services = _services(call)
+    return [_bot(b) for b in await services.bots.owned(call.creator_id)]
+
+
+@API.route(
+    "POST",
+    "/bots",
+    summary="Create a bot",
+    tag="bots",
+    scope="bots:write",
+    body=BotCreate,
+    response=BotOut,
+    status=201,
+    errors=(409,),
+    idempotent=True,
+)
+async def create_bot(call: Call) -> BotOut:
+    body: BotCreate = call.body
+    services = _services(call)
+    try:
+        profile = await services.bots.create(
+            body.name,
+            persona=body.persona,
+            greeting=body.greeting,
+            bot_id=body.id,
+            creator=None,
+            owner=call.creator_id,
+        )
+    except BotNameTaken:
+        raise ApiError(409, "Conflict", f"the bot id {body.id} is taken") from None
+    except ValueError as exc:
+        raise ApiError(422, "Unprocessable Content", str(exc)) from None
+    return _bot(profile)
+
+
+@API.route(
+    "GET", "/bots/{bot_id}", summary="One of your bots", tag="bots", scope="bots:read",
+    response=BotOut, errors=(404,),
+)  # fmt: skip
+async def get_bot(call: Call) -> BotOut:
+    return _bot(await owned_bot(call))
+
+
+@API.route(
+    "PATCH",
+    "/bots/{bot_id}",
+    summary="Change a bot's name, persona or greeting",
+    tag="bots",
+    scope="bots:write",
+    body=BotChange,
+    response=BotOut,
+    errors=(404,),
+)
+async def change_bot(call: Call) -> BotOut:
+    profile = await owned_bot(call)
+    body: BotChange = call.body
+    services = _services(call)
+    try:
+        changed = await services.bots.update(
+            profile.id, name=body.name, persona=body.persona, greeting=body.greeting
+        )
+    except ValueError as exc:
+        raise ApiError(422, "Unprocessable Content", str(exc)) from None
+    return _bot(changed)
+
+
+@API.route(
+    "POST", "/bots/{bot_id}/pause", summary="Pause a bot: end users are told it rests",
+    tag="bots", scope="bots:write", response=BotOut, errors=(404,),
+)  # fmt: skip
+async def pause_bot(call: Call) -> BotOut:
+    return await _pause(call, paused=True)
+
+
+@API.route(
+    "POST", "/bots/{bot_id}/resume", summary="Resume a paused bot",
+    tag="bots", scope="bots:write", response=BotOut, errors=(404,),
+)  # fmt: skip
+async def resume_bot(call: Call) -> BotOut:
+    return await _pause(call, paused=False)
+
+
+async def _pause(call: Call, *, paused: bool) -> BotOut:
+    profile = await owned_bot(call)
+    return _bot(await _services(call).bots.update(profile.id, paused=paused))
+
+
+@API.route(
+    "DELETE",
+    "/bots/{bot_id}",
+    summary="Delete a bot with its documents, users, conversations and content",
+    tag="bots",
+    scope="bots:write",
+    status=204,
+    errors=(404,),
+)
+async def delete_bot(call: Call) -> None:
+    profile = await owned_bot(call)
+    services = _services(call)
+    for document in await services.knowledge.documents(profile.id):
+        await services.knowledge.delete(profile.id, document.id)
+    await services.bots.delete(profile.id)
+
+
+def install(app: web.Application) -> None:
+    """The API's routes, ``/openapi.json`` and ``/docs`` on ``app``, whose services
+    (``app[SERVICES]``) are there once it has started."""
+
+    async def authenticate(request: web.Request, scope: str) -> int:
+        accounts = request.app[SERVICES].accounts
+        return await accounts.authenticate(request.headers.get("Authorization"), scope)
+
+    async def once(call: Call, endpoint: Endpoint, run: Run) -> web.Response:
+        return await Idempotency(call.request.app[SERVICES].db).once(call, endpoint, run)
+
+    API.install(app, authenticate, once)
