@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Protocol
 
 from bots.registry import BotDirectory
@@ -33,7 +33,7 @@ from core.outbox import Address, Outbox
 from core.progress import relay_progress
 from core.storage import repository as repo
 from core.storage.database import Database
-from core.storage.models import ContentJob, EndUser, utcnow
+from core.storage.models import ContentJob, EndUser, as_utc, utcnow
 from core.turn import CreatedContent
 from core.voice_io import Recording, VoiceIO, voice_settings
 
@@ -150,7 +150,7 @@ class ContentStudio:
         if job.attempts >= MAX_ATTEMPTS:
             log.error("content job %s failed %d times; giving up", job_id, job.attempts)
             return await self._fail(job, address, "too many attempts")
-        if _aware(job.created_at) < utcnow() - self._max_age:
+        if as_utc(job.created_at) < utcnow() - self._max_age:
             log.error("content job %s is older than %s; giving up", job_id, self._max_age)
             return await self._fail(job, address, "too old to finish")
         await self._set(job_id, status="running", attempts=job.attempts + 1)
@@ -242,8 +242,3 @@ class ContentStudio:
     async def _set(self, job_id: str, **values: object) -> None:
         async with self._db.transaction() as session:
             await repo.set_job(session, job_id, **values)
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite gives back naive datetimes (stored as UTC)."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.api.spec import ApiError
 from core.ratelimit import Buckets, Limit
 from core.storage.database import Database
-from core.storage.models import ApiKey, Creator, CreatorLogin, RefreshToken, utcnow
+from core.storage.models import ApiKey, Creator, CreatorLogin, RefreshToken, as_utc, utcnow
 
 ACCESS_TTL = timedelta(minutes=15)
 REFRESH_TTL = timedelta(days=7)
@@ -52,6 +52,8 @@ EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 LOGIN_PER_EMAIL = Limit(per_minute=5, burst=5)
 LOGIN_PER_ADDRESS = Limit(per_minute=30, burst=30)
 _ALGORITHM = "HS256"
+# how stale an API key's last use may be recorded
+LAST_USED_PRECISION = timedelta(minutes=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +76,7 @@ class Accounts:
         self._secret = secret
         self._buckets = buckets
         self._hasher = PasswordHasher()
-        self._dummy = self._hasher.hash(secrets.token_hex(16))
+        self._dummy: str | None = None  # hashed at the first login, not at start-up
 
     async def register(self, email: str, password: str, name: str) -> Tokens:
         email = _email(email)
@@ -106,7 +108,9 @@ class Accounts:
                 )
         async with self._db.read() as session:
             found = await session.scalar(select(CreatorLogin).where(CreatorLogin.email == email))
-        digest = found.password_hash if found else self._dummy
+        if found is None and self._dummy is None:
+            self._dummy = await asyncio.to_thread(self._hasher.hash, secrets.token_hex(16))
+        digest = found.password_hash if found else self._dummy or ""
         if not await asyncio.to_thread(self._verify, digest, password) or found is None:
             raise unauthorized("wrong email or password")
         return await self._issue(found.creator_id, uuid.uuid4().hex)
@@ -254,10 +258,13 @@ class Accounts:
             raise unauthorized("the API key was revoked")
         if scope not in row.scopes:
             raise ApiError(403, "Forbidden", f"the API key lacks the {scope} scope")
-        async with self._db.transaction() as session:
-            await session.execute(
-                update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=utcnow())
-            )
+        now = utcnow()
+        last = row.last_used_at
+        if last is None or as_utc(last) < now - LAST_USED_PRECISION:  # not a write per call
+            async with self._db.transaction() as session:
+                await session.execute(
+                    update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=now)
+                )
         return row.creator_id
 
     def _verify(self, digest: str, password: str) -> bool:

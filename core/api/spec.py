@@ -260,7 +260,7 @@ async def _body(request: web.Request, model: type[BaseModel] | None) -> BaseMode
         return None
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise ApiError(413, "Payload Too Large", f"the body is over {MAX_BODY // 1024} KB")
-    raw = await request.content.read(MAX_BODY + 1)
+    raw = await request.read()  # whole (aiohttp refuses past client_max_size)
     if len(raw) > MAX_BODY:
         raise ApiError(413, "Payload Too Large", f"the body is over {MAX_BODY // 1024} KB")
     try:
