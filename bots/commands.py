@@ -151,7 +151,7 @@ class CreatorCommands:
         if field == "reset":
             theme = {}
         elif field:
-            problem = _theme_problem(field, value)
+            problem = theme_problem(field, value)
             if problem:
                 return _text(problem)
             theme[field] = value.lower() if field in ("color", "position") else value
@@ -165,7 +165,7 @@ class CreatorCommands:
         )
 
 
-def _theme_problem(field: str, value: str) -> str | None:
+def theme_problem(field: str, value: str) -> str | None:
     """Why a theme value can't be used, or None."""
     if field == "color":
         ok = re.fullmatch(r"#(?:[0-9a-fA-F]{3}){1,2}", value) is not None

@@ -15,6 +15,8 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import select, update
 
@@ -36,6 +38,9 @@ log = logging.getLogger("chorus.ingestion")
 
 KIND = "document"
 MAX_ATTEMPTS = 3
+#: the channel of documents uploaded through the REST API: no chat hears about them;
+#: their progress and outcome are read from the job
+API_CHANNEL = "api"
 AttachmentReader = Callable[[Attachment], Awaitable[bytes]]
 
 
@@ -103,8 +108,11 @@ class DocumentJobs:
         outbox: Outbox,
         jobs: Jobs,
         metrics: Metrics | None = None,
+        uploads: Path | None = None,
     ) -> None:
         self._db = db
+        # where uploaded files wait to be learned (deleted once they are)
+        self._uploads = uploads
         self._bots = bots
         self._learner = learner
         self._outbox = outbox
@@ -119,23 +127,67 @@ class DocumentJobs:
         give now (a refusal, or none: the job speaks for itself)."""
         if (refusal := self._learner.refusal(attachment)) is not None:
             return [_text(refusal)]
+        await self._queue(bot, attachment, chat, uuid.uuid4().hex)
+        return []
+
+    def upload_path(self) -> tuple[str, Path]:
+        """A new job id and the file where its upload is to be written."""
+        if self._uploads is None:
+            raise RuntimeError("this server keeps no uploads")
+        self._uploads.mkdir(parents=True, exist_ok=True)
+        job_id = uuid.uuid4().hex
+        return job_id, self._uploads / job_id
+
+    async def submit_upload(
+        self, bot: BotProfile, job_id: str, path: Path, filename: str, mime_type: str, size: int
+    ) -> DocumentJob:
+        """Queue a file of ``size`` bytes uploaded to :meth:`upload_path`; its progress
+        and outcome are kept on the job (refusals raise ``ValueError``)."""
+        attachment = Attachment(AttachmentKind.DOCUMENT, mime_type, size, path.as_uri(), filename)
+        if (refusal := self._learner.refusal(attachment)) is not None:
+            raise ValueError(refusal)
+        return await self._queue(bot, attachment, None, job_id)
+
+    async def _queue(
+        self, bot: BotProfile, attachment: Attachment, chat: Address | None, job_id: str
+    ) -> DocumentJob:
         job = DocumentJob(
-            id=uuid.uuid4().hex,
+            id=job_id,
             bot_id=bot.id,
-            reply_bot=chat.bot_id,
-            channel=chat.channel,
-            sender_id=chat.sender_id,
+            reply_bot=chat.bot_id if chat else bot.id,
+            channel=chat.channel if chat else API_CHANNEL,
+            sender_id=chat.sender_id if chat else "",
             reference=attachment.reference,
             filename=(attachment.filename or "document")[:255],
             mime_type=attachment.mime_type[:200],
             size=attachment.size,
             status="queued",
             attempts=0,
+            created_at=utcnow(),
+            updated_at=utcnow(),
         )
         async with self._db.transaction() as session:
             session.add(job)
         await self._jobs.enqueue(KIND, job.id)
-        return []
+        return job
+
+    async def job(self, bot_id: str, job_id: str) -> DocumentJob | None:
+        """One of the bot's document jobs, or None."""
+        async with self._db.read() as session:
+            job = await session.get(DocumentJob, job_id[:32])
+        return job if job is not None and job.bot_id == bot_id else None
+
+    async def recent(self, bot_id: str, limit: int = 50) -> list[DocumentJob]:
+        """The bot's latest document jobs, newest first."""
+        async with self._db.read() as session:
+            return list(
+                await session.scalars(
+                    select(DocumentJob)
+                    .where(DocumentJob.bot_id == bot_id)
+                    .order_by(DocumentJob.created_at.desc(), DocumentJob.id.desc())
+                    .limit(limit)
+                )
+            )
 
     async def resume(self, *, quiet: bool = False) -> int:
         """Queue again the documents not learned yet (a previous process accepted them,
@@ -163,9 +215,10 @@ class DocumentJobs:
         chat = Address(job.reply_bot, job.channel, job.sender_id)
         if job.attempts >= MAX_ATTEMPTS:
             log.error("document job %s failed %d times; giving up", job_id, job.attempts)
-            await self._set(job_id, status="failed", error="too many attempts")
             text = f"I couldn't learn from {job.filename}: it failed {job.attempts} times."
-            await self._outbox.send(chat, [_text(text + " Please send it again later.")])
+            await self._set(job_id, status="failed", error=text)
+            self._discard_upload(job.reference)
+            await self._tell(chat, [_text(text + " Please send it again later.")])
             return
         await self._set(job_id, status="running", attempts=job.attempts + 1)
         bot = await self._bots.get(job.bot_id)
@@ -174,13 +227,29 @@ class DocumentJobs:
         )
 
         async def notify(message: OutboundMessage) -> None:
-            await self._outbox.send(chat, [message])
+            await self._set(job_id, progress=message.text[:500])
+            await self._tell(chat, [message])
 
         replies, document_id = await self._learner.learn(bot, attachment, notify)
         status = "done" if document_id else "failed"
         self._metrics.document_jobs.labels(status).inc()
-        await self._set(job_id, status=status, document_id=document_id)
-        await self._outbox.send(chat, replies)
+        outcome = " ".join(r.text for r in replies)[:2000]
+        told = {"progress": outcome} if document_id else {"error": outcome}
+        await self._set(job_id, status=status, document_id=document_id, **told)
+        self._discard_upload(job.reference)
+        await self._tell(chat, replies)
+
+    async def _tell(self, chat: Address, messages: list[OutboundMessage]) -> None:
+        if chat.channel != API_CHANNEL:
+            await self._outbox.send(chat, messages)
+
+    def _discard_upload(self, reference: str) -> None:
+        """Remove an uploaded file once its job is over (files of chats are not ours)."""
+        if self._uploads is None or not reference.startswith("file:"):
+            return
+        path = Path(unquote(urlsplit(reference).path))
+        if path.parent == self._uploads:
+            path.unlink(missing_ok=True)
 
     async def _set(self, job_id: str, **values: object) -> None:
         async with self._db.transaction() as session:

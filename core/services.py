@@ -155,7 +155,15 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
     jobs: Jobs = LocalJobs()
     if settings.redis_url:
         jobs = QueuedJobs(settings.redis_url, settings.redis_prefix)
-    documents = DocumentJobs(db, bots, Learner(knowledge, media.read), outbox, jobs, metrics)
+    documents = DocumentJobs(
+        db,
+        bots,
+        Learner(knowledge, media.read),
+        outbox,
+        jobs,
+        metrics,
+        uploads=settings.data_dir / "uploads",
+    )
     tools = CreatorCommands(
         knowledge, retriever, documents, bots, CreatorBilling(db, bots, credits)
     )
@@ -299,7 +307,15 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         whatsapp,
         credits,
         documents,
-        Accounts(db, api_secret(settings, store), build_buckets(settings, redis, metrics)),
+        Accounts(
+            db,
+            api_secret(settings, store),
+            build_buckets(settings, redis, metrics),
+            Limit(
+                per_minute=settings.api_requests_per_minute,
+                burst=max(1, settings.api_requests_per_minute // 5),
+            ),
+        ),
         llm=llm,
         voice=voice,
         manager=manager,

@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     stripe_webhook_secret: SecretStr | None = None
     stripe_api_base: str | None = None
     jwt_secret: SecretStr | None = None
+    # REST API requests a creator may make a minute (a fifth of them at once)
+    api_requests_per_minute: int = Field(default=600, ge=1)
     embedding_model: Literal["minilm", "e5", "ollama"] = "minilm"
     ollama_embedding_model: str = "nomic-embed-text"
     # below this cosine similarity the material "does not cover" a question; unset, the

@@ -22,6 +22,7 @@ from core.services import Services, build_services, close, prepare
 from core.settings import Settings
 from core.storage.models import Base
 from tests.servers import chroma_server
+from tests.test_channels.telegram_app import Client, services_ready, start
 
 DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
@@ -109,3 +110,12 @@ def chroma_url(tmp_path: Path) -> Iterator[str]:
     server.start()
     yield url
     server.stop()
+
+
+@pytest.fixture
+async def api(settings: Settings) -> AsyncIterator[Client]:
+    """The whole app on the test's database, started and ready, for REST API calls."""
+    client = await start(settings)
+    await services_ready(client)
+    yield client
+    await client.close()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import math
 import re
 import secrets
 import uuid
@@ -51,6 +52,8 @@ KEY_PREFIX = "chorus_"
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 LOGIN_PER_EMAIL = Limit(per_minute=5, burst=5)
 LOGIN_PER_ADDRESS = Limit(per_minute=30, burst=30)
+# requests of one creator's, whatever their credentials
+REQUESTS = Limit(per_minute=600, burst=120)
 _ALGORITHM = "HS256"
 # how stale an API key's last use may be recorded
 LAST_USED_PRECISION = timedelta(minutes=1)
@@ -71,10 +74,13 @@ def unauthorized(detail: str) -> ApiError:
 class Accounts:
     """Registers creators, issues and checks their credentials."""
 
-    def __init__(self, db: Database, secret: bytes, buckets: Buckets) -> None:
+    def __init__(
+        self, db: Database, secret: bytes, buckets: Buckets, requests: Limit = REQUESTS
+    ) -> None:
         self._db = db
         self._secret = secret
         self._buckets = buckets
+        self._requests = requests
         self._hasher = PasswordHasher()
         self._dummy: str | None = None  # hashed at the first login, not at start-up
 
@@ -150,6 +156,23 @@ class Accounts:
             return await self._key(credential, scope)
         claims = self._decode(credential, "access")
         return int(claims["sub"])
+
+    async def meter(self, creator_id: int) -> dict[str, str]:
+        """Count one request of the creator's: the ``X-RateLimit-*`` headers to send, or
+        429 (with them and ``Retry-After``) past the limit."""
+        limit = self._requests
+        decision = await self._buckets.take(f"api:{creator_id}", limit)
+        # seconds until the bucket is full again
+        reset = math.ceil((limit.burst - decision.remaining) / limit.rate)
+        headers = {
+            "X-RateLimit-Limit": str(limit.burst),
+            "X-RateLimit-Remaining": str(max(0, decision.remaining)),
+            "X-RateLimit-Reset": str(reset),
+        }
+        if not decision.allowed:
+            headers["Retry-After"] = str(max(1, math.ceil(decision.retry_after)))
+            raise ApiError(429, "Too Many Requests", "too many requests; slow down", headers)
+        return headers
 
     async def create_key(self, creator_id: int, name: str, scopes: list[str]) -> tuple[ApiKey, str]:
         unknown = sorted(set(scopes) - set(SCOPES))

@@ -10,24 +10,20 @@ from datetime import datetime
 from typing import Annotated
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
 from bots.profile import BotProfile
 from bots.registry import MAX_NAME
+from core.api import billing, content, conversations, knowledge, widget
 from core.api.accounts import ACCOUNT, SCOPES, Accounts, Tokens
+from core.api.common import API, Strict, Text, owned_bot, services
 from core.api.idempotency import Idempotency
-from core.api.spec import Api, ApiError, Call, Endpoint, Run
-from core.errors import BotNameTaken, UnknownBot
-from core.services import SERVICES, Services
+from core.api.spec import RATE_HEADERS, ApiError, Call, Endpoint, Run
+from core.errors import BotNameTaken
+from core.services import SERVICES
 
-API = Api()
-
-Text = Annotated[str, StringConstraints(max_length=4000)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+#: the resource modules whose endpoints register on API when imported
+RESOURCES = (knowledge, conversations, content, billing, widget)
 
 # --- accounts --------------------------------------------------------------------------
 
@@ -82,12 +78,8 @@ def _pair(tokens: Tokens) -> TokenPair:
     )
 
 
-def _services(call: Call) -> Services:
-    return call.request.app[SERVICES]
-
-
 def _accounts(call: Call) -> Accounts:
-    return _services(call).accounts
+    return services(call).accounts
 
 
 @API.route(
@@ -228,25 +220,13 @@ def _bot(profile: BotProfile) -> BotOut:
     )
 
 
-async def owned_bot(call: Call) -> BotProfile:
-    """The bot of the path, if it is the caller's; 404 otherwise (theirs or nobody's)."""
-    services = _services(call)
-    try:
-        profile = await services.bots.get(call.path["bot_id"])
-    except UnknownBot:
-        profile = None
-    if profile is None or profile.creator_id != call.creator_id:
-        raise ApiError(404, "Not Found", "no such bot")
-    return profile
-
-
 @API.route(
     "GET", "/bots", summary="List your bots", tag="bots", scope="bots:read",
     response=list[BotOut],
 )  # fmt: skip
 async def list_bots(call: Call) -> list[BotOut]:
-    services = _services(call)
-    return [_bot(b) for b in await services.bots.owned(call.creator_id)]
+    svc = services(call)
+    return [_bot(b) for b in await svc.bots.owned(call.creator_id)]
 
 
 @API.route(
@@ -263,9 +243,9 @@ async def list_bots(call: Call) -> list[BotOut]:
 )
 async def create_bot(call: Call) -> BotOut:
     body: BotCreate = call.body
-    services = _services(call)
+    svc = services(call)
     try:
-        profile = await services.bots.create(
+        profile = await svc.bots.create(
             body.name,
             persona=body.persona,
             greeting=body.greeting,
@@ -301,9 +281,9 @@ async def get_bot(call: Call) -> BotOut:
 async def change_bot(call: Call) -> BotOut:
     profile = await owned_bot(call)
     body: BotChange = call.body
-    services = _services(call)
+    svc = services(call)
     try:
-        changed = await services.bots.update(
+        changed = await svc.bots.update(
             profile.id, name=body.name, persona=body.persona, greeting=body.greeting
         )
     except ValueError as exc:
@@ -329,7 +309,7 @@ async def resume_bot(call: Call) -> BotOut:
 
 async def _pause(call: Call, *, paused: bool) -> BotOut:
     profile = await owned_bot(call)
-    return _bot(await _services(call).bots.update(profile.id, paused=paused))
+    return _bot(await services(call).bots.update(profile.id, paused=paused))
 
 
 @API.route(
@@ -343,10 +323,10 @@ async def _pause(call: Call, *, paused: bool) -> BotOut:
 )
 async def delete_bot(call: Call) -> None:
     profile = await owned_bot(call)
-    services = _services(call)
-    for document in await services.knowledge.documents(profile.id):
-        await services.knowledge.delete(profile.id, document.id)
-    await services.bots.delete(profile.id)
+    svc = services(call)
+    for document in await svc.knowledge.documents(profile.id):
+        await svc.knowledge.delete(profile.id, document.id)
+    await svc.bots.delete(profile.id)
 
 
 def install(app: web.Application) -> None:
@@ -355,7 +335,9 @@ def install(app: web.Application) -> None:
 
     async def authenticate(request: web.Request, scope: str) -> int:
         accounts = request.app[SERVICES].accounts
-        return await accounts.authenticate(request.headers.get("Authorization"), scope)
+        creator_id = await accounts.authenticate(request.headers.get("Authorization"), scope)
+        request[RATE_HEADERS] = await accounts.meter(creator_id)
+        return creator_id
 
     async def once(call: Call, endpoint: Endpoint, run: Run) -> web.Response:
         return await Idempotency(call.request.app[SERVICES].db).once(call, endpoint, run)

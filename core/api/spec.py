@@ -73,12 +73,18 @@ def problem_response(
 
 @dataclass(frozen=True, slots=True)
 class Call:
-    """What a handler receives: the request, who made it, its parsed body and path."""
+    """What a handler receives: the request, who made it, its parsed body, path and
+    query (a model, when the endpoint declares one)."""
 
     request: web.Request
     creator_id: int
     body: Any
     path: dict[str, str]
+    query: Any = None
+
+
+#: the ``X-RateLimit-*`` headers an authenticated request earned, added to its answer
+RATE_HEADERS = web.RequestKey("rate_headers", dict)
 
 
 Handler = Callable[[Call], Awaitable[BaseModel | list[Any] | None]]
@@ -102,6 +108,9 @@ class Endpoint:
     status: int
     errors: tuple[int, ...]
     idempotent: bool
+    query: type[BaseModel] | None = None
+    # the handler reads a multipart/form-data body itself (a file upload)
+    upload: bool = False
 
     @property
     def operation_id(self) -> str:
@@ -127,6 +136,8 @@ class Api:
         status: int = 200,
         errors: tuple[int, ...] = (),
         idempotent: bool = False,
+        query: type[BaseModel] | None = None,
+        upload: bool = False,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.endpoints.append(
@@ -142,6 +153,8 @@ class Api:
                     status,
                     errors,
                     idempotent,
+                    query,
+                    upload,
                 )
             )
             return handler
@@ -233,23 +246,27 @@ def _view(
             creator_id = 0
             if endpoint.scope is not None:
                 creator_id = await authenticate(request, endpoint.scope)
+            query = _validated(endpoint.query, dict(request.query), "query")
             body = await _body(request, endpoint.body)
-            call = Call(request, creator_id, body, dict(request.match_info))
+            call = Call(request, creator_id, body, dict(request.match_info), query)
 
             async def run() -> web.Response:
                 return _respond(endpoint, await endpoint.handler(call))
 
             if endpoint.idempotent and "Idempotency-Key" in request.headers:
-                return await once(call, endpoint, run)
-            return await run()
+                response = await once(call, endpoint, run)
+            else:
+                response = await run()
         except ApiError as exc:
-            return problem_response(
+            response = problem_response(
                 exc.status,
                 exc.title,
                 exc.detail,
                 errors=exc.errors if isinstance(exc, ValidationFailed) else None,
                 headers=exc.headers,
             )
+        response.headers.update(request.get(RATE_HEADERS, {}))
+        return response
 
     view.__name__ = endpoint.operation_id
     return view
@@ -266,8 +283,23 @@ async def _body(request: web.Request, model: type[BaseModel] | None) -> BaseMode
     try:
         return model.model_validate_json(raw or b"{}")
     except ValidationError as exc:
-        errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
-        raise ValidationFailed(errors) from None
+        raise ValidationFailed(_errors(exc)) from None
+
+
+def _validated(model: type[BaseModel] | None, values: dict[str, str], where: str) -> Any:
+    if model is None:
+        return None
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        raise ValidationFailed(_errors(exc, where)) from None
+
+
+def _errors(exc: ValidationError, where: str | None = None) -> list[dict[str, Any]]:
+    prefix = [where] if where else []
+    return [
+        {"loc": prefix + list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()
+    ]
 
 
 class ValidationFailed(ApiError):
@@ -322,12 +354,42 @@ def _operation(e: Endpoint) -> dict[str, Any]:
                 "description": "the same key with the same request gives the first answer again",
             }
         )
+    if e.query is not None:
+        query = e.query.model_json_schema()
+        for name, prop in query.get("properties", {}).items():
+            parameters.append(
+                {
+                    "name": name,
+                    "in": "query",
+                    "required": name in query.get("required", ()),
+                    "schema": {k: v for k, v in prop.items() if k != "title"},
+                    **({"description": prop["description"]} if "description" in prop else {}),
+                }
+            )
     if parameters:
         op["parameters"] = parameters
     if e.body is not None:
         op["requestBody"] = {
             "required": True,
             "content": {"application/json": {"schema": _ref(e.body)}},
+        }
+    elif e.upload:
+        op["requestBody"] = {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "file": {
+                                "type": "string",
+                                "contentMediaType": "application/octet-stream",
+                            }
+                        },
+                        "required": ["file"],
+                    }
+                }
+            },
         }
     responses: dict[str, Any] = {}
     model = _model(e.response)
@@ -342,9 +404,11 @@ def _operation(e: Endpoint) -> dict[str, Any]:
             "content": {"application/json": {"schema": schema}},
         }
     problem = {"content": {"application/problem+json": {"schema": _ref(Problem)}}}
-    codes = set(e.errors) | {422} if e.body is not None else set(e.errors)
+    codes = set(e.errors)
+    if e.body is not None or e.query is not None or e.upload:
+        codes.add(422)
     if e.scope is not None:
-        codes |= {401, 403}
+        codes |= {401, 403, 429}
     for code in sorted(codes):
         responses[str(code)] = {"description": _REASONS.get(code, "error"), **problem}
     op["responses"] = responses

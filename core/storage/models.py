@@ -198,6 +198,10 @@ class Conversation(Base):
     """An end user's conversation with a bot: its state and the flow's collected answers."""
 
     __tablename__ = "conversations"
+    # the API lists a bot's conversations, most recently active first
+    __table_args__ = (
+        Index("ix_conversations_bot_id_updated_at_id", "bot_id", "updated_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     bot_id: Mapped[str] = mapped_column(ForeignKey("bots.id", ondelete="CASCADE"), index=True)
@@ -249,6 +253,7 @@ class ContentItem(Base):
     """A piece of personalised content made for an end user: their library."""
 
     __tablename__ = "content_items"
+    __table_args__ = (Index("ix_content_items_bot_id_id", "bot_id", "id"),)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     bot_id: Mapped[str] = mapped_column(ForeignKey("bots.id", ondelete="CASCADE"))
@@ -297,6 +302,7 @@ class DocumentJob(Base):
     the manager bot's or the bot's own."""
 
     __tablename__ = "document_jobs"
+    __table_args__ = (Index("ix_document_jobs_bot_id_created_at", "bot_id", "created_at"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     bot_id: Mapped[str] = mapped_column(ForeignKey("bots.id", ondelete="CASCADE"))
@@ -310,6 +316,8 @@ class DocumentJob(Base):
     status: Mapped[str] = mapped_column(String(16), index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     document_id: Mapped[str | None] = mapped_column(String(64))
+    # the latest progress ("Reading page 12 of 40…"), then what was learned
+    progress: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -5,55 +5,13 @@ document."""
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import Any
-
-import pytest
 
 from core.api.accounts import ACCESS_TTL
 from core.app import SERVICES
-from core.settings import Settings
 from core.storage.models import utcnow
-from tests.test_channels.telegram_app import Client, services_ready, start
-
-PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-async def api(settings: Settings) -> AsyncIterator[Client]:
-    client = await start(settings)
-    await services_ready(client)
-    yield client
-    await client.close()
-
-
-def email() -> str:
-    return f"creator-{uuid.uuid4().hex[:8]}@example.com"
-
-
-async def register(api: Client, address: str | None = None) -> dict[str, Any]:
-    response = await api.post(
-        "/api/v1/auth/register",
-        json={"email": address or email(), "password": PASSWORD, "name": "Ana"},
-    )
-    assert response.status == 201, await response.text()
-    tokens: dict[str, Any] = await response.json()
-    return tokens
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-async def problem(response: Any, status: int) -> dict[str, Any]:
-    assert response.status == status, await response.text()
-    assert response.content_type == "application/problem+json"
-    body: dict[str, Any] = await response.json(content_type=None)
-    assert body["status"] == status
-    assert body["request_id"] == response.headers["X-Request-Id"]
-    return body
+from tests.api import PASSWORD, bearer, email, problem, register
+from tests.test_channels.telegram_app import Client
 
 
 async def test_register_login_refresh_and_logout(api: Client) -> None:

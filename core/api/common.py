@@ -1,0 +1,123 @@
+"""What the API's resource modules share: the endpoint registry, strict request models,
+the caller's bot (404 for anyone else's) and cursor pagination."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import datetime
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from sqlalchemy import Select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from bots.profile import BotProfile
+from core.api.spec import Api, ApiError, Call
+from core.errors import UnknownBot
+from core.services import SERVICES, Services
+
+API = Api()
+
+Text = Annotated[str, StringConstraints(max_length=4000)]
+Item = TypeVar("Item", bound=BaseModel)
+
+
+class Strict(BaseModel):
+    """A request model that refuses fields it does not know."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class PageQuery(Strict):
+    """``?limit=&cursor=``: a page of a listing, newest first unless said otherwise."""
+
+    limit: int = Field(default=50, ge=1, le=200, description="items per page")
+    cursor: Annotated[str, StringConstraints(max_length=200)] | None = Field(
+        default=None, description="next_cursor of the previous page"
+    )
+
+
+class Page(BaseModel, Generic[Item]):
+    """A page of a listing; ``next_cursor`` is null on the last one."""
+
+    items: list[Item]
+    next_cursor: str | None
+
+
+def services(call: Call) -> Services:
+    return call.request.app[SERVICES]
+
+
+async def owned_bot(call: Call) -> BotProfile:
+    """The bot of the path, if it is the caller's; 404 otherwise (theirs or nobody's)."""
+    try:
+        profile = await services(call).bots.get(call.path["bot_id"])
+    except UnknownBot:
+        profile = None
+    if profile is None or profile.creator_id != call.creator_id:
+        raise not_found("bot")
+    return profile
+
+
+def not_found(what: str) -> ApiError:
+    return ApiError(404, "Not Found", f"no such {what}")
+
+
+def path_id(call: Call, name: str) -> int:
+    """A numeric id of the path; 404 when it is not one (it names nothing)."""
+    value = call.path[name]
+    if not value.isdigit() or len(value) > 18:
+        raise not_found(name.removesuffix("_id").replace("_", " "))
+    return int(value)
+
+
+def encode_cursor(*values: Any) -> str:
+    """An opaque cursor holding the sort key of the last item of a page."""
+    plain = [v.isoformat() if isinstance(v, datetime) else v for v in values]
+    return base64.urlsafe_b64encode(json.dumps(plain).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, *kinds: type) -> tuple[Any, ...]:
+    """The sort key in ``cursor`` (of the given kinds); 422 when it was not ours."""
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not isinstance(raw, list) or len(raw) != len(kinds):
+            raise ValueError("wrong length")
+        return tuple(
+            datetime.fromisoformat(v) if kind is datetime else _exactly(kind, v)
+            for kind, v in zip(kinds, raw, strict=True)
+        )
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise ApiError(
+            422, "Unprocessable Content", "the cursor is not one this API gave"
+        ) from None
+
+
+def _exactly(kind: type, value: Any) -> Any:
+    if type(value) is not kind:
+        raise TypeError(f"expected {kind.__name__}")
+    return value
+
+
+async def by_id(
+    session: AsyncSession,
+    statement: Select[Any],
+    column: InstrumentedAttribute[int],
+    query: PageQuery,
+    *,
+    newest_first: bool = True,
+) -> tuple[list[Any], str | None]:
+    """A page of ``statement``'s rows in the order of their ``column`` id, after the
+    query's cursor; the rows and the cursor of the next page (None on the last)."""
+    if query.cursor:
+        (last,) = decode_cursor(query.cursor, int)
+        statement = statement.where(column < last if newest_first else column > last)
+    order = column.desc() if newest_first else column.asc()
+    rows = list(await session.scalars(statement.order_by(order).limit(query.limit + 1)))
+    if len(rows) <= query.limit:
+        return rows, None
+    rows = rows[: query.limit]
+    return rows, encode_cursor(getattr(rows[-1], column.key))
