@@ -193,6 +193,8 @@ class BotDirectory:
             values["greeting"] = _limited(greeting, "greeting")
         if paused is not None:
             values["paused"] = paused
+        if not values:
+            return await self.get(bot_id)
         async with self._db.transaction() as session:
             changed = await session.execute(update(Bot).where(Bot.id == bot_id).values(**values))
             if not changed.rowcount:  # type: ignore[attr-defined]

@@ -393,7 +393,10 @@ async def problem_middleware(
     except web.HTTPException as exc:
         if not request.path.startswith(API_PREFIX) or exc.status < 400:
             raise
-        return problem(exc.status, exc.reason, exc.text or exc.reason)
+        answer = problem(exc.status, exc.reason, exc.text or exc.reason)
+        if "Allow" in exc.headers:  # a 405 names the methods there are
+            answer.headers["Allow"] = exc.headers["Allow"]
+        return answer
     except ChorusError as exc:
         status = next((s for cls, s in _STATUS.items() if isinstance(exc, cls)), 400)
         return problem(status, type(exc).__name__, str(exc))

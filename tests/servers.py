@@ -30,15 +30,24 @@ def free_port() -> int:
 class Server:
     """A server process started by a test, its output in a log file."""
 
-    def __init__(self, command: list[str], log: Path, ready: Callable[[], bool]) -> None:
+    def __init__(
+        self,
+        command: list[str],
+        log: Path,
+        ready: Callable[[], bool],
+        env: dict[str, str] | None = None,
+    ) -> None:
         self._command = command
         self._log = log
         self._ready = ready
+        self._env = env
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, within: float = 30.0) -> None:
         with self._log.open("ab") as out:
-            self.process = subprocess.Popen(self._command, stdout=out, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                self._command, stdout=out, stderr=subprocess.STDOUT, env=self._env
+            )
         deadline = time.monotonic() + within
         while not self._ready():
             if self.process.poll() is not None or time.monotonic() > deadline:

@@ -4,7 +4,6 @@ charges, and each user's balance, ledger entries and the creator's grants."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints
@@ -24,7 +23,7 @@ from core.api.common import (
     path_id,
     services,
 )
-from core.api.spec import ApiError, Call
+from core.api.spec import ApiError, Call, Moment
 from core.storage.models import CreditAccount, EndUser, LedgerEntry
 
 OfferId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
@@ -78,7 +77,7 @@ class EntryOut(BaseModel):
     debt_change: int
     balance_after: int
     cause: str
-    created_at: datetime
+    created_at: Moment
 
 
 class EntryPage(Page[EntryOut]):

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -19,7 +18,7 @@ from core.api.common import (
     path_id,
     services,
 )
-from core.api.spec import Call
+from core.api.spec import Call, Moment
 from core.media import MediaStore
 from core.storage.models import ContentItem
 
@@ -37,7 +36,7 @@ class ContentOut(BaseModel):
     parameters: dict[str, Any] = Field(description="what the user asked for")
     text: str
     recording: Recording | None
-    created_at: datetime
+    created_at: Moment
 
 
 class ContentPage(Page[ContentOut]):

@@ -23,7 +23,7 @@ from core.api.common import (
     path_id,
     services,
 )
-from core.api.spec import Call
+from core.api.spec import Call, Moment
 from core.storage.models import ChannelIdentity, Conversation, EndUser, Message, as_utc
 
 
@@ -39,15 +39,15 @@ class UserOut(BaseModel):
     language: str | None
     voice_enabled: bool
     channels: list[ChannelOut]
-    created_at: datetime
+    created_at: Moment
 
 
 class ConversationOut(BaseModel):
     id: int
     user: UserOut
     state: str = Field(description="greeting, chat, a guided-creation step, paywall, handoff…")
-    created_at: datetime
-    updated_at: datetime
+    created_at: Moment
+    updated_at: Moment
 
 
 class MessageOut(BaseModel):
@@ -58,7 +58,7 @@ class MessageOut(BaseModel):
     text: str
     payload: dict[str, Any] = Field(description="buttons, sources, audio… as stored")
     reply_to_id: int | None
-    created_at: datetime
+    created_at: Moment
 
 
 class UserPage(Page[UserOut]):

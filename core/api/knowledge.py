@@ -9,7 +9,6 @@ the answer is 202 with the job, whose progress and outcome ``/document-jobs/{id}
 from __future__ import annotations
 
 import mimetypes
-from datetime import datetime
 from pathlib import Path, PurePath
 from typing import Annotated
 
@@ -17,7 +16,7 @@ from aiohttp import BodyPartReader, web
 from pydantic import BaseModel, Field, StringConstraints
 
 from core.api.common import API, Strict, not_found, owned_bot, services
-from core.api.spec import ApiError, Call
+from core.api.spec import ApiError, Call, Moment
 from core.storage.models import DocumentJob
 from knowledge.base import DocumentInfo
 
@@ -31,7 +30,7 @@ class DocumentOut(BaseModel):
     mime_type: str
     pages: int | None
     passages: int
-    created_at: datetime
+    created_at: Moment
 
 
 class DocumentJobOut(BaseModel):
@@ -45,8 +44,8 @@ class DocumentJobOut(BaseModel):
     progress: str | None
     document_id: str | None
     error: str | None
-    created_at: datetime
-    updated_at: datetime
+    created_at: Moment
+    updated_at: Moment
 
 
 class JobsQuery(Strict):

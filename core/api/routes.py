@@ -6,7 +6,6 @@ that does not exist, so ids of other creators' bots cannot even be confirmed.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from aiohttp import web
@@ -15,10 +14,10 @@ from pydantic import BaseModel, Field, StringConstraints
 from bots.profile import BotProfile
 from bots.registry import MAX_NAME
 from core.api import billing, content, conversations, knowledge, widget
-from core.api.accounts import ACCOUNT, SCOPES, Accounts, Tokens
+from core.api.accounts import ACCOUNT, EMAIL, SCOPES, Accounts, Tokens
 from core.api.common import API, Strict, Text, owned_bot, services
 from core.api.idempotency import Idempotency
-from core.api.spec import RATE_HEADERS, ApiError, Call, Endpoint, Run
+from core.api.spec import RATE_HEADERS, ApiError, Call, Endpoint, Moment, Run
 from core.errors import BotNameTaken
 from core.services import SERVICES
 
@@ -29,7 +28,7 @@ RESOURCES = (knowledge, conversations, content, billing, widget)
 
 
 class Registration(Strict):
-    email: Annotated[str, StringConstraints(min_length=3, max_length=254)]
+    email: Annotated[str, StringConstraints(max_length=254, pattern=EMAIL.pattern)]
     password: Annotated[str, StringConstraints(min_length=10, max_length=200)]
     name: Annotated[str, StringConstraints(max_length=200)] = ""
 
@@ -60,9 +59,9 @@ class KeyInfo(BaseModel):
     id: str
     name: str
     scopes: list[str]
-    created_at: datetime
-    last_used_at: datetime | None
-    revoked_at: datetime | None
+    created_at: Moment
+    last_used_at: Moment | None
+    revoked_at: Moment | None
 
 
 class NewKey(KeyInfo):

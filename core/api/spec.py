@@ -15,13 +15,18 @@ import json
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ValidationError
+from pydantic import AfterValidator, BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 
 from core.logs import REQUEST_ID
+from core.storage.models import as_utc
+
+#: a moment in an answer: always with its offset (UTC), as RFC 3339 and clients want
+Moment = Annotated[datetime, AfterValidator(as_utc)]
 
 PREFIX = "/api/v1"
 MAX_BODY = 64 * 1024
@@ -280,8 +285,11 @@ async def _body(request: web.Request, model: type[BaseModel] | None) -> BaseMode
     raw = await request.read()  # whole (aiohttp refuses past client_max_size)
     if len(raw) > MAX_BODY:
         raise ApiError(413, "Payload Too Large", f"the body is over {MAX_BODY // 1024} KB")
+    if not raw.strip():
+        errors = [{"loc": [], "msg": "a JSON body is required", "type": "missing"}]
+        raise ValidationFailed(errors)
     try:
-        return model.model_validate_json(raw or b"{}")
+        return model.model_validate_json(raw)
     except ValidationError as exc:
         raise ValidationFailed(_errors(exc)) from None
 
@@ -350,7 +358,7 @@ def _operation(e: Endpoint) -> dict[str, Any]:
                 "name": "Idempotency-Key",
                 "in": "header",
                 "required": False,
-                "schema": {"type": "string", "maxLength": 200},
+                "schema": {"type": "string", "minLength": 1, "maxLength": 200},
                 "description": "the same key with the same request gives the first answer again",
             }
         )
@@ -409,6 +417,8 @@ def _operation(e: Endpoint) -> dict[str, Any]:
         codes.add(422)
     if e.scope is not None:
         codes |= {401, 403, 429}
+    if e.idempotent:  # a malformed key, a twin still running, another request's key
+        codes |= {400, 409, 422}
     for code in sorted(codes):
         responses[str(code)] = {"description": _REASONS.get(code, "error"), **problem}
     op["responses"] = responses
