@@ -3,10 +3,12 @@
 Every change to an account is a :class:`~core.storage.models.LedgerEntry` that is never
 updated or deleted: a free grant, a purchase, a creator's grant, a monthly allowance, a
 reservation for content being made and its capture or release, a question paid for, a
-refund's reversal. Each carries an idempotency key (posting the same key twice returns
-the first entry and changes nothing) and names its cause (``job:…``, ``stripe:evt_…``,
-``creator:…``). The account row caches the balance, updated in the same transaction as
-the entry, so the balance is always the sum of the entries.
+refund's reversal. (The one exception is an end user's erasure at their request, which
+removes their account whole: :meth:`core.privacy.EndUserData.erase`.) Each carries an
+idempotency key (posting the same key twice returns the first entry and changes nothing)
+and names its cause (``job:…``, ``stripe:evt_…``, ``creator:…``). The account row caches
+the balance, updated in the same transaction as the entry, so the balance is always the
+sum of the entries.
 
 Overdrawing is refused three times over: the account row is locked (``SELECT … FOR
 UPDATE`` on PostgreSQL; SQLite serialises writers), the balance is changed by a

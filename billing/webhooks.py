@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing import ledger as books
 from bots.registry import BotDirectory
-from core import guided
+from core import guided, integrations
 from core.errors import ChorusError, UnknownBot
 from core.messages import OutboundMessage
 from core.outbox import Address
@@ -181,8 +181,10 @@ class StripeWebhooks:
             notices.append(
                 Notice(_address(payment), f"You're on the {payment.offer} plan now. Thank you!")
             )
+            await _completed(session, payment)
             return f"subscribed to {payment.offer}"
         payment.payment_intent = _text(obj.get("payment_intent"))
+        await _completed(session, payment)
         entry = await books.post(
             session,
             payment.account_id,
@@ -419,3 +421,22 @@ async def _account_for(
     if account is None or account.bot_id != metadata.get("bot_id"):
         return None
     return account
+
+
+async def _completed(session: AsyncSession, payment: Payment) -> None:
+    """Tell the creator's webhooks, in the transaction that records the payment."""
+    account = await session.get(CreditAccount, payment.account_id)
+    await integrations.record(
+        session,
+        payment.bot_id,
+        "payment.completed",
+        {
+            "payment_id": payment.id,
+            "user_id": account.end_user_id if account else None,
+            "mode": payment.mode,
+            "offer": payment.offer,
+            "credits": payment.credits,
+            "amount": payment.amount,
+            "currency": payment.currency,
+        },
+    )

@@ -13,8 +13,10 @@ import re
 from collections.abc import Awaitable, Callable
 
 from bots.commands import CreatorCommands
+from bots.handoff import HumanHandoff
 from bots.profile import BotProfile
 from bots.registry import MANAGER_ID, MAX_TEXT, BotDirectory
+from bots.stats import CreatorStats
 from core.errors import ChannelRefused, ChannelUnreachable, UnknownBot
 from core.messages import Attachment, AttachmentKind, InboundMessage, OutboundMessage
 from core.outbox import Address
@@ -46,6 +48,9 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("theme", "Your chat bubble's colour, title, side and picture"),
     ("pricing", "Prices, credit packs and monthly plans"),
     ("grant", "Give a user credits"),
+    ("stats", "Numbers and a chart of the last 30 days"),
+    ("takeover", "Talk to one of your users yourself"),
+    ("release", "Hand that user back to your agent"),
     ("pause", "Stop answering end users for now"),
     ("resume", "Answer end users again"),
     ("help", "What I can do"),
@@ -53,10 +58,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
 
 # creator commands whose features this server does not offer yet
 NOT_YET = {
-    "stats": "statistics",
     "broadcast": "messages to all your users",
-    "takeover": "taking over a conversation",
-    "release": "handing a conversation back",
 }
 
 HELP = """I help you build an AI agent that answers from your own documents on Telegram \
@@ -72,7 +74,10 @@ answer from.
 https://your.site lets it appear there; /theme sets its colour, title, side and picture.
 /pricing sets what content costs and the credit packs and plans on sale; /grant USER N \
 gives a user credits.
+/stats shows its numbers and a chart of the last 30 days.
 /pause and /resume stop and restart its answers to your users.
+/takeover lists its latest conversations and /takeover N lets you answer user N \
+yourself (your messages go to them, theirs come here) until /release.
 /bots lists your agents; /use ID switches between them."""
 
 
@@ -90,6 +95,8 @@ class ManagerBot:
         *,
         public_base_url: str,
         own_token: str,
+        stats: CreatorStats,
+        handoff: HumanHandoff | None = None,
     ) -> None:
         self._bots = bots
         self._tools = tools
@@ -99,6 +106,8 @@ class ManagerBot:
         self._whatsapp_claim = whatsapp_claim
         self._public = public_base_url.rstrip("/")
         self._own_token = own_token
+        self._stats = stats
+        self._handoff = handoff
 
     async def handle(self, message: InboundMessage) -> list[OutboundMessage]:
         """The replies to one message from a creator."""
@@ -106,6 +115,18 @@ class ManagerBot:
             return _say("Let's talk in a private chat: open one with me and send /start.")
         who = (message.channel.value, message.sender_id)
         command = message.command
+        chat = Address(MANAGER_ID, message.channel.value, message.sender_id)
+        if command is None and message.text and not message.attachments and self._handoff:
+            # while the creator talks with one of their users, their words go to that user
+            relayed = await self._handoff.relay(chat, await self._bots.owned_by(*who), message.text)
+            if relayed is not None:
+                return relayed
+        if command in ("takeover", "release") and self._handoff is not None:
+            mine = await self._bots.owned_by(*who)
+            current = await self._bots.chosen(*who) if mine else None
+            return await self._handoff.command(
+                command, message.command_args, chat, message.sender_name, mine, current
+            )
         if command in ("start", "help", None) and not message.attachments:
             if command is None and message.text:
                 return _say(
@@ -133,7 +154,6 @@ class ManagerBot:
         if bot is None:
             return _say("You have no agent yet. Create one with /newbot followed by its name.")
         if command is None:
-            chat = Address(MANAGER_ID, message.channel.value, message.sender_id)
             return await self._document(bot, message.attachments, chat)
         if command in ("persona", "greeting"):
             return await self._describe(bot, command, message.command_args)
@@ -143,6 +163,8 @@ class ManagerBot:
             return await self._whatsapp(bot, message.command_args.strip())
         if command in self._tools.names:
             return await self._tools.run(command, message.command_args, bot)
+        if command == "stats":
+            return await self._stats.reply(bot)
         if command == "widget":
             return _say(
                 f"Paste this into your website's HTML to add {bot.name}'s chat bubble:\n\n"

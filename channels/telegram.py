@@ -5,7 +5,7 @@ The adapter translates and nothing more: an ``Update`` becomes an ``InboundMessa
 documents, photos with captions, edited messages), and each ``OutboundMessage`` becomes
 the Bot API calls that show it best: HTML text split under Telegram's 4,096 characters,
 inline keyboards, a compact sources list, voice notes (OGG/Opus) or audio files for long
-recordings, documents, and progress shown by editing one message.
+recordings, documents, photos (charts), and progress shown by editing one message.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from aiogram.methods import (
     SendChatAction,
     SendDocument,
     SendMessage,
+    SendPhoto,
     SendVoice,
 )
 from aiogram.methods.base import Response
@@ -72,6 +73,7 @@ RESPONSE_MODELS = tuple(
             SendVoice,
             SendAudio,
             SendDocument,
+            SendPhoto,
             AnswerCallbackQuery,
             DeleteMessage,
             GetFile,
@@ -263,6 +265,8 @@ class TelegramRenderer:
                 await self._send_audio(bot, chat_id, reply.audio, reply.text)
             elif reply.kind is OutboundKind.DOCUMENT and reply.document is not None:
                 await self._send_document(bot, chat_id, reply.document, reply.text)
+            elif reply.kind is OutboundKind.IMAGE and reply.image is not None:
+                await self._send_photo(bot, chat_id, reply.image, reply.text)
             else:
                 await self._send_text(bot, chat_id, reply)
 
@@ -321,5 +325,17 @@ class TelegramRenderer:
         await bot.send_document(
             chat_id,
             FSInputFile(path, filename=document.filename),
+            caption=html.escape(caption, quote=False)[:1024] or None,
+        )
+
+    async def _send_photo(self, bot: Bot, chat_id: int, image: Media, caption: str) -> None:
+        path = self._locate(image.reference)
+        if path is None:
+            log.warning("image %s is gone; not sent to chat %s", image.reference, chat_id)
+            return
+        await bot.send_chat_action(chat_id, "upload_photo")
+        await bot.send_photo(
+            chat_id,
+            FSInputFile(path, filename=image.filename),
             caption=html.escape(caption, quote=False)[:1024] or None,
         )

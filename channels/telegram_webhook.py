@@ -59,6 +59,7 @@ END_USER_COMMANDS = [
     BotCommand(command="voice", description="Spoken replies on or off"),
     BotCommand(command="help", description="What I can do"),
     BotCommand(command="cancel", description="Stop what we're doing"),
+    BotCommand(command="human", description="Talk to a person"),
 ]
 # commands whose message carries a credential: removed from the chat once handled
 SECRET_COMMANDS = frozenset({"token"})

@@ -164,7 +164,11 @@ def render_text(reply: OutboundMessage, locate: Callable[[str], Path | None] | N
                 if part
             )
             lines.append(f"  [{source.number}] {source.title}" + (f" ({where})" if where else ""))
-    for media, label in ((reply.audio, "audio"), (reply.document, "document")):
+    for media, label in (
+        (reply.audio, "audio"),
+        (reply.document, "document"),
+        (reply.image, "image"),
+    ):
         if media is not None:
             length = f", {media.duration_seconds:.0f} s" if media.duration_seconds else ""
             path = locate(media.reference) if locate else None

@@ -4,8 +4,8 @@ Twilio posts each WhatsApp message as a form (``Body``, ``From: whatsapp:+…``,
 ``NumMedia`` with ``MediaUrl{N}``/``MediaContentType{N}``, ``ButtonPayload``,
 ``Latitude``/``Longitude``, ...). Replies go out through the Messages API as text of at
 most 1,600 characters, split on sentence boundaries and sent in order; buttons become
-numbered options that a reply with the number or the label picks; audio and documents
-are media messages whose URL is a signed ``/media/…`` link.
+numbered options that a reply with the number or the label picks; audio, documents and
+images are media messages whose URL is a signed ``/media/…`` link.
 """
 
 from __future__ import annotations
@@ -125,8 +125,12 @@ def render(
     for reply in replies:
         if reply.kind is OutboundKind.PROGRESS:
             continue  # WhatsApp cannot edit a message: progress would be a flood
-        media = reply.audio if reply.kind is OutboundKind.AUDIO else reply.document
-        if media is not None and reply.kind in (OutboundKind.AUDIO, OutboundKind.DOCUMENT):
+        media = {
+            OutboundKind.AUDIO: reply.audio,
+            OutboundKind.DOCUMENT: reply.document,
+            OutboundKind.IMAGE: reply.image,
+        }.get(reply.kind)
+        if media is not None:
             caption = formatted(reply.text) if reply.text else ""
             out.append(Outgoing(caption[:MAX_BODY], media_url(media)))
             continue

@@ -59,15 +59,17 @@ class WhatsAppRecords:
             session.expunge(contact)
         return contact
 
-    async def offer(self, bot_id: str, user: str, options: list[dict[str, str]]) -> None:
+    async def offer(self, bot_id: str, user: str, options: list[dict[str, str]]) -> bool:
         """Remember the numbered options the contact was just shown, so a reply "2"
-        presses the second button."""
+        presses the second button; False if there is no such contact (any more: a user
+        who asked to be forgotten)."""
         async with self._db.transaction() as session:
-            await session.execute(
+            result = await session.execute(
                 update(WhatsAppContact)
                 .where(WhatsAppContact.bot_id == bot_id, WhatsAppContact.number == user)
                 .values(options=options)
             )
+        return bool(getattr(result, "rowcount", 0))
 
     async def outreach(self, bot_id: str, user: str) -> Outreach:
         """When ``user`` last wrote to the bot, and the bot's template for later content."""

@@ -222,15 +222,25 @@ class WhatsAppChannel:
 
     async def _send(self, bot_id: str, number: str, user: str, replies: Sequence[Reply]) -> None:
         outgoing, options = render(replies, self._media_url)
-        await self._records.offer(bot_id, user, options)
+        # a contact erased while its message was handled (/forget) gets the replies, and
+        # no record of them is kept
+        known = await self._records.offer(bot_id, user, options)
         for message in outgoing:
             extra: dict[str, Any] = {"media_url": [message.media_url]} if message.media_url else {}
             await self._create(
-                bot_id, user, message.body, from_=f"{PREFIX}{number}", body=message.body, **extra
+                bot_id,
+                user,
+                message.body,
+                record=known,
+                from_=f"{PREFIX}{number}",
+                body=message.body,
+                **extra,
             )
 
-    async def _create(self, bot_id: str, user: str, summary: str, **fields: Any) -> None:
-        """Send one message (retrying 429 and 5xx) and record it."""
+    async def _create(
+        self, bot_id: str, user: str, summary: str, *, record: bool = True, **fields: Any
+    ) -> None:
+        """Send one message (retrying 429 and 5xx) and record it (unless not ``record``)."""
         fields["status_callback"] = f"{self._public}/webhooks/whatsapp/{bot_id}/status"
         sid, status, error = None, "failed", None
         for attempt in range(ATTEMPTS):
@@ -248,7 +258,10 @@ class WhatsAppChannel:
             break
         if error:
             log.warning("a WhatsApp message of bot %s was not sent: %s", bot_id, error)
-        await self._records.sent(bot_id, user, status, summary[:2000], provider_id=sid, error=error)
+        if record:
+            await self._records.sent(
+                bot_id, user, status, summary[:2000], provider_id=sid, error=error
+            )
 
     async def read_media(self, reference: str, max_bytes: int) -> bytes:
         """The bytes of a ``twilio-media:URL`` attachment, fetched with the account's

@@ -38,7 +38,7 @@ from channels.widget_frames import (
     said_frame,
     to_inbound,
 )
-from channels.widget_log import WidgetLog
+from channels.widget_log import LogErased, WidgetLog
 from channels.widget_session import SessionRejected, WidgetSessions
 from core.engine import ConversationEngine
 from core.errors import StorageUnavailable, UnknownBot
@@ -220,35 +220,40 @@ class WidgetChannel:
             self._visitors[(bot_id, connection.visitor)].discard(connection)
         connection.visitor = visitor
         self._visitors[(bot_id, visitor)].add(connection)
-        bot = await self._bots.get(bot_id)
-        theme = {**DEFAULT_THEME, **connection.settings.get("widget", {})}
         latest, missed = await self._log.since(bot_id, visitor, last_seq)
-        await connection.send(
-            {
-                "type": "welcome",
-                "session": token,
-                "visitor": visitor,
-                "seq": latest,
-                "bot": {
-                    "id": bot.id,
-                    "name": bot.name,
-                    "title": theme.get("title") or bot.name,
-                    "greeting": bot.welcome,
-                    "color": theme["color"],
-                    "avatar": theme["avatar"],
-                    "position": theme["position"],
-                },
-                "limits": {
-                    "max_frame": MAX_FRAME,
-                    "max_text": MAX_TEXT,
-                    "rate": RATE,
-                    "burst": BURST,
-                    "max_voice_bytes": self._max_voice,
-                },
-            }
-        )
+        await connection.send(await self._welcome(connection, visitor, latest, token))
         for stored in missed:
             await connection.send(stored)
+
+    async def _welcome(
+        self, connection: _Connection, visitor: str, seq: int, token: str | None = None
+    ) -> dict[str, Any]:
+        """The ``welcome`` frame: the session (when one is issued or renewed), the highest
+        ``seq`` stored, the bot's look and the limits."""
+        bot = await self._bots.get(connection.bot_id)
+        theme = {**DEFAULT_THEME, **connection.settings.get("widget", {})}
+        return {
+            "type": "welcome",
+            **({"session": token} if token else {}),
+            "visitor": visitor,
+            "seq": seq,
+            "bot": {
+                "id": bot.id,
+                "name": bot.name,
+                "title": theme.get("title") or bot.name,
+                "greeting": bot.welcome,
+                "color": theme["color"],
+                "avatar": theme["avatar"],
+                "position": theme["position"],
+            },
+            "limits": {
+                "max_frame": MAX_FRAME,
+                "max_text": MAX_TEXT,
+                "rate": RATE,
+                "burst": BURST,
+                "max_voice_bytes": self._max_voice,
+            },
+        }
 
     async def process(self, delivery: Delivery) -> None:
         """Run one stored visitor message through the engine and deliver the replies."""
@@ -265,7 +270,12 @@ class WidgetChannel:
         try:
             replies = await self._engine.handle(to_inbound(bot_id, visitor, frame), stream)
             frames = [self._reply(r, frame_id) for r in replies]
-            stored = await self._log.append(bot_id, visitor, "reply", frames, ref=frame_id)
+            try:
+                stored = await self._log.append(
+                    bot_id, visitor, "reply", frames, ref=frame_id, after=said[-1]["seq"]
+                )
+            except LogErased:
+                return await self._start_over(key, frames)
             await self._push(key, stored)
         finally:
             await self._push(key, [{"type": "typing", "on": False}])
@@ -298,6 +308,16 @@ class WidgetChannel:
             *(ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown") for ws in sockets),
             return_exceptions=True,
         )
+
+    async def _start_over(self, key: tuple[str, str], frames: Sequence[dict[str, Any]]) -> None:
+        """The visitor was erased while their message was handled (they asked to be
+        forgotten): their pages get a ``welcome`` with ``seq`` 0, which clears what they
+        show, then the replies, which are not stored."""
+        visitor = key[1]
+        for connection in list(self._visitors.get(key, ())):
+            await connection.send(await self._welcome(connection, visitor, 0))
+            for frame in frames:
+                await connection.send(frame)
 
     async def _push(self, key: tuple[str, str], frames: Sequence[dict[str, Any]]) -> None:
         for connection in list(self._visitors.get(key, ())):

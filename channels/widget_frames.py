@@ -160,7 +160,8 @@ def reply_frame(
     """A ``reply`` frame for one of the engine's replies; ``link`` turns a media
     reference into the URL the browser fetches it from."""
     body = message.to_dict()
-    for field in ("audio", "document"):
+    body.pop("grounded", None)  # kept for the creator's statistics, not for visitors
+    for field in ("audio", "document", "image"):
         media: Media | None = getattr(message, field)
         if media is not None:
             body[field] = {

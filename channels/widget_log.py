@@ -4,7 +4,8 @@ Every frame the server wants a visitor to see for good (what they said, the bot'
 replies, content pushed later) gets the next ``seq`` of that visitor and is stored before
 it is sent. A page that reconnects asks for what came after the last ``seq`` it showed.
 Frames that answer a visitor's message carry its id, so processing the same message again
-(after a crash) finds them instead of adding them twice.
+(after a crash) finds them instead of adding them twice. A visitor who asks to be
+forgotten has their frames erased; numbering then starts again from 1.
 """
 
 from __future__ import annotations
@@ -22,6 +23,16 @@ REPLAY_LIMIT = 500
 ATTEMPTS = 5
 
 
+class LogErased(Exception):
+    """The visitor's frames were erased (they asked to be forgotten) since the frame
+    that was expected to be stored: nothing more was added."""
+
+    def __init__(self, bot_id: str, visitor: str) -> None:
+        super().__init__(f"the widget log of {visitor} with {bot_id} was erased")
+        self.bot_id = bot_id
+        self.visitor = visitor
+
+
 class WidgetLog:
     """Appends and replays a visitor's numbered frames."""
 
@@ -35,11 +46,14 @@ class WidgetLog:
         kind: str,
         frames: Sequence[dict[str, Any]],
         ref: str | None = None,
+        after: int | None = None,
     ) -> list[dict[str, Any]]:
         """Store ``frames`` with the next numbers and return them with their ``seq``.
 
         With ``ref`` (the visitor's message id), frames of this ``kind`` stored for it
-        before are returned instead and nothing is added.
+        before are returned instead and nothing is added. With ``after`` (a ``seq``
+        stored before), raises :class:`LogErased` and adds nothing if the log no longer
+        reaches it.
         """
         for attempt in range(ATTEMPTS):
             try:
@@ -62,6 +76,8 @@ class WidgetLog:
                             WidgetFrame.bot_id == bot_id, WidgetFrame.visitor_id == visitor
                         )
                     )
+                    if after is not None and (last or 0) < after:
+                        raise LogErased(bot_id, visitor)
                     numbered = [
                         {**frame, "seq": (last or 0) + n} for n, frame in enumerate(frames, 1)
                     ]

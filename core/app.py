@@ -119,8 +119,13 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     # the server from starting (it reports itself not ready until the database is back)
     await startup.first_attempt.wait()
     sweeper = asyncio.create_task(_housekeeping(services, startup), name="chorus-housekeeping")
+    tasks = [startup.task, sweeper]
+    if services.webhooks is not None:
+        every = services.settings.webhook_poll_seconds
+        sender = services.webhooks.run(every, after=startup.prepared.wait())
+        tasks.append(asyncio.create_task(sender, name="chorus-webhooks"))
     yield
-    for task in (startup.task, sweeper):
+    for task in tasks:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task

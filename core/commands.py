@@ -1,9 +1,10 @@
 """The commands an end user can send in any state: /start, /help, /cancel, /library...
 
-Commands whose services arrive later (/export, /forget) say so plainly instead of
-pretending; /credits and /buy belong to billing, which hands the engine a wallet. A
-command returns replies, at most one state-machine event and any change to the user's
-preferences; the engine applies and stores them with the rest of the turn.
+/credits and /buy belong to billing, which hands the engine a wallet; /export and
+/forget, the user's rights over their data, to :mod:`core.data_rights`. A command returns
+replies, at most one state-machine event and any change to the user's preferences; the
+engine applies and stores them with the rest of the turn (except after /forget erased
+the user: then nothing is stored).
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bots.profile import BotProfile
+from core.data_rights import DataRights
 from core.flow import ContentType
 from core.guided import MENU_BUTTONS
 from core.media import MediaStore
 from core.messages import OutboundKind, OutboundMessage
+from core.privacy import EndUserData, Erasure, script_key
 from core.statemachine import Event, State
 from core.storage import repository as repo
 from core.storage.database import Database
@@ -42,11 +45,6 @@ VOICE_HELP = (
     "/voice speed slow|normal|fast, /voice pitch low|normal|high, "
     "/voice name en-gb (a voice or language code)."
 )
-LATER = {
-    "export": "Exporting your data",
-    "forget": "Deleting your data on request",
-}
-
 HELP = """Here's what I can do:
 • Ask me a question and I'll answer from {name}'s material, with sources.
 • /create: make a personalised guided meditation, affirmations or a ritual.
@@ -54,6 +52,8 @@ HELP = """Here's what I can do:
 • /voice on or /voice off: spoken replies as well as text (/voice for speed and pitch).
 • /language: show or set your language, e.g. /language es.
 • /credits: your credits, /buy: buy more.
+• /human: ask for a person from {name} to answer you.
+• /export: everything I keep about you, as a file. /forget: delete it all.
 • /cancel: stop what we're doing. /start: begin again."""
 
 
@@ -65,17 +65,25 @@ class CommandOutcome:
     user_updates: dict[str, Any] = field(default_factory=dict)
     # set when the command is really a dialogue action, e.g. /create meditation
     dialogue_payload: str | None = None
+    # set when /forget erased the user: the turn is not stored
+    erased: Erasure | None = None
 
 
 class GlobalCommands:
     """Runs the commands that work the same in every state of a conversation."""
 
     def __init__(
-        self, db: Database, media: MediaStore | None = None, *, speech: bool = False
+        self,
+        db: Database,
+        media: MediaStore | None = None,
+        *,
+        speech: bool = False,
+        privacy: EndUserData | None = None,
     ) -> None:
         self._db = db
         self._media = media
         self._speech = speech
+        self._rights = DataRights(privacy or EndUserData(db, media))
 
     async def run(
         self,
@@ -120,8 +128,10 @@ class GlobalCommands:
             self._voice(args, party, result, outcome)
         elif name == "language":
             self._language(args, party, result, outcome)
-        elif name in LATER:
-            result.say(f"{LATER[name]} isn't available on this bot yet.")
+        elif name == "export":
+            await self._rights.export(bot, party, result)
+        elif name == "forget":
+            outcome.erased = await self._rights.forget(args, bot, party, result)
         else:
             result.say(f"I don't know the command /{name}. /help lists what I can do.")
         return outcome
@@ -176,7 +186,7 @@ class GlobalCommands:
             )
         if self._media is not None:
             document = await self._media.save_text(
-                f"{item.title}\n\n{item.text}\n", key=f"content-{item.id}", title=item.title
+                f"{item.title}\n\n{item.text}\n", key=script_key(item.id), title=item.title
             )
             result.replies.append(OutboundMessage(kind=OutboundKind.DOCUMENT, document=document))
 

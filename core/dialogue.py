@@ -141,7 +141,7 @@ class Dialogue:
             if answer.text:
                 if charge.hold:
                     result.charges.append(charge.hold)
-                return result.say(answer.text, sources=answer.sources)
+                return result.say(answer.text, sources=answer.sources, grounded=True)
         if charge.hold and turn.wallet is not None:  # nothing to answer from: no charge
             await turn.wallet.settle(charge.hold, spend=False)
         result.say(
@@ -149,6 +149,7 @@ class Dialogue:
             "guess. I can still make you a personalised guided meditation, a set of "
             "affirmations or a ritual.",
             guided.TYPE_BUTTONS,
+            grounded=False,
         )
 
     def _questions_used_up(self, turn: TurnInput, result: TurnResult, balance: int) -> None:

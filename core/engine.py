@@ -22,9 +22,11 @@ from sqlalchemy.exc import IntegrityError
 from bots.profile import BotProfile
 from bots.registry import BotDirectory
 from core.commands import GlobalCommands
+from core.data_rights import answer_to_forget, without_question
 from core.dialogue import Dialogue
 from core.errors import ChorusError, StaleConversation
 from core.generation import CreatorTools, Turn
+from core.handoff import CreatorLine, asks_for_human
 from core.inbound import (
     MAX_TEXT,
     clean_text,
@@ -38,6 +40,7 @@ from core.media import MediaStore
 from core.messages import InboundMessage, OutboundMessage
 from core.metrics import Metrics
 from core.outbox import Address
+from core.privacy import EndUserData
 from core.ratelimit import MessageLimits
 from core.statemachine import INITIAL_STATE, State
 from core.storage import repository as repo
@@ -74,12 +77,14 @@ class ConversationEngine:
         media: MediaStore | None = None,
         wallets: Wallets | None = None,
         limits: MessageLimits | None = None,
+        creator_line: CreatorLine | None = None,
+        privacy: EndUserData | None = None,
     ) -> None:
         self._db = db
         self._bots = bots
         self._dialogue = dialogue
         self._commands = GlobalCommands(
-            db, voice.media if voice else media, speech=voice is not None
+            db, voice.media if voice else media, speech=voice is not None, privacy=privacy
         )
         self._creator_tools = creator_tools
         self._metrics = metrics or Metrics()
@@ -90,6 +95,8 @@ class ConversationEngine:
         self._job_listeners: list[Callable[[str], Awaitable[None]]] = []
         self._wallets = wallets
         self._limits = limits
+        # what users say to their bot's creator (a handoff, asking for a person)
+        self._line = creator_line or CreatorLine(None)
 
     def on_job(self, listener: Callable[[str], Awaitable[None]]) -> None:
         """Call ``listener(job_id)`` once a turn that confirmed content is stored."""
@@ -134,13 +141,13 @@ class ConversationEngine:
 
     async def _store_turn(
         self, key: tuple[str, str, str], record: TurnRecord, result: TurnResult
-    ) -> None:
+    ) -> Party:
         """Store a turn, then capture what it charged; if storing fails, give the
-        credits it held back and start nothing."""
+        credits it held back and start nothing. Returns the conversation as stored."""
         holds = [*result.charges, *([result.job.hold] if result.job and result.job.hold else [])]
         wallet = self._wallets and holds
         try:
-            await self._store(key, record)
+            stored = await self._store(key, record)
         except BaseException:
             if wallet:
                 await self._settle(holds, spend=False)
@@ -150,6 +157,7 @@ class ConversationEngine:
         if record.job is not None:
             for listener in self._job_listeners:
                 await listener(record.job.id)
+        return stored
 
     async def _settle(self, holds: list[str], *, spend: bool) -> None:
         assert self._wallets is not None
@@ -159,7 +167,7 @@ class ConversationEngine:
             except Exception:  # an open hold expires and is released later
                 log.exception("settling credit hold %s failed", hold)
 
-    async def _store(self, key: tuple[str, str, str], record: TurnRecord) -> None:
+    async def _store(self, key: tuple[str, str, str], record: TurnRecord) -> Party:
         """Write a turn and keep the cached conversation in step with what was stored."""
         try:
             stored = await self._writer.write(record)
@@ -167,6 +175,7 @@ class ConversationEngine:
             self._cache.forget(key)
             raise
         self._cache.remember(key, stored)
+        return stored
 
     async def close(self) -> None:
         """Stop the background writer (turns still queued fail)."""
@@ -262,15 +271,21 @@ class ConversationEngine:
         result = outcome.result
         for event in result.events:
             self._metrics.transitions.labels(event.value).inc()
+        if outcome.erased is not None:  # /forget: nobody is left to store this turn for
+            for identity in (key, *outcome.erased.identities):
+                self._cache.forget(identity)
+            return result.replies, result.state.value
         if self._voice is not None and wants_voice(party, outcome.user_updates):
             spoken = await self._voice.spoken(result.replies, party, user_language(party, message))
             result.replies += spoken
-        if heard is not None and text:
+        if heard is not None and text and result.state is not State.HANDOFF:
             result.replies.insert(0, OutboundMessage(text=f"🎙 “{text}”"))
         record = turn_record(message, bot.id, party, text[:MAX_TEXT], outcome)
-        await self._store_turn(key, record, result)
+        stored = await self._store_turn(key, record, result)
         if delivery is not None:
             self._cache.mark_handled(delivery)
+        if outcome.note is not None:  # in order with the user's turns: the lock is held
+            await self._line.send(outcome.note, bot, stored.end_user_id, message)
         return result.replies, result.state.value
 
     async def _too_fast(
@@ -310,6 +325,11 @@ class ConversationEngine:
     ) -> Outcome:
         state = State(party.state) if party else INITIAL_STATE
         context = party.context if party else {}
+        forget = None
+        if state is not State.HANDOFF:
+            forget = answer_to_forget(context, text, message.button_payload)
+        if forget is None and message.command != "forget":
+            context = without_question(context)  # anything else: the /forget question lapses
         language = user_language(party, message)
         outcome = Outcome(TurnResult.begin(state, context))
         payload = message.button_payload
@@ -317,14 +337,17 @@ class ConversationEngine:
         command, args = message.command, message.command_args
         if payload is not None and payload.startswith("buy:"):  # a pack or tier's button
             command, args, payload = "buy", payload.removeprefix("buy:"), None
+        if forget is not None:  # yes or no to the /forget question
+            command, args, payload = "forget", forget, None
         creator = bot.is_creator(message.channel.value, message.sender_id)
         resting = bot.paused and not creator
-        if resting:
-            outcome.result.say(f"{bot.name} is taking a break right now. Please come back later.")
-        elif state is State.HANDOFF:
+        if state is State.HANDOFF:  # the creator answers in person: relay, say nothing
             outcome.result = await self._dialogue.respond(
                 TurnInput(bot, state, context, text, payload, language)
             )
+            outcome.note = self._line.relay(context, text, message)
+        elif resting:
+            outcome.result.say(f"{bot.name} is taking a break right now. Please come back later.")
         elif (tools := self._creator_tools) and (document := first_document(message)):
             if creator:
                 chat = Address(bot.id, message.channel.value, message.sender_id)
@@ -340,11 +363,16 @@ class ConversationEngine:
                 )
             else:
                 outcome.result.say(f"/{message.command} is only for {bot.name}'s creator.")
+        elif command == "human" or (not command and payload is None and asks_for_human(text)):
+            outcome.note = self._line.ask(bot, outcome.result, "" if command else text)
+            if outcome.note is not None or not self._line.chats(bot):
+                # ids only: what users say stays in their conversation, which /forget erases
+                outcome.result.announce("handoff.requested", {"command": bool(command)})
         elif command:
             ran = await self._commands.run(
                 command, args, bot=bot, party=party, state=state, context=context, wallet=wallet
             )
-            outcome = Outcome(ran.result, ran.user_updates)
+            outcome = Outcome(ran.result, ran.user_updates, erased=ran.erased)
             if ran.dialogue_payload:
                 outcome.result = await self._dialogue.respond(
                     TurnInput(

@@ -1,4 +1,5 @@
-"""Generated files (audio) on disk, and expiring signed links to them.
+"""Generated files (audio, scripts, charts, data exports) on disk, and expiring signed links
+to them.
 
 A stored file has a random name such as ``3f9c….ogg``; a message refers to it as
 ``media:3f9c….ogg``. Channels that send a URL (WhatsApp, the widget) get a link
@@ -18,7 +19,7 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from aiohttp import web
@@ -30,8 +31,12 @@ from core.voice import Audio, AudioFormat
 log = logging.getLogger("chorus.media")
 
 SCHEME = "media:"
-_NAME = re.compile(r"^[0-9a-f]{32}\.(ogg|mp3|txt)$")
-_MIME = {f.extension: f.mime_type for f in AudioFormat} | {"txt": "text/plain; charset=utf-8"}
+_NAME = re.compile(r"^[0-9a-f]{32}\.(ogg|mp3|txt|png|json)$")
+_MIME = {f.extension: f.mime_type for f in AudioFormat} | {
+    "txt": "text/plain; charset=utf-8",
+    "png": "image/png",
+    "json": "application/json",
+}
 DEFAULT_TTL = 7 * 24 * 3600
 
 
@@ -66,16 +71,42 @@ class MediaStore:
         await asyncio.to_thread(self._write, name, audio.data)
         return SCHEME + name
 
-    async def save_text(self, text: str, *, key: str, title: str) -> Media:
-        """Keep ``text`` as a downloadable ``.txt`` file; the same ``key`` always names the
-        same file, so saving it again rewrites one file instead of piling up copies."""
-        stem = hashlib.sha256(key.encode()).hexdigest()[:32]
+    async def save_text(self, text: str, *, key: str, title: str, extension: str = "txt") -> Media:
+        """Keep ``text`` as a downloadable file (``.txt``, or ``.json`` for data); the same
+        ``key`` always names the same file, so saving it again rewrites one file instead
+        of piling up copies."""
+        reference = self.keyed(key, extension)
         data = text.encode("utf-8")
-        await asyncio.to_thread(self._write, f"{stem}.txt", data)
+        await asyncio.to_thread(self._write, reference.removeprefix(SCHEME), data)
         return Media(
-            reference=f"{SCHEME}{stem}.txt",
-            mime_type=_MIME["txt"],
-            filename=slugify(title, limit=60, default="script") + ".txt",
+            reference=reference,
+            mime_type=_MIME[extension],
+            filename=slugify(title, limit=60, default="script") + f".{extension}",
+            size=len(data),
+        )
+
+    def keyed(self, key: str, extension: str = "txt") -> str:
+        """The reference of the file :meth:`save_text` keeps under ``key``."""
+        name = f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.{extension}"
+        if not _NAME.match(name):
+            raise ValueError(f"not a media extension: {extension!r}")
+        return SCHEME + name
+
+    async def delete(self, references: Iterable[str]) -> int:
+        """Remove the files behind ``references`` (those that are ours and still there);
+        returns how many were removed."""
+        paths = [path for reference in references if (path := self.path(reference))]
+        return await asyncio.to_thread(_unlink, paths)
+
+    async def save_png(self, data: bytes, *, key: str, filename: str) -> Media:
+        """Keep a PNG image (a chart); the same ``key`` always names the same file, so a
+        chart drawn again replaces the one before."""
+        stem = hashlib.sha256(key.encode()).hexdigest()[:32]
+        await asyncio.to_thread(self._write, f"{stem}.png", data)
+        return Media(
+            reference=f"{SCHEME}{stem}.png",
+            mime_type=_MIME["png"],
+            filename=filename,
             size=len(data),
         )
 
@@ -168,3 +199,14 @@ class MediaStore:
         temporary = self.root / f".{name}.part"
         temporary.write_bytes(data)
         temporary.replace(self.root / name)
+
+
+def _unlink(paths: Iterable[Path]) -> int:
+    removed = 0
+    for path in paths:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            continue  # removed meanwhile: gone either way
+        removed += 1
+    return removed

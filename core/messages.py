@@ -42,6 +42,7 @@ class OutboundKind(enum.StrEnum):
     PROGRESS = "progress"  # shown as a typing indicator or an edited status line
     AUDIO = "audio"
     DOCUMENT = "document"
+    IMAGE = "image"  # a picture (a chart), captioned with the text
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +123,8 @@ class Source:
 
 @dataclass(frozen=True, slots=True)
 class Media:
-    """A file the engine produced (audio, a document); ``reference`` locates its bytes."""
+    """A file the engine produced (audio, a document, an image); ``reference`` locates
+    its bytes."""
 
     reference: str
     mime_type: str
@@ -133,7 +135,12 @@ class Media:
 
 @dataclass(frozen=True, slots=True)
 class OutboundMessage:
-    """A reply for a channel to render in its own form."""
+    """A reply for a channel to render in its own form.
+
+    ``grounded`` is set on the answer to an end user's question: True when it came from
+    the bot's material (with sources), False when the material had nothing on it. It is
+    kept with the stored reply for the creator's statistics; channels do not show it.
+    """
 
     text: str = ""
     kind: OutboundKind = OutboundKind.TEXT
@@ -141,6 +148,8 @@ class OutboundMessage:
     sources: tuple[Source, ...] = ()
     audio: Media | None = None
     document: Media | None = None
+    image: Media | None = None
+    grounded: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe form, used to store replies so a redelivery can return them again."""
@@ -156,6 +165,10 @@ class OutboundMessage:
             data["audio"] = _compact(self.audio)
         if self.document:
             data["document"] = _compact(self.document)
+        if self.image:
+            data["image"] = _compact(self.image)
+        if self.grounded is not None:
+            data["grounded"] = self.grounded
         return data
 
     @classmethod
@@ -168,6 +181,8 @@ class OutboundMessage:
             sources=tuple(Source(**s) for s in data.get("sources", ())),
             audio=Media(**data["audio"]) if data.get("audio") else None,
             document=Media(**data["document"]) if data.get("document") else None,
+            image=Media(**data["image"]) if data.get("image") else None,
+            grounded=data.get("grounded"),
         )
 
 

@@ -23,9 +23,11 @@ from billing.ledger import Ledger
 from billing.webhooks import StripeWebhooks
 from bots.commands import CreatorCommands
 from bots.demo import DEMO_BOT, DEMO_KNOWLEDGE
+from bots.handoff import HumanHandoff
 from bots.ingestion import DocumentJobs, Learner
 from bots.manager import ManagerBot
 from bots.registry import BotDirectory
+from bots.stats import CreatorStats
 from channels.media import MediaReader, read_local_file
 from channels.telegram import SCHEME as TELEGRAM_FILES
 from channels.telegram_limits import FloodControl
@@ -42,7 +44,9 @@ from core.engine import ConversationEngine
 from core.fallback import FallbackGenerator
 from core.fanout import FanOut, LocalFanOut, RedisFanOut
 from core.generation import TextGenerator
+from core.handoff import CreatorLine
 from core.inbox import Inbox
+from core.integrations import Dispatcher
 from core.jobs import Jobs, LocalJobs, QueuedJobs
 from core.llamacpp import BUNDLED, LlamaCppGenerator, bundled_model
 from core.locks import SharedLocks
@@ -50,6 +54,7 @@ from core.media import MediaStore
 from core.metrics import Metrics
 from core.ollama import OllamaGenerator
 from core.outbox import Outbox
+from core.privacy import EndUserData
 from core.prompt import PromptBuilder
 from core.ratelimit import Buckets, Limit, LocalBuckets, MessageLimits, RedisBuckets
 from core.settings import Settings
@@ -89,6 +94,10 @@ class Services:
     documents: DocumentJobs
     # creators' accounts and credentials for the REST API
     accounts: Accounts
+    # what is kept about each end user: exported and erased at their request
+    privacy: EndUserData
+    # sends creators' outgoing webhooks (None only in services built for one command)
+    webhooks: Dispatcher | None = None
     # the language model behind ``generator``, when one is configured (for /ready)
     llm: OllamaGenerator | LlamaCppGenerator | None = None
     # speech out and in (None when switched off)
@@ -189,6 +198,8 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
             settings.redis_prefix,
             on_unavailable=metrics.redis_unavailable.labels("fanout").inc,
         )
+    voice_notes = settings.data_dir / "widget-voice"
+    privacy = EndUserData(db, store, voice_notes)
     engine = ConversationEngine(
         db,
         bots,
@@ -199,6 +210,9 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         media=store,
         wallets=credits,
         limits=build_limits(settings, redis, metrics, credits),
+        # creators are reached in the manager bot, when there is one
+        creator_line=CreatorLine(outbox if settings.telegram_bot_token is not None else None),
+        privacy=privacy,
     )
     studio = ContentStudio(
         db,
@@ -255,7 +269,7 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         WidgetSessions(store.derive_key("widget sessions")),
         WidgetLog(db),
         public_base_url=settings.public_base_url,
-        voice_dir=settings.data_dir / "widget-voice",
+        voice_dir=voice_notes,
         max_voice_bytes=settings.max_voice_mb * 1024 * 1024,
         fanout=fanout,
     )
@@ -286,6 +300,8 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
             whatsapp.claim,
             public_base_url=settings.public_base_url,
             own_token=token,
+            stats=CreatorStats(db, store),
+            handoff=HumanHandoff(db, engine.system_turn, outbox.send),
         )
         telegram.serve_manager(token, manager_secret(settings), manager.handle)
     return Services(
@@ -316,8 +332,10 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
                 burst=max(1, settings.api_requests_per_minute // 5),
             ),
         ),
+        privacy=privacy,
         llm=llm,
         voice=voice,
+        webhooks=Dispatcher(db, allow_private_urls=settings.allow_private_urls),
         manager=manager,
         stripe=stripe_webhooks,
         redis=redis,
@@ -453,5 +471,7 @@ async def close(services: Services) -> None:
     if services.credits.checkout is not None:
         await services.credits.checkout.close()
     await services.fanout.close()
+    if services.webhooks is not None:
+        await services.webhooks.close()
     if services.redis is not None:
         await services.redis.aclose()

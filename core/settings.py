@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     stripe_webhook_secret: SecretStr | None = None
     stripe_api_base: str | None = None
     jwt_secret: SecretStr | None = None
+    # how often each web process looks for outgoing webhooks to send
+    webhook_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     # REST API requests a creator may make a minute (a fifth of them at once)
     api_requests_per_minute: int = Field(default=600, ge=1)
     embedding_model: Literal["minilm", "e5", "ollama"] = "minilm"

@@ -128,11 +128,17 @@ class TurnResult:
     job: JobRequest | None = None
     # holds to capture once the turn is stored (a paid question), released if it is not
     charges: list[str] = field(default_factory=list)
+    # events for the creator's outgoing webhooks, stored with the turn
+    announced: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     @classmethod
     def begin(cls, state: State, context: Mapping[str, Any]) -> TurnResult:
         """A result that starts from a private copy of the stored context."""
         return cls(state=state, context=copy.deepcopy(dict(context)))
+
+    def announce(self, event: str, data: dict[str, Any]) -> None:
+        """Tell the creator's webhooks about ``event`` (see :mod:`core.integrations`)."""
+        self.announced.append((event, data))
 
     def move(self, event: Event) -> None:
         self.state = step(self.state, event)
@@ -145,8 +151,13 @@ class TurnResult:
         *,
         kind: OutboundKind = OutboundKind.TEXT,
         sources: tuple[Source, ...] = (),
+        grounded: bool | None = None,
     ) -> None:
-        self.replies.append(OutboundMessage(text=text, kind=kind, buttons=buttons, sources=sources))
+        self.replies.append(
+            OutboundMessage(
+                text=text, kind=kind, buttons=buttons, sources=sources, grounded=grounded
+            )
+        )
 
     @property
     def flow(self) -> dict[str, Any]:

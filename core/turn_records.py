@@ -12,9 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.handoff import CreatorNote
 from core.inbound import MAX_TEXT, user_language
 from core.messages import InboundMessage
 from core.outbox import Address
+from core.privacy import Erasure
 from core.storage.repository import Party
 from core.storage.turns import NewJob, TurnRecord
 from core.turn import TurnResult
@@ -22,10 +24,14 @@ from core.turn import TurnResult
 
 @dataclass(slots=True)
 class Outcome:
-    """A decided turn: the result, and the user's settings it changes (``/voice on``)."""
+    """A decided turn: the result, the user's settings it changes (``/voice on``), and
+    any words for the bot's creator, sent once the turn is stored."""
 
     result: TurnResult
     user_updates: dict[str, Any] = field(default_factory=dict)
+    note: CreatorNote | None = None
+    # set when the turn erased the user (/forget): then it is not stored
+    erased: Erasure | None = None
 
 
 def turn_record(
@@ -49,6 +55,7 @@ def turn_record(
         user_updates=outcome.user_updates,
         content=content,
         job=new_job(result, user_language(party, message)),
+        announced=result.announced,
     )
 
 
@@ -68,6 +75,7 @@ def system_record(address: Address, party: Party, result: TurnResult) -> TurnRec
         content=result.content,
         job=new_job(result, party.language),
         inbound=False,
+        announced=result.announced,
     )
 
 

@@ -132,6 +132,7 @@ sup{line-height:0;font-size:.72em}sup a{text-decoration:none;font-weight:700;pad
 .btns button:disabled{opacity:.45;cursor:default}
 audio{display:block;width:100%;min-width:220px;height:40px;margin-top:8px}
 .doc{display:inline-block;margin-top:8px;font-weight:600}
+.pic{display:block;max-width:100%;height:auto;margin-top:8px;border-radius:8px}
 .typing{padding:2px 16px 6px;font-size:12.5px;color:#6b7280;background:#f5f6fa}
 .typing[hidden],.note:empty{display:none}
 .dots i{display:inline-block;width:6px;height:6px;margin-right:3px;border-radius:50%;background:#9ca3af;animation:b 1.2s infinite}
@@ -260,6 +261,8 @@ textarea:focus-visible{border-color:#1d4ed8}
     }
     const audio = m.audio && safeUrl(m.audio.url, ORIGIN);
     if (audio) el.append(h('audio', { controls: true, preload: 'metadata', src: audio }));
+    const pic = m.image && safeUrl(m.image.url, ORIGIN);
+    if (pic) el.append(h('img', { class: 'pic', src: pic, alt: m.text || 'Image', loading: 'lazy' }));
     const doc = m.document && safeUrl(m.document.url, ORIGIN);
     if (doc) el.append(h('a', { class: 'doc', href: doc, download: m.document.filename || '', target: '_blank', rel: 'noopener' }, `⬇ ${m.document.filename || 'Download'}`));
     return el;

@@ -47,6 +47,7 @@ SCOPES = (
     "credits:read",
     "credits:write",
     "analytics:read",
+    "webhooks",
 )
 KEY_PREFIX = "chorus_"
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
@@ -173,6 +174,29 @@ class Accounts:
             headers["Retry-After"] = str(max(1, math.ceil(decision.retry_after)))
             raise ApiError(429, "Too Many Requests", "too many requests; slow down", headers)
         return headers
+
+    async def login_of(self, creator_id: int) -> tuple[Creator, CreatorLogin]:
+        """The creator and their email (an access token's creator always has both)."""
+        async with self._db.read() as session:
+            creator = await session.get(Creator, creator_id)
+            login = await session.get(CreatorLogin, creator_id)
+        if creator is None or login is None:
+            raise unauthorized("the account no longer exists")
+        return creator, login
+
+    async def confirm(self, creator_id: int, password: str) -> None:
+        """401 unless ``password`` is the creator's (asked again before destructive acts)."""
+        _, login = await self.login_of(creator_id)
+        if not await asyncio.to_thread(self._verify, login.password_hash, password):
+            raise unauthorized("wrong password")
+
+    async def close(self, creator_id: int) -> None:
+        """Delete the creator with their logins, sessions, keys and webhooks (their bots
+        must be gone first)."""
+        async with self._db.transaction() as session:
+            creator = await session.get(Creator, creator_id)
+            if creator is not None:
+                await session.delete(creator)
 
     async def create_key(self, creator_id: int, name: str, scopes: list[str]) -> tuple[ApiKey, str]:
         unknown = sorted(set(scopes) - set(SCOPES))

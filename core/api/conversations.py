@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.api.common import (
@@ -156,12 +156,11 @@ async def list_conversations(call: Call) -> ConversationPage:
         statement = statement.where(Conversation.state == query.state)
     if query.cursor:
         moment, last = decode_cursor(query.cursor, datetime, int)
-        statement = statement.where(
-            or_(
-                Conversation.updated_at < moment,
-                and_(Conversation.updated_at == moment, Conversation.id < last),
-            )
-        )
+        # a row comparison: both databases start the index scan where the cursor points
+        # (the equivalent OR of the two columns is filtered row by row from the top, so
+        # a page would cost more the deeper it is)
+        position = tuple_(Conversation.updated_at, Conversation.id)
+        statement = statement.where(position < tuple_(moment, last))
     statement = statement.order_by(Conversation.updated_at.desc(), Conversation.id.desc())
     async with services(call).db.read() as session:
         rows = [(c, u) for c, u in await session.execute(statement.limit(query.limit + 1))]

@@ -13,7 +13,17 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from bots.profile import BotProfile
 from bots.registry import MAX_NAME
-from core.api import billing, content, conversations, knowledge, widget
+from core.api import (
+    account,
+    analytics,
+    billing,
+    content,
+    conversations,
+    knowledge,
+    webhooks,
+    widget,
+)
+from core.api.account import erase_bot
 from core.api.accounts import ACCOUNT, EMAIL, SCOPES, Accounts, Tokens
 from core.api.common import API, Strict, Text, owned_bot, services
 from core.api.idempotency import Idempotency
@@ -22,7 +32,7 @@ from core.errors import BotNameTaken
 from core.services import SERVICES
 
 #: the resource modules whose endpoints register on API when imported
-RESOURCES = (knowledge, conversations, content, billing, widget)
+RESOURCES = (account, knowledge, conversations, content, billing, widget, analytics, webhooks)
 
 # --- accounts --------------------------------------------------------------------------
 
@@ -322,10 +332,7 @@ async def _pause(call: Call, *, paused: bool) -> BotOut:
 )
 async def delete_bot(call: Call) -> None:
     profile = await owned_bot(call)
-    svc = services(call)
-    for document in await svc.knowledge.documents(profile.id):
-        await svc.knowledge.delete(profile.id, document.id)
-    await svc.bots.delete(profile.id)
+    await erase_bot(services(call), profile.id)
 
 
 def install(app: web.Application) -> None:

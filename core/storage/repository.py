@@ -178,20 +178,21 @@ async def add_content(
     text: str,
     audio: dict[str, Any] | None = None,
     job_id: str | None = None,
-) -> None:
-    """Save a finished piece of content to the end user's library."""
-    session.add(
-        ContentItem(
-            bot_id=bot_id,
-            end_user_id=end_user_id,
-            content_type=content_type,
-            title=title,
-            parameters=parameters,
-            text=text,
-            audio=audio or {},
-            job_id=job_id,
-        )
+) -> int:
+    """Save a finished piece of content to the end user's library; its id."""
+    item = ContentItem(
+        bot_id=bot_id,
+        end_user_id=end_user_id,
+        content_type=content_type,
+        title=title,
+        parameters=parameters,
+        text=text,
+        audio=audio or {},
+        job_id=job_id,
     )
+    session.add(item)
+    await session.flush()
+    return item.id
 
 
 async def add_job(session: AsyncSession, job: ContentJob) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core import integrations
 from core.batching import Batcher
 from core.errors import StaleConversation, StorageUnavailable
 from core.messages import OutboundMessage
@@ -64,6 +65,8 @@ class TurnRecord:
     job: NewJob | None = None
     # False for the engine's own turns (a finished job): replies without a user message
     inbound: bool = True
+    # events for the creator's outgoing webhooks (with the user's ids added)
+    announced: Sequence[tuple[str, dict[str, Any]]] = ()
 
 
 class TurnWriter:
@@ -119,10 +122,32 @@ async def _party(session: AsyncSession, record: TurnRecord) -> Party:
             language=record.language,
             state=record.state,
         )
+        await integrations.record(
+            session,
+            record.bot_id,
+            "conversation.started",
+            {
+                "conversation_id": party.conversation_id,
+                "user_id": party.end_user_id,
+                "channel": record.channel,
+            },
+        )
+    for event, data in record.announced:
+        await integrations.record(
+            session,
+            record.bot_id,
+            event,
+            {
+                "conversation_id": party.conversation_id,
+                "user_id": party.end_user_id,
+                "channel": record.channel,
+                **data,
+            },
+        )
     if record.user_updates:
         await repo.update_end_user(session, party.end_user_id, **record.user_updates)
     if record.content is not None:
-        await repo.add_content(
+        content_id = await repo.add_content(
             session,
             bot_id=record.bot_id,
             end_user_id=party.end_user_id,
@@ -132,6 +157,18 @@ async def _party(session: AsyncSession, record: TurnRecord) -> Party:
             text=record.content.text,
             audio=record.content.audio,
             job_id=record.content.job_id,
+        )
+        await integrations.record(
+            session,
+            record.bot_id,
+            "content.generated",
+            {
+                "content_id": content_id,
+                "user_id": party.end_user_id,
+                "content_type": record.content.content_type,
+                "title": record.content.title,
+                "recorded": bool(record.content.audio),
+            },
         )
     if record.job is not None:
         await repo.add_job(

@@ -32,6 +32,7 @@ from tests.fakes.telegram_wire import (
     file_suffix,
     inline_markup,
     media_shape,
+    photo_size,
     scope_key,
 )
 
@@ -251,7 +252,8 @@ class BotApiMethods:
             caption = params.get("caption")
             if isinstance(caption, str) and len(caption) > 1024:
                 raise bad_request("message caption is too long")
-            content: dict[str, Any] = {kind: media_shape(kind, stored, params)}
+            size = photo_size(stored.data) if kind == "photo" and stored.data else None
+            content: dict[str, Any] = {kind: media_shape(kind, stored, params, size)}
             if caption:
                 content["caption"] = caption
             return self._new_message(bot, chat, params, content)

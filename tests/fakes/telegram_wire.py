@@ -5,17 +5,20 @@ answered request as a :class:`Call`), the error answer (:class:`ApiError`, with
 :func:`bad_request` for Telegram's usual 400s), and pure functions that read a request's
 parameters the way Telegram does (query string, urlencoded, multipart or JSON; JSON-typed
 form fields decoded, ``attach://`` uploads matched to their parameter), check and echo
-text and inline keyboards, and shape media objects. Nothing here holds server state;
+text and inline keyboards, read uploaded photos as the server does, and shape media
+objects. Nothing here holds server state;
 :mod:`tests.fakes.telegram_methods` and :mod:`tests.fakes.telegram_api` do.
 """
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from PIL import Image, UnidentifiedImageError
 
 from tests.fakes.telegram_updates import bot_user
 
@@ -227,8 +230,30 @@ def inline_markup(params: dict[str, Any]) -> dict[str, Any] | None:
     return markup
 
 
-def media_shape(kind: str, stored: StoredFile, params: dict[str, Any]) -> Any:
-    """The ``voice``, ``audio``, ``document`` or ``photo`` field of a sent message."""
+#: the largest photo size Telegram keeps, on the long side
+PHOTO_SIDE = 1280
+
+
+def photo_size(data: bytes) -> tuple[int, int]:
+    """The width and height of an uploaded photo; refused as Telegram refuses photos it
+    cannot read, or whose sides add up to more than 10,000 or differ more than 20-fold."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            width, height = image.size
+    except (UnidentifiedImageError, OSError, ValueError):
+        raise bad_request("IMAGE_PROCESS_FAILED") from None
+    if width + height > 10_000 or max(width, height) > 20 * min(width, height):
+        raise bad_request("PHOTO_INVALID_DIMENSIONS")
+    return width, height
+
+
+def media_shape(
+    kind: str, stored: StoredFile, params: dict[str, Any], size: tuple[int, int] | None = None
+) -> Any:
+    """The ``voice``, ``audio``, ``document`` or ``photo`` field of a sent message; a
+    photo's ``size`` is what was uploaded (kept at most :data:`PHOTO_SIDE` on the long
+    side, as Telegram keeps it)."""
     ids = {
         "file_id": stored.file_id,
         "file_unique_id": stored.file_unique_id,
@@ -238,7 +263,9 @@ def media_shape(kind: str, stored: StoredFile, params: dict[str, Any]) -> Any:
     if kind == "voice":
         return {"duration": duration, "mime_type": "audio/ogg", **ids}
     if kind == "photo":
-        return [{**ids, "width": 1280, "height": 960}]
+        width, height = size or (PHOTO_SIDE, 960)
+        scale = min(1.0, PHOTO_SIDE / max(width, height))
+        return [{**ids, "width": round(width * scale), "height": round(height * scale)}]
     shape: dict[str, Any] = {"mime_type": stored.mime_type or "application/octet-stream"}
     if stored.file_name:
         shape["file_name"] = stored.file_name

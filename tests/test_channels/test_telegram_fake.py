@@ -4,6 +4,7 @@ answers and its errors map to aiogram's exceptions, the product can be tested ag
 from __future__ import annotations
 
 import asyncio
+import io
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -14,6 +15,7 @@ from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
+    TelegramBadRequest,
     TelegramForbiddenError,
     TelegramRetryAfter,
     TelegramServerError,
@@ -26,6 +28,7 @@ from aiogram.types import (
     ReplyParameters,
     Update,
 )
+from PIL import Image
 from pytest_aiohttp import AiohttpServer
 
 from tests.fakes import telegram_updates as updates
@@ -115,6 +118,31 @@ async def test_send_voice_uploads_the_bytes_and_get_file_serves_them(
     assert downloaded is not None
     assert downloaded.read() == b"%PDF-1.4 notes"
     assert fake.downloads == [file.file_path, stored.file_path]
+
+
+def _png(width: int, height: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (37, 99, 235)).save(out, format="PNG")
+    return out.getvalue()
+
+
+async def test_send_photo_reads_the_uploaded_image_as_telegram_does(
+    bot: Bot, fake: FakeTelegram
+) -> None:
+    chart = _png(2400, 1200)
+    sent = await bot.send_photo(CHAT, BufferedInputFile(chart, "chart.png"), caption="Stats")
+    [call] = fake.calls_for("sendPhoto")
+    assert call.files["photo"].data == chart
+    assert sent.caption == "Stats"
+    assert sent.photo is not None
+    assert (sent.photo[-1].width, sent.photo[-1].height) == (1280, 640)  # kept at most 1280
+
+    with pytest.raises(TelegramBadRequest, match="IMAGE_PROCESS_FAILED"):
+        await bot.send_photo(CHAT, BufferedInputFile(b"not a picture", "chart.png"))
+    with pytest.raises(TelegramBadRequest, match="IMAGE_PROCESS_FAILED"):
+        await bot.send_photo(CHAT, BufferedInputFile(chart[: len(chart) // 2], "cut.png"))
+    with pytest.raises(TelegramBadRequest, match="PHOTO_INVALID_DIMENSIONS"):
+        await bot.send_photo(CHAT, BufferedInputFile(_png(2100, 100), "strip.png"))
 
 
 async def test_flood_raises_retry_after_then_recovers(bot: Bot, fake: FakeTelegram) -> None:

@@ -5,19 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import html
+import io
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 from pytest_aiohttp import AiohttpServer
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from core.app import SERVICES
+from core.charts import PALETTE
 from core.services import Services
 from core.settings import Settings
-from core.storage.models import ChannelAccount
+from core.storage.models import ChannelAccount, Conversation, Message
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.telegram_updates import (
     command_update,
@@ -244,8 +247,7 @@ async def test_a_telegram_bot_moves_to_the_agent_it_is_attached_to_last(
 
 async def test_commands_not_available_yet_say_so(platform: Platform) -> None:
     await platform.say("/newbot Green Tea Coach")
-    for command in ("stats", "broadcast", "takeover"):
-        assert "isn't available on this server yet" in await platform.say(f"/{command}")
+    assert "isn't available on this server yet" in await platform.say("/broadcast")
 
 
 async def test_a_creator_prices_their_agent_from_the_manager_bot(platform: Platform) -> None:
@@ -326,3 +328,91 @@ async def test_whatsapp_needs_twilio_on_the_server(platform: Platform) -> None:
     refused = await platform.say("/whatsapp +14155238886")
     assert "WhatsApp isn't available on this server: TWILIO_ACCOUNT_SID" in refused
     assert "connect a WhatsApp number first" in await platform.say("/whatsapp me +14155550123")
+
+
+async def _stats(platform: Platform, user_id: int) -> tuple[str, bytes, str]:
+    """/stats from a creator: the text, and the photo's bytes and caption as uploaded."""
+    before = len(platform.fake.calls_for("sendPhoto", MANAGER_TOKEN))
+    text = await platform.say("/stats", user_id=user_id)
+    photos = platform.fake.calls_for("sendPhoto", MANAGER_TOKEN)[before:]
+    assert len(photos) == 1
+    (photo,) = photos
+    assert photo.status == 200
+    assert photo.chat_id == user_id
+    upload = photo.files["photo"]
+    assert upload.filename.endswith(".png")
+    # the server read it as a picture of the chart's size
+    shown = photo.response["result"]["photo"][-1]
+    assert (shown["width"], shown["height"]) == Image.open(io.BytesIO(upload.data)).size
+    return text, upload.data, str(photo.params.get("caption", ""))
+
+
+def _chart(data: bytes) -> Image.Image:
+    """The uploaded chart, checked to be a whole PNG of a readable size."""
+    assert data.startswith(b"\x89PNG\r\n\x1a\n")
+    image = Image.open(io.BytesIO(data))
+    image.load()  # decodes every pixel: a truncated or corrupt file fails here
+    assert image.format == "PNG"
+    assert 800 <= image.width <= 2000
+    assert 400 <= image.height <= 1200
+    return image.convert("RGB")
+
+
+def _painted(image: Image.Image, colour: tuple[int, int, int]) -> int:
+    """How many pixels of the chart have ``colour`` (the first series' bars)."""
+    return sum(count for count, rgb in image.getcolors(image.width * image.height) if rgb == colour)
+
+
+async def test_stats_gives_the_creator_their_agents_numbers_and_a_chart(
+    platform: Platform,
+) -> None:
+    manager = platform.fake.bots[MANAGER_TOKEN]
+    assert "stats" in {c["command"] for c in next(iter(manager.commands.values()))}
+    await platform.say("/newbot Green Tea Coach")
+    await platform.say(f"/token {CREATOR_TOKEN}")
+    await platform.to_bot("green-tea-coach", CREATOR_TOKEN, "/start")
+    await platform.to_bot("green-tea-coach", CREATOR_TOKEN, "What is the capital of France?")
+    await platform.to_bot(
+        "green-tea-coach", CREATOR_TOKEN, "what is the capital of France", user_id=END_USER + 1
+    )
+    async with platform.services.db.read() as session:
+        replies = await session.scalar(
+            select(func.count())
+            .select_from(Message)
+            .join(Conversation, Conversation.id == Message.conversation_id)
+            .where(Conversation.bot_id == "green-tea-coach", Message.direction == "out")
+        )
+    assert replies
+
+    text, png, caption = await _stats(platform, CREATOR)
+
+    assert text.startswith("Green Tea Coach, last 30 days")
+    assert f"Messages: 3 from users, {replies} replies" in text
+    assert f"• telegram: 3 in, {replies} out" in text
+    assert "Active users: 2 (2 today)" in text
+    assert "Questions: 2, 2 not covered by your documents" in text
+    assert "1. what is the capital of france (2)" in text
+    assert "Guided creation: 0 started, 0 completed" in text
+    assert "Credits: 0 sold, 0 given, 0 spent" in text
+    assert caption == "Green Tea Coach: messages per day and channel, last 30 days"
+    chart = _chart(png)
+    assert _painted(chart, PALETTE[0]) > 500  # today's telegram bar, and the legend
+
+
+async def test_stats_shows_a_creator_only_their_own_agent(platform: Platform) -> None:
+    await platform.say("/newbot Green Tea Coach")
+    await platform.say(f"/token {CREATOR_TOKEN}")
+    await platform.to_bot("green-tea-coach", CREATOR_TOKEN, "What is the capital of France?")
+    assert "no agent yet" in await platform.say("/stats", user_id=STRANGER)
+    assert not platform.fake.calls_for("sendPhoto", MANAGER_TOKEN)
+
+    await platform.say("/newbot Sleep Guide", user_id=STRANGER)
+    text, png, _ = await _stats(platform, STRANGER)
+
+    assert text.startswith("Sleep Guide, last 30 days")
+    assert "Messages: 0 from users, 0 replies." in text
+    assert "Active users: 0 (0 today)" in text
+    assert "capital" not in text
+    assert _painted(_chart(png), PALETTE[0]) == 0  # no bars, no legend
+    mine, _, _ = await _stats(platform, CREATOR)
+    assert "Messages: 1 from users" in mine

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 from channels.terminal import TerminalChannel, render_text
 from core.messages import (
@@ -92,3 +93,11 @@ def test_render_sources_progress_and_media() -> None:
         )
     )
     assert render_text(audio) == "[audio: calm.ogg, 61 s]"
+    chart = OutboundMessage(
+        text="Messages per day",
+        kind=OutboundKind.IMAGE,
+        image=Media(reference="media:c.png", mime_type="image/png", filename="chart.png"),
+    )
+    assert render_text(chart) == "Messages per day\n[image: chart.png]"
+    shown = render_text(chart, lambda reference: Path("/data/media/c.png"))
+    assert shown == "Messages per day\n[image: /data/media/c.png]"

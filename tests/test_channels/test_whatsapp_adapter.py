@@ -109,6 +109,14 @@ def test_audio_is_a_media_message_and_progress_is_not_sent() -> None:
     assert message.body == "Your meditation"
 
 
+def test_an_image_is_a_media_message_captioned_with_its_text() -> None:
+    chart = Media(reference="media:c.png", mime_type="image/png", filename="chart.png")
+    replies = [OutboundMessage(text="Messages per day", kind=OutboundKind.IMAGE, image=chart)]
+    (message,), _ = render(replies, lambda m: f"https://chorus.example/media/{m.reference}")
+    assert message.media_url == "https://chorus.example/media/media:c.png"
+    assert message.body == "Messages per day"
+
+
 def test_markdown_emphasis_in_whatsapp_form() -> None:
     assert formatted("**Breathe** out *slowly*, 2 * 3 = 6") == "*Breathe* out _slowly_, 2 * 3 = 6"
 

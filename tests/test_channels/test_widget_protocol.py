@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 from aiohttp import ClientWebSocketResponse, WSMsgType, WSServerHandshakeError
 
+from channels.widget_frames import reply_frame
 from channels.widget_session import WidgetSessions
 from core.app import SERVICES
-from core.messages import OutboundKind, OutboundMessage
+from core.messages import Media, OutboundKind, OutboundMessage
 from core.outbox import Address
 from core.services import Services
 from core.settings import Settings
@@ -86,6 +87,7 @@ async def test_a_question_is_acknowledged_said_streamed_and_answered_in_sequence
     reply = [f for f in frames if f["type"] == "reply"][-1]
     assert reply["seq"] > said["seq"]
     assert reply["message"]["sources"]
+    assert "grounded" not in reply["message"]  # kept for the creator, not sent
     assert deltas
     assert deltas.strip() in reply["message"]["text"]
     assert "[1]" in deltas  # citations stream numbered as they end up
@@ -292,3 +294,22 @@ async def test_pushed_progress_is_shown_live_and_never_replayed(client: Client) 
     assert whole["seq"] == pushed["seq"]
     for socket in (ws, reloaded):
         await socket.close()
+
+
+def test_an_image_reply_frame_links_the_picture() -> None:
+    chart = Media(reference="media:c.png", mime_type="image/png", filename="chart.png")
+    message = OutboundMessage(text="Messages per day", kind=OutboundKind.IMAGE, image=chart)
+    frame = reply_frame(message, None, lambda reference: f"/media/signed-{reference[6:]}")
+    assert frame == {
+        "type": "reply",
+        "message": {
+            "text": "Messages per day",
+            "kind": "image",
+            "image": {
+                "url": "/media/signed-c.png",
+                "mime": "image/png",
+                "filename": "chart.png",
+                "duration_seconds": None,
+            },
+        },
+    }

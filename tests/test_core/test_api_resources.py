@@ -7,18 +7,20 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import re
 from typing import Any
 
 from aiohttp import FormData
+from sqlalchemy import func, select
 
 from core.api.common import API, PageQuery
 from core.api.spec import PREFIX
 from core.app import SERVICES
 from core.messages import Channel
 from core.settings import Settings
-from core.storage.models import ContentItem, Conversation
-from tests.api import bearer, problem, register
+from core.storage.models import ContentItem, Conversation, EndUser, utcnow
+from tests.api import PASSWORD, bearer, problem, register
 from tests.chat import Chat
 from tests.test_channels.telegram_app import Client, services_ready, start
 
@@ -459,3 +461,72 @@ def test_cursor_limits_are_in_the_openapi_document() -> None:
                     )
                     if ref:
                         assert ref.rsplit("/", 1)[1] in document["components"]["schemas"], ref
+
+
+async def test_analytics_count_what_users_did(api: Client) -> None:
+    headers, bot = await creator_with_bot(api)
+    await talk(api, bot, 3)
+    response = await api.get(f"/api/v1/bots/{bot}/analytics", params={"days": "7"}, headers=headers)
+    assert response.status == 200, await response.text()
+    report = await response.json()
+    assert len(report["daily"]) == 7
+    assert report["last_day"] == utcnow().date().isoformat()
+    today = report["daily"][-1]
+    assert today["inbound"] == 6  # three users: /start and a question each
+    assert today["active_users"] == 3
+    assert report["channels"] == [
+        {"channel": "terminal", "inbound": 6, "outbound": report["outbound"]}
+    ]
+    assert report["questions"] == 3
+    # the new bot knows nothing: none of them was covered
+    assert report["unanswered"] == 3
+    assert len(report["unanswered_questions"]) == 3
+    assert report["credits_sold"] == 0
+    too_long = await api.get(
+        f"/api/v1/bots/{bot}/analytics", params={"days": "400"}, headers=headers
+    )
+    await problem(too_long, 422)
+
+
+async def test_a_creator_exports_and_deletes_their_account(api: Client) -> None:
+    tokens = await register(api)
+    headers = bearer(tokens["access_token"])
+    made = await api.post("/api/v1/bots", json={"name": "Leaving"}, headers=headers)
+    bot = (await made.json())["id"]
+    await talk(api, bot, 2)
+    key = await api.post(
+        "/api/v1/api-keys", json={"name": "ci", "scopes": ["bots:read"]}, headers=headers
+    )
+    secret = (await key.json())["key"]
+    others, other_bot = await creator_with_bot(api)
+    await talk(api, other_bot, 1)
+
+    account = await (await api.get("/api/v1/account", headers=headers)).json()
+    assert account["id"] == tokens["creator_id"]
+    export = await api.get("/api/v1/account/export", headers=headers)
+    text = await export.text()
+    assert secret.rsplit("_", 1)[1] not in text
+    body = json.loads(text)
+    assert [b["id"] for b in body["bots"]] == [bot]
+    assert body["bots"][0]["end_users"] == 2
+    assert body["api_keys"][0]["name"] == "ci"
+    # a key cannot close the account
+    await problem(await api.get("/api/v1/account", headers=bearer(secret)), 403)
+
+    wrong = await api.delete("/api/v1/account", json={"password": "not it"}, headers=headers)
+    await problem(wrong, 401)
+    gone = await api.delete("/api/v1/account", json={"password": PASSWORD}, headers=headers)
+    assert gone.status == 204
+    services = api.app[SERVICES]
+    async with services.db.read() as session:
+        left = await session.scalar(
+            select(func.count()).select_from(EndUser).where(EndUser.bot_id == bot)
+        )
+    assert left == 0
+    await problem(await api.get("/api/v1/bots", headers=bearer(secret)), 401)
+    refresh = await api.post(
+        "/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
+    )
+    await problem(refresh, 401)
+    # the other creator keeps everything
+    assert len(await pages(api, f"/api/v1/bots/{other_bot}/users", others)) == 1

@@ -216,6 +216,25 @@ def test_every_kind_round_trips(kind: OutboundKind) -> None:
     assert OutboundMessage.from_dict(message.to_dict()) == message
 
 
+def test_an_image_and_the_answer_mark_round_trip() -> None:
+    chart = OutboundMessage(
+        text="Messages per day",
+        kind=OutboundKind.IMAGE,
+        image=Media(reference="media:c.png", mime_type="image/png", size=2048),
+    )
+    assert chart.to_dict()["image"] == {
+        "reference": "media:c.png",
+        "mime_type": "image/png",
+        "size": 2048,
+    }
+    assert OutboundMessage.from_dict(chart.to_dict()) == chart
+    for grounded in (True, False):
+        answer = OutboundMessage(text="…", grounded=grounded)
+        assert answer.to_dict()["grounded"] is grounded
+        assert OutboundMessage.from_dict(json.loads(json.dumps(answer.to_dict()))) == answer
+    assert "grounded" not in OutboundMessage(text="…").to_dict()
+
+
 def test_from_dict_fills_in_defaults() -> None:
     assert OutboundMessage.from_dict({}) == OutboundMessage()
     assert OutboundMessage.from_dict({"text": "x", "audio": None}) == OutboundMessage(text="x")

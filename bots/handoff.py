@@ -1,0 +1,339 @@
+"""Human handoff on the creator's side, in the manager bot: ``/takeover`` and ``/release``.
+
+``/takeover`` lists the latest conversations of the agent the creator is working on,
+each with its user's number; ``/takeover N`` moves user N's conversation into the
+``handoff`` state. From then on, whatever the creator writes to the manager bot that is
+not a command goes to that user on their own channel, stored in their conversation and
+pushed through the outbox; what the user writes comes back to the creator
+(:mod:`core.handoff`), and the agent stays silent. ``/release`` hands the user back.
+
+Only a bot's owner reaches its users: the number of anyone else's user is answered
+exactly like a number that does not exist. A creator talks with one user at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from bots.profile import BotProfile
+from core.guided import MENU_BUTTONS
+from core.handoff import TAKEN_BY, taken_by, user_label
+from core.messages import Channel, OutboundMessage
+from core.outbox import Address
+from core.statemachine import Event, State
+from core.storage.database import Database
+from core.storage.models import ChannelIdentity, Conversation, EndUser, Message, as_utc
+from core.turn import TurnResult, Wallet
+
+log = logging.getLogger("chorus.handoff")
+
+#: runs a turn without a user message for an address (the engine's ``system_turn``)
+SystemTurn = Callable[
+    [Address, Callable[[TurnResult, Wallet | None], Awaitable[None]]],
+    Awaitable[list[OutboundMessage]],
+]
+#: pushes messages to an address (the outbox's ``send``); False if they did not go out
+Send = Callable[[Address, Sequence[OutboundMessage]], Awaitable[bool]]
+
+LISTED = 10
+MAX_QUOTE = 120
+# WhatsApp lets a business write freely only within 24 hours of the user's last message
+WHATSAPP_WINDOW = timedelta(hours=24)
+
+
+@dataclass(frozen=True, slots=True)
+class UserConversation:
+    """One end user of a creator's bot as the creator sees them, with their conversation."""
+
+    number: int  # the end user's id: stable, and shown to the creator
+    bot: BotProfile
+    name: str | None
+    address: Address
+    state: str
+    context: dict[str, Any]
+    reachable: bool
+    last_text: str = ""
+    last_at: datetime | None = None  # when the user last wrote
+
+    @property
+    def label(self) -> str:
+        return user_label(self.name, self.number, self.address.channel)
+
+    def quiet_on_whatsapp(self, now: datetime) -> bool:
+        """Whether WhatsApp will hold messages to them: they last wrote over a day ago."""
+        return self.address.channel == Channel.WHATSAPP.value and (
+            self.last_at is None or now - self.last_at > WHATSAPP_WINDOW
+        )
+
+
+class HumanHandoff:
+    """Lists, takes over, relays to and releases a creator's end users."""
+
+    def __init__(self, db: Database, system_turn: SystemTurn, send: Send) -> None:
+        self._db = db
+        self._system_turn = system_turn
+        self._send = send
+
+    async def command(
+        self,
+        name: str,
+        args: str,
+        creator: Address,
+        creator_name: str | None,
+        mine: Sequence[BotProfile],
+        current: BotProfile | None,
+    ) -> list[OutboundMessage]:
+        """Run ``/takeover [N]`` or ``/release`` for the creator in the manager chat
+        ``creator``, who owns ``mine`` and works on ``current``."""
+        if name == "release":
+            return await self._release(creator, mine)
+        wanted = args.strip().removeprefix("#")
+        if not wanted:
+            if current is None:
+                return _say("You have no agent yet. Create one with /newbot followed by its name.")
+            return await self._listing(creator, current)
+        if not wanted.isdigit() or len(wanted) > 18:
+            return _say(
+                "Send /takeover followed by a user's number from the list, like /takeover 7."
+            )
+        return await self._take_over(creator, creator_name, mine, int(wanted))
+
+    async def relay(
+        self, creator: Address, mine: Sequence[BotProfile], text: str
+    ) -> list[OutboundMessage] | None:
+        """Send the creator's ``text`` to the user they took over; None when they have
+        not taken anyone over. The replies for the creator (none when all went well)."""
+        talking = await self._talking_with(creator, mine)
+        if talking is None:
+            return None
+        if not talking.reachable:
+            return _say(
+                f"{talking.label} has blocked {talking.bot.name}, so your message can't reach "
+                "them. Send /release to end the conversation."
+            )
+
+        async def decide(result: TurnResult, wallet: Wallet | None) -> None:
+            if result.state is State.HANDOFF and taken_by(result.context) == creator:
+                result.move(Event.ANSWER)
+                result.say(text)
+
+        replies = await self._system_turn(talking.address, decide)
+        if not replies:  # released meanwhile, from another chat or process
+            return _say(f"You're no longer talking with {talking.label}.")
+        if not await self._send(talking.address, replies):
+            return _say(
+                f"I couldn't deliver that to {talking.label} just now. It's kept in "
+                "their conversation; try again in a moment."
+            )
+        if talking.quiet_on_whatsapp(datetime.now(UTC)):
+            return _say(
+                f"{talking.name or 'They'} last wrote over a day ago, so WhatsApp holds your "
+                "messages until they write again."
+            )
+        return []
+
+    async def _listing(self, creator: Address, bot: BotProfile) -> list[OutboundMessage]:
+        users = await self._users({bot.id: bot}, limit=LISTED)
+        if not users:
+            return _say(f"Nobody has talked to {bot.name} yet.")
+        now = datetime.now(UTC)
+        lines = [f"The latest conversations with {bot.name}:"]
+        for user in users:
+            said = f": “{_quote(user.last_text)}”" if user.last_text else ""
+            when = f", {_ago(now - user.last_at)}" if user.last_at else ""
+            mark = " ← talking with you" if taken_by(user.context) == creator else ""
+            lines.append(f"• {user.label}{when}{said}{mark}")
+        lines.append(
+            "Send /takeover followed by a number to talk to that user yourself, "
+            f"like /takeover {users[0].number}."
+        )
+        return _say("\n".join(lines))
+
+    async def _take_over(
+        self,
+        creator: Address,
+        creator_name: str | None,
+        mine: Sequence[BotProfile],
+        number: int,
+    ) -> list[OutboundMessage]:
+        talking = await self._talking_with(creator, mine)
+        if talking is not None:
+            if talking.number == number:
+                return _say(f"You're already talking with {talking.label}.")
+            return _say(
+                f"You're talking with {talking.label} right now. "
+                "Send /release to hand them back first."
+            )
+        found = await self._users({b.id: b for b in mine}, number=number)
+        if not found:
+            return _say(
+                f"There's no user #{number} among your agents' conversations. "
+                "/takeover lists the latest ones."
+            )
+        user = found[0]
+        if not user.reachable:
+            return _say(f"{user.label} has blocked {user.bot.name}: nothing can reach them.")
+        person = creator_name or "A person"
+
+        async def decide(result: TurnResult, wallet: Wallet | None) -> None:
+            if result.state is State.HANDOFF:
+                return  # taken over from another of the owner's chats meanwhile
+            result.move(Event.TAKEOVER)
+            result.context[TAKEN_BY] = {"channel": creator.channel, "sender_id": creator.sender_id}
+            result.say(
+                f"{person} from {user.bot.name} has joined the conversation and will answer "
+                "you personally."
+            )
+
+        replies = await self._system_turn(user.address, decide)
+        if not replies:
+            return _say(f"{user.label} is already being answered in person.")
+        told = await self._send(user.address, replies)
+        log.info("a creator took over user %d of bot %s", user.number, user.bot.id)
+        lines = [f"You're now talking with {user.label}, a user of {user.bot.name}."]
+        if user.last_text:
+            lines.append(f"Their last message: “{_quote(user.last_text)}”")
+        lines.append(
+            "Everything you send me that isn't a command goes to them, and what they write "
+            f"comes here. {user.bot.name} stays silent until you send /release."
+        )
+        if not told:
+            lines.append("(I couldn't tell them you've joined just now.)")
+        if user.quiet_on_whatsapp(datetime.now(UTC)):
+            lines.append(
+                "They last wrote over a day ago: WhatsApp holds your messages until they "
+                "write again."
+            )
+        return _say("\n".join(lines))
+
+    async def _release(self, creator: Address, mine: Sequence[BotProfile]) -> list[OutboundMessage]:
+        talking = await self._talking_with(creator, mine)
+        if talking is None:
+            return _say(
+                "You aren't talking with any user right now. /takeover lists your agent's "
+                "latest conversations."
+            )
+        bot = talking.bot
+
+        async def decide(result: TurnResult, wallet: Wallet | None) -> None:
+            if result.state is not State.HANDOFF or taken_by(result.context) != creator:
+                return
+            result.move(Event.RELEASE)
+            result.context.pop(TAKEN_BY, None)
+            result.context.pop("flow", None)  # the chat state has no flow to go back to
+            result.say(
+                f"You're back with {bot.name}, the assistant. Ask me anything, or pick "
+                "something to make.",
+                MENU_BUTTONS,
+            )
+
+        replies = await self._system_turn(talking.address, decide)
+        if replies and talking.reachable:
+            await self._send(talking.address, replies)
+        log.info("a creator handed user %d of bot %s back", talking.number, bot.id)
+        return _say(
+            f"{talking.label} is back with {bot.name}, which answers them again. "
+            "I've let them know."
+        )
+
+    async def _talking_with(
+        self, creator: Address, mine: Sequence[BotProfile]
+    ) -> UserConversation | None:
+        """The user this creator has taken over, if any."""
+        if not mine:
+            return None
+        taken = await self._users({b.id: b for b in mine}, state=State.HANDOFF)
+        return next((u for u in taken if taken_by(u.context) == creator), None)
+
+    async def _users(
+        self,
+        bots: dict[str, BotProfile],
+        *,
+        number: int | None = None,
+        state: State | None = None,
+        limit: int | None = None,
+    ) -> list[UserConversation]:
+        """End users of ``bots`` (the latest conversations first), with their last message;
+        the bots' creators, when they try their own agent, are not among them."""
+        query = (
+            select(
+                EndUser.id,
+                EndUser.display_name,
+                Conversation.id,
+                Conversation.bot_id,
+                Conversation.state,
+                Conversation.context,
+                ChannelIdentity.channel,
+                ChannelIdentity.external_id,
+                ChannelIdentity.reachable,
+            )
+            .join(Conversation, Conversation.end_user_id == EndUser.id)
+            .join(ChannelIdentity, ChannelIdentity.end_user_id == EndUser.id)
+            .where(Conversation.bot_id.in_(list(bots)))
+            .order_by(Conversation.updated_at.desc(), Conversation.id.desc(), ChannelIdentity.id)
+        )
+        if number is not None:
+            query = query.where(EndUser.id == number)
+        if state is not None:
+            query = query.where(Conversation.state == state.value)
+        async with self._db.read() as session:
+            rows = list(await session.execute(query.limit(limit * 2) if limit else query))
+            conversations = {row[2] for row in rows}
+            latest = (
+                select(func.max(Message.id))
+                .where(Message.conversation_id.in_(conversations), Message.direction == "in")
+                .group_by(Message.conversation_id)
+            )
+            said = {
+                conversation: (text, as_utc(at))
+                for conversation, text, at in await session.execute(
+                    select(Message.conversation_id, Message.text, Message.created_at).where(
+                        Message.id.in_(latest)
+                    )
+                )
+            }
+        users: dict[int, UserConversation] = {}
+        for user_id, name, conversation, bot_id, at_state, context, channel, sender, ok in rows:
+            if user_id in users:  # someone known on several channels: the first one
+                continue
+            if bots[bot_id].is_creator(channel, sender):  # the creator trying their agent
+                continue
+            text, at = said.get(conversation, ("", None))
+            users[user_id] = UserConversation(
+                number=user_id,
+                bot=bots[bot_id],
+                name=name,
+                address=Address(bot_id, channel, sender),
+                state=at_state,
+                context=dict(context or {}),
+                reachable=ok,
+                last_text=text,
+                last_at=at,
+            )
+        return list(users.values())[:limit]
+
+
+def _quote(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_QUOTE else text[: MAX_QUOTE - 1] + "…"
+
+
+def _ago(elapsed: timedelta) -> str:
+    minutes = int(elapsed.total_seconds() // 60)
+    if minutes < 1:
+        return "just now"
+    if minutes < 60:
+        return f"{minutes} min ago"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} h ago"
+    return f"{minutes // (24 * 60)} days ago"
+
+
+def _say(text: str) -> list[OutboundMessage]:
+    return [OutboundMessage(text=text)]

@@ -1,0 +1,338 @@
+"""Human handoff end to end: a creator takes conversations over from the manager bot.
+
+The real app runs against the fake Bot API (the manager bot and the creator's own bot),
+the fake Twilio Messages API (the agent's WhatsApp number) and the fake Ollama server
+(so a test can see whether the agent asked its model anything). Creators and users write
+through the real, signed webhooks; what reaches them is read at the fakes.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from pytest_aiohttp import AiohttpServer
+from sqlalchemy import select
+
+from core.services import SERVICES, Services
+from core.statemachine import State
+from core.storage import repository as repo
+from core.storage.models import Message
+from tests.fakes.ollama import FakeOllama
+from tests.fakes.telegram_api import FakeTelegram
+from tests.fakes.telegram_updates import text_update
+from tests.fakes.twilio_api import FakeTwilio
+from tests.fakes.twilio_requests import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    BUSINESS_NUMBER,
+    USER_NUMBER,
+    sign,
+    text_message,
+)
+from tests.test_channels.telegram_app import (
+    Client,
+    post_update,
+    services_ready,
+    settings_for,
+    start,
+)
+
+MANAGER_TOKEN = "6000000001:AAH-manager-token-of-the-platform-00000"
+COACH_TOKEN = "7100000001:AAE-token-of-the-creators-own-bot-000000"
+CREATOR = 3_001  # Cleo, who made Green Tea Coach
+RIVAL = 3_002  # another creator, with an agent of her own
+TELEGRAM_USER = 4_001  # Ben, on Green Tea Coach's Telegram bot
+BOT = "green-tea-coach"
+PUBLIC = "https://chorus.example"
+QUESTION = "How hot should the water be for green tea?"
+KETTLE = (
+    "# Brewing green tea\n\nHeat the water to 80 degrees Celsius, never boiling, and steep "
+    "the leaves for two minutes. Longer steeping makes green tea bitter.\n"
+)
+MODEL_ANSWER = "Heat the water to 80 degrees Celsius, never boiling [1]."
+
+
+@dataclass
+class Platform:
+    telegram: FakeTelegram
+    twilio: FakeTwilio
+    model: FakeOllama
+    client: Client
+
+    @property
+    def services(self) -> Services:
+        return self.client.app[SERVICES]
+
+    async def manager(self, text: str, creator: int = CREATOR, name: str = "Cleo") -> list[str]:
+        """A creator's message to the manager bot; what it sent that creator meanwhile."""
+        before = len(self.to_creator(creator))
+        update = text_update(text, user_id=creator, first_name=name)
+        self.telegram.remember(MANAGER_TOKEN, update)
+        secret = self.telegram.bots[MANAGER_TOKEN].webhook.secret_token or ""
+        assert await post_update(self.client, "manager", update, secret) == 200
+        await self.settle()
+        return self.to_creator(creator)[before:]
+
+    async def ben(self, text: str) -> list[str]:
+        """The Telegram user's message to the agent's bot; what that bot sent him meanwhile."""
+        before = len(self.to_ben())
+        secret = self.telegram.bots[COACH_TOKEN].webhook.secret_token or ""
+        update = text_update(text, user_id=TELEGRAM_USER, first_name="Ben")
+        assert await post_update(self.client, BOT, update, secret) == 200
+        await self.settle()
+        return self.to_ben()[before:]
+
+    async def ada(self, text: str) -> list[str]:
+        """The WhatsApp user's message to the agent's number; what she was sent meanwhile."""
+        before = len(self.to_ada())
+        form = text_message(text)
+        path = f"/webhooks/whatsapp/{BOT}"
+        signature = sign(PUBLIC + path, form, AUTH_TOKEN)
+        response = await self.client.post(
+            path, data=form, headers={"X-Twilio-Signature": signature}
+        )
+        assert response.status == 200
+        await self.settle()
+        return self.to_ada()[before:]
+
+    def to_creator(self, creator: int = CREATOR) -> list[str]:
+        return _texts(self.telegram, MANAGER_TOKEN, creator)
+
+    def to_ben(self) -> list[str]:
+        return _texts(self.telegram, COACH_TOKEN, TELEGRAM_USER)
+
+    def to_ada(self) -> list[str]:
+        return [
+            c.params.get("Body", "")
+            for c in self.twilio.calls_for()
+            if c.status == 201 and c.params.get("To") == f"whatsapp:{USER_NUMBER}"
+        ]
+
+    async def state_of(self, channel: str, sender_id: str) -> State:
+        async with self.services.db.read() as session:
+            party = await repo.find_party(session, BOT, channel, sender_id)
+        assert party is not None
+        return State(party.state)
+
+    async def settle(self) -> None:
+        for _ in range(2):
+            await self.services.inbox.idle()
+            await self.services.jobs.idle()
+
+
+def _texts(fake: FakeTelegram, token: str, chat: int) -> list[str]:
+    return [
+        html.unescape(str(c.params["text"]))
+        for c in fake.calls_for("sendMessage", token)
+        if str(c.chat_id) == str(chat) and c.status == 200
+    ]
+
+
+def number_of(listing: str, label: str) -> int:
+    """A user's number in a /takeover listing, by their name and channel."""
+    found = re.search(rf"{label} \(#(\d+), ", listing)
+    assert found, listing
+    return int(found.group(1))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The settings naming a test's database: SQLite under its data directory (the
+    default), or a PostgreSQL database of its own."""
+    if request.param == "postgresql":
+        return {"database_url": request.getfixturevalue("own_postgres_url")}
+    return {}
+
+
+@pytest.fixture
+async def platform(
+    database: dict[str, str], aiohttp_server: AiohttpServer, tmp_path: Path
+) -> AsyncIterator[Platform]:
+    telegram = FakeTelegram()
+    telegram.add_bot(MANAGER_TOKEN, username="chorus_manager_bot")
+    telegram.add_bot(COACH_TOKEN, username="green_tea_coach_bot")
+    twilio = FakeTwilio()
+    twilio.base_url = str((await aiohttp_server(twilio.app())).make_url("")).rstrip("/")
+    model = FakeOllama(reply=MODEL_ANSWER)
+    ollama = await aiohttp_server(model.app())
+    settings = await settings_for(
+        telegram,
+        aiohttp_server,
+        tmp_path / "data",
+        telegram_bot_token=MANAGER_TOKEN,
+        twilio_account_sid=ACCOUNT_SID,
+        twilio_auth_token=AUTH_TOKEN,
+        twilio_api_base=twilio.base_url,
+        ollama_host=str(ollama.make_url("")).rstrip("/"),
+        speech_enabled=False,
+        telegram_chat_interval=0,
+        user_messages_per_minute=0,
+        **database,
+    )
+    client = await start(settings)
+    await services_ready(client)
+    await telegram.wait_for("setMyCommands", token=MANAGER_TOKEN, timeout=10)
+    platform = Platform(telegram, twilio, model, client)
+    # Cleo sets up her agent on Telegram and WhatsApp, and teaches it about green tea
+    assert "ready (id green-tea-coach)" in (await platform.manager("/newbot Green Tea Coach"))[0]
+    assert "@green_tea_coach_bot" in (await platform.manager(f"/token {COACH_TOKEN}"))[0]
+    assert BUSINESS_NUMBER in (await platform.manager(f"/whatsapp {BUSINESS_NUMBER}"))[0]
+    await platform.services.knowledge.ingest_bytes(BOT, KETTLE.encode(), "tea.md")
+    yield platform
+    await client.close()
+
+
+async def test_a_creator_talks_to_a_whatsapp_user_then_a_telegram_user_in_person(
+    platform: Platform,
+) -> None:
+    assert await platform.ben("hello")
+    assert "80 degrees" in (await platform.ada(QUESTION))[-1]
+    asked = len(platform.model.chat_requests)
+    assert asked == 1
+
+    # the latest conversations, each with its user's number, channel and last message
+    (listing,) = await platform.manager("/takeover")
+    assert "The latest conversations with Green Tea Coach:" in listing
+    ada, ben = number_of(listing, "Ada"), number_of(listing, "Ben")
+    assert f"Ada (#{ada}, WhatsApp), just now: “{QUESTION}”" in listing
+    assert f"Ben (#{ben}, Telegram), just now: “hello”" in listing
+    assert listing.index("Ada") < listing.index("Ben")  # the most recent first
+
+    # Cleo takes Ada's conversation over: both are told, the state is handoff
+    (taken,) = await platform.manager(f"/takeover {ada}")
+    assert f"You're now talking with Ada (#{ada}, WhatsApp), a user of Green Tea Coach." in taken
+    assert f"Their last message: “{QUESTION}”" in taken
+    assert "stays silent until you send /release" in taken
+    assert platform.to_ada()[-1] == (
+        "Cleo from Green Tea Coach has joined the conversation and will answer you personally."
+    )
+    assert await platform.state_of("whatsapp", USER_NUMBER) is State.HANDOFF
+
+    # Ada writes: the agent says nothing and asks its model nothing; Cleo reads her words
+    assert await platform.ada("Thanks! And how long should it steep?") == []
+    assert len(platform.model.chat_requests) == asked
+    assert platform.to_creator()[-1] == (
+        f"💬 Ada (#{ada}, WhatsApp): Thanks! And how long should it steep?"
+    )
+    async with platform.services.db.read() as session:
+        kept = await session.scalar(select(Message).order_by(Message.id.desc()).limit(1))
+    assert kept is not None
+    assert (kept.direction, kept.channel, kept.state) == ("in", "whatsapp", "handoff")
+    assert kept.text == "Thanks! And how long should it steep?"
+
+    # Cleo answers: it reaches Ada on WhatsApp, and the manager bot stays quiet
+    assert await platform.manager("Two minutes, never longer, or it turns bitter.") == []
+    assert platform.to_ada()[-1] == "Two minutes, never longer, or it turns bitter."
+
+    # Ben, not taken over, is still answered by the agent
+    assert "80 degrees" in (await platform.ben(QUESTION))[-1]
+    assert len(platform.model.chat_requests) == asked + 1
+
+    # one user at a time
+    (busy,) = await platform.manager(f"/takeover {ben}")
+    assert f"You're talking with Ada (#{ada}, WhatsApp) right now" in busy
+    assert "← talking with you" in (await platform.manager("/takeover"))[0]
+
+    # /release hands Ada back: she is told, and the agent answers her again
+    (released,) = await platform.manager("/release")
+    assert released == (
+        f"Ada (#{ada}, WhatsApp) is back with Green Tea Coach, which answers them again. "
+        "I've let them know."
+    )
+    assert platform.to_ada()[-1].startswith("You're back with Green Tea Coach, the assistant.")
+    assert await platform.state_of("whatsapp", USER_NUMBER) is State.CHAT
+    assert "80 degrees" in (await platform.ada(QUESTION))[-1]
+    assert len(platform.model.chat_requests) == asked + 2
+    assert "I set up agents through commands" in (await platform.manager("Are you there?"))[0]
+
+    # now Ben, on Telegram
+    (taken,) = await platform.manager(f"/takeover {ben}")
+    assert f"You're now talking with Ben (#{ben}, Telegram)" in taken
+    assert platform.to_ben()[-1].startswith("Cleo from Green Tea Coach has joined")
+    assert await platform.ben("Can I use a kettle with a thermometer?") == []
+    assert await platform.ben("/start") == []  # commands too: the agent keeps out of it
+    assert len(platform.model.chat_requests) == asked + 2
+    assert platform.to_creator()[-2:] == [
+        f"💬 Ben (#{ben}, Telegram): Can I use a kettle with a thermometer?",
+        f"💬 Ben (#{ben}, Telegram): /start",
+    ]
+    assert await platform.manager("Yes, that's the easiest way.") == []
+    assert platform.to_ben()[-1] == "Yes, that's the easiest way."
+    assert await platform.state_of("telegram", str(TELEGRAM_USER)) is State.HANDOFF
+    (released,) = await platform.manager("/release")
+    assert f"Ben (#{ben}, Telegram) is back with Green Tea Coach" in released
+    assert platform.to_ben()[-1].startswith("You're back with Green Tea Coach")
+    assert "80 degrees" in (await platform.ben(QUESTION))[-1]
+    assert "aren't talking with any user" in (await platform.manager("/release"))[0]
+
+
+async def test_another_creators_user_is_unknown_to_a_creator(platform: Platform) -> None:
+    await platform.ada(QUESTION)
+    ada = number_of((await platform.manager("/takeover"))[0], "Ada")
+    assert "ready" in (await platform.manager("/newbot Rival Tea", RIVAL, "Rex"))[0]
+
+    # Rex cannot see, take or release Ada: her number is answered like one nobody has
+    (listing,) = await platform.manager("/takeover", RIVAL, "Rex")
+    assert listing == "Nobody has talked to Rival Tea yet."
+    (refused,) = await platform.manager(f"/takeover {ada}", RIVAL, "Rex")
+    (unknown,) = await platform.manager("/takeover 999999", RIVAL, "Rex")
+    assert refused == unknown.replace("999999", str(ada))
+    assert refused.startswith(f"There's no user #{ada} among your agents' conversations.")
+    assert await platform.state_of("whatsapp", USER_NUMBER) is State.CHAT
+    assert "aren't talking with any user" in (await platform.manager("/release", RIVAL, "Rex"))[0]
+
+    # nor reach her once Cleo has taken her over
+    await platform.manager(f"/takeover {ada}")
+    sent_to_ada = len(platform.to_ada())
+    (again,) = await platform.manager(f"/takeover {ada}", RIVAL, "Rex")
+    assert again == refused
+    assert "I set up agents" in (await platform.manager("Hello Ada!", RIVAL, "Rex"))[0]
+    assert "aren't talking with any user" in (await platform.manager("/release", RIVAL, "Rex"))[0]
+    assert len(platform.to_ada()) == sent_to_ada
+    assert await platform.state_of("whatsapp", USER_NUMBER) is State.HANDOFF
+    assert platform.to_creator(RIVAL)[-1].startswith("You aren't talking")
+
+
+async def test_a_user_asking_for_a_person_notifies_the_creator_once(platform: Platform) -> None:
+    told = await platform.ben("/human")
+    assert "I've let Green Tea Coach's creator know you'd like to talk to a person" in told[-1]
+    notice = platform.to_creator()[-1]
+    ben = int(re.findall(r"#(\d+)", notice)[0])
+    assert notice == (
+        f"🙋 Ben (#{ben}, Telegram) would like to talk to a person, on Green Tea Coach\n"
+        f"Send /takeover {ben} to answer them yourself."
+    )
+    notices = len(platform.to_creator())
+
+    # asking again within the hour, in words this time: the user hears, the creator doesn't
+    again = await platform.ben("Can I talk to a real person please?")
+    assert "I've already let Green Tea Coach's creator know" in again[-1]
+    assert len(platform.to_creator()) == notices
+    assert len(platform.model.chat_requests) == 0
+
+    # another user's request is their own
+    await platform.ada("I'd like to speak to a human")
+    assert platform.to_creator()[-1].startswith("🙋 Ada (#")
+    assert "“I'd like to speak to a human”" in platform.to_creator()[-1]
+    assert len(platform.to_creator()) == notices + 1
+
+    # the suggested command works
+    (taken,) = await platform.manager(f"/takeover {ben}")
+    assert f"You're now talking with Ben (#{ben}, Telegram)" in taken
+
+
+async def test_takeover_needs_a_number_and_an_agent(platform: Platform) -> None:
+    menu = next(iter(platform.telegram.bots[MANAGER_TOKEN].commands.values()))
+    assert {"takeover", "release"} <= {c["command"] for c in menu}
+    ends = next(iter(platform.telegram.bots[COACH_TOKEN].commands.values()))
+    assert "human" in {c["command"] for c in ends}
+    assert "like /takeover 7" in (await platform.manager("/takeover Ada"))[0]
+    assert "Nobody has talked to Green Tea Coach yet." in (await platform.manager("/takeover"))[0]
+    (none,) = await platform.manager("/takeover", RIVAL, "Rex")
+    assert none.startswith("You have no agent yet.")
+    assert "isn't available" not in (await platform.manager("/release", RIVAL, "Rex"))[0]
