@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StringConstraints
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from core.api.accounts import ACCOUNT
 from core.api.common import API, Strict, services
@@ -78,8 +78,8 @@ async def export_account(call: Call) -> AccountExport:
         documents = await svc.knowledge.documents(profile.id)
         settings = await svc.bots.settings(profile.id)
         async with svc.db.read() as session:
-            users = len(
-                list(await session.scalars(select(EndUser.id).where(EndUser.bot_id == profile.id)))
+            users = await session.scalar(
+                select(func.count()).select_from(EndUser).where(EndUser.bot_id == profile.id)
             )
         bots.append(
             {

@@ -17,10 +17,9 @@ from core.api.common import (
     Page,
     PageQuery,
     Strict,
-    by_id,
-    not_found,
+    keyset,
     owned_bot,
-    path_id,
+    owned_row,
     services,
 )
 from core.api.spec import ApiError, Call, Moment
@@ -115,12 +114,7 @@ async def set_pricing(call: Call) -> PricingModel:
 
 
 async def _owned_user(call: Call) -> tuple[BotProfile, EndUser]:
-    profile = await owned_bot(call)
-    async with services(call).db.read() as session:
-        user = await session.get(EndUser, path_id(call, "user_id"))
-    if user is None or user.bot_id != profile.id:
-        raise not_found("user")
-    return profile, user
+    return await owned_row(call, EndUser, "user_id")
 
 
 async def _account(call: Call, user: EndUser) -> CreditAccount | None:
@@ -160,7 +154,7 @@ async def list_entries(call: Call) -> EntryPage:
         return EntryPage(items=[], next_cursor=None)
     statement = select(LedgerEntry).where(LedgerEntry.account_id == account.id)
     async with services(call).db.read() as session:
-        entries, cursor = await by_id(session, statement, LedgerEntry.id, query)
+        entries, cursor = await keyset(session, statement, query, LedgerEntry.id)
     return EntryPage(
         items=[EntryOut.model_validate(e, from_attributes=True) for e in entries],
         next_cursor=cursor,

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from sqlalchemy import Select
+from sqlalchemy import Select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -18,11 +18,13 @@ from bots.profile import BotProfile
 from core.api.spec import Api, ApiError, Call
 from core.errors import UnknownBot
 from core.services import SERVICES, Services
+from core.storage.models import Base, as_utc
 
 API = Api()
 
 Text = Annotated[str, StringConstraints(max_length=4000)]
 Item = TypeVar("Item", bound=BaseModel)
+Row = TypeVar("Row", bound=Base)
 
 
 class Strict(BaseModel):
@@ -70,8 +72,24 @@ def path_id(call: Call, name: str) -> int:
     """A numeric id of the path; 404 when it is not one (it names nothing)."""
     value = call.path[name]
     if not value.isdigit() or len(value) > 18:
-        raise not_found(name.removesuffix("_id").replace("_", " "))
+        raise not_found(_what(name))
     return int(value)
+
+
+async def owned_row(call: Call, model: type[Row], name: str) -> tuple[BotProfile, Row]:
+    """The bot of the path and its row of ``model`` whose id is the path's ``name``;
+    404 for a row of another bot, as for one that does not exist."""
+    profile = await owned_bot(call)
+    row_id = path_id(call, name)
+    async with services(call).db.read() as session:
+        row = await session.get(model, row_id)
+    if row is None or getattr(row, "bot_id", None) != profile.id:
+        raise not_found(_what(name))
+    return profile, row
+
+
+def _what(name: str) -> str:
+    return name.removesuffix("_id").replace("_", " ")
 
 
 def encode_cursor(*values: Any) -> str:
@@ -102,22 +120,27 @@ def _exactly(kind: type, value: Any) -> Any:
     return value
 
 
-async def by_id(
+async def keyset(
     session: AsyncSession,
     statement: Select[Any],
-    column: InstrumentedAttribute[int],
     query: PageQuery,
-    *,
+    *columns: InstrumentedAttribute[Any],
     newest_first: bool = True,
 ) -> tuple[list[Any], str | None]:
-    """A page of ``statement``'s rows in the order of their ``column`` id, after the
-    query's cursor; the rows and the cursor of the next page (None on the last)."""
+    """A page of ``statement``'s rows ordered by ``columns`` (the last one unique),
+    after the query's cursor; the rows and the cursor of the next page (None on the
+    last). Several columns are compared as a row, ``(a, b) < (x, y)``, which both
+    databases turn into an index range (the equivalent ``a < x OR (a = x AND b < y)``
+    is filtered row by row, so a page would cost more the deeper it is)."""
     if query.cursor:
-        (last,) = decode_cursor(query.cursor, int)
-        statement = statement.where(column < last if newest_first else column > last)
-    order = column.desc() if newest_first else column.asc()
-    rows = list(await session.scalars(statement.order_by(order).limit(query.limit + 1)))
+        last = decode_cursor(query.cursor, *(column.type.python_type for column in columns))
+        position = tuple_(*columns) if len(columns) > 1 else columns[0]
+        bound = tuple_(*last) if len(columns) > 1 else last[0]
+        statement = statement.where(position < bound if newest_first else position > bound)
+    order = [column.desc() if newest_first else column.asc() for column in columns]
+    rows = list(await session.scalars(statement.order_by(*order).limit(query.limit + 1)))
     if len(rows) <= query.limit:
         return rows, None
     rows = rows[: query.limit]
-    return rows, encode_cursor(getattr(rows[-1], column.key))
+    key = (getattr(rows[-1], column.key) for column in columns)
+    return rows, encode_cursor(*(as_utc(v) if isinstance(v, datetime) else v for v in key))

@@ -12,10 +12,9 @@ from core.api.common import (
     API,
     Page,
     PageQuery,
-    by_id,
-    not_found,
+    keyset,
     owned_bot,
-    path_id,
+    owned_row,
     services,
 )
 from core.api.spec import Call, Moment
@@ -90,7 +89,7 @@ async def list_content(call: Call) -> ContentPage:
     if query.content_type:
         statement = statement.where(ContentItem.content_type == query.content_type)
     async with services(call).db.read() as session:
-        items, cursor = await by_id(session, statement, ContentItem.id, query)
+        items, cursor = await keyset(session, statement, query, ContentItem.id)
     return ContentPage(items=[_content(call, item) for item in items], next_cursor=cursor)
 
 
@@ -99,9 +98,5 @@ async def list_content(call: Call) -> ContentPage:
     tag="content", scope="conversations:read", response=ContentOut, errors=(404,),
 )  # fmt: skip
 async def get_content(call: Call) -> ContentOut:
-    profile = await owned_bot(call)
-    async with services(call).db.read() as session:
-        item = await session.get(ContentItem, path_id(call, "content_id"))
-    if item is None or item.bot_id != profile.id:
-        raise not_found("content")
+    _, item = await owned_row(call, ContentItem, "content_id")
     return _content(call, item)

@@ -4,27 +4,25 @@ was said, a page at a time (keyset cursors: a page costs the same however deep).
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.api.common import (
     API,
     Page,
     PageQuery,
-    by_id,
-    decode_cursor,
-    encode_cursor,
+    keyset,
     not_found,
     owned_bot,
+    owned_row,
     path_id,
     services,
 )
 from core.api.spec import Call, Moment
-from core.storage.models import ChannelIdentity, Conversation, EndUser, Message, as_utc
+from core.storage.models import ChannelIdentity, Conversation, EndUser, Message
 
 
 class ChannelOut(BaseModel):
@@ -119,7 +117,7 @@ async def list_users(call: Call) -> UserPage:
     query: PageQuery = call.query
     statement = select(EndUser).where(EndUser.bot_id == profile.id)
     async with services(call).db.read() as session:
-        users, cursor = await by_id(session, statement, EndUser.id, query)
+        users, cursor = await keyset(session, statement, query, EndUser.id)
         channels = await _channels(session, [u.id for u in users])
     return UserPage(items=[_user(u, channels) for u in users], next_cursor=cursor)
 
@@ -129,12 +127,8 @@ async def list_users(call: Call) -> UserPage:
     tag="conversations", scope="conversations:read", response=UserOut, errors=(404,),
 )  # fmt: skip
 async def get_user(call: Call) -> UserOut:
-    profile = await owned_bot(call)
-    user_id = path_id(call, "user_id")
+    _, user = await owned_row(call, EndUser, "user_id")
     async with services(call).db.read() as session:
-        user = await session.get(EndUser, user_id)
-        if user is None or user.bot_id != profile.id:
-            raise not_found("user")
         return _user(user, await _channels(session, [user.id]))
 
 
@@ -147,31 +141,17 @@ async def get_user(call: Call) -> UserOut:
 async def list_conversations(call: Call) -> ConversationPage:
     profile = await owned_bot(call)
     query: ConversationsQuery = call.query
-    statement = (
-        select(Conversation, EndUser)
-        .join(EndUser, EndUser.id == Conversation.end_user_id)
-        .where(Conversation.bot_id == profile.id)
-    )
+    statement = select(Conversation).where(Conversation.bot_id == profile.id)
     if query.state:
         statement = statement.where(Conversation.state == query.state)
-    if query.cursor:
-        moment, last = decode_cursor(query.cursor, datetime, int)
-        # a row comparison: both databases start the index scan where the cursor points
-        # (the equivalent OR of the two columns is filtered row by row from the top, so
-        # a page would cost more the deeper it is)
-        position = tuple_(Conversation.updated_at, Conversation.id)
-        statement = statement.where(position < tuple_(moment, last))
-    statement = statement.order_by(Conversation.updated_at.desc(), Conversation.id.desc())
     async with services(call).db.read() as session:
-        rows = [(c, u) for c, u in await session.execute(statement.limit(query.limit + 1))]
-        more = len(rows) > query.limit
-        rows = rows[: query.limit]
-        channels = await _channels(session, [user.id for _, user in rows])
-    items = [_conversation(c, u, channels) for c, u in rows]
-    cursor = None
-    if more:
-        last_row = rows[-1][0]
-        cursor = encode_cursor(as_utc(last_row.updated_at), last_row.id)
+        conversations, cursor = await keyset(
+            session, statement, query, Conversation.updated_at, Conversation.id
+        )
+        ids = [c.end_user_id for c in conversations]
+        users = {u.id: u for u in await session.scalars(select(EndUser).where(EndUser.id.in_(ids)))}
+        channels = await _channels(session, ids)
+    items = [_conversation(c, users[c.end_user_id], channels) for c in conversations]
     return ConversationPage(items=items, next_cursor=cursor)
 
 
@@ -226,8 +206,8 @@ async def list_messages(call: Call) -> MessagePage:
     async with services(call).db.read() as session:
         conversation, _ = await _owned_conversation(call, session)
         statement = select(Message).where(Message.conversation_id == conversation.id)
-        messages, cursor = await by_id(
-            session, statement, Message.id, query, newest_first=query.order == "desc"
+        messages, cursor = await keyset(
+            session, statement, query, Message.id, newest_first=query.order == "desc"
         )
     return MessagePage(
         items=[MessageOut.model_validate(m, from_attributes=True) for m in messages],

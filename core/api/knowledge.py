@@ -8,6 +8,7 @@ the answer is 202 with the job, whose progress and outcome ``/document-jobs/{id}
 
 from __future__ import annotations
 
+import asyncio
 import mimetypes
 from pathlib import Path, PurePath
 from typing import Annotated
@@ -138,12 +139,15 @@ async def _receive(request: web.Request, path: Path, limit: int) -> tuple[str, s
                     await part.release()
                 continue
             size = 0
-            with path.open("wb") as handle:
+            handle = await asyncio.to_thread(path.open, "wb")
+            try:
                 while chunk := await part.read_chunk(CHUNK):
                     size += len(chunk)
                     if size > limit:
                         raise _too_large(limit)
-                    handle.write(chunk)
+                    await asyncio.to_thread(handle.write, chunk)  # not on the event loop
+            finally:
+                handle.close()
             if size == 0:
                 raise ValueError("the file is empty")
             filename = PurePath(part.filename or "document").name[:255] or "document"

@@ -5,27 +5,25 @@ from __future__ import annotations
 
 import ipaddress
 import uuid
-from datetime import datetime
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, StringConstraints
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import func, select
 
 from core.api.common import (
     API,
     Page,
     PageQuery,
     Strict,
-    decode_cursor,
-    encode_cursor,
+    keyset,
     not_found,
     services,
 )
 from core.api.spec import ApiError, Call, Moment
 from core.errors import UnknownBot
 from core.integrations import EVENTS, MAX_ENDPOINTS, new_secret
-from core.storage.models import WebhookDelivery, WebhookEndpoint, as_utc, utcnow
+from core.storage.models import WebhookDelivery, WebhookEndpoint, utcnow
 from knowledge.netguard import is_public
 
 Event = Literal[EVENTS]  # type: ignore[valid-type]
@@ -215,17 +213,10 @@ async def list_deliveries(call: Call) -> DeliveryPage:
     statement = select(WebhookDelivery).where(WebhookDelivery.endpoint_id == row.id)
     if query.status:
         statement = statement.where(WebhookDelivery.status == query.status)
-    if query.cursor:
-        moment, last = decode_cursor(query.cursor, datetime, str)
-        position = tuple_(WebhookDelivery.created_at, WebhookDelivery.id)
-        statement = statement.where(position < tuple_(moment, last))
-    statement = statement.order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id.desc())
     async with services(call).db.read() as session:
-        rows = list(await session.scalars(statement.limit(query.limit + 1)))
-    cursor = None
-    if len(rows) > query.limit:
-        rows = rows[: query.limit]
-        cursor = encode_cursor(as_utc(rows[-1].created_at), rows[-1].id)
+        rows, cursor = await keyset(
+            session, statement, query, WebhookDelivery.created_at, WebhookDelivery.id
+        )
     return DeliveryPage(items=[_delivery(r) for r in rows], next_cursor=cursor)
 
 
