@@ -217,6 +217,10 @@ class EndUser(Base):
     voice_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     # how spoken replies and content sound: {"voice": "en-gb", "speed": "slow", "pitch": "low"}
     voice_preferences: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    # an IANA zone ("Europe/Paris") the user gave or their channel told; None: unknown
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    # set when the user sent /stop: no broadcasts or scheduled messages reach them
+    opted_out_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -622,3 +626,82 @@ class QuestionUsage(Base):
     )
     day: Mapped[str] = mapped_column(String(10), primary_key=True)
     used: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Schedule(Base):
+    """A message a creator has sent to every subscriber of a bot on some weekdays at a
+    time of day in each user's own time zone (``timezone`` for users whose zone is not
+    known)."""
+
+    __tablename__ = "schedules"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    bot_id: Mapped[str] = mapped_column(ForeignKey("bots.id", ondelete="CASCADE"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    local_time: Mapped[str] = mapped_column(String(5))  # "08:30"
+    # ISO weekdays it runs on, 1 (Monday) to 7
+    weekdays: Mapped[list[int]] = mapped_column(JSON, default=lambda: [1, 2, 3, 4, 5, 6, 7])
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Broadcast(Base):
+    """One message to a bot's subscribers, sent by a creator or by a schedule; its
+    recipients carry how it went for each. A schedule makes one broadcast per
+    ``occurrence`` (a local date and time zone), never two."""
+
+    __tablename__ = "broadcasts"
+    __table_args__ = (
+        UniqueConstraint("schedule_id", "occurrence"),
+        Index("ix_broadcasts_bot_id_id", "bot_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    bot_id: Mapped[str] = mapped_column(ForeignKey("bots.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(Text)
+    origin: Mapped[str] = mapped_column(String(16))  # chat | api | schedule
+    schedule_id: Mapped[int | None] = mapped_column(
+        ForeignKey("schedules.id", ondelete="SET NULL")
+    )
+    occurrence: Mapped[str | None] = mapped_column(String(80))
+    status: Mapped[str] = mapped_column(String(16))  # sending | done | cancelled
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+
+class BroadcastRecipient(Base):
+    """One end user a broadcast is for, on the channel it reaches them on: pending, then
+    delivered, failed or skipped (opted out, unreachable), with the reason."""
+
+    __tablename__ = "broadcast_recipients"
+    __table_args__ = (
+        UniqueConstraint("broadcast_id", "end_user_id"),
+        Index("ix_broadcast_recipients_broadcast_id_status", "broadcast_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    broadcast_id: Mapped[int] = mapped_column(ForeignKey("broadcasts.id", ondelete="CASCADE"))
+    end_user_id: Mapped[int] = mapped_column(
+        ForeignKey("end_users.id", ondelete="CASCADE"), index=True
+    )
+    channel: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LinkCode(Base):
+    """A one-time code an end user got with /link: entered on another channel of the
+    same bot, it joins that identity to this user. Only its hash is kept."""
+
+    __tablename__ = "link_codes"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    bot_id: Mapped[str] = mapped_column(ForeignKey("bots.id", ondelete="CASCADE"))
+    end_user_id: Mapped[int] = mapped_column(
+        ForeignKey("end_users.id", ondelete="CASCADE"), index=True
+    )
+    expires_at: Mapped[datetime] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
