@@ -39,6 +39,8 @@ KIND_LABELS = {
     "release": "returned (not delivered)",
     "question": "question",
     "reversal": "refund",
+    "link_out": "moved to the joined account",
+    "link_in": "joined from your other chat",
 }
 
 

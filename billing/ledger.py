@@ -3,12 +3,12 @@
 Every change to an account is a :class:`~core.storage.models.LedgerEntry` that is never
 updated or deleted: a free grant, a purchase, a creator's grant, a monthly allowance, a
 reservation for content being made and its capture or release, a question paid for, a
-refund's reversal. (The one exception is an end user's erasure at their request, which
-removes their account whole: :meth:`core.privacy.EndUserData.erase`.) Each carries an
-idempotency key (posting the same key twice returns the first entry and changes nothing)
-and names its cause (``job:…``, ``stripe:evt_…``, ``creator:…``). The account row caches
-the balance, updated in the same transaction as the entry, so the balance is always the
-sum of the entries.
+refund's reversal, credits moved when a user joins two accounts (``/link``). (The one
+exception is an end user's erasure at their request, which removes their account whole:
+:meth:`core.privacy.EndUserData.erase`.) Each carries an idempotency key (posting the
+same key twice returns the first entry and changes nothing) and names its cause
+(``job:…``, ``stripe:evt_…``, ``creator:…``). The account row caches the balance, updated
+in the same transaction as the entry, so the balance is always the sum of the entries.
 
 Overdrawing is refused three times over: the account row is locked (``SELECT … FOR
 UPDATE`` on PostgreSQL; SQLite serialises writers), the balance is changed by a
@@ -48,6 +48,8 @@ EntryKind = Literal[
     "release",
     "question",
     "reversal",
+    "link_out",
+    "link_in",
 ]
 __all__ = ["Ledger", "NotEnoughCredits", "UnknownHold"]
 
@@ -312,8 +314,9 @@ class Ledger:
                 row = await session.scalar(
                     select(CreditAccount).where(CreditAccount.end_user_id == end_user_id)
                 )
-                assert row is not None
-                return _account(row)
+            if row is None:  # no race: the user is gone (erased, or joined to another)
+                raise
+            return _account(row)
 
     async def get(self, account_id: int) -> Account:
         async with self._db.read() as session:

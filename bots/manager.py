@@ -12,10 +12,13 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 
+from bots.broadcasts import CreatorBroadcasts
 from bots.commands import CreatorCommands
 from bots.handoff import HumanHandoff
 from bots.profile import BotProfile
 from bots.registry import MANAGER_ID, MAX_TEXT, BotDirectory
+from bots.schedules import NAMES as SCHEDULE_COMMANDS
+from bots.schedules import CreatorSchedules
 from bots.stats import CreatorStats
 from core.errors import ChannelRefused, ChannelUnreachable, UnknownBot
 from core.messages import Attachment, AttachmentKind, InboundMessage, OutboundMessage
@@ -49,17 +52,16 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("pricing", "Prices, credit packs and monthly plans"),
     ("grant", "Give a user credits"),
     ("stats", "Numbers and a chart of the last 30 days"),
+    ("broadcast", "Send a message to all your users"),
+    ("schedule", "Send a message to all your users on a timetable"),
+    ("schedules", "Your scheduled messages"),
+    ("unschedule", "Delete a scheduled message"),
     ("takeover", "Talk to one of your users yourself"),
     ("release", "Hand that user back to your agent"),
     ("pause", "Stop answering end users for now"),
     ("resume", "Answer end users again"),
     ("help", "What I can do"),
 )
-
-# creator commands whose features this server does not offer yet
-NOT_YET = {
-    "broadcast": "messages to all your users",
-}
 
 HELP = """I help you build an AI agent that answers from your own documents on Telegram \
 and your website.
@@ -75,6 +77,10 @@ https://your.site lets it appear there; /theme sets its colour, title, side and 
 /pricing sets what content costs and the credit packs and plans on sale; /grant USER N \
 gives a user credits.
 /stats shows its numbers and a chart of the last 30 days.
+/broadcast TEXT sends a message to all its users (you see who first, and confirm).
+/schedule 08:00 TEXT sends TEXT to all its users every day at 08:00 their time \
+(/schedule mon,wed,fri 08:00 TEXT on some days); /schedules lists them, /unschedule N \
+deletes one, /pauseschedule N and /resumeschedule N pause and resume one.
 /pause and /resume stop and restart its answers to your users.
 /takeover lists its latest conversations and /takeover N lets you answer user N \
 yourself (your messages go to them, theirs come here) until /release.
@@ -97,6 +103,8 @@ class ManagerBot:
         own_token: str,
         stats: CreatorStats,
         handoff: HumanHandoff | None = None,
+        schedules: CreatorSchedules | None = None,
+        broadcasts: CreatorBroadcasts | None = None,
     ) -> None:
         self._bots = bots
         self._tools = tools
@@ -108,6 +116,8 @@ class ManagerBot:
         self._own_token = own_token
         self._stats = stats
         self._handoff = handoff
+        self._schedules = schedules
+        self._broadcasts = broadcasts
 
     async def handle(self, message: InboundMessage) -> list[OutboundMessage]:
         """The replies to one message from a creator."""
@@ -136,11 +146,6 @@ class ManagerBot:
             return await self._welcome(who)
         if command == "newbot":
             return await self._new_bot(who, message.command_args, message.sender_name)
-        if command in NOT_YET:
-            return _say(
-                f"/{command} ({NOT_YET[command]}) isn't available on this server yet. "
-                "Send /help to see what you can do now."
-            )
         if command == "bots":
             return await self._list(who)
         if command == "use":
@@ -165,6 +170,10 @@ class ManagerBot:
             return await self._tools.run(command, message.command_args, bot)
         if command == "stats":
             return await self._stats.reply(bot)
+        if command in SCHEDULE_COMMANDS and self._schedules is not None:
+            return await self._schedules.command(command, message.command_args, bot)
+        if command == "broadcast" and self._broadcasts is not None:
+            return await self._broadcasts.command(message.command_args, bot, chat)
         if command == "widget":
             return _say(
                 f"Paste this into your website's HTML to add {bot.name}'s chat bubble:\n\n"

@@ -36,7 +36,7 @@ from bots.registry import MANAGER_ID
 from channels.telegram import SCHEME, TelegramRenderer, chat_id_of, chat_of, to_inbound
 from channels.telegram_limits import FloodControl
 from core.engine import ConversationEngine
-from core.errors import ChannelRefused, ChannelUnreachable
+from core.errors import ChannelRefused, ChannelUnreachable, NotDelivered
 from core.inbox import Delivery, Inbox
 from core.media import MediaStore
 from core.messages import Channel, InboundMessage, OutboundMessage
@@ -49,6 +49,7 @@ from core.voice import AudioFormat
 log = logging.getLogger("chorus.telegram")
 
 CHANNEL = Channel.TELEGRAM.value
+BLOCKED = "has blocked the bot"
 POLL_SECONDS = 25
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
@@ -60,6 +61,9 @@ END_USER_COMMANDS = [
     BotCommand(command="help", description="What I can do"),
     BotCommand(command="cancel", description="Stop what we're doing"),
     BotCommand(command="human", description="Talk to a person"),
+    BotCommand(command="link", description="One account with your chat on another app"),
+    BotCommand(command="timezone", description="Your time zone, for scheduled messages"),
+    BotCommand(command="stop", description="No more announcements"),
 ]
 # commands whose message carries a credential: removed from the chat once handled
 SECRET_COMMANDS = frozenset({"token"})
@@ -255,23 +259,28 @@ class TelegramChannel:
         """The outbox's sender: finished content and job progress to a Telegram chat."""
         account = await self._account(address.bot_id)
         if account is None:
-            return
+            raise NotDelivered(CHANNEL, "the bot has no Telegram token any more")
         async with self._db.read() as session:
             reachable = await repo.is_reachable(session, address.bot_id, CHANNEL, address.sender_id)
         if not reachable:
-            log.info("not sending to a user who blocked bot %s", address.bot_id)
-            return
-        await self._send(address.bot_id, account[0], chat_id_of(address.sender_id), messages)
+            raise NotDelivered(CHANNEL, BLOCKED)
+        chat_id = chat_id_of(address.sender_id)
+        if not await self._send(address.bot_id, account[0], chat_id, messages):
+            raise NotDelivered(CHANNEL, BLOCKED)
 
     async def _send(
         self, bot_id: str, bot: Bot, chat_id: int, messages: Sequence[OutboundMessage]
-    ) -> None:
+    ) -> bool:
+        """Send ``messages``; False when the user has blocked the bot (from now on they
+        are marked unreachable)."""
         try:
             await self._renderer.send(bot, chat_id, messages)
         except TelegramForbiddenError:  # blocked by the user, or kicked from the chat
             async with self._db.transaction() as session:
                 await repo.set_reachable(session, bot_id, CHANNEL, str(chat_id), False)
             log.info("a user of bot %s blocked it; marked unreachable", bot_id)
+            return False
+        return True
 
     async def read_file(self, reference: str, max_bytes: int) -> bytes:
         """The bytes of a ``tg://BOT/FILE_ID`` attachment, refused past ``max_bytes``."""

@@ -5,7 +5,9 @@ Twilio posts each WhatsApp message as a form (``Body``, ``From: whatsapp:+…``,
 ``Latitude``/``Longitude``, ...). Replies go out through the Messages API as text of at
 most 1,600 characters, split on sentence boundaries and sent in order; buttons become
 numbered options that a reply with the number or the label picks; audio, documents and
-images are media messages whose URL is a signed ``/media/…`` link.
+images are media messages whose URL is a signed ``/media/…`` link. As WhatsApp users
+expect, a bare STOP or UNSUBSCRIBE is ``/stop`` and SUBSCRIBE is ``/subscribe`` (START
+keeps its meaning: begin again).
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ PREFIX = "whatsapp:"
 MEDIA_SCHEME = "twilio-media"
 _BOLD = re.compile(r"\*\*(.+?)\*\*", re.DOTALL)
 _ITALIC = re.compile(r"(?<![*\w])\*(?!\s)([^*\n]+?)(?<!\s)\*(?![*\w])")
+#: words that are commands on their own, whatever their case
+KEYWORDS = {"stop": "stop", "unsubscribe": "stop", "subscribe": "subscribe"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +64,8 @@ def to_inbound(
     body = form.get("Body", "").strip()
     payload = form.get("ButtonPayload") or _chosen(body, options)
     command, args = parse_command(body) if payload is None else (None, "")
+    if payload is None and command is None:
+        command = KEYWORDS.get(body.casefold().strip(" .!"))
     return InboundMessage(
         channel=Channel.WHATSAPP,
         bot_id=bot_id,

@@ -38,7 +38,7 @@ from bots.registry import BotDirectory
 from channels.whatsapp import MEDIA_SCHEME, PREFIX, form_dict, render, sender_of, to_inbound
 from channels.whatsapp_records import WhatsAppRecords
 from core.engine import ConversationEngine
-from core.errors import ChannelRefused
+from core.errors import ChannelRefused, NotDelivered
 from core.inbox import Delivery, Inbox
 from core.media import MediaStore
 from core.messages import Channel, Media
@@ -56,6 +56,7 @@ EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 ATTEMPTS = 3
 NUMBER_CACHE_SECONDS = 5.0
 STATUSES = frozenset({"queued", "sending", "sent", "delivered", "read", "failed", "undelivered"})
+HELD = "outside the 24-hour window and no approved template is configured"
 _NUMBER = re.compile(r"\+[1-9]\d{6,14}")
 
 
@@ -198,36 +199,41 @@ class WhatsAppChannel:
         template outside it, or held back."""
         number = await self._number(address.bot_id)
         if number is None:
-            return
+            raise NotDelivered(CHANNEL, "the bot has no WhatsApp number any more")
         outreach = await self._records.outreach(address.bot_id, address.sender_id)
         if within_window(outreach.last_inbound, datetime.now(UTC)):
-            await self._send(address.bot_id, number, address.sender_id, messages)
-            return
-        template = outreach.template
-        summary = " ".join(m.text for m in messages if m.text)[:200]
-        if isinstance(template, dict) and template.get("content_sid"):
+            error = await self._send(address.bot_id, number, address.sender_id, messages)
+        elif isinstance(outreach.template, dict) and outreach.template.get("content_sid"):
+            summary = " ".join(m.text for m in messages if m.text)[:200]
             variables = {"1": summary or "Your content is ready."}
-            await self._create(
+            error = await self._create(
                 address.bot_id,
                 address.sender_id,
                 summary,
                 from_=f"{PREFIX}{number}",
-                content_sid=template["content_sid"],
+                content_sid=outreach.template["content_sid"],
                 content_variables=json.dumps(variables),
             )
-            return
-        reason = "outside the 24-hour window and no approved template is configured"
-        log.warning("held back a WhatsApp message of bot %s: %s", address.bot_id, reason)
-        await self._records.sent(address.bot_id, address.sender_id, "held", summary, error=reason)
+        else:
+            summary = " ".join(m.text for m in messages if m.text)[:200]
+            log.warning("held back a WhatsApp message of bot %s: %s", address.bot_id, HELD)
+            await self._records.sent(address.bot_id, address.sender_id, "held", summary, error=HELD)
+            error = HELD
+        if error is not None:
+            raise NotDelivered(CHANNEL, error)
 
-    async def _send(self, bot_id: str, number: str, user: str, replies: Sequence[Reply]) -> None:
+    async def _send(
+        self, bot_id: str, number: str, user: str, replies: Sequence[Reply]
+    ) -> str | None:
+        """Send replies as WhatsApp messages; the first error, if any."""
         outgoing, options = render(replies, self._media_url)
         # a contact erased while its message was handled (/forget) gets the replies, and
         # no record of them is kept
         known = await self._records.offer(bot_id, user, options)
+        errors = []
         for message in outgoing:
             extra: dict[str, Any] = {"media_url": [message.media_url]} if message.media_url else {}
-            await self._create(
+            error = await self._create(
                 bot_id,
                 user,
                 message.body,
@@ -236,11 +242,14 @@ class WhatsAppChannel:
                 body=message.body,
                 **extra,
             )
+            errors.append(error)
+        return next((e for e in errors if e is not None), None)
 
     async def _create(
         self, bot_id: str, user: str, summary: str, *, record: bool = True, **fields: Any
-    ) -> None:
-        """Send one message (retrying 429 and 5xx) and record it (unless not ``record``)."""
+    ) -> str | None:
+        """Send one message (retrying 429 and 5xx) and record it (unless not ``record``);
+        Twilio's error, if it refused."""
         fields["status_callback"] = f"{self._public}/webhooks/whatsapp/{bot_id}/status"
         sid, status, error = None, "failed", None
         for attempt in range(ATTEMPTS):
@@ -262,6 +271,7 @@ class WhatsAppChannel:
             await self._records.sent(
                 bot_id, user, status, summary[:2000], provider_id=sid, error=error
             )
+        return error
 
     async def read_media(self, reference: str, max_bytes: int) -> bytes:
         """The bytes of a ``twilio-media:URL`` attachment, fetched with the account's

@@ -124,6 +124,9 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
         every = services.settings.webhook_poll_seconds
         sender = services.webhooks.run(every, after=startup.prepared.wait())
         tasks.append(asyncio.create_task(sender, name="chorus-webhooks"))
+    if services.scheduler is not None:
+        scheduling = services.scheduler.run(after=startup.prepared.wait())
+        tasks.append(asyncio.create_task(scheduling, name="chorus-schedules"))
     yield
     for task in tasks:
         task.cancel()

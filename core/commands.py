@@ -1,30 +1,39 @@
 """The commands an end user can send in any state: /start, /help, /cancel, /library...
 
 /credits and /buy belong to billing, which hands the engine a wallet; /export and
-/forget, the user's rights over their data, to :mod:`core.data_rights`. A command returns
-replies, at most one state-machine event and any change to the user's preferences; the
-engine applies and stores them with the rest of the turn (except after /forget erased
-the user: then nothing is stored).
+/forget, the user's rights over their data, to :mod:`core.data_rights`; /link, one
+account across apps, to :mod:`core.linking`. /stop and /subscribe say whether the user
+wants the creator's announcements and scheduled messages; /timezone says when "08:00"
+is for them. A command returns replies, at most one state-machine event and any change
+to the user's preferences; the engine applies and stores them with the rest of the turn
+(except after /forget erased the user: then nothing is stored; after /link joined the
+chat to another account, the turn is stored there).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bots.profile import BotProfile
 from core.data_rights import DataRights
 from core.flow import ContentType
 from core.guided import MENU_BUTTONS
+from core.linking import Linked, Linking
 from core.media import MediaStore
 from core.messages import OutboundKind, OutboundMessage
+from core.outbox import Address
 from core.privacy import EndUserData, Erasure, script_key
 from core.statemachine import Event, State
 from core.storage import repository as repo
 from core.storage.database import Database
-from core.storage.models import ContentItem
+from core.storage.models import ContentItem, EndUser, utcnow
 from core.storage.repository import Party
+from core.timezones import choose, described
 from core.turn import TurnResult, Wallet
 from core.voice_io import PITCHES, SPEEDS, library_media
 
@@ -52,7 +61,10 @@ HELP = """Here's what I can do:
 • /voice on or /voice off: spoken replies as well as text (/voice for speed and pitch).
 • /language: show or set your language, e.g. /language es.
 • /credits: your credits, /buy: buy more.
+• /link: one account with your chat on another app (WhatsApp, Telegram, the website).
 • /human: ask for a person from {name} to answer you.
+• /timezone: show or set your time zone, e.g. /timezone Paris or /timezone 14:30.
+• /stop: no more announcements or scheduled messages, /subscribe: get them again.
 • /export: everything I keep about you, as a file. /forget: delete it all.
 • /cancel: stop what we're doing. /start: begin again."""
 
@@ -67,6 +79,8 @@ class CommandOutcome:
     dialogue_payload: str | None = None
     # set when /forget erased the user: the turn is not stored
     erased: Erasure | None = None
+    # set when /link joined this chat to another account: the turn is stored there
+    linked: Linked | None = None
 
 
 class GlobalCommands:
@@ -79,11 +93,15 @@ class GlobalCommands:
         *,
         speech: bool = False,
         privacy: EndUserData | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        linking: Linking | None = None,
     ) -> None:
         self._db = db
         self._media = media
         self._speech = speech
+        self._clock = clock
         self._rights = DataRights(privacy or EndUserData(db, media))
+        self._linking = linking or Linking(db)
 
     async def run(
         self,
@@ -95,6 +113,7 @@ class GlobalCommands:
         state: State,
         context: dict[str, Any],
         wallet: Wallet | None = None,
+        sender: Address | None = None,
     ) -> CommandOutcome:
         result = TurnResult.begin(state, context)
         outcome = CommandOutcome(result)
@@ -128,10 +147,20 @@ class GlobalCommands:
             self._voice(args, party, result, outcome)
         elif name == "language":
             self._language(args, party, result, outcome)
+        elif name in ("stop", "subscribe"):
+            await self._subscription(name == "subscribe", bot, party, result, outcome)
+        elif name == "timezone":
+            await self._timezone(args, party, result, outcome)
         elif name == "export":
             await self._rights.export(bot, party, result)
         elif name == "forget":
             outcome.erased = await self._rights.forget(args, bot, party, result)
+        elif name == "link" and sender is not None:
+            outcome.linked = await self._linking.run(args, bot, sender, result)
+            if outcome.linked is not None:  # the turn goes on in the conversation it joined
+                joined = outcome.linked.party
+                outcome.result = TurnResult.begin(State(joined.state), joined.context)
+                outcome.result.replies = result.replies
         else:
             result.say(f"I don't know the command /{name}. /help lists what I can do.")
         return outcome
@@ -246,3 +275,69 @@ class GlobalCommands:
             f"Language set to {code}. I'll answer in it where {code} material exists; "
             "my own messages are in English for now."
         )
+
+    async def _user(self, party: Party | None) -> EndUser | None:
+        if party is None:
+            return None
+        async with self._db.read() as session:
+            return await session.get(EndUser, party.end_user_id)
+
+    async def _subscription(
+        self,
+        wanted: bool,
+        bot: BotProfile,
+        party: Party | None,
+        result: TurnResult,
+        outcome: CommandOutcome,
+    ) -> None:
+        user = await self._user(party)
+        subscribed = user is None or user.opted_out_at is None
+        if wanted:
+            if not subscribed:
+                outcome.user_updates["opted_out_at"] = None
+            return result.say(
+                f"You're subscribed: {bot.name}'s announcements and scheduled messages "
+                "reach you. /stop ends them."
+            )
+        if subscribed:
+            outcome.user_updates["opted_out_at"] = self._clock()
+        result.say(
+            f"Done: no more announcements or scheduled messages from {bot.name}. You can "
+            "still talk to me whenever you like. Changed your mind? Send /subscribe."
+        )
+
+    async def _timezone(
+        self, args: str, party: Party | None, result: TurnResult, outcome: CommandOutcome
+    ) -> None:
+        now = self._clock()
+        how = (
+            "Send /timezone with your city (/timezone Paris), a zone (/timezone "
+            "Europe/Paris) or the time on your clock (/timezone 14:30)."
+        )
+        if not args.strip():
+            user = await self._user(party)
+            if user is None or not user.timezone:
+                return result.say(
+                    "I don't know your time zone, so scheduled messages reach you by my "
+                    f"best guess. {how}"
+                )
+            return result.say(
+                f"Your time zone is {described(user.timezone, now)}: it's "
+                f"{_clock(user.timezone, now)} there. {how}"
+            )
+        choice = choose(args, now)
+        if choice is None:
+            return result.say(f"I don't know the time zone {args.strip()[:40]!r}. {how}")
+        outcome.user_updates["timezone"] = choice.zone
+        said = f"Time zone set to {described(choice.zone, now)}: it's {_clock(choice.zone, now)}"
+        if not choice.fixed:
+            return result.say(f"{said} there. Scheduled messages reach you by this clock.")
+        result.say(
+            f"{said} for you. That offset doesn't change with daylight saving time: to "
+            "follow it, send your city instead, like /timezone Paris."
+        )
+
+
+def _clock(zone: str, now: datetime) -> str:
+    """The time of day in ``zone`` at ``now``, ``14:30``."""
+    return f"{now.astimezone(ZoneInfo(zone)):%H:%M}"

@@ -35,6 +35,7 @@ from core.inbound import (
     problem_with,
     user_language,
 )
+from core.linking import Linking
 from core.locks import KeyedLock
 from core.media import MediaStore
 from core.messages import InboundMessage, OutboundMessage
@@ -79,12 +80,17 @@ class ConversationEngine:
         limits: MessageLimits | None = None,
         creator_line: CreatorLine | None = None,
         privacy: EndUserData | None = None,
+        linking: Linking | None = None,
     ) -> None:
         self._db = db
         self._bots = bots
         self._dialogue = dialogue
         self._commands = GlobalCommands(
-            db, voice.media if voice else media, speech=voice is not None, privacy=privacy
+            db,
+            voice.media if voice else media,
+            speech=voice is not None,
+            privacy=privacy,
+            linking=linking,
         )
         self._creator_tools = creator_tools
         self._metrics = metrics or Metrics()
@@ -275,6 +281,10 @@ class ConversationEngine:
             for identity in (key, *outcome.erased.identities):
                 self._cache.forget(identity)
             return result.replies, result.state.value
+        if outcome.linked is not None:  # /link: the chat is now part of another account
+            for identity in (key, *outcome.linked.identities):
+                self._cache.forget(identity)
+            party = outcome.linked.party  # the turn is stored in that account's conversation
         if self._voice is not None and wants_voice(party, outcome.user_updates):
             spoken = await self._voice.spoken(result.replies, party, user_language(party, message))
             result.replies += spoken
@@ -370,9 +380,16 @@ class ConversationEngine:
                 outcome.result.announce("handoff.requested", {"command": bool(command)})
         elif command:
             ran = await self._commands.run(
-                command, args, bot=bot, party=party, state=state, context=context, wallet=wallet
+                command,
+                args,
+                bot=bot,
+                party=party,
+                state=state,
+                context=context,
+                wallet=wallet,
+                sender=Address(bot.id, message.channel.value, message.sender_id),
             )
-            outcome = Outcome(ran.result, ran.user_updates, erased=ran.erased)
+            outcome = Outcome(ran.result, ran.user_updates, erased=ran.erased, linked=ran.linked)
             if ran.dialogue_payload:
                 outcome.result = await self._dialogue.respond(
                     TurnInput(
@@ -398,7 +415,8 @@ class ConversationEngine:
                     wallet,
                 )
             )
-        if party is None and not resting and message.command != "start" and outcome.result.replies:
+        new = party is None and outcome.linked is None  # a chat /link joined has met the bot
+        if new and not resting and message.command != "start" and outcome.result.replies:
             first = outcome.result.replies[0]
             if first.text != bot.welcome:
                 outcome.result.replies.insert(0, OutboundMessage(text=bot.welcome))

@@ -143,6 +143,16 @@ class ChannelUnreachable(ChorusError):
         self.reason = reason
 
 
+class NotDelivered(ChorusError):
+    """A channel could not hand a pushed message to the user; ``reason`` says why in
+    words a creator understands ("blocked the bot")."""
+
+    def __init__(self, channel: str, reason: str) -> None:
+        super().__init__(f"not delivered on {channel}: {reason}")
+        self.channel = channel
+        self.reason = reason
+
+
 class NotEnoughCredits(ChorusError):
     """A spend or reservation the balance does not cover."""
 
@@ -150,3 +160,34 @@ class NotEnoughCredits(ChorusError):
         super().__init__(f"needs {needed} credits, the balance is {balance}")
         self.balance = balance
         self.needed = needed
+
+
+class InvalidSchedule(ChorusError):
+    """A schedule a creator asked for cannot be kept: ``field`` is what is wrong, and
+    ``reason`` says why in words for the creator."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+class TooManySchedules(ChorusError):
+    """A bot already has as many schedules as one may have."""
+
+    def __init__(self, bot_id: str, limit: int) -> None:
+        super().__init__(f"bot {bot_id!r} already has {limit} schedules")
+        self.bot_id = bot_id
+        self.limit = limit
+
+
+class UnmergeableTable(ChorusError):
+    """A table refers to end users in a way joining two of them cannot handle yet: it
+    allows one row per user (or per user and more), and no rule says how to combine two."""
+
+    def __init__(self, table: str, column: str) -> None:
+        super().__init__(
+            f"{table}.{column} is unique per end user and has no rule for joining two users"
+        )
+        self.table = table
+        self.column = column

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+from core.errors import NotDelivered
 from core.messages import OutboundMessage
 
 log = logging.getLogger("chorus.outbox")
@@ -50,8 +51,12 @@ class Outbox:
     async def send(self, address: Address, messages: Sequence[OutboundMessage]) -> bool:
         """Push ``messages``; False when no sender is registered or it failed (the
         messages stay stored either way)."""
+        return await self.push(address, messages) is None
+
+    async def push(self, address: Address, messages: Sequence[OutboundMessage]) -> str | None:
+        """Push ``messages``; None once the channel took them, else why it did not."""
         if not messages:
-            return True
+            return None
         sender = self._senders.get(address.channel)
         if sender is None:
             log.info(
@@ -60,10 +65,13 @@ class Outbox:
                 len(messages),
                 address.bot_id,
             )
-            return False
+            return "this channel can't receive messages now"
         try:
             await sender(address, messages)
-        except Exception:
+        except NotDelivered as exc:
+            log.info("a message of bot %s was not delivered: %s", address.bot_id, exc)
+            return exc.reason
+        except Exception as exc:
             log.exception("pushing %d message(s) on %s failed", len(messages), address.channel)
-            return False
-        return True
+            return f"the channel failed: {str(exc)[:200] or type(exc).__name__}"
+        return None

@@ -35,7 +35,7 @@ local tokens = tonumber(state[1]) or burst
 local at = tonumber(state[2]) or t
 tokens = math.min(burst, tokens + math.max(0, t - at) * rate)
 local allowed = 0
-if tokens >= cost then
+if tokens + 1e-9 >= cost then
   tokens = tokens - cost
   allowed = 1
 end
@@ -84,14 +84,16 @@ class LocalBuckets:
         now = self._clock()
         tokens, at = self._buckets.pop(key, (float(limit.burst), now))
         tokens = min(float(limit.burst), tokens + max(0.0, now - at) * limit.rate)
-        allowed = tokens >= cost
+        # a token refilled to within rounding of whole counts as whole: otherwise a
+        # waiter could be told to wait a few nanoseconds again and again
+        allowed = tokens + 1e-9 >= cost
         if allowed:
             tokens -= cost
         self._buckets[key] = (tokens, now)
         if len(self._buckets) > self._max:
             self._buckets.popitem(last=False)
         wait = 0.0 if allowed else (cost - tokens) / limit.rate
-        return Decision(allowed, math.floor(tokens), wait)
+        return Decision(allowed, max(0, math.floor(tokens)), wait)
 
 
 class RedisBuckets:
@@ -114,7 +116,7 @@ class RedisBuckets:
             if self._on_unavailable is not None:
                 self._on_unavailable()
             return Decision(True, limit.burst, 0.0)
-        return Decision(bool(allowed), math.floor(float(tokens)), float(wait))
+        return Decision(bool(allowed), max(0, math.floor(float(tokens))), float(wait))
 
 
 class MessageLimits:

@@ -21,12 +21,14 @@ from billing.creator import CreatorBilling
 from billing.credits import Credits
 from billing.ledger import Ledger
 from billing.webhooks import StripeWebhooks
+from bots.broadcasts import CreatorBroadcasts
 from bots.commands import CreatorCommands
 from bots.demo import DEMO_BOT, DEMO_KNOWLEDGE
 from bots.handoff import HumanHandoff
 from bots.ingestion import DocumentJobs, Learner
 from bots.manager import ManagerBot
 from bots.registry import BotDirectory
+from bots.schedules import CreatorSchedules
 from bots.stats import CreatorStats
 from channels.media import MediaReader, read_local_file
 from channels.telegram import SCHEME as TELEGRAM_FILES
@@ -38,6 +40,7 @@ from channels.widget import WidgetChannel
 from channels.widget_log import WidgetLog
 from channels.widget_session import WidgetSessions
 from core.api.accounts import Accounts
+from core.broadcasts import Broadcasts
 from core.composer import GroundedComposer
 from core.dialogue import Dialogue
 from core.engine import ConversationEngine
@@ -48,15 +51,18 @@ from core.handoff import CreatorLine
 from core.inbox import Inbox
 from core.integrations import Dispatcher
 from core.jobs import Jobs, LocalJobs, QueuedJobs
+from core.linking import Linking
 from core.llamacpp import BUNDLED, LlamaCppGenerator, bundled_model
 from core.locks import SharedLocks
 from core.media import MediaStore
+from core.messages import Channel
 from core.metrics import Metrics
 from core.ollama import OllamaGenerator
 from core.outbox import Outbox
 from core.privacy import EndUserData
 from core.prompt import PromptBuilder
 from core.ratelimit import Buckets, Limit, LocalBuckets, MessageLimits, RedisBuckets
+from core.schedules import Scheduler, Schedules
 from core.settings import Settings
 from core.storage.database import Database
 from core.studio import ContentStudio
@@ -98,6 +104,9 @@ class Services:
     privacy: EndUserData
     # sends creators' outgoing webhooks (None only in services built for one command)
     webhooks: Dispatcher | None = None
+    # creators' messages to all their subscribers, and the schedules that send them
+    broadcasts: Broadcasts | None = None
+    scheduler: Scheduler | None = None
     # the language model behind ``generator``, when one is configured (for /ready)
     llm: OllamaGenerator | LlamaCppGenerator | None = None
     # speech out and in (None when switched off)
@@ -213,6 +222,8 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         # creators are reached in the manager bot, when there is one
         creator_line=CreatorLine(outbox if settings.telegram_bot_token is not None else None),
         privacy=privacy,
+        # codes entered with /link are counted in every process, so trying codes finds none
+        linking=Linking(db, build_buckets(settings, redis, metrics)),
     )
     studio = ContentStudio(
         db,
@@ -225,6 +236,19 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         metrics=metrics,
         max_age=ledger.hold_ttl,
         jobs=jobs,
+    )
+    broadcasts = Broadcasts(
+        db,
+        bots,
+        engine.system_turn,
+        outbox,
+        jobs,
+        build_buckets(settings, redis, metrics),
+        {
+            Channel.TELEGRAM.value: settings.broadcast_telegram_per_second,
+            Channel.WHATSAPP.value: settings.broadcast_whatsapp_per_second,
+            Channel.WIDGET.value: settings.broadcast_widget_per_second,
+        },
     )
     stripe_webhooks = None
     if settings.stripe_webhook_secret is not None:
@@ -302,6 +326,8 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
             own_token=token,
             stats=CreatorStats(db, store),
             handoff=HumanHandoff(db, engine.system_turn, outbox.send),
+            schedules=CreatorSchedules(Schedules(db)),
+            broadcasts=CreatorBroadcasts(broadcasts),
         )
         telegram.serve_manager(token, manager_secret(settings), manager.handle)
     return Services(
@@ -336,6 +362,8 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         llm=llm,
         voice=voice,
         webhooks=Dispatcher(db, allow_private_urls=settings.allow_private_urls),
+        broadcasts=broadcasts,
+        scheduler=Scheduler(db, broadcasts.start, settings.schedule_poll_seconds),
         manager=manager,
         stripe=stripe_webhooks,
         redis=redis,
@@ -441,6 +469,8 @@ async def prepare(services: Services) -> None:
     await services.fanout.start()
     await services.studio.resume()
     await services.documents.resume()
+    if services.broadcasts is not None:
+        await services.broadcasts.resume()
     await services.inbox.resume()
 
 

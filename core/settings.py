@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     # Telegram's flood limits, applied on our side (messages are queued, not dropped)
     telegram_messages_per_second: float = Field(default=30.0, gt=0, le=1000)
     telegram_chat_interval: float = Field(default=1.0, ge=0, le=60)
+    # broadcasts' pace per bot and channel (messages a second), under the platforms'
+    # limits so that replies to users still get through while one is sent
+    broadcast_telegram_per_second: float = Field(default=25.0, gt=0, le=1000)
+    broadcast_whatsapp_per_second: float = Field(default=20.0, gt=0, le=1000)
+    broadcast_widget_per_second: float = Field(default=50.0, gt=0, le=10_000)
     twilio_account_sid: str | None = None
     twilio_auth_token: SecretStr | None = None
     twilio_api_base: str | None = None
@@ -68,6 +73,8 @@ class Settings(BaseSettings):
     jwt_secret: SecretStr | None = None
     # how often each web process looks for outgoing webhooks to send
     webhook_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    # how often each web process looks for scheduled messages whose time has come
+    schedule_poll_seconds: float = Field(default=30.0, gt=0, le=3600)
     # REST API requests a creator may make a minute (a fifth of them at once)
     api_requests_per_minute: int = Field(default=600, ge=1)
     embedding_model: Literal["minilm", "e5", "ollama"] = "minilm"

@@ -14,6 +14,7 @@ from typing import Any
 
 from core.handoff import CreatorNote
 from core.inbound import MAX_TEXT, user_language
+from core.linking import Linked
 from core.messages import InboundMessage
 from core.outbox import Address
 from core.privacy import Erasure
@@ -32,6 +33,8 @@ class Outcome:
     note: CreatorNote | None = None
     # set when the turn erased the user (/forget): then it is not stored
     erased: Erasure | None = None
+    # set when the turn joined the chat to another account (/link): it is stored there
+    linked: Linked | None = None
 
 
 def turn_record(

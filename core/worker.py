@@ -16,6 +16,7 @@ from arq.connections import RedisSettings
 from arq.worker import Worker, func
 
 from bots.ingestion import KIND as DOCUMENT
+from core.broadcasts import KIND as BROADCAST
 from core.jobs import MAX_TRIES, worker_function
 from core.services import Services, build_services, close, prepare
 from core.settings import Settings
@@ -41,10 +42,12 @@ def build_worker(settings: Settings) -> Worker:
 
     content = worker_function(CONTENT, lambda ctx: ctx["services"].studio.run)
     document = worker_function(DOCUMENT, lambda ctx: ctx["services"].documents.run)
+    broadcast = worker_function(BROADCAST, lambda ctx: ctx["services"].broadcasts.run)
     return Worker(
         functions=[
             func(content, name=CONTENT, max_tries=MAX_TRIES),
             func(document, name=DOCUMENT, max_tries=MAX_TRIES),
+            func(broadcast, name=BROADCAST, max_tries=MAX_TRIES),
         ],
         redis_settings=RedisSettings.from_dsn(settings.redis_url),
         queue_name=f"{settings.redis_prefix}:jobs",

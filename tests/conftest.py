@@ -78,6 +78,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def app_database(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The settings naming the database of an app a test starts, once per backend: SQLite
+    under its data directory (the default), or a PostgreSQL database of its own."""
+    if request.param == "postgresql":
+        return {"database_url": request.getfixturevalue("own_postgres_url")}
+    return {}
+
+
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     return Settings(database_url=database_url, data_dir=tmp_path / "data")

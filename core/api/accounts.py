@@ -48,6 +48,7 @@ SCOPES = (
     "credits:write",
     "analytics:read",
     "webhooks",
+    "broadcasts",
 )
 KEY_PREFIX = "chorus_"
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")

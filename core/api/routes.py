@@ -17,9 +17,11 @@ from core.api import (
     account,
     analytics,
     billing,
+    broadcasts,
     content,
     conversations,
     knowledge,
+    schedules,
     webhooks,
     widget,
 )
@@ -32,7 +34,18 @@ from core.errors import BotNameTaken
 from core.services import SERVICES
 
 #: the resource modules whose endpoints register on API when imported
-RESOURCES = (account, knowledge, conversations, content, billing, widget, analytics, webhooks)
+RESOURCES = (
+    account,
+    knowledge,
+    conversations,
+    content,
+    billing,
+    widget,
+    analytics,
+    webhooks,
+    broadcasts,
+    schedules,
+)
 
 # --- accounts --------------------------------------------------------------------------
 

@@ -661,11 +661,11 @@ class Broadcast(Base):
     bot_id: Mapped[str] = mapped_column(ForeignKey("bots.id", ondelete="CASCADE"))
     text: Mapped[str] = mapped_column(Text)
     origin: Mapped[str] = mapped_column(String(16))  # chat | api | schedule
-    schedule_id: Mapped[int | None] = mapped_column(
-        ForeignKey("schedules.id", ondelete="SET NULL")
-    )
+    schedule_id: Mapped[int | None] = mapped_column(ForeignKey("schedules.id", ondelete="SET NULL"))
     occurrence: Mapped[str | None] = mapped_column(String(80))
-    status: Mapped[str] = mapped_column(String(16))  # sending | done | cancelled
+    status: Mapped[str] = mapped_column(String(16))  # draft | sending | done | cancelled
+    # the creator's chat told of its progress and outcome: {"bot", "channel", "sender_id"}
+    notify: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column()
 

@@ -8,129 +8,34 @@ through the real, signed webhooks; what reaches them is read at the fakes.
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from pytest_aiohttp import AiohttpServer
 from sqlalchemy import select
 
-from core.services import SERVICES, Services
 from core.statemachine import State
-from core.storage import repository as repo
 from core.storage.models import Message
+from tests.coach import (
+    BOT,
+    COACH_TOKEN,
+    MANAGER_TOKEN,
+    TELEGRAM_USER,
+    Platform,
+    green_tea_coach,
+)
 from tests.fakes.ollama import FakeOllama
-from tests.fakes.telegram_api import FakeTelegram
-from tests.fakes.telegram_updates import text_update
-from tests.fakes.twilio_api import FakeTwilio
-from tests.fakes.twilio_requests import (
-    ACCOUNT_SID,
-    AUTH_TOKEN,
-    BUSINESS_NUMBER,
-    USER_NUMBER,
-    sign,
-    text_message,
-)
-from tests.test_channels.telegram_app import (
-    Client,
-    post_update,
-    services_ready,
-    settings_for,
-    start,
-)
+from tests.fakes.twilio_requests import USER_NUMBER
 
-MANAGER_TOKEN = "6000000001:AAH-manager-token-of-the-platform-00000"
-COACH_TOKEN = "7100000001:AAE-token-of-the-creators-own-bot-000000"
-CREATOR = 3_001  # Cleo, who made Green Tea Coach
 RIVAL = 3_002  # another creator, with an agent of her own
-TELEGRAM_USER = 4_001  # Ben, on Green Tea Coach's Telegram bot
-BOT = "green-tea-coach"
-PUBLIC = "https://chorus.example"
 QUESTION = "How hot should the water be for green tea?"
 KETTLE = (
     "# Brewing green tea\n\nHeat the water to 80 degrees Celsius, never boiling, and steep "
     "the leaves for two minutes. Longer steeping makes green tea bitter.\n"
 )
 MODEL_ANSWER = "Heat the water to 80 degrees Celsius, never boiling [1]."
-
-
-@dataclass
-class Platform:
-    telegram: FakeTelegram
-    twilio: FakeTwilio
-    model: FakeOllama
-    client: Client
-
-    @property
-    def services(self) -> Services:
-        return self.client.app[SERVICES]
-
-    async def manager(self, text: str, creator: int = CREATOR, name: str = "Cleo") -> list[str]:
-        """A creator's message to the manager bot; what it sent that creator meanwhile."""
-        before = len(self.to_creator(creator))
-        update = text_update(text, user_id=creator, first_name=name)
-        self.telegram.remember(MANAGER_TOKEN, update)
-        secret = self.telegram.bots[MANAGER_TOKEN].webhook.secret_token or ""
-        assert await post_update(self.client, "manager", update, secret) == 200
-        await self.settle()
-        return self.to_creator(creator)[before:]
-
-    async def ben(self, text: str) -> list[str]:
-        """The Telegram user's message to the agent's bot; what that bot sent him meanwhile."""
-        before = len(self.to_ben())
-        secret = self.telegram.bots[COACH_TOKEN].webhook.secret_token or ""
-        update = text_update(text, user_id=TELEGRAM_USER, first_name="Ben")
-        assert await post_update(self.client, BOT, update, secret) == 200
-        await self.settle()
-        return self.to_ben()[before:]
-
-    async def ada(self, text: str) -> list[str]:
-        """The WhatsApp user's message to the agent's number; what she was sent meanwhile."""
-        before = len(self.to_ada())
-        form = text_message(text)
-        path = f"/webhooks/whatsapp/{BOT}"
-        signature = sign(PUBLIC + path, form, AUTH_TOKEN)
-        response = await self.client.post(
-            path, data=form, headers={"X-Twilio-Signature": signature}
-        )
-        assert response.status == 200
-        await self.settle()
-        return self.to_ada()[before:]
-
-    def to_creator(self, creator: int = CREATOR) -> list[str]:
-        return _texts(self.telegram, MANAGER_TOKEN, creator)
-
-    def to_ben(self) -> list[str]:
-        return _texts(self.telegram, COACH_TOKEN, TELEGRAM_USER)
-
-    def to_ada(self) -> list[str]:
-        return [
-            c.params.get("Body", "")
-            for c in self.twilio.calls_for()
-            if c.status == 201 and c.params.get("To") == f"whatsapp:{USER_NUMBER}"
-        ]
-
-    async def state_of(self, channel: str, sender_id: str) -> State:
-        async with self.services.db.read() as session:
-            party = await repo.find_party(session, BOT, channel, sender_id)
-        assert party is not None
-        return State(party.state)
-
-    async def settle(self) -> None:
-        for _ in range(2):
-            await self.services.inbox.idle()
-            await self.services.jobs.idle()
-
-
-def _texts(fake: FakeTelegram, token: str, chat: int) -> list[str]:
-    return [
-        html.unescape(str(c.params["text"]))
-        for c in fake.calls_for("sendMessage", token)
-        if str(c.chat_id) == str(chat) and c.status == 200
-    ]
 
 
 def number_of(listing: str, label: str) -> int:
@@ -140,51 +45,15 @@ def number_of(listing: str, label: str) -> int:
     return int(found.group(1))
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest) -> dict[str, str]:
-    """The settings naming a test's database: SQLite under its data directory (the
-    default), or a PostgreSQL database of its own."""
-    if request.param == "postgresql":
-        return {"database_url": request.getfixturevalue("own_postgres_url")}
-    return {}
-
-
 @pytest.fixture
 async def platform(
-    database: dict[str, str], aiohttp_server: AiohttpServer, tmp_path: Path
+    app_database: dict[str, str], aiohttp_server: AiohttpServer, tmp_path: Path
 ) -> AsyncIterator[Platform]:
-    telegram = FakeTelegram()
-    telegram.add_bot(MANAGER_TOKEN, username="chorus_manager_bot")
-    telegram.add_bot(COACH_TOKEN, username="green_tea_coach_bot")
-    twilio = FakeTwilio()
-    twilio.base_url = str((await aiohttp_server(twilio.app())).make_url("")).rstrip("/")
     model = FakeOllama(reply=MODEL_ANSWER)
-    ollama = await aiohttp_server(model.app())
-    settings = await settings_for(
-        telegram,
-        aiohttp_server,
-        tmp_path / "data",
-        telegram_bot_token=MANAGER_TOKEN,
-        twilio_account_sid=ACCOUNT_SID,
-        twilio_auth_token=AUTH_TOKEN,
-        twilio_api_base=twilio.base_url,
-        ollama_host=str(ollama.make_url("")).rstrip("/"),
-        speech_enabled=False,
-        telegram_chat_interval=0,
-        user_messages_per_minute=0,
-        **database,
-    )
-    client = await start(settings)
-    await services_ready(client)
-    await telegram.wait_for("setMyCommands", token=MANAGER_TOKEN, timeout=10)
-    platform = Platform(telegram, twilio, model, client)
-    # Cleo sets up her agent on Telegram and WhatsApp, and teaches it about green tea
-    assert "ready (id green-tea-coach)" in (await platform.manager("/newbot Green Tea Coach"))[0]
-    assert "@green_tea_coach_bot" in (await platform.manager(f"/token {COACH_TOKEN}"))[0]
-    assert BUSINESS_NUMBER in (await platform.manager(f"/whatsapp {BUSINESS_NUMBER}"))[0]
-    await platform.services.knowledge.ingest_bytes(BOT, KETTLE.encode(), "tea.md")
-    yield platform
-    await client.close()
+    async with green_tea_coach(aiohttp_server, tmp_path / "data", model, **app_database) as made:
+        # Cleo teaches her agent about green tea
+        await made.services.knowledge.ingest_bytes(BOT, KETTLE.encode(), "tea.md")
+        yield made
 
 
 async def test_a_creator_talks_to_a_whatsapp_user_then_a_telegram_user_in_person(

@@ -245,11 +245,6 @@ async def test_a_telegram_bot_moves_to_the_agent_it_is_attached_to_last(
     assert own.webhook.url.endswith("/webhooks/telegram/sleep-guide")
 
 
-async def test_commands_not_available_yet_say_so(platform: Platform) -> None:
-    await platform.say("/newbot Green Tea Coach")
-    assert "isn't available on this server yet" in await platform.say("/broadcast")
-
-
 async def test_a_creator_prices_their_agent_from_the_manager_bot(platform: Platform) -> None:
     await platform.say("/newbot Green Tea Coach")
     assert "Everything is free" in await platform.say("/pricing")

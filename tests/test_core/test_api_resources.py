@@ -382,7 +382,11 @@ async def test_requests_are_rate_limited_per_creator(settings: Settings) -> None
 
 
 # a valid body for the endpoints whose body has required fields
-BODIES: dict[str, dict[str, Any]] = {"grant_credits": {"credits": 1}}
+BODIES: dict[str, dict[str, Any]] = {
+    "grant_credits": {"credits": 1},
+    "create_schedule": {"text": "Tea time!", "local_time": "16:00"},
+    "create_broadcast": {"text": "Tea time!"},
+}
 QUERIES: dict[str, dict[str, str]] = {"search_knowledge": {"q": "oolong"}}
 
 
@@ -405,17 +409,31 @@ async def test_no_endpoint_under_a_bot_serves_another_creator(api: Client) -> No
         conversation = await session.scalar(
             Conversation.__table__.select().where(Conversation.bot_id == bot)
         )
+    schedule = await api.post(
+        f"/api/v1/bots/{bot}/schedules", json=BODIES["create_schedule"], headers=owner
+    )
+    broadcast = await api.post(
+        f"/api/v1/bots/{bot}/broadcasts", json=BODIES["create_broadcast"], headers=owner
+    )
     ids = {
+        "broadcast_id": str((await broadcast.json())["id"]),
         "bot_id": bot,
         "user_id": str(user["id"]),
         "conversation_id": str(conversation),
         "content_id": str(content_id),
         "document_id": job["document_id"],
         "job_id": job["id"],
+        "schedule_id": str((await schedule.json())["id"]),
     }
     before = {
         name: await (await api.get(f"/api/v1/bots/{bot}/{name}", headers=owner)).text()
-        for name in ("pricing", "widget", "documents", f"users/{user['id']}/credits")
+        for name in (
+            "pricing",
+            "widget",
+            "documents",
+            f"users/{user['id']}/credits",
+            f"broadcasts/{ids['broadcast_id']}",
+        )
     }
     intruder, _ = await creator_with_bot(api)
     checked = []
@@ -433,7 +451,14 @@ async def test_no_endpoint_under_a_bot_serves_another_creator(api: Client) -> No
         body = await problem(response, 404)
         assert bot not in body["detail"], endpoint.operation_id
         checked.append(endpoint.operation_id)
-    assert {"upload_document", "list_messages", "grant_credits", "change_widget"} <= set(checked)
+    assert {
+        "upload_document",
+        "list_messages",
+        "grant_credits",
+        "change_widget",
+        "change_schedule",
+        "cancel_broadcast",
+    } <= set(checked)
     after = {
         name: await (await api.get(f"/api/v1/bots/{bot}/{name}", headers=owner)).text()
         for name in before

@@ -16,7 +16,7 @@ depends_on = None
 Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
-def _bot(table: str) -> sa.Column:
+def _bot(table: str) -> sa.Column[str]:
     return sa.Column(
         "bot_id",
         sa.String(length=64),
@@ -25,7 +25,7 @@ def _bot(table: str) -> sa.Column:
     )
 
 
-def _end_user(table: str) -> sa.Column:
+def _end_user(table: str) -> sa.Column[int]:
     return sa.Column(
         "end_user_id",
         Id,
@@ -67,6 +67,7 @@ def upgrade() -> None:
         ),
         sa.Column("occurrence", sa.String(length=80), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("notify", sa.JSON(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_broadcasts")),

@@ -1,0 +1,196 @@
+"""``/schedule``, ``/schedules``, ``/unschedule``, ``/pauseschedule`` and
+``/resumeschedule``: a creator's messages sent to every subscriber on a timetable.
+
+``/schedule [DAYS] HH:MM [ZONE] TEXT`` makes one: DAYS is ``mon,wed,fri``, a range
+``mon-fri``, ``weekdays`` or ``weekends`` (every day without it); ZONE (``Europe/Paris``,
+UTC without it) is the zone of the subscribers whose own zone is not known. The other
+commands take the number a schedule has in the ``/schedules`` listing. When the runs are
+sent is :mod:`core.schedules`' business.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bots.profile import BotProfile
+from core.errors import InvalidSchedule, TooManySchedules
+from core.messages import OutboundMessage
+from core.schedules import EVERY_DAY, Plan, Schedules, next_run
+from core.storage.models import Schedule, utcnow
+from core.timezones import canonical
+
+NAMES = frozenset({"schedule", "schedules", "unschedule", "pauseschedule", "resumeschedule"})
+DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+SHOWN = 60  # characters of a schedule's text in the listing
+USAGE = (
+    "Send /schedule followed by when and what, for example:\n"
+    "• /schedule 08:00 Good morning! (every day)\n"
+    "• /schedule mon,wed,fri 18:30 Time to practise.\n"
+    "• /schedule weekdays 07:45 Europe/Paris Breathe in… (a zone for subscribers whose "
+    "own zone I don't know; UTC otherwise)"
+)
+_TIME = re.compile(r"^\d{1,2}:\d{2}$")
+_WORD = re.compile(r"\s*(\S+)")
+_SPANS = {
+    "daily": EVERY_DAY,
+    "everyday": EVERY_DAY,
+    "weekdays": (1, 2, 3, 4, 5),
+    "weekends": (6, 7),
+}
+
+
+class CreatorSchedules:
+    """Answers a creator's schedule commands for the bot they work on."""
+
+    def __init__(self, schedules: Schedules, clock: Callable[[], datetime] = utcnow) -> None:
+        self._schedules = schedules
+        self._clock = clock
+
+    async def command(self, name: str, args: str, bot: BotProfile) -> list[OutboundMessage]:
+        """The replies to one of :data:`NAMES`."""
+        if name == "schedule":
+            return _say(await self._create(args, bot))
+        listed = await self._schedules.of_bot(bot.id)
+        if name == "schedules":
+            return _say(self._listing(listed, bot))
+        number = args.strip()
+        if not number.isdigit() or not 1 <= int(number) <= len(listed):
+            if not listed:
+                return _say(f"{bot.name} has no schedules. {USAGE}")
+            return _say(f"Send /{name} followed by a number from 1 to {len(listed)} (/schedules).")
+        schedule = listed[int(number) - 1]
+        what = f"{number}. {when(schedule.weekdays, schedule.local_time)}: “{_short(schedule)}”"
+        if name == "unschedule":
+            await self._schedules.delete(bot.id, schedule.id)
+            return _say(f"Deleted {what}")
+        active = name == "resumeschedule"
+        await self._schedules.change(bot.id, schedule.id, active=active)
+        if active:
+            return _say(f"Resumed {what}")
+        return _say(f"Paused {what}\n/resumeschedule {number} starts it again.")
+
+    async def _create(self, args: str, bot: BotProfile) -> str:
+        words = _words(args)
+        days: tuple[int, ...] = EVERY_DAY
+        if words and not _TIME.match(words[0][0]):
+            named = weekdays(words.pop(0)[0])
+            if named is None:
+                return f"I don't know which days {args.split()[0][:30]!r} means.\n{USAGE}"
+            days = named
+        if not words or not _TIME.match(words[0][0]):
+            return USAGE
+        local_time, end = words.pop(0)
+        zone = "UTC"
+        # a zone's name, never a first word of the message that happens to be one (Japan)
+        if words and canonical(words[0][0]) and ("/" in words[0][0] or words[0][0] == "UTC"):
+            zone, end = words.pop(0)
+        try:
+            plan = Plan.checked(args[end:], local_time, days, zone)
+            schedule = await self._schedules.create(bot.id, plan)
+        except InvalidSchedule as exc:
+            return f"{exc.reason[0].upper()}{exc.reason[1:]}.\n{USAGE}"
+        except TooManySchedules as exc:
+            return f"{bot.name} already has {exc.limit} schedules: /unschedule one first."
+        return (
+            f"{when(plan.weekdays, plan.local_time)} in each subscriber's own time "
+            f"({plan.timezone} for those whose zone I don't know), "
+            f"starting {self._day(schedule)}: “{plan.text}”\n"
+            "Subscribers can /stop them. /schedules lists yours."
+        )
+
+    def _listing(self, listed: Sequence[Schedule], bot: BotProfile) -> str:
+        if not listed:
+            return f"{bot.name} has no schedules.\n{USAGE}"
+        lines = [f"{bot.name}'s schedules:"]
+        for number, schedule in enumerate(listed, 1):
+            state = f"next: {self._day(schedule)}" if schedule.active else "paused"
+            lines.append(
+                f"{number}. {when(schedule.weekdays, schedule.local_time)} "
+                f"(default zone {schedule.timezone}), {state}: “{_short(schedule)}”"
+            )
+        lines.append(
+            "/unschedule N deletes one; /pauseschedule N and /resumeschedule N pause and "
+            "resume one."
+        )
+        return "\n".join(lines)
+
+    def _day(self, schedule: Schedule) -> str:
+        """The day of a schedule's next run in its default zone: today, tomorrow, or
+        its name and date."""
+        now = self._clock()
+        at = next_run(schedule, now)
+        if at is None:
+            return "never"
+        zone = ZoneInfo(schedule.timezone)
+        day, today = at.astimezone(zone).date(), now.astimezone(zone).date()
+        if day == today:
+            return "today"
+        if day == today + timedelta(days=1):
+            return "tomorrow"
+        return f"{DAY_NAMES[day.weekday()]} {day.day} {day:%b}"
+
+
+def when(days: Sequence[int], local_time: str) -> str:
+    """``Every day at 08:00``, ``Every weekday at 07:45``, ``Every Monday and Friday
+    at 18:30``."""
+    chosen = tuple(sorted(days))
+    if chosen == EVERY_DAY:
+        return f"Every day at {local_time}"
+    if chosen == _SPANS["weekdays"]:
+        return f"Every weekday (Monday to Friday) at {local_time}"
+    names = [DAY_NAMES[d - 1] for d in chosen]
+    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return f"Every {listed} at {local_time}"
+
+
+def weekdays(text: str) -> tuple[int, ...] | None:
+    """The ISO weekdays of ``mon,wed,fri``, ``mon-fri``, ``weekends``, ``daily``...;
+    None when a part names no day."""
+    text = text.casefold()
+    if text in _SPANS:
+        return _SPANS[text]
+    found: set[int] = set()
+    for part in text.split(","):
+        first, dash, last = part.partition("-")
+        start = _numbered(first)
+        end = _numbered(last) if dash else start
+        if start is None or end is None:
+            return None
+        # a range may go round the week end: fri-mon
+        found.update(
+            range(start, end + 1) if start <= end else [*range(start, 8), *range(1, end + 1)]
+        )
+    return tuple(sorted(found))
+
+
+def _numbered(word: str) -> int | None:
+    """1 for ``mon``, ``Monday`` or ``mo``... (at least two letters)."""
+    if len(word) < 2:
+        return None
+    matches = [n for n, name in enumerate(DAY_NAMES, 1) if name.casefold().startswith(word)]
+    return matches[0] if len(matches) == 1 else None
+
+
+def _words(text: str) -> list[tuple[str, int]]:
+    """The first few words of ``text``, each with where it ends (the rest is the
+    message, kept exactly as typed)."""
+    words, position = [], 0
+    for _ in range(3):
+        match = _WORD.match(text, position)
+        if match is None:
+            break
+        words.append((match.group(1), match.end()))
+        position = match.end()
+    return words
+
+
+def _short(schedule: Schedule) -> str:
+    text = " ".join(schedule.text.split())
+    return text if len(text) <= SHOWN else text[: SHOWN - 1].rstrip() + "…"
+
+
+def _say(text: str) -> list[OutboundMessage]:
+    return [OutboundMessage(text=text)]

@@ -1,0 +1,289 @@
+"""Who a broadcast reaches, and how it went.
+
+Each end user of a bot is reached on one channel: a reachable one the message can be
+pushed to, Telegram first (no window, no cost), then WhatsApp, then the website chat.
+Users who sent /stop, blocked the bot everywhere, or talk only in the terminal are
+skipped, and the reason is kept. A :class:`Report` counts a broadcast's recipients by
+status, channel and reason, in SQL.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.messages import Channel
+from core.storage.models import (
+    Bot,
+    Broadcast,
+    BroadcastRecipient,
+    ChannelIdentity,
+    EndUser,
+    WhatsAppContact,
+    as_utc,
+    utcnow,
+)
+
+#: the channels a message can be pushed to, the preferred first for a user on several
+PUSHED = (Channel.TELEGRAM.value, Channel.WHATSAPP.value, Channel.WIDGET.value)
+WHATSAPP_WINDOW = timedelta(hours=24)
+OPTED_OUT = "opted out with /stop"
+BLOCKED = "has blocked the bot"
+NO_PUSH = "talks only in the terminal or through the API"
+_BATCH = 1000  # bounded parameter lists and inserts on every database
+
+
+@dataclass(frozen=True, slots=True)
+class Audience:
+    """Who a broadcast of a bot would reach now, for the creator to confirm."""
+
+    reachable: Mapping[str, int]  # channel -> users
+    opted_out: int
+    unreachable: int
+    # WhatsApp users who last wrote more than 24 hours ago: only a template reaches them
+    whatsapp_outside_window: int
+    whatsapp_template: bool
+
+    @property
+    def total(self) -> int:
+        return sum(self.reachable.values())
+
+    def describe(self) -> str:
+        """In words: "812 people: 500 on Telegram, 300 on WhatsApp, 12 on the website"."""
+        if not self.total:
+            return "nobody can be reached yet"
+        parts = [f"{n:,} on {CHANNEL_NAMES[c]}" for c, n in self.reachable.items() if n]
+        text = f"{_people(self.total)}: {', '.join(parts)}"
+        if self.whatsapp_outside_window:
+            how = (
+                "will get your approved WhatsApp template"
+                if self.whatsapp_template
+                else "can't be reached: they last wrote more than 24 hours ago and no "
+                "approved WhatsApp template is set"
+            )
+            text += f". {self.whatsapp_outside_window:,} of the WhatsApp users {how}"
+        skipped = []
+        if self.opted_out:
+            skipped.append(f"{self.opted_out:,} opted out with /stop")
+        if self.unreachable:
+            skipped.append(f"{self.unreachable:,} blocked the bot or can't get messages")
+        if skipped:
+            text += f". Skipped: {', '.join(skipped)}"
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """How a broadcast is going: counts by status, by channel and by reason."""
+
+    id: int
+    bot_id: str
+    text: str
+    origin: str
+    status: str
+    created_at: datetime
+    finished_at: datetime | None
+    counts: Mapping[str, int]  # pending, sending, delivered, failed, skipped
+    channels: Mapping[str, Mapping[str, int]]
+    reasons: Mapping[str, int]  # why recipients failed or were skipped
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def count(self, status: str) -> int:
+        return self.counts.get(status, 0)
+
+    def summary(self) -> str:
+        """For the creator: "Broadcast 3 finished: 790 delivered, 12 failed (…)."."""
+        head = {
+            "draft": f"Broadcast {self.id} is ready to send",
+            "sending": f"Broadcast {self.id} is being sent",
+            "done": f"Broadcast {self.id} finished",
+            "cancelled": f"Broadcast {self.id} was cancelled",
+        }.get(self.status, f"Broadcast {self.id}")
+        delivered = self.count("delivered")
+        lines = [f"{head}: {delivered:,} of {self.total:,} delivered."]
+        per_channel = [
+            f"{CHANNEL_NAMES.get(c, c)} {n.get('delivered', 0):,}"
+            for c, n in sorted(self.channels.items())
+            if n.get("delivered")
+        ]
+        if per_channel:
+            lines.append("Delivered: " + ", ".join(per_channel) + ".")
+        for status in ("failed", "skipped"):
+            if self.count(status):
+                lines.append(f"{status.capitalize()}: {self.count(status):,}.")
+        if self.reasons:
+            why = sorted(self.reasons.items(), key=lambda r: (-r[1], r[0]))[:5]
+            lines.append("Why: " + "; ".join(f"{n:,} {reason}" for reason, n in why) + ".")
+        waiting = self.count("pending") + self.count("sending")
+        if waiting and self.status == "sending":
+            lines.append(f"{waiting:,} still to go.")
+        return "\n".join(lines)
+
+
+CHANNEL_NAMES = {
+    Channel.TELEGRAM.value: "Telegram",
+    Channel.WHATSAPP.value: "WhatsApp",
+    Channel.WIDGET.value: "the website",
+}
+
+
+def _people(n: int) -> str:
+    return f"{n:,} {'person' if n == 1 else 'people'}"
+
+
+_Identity = tuple[int, datetime | None, str, str, bool, datetime | None]
+
+
+async def _identities(
+    session: AsyncSession, bot_id: str, user_ids: Collection[int] | None
+) -> list[_Identity]:
+    """(user, opted out at, channel, external id, reachable, WhatsApp last inbound) of
+    every identity of the bot's users (of ``user_ids`` only, when given)."""
+    query = (
+        select(
+            EndUser.id,
+            EndUser.opted_out_at,
+            ChannelIdentity.channel,
+            ChannelIdentity.external_id,
+            ChannelIdentity.reachable,
+            WhatsAppContact.last_inbound_at,
+        )
+        .join(ChannelIdentity, ChannelIdentity.end_user_id == EndUser.id)
+        .outerjoin(
+            WhatsAppContact,
+            (WhatsAppContact.bot_id == ChannelIdentity.bot_id)
+            & (WhatsAppContact.number == ChannelIdentity.external_id)
+            & (ChannelIdentity.channel == Channel.WHATSAPP.value),
+        )
+        .where(EndUser.bot_id == bot_id)
+        .order_by(EndUser.id, ChannelIdentity.id)
+    )
+    if user_ids is None:
+        return [tuple(r) for r in (await session.execute(query)).all()]  # type: ignore[misc]
+    ids = sorted(set(user_ids))
+    rows: list[_Identity] = []
+    for start in range(0, len(ids), _BATCH):  # bounded parameter lists on every database
+        chunk = query.where(EndUser.id.in_(ids[start : start + _BATCH]))
+        rows += [tuple(r) for r in (await session.execute(chunk)).all()]  # type: ignore[misc]
+    return rows
+
+
+def _by_user(rows: Sequence[_Identity]) -> dict[int, list[_Identity]]:
+    users: dict[int, list[_Identity]] = defaultdict(list)
+    for row in rows:
+        users[row[0]].append(row)
+    return users
+
+
+def _choose(identities: Sequence[_Identity]) -> tuple[str | None, str, str, datetime | None]:
+    """The identity a user is reached on: (None or why they are skipped, channel,
+    external id, WhatsApp last inbound). Reachable pushed channels come first, in the
+    order of :data:`PUSHED`."""
+    pushed = [i for i in identities if i[2] in PUSHED]
+    ranked = sorted(pushed, key=lambda i: (not i[4], PUSHED.index(i[2])))
+    best = ranked[0] if ranked else identities[0]
+    why = None
+    if identities[0][1] is not None:
+        why = OPTED_OUT
+    elif not ranked:
+        why = NO_PUSH
+    elif not best[4]:
+        why = BLOCKED
+    return why, best[2], best[3], best[5]
+
+
+async def add_recipients(
+    session: AsyncSession, broadcast: Broadcast, user_ids: Collection[int] | None
+) -> None:
+    """One recipient row per user: pending on their best channel, or skipped and why."""
+    rows = await _identities(session, broadcast.bot_id, user_ids)
+    now = utcnow()
+    values = []
+    for user_id, identities in _by_user(rows).items():
+        why, channel, external_id, _ = _choose(identities)
+        values.append(
+            {
+                "broadcast_id": broadcast.id,
+                "end_user_id": user_id,
+                "channel": channel,
+                "external_id": external_id,
+                "status": "pending" if why is None else "skipped",
+                "reason": why,
+                "updated_at": now,
+            }
+        )
+    for start in range(0, len(values), _BATCH):
+        await session.execute(insert(BroadcastRecipient), values[start : start + _BATCH])
+
+
+def _report_of(broadcast: Broadcast, rows: Sequence[tuple[str, str, str | None, int]]) -> Report:
+    counts: Counter[str] = Counter()
+    channels: dict[str, Counter[str]] = defaultdict(Counter)
+    reasons: Counter[str] = Counter()
+    for channel, status, reason, n in rows:
+        counts[status] += n
+        channels[channel][status] += n
+        if reason and status in ("failed", "skipped"):
+            reasons[reason] += n
+    return Report(
+        id=broadcast.id,
+        bot_id=broadcast.bot_id,
+        text=broadcast.text,
+        origin=broadcast.origin,
+        status=broadcast.status,
+        created_at=as_utc(broadcast.created_at),
+        finished_at=as_utc(broadcast.finished_at) if broadcast.finished_at else None,
+        counts=dict(counts),
+        channels={c: dict(n) for c, n in channels.items()},
+        reasons=dict(reasons),
+    )
+
+
+async def audience_of(session: AsyncSession, bot_id: str) -> Audience:
+    """Who a broadcast of ``bot_id`` would reach now."""
+    settings = (await session.scalar(select(Bot.settings).where(Bot.id == bot_id))) or {}
+    rows = await _identities(session, bot_id, None)
+    reachable: Counter[str] = Counter()
+    opted_out = unreachable = outside = 0
+    cutoff = utcnow() - WHATSAPP_WINDOW
+    for identities in _by_user(rows).values():
+        why, channel, _, last = _choose(identities)
+        if why == OPTED_OUT:
+            opted_out += 1
+        elif why is not None:
+            unreachable += 1
+        else:
+            reachable[channel] += 1
+            if channel == Channel.WHATSAPP.value and (last is None or as_utc(last) < cutoff):
+                outside += 1
+    template = settings.get("whatsapp_template")
+    template_set = isinstance(template, dict) and bool(template.get("content_sid"))
+    ordered = {c: reachable[c] for c in PUSHED if reachable[c]}
+    return Audience(ordered, opted_out, unreachable, outside, template_set)
+
+
+async def report_of(session: AsyncSession, broadcast: Broadcast) -> Report:
+    """How ``broadcast`` is going, counted in SQL."""
+    rows = (
+        await session.execute(
+            select(
+                BroadcastRecipient.channel,
+                BroadcastRecipient.status,
+                BroadcastRecipient.reason,
+                func.count(),
+            )
+            .where(BroadcastRecipient.broadcast_id == broadcast.id)
+            .group_by(
+                BroadcastRecipient.channel, BroadcastRecipient.status, BroadcastRecipient.reason
+            )
+        )
+    ).all()
+    return _report_of(broadcast, [tuple(r) for r in rows])  # type: ignore[misc]
