@@ -330,7 +330,8 @@ class Broadcasts:
             await self._pace(channel, run.broadcast.bot_id)
             if run.cancelled:
                 return
-            if not await self._claim(recipient_id):
+            if not await self._claim(recipient_id):  # cancelled, or sent by another run
+                run.cancelled = await self._cancelled(run.broadcast.id)
                 continue
             address = Address(run.broadcast.bot_id, channel, external_id)
             status, reason = await self._deliver(address, run.broadcast.text)

@@ -24,7 +24,7 @@ from pytest_aiohttp import AiohttpServer
 from sqlalchemy import select, update
 
 from core.audience import BLOCKED, NO_PUSH, OPTED_OUT
-from core.broadcasts import INTERRUPTED, Broadcasts
+from core.broadcasts import CANCELLED, INTERRUPTED, Broadcasts
 from core.messages import Channel
 from core.ratelimit import Decision, Limit, LocalBuckets
 from core.services import SERVICES, Services
@@ -483,3 +483,41 @@ async def test_the_api_shows_the_audience_sends_and_reports_a_broadcast(api: Cli
     await problem(empty, 422)
     missing = await api.get(f"/api/v1/bots/{bot}/broadcasts/999999", headers=headers)
     await problem(missing, 404)
+
+
+async def test_a_broadcast_cancelled_while_it_is_sent_stops_at_once(platform: Platform) -> None:
+    services = platform.services
+    await seed(services, [Subscriber((("telegram", str(6000 + n)),)) for n in range(5)])
+    clock, gate = VirtualTime(0.0), asyncio.Event()
+
+    async def held(seconds: float) -> None:  # the second message waits for the test
+        await gate.wait()
+        await clock.sleep(seconds)
+
+    broadcasts = Broadcasts(
+        services.db,
+        services.bots,
+        services.engine.system_turn,
+        services.outbox,
+        services.jobs,
+        LocalBuckets(clock),
+        RATES,
+        lane_workers=1,
+        sleep=held,
+        clock=clock,
+    )
+    broadcast_id = await broadcasts.start(BOT, NEWS, origin="api")
+    assert broadcast_id is not None
+    await platform.telegram.wait_for("sendMessage", 1, token=COACH_TOKEN)
+    cancelled = await broadcasts.cancel(BOT, broadcast_id)
+    assert cancelled is not None
+    assert cancelled.status == "cancelled"
+    gate.set()
+    await services.jobs.idle()
+
+    assert len(telegram_texts(platform)) == 1
+    report = await broadcasts.report(BOT, broadcast_id)
+    assert report is not None
+    assert report.status == "cancelled"
+    assert report.counts == {"delivered": 1, "skipped": 4}
+    assert report.reasons == {CANCELLED: 4}

@@ -543,14 +543,6 @@ class Apps:
         return party.end_user_id
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def app_database(request: pytest.FixtureRequest) -> dict[str, str]:
-    """The app's database: its own, as a process starting up on it expects."""
-    if request.param == "postgresql":
-        return {"database_url": request.getfixturevalue("own_postgres_url")}
-    return {}
-
-
 @pytest.fixture
 async def apps(
     app_database: dict[str, str], aiohttp_server: AiohttpServer, tmp_path: Path
