@@ -47,6 +47,7 @@ from core.inbox import Delivery, Inbox
 from core.media import MediaStore
 from core.messages import Channel, OutboundKind, OutboundMessage
 from core.outbox import Address, Outbox
+from core.timezones import canonical
 from webwidget.embed import normalise_origin
 
 log = logging.getLogger("chorus.widget")
@@ -65,6 +66,8 @@ class _Connection:
         self.bot_id = bot_id
         self.settings = settings  # the bot's, as read when the socket opened
         self.visitor: str | None = None
+        # the IANA zone the browser reported, checked (None when it sent none we know)
+        self.timezone: str | None = None
         self.bucket = TokenBucket(RATE, BURST)
         self.strikes = 0
 
@@ -186,7 +189,7 @@ class WidgetChannel:
                 connection.bot_id,
                 CHANNEL,
                 f"{connection.visitor}:{frame_id}",
-                {"visitor": connection.visitor, "frame": stored},
+                {"visitor": connection.visitor, "frame": stored, "timezone": connection.timezone},
             )
         except StorageUnavailable:
             raise FrameError(
@@ -216,6 +219,8 @@ class WidgetChannel:
                 last_seq = 0
         if visitor is None:
             token, visitor = self._sessions.issue(bot_id)
+        zone = frame.get("timezone")
+        connection.timezone = canonical(zone[:64]) if isinstance(zone, str) else None
         if connection.visitor is not None:
             self._visitors[(bot_id, connection.visitor)].discard(connection)
         connection.visitor = visitor
@@ -268,7 +273,8 @@ class WidgetChannel:
             await self._push(key, [{"type": "delta", "reply_to": frame_id, "text": delta}])
 
         try:
-            replies = await self._engine.handle(to_inbound(bot_id, visitor, frame), stream)
+            message = to_inbound(bot_id, visitor, frame, delivery.payload.get("timezone"))
+            replies = await self._engine.handle(message, stream)
             frames = [self._reply(r, frame_id) for r in replies]
             try:
                 stored = await self._log.append(

@@ -126,13 +126,17 @@ async def checked_frame(
     }
 
 
-def to_inbound(bot_id: str, visitor: str, frame: dict[str, Any]) -> InboundMessage:
-    """A stored visitor frame as the engine's normalised message."""
+def to_inbound(
+    bot_id: str, visitor: str, frame: dict[str, Any], timezone: str | None = None
+) -> InboundMessage:
+    """A stored visitor frame as the engine's normalised message; ``timezone`` is the
+    zone the visitor's browser reported in its ``hello``."""
     common: dict[str, Any] = {
         "channel": Channel.WIDGET,
         "bot_id": bot_id,
         "sender_id": visitor,
         "platform_message_id": frame["id"],
+        "timezone": timezone,
     }
     if frame["type"] == "button":
         return InboundMessage(button_payload=frame["payload"], **common)

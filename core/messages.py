@@ -77,6 +77,8 @@ class InboundMessage:
     platform_message_id: str | None = None
     received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     language: str | None = None
+    # the IANA zone the user's device reports (the website widget's browser), if any
+    timezone: str | None = None
 
     def __post_init__(self) -> None:
         if self.received_at.tzinfo is None:

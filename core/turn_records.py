@@ -55,6 +55,7 @@ def turn_record(
         replies=result.replies,
         sender_name=message.sender_name,
         language=message.language,
+        timezone=message.timezone,
         user_updates=outcome.user_updates,
         content=content,
         job=new_job(result, user_language(party, message)),

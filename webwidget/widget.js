@@ -382,6 +382,10 @@ textarea:focus-visible{border-color:#1d4ed8}
     const sock = ws = new WebSocket(WS_URL);
     sock.onopen = () => {
       const hello = { type: 'hello', last_seq: lastSeq };
+      try { // the visitor's time zone, so scheduled messages come at their own hour
+        const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+        if (zone) hello.timezone = zone;
+      } catch (e) { /* an old browser: the creator's default zone applies */ }
       const session = lsGet('session');
       if (session) hello.session = session;
       sock.send(JSON.stringify(hello));

@@ -114,9 +114,10 @@ async def create_party(
     display_name: str | None,
     language: str | None,
     state: str,
+    timezone: str | None = None,
 ) -> Party:
     """Create an end user, their channel identity and an empty conversation."""
-    user = EndUser(bot_id=bot_id, display_name=display_name, language=language)
+    user = EndUser(bot_id=bot_id, display_name=display_name, language=language, timezone=timezone)
     session.add(user)
     await session.flush()
     conversation = Conversation(

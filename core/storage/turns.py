@@ -59,6 +59,8 @@ class TurnRecord:
     replies: Sequence[OutboundMessage]
     sender_name: str | None = None
     language: str | None = None
+    # a new user's time zone, as their device reports it
+    timezone: str | None = None
     user_updates: dict[str, Any] = field(default_factory=dict)
     # finished content to add to the user's library with the turn
     content: CreatedContent | None = None
@@ -120,6 +122,7 @@ async def _party(session: AsyncSession, record: TurnRecord) -> Party:
             external_id=record.sender_id,
             display_name=record.sender_name,
             language=record.language,
+            timezone=record.timezone,
             state=record.state,
         )
         await integrations.record(

@@ -19,6 +19,8 @@ from core.messages import Media, OutboundKind, OutboundMessage
 from core.outbox import Address
 from core.services import Services
 from core.settings import Settings
+from core.storage import repository as repo
+from core.storage.models import EndUser
 from tests.test_channels.telegram_app import Client, services_ready, start
 
 QUESTION = "How should I breathe when I feel anxious?"
@@ -313,3 +315,22 @@ def test_an_image_reply_frame_links_the_picture() -> None:
             },
         },
     }
+
+
+async def test_a_new_visitor_gets_the_time_zone_their_browser_reports(client: Client) -> None:
+    zones = {}
+    for n, reported in enumerate(("asia/tokyo", "Mars/Olympus_Mons", None)):
+        ws = await connect(client)
+        await ws.send_json({"type": "hello", "last_seq": 0, "timezone": reported})
+        visitor = (await until(ws, "welcome"))[-1]["visitor"]
+        await ws.send_json({"type": "message", "id": f"c-{n}", "text": "hello"})
+        await answered(ws)
+        await ws.close()
+        async with services(client).db.read() as session:
+            party = await repo.find_party(session, "demo", "widget", visitor)
+            assert party is not None
+            user = await session.get(EndUser, party.end_user_id)
+        assert user is not None
+        zones[reported] = user.timezone
+    # a known zone in its proper spelling; one the server doesn't know, or none, is unset
+    assert zones == {"asia/tokyo": "Asia/Tokyo", "Mars/Olympus_Mons": None, None: None}
