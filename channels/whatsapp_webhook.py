@@ -201,10 +201,10 @@ class WhatsAppChannel:
         if number is None:
             raise NotDelivered(CHANNEL, "the bot has no WhatsApp number any more")
         outreach = await self._records.outreach(address.bot_id, address.sender_id)
+        summary = " ".join(m.text for m in messages if m.text)[:200]
         if within_window(outreach.last_inbound, datetime.now(UTC)):
             error = await self._send(address.bot_id, number, address.sender_id, messages)
         elif isinstance(outreach.template, dict) and outreach.template.get("content_sid"):
-            summary = " ".join(m.text for m in messages if m.text)[:200]
             variables = {"1": summary or "Your content is ready."}
             error = await self._create(
                 address.bot_id,
@@ -215,7 +215,6 @@ class WhatsAppChannel:
                 content_variables=json.dumps(variables),
             )
         else:
-            summary = " ".join(m.text for m in messages if m.text)[:200]
             log.warning("held back a WhatsApp message of bot %s: %s", address.bot_id, HELD)
             await self._records.sent(address.bot_id, address.sender_id, "held", summary, error=HELD)
             error = HELD

@@ -35,7 +35,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bots.registry import BotDirectory
-from core.audience import Audience, Report, add_recipients, audience_of, report_of
+from core.audience import Audience, Report, add_recipients, audience_of, reports_of
 from core.engine import Decide
 from core.errors import UnknownBot
 from core.jobs import Jobs
@@ -222,12 +222,13 @@ class Broadcasts:
             broadcast = await session.get(Broadcast, broadcast_id)
             if broadcast is None or broadcast.bot_id != bot_id:
                 return None
-            return await report_of(session, broadcast)
+            (report,) = await reports_of(session, [broadcast])
+            return report
 
     async def reports(self, bot_id: str, broadcasts: Sequence[Broadcast]) -> list[Report]:
         """Reports of several broadcasts of one bot (a page of the API's listing)."""
-        found = [await self.report(bot_id, b.id) for b in broadcasts]
-        return [r for r in found if r is not None]
+        async with self._db.read() as session:
+            return await reports_of(session, [b for b in broadcasts if b.bot_id == bot_id])
 
     async def recent(self, bot_id: str, limit: int = 5) -> list[Report]:
         """The bot's latest broadcasts, newest first."""
