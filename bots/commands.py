@@ -12,17 +12,17 @@ import re
 
 from billing.creator import CreatorBilling
 from bots.ingestion import DocumentJobs
+from bots.origins import AllowedOrigins
 from bots.profile import BotProfile
 from bots.registry import BotDirectory
+from core.errors import InvalidOrigin
 from core.messages import Attachment, OutboundMessage
 from core.outbox import Address
 from core.text import counted
 from knowledge.base import KnowledgeBase
 from knowledge.errors import KnowledgeError
 from knowledge.retrieval import HybridRetriever
-from webwidget.embed import normalise_origin
 
-MAX_ORIGINS = 20
 MAX_TITLE = 60
 
 
@@ -42,6 +42,7 @@ class CreatorCommands:
         self._documents = documents
         self._bots = bots
         self._billing = billing
+        self._allowed = AllowedOrigins(bots)
         self.names = frozenset({"docs", "deldoc", "ask", "origins", "theme"}) | (
             {"pricing", "grant"} if billing else set()
         )
@@ -119,20 +120,16 @@ class CreatorCommands:
     async def _origins(self, bot: BotProfile, words: list[str]) -> OutboundMessage:
         """``/origins [list]``, ``/origins add URL``, ``/origins remove URL``: the websites
         whose pages may open the bot's widget."""
-        allowed: list[str] = list((await self._bots.settings(bot.id)).get("allowed_origins", []))
         action = words[0].lower() if words else "list"
         if action in ("add", "remove") and len(words) == 2:
-            origin = normalise_origin(words[1])
-            if origin is None:
-                return _text(f"{words[1][:100]} isn't a website address like https://example.com.")
-            if action == "add" and origin not in allowed:
-                if len(allowed) >= MAX_ORIGINS:
-                    return _text(f"A bot can be on at most {MAX_ORIGINS} websites.")
-                allowed.append(origin)
-            elif action == "remove" and origin in allowed:
-                allowed.remove(origin)
-            await self._bots.change_settings(bot.id, allowed_origins=allowed)
-        elif action != "list":
+            change = self._allowed.add if action == "add" else self._allowed.remove
+            try:
+                allowed = await change(bot.id, words[1])
+            except InvalidOrigin as exc:
+                return _text(exc.reason)
+        elif action == "list":
+            allowed = await self._allowed.allowed(bot.id)
+        else:
             return _text("Send /origins add https://your.site, /origins remove … or /origins list.")
         if not allowed:
             return _text(

@@ -32,6 +32,8 @@ from core.settings import Settings
 from webwidget.embed import embed_snippet
 
 LOCAL_USER = "local"
+DEFAULT_HOST = "0.0.0.0"  # noqa: S104 - a server listens on all
+DEFAULT_PORT = 8080
 BAD_INPUT = 2
 FAILURE = 1
 
@@ -45,8 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the web server")
-    serve.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a server listens on all
-    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--host", default=DEFAULT_HOST)
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT)
     serve.add_argument(
         "--telegram-polling",
         action="store_true",
@@ -90,6 +92,23 @@ def _parser() -> argparse.ArgumentParser:
 
     widget = commands.add_parser("widget", help="print the embed code of a bot's web widget")
     widget.add_argument("bot", metavar="BOT")
+    widget.add_argument(
+        "--host", help=f"the address `chorus serve` listens on (default: {DEFAULT_HOST})"
+    )
+    widget.add_argument(
+        "--port", type=_port, help=f"the port `chorus serve` listens on (default: {DEFAULT_PORT})"
+    )
+    widget.add_argument(
+        "--base-url",
+        help="the address visitors' browsers reach the server at, e.g. "
+        "https://chat.example.com (default: PUBLIC_BASE_URL, else from --host and --port)",
+    )
+    origins = commands.add_parser(
+        "origins", help="list, allow or disallow the websites a bot's widget may appear on"
+    )
+    origins.add_argument("bot", metavar="BOT")
+    origins.add_argument("action", nargs="?", choices=("list", "add", "remove"), default="list")
+    origins.add_argument("website", metavar="URL", nargs="?", help="e.g. https://your.site")
 
     credits = commands.add_parser("credits", help="a user's credits with a bot, or give some")
     credits.add_argument("bot", metavar="BOT")
@@ -102,6 +121,12 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"{text[:20]!r} isn't a port (1 to 65535)")
+    return int(text)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one ``chorus`` command and return its exit code."""
     args = _parser().parse_args(argv)
@@ -110,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as exc:
         print(f"chorus: bad settings in the environment:\n{exc}", file=sys.stderr)
         return BAD_INPUT
-    quiet = args.command in ("chat", "ingest", "docs", "ask", "widget", "credits")
+    quiet = args.command in ("chat", "ingest", "docs", "ask", "widget", "origins", "credits")
     configure_logging(settings.log_format, "WARNING" if quiet else settings.log_level)
     if args.command == "serve":
         if args.telegram_polling:
@@ -134,7 +159,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "ingest": lambda s: knowledge_cli.ingest(s, args.bot, args.sources),
         "docs": lambda s: knowledge_cli.docs(s, args.bot, args.delete),
         "ask": lambda s: knowledge_cli.ask(s, args.bot, args.question),
-        "widget": lambda s: _widget(s, args.bot),
+        "widget": lambda s: _widget(s, args),
+        "origins": lambda s: _origins(s, args.bot, args.action, args.website),
         "credits": lambda s: _credits(s, args.bot, args.user, args.grant),
     }
     try:
@@ -226,9 +252,86 @@ async def _bot(services: Services, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _widget(services: Services, bot_id: str) -> int:
+async def _widget(services: Services, args: argparse.Namespace) -> int:
+    from bots.origins import AllowedOrigins
+    from webwidget.embed import checked_base_url, normalise_origin, served_base_url
+
+    bot = await services.bots.get(args.bot)
+    served = (args.host or DEFAULT_HOST, args.port or DEFAULT_PORT)
+    if args.base_url is not None:
+        address = checked_base_url(args.base_url)
+        if address is None:
+            print(
+                f"chorus: --base-url {args.base_url[:100]!r} isn't an address like "
+                "https://chat.example.com",
+                file=sys.stderr,
+            )
+            return BAD_INPUT
+    elif services.settings.public_base_url_set:
+        address = services.settings.public_base_url.rstrip("/")
+        if args.host or args.port:
+            print(
+                f"chorus: PUBLIC_BASE_URL is set, so the widget loads from {address}; "
+                "--host and --port are not used.",
+                file=sys.stderr,
+            )
+    else:
+        address = served_base_url(*served)
+        if address is None:
+            print(f"chorus: --host {served[0][:100]!r} isn't a host name", file=sys.stderr)
+            return BAD_INPUT
+        print(
+            f"chorus: PUBLIC_BASE_URL is not set, so this assumes the server runs as "
+            f"`chorus serve --host {served[0]} --port {served[1]}`, at {address}. Visitors' "
+            "browsers must reach it there: for a public website set PUBLIC_BASE_URL to the "
+            "server's public address (or pass --base-url), or give --host and --port as "
+            "`serve` has them.",
+            file=sys.stderr,
+        )
+    print(embed_snippet(address, bot.id))
+    allowed = await AllowedOrigins(services.bots).allowed(bot.id)
+    own = f"the server's own pages ({normalise_origin(address)})"
+    print(
+        f"The widget works on {own} and on {', '.join(allowed)}. Allow another website"
+        if allowed
+        else f"The widget works only on {own}. Allow your website",
+        f"with `chorus origins {bot.id} add https://your.site`.",
+        file=sys.stderr,
+    )
+    return 0
+
+
+async def _origins(services: Services, bot_id: str, action: str, website: str | None) -> int:
+    from bots.origins import AllowedOrigins
+    from core.errors import InvalidOrigin
+
     bot = await services.bots.get(bot_id)
-    print(embed_snippet(services.settings.public_base_url, bot.id))
+    origins = AllowedOrigins(services.bots)
+    if (action == "list") != (website is None):
+        print(
+            "chorus: `origins list` takes no website"
+            if website
+            else f"chorus: which website? e.g. `chorus origins {bot.id} {action} https://your.site`",
+            file=sys.stderr,
+        )
+        return BAD_INPUT
+    if website is None:
+        allowed = await origins.allowed(bot.id)
+    else:
+        change = origins.add if action == "add" else origins.remove
+        try:
+            allowed = await change(bot.id, website)
+        except InvalidOrigin as exc:
+            print(f"chorus: {exc.reason}", file=sys.stderr)
+            return BAD_INPUT
+    for origin in allowed:
+        print(origin)
+    if not allowed:
+        print(
+            f"{bot.id}'s widget works only on the server's own pages. Allow your website "
+            f"with `chorus origins {bot.id} add https://your.site`.",
+            file=sys.stderr,
+        )
     return 0
 
 

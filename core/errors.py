@@ -191,3 +191,13 @@ class UnmergeableTable(ChorusError):
         )
         self.table = table
         self.column = column
+
+
+class InvalidOrigin(ChorusError):
+    """A website a creator named for their widget cannot be allowed (not an http(s)
+    address, or one too many); ``reason`` says why in words for the creator."""
+
+    def __init__(self, value: str, reason: str) -> None:
+        super().__init__(reason)
+        self.value = value
+        self.reason = reason

@@ -103,3 +103,9 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'chorus.db').resolve()}"
+
+    @property
+    def public_base_url_set(self) -> bool:
+        """Whether ``PUBLIC_BASE_URL`` was given: without it ``public_base_url`` is only the
+        default guess, and whoever can should tell the address from where the server runs."""
+        return "public_base_url" in self.model_fields_set

@@ -7,7 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from bots.commands import MAX_ORIGINS, MAX_TITLE, theme_problem
+from bots.commands import MAX_TITLE, theme_problem
+from bots.origins import MAX_ORIGINS
 from core.api.common import API, Strict, owned_bot, services
 from core.api.spec import ApiError, Call
 from webwidget.embed import embed_snippet, normalise_origin
@@ -22,10 +23,20 @@ class Theme(Strict):
     )
 
 
+BaseUrlFrom = Literal["PUBLIC_BASE_URL", "request"]
+
+
 class WidgetOut(BaseModel):
     allowed_origins: list[str] = Field(description="websites whose pages may open the widget")
     theme: Theme
     embed_code: str = Field(description="the <script> tag to paste into a page")
+    base_url: str = Field(description="the server address the embed code loads the widget from")
+    base_url_from: BaseUrlFrom = Field(
+        description="PUBLIC_BASE_URL when it is set; else the address this request reached"
+    )
+    note: str | None = Field(
+        default=None, description="what to check about base_url, when it is not configured"
+    )
 
 
 class WidgetChange(Strict):
@@ -38,10 +49,24 @@ class WidgetChange(Strict):
 async def _widget(call: Call, bot_id: str) -> WidgetOut:
     svc = services(call)
     settings = await svc.bots.settings(bot_id)
+    base_url, note = svc.settings.public_base_url, None
+    source: BaseUrlFrom = "PUBLIC_BASE_URL"
+    if not svc.settings.public_base_url_set:
+        request = call.request
+        base_url = normalise_origin(f"{request.scheme}://{request.host}") or base_url
+        source = "request"
+        note = (
+            f"PUBLIC_BASE_URL is not set, so the widget loads from {base_url}, the address "
+            "this request reached. If visitors' browsers reach the server at another "
+            "address, set PUBLIC_BASE_URL to it."
+        )
     return WidgetOut(
         allowed_origins=list(settings.get("allowed_origins", [])),
         theme=Theme.model_validate(settings.get("widget") or {}),
-        embed_code=embed_snippet(svc.settings.public_base_url, bot_id),
+        embed_code=embed_snippet(base_url, bot_id),
+        base_url=base_url.rstrip("/"),
+        base_url_from=source,
+        note=note,
     )
 
 

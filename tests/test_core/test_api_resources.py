@@ -9,6 +9,7 @@ import asyncio
 import io
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 from aiohttp import FormData
@@ -327,7 +328,15 @@ async def test_widget_settings_and_embed_code(api: Client, settings: Settings) -
     widget = await (await api.get(url, headers=headers)).json()
     assert widget["allowed_origins"] == []
     assert f'data-bot="{bot}"' in widget["embed_code"]
-    assert f'src="{settings.public_base_url}/widget.js"' in widget["embed_code"]
+    # PUBLIC_BASE_URL is not set: the widget loads from where this server was reached
+    reached = str(api.make_url("")).rstrip("/")
+    assert reached != settings.public_base_url
+    assert f'src="{reached}/widget.js"' in widget["embed_code"]
+    assert (widget["base_url"], widget["base_url_from"]) == (reached, "request")
+    assert "PUBLIC_BASE_URL is not set" in widget["note"]
+    # as visitors' browsers reach it, whichever name they use
+    named = await api.get(url, headers={**headers, "Host": "chat.example.com:8443"})
+    assert (await named.json())["base_url"] == "http://chat.example.com:8443"
     changed = await api.patch(
         url,
         json={
@@ -356,6 +365,23 @@ async def test_widget_settings_and_embed_code(api: Client, settings: Settings) -
     reset = await api.patch(url, json={"theme": {}}, headers=headers)
     assert (await reset.json())["theme"]["title"] is None
     assert (await reset.json())["allowed_origins"] == ["https://shop.example"]
+
+
+async def test_widget_embed_code_loads_from_public_base_url_when_set(
+    database_url: str, tmp_path: Path
+) -> None:
+    public = "https://chat.example.com"
+    settings = Settings(database_url=database_url, data_dir=tmp_path, public_base_url=public)
+    api = await start(settings)
+    try:
+        await services_ready(api)
+        headers, bot = await creator_with_bot(api)
+        widget = await (await api.get(f"/api/v1/bots/{bot}/widget", headers=headers)).json()
+    finally:
+        await api.close()
+    assert f'src="{public}/widget.js"' in widget["embed_code"]
+    assert (widget["base_url"], widget["base_url_from"]) == (public, "PUBLIC_BASE_URL")
+    assert widget["note"] is None
 
 
 async def test_requests_are_rate_limited_per_creator(settings: Settings) -> None:

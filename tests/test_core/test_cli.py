@@ -150,9 +150,58 @@ def test_serve_answers_and_shuts_down_gracefully(tmp_path: Path) -> None:
 
 def test_widget_prints_the_embed_snippet(env: dict[str, str]) -> None:
     env = {**env, "PUBLIC_BASE_URL": "https://chorus.example/"}
-    result = chorus("widget", "demo", env=env)
+    result = chorus("widget", "demo", "--port", "9000", env=env)
     assert result.returncode == 0, result.stderr.decode()
     assert result.stdout.decode().strip() == (
         '<script src="https://chorus.example/widget.js" data-bot="demo" async></script>'
     )
+    said = result.stderr.decode()
+    assert "PUBLIC_BASE_URL is set" in said
+    assert "--host and --port are not used" in said
     assert chorus("widget", "nobody", env=env).returncode == 2
+
+
+def test_widget_without_public_base_url_loads_from_where_serve_listens(tmp_path: Path) -> None:
+    env = {"DATA_DIR": str(tmp_path / "data")}
+    result = chorus("widget", "demo", "--host", "127.0.0.1", "--port", "9123", env=env)
+    assert result.returncode == 0, result.stderr.decode()
+    assert result.stdout.decode().strip() == (
+        '<script src="http://127.0.0.1:9123/widget.js" data-bot="demo" async></script>'
+    )
+    said = result.stderr.decode()
+    assert "PUBLIC_BASE_URL is not set" in said
+    assert "`chorus serve --host 127.0.0.1 --port 9123`, at http://127.0.0.1:9123" in said
+    assert "chorus origins demo add https://your.site" in said  # how to allow a website
+    # listening everywhere, it is reached as localhost; --base-url says where it really is
+    everywhere = chorus("widget", "demo", "--port", "9000", env=env).stdout.decode()
+    assert 'src="http://localhost:9000/widget.js"' in everywhere
+    proxied = chorus("widget", "demo", "--base-url", "https://chat.example.com/chorus/", env=env)
+    assert 'src="https://chat.example.com/chorus/widget.js"' in proxied.stdout.decode()
+    assert "PUBLIC_BASE_URL" not in proxied.stderr.decode()
+    for bad in (("--base-url", "ftp://chat.example.com"), ("--port", "0"), ("--host", "a b")):
+        refused = chorus("widget", "demo", *bad, env=env)
+        assert refused.returncode == 2, bad
+        assert refused.stdout == b""
+
+
+def test_origins_are_listed_allowed_and_disallowed(env: dict[str, str]) -> None:
+    empty = chorus("origins", "demo", env=env)
+    assert empty.returncode == 0, empty.stderr.decode()
+    assert empty.stdout == b""
+    assert "chorus origins demo add https://your.site" in empty.stderr.decode()
+    added = chorus("origins", "demo", "add", "https://Shop.Example/checkout?x=1", env=env)
+    assert added.returncode == 0, added.stderr.decode()
+    assert added.stdout.decode() == "https://shop.example\n"
+    widget = chorus("widget", "demo", env=env).stderr.decode()
+    assert "and on https://shop.example" in widget
+    removed = chorus("origins", "demo", "remove", "https://shop.example/", env=env)
+    assert removed.returncode == 0, removed.stderr.decode()
+    assert removed.stdout == b""
+    for bad, said in (
+        (("demo", "add", "shop.example"), "isn't a website address"),
+        (("demo", "add"), "which website?"),
+        (("nobody", "add", "https://shop.example"), "unknown bot 'nobody'"),
+    ):
+        refused = chorus("origins", *bad, env=env)
+        assert refused.returncode == 2, bad
+        assert said in refused.stderr.decode()
