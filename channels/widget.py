@@ -4,8 +4,10 @@ The socket only translates: a visitor's frame is checked, stored in the inbox (i
 makes a resend a no-op) and acknowledged; the inbox runs it through the engine like any
 other channel's message, and the replies are numbered in the widget log and pushed to
 every socket the visitor has open. Answers stream as ``delta`` frames while they are
-written. What a frame may hold, and how it becomes a message and back, is
-:mod:`channels.widget_frames`; this module owns the sockets, the pacing and delivery.
+written. A widget opened on a conversation not begun sends ``start``, which is greeted
+as ``/start`` is on every channel. What a frame may hold, and how it becomes a message
+and back, is :mod:`channels.widget_frames`; who may open a socket is
+:mod:`channels.widget_access`; this module owns the sockets, the pacing and delivery.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from bots.registry import BotDirectory
+from channels.widget_access import ORIGIN_NOT_ALLOWED, UNKNOWN_BOT, origin_allowed, refuse
 from channels.widget_frames import (
     BURST,
     MAX_FRAME,
@@ -48,7 +51,6 @@ from core.media import MediaStore
 from core.messages import Channel, OutboundKind, OutboundMessage
 from core.outbox import Address, Outbox
 from core.timezones import canonical
-from webwidget.embed import normalise_origin
 
 log = logging.getLogger("chorus.widget")
 
@@ -56,6 +58,7 @@ CHANNEL = Channel.WIDGET.value
 MAX_STRIKES = 50  # frames refused for flooding before the socket is closed
 HEARTBEAT = 25.0
 DEFAULT_THEME = {"color": "#4f46e5", "avatar": None, "position": "right"}
+START = "start"  # the ref of a visitor's greeting in the log
 
 
 class _Connection:
@@ -101,7 +104,7 @@ class WidgetChannel:
         self._media = media
         self._sessions = sessions
         self._log = log_
-        self._public_origin = _origin(public_base_url)
+        self._public_origin = public_base_url
         self._voice_dir = voice_dir
         self._max_voice = max_voice_bytes
         self._sockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
@@ -118,15 +121,16 @@ class WidgetChannel:
     async def socket(self, request: web.Request) -> web.StreamResponse:
         """``GET /ws/widget/{bot_id}``: check the bot and the origin, then talk."""
         bot_id = request.match_info["bot_id"]
+        ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=MAX_FRAME)
         try:
             settings = await self._bots.settings(bot_id)
         except UnknownBot:
-            raise web.HTTPNotFound(text="no such bot") from None
+            return await refuse(request, ws, UNKNOWN_BOT)
         origin = request.headers.get("Origin")
-        if origin is not None and not self._origin_allowed(origin, request, settings):
+        allowed = [self._public_origin, *settings.get("allowed_origins", [])]
+        if origin is not None and not origin_allowed(origin, request, allowed):
             log.info("widget socket for %s refused from origin %s", bot_id, origin[:100])
-            raise web.HTTPForbidden(text="this website may not embed this bot")
-        ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=MAX_FRAME)
+            return await refuse(request, ws, ORIGIN_NOT_ALLOWED)
         await ws.prepare(request)
         self._sockets.add(ws)
         connection = _Connection(ws, bot_id, settings)
@@ -174,6 +178,8 @@ class WidgetChannel:
             raise FrameError("hello_required", "Say hello first.")
         if kind == "typing":
             return None
+        if kind == "start":
+            return await self._start(connection, connection.visitor)
         if kind not in ("message", "button", "voice"):
             raise FrameError("unknown_type", f"Unknown frame type {kind[:32]!r}.")
         frame_id = message_id(frame)
@@ -199,6 +205,21 @@ class WidgetChannel:
         if not accepted:
             ack["duplicate"] = True
         await connection.send(ack)
+
+    async def _start(self, connection: _Connection, visitor: str) -> None:
+        """``start``: the widget opened on a conversation not begun. Stored once per
+        visitor (the inbox's id makes any later one a no-op), unacknowledged: its answer
+        is the greeting."""
+        frame = {"type": "start", "id": f"{visitor}/{START}"}
+        try:
+            await self._inbox.accept(
+                connection.bot_id,
+                CHANNEL,
+                frame["id"],
+                {"visitor": visitor, "frame": frame, "timezone": connection.timezone},
+            )
+        except StorageUnavailable:
+            raise FrameError("unavailable", "Couldn't start the conversation.") from None
 
     async def _hello(self, connection: _Connection, frame: dict[str, Any]) -> None:
         bot_id = connection.bot_id
@@ -265,6 +286,8 @@ class WidgetChannel:
         visitor, frame = delivery.payload["visitor"], delivery.payload["frame"]
         bot_id, frame_id = delivery.bot_id, frame["id"]
         key = (bot_id, visitor)
+        if frame["type"] == "start":
+            return await self._greet(delivery)
         said = await self._log.append(bot_id, visitor, "said", [said_frame(frame)], ref=frame_id)
         await self._push(key, said)
         await self._push(key, [{"type": "typing", "on": True}])
@@ -285,6 +308,21 @@ class WidgetChannel:
             await self._push(key, stored)
         finally:
             await self._push(key, [{"type": "typing", "on": False}])
+
+    async def _greet(self, delivery: Delivery) -> None:
+        """A ``start`` runs as ``/start`` does on any channel: the bot's greeting with its
+        choices, stored as the first frames of the visitor's log, so the page shows them
+        before the visitor says anything and a reload shows them once. A conversation
+        begun meanwhile (a message from another tab) already has its greeting."""
+        visitor, bot_id = delivery.payload["visitor"], delivery.bot_id
+        if await self._log.latest(bot_id, visitor):
+            return
+        message = to_inbound(
+            bot_id, visitor, delivery.payload["frame"], delivery.payload.get("timezone")
+        )
+        frames = [self._reply(r, None) for r in await self._engine.handle(message)]
+        stored = await self._log.append(bot_id, visitor, "greeting", frames, ref=START)
+        await self._push((bot_id, visitor), stored)
 
     async def deliver(self, address: Address, messages: Sequence[OutboundMessage]) -> None:
         """The outbox's sender: content finished later, numbered, stored and pushed to
@@ -333,15 +371,6 @@ class WidgetChannel:
     def _reply(self, message: OutboundMessage, reply_to: str | None) -> dict[str, Any]:
         return reply_frame(message, reply_to, self._media.link)
 
-    def _origin_allowed(self, origin: str, request: web.Request, settings: dict[str, Any]) -> bool:
-        allowed = {self._public_origin, _origin(f"{request.scheme}://{request.host}")}
-        allowed.update(settings.get("allowed_origins", []))
-        return _origin(origin) in allowed
-
 
 async def _error(connection: _Connection, error: FrameError) -> None:
     await connection.send(error_frame(error))
-
-
-def _origin(value: str) -> str:
-    return normalise_origin(value) or value

@@ -138,6 +138,8 @@ def to_inbound(
         "platform_message_id": frame["id"],
         "timezone": timezone,
     }
+    if frame["type"] == "start":  # the widget opened: the conversation begins as /start does
+        return InboundMessage(text="/start", command="start", **common)
     if frame["type"] == "button":
         return InboundMessage(button_payload=frame["payload"], **common)
     if frame["type"] == "voice":

@@ -115,11 +115,16 @@ class WidgetLog:
                 .limit(REPLAY_LIMIT)
             )
             frames = list(rows)[::-1]
-            if frames:
-                return frames[-1]["seq"], frames
+        if frames:
+            return frames[-1]["seq"], frames
+        return await self.latest(bot_id, visitor), []
+
+    async def latest(self, bot_id: str, visitor: str) -> int:
+        """The highest ``seq`` stored for the visitor; 0 while nothing is."""
+        async with self._db.read() as session:
             last = await session.scalar(
                 select(func.max(WidgetFrame.seq)).where(
                     WidgetFrame.bot_id == bot_id, WidgetFrame.visitor_id == visitor
                 )
             )
-        return last or 0, []
+        return last or 0

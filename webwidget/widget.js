@@ -111,7 +111,7 @@ header{display:flex;align-items:center;gap:10px;padding:12px 12px 12px 16px;back
 h2{margin:0;font-size:16px;font-weight:600;line-height:1.2}
 .st{margin:2px 0 0;font-size:12px;display:flex;align-items:center;gap:6px;opacity:.92}
 .st i{width:8px;height:8px;border-radius:50%;background:#fbbf24;box-shadow:0 0 0 2px #fff6}
-.st.online i{background:#22c55e}.st.offline i{background:#9ca3af}
+.st.online i{background:#22c55e}.st.offline i,.st.unavailable i{background:#9ca3af}
 .ib{width:40px;height:40px;border-radius:50%;border:0;display:grid;place-items:center;cursor:pointer;flex:none;background:#eef0f5;color:#374151}
 .x{margin-left:auto;background:none;color:inherit}.x:hover{background:#fff2}
 .log{flex:1;overflow-y:auto;padding:16px 14px;display:flex;flex-direction:column;gap:10px;background:#f5f6fa}
@@ -134,14 +134,15 @@ audio{display:block;width:100%;min-width:220px;height:40px;margin-top:8px}
 .doc{display:inline-block;margin-top:8px;font-weight:600}
 .pic{display:block;max-width:100%;height:auto;margin-top:8px;border-radius:8px}
 .typing{padding:2px 16px 6px;font-size:12.5px;color:#6b7280;background:#f5f6fa}
-.typing[hidden],.note:empty{display:none}
+.typing[hidden],.note:empty,.gone:empty{display:none}
 .dots i{display:inline-block;width:6px;height:6px;margin-right:3px;border-radius:50%;background:#9ca3af;animation:b 1.2s infinite}
 .dots i:nth-child(2){animation-delay:.2s}.dots i:nth-child(3){animation-delay:.4s}
 @keyframes b{0%,80%,100%{opacity:.25}40%{opacity:1}}
-.note{padding:6px 16px;font-size:12.5px;color:#b42318;background:#fef3f2}
+.note,.gone{padding:6px 16px;font-size:12.5px;color:#b42318;background:#fef3f2}
 form{display:flex;align-items:flex-end;gap:6px;margin:0;padding:10px;border-top:1px solid #e5e7eb;background:#fff}
 textarea{flex:1;resize:none;border:1px solid #d1d5db;border-radius:20px;padding:9px 14px;font:inherit;line-height:1.4;height:40px;max-height:130px;color:inherit;background:#fff;margin:0}
 .send{background:var(--c);color:var(--fg)}
+form :disabled{opacity:.45;cursor:default}
 .mic[aria-pressed=true]{background:#dc2626;color:#fff;animation:b 1.2s infinite}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 :focus-visible{outline:2px solid transparent;box-shadow:0 0 0 2px #fff,0 0 0 4px #1d4ed8}
@@ -152,11 +153,12 @@ textarea:focus-visible{border-color:#1d4ed8}
 <div class="panel" id="panel" role="dialog" hidden><header><span class="av" aria-hidden="true"></span><div><h2></h2><p class="st"><i></i><span></span></p></div><button class="ib x" type="button" aria-label="Close chat">${CLOSE}</button></header>
 <div class="log" role="log" aria-live="polite" tabindex="0"></div>
 <div class="typing" hidden><span class="dots" aria-hidden="true"><i></i><i></i><i></i></span> <span></span></div>
-<div class="note" role="status"></div>
+<div class="note" role="status"></div><div class="gone" role="alert"></div>
 <form><textarea rows="1" aria-label="Message" placeholder="Type a message…"></textarea><button class="ib mic" type="button" aria-pressed="false" aria-label="Record a voice note" hidden>${ICON('<rect x="9" y="3" width="6" height="11" rx="3"/><path d="M5 11a7 7 0 0 0 14 0M12 18v3"/>', 20)}</button><button class="ib send" type="submit" aria-label="Send">${ICON('<path d="M5 12h14M13 6l6 6-6 6"/>', 20)}</button></form></div></div>`;
   const $ = (sel) => root.querySelector(sel);
   const w = $('.w'), launcher = $('.launch'), panel = $('.panel'), log = $('.log'), form = $('form');
   const input = $('textarea'), mic = $('.mic'), stateEl = $('.st'), typingEl = $('.typing'), noteEl = $('.note');
+  const goneEl = $('.gone');
 
   let title = 'Chat', greeting = null;
   const theme = (bot = {}) => {
@@ -278,17 +280,17 @@ textarea:focus-visible{border-color:#1d4ed8}
   const onReply = (f) => {
     typing(false);
     const m = f.message || {};
-    if (greeting && String(m.text).trim() === greeting.raw.trim()) {
-      // the conversation greets by itself: keep one greeting, where the transcript has it
-      greeting.remove();
-      greeting = false;
-    }
     const el = botBubble(m);
     const grown = streams.get(f.reply_to);
     streams.delete(f.reply_to);
-    if (grown) {
+    // the conversation's own greeting (stored, with its choices) takes the place of the
+    // copy shown while it came: one greeting, first
+    const copy = greeting && String(m.text).trim() === greeting.raw.trim() && greeting;
+    if (copy) greeting = false;
+    if (copy || grown) {
       const stick = nearBottom();
-      grown.replaceWith(el);
+      (copy || grown).replaceWith(el);
+      if (copy && grown) grown.remove();
       if (stick) scroll();
     } else add(el);
   };
@@ -310,13 +312,14 @@ textarea:focus-visible{border-color:#1d4ed8}
 
   // ---- the socket ----
   let ws = null, ready = false, attempt = 0, lastSeq = 0, visitor = null, stopped = false;
+  let fresh = false, begin = false; // a welcome answering our hello; a conversation to start
   let retryT, idleT, pongT, flushT;
   const limits = { max_text: 4000, max_frame: 1048576, rate: 2, burst: 20 };
   const sent = new Set(); // ids sent on this connection and not yet acknowledged
   let tokens = 0, stamp = 0;
   const setState = (s) => {
     stateEl.className = `st ${s}`;
-    stateEl.lastChild.textContent = { connecting: 'Connecting…', online: 'Online', offline: 'Offline' }[s];
+    stateEl.lastChild.textContent = { connecting: 'Connecting…', online: 'Online', offline: 'Offline', unavailable: 'Unavailable' }[s];
   };
   // Sends the queue in order, pacing itself with a copy of the server's token bucket, so a
   // fast typist is slowed down here rather than refused (and reordered) there.
@@ -352,17 +355,27 @@ textarea:focus-visible{border-color:#1d4ed8}
       pongT = setTimeout(drop, 10000);
     }, 25000);
   };
+  // Closes the server means for good (PROTOCOL.md): trying again would not help.
+  const REFUSED = {
+    1008: 'The chat was disconnected. Reload the page to try again.',
+    4403: 'This chat isn\'t available on this site.',
+    4404: 'This chat isn\'t available.',
+  };
+  const refused = (text) => {
+    stopped = true;
+    setState('unavailable');
+    goneEl.textContent = text;
+    for (const el of [input, mic, $('.send')]) el.disabled = true;
+    input.placeholder = '';
+    pending.forEach((el) => { el.lastChild.textContent = 'Not sent'; });
+  };
   const closed = (code) => {
     ready = false;
     clearTimeout(idleT);
     clearTimeout(pongT);
     typing(false);
     setState('offline');
-    if (code === 1008) {
-      stopped = true;
-      note('The chat was disconnected. Reload the page to try again.');
-      return;
-    }
+    if (REFUSED[code]) return refused(REFUSED[code]);
     clearTimeout(retryT);
     retryT = setTimeout(connect, Math.random() * Math.min(30000, 500 * 2 ** attempt++));
   };
@@ -389,6 +402,7 @@ textarea:focus-visible{border-color:#1d4ed8}
       const session = lsGet('session');
       if (session) hello.session = session;
       sock.send(JSON.stringify(hello));
+      fresh = true;
       alive();
     };
     sock.onmessage = (e) => {
@@ -403,6 +417,14 @@ textarea:focus-visible{border-color:#1d4ed8}
       closed(e.code);
     };
   }
+  // A conversation not begun opens, once the widget does, with the bot's greeting and its
+  // choices (as /start does on other channels): stored by the server, so shown once.
+  const start = () => {
+    if (!begin || !ready || (panel.hidden && !loadQ().length)) return;
+    begin = false;
+    tokens -= 1;
+    ws.send('{"type":"start"}');
+  };
   const receive = (f) => {
     if (typeof f.seq === 'number' && f.type !== 'welcome') {
       if (f.seq <= lastSeq) return; // already shown: a replay after a reconnect
@@ -415,7 +437,10 @@ textarea:focus-visible{border-color:#1d4ed8}
           log.querySelectorAll('.msg:not(.greet,.pending)').forEach((el) => el.remove());
           streams.clear();
           lastSeq = f.seq || 0;
+          if (greeting === false) greeting = null; // the copy comes back until the greeting does
         }
+        begin = fresh && !f.seq; // after a /forget (not our hello) nobody is greeted anew
+        fresh = false;
         visitor = f.visitor;
         if (f.session) lsSet('session', f.session);
         Object.assign(limits, f.limits);
@@ -427,6 +452,7 @@ textarea:focus-visible{border-color:#1d4ed8}
         sent.clear();
         tokens = limits.burst - 1; // the hello took one
         stamp = Date.now();
+        start();
         pump();
         break;
       case 'ack': {
@@ -522,6 +548,12 @@ textarea:focus-visible{border-color:#1d4ed8}
     launcher.setAttribute('aria-expanded', 'true');
     scroll();
     input.focus();
+    start();
+    if (stopped) { // say it again: a message in a hidden panel was not read out
+      const text = goneEl.textContent;
+      goneEl.textContent = '';
+      setTimeout(() => { goneEl.textContent = text; }, 100);
+    }
   };
   const close = () => {
     if (panel.hidden) return;

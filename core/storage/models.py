@@ -458,7 +458,7 @@ class WidgetFrame(Base):
     bot_id: Mapped[str] = mapped_column(ForeignKey("bots.id", ondelete="CASCADE"))
     visitor_id: Mapped[str] = mapped_column(String(64))
     seq: Mapped[int] = mapped_column(Integer)
-    kind: Mapped[str] = mapped_column(String(16))  # said | reply | push
+    kind: Mapped[str] = mapped_column(String(16))  # said | reply | push | greeting
     ref: Mapped[str | None] = mapped_column(String(64))  # the visitor's message id
     frame: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

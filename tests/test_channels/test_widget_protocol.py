@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import ClientWebSocketResponse, WSMsgType, WSServerHandshakeError
+from aiohttp import ClientWebSocketResponse, WSMsgType
 
 from channels.widget_frames import reply_frame
 from channels.widget_session import WidgetSessions
@@ -195,23 +195,87 @@ async def test_flooding_is_rate_limited_then_closed(client: Client) -> None:
     assert ws.close_code == 1008
 
 
+async def refused(ws: ClientWebSocketResponse) -> tuple[int | None, str]:
+    """How a socket the server refused ends: its close code and reason, before any frame."""
+    message = await ws.receive(timeout=10)
+    assert message.type is WSMsgType.CLOSE, message
+    return ws.close_code, message.extra
+
+
 async def test_a_foreign_origin_is_refused_until_the_creator_allows_it(client: Client) -> None:
-    with pytest.raises(WSServerHandshakeError) as refused:
-        await connect(client, Origin="https://evil.example")
-    assert refused.value.status == 403
+    # a browser only learns why from the close frame: a refused upgrade looks like a
+    # network failure to the page, which would retry for ever
+    ws = await connect(client, Origin="https://evil.example")
+    assert await refused(ws) == (4403, "origin not allowed")
+    plain = await client.get("/ws/widget/demo", headers={"Origin": "https://evil.example"})
+    assert plain.status == 403
     await services(client).bots.change_settings("demo", allowed_origins=["https://coach.example"])
     ws = await connect(client, Origin="https://coach.example")
     await hello(ws)
     await ws.close()
     own = str(client.make_url("")).rstrip("/")
     ws = await connect(client, Origin=own)  # the demo page on the server itself
+    await hello(ws)
     await ws.close()
 
 
 async def test_an_unknown_bot_is_not_found(client: Client) -> None:
-    with pytest.raises(WSServerHandshakeError) as missing:
-        await connect(client, bot="nobody")
-    assert missing.value.status == 404
+    ws = await connect(client, bot="nobody")
+    assert await refused(ws) == (4404, "unknown bot")
+    assert (await client.get("/ws/widget/nobody")).status == 404
+
+
+async def test_start_greets_a_new_visitor_once_with_the_greetings_choices(client: Client) -> None:
+    ws = await connect(client)
+    welcome = await hello(ws)
+    await ws.send_json({"type": "start"})
+    (greeting,) = [f for f in await until(ws, "reply") if f["type"] == "reply"]
+    assert greeting["seq"] == 1
+    assert "reply_to" not in greeting
+    assert greeting["message"]["text"] == welcome["bot"]["greeting"]
+    labels = [b["label"] for b in greeting["message"]["buttons"]]
+    assert "Guided meditation" in labels
+    # another tab's start, and a reload's, add nothing: the log has begun
+    other = await connect(client)
+    await hello(other, welcome["session"], 0)
+    assert (await receive(other))["seq"] == 1  # the greeting, replayed
+    await other.send_json({"type": "start"})
+    await ws.send_json({"type": "start"})
+    assert services(client).inbox is not None
+    await services(client).inbox.idle()
+    # a choice of the greeting moves the conversation on
+    payload = next(
+        b["payload"] for b in greeting["message"]["buttons"] if "meditation" in b["label"]
+    )
+    await ws.send_json({"type": "button", "id": "c-1", "payload": payload, "label": "Guided"})
+    frames = await answered(ws)
+    numbered = [f for f in frames if "seq" in f]
+    assert numbered[0]["type"] == "said"
+    assert [f["seq"] for f in numbered] == list(range(2, 2 + len(numbered)))
+    step = [f for f in frames if f["type"] == "reply"][-1]["message"]["text"]
+    assert "What would you like it to help you with?" in step
+    assert welcome["bot"]["greeting"] not in step  # greeted once, not again before it
+    for socket in (ws, other):
+        await socket.close()
+
+
+async def test_start_after_the_visitor_wrote_first_adds_nothing(client: Client) -> None:
+    ws = await connect(client)
+    welcome = await hello(ws)
+    await ws.send_json({"type": "message", "id": "c-1", "text": QUESTION})
+    await answered(ws)
+    await ws.send_json({"type": "start"})
+    assert services(client).inbox is not None
+    await services(client).inbox.idle()
+    reloaded = await connect(client)
+    whole = await hello(reloaded, welcome["session"], 0)
+    frames = [await receive(reloaded) for _ in range(whole["seq"])]
+    texts = [f["message"]["text"] for f in frames if f["type"] == "reply"]
+    assert sum(text == welcome["bot"]["greeting"] for text in texts) == 1
+    await ws.send_json({"type": "ping"})
+    assert [f["type"] for f in await until(ws, "pong")] == ["pong"]
+    for socket in (ws, reloaded):
+        await socket.close()
 
 
 async def test_bad_expired_and_foreign_sessions_start_a_new_visitor(client: Client) -> None:

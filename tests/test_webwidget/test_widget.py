@@ -6,9 +6,12 @@ import asyncio
 import json
 from pathlib import Path
 
+from aiohttp import web
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page, WebSocket, WebSocketRoute, expect
+from pytest_aiohttp import AiohttpServer
 
+from bots.origins import AllowedOrigins
 from core.app import SERVICES
 from tests.test_webwidget.conftest import DESKTOP, PHONE
 from tests.test_webwidget.widget_page import Widget
@@ -64,6 +67,35 @@ async def test_a_guided_flow_button_is_pressed_once(page: Page) -> None:
     await expect(choice).to_be_disabled()
     await expect(widget.mine("Less stress")).to_have_count(1)
     await expect(widget.after("Less stress").first).to_be_visible()
+
+
+async def test_a_new_visitor_is_greeted_with_its_choices_before_typing(page: Page) -> None:
+    widget = Widget(page)
+    await widget.load()
+    await widget.open()
+    greeting = widget.replies(GREETING)
+    choices = greeting.locator(".btns button")
+    await expect(choices.filter(has_text="Guided meditation")).to_be_visible()
+    await expect(greeting).to_have_count(1)
+    await expect(widget.mine()).to_have_count(0)
+
+    await choices.filter(has_text="Guided meditation").click()
+    await expect(widget.mine("Guided meditation")).to_have_count(1)
+    step = widget.after("Guided meditation").filter(has_text="help you with?")
+    await expect(step).to_have_count(1)
+    await expect(step.locator(".btns button").filter(has_text="Sleeping better")).to_be_visible()
+    await expect(widget.replies(GREETING)).to_have_count(1)
+    first = "root.querySelector('.log .msg').textContent"
+    assert (await widget.shadow(first)).startswith(GREETING)
+
+    # a returning visitor sees the same conversation: one greeting, first
+    await page.reload()
+    await expect(widget.state).to_have_text("Online")
+    await widget.open()
+    await expect(step).to_have_count(1)
+    await expect(widget.replies(GREETING)).to_have_count(1)
+    assert (await widget.shadow(first)).startswith(GREETING)
+    await expect(widget.mine()).to_have_count(1)
 
 
 async def test_a_spoken_reply_plays(page: Page, server: TestServer) -> None:
@@ -362,3 +394,39 @@ async def test_the_safe_markdown_subset_and_every_part_of_a_reply(page: Page) ->
     await expect(widget.replies("again")).to_have_count(0)  # seq 2 was shown already
     await expect(widget.log.locator(".msg[aria-hidden]")).to_have_count(0)
     await expect(page.locator("chorus-widget .typing")).to_be_hidden()
+
+
+async def test_a_website_not_allowed_is_told_the_chat_is_unavailable(
+    page: Page, server: TestServer, aiohttp_server: AiohttpServer
+) -> None:
+    script = server.make_url("/widget.js")
+
+    async def home(request: web.Request) -> web.Response:
+        tag = f'<script src="{script}" data-bot="demo"></script>'
+        return web.Response(text=f"<title>Shop</title>{tag}", content_type="text/html")
+
+    website = web.Application()  # a creator's own website: another origin (another port)
+    website.router.add_get("/", home)
+    shop = await aiohttp_server(website)
+    sockets: list[WebSocket] = []
+    page.on("websocket", lambda socket: sockets.append(socket))
+    await page.goto(str(shop.make_url("/")))
+    widget = Widget(page)
+
+    await expect(widget.state).to_have_text("Unavailable")
+    await widget.open()
+    alert = page.locator("chorus-widget [role=alert]")
+    await expect(alert).to_have_text("This chat isn't available on this site.")
+    await expect(alert).to_be_visible()
+    await expect(widget.input).to_be_disabled()
+    await page.wait_for_timeout(3000)  # backoff would have retried by now
+    assert len(sockets) == 1
+    await expect(widget.state).to_have_text("Unavailable")
+
+    # once the creator allows the website, it works there
+    await AllowedOrigins(server.app[SERVICES].bots).add("demo", str(shop.make_url("/any/page")))
+    await page.reload()
+    await expect(widget.state).to_have_text("Online")
+    await widget.open()
+    await expect(widget.replies(GREETING).locator(".btns button").first).to_be_visible()
+    await expect(page.locator("chorus-widget [role=alert]")).to_be_hidden()
