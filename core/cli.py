@@ -183,6 +183,7 @@ async def _chat(services: Services, bot_id: str, user: str | None) -> int:
         bot.id,
         services.engine.handle,
         sender_id=user or LOCAL_USER,
+        bot_name=bot.name,
         stdin=sys.stdin.buffer,
         stdout=sys.stdout,
         stderr=sys.stderr,

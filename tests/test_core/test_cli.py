@@ -26,8 +26,13 @@ def test_piped_chat_prints_replies_and_exits_cleanly(env: dict[str, str]) -> Non
     )
     out = result.stdout.decode()
     assert result.returncode == 0, result.stderr.decode()
-    assert "Hello, I'm Mira" in out
-    assert "  2) Guided meditation" in out
+    lines = out.splitlines()
+    # a transcript: each line the user sent, then the bot's replies under its name
+    assert lines[0] == "you> /start"
+    assert lines[1].startswith("Mira> Hello, I'm Mira")
+    assert "        2) Guided meditation" in lines
+    assert lines.index("you> 2") < lines.index("you> sleeping better") < lines.index("you> 4")
+    assert any(line.startswith("Mira> What would you like it to help you with?") for line in lines)
     assert "What would you like it to help you with?" in out
     assert "When will you use it?" in out
     assert "How are you feeling" in out  # "4" pressed Bedtime
