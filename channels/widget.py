@@ -26,7 +26,6 @@ from bots.registry import BotDirectory
 from channels.widget_frames import (
     BURST,
     MAX_FRAME,
-    MAX_TEXT,
     RATE,
     FrameError,
     TokenBucket,
@@ -45,7 +44,7 @@ from core.errors import StorageUnavailable, UnknownBot
 from core.fanout import FanOut, LocalFanOut
 from core.inbox import Delivery, Inbox
 from core.media import MediaStore
-from core.messages import Channel, OutboundKind, OutboundMessage
+from core.messages import MAX_TEXT, Channel, OutboundKind, OutboundMessage
 from core.outbox import Address, Outbox
 from core.timezones import canonical
 from webwidget.embed import normalise_origin

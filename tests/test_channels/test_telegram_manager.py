@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 
 from core.app import SERVICES
 from core.charts import PALETTE
+from core.messages import too_long
 from core.services import Services
 from core.settings import Settings
 from core.storage.models import ChannelAccount, Conversation, Message
@@ -411,3 +412,15 @@ async def test_stats_shows_a_creator_only_their_own_agent(platform: Platform) ->
     assert _painted(_chart(png), PALETTE[0]) == 0  # no bars, no legend
     mine, _, _ = await _stats(platform, CREATOR)
     assert "Messages: 1 from users" in mine
+
+
+async def test_telegram_users_have_the_same_text_limit_as_every_channel(
+    platform: Platform,
+) -> None:
+    await platform.say("/newbot Green Tea Coach")
+    await platform.say(f"/token {CREATOR_TOKEN}")
+    # Telegram lets 4,096 characters through; the bot reads up to the one limit, 4,000
+    refused = await platform.to_bot("green-tea-coach", CREATOR_TOKEN, "tea " * 1012)
+    assert refused == too_long(4047)
+    read = await platform.to_bot("green-tea-coach", CREATOR_TOKEN, "tea " * 1000)
+    assert "too long" not in read

@@ -51,6 +51,18 @@ def test_whole_guided_flow_from_the_terminal(env: dict[str, str]) -> None:
     assert "1. 20-minute affirmations · confidence at work" in out
 
 
+def test_a_message_over_the_limit_is_refused_with_the_limit(env: dict[str, str]) -> None:
+    long = "breathe " * 501  # 4,008 characters
+    result = chorus("chat", "demo", env=env, stdin=f"{long}\n{long[:3990]}\n".encode())
+    assert result.returncode == 0, result.stderr.decode()
+    out = result.stdout.decode()
+    assert (
+        "Mira> That message is too long (4,007 characters): please keep it to 4,000 "
+        "characters or fewer, or send it in parts." in out
+    )
+    assert out.count("too long") == 1  # 3,990 characters are read
+
+
 def test_unknown_bot_exits_with_2(env: dict[str, str]) -> None:
     result = chorus("chat", "no-such-bot", env=env)
     assert result.returncode == 2
