@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from pydantic import ValidationError
 
-from billing.creator import CreatorBilling
 from channels.terminal import TerminalChannel
 from channels.whatsapp_webhook import normalise_number
 from core import knowledge_cli
@@ -234,15 +233,24 @@ async def _widget(services: Services, bot_id: str) -> int:
 
 
 async def _credits(services: Services, bot_id: str, user: str, grant: int | None) -> int:
+    """A user's credits for the operator (``chorus credits BOT USER [--grant N]``)."""
+    import uuid
+
+    from billing.creator import MAX_GRANT, CreatorBilling
+
     bot = await services.bots.get(bot_id)
     creator = CreatorBilling(services.db, services.bots, services.credits)
-    if grant is not None:
-        print(await creator.grant(bot, f"{user} {grant}"))
     end_user = await creator.find_user(bot.id, user)
     if end_user is None:
         print(f"chorus: {user} hasn't talked to {bot.id} (use channel:id)", file=sys.stderr)
         return BAD_INPUT
-    print(await services.credits.statement(bot, end_user))
+    if grant is not None:
+        if not 1 <= grant <= MAX_GRANT:
+            print(f"chorus: --grant takes 1 to {MAX_GRANT:,} credits", file=sys.stderr)
+            return BAD_INPUT
+        await services.credits.grant(bot, end_user, grant, f"cli:{uuid.uuid4().hex}")
+        print(f"gave {user} {grant} credits")
+    print(await creator.report(bot, user))
     return 0
 
 

@@ -142,7 +142,13 @@ class ConversationEngine:
     ) -> Wallet | None:
         if self._wallets is None:
             return None
-        return self._wallets.wallet(bot, party.end_user_id if party else None, channel, sender_id)
+        return self._wallets.wallet(
+            bot,
+            party.end_user_id if party else None,
+            channel,
+            sender_id,
+            creator_reachable=bool(self._line.chats(bot)),
+        )
 
     async def _store_turn(
         self, key: tuple[str, str, str], record: TurnRecord, result: TurnResult

@@ -244,7 +244,8 @@ def paywall(turn: TurnInput, result: TurnResult, intro: str) -> None:
             "your answers are kept."
         )
     else:
-        lines.append(f"Ask {turn.bot.name}'s creator for credits; your answers are kept.")
+        helped = turn.wallet.help() if turn.wallet is not None else ""
+        lines.append(f"{helped} Your answers are kept.".lstrip())
     result.say(" ".join(lines), (*offers, Button("Back", "flow:back")))
 
 

@@ -248,10 +248,23 @@ async def test_a_telegram_bot_moves_to_the_agent_it_is_attached_to_last(
 
 async def test_a_creator_prices_their_agent_from_the_manager_bot(platform: Platform) -> None:
     await platform.say("/newbot Green Tea Coach")
+    await platform.say(f"/token {CREATOR_TOKEN}")
     assert "Everything is free" in await platform.say("/pricing")
     saved = await platform.say("/pricing pack small 10 4.99")
     assert "Pack small: 10 credits for €4.99" in saved
+    # this server has no Stripe key: the creator is told at once, and what to set
+    assert "Users can't pay for these packs and plans yet" in saved
+    assert "STRIPE_SECRET_KEY" in saved
     assert "hasn't talked" in await platform.say("/grant telegram:42 5")
+    # an end user who wants to buy is pointed to the creator, whom /human reaches here
+    await platform.say("/pricing cost ritual 2")
+    bought = await platform.to_bot("green-tea-coach", CREATOR_TOKEN, "/buy small")
+    assert bought == (
+        "Purchases aren't available on Green Tea Coach yet. Green Tea Coach's creator can "
+        "give you credits: send /human and I'll let them know."
+    )
+    told = await platform.to_bot("green-tea-coach", CREATOR_TOKEN, "/human")
+    assert "I've let Green Tea Coach's creator know" in told
 
 
 async def test_a_creator_without_an_agent_is_guided_to_newbot(platform: Platform) -> None:

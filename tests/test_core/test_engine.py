@@ -214,7 +214,7 @@ async def test_global_commands(services: Services) -> None:
     await chat.say("/language <script>")
     assert "isn't a language code" in chat.text
     await chat.say("/buy")
-    assert "can't be bought here yet" in chat.text
+    assert "Purchases aren't available on Mira yet" in chat.text
     await chat.say("/export")
     assert [r.kind for r in chat.last] == [OutboundKind.DOCUMENT]
     await chat.say("/forget")
