@@ -90,6 +90,14 @@ def _parser() -> argparse.ArgumentParser:
     widget = commands.add_parser("widget", help="print the embed code of a bot's web widget")
     widget.add_argument("bot", metavar="BOT")
 
+    features = commands.add_parser(
+        "features", help="what a bot offers besides answers, or switch one on or off"
+    )
+    features.add_argument("bot", metavar="BOT")
+    features.add_argument(
+        "switch", metavar="NAME on|off", nargs="*", help="e.g. create off: no guided creation"
+    )
+
     credits = commands.add_parser("credits", help="a user's credits with a bot, or give some")
     credits.add_argument("bot", metavar="BOT")
     credits.add_argument("user", metavar="USER", help="channel:id, e.g. telegram:123456")
@@ -109,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as exc:
         print(f"chorus: bad settings in the environment:\n{exc}", file=sys.stderr)
         return BAD_INPUT
-    quiet = args.command in ("chat", "ingest", "docs", "ask", "widget", "credits")
+    quiet = args.command in ("chat", "ingest", "docs", "ask", "widget", "credits", "features")
     configure_logging(settings.log_format, "WARNING" if quiet else settings.log_level)
     if args.command == "serve":
         if args.telegram_polling:
@@ -135,6 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "ask": lambda s: knowledge_cli.ask(s, args.bot, args.question),
         "widget": lambda s: _widget(s, args.bot),
         "credits": lambda s: _credits(s, args.bot, args.user, args.grant),
+        "features": lambda s: _features(s, args.bot, args.switch),
     }
     try:
         return asyncio.run(_with_services(settings, runner[args.command]))
@@ -251,6 +260,23 @@ async def _credits(services: Services, bot_id: str, user: str, grant: int | None
         await services.credits.grant(bot, end_user, grant, f"cli:{uuid.uuid4().hex}")
         print(f"gave {user} {grant} credits")
     print(await creator.report(bot, user))
+    return 0
+
+
+async def _features(services: Services, bot_id: str, words: list[str]) -> int:
+    """Show a bot's features, or switch one (``chorus features BOT create off``)."""
+    from bots.features import FeatureError, describe, parse_switch, switched
+
+    bot = await services.bots.get(bot_id)
+    if not words:
+        print(describe(bot))
+        return 0
+    try:
+        name, on = parse_switch(words)
+    except FeatureError as exc:
+        print(f"chorus: {exc}", file=sys.stderr)
+        return BAD_INPUT
+    print(switched(await services.features.switch(bot.id, **{name: on}), name, on))
     return 0
 
 

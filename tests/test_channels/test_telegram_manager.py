@@ -267,6 +267,56 @@ async def test_a_creator_prices_their_agent_from_the_manager_bot(platform: Platf
     assert "I've let Green Tea Coach's creator know" in told
 
 
+def menu_of(platform: Platform, token: str) -> set[str]:
+    return {c["command"] for c in next(iter(platform.fake.bots[token].commands.values()))}
+
+
+async def test_a_creator_switches_guided_creation_off_for_a_support_bot(
+    platform: Platform,
+) -> None:
+    await platform.say("/newbot Green Tea Coach")
+    await platform.say(f"/token {CREATOR_TOKEN}")
+    assert "/features" in await platform.say("/help")
+    shown = await platform.say("/features")
+    assert "• create: on — guided creation" in shown
+    assert "/features create off" in shown
+    assert "create" in menu_of(platform, CREATOR_TOKEN)
+
+    off = await platform.say("/features create off")
+    assert off.startswith("Guided creation is off for Green Tea Coach")
+    assert "• create: off" in await platform.say("/features")
+    assert {"create", "library"}.isdisjoint(menu_of(platform, CREATOR_TOKEN))
+    assert {"start", "help", "human"} <= menu_of(platform, CREATOR_TOKEN)
+
+    # the end user is offered no creation anywhere
+    before = len(platform.fake.calls_for("sendMessage", CREATOR_TOKEN))
+    greeting = await platform.to_bot("green-tea-coach", CREATOR_TOKEN, "/start")
+    assert greeting == "Hi, I'm Green Tea Coach."
+    (greeted,) = platform.fake.calls_for("sendMessage", CREATOR_TOKEN)[before:]
+    assert "reply_markup" not in greeted.params  # no buttons to make anything
+    helped = await platform.to_bot("green-tea-coach", CREATOR_TOKEN, "/help")
+    assert "/create" not in helped
+    assert "/library" not in helped
+    assert "meditation" not in helped
+    assert "/human" in helped
+    assert await platform.to_bot("green-tea-coach", CREATOR_TOKEN, "/create") == (
+        "Green Tea Coach doesn't make meditations, affirmations or rituals. Ask me anything "
+        "about its material instead."
+    )
+    asked = await platform.to_bot(
+        "green-tea-coach", CREATOR_TOKEN, "Make me a guided meditation for sleep"
+    )
+    assert asked.startswith("I couldn't find anything about that in Green Tea Coach's")
+    assert "meditation" not in asked
+
+    assert "That didn't work" in await platform.say("/features sing on")
+    assert "on or off" in await platform.say("/features create maybe")
+    assert "is on for Green Tea Coach" in await platform.say("/features create on")
+    assert "create" in menu_of(platform, CREATOR_TOKEN)
+    started = await platform.to_bot("green-tea-coach", CREATOR_TOKEN, "/create")
+    assert "What shall we make together?" in started
+
+
 async def test_a_creator_without_an_agent_is_guided_to_newbot(platform: Platform) -> None:
     assert "/newbot" in await platform.say("/docs")
     assert "/newbot" in await platform.say("hello there")

@@ -63,6 +63,31 @@ def test_a_message_over_the_limit_is_refused_with_the_limit(env: dict[str, str])
     assert out.count("too long") == 1  # 3,990 characters are read
 
 
+def test_features_are_shown_and_switched(env: dict[str, str]) -> None:
+    shown = chorus("features", "demo", env=env)
+    assert shown.returncode == 0, shown.stderr.decode()
+    assert "• create: on — guided creation" in shown.stdout.decode()
+    off = chorus("features", "demo", "create", "off", env=env)
+    assert off.returncode == 0, off.stderr.decode()
+    assert off.stdout.decode().startswith("Guided creation is off for Mira")
+    assert "Its greeting still mentions them" in off.stdout.decode()
+    assert "• create: off" in chorus("features", "demo", env=env).stdout.decode()
+    talk = chorus("chat", "demo", env=env, stdin=b"/start\n/create\n/help\n").stdout.decode()
+    assert "1) Ask a question" not in talk
+    assert "Mira> Mira doesn't make meditations, affirmations or rituals." in talk
+    assert "/library" not in talk
+    for bad in (("create", "maybe"), ("sing", "on"), ("create",)):
+        refused = chorus("features", "demo", *bad, env=env)
+        assert refused.returncode == 2, bad
+        assert refused.stderr.decode().startswith("chorus: ")
+    assert chorus("features", "nobody", env=env).returncode == 2
+    on = chorus("features", "demo", "create", "on", env=env)
+    assert "Guided creation is on for Mira" in on.stdout.decode()
+    assert (
+        "2) Guided meditation" in chorus("chat", "demo", env=env, stdin=b"/start\n").stdout.decode()
+    )
+
+
 def test_unknown_bot_exits_with_2(env: dict[str, str]) -> None:
     result = chorus("chat", "no-such-bot", env=env)
     assert result.returncode == 2
