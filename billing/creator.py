@@ -19,6 +19,8 @@ from core.storage.models import ChannelIdentity
 from core.text import counted
 
 MAX_GRANT = 100_000
+#: ledger entries an operator's report shows, newest first
+REPORT_ENTRIES = 20
 
 PRICING_HELP = """Set prices with:
 /pricing cost meditation 3: what a meditation, affirmations or ritual costs
@@ -28,6 +30,19 @@ PRICING_HELP = """Set prices with:
 /pricing questions 5 1: 5 free questions a day, then 1 credit each
 /pricing remove small: stop selling a pack or plan
 /pricing currency usd, /pricing off: make everything free"""
+
+
+def sale_warning(pricing: Pricing, payments: bool) -> str | None:
+    """Why users can't buy the packs and plans ``pricing`` offers, for the creator, or
+    None (nothing on sale, or ``payments`` are set up)."""
+    if payments or not (pricing.packs or pricing.tiers):
+        return None
+    return (
+        "Users can't pay for these packs and plans yet: Stripe isn't configured on this "
+        "server. Whoever runs it needs to set STRIPE_SECRET_KEY (and STRIPE_WEBHOOK_SECRET, "
+        "so that payments are credited). Until then users are told to ask you, and /grant "
+        "gives them credits."
+    )
 
 
 def describe(pricing: Pricing) -> str:
@@ -65,7 +80,7 @@ class CreatorBilling:
     async def pricing(self, bot: BotProfile, args: str) -> str:
         words = args.split()
         if not words:
-            return f"{describe(bot.pricing)}\n\n{PRICING_HELP}"
+            return f"{describe(bot.pricing)}{self._warning(bot.pricing)}\n\n{PRICING_HELP}"
         try:
             changed = _changed(bot.pricing, words)
         except PricingError as exc:
@@ -74,12 +89,11 @@ class CreatorBilling:
             return PRICING_HELP
         stored = changed.to_dict() if changed != Pricing() else None
         await self._bots.change_settings(bot.id, pricing=stored)
-        note = (
-            ""
-            if self._credits.checkout is not None or not (changed.packs or changed.tiers)
-            else ("\n(Payments aren't set up on this server, so users can't buy packs yet.)")
-        )
-        return f"Saved.\n{describe(changed)}{note}"
+        return f"Saved.\n{describe(changed)}{self._warning(changed)}"
+
+    def _warning(self, pricing: Pricing) -> str:
+        warning = sale_warning(pricing, self._credits.checkout is not None)
+        return f"\n\n⚠️ {warning}" if warning else ""
 
     async def grant(self, bot: BotProfile, args: str) -> str:
         words = args.split()
@@ -96,6 +110,36 @@ class CreatorBilling:
             return f"{words[0][:60]} hasn't talked to {bot.name} yet."
         balance = await self._credits.grant(bot, end_user, amount, f"grant:{uuid.uuid4().hex}")
         return f"Gave {counted(amount, 'credit')} to {words[0][:60]}; they have {balance} now."
+
+    async def report(self, bot: BotProfile, who: str) -> str | None:
+        """A user's credits as the bot's operator sees them (``chorus credits``): balance,
+        plan and debt in the third person, then the latest ledger entries with their
+        causes; None when ``who`` (``channel:id``) hasn't talked to the bot."""
+        end_user = await self.find_user(bot.id, who)
+        if end_user is None:
+            return None
+        ledger = self._credits.ledger
+        account = await ledger.account(bot.id, end_user, bot.pricing.free_credits)
+        entries = await ledger.entries(account.id, REPORT_ENTRIES)
+        lines = [
+            f"{who} has {counted(account.balance, 'credit')} with {bot.id} "
+            f"(plan: {account.tier or 'none'})"
+        ]
+        if account.debt:
+            lines.append(
+                f"owes {counted(account.debt, 'credit')} after a refund; new credits pay that first"
+            )
+        if not entries:
+            lines.append("no ledger entries yet")
+            return "\n".join(lines)
+        lines.append(f"latest {counted(len(entries), 'ledger entry', 'ledger entries')}:")
+        lines += [
+            f"  {e.created_at:%Y-%m-%d %H:%M}  {e.amount:+d}"
+            + (f" (debt {e.debt_change:+d})" if e.debt_change else "")
+            + f"  = {e.balance_after}  {e.kind}  ({e.cause})"
+            for e in entries
+        ]
+        return "\n".join(lines)
 
     async def find_user(self, bot_id: str, who: str) -> int | None:
         """The end user behind ``channel:id`` (or a bare id on any one channel)."""

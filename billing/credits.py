@@ -57,6 +57,17 @@ def offer_buttons(pricing: Pricing) -> tuple[Button, ...]:
     return packs + tiers
 
 
+def credits_help(bot: BotProfile, creator_reachable: bool) -> str:
+    """Who can help a user who needs credits where none are on sale: the bot's creator,
+    through ``/human`` when they can be reached from the chat."""
+    if creator_reachable:
+        return f"{bot.name}'s creator can give you credits: send /human and I'll let them know."
+    return (
+        f"{bot.name}'s creator can give you credits; I can't reach them from here, so "
+        f"please contact them where you found {bot.name}."
+    )
+
+
 class Credits:
     """Credits for a server's bots: wallets for turns, holds for the studio."""
 
@@ -73,9 +84,17 @@ class Credits:
         self.checkout = checkout
 
     def wallet(
-        self, bot: BotProfile, end_user_id: int | None, channel: str, sender_id: str
+        self,
+        bot: BotProfile,
+        end_user_id: int | None,
+        channel: str,
+        sender_id: str,
+        *,
+        creator_reachable: bool = False,
     ) -> UserWallet:
-        return UserWallet(self, bot, end_user_id, channel, sender_id)
+        return UserWallet(
+            self, bot, end_user_id, channel, sender_id, creator_reachable=creator_reachable
+        )
 
     async def settle(self, hold: str, *, spend: bool) -> None:
         if spend:
@@ -117,8 +136,11 @@ class Credits:
         return entry.balance_after
 
     async def statement(self, bot: BotProfile, end_user_id: int | None) -> str:
-        """Balance, plan, today's free questions, prices and the latest entries."""
+        """Balance, plan, today's free questions, prices and the latest entries; on a bot
+        where nothing costs credits, just that."""
         pricing = bot.pricing
+        if not pricing.charges:
+            return f"Everything on {bot.name} is free: you don't need credits."
         if end_user_id is None:
             balance, debt, tier, entries = pricing.free_credits, 0, None, []
         else:
@@ -179,12 +201,15 @@ class UserWallet:
         end_user_id: int | None,
         channel: str,
         sender_id: str,
+        *,
+        creator_reachable: bool = False,
     ) -> None:
         self._credits = credits
         self._bot = bot
         self._user = end_user_id
         self._channel = channel
         self._sender = sender_id
+        self._reachable = creator_reachable
 
     async def _account_id(self) -> int:
         if self._user is None:
@@ -242,10 +267,14 @@ class UserWallet:
     def offers(self) -> tuple[Button, ...]:
         return offer_buttons(self._bot.pricing) if self._credits.checkout is not None else ()
 
+    def help(self) -> str:
+        return credits_help(self._bot, self._reachable)
+
     async def command(self, name: str, args: str) -> list[OutboundMessage]:
         if name == "credits":
             text = await self._credits.statement(self._bot, self._user)
-            return [OutboundMessage(text=text, buttons=self.offers())]
+            offers = self.offers() if self._bot.pricing.charges else ()
+            return [OutboundMessage(text=text, buttons=offers)]
         if name == "buy":
             return [await self._buy(args.strip().lower())]
         if name == "checkout":
@@ -257,8 +286,7 @@ class UserWallet:
         checkout = self._credits.checkout
         if checkout is None or not (pricing.packs or pricing.tiers):
             return OutboundMessage(
-                text=f"Credits can't be bought here yet. Ask {self._bot.name}'s creator "
-                "if you need more."
+                text=f"Purchases aren't available on {self._bot.name} yet. {self.help()}"
             )
         if not offer_id:
             lines = ["Choose a pack:"] + [

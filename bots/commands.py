@@ -3,7 +3,8 @@
 A document the creator sends is learned by a background job (:mod:`bots.ingestion`);
 ``/docs`` lists the documents, ``/deldoc ID`` deletes one, and ``/ask QUESTION`` shows the
 passages the bot would answer from, with their scores, for tuning. ``/pricing`` and
-``/grant`` set prices and give credits (:mod:`billing.creator`).
+``/grant`` set prices and give credits (:mod:`billing.creator`); ``/features`` switches
+what the bot offers besides answers (:mod:`bots.features`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import re
 
 from billing.creator import CreatorBilling
+from bots.features import FeatureSwitches
 from bots.ingestion import DocumentJobs
 from bots.origins import AllowedOrigins
 from bots.profile import BotProfile
@@ -36,6 +38,7 @@ class CreatorCommands:
         documents: DocumentJobs,
         bots: BotDirectory,
         billing: CreatorBilling | None = None,
+        features: FeatureSwitches | None = None,
     ) -> None:
         self._knowledge = knowledge
         self._retriever = retriever
@@ -43,8 +46,11 @@ class CreatorCommands:
         self._bots = bots
         self._billing = billing
         self._allowed = AllowedOrigins(bots)
-        self.names = frozenset({"docs", "deldoc", "ask", "origins", "theme"}) | (
-            {"pricing", "grant"} if billing else set()
+        self._features = features
+        self.names = (
+            frozenset({"docs", "deldoc", "ask", "origins", "theme"})
+            | ({"pricing", "grant"} if billing else set())
+            | ({"features"} if features else set())
         )
 
     async def run(self, name: str, args: str, bot: BotProfile) -> list[OutboundMessage]:
@@ -69,6 +75,8 @@ class CreatorCommands:
                 return [_text(await self._billing.pricing(bot, args))]
             if name == "grant" and self._billing is not None:
                 return [_text(await self._billing.grant(bot, args))]
+            if name == "features" and self._features is not None:
+                return [_text(await self._features.command(bot, args))]
         except KnowledgeError as exc:
             return [_text(f"That didn't work: {exc}")]
         raise ValueError(f"not a creator command: {name}")

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bots.profile import BotProfile
-from core.guided import MENU_BUTTONS
+from core.guided import menu
 from core.handoff import TAKEN_BY, taken_by, user_label
 from core.messages import Channel, OutboundMessage
 from core.outbox import Address
@@ -227,10 +227,11 @@ class HumanHandoff:
             result.move(Event.RELEASE)
             result.context.pop(TAKEN_BY, None)
             result.context.pop("flow", None)  # the chat state has no flow to go back to
+            offers = menu(bot)
             result.say(
-                f"You're back with {bot.name}, the assistant. Ask me anything, or pick "
-                "something to make.",
-                MENU_BUTTONS,
+                f"You're back with {bot.name}, the assistant. Ask me anything"
+                + (", or pick something to make." if offers else "."),
+                offers,
             )
 
         replies = await self._system_turn(talking.address, decide)

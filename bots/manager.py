@@ -51,6 +51,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("theme", "Your chat bubble's colour, title, side and picture"),
     ("pricing", "Prices, credit packs and monthly plans"),
     ("grant", "Give a user credits"),
+    ("features", "Switch guided creation on or off"),
     ("stats", "Numbers and a chart of the last 30 days"),
     ("broadcast", "Send a message to all your users"),
     ("schedule", "Send a message to all your users on a timetable"),
@@ -76,6 +77,8 @@ answer from.
 https://your.site lets it appear there; /theme sets its colour, title, side and picture.
 /pricing sets what content costs and the credit packs and plans on sale; /grant USER N \
 gives a user credits.
+/features shows what it offers besides answers; /features create off stops it offering \
+guided meditations, affirmations and rituals (for a support bot, say).
 /stats shows its numbers and a chart of the last 30 days.
 /broadcast TEXT sends a message to all its users (you see who first, and confirm).
 /schedule 08:00 TEXT sends TEXT to all its users every day at 08:00 their time \

@@ -12,6 +12,26 @@ MAX_BOT_ID = 64
 
 
 @dataclass(frozen=True, slots=True)
+class Features:
+    """What a bot offers besides answering from its material; its creator switches each
+    on or off (a support bot, say, makes no meditations). All are on by default."""
+
+    # guided creation of personalised meditations, affirmations and rituals (/create)
+    create: bool = True
+
+    @classmethod
+    def from_dict(cls, data: object) -> Features:
+        """The features as kept in the bot's settings; anything unreadable is on."""
+        if not isinstance(data, dict):
+            return cls()
+        return cls(create=data.get("create") is not False)
+
+    def to_dict(self) -> dict[str, bool] | None:
+        """The features to keep in the bot's settings (None: all on, nothing to keep)."""
+        return None if self == Features() else {"create": self.create}
+
+
+@dataclass(frozen=True, slots=True)
 class BotProfile:
     """A creator's agent: its id, display name, persona (voice and tone) and greeting."""
 
@@ -26,6 +46,8 @@ class BotProfile:
     pricing: Pricing = field(default_factory=Pricing)
     # the creator's account (None for a bot nobody owns)
     creator_id: int | None = None
+    # what it offers besides answers (guided creation), as its creator switched them
+    features: Features = field(default_factory=Features)
 
     def is_creator(self, channel: str, external_id: str) -> bool:
         """Whether this sender is the bot's creator."""

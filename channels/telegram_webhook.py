@@ -32,6 +32,7 @@ from aiogram.types import BotCommand, Update
 from aiohttp import web
 from sqlalchemy import select
 
+from bots.profile import BotProfile, Features
 from bots.registry import MANAGER_ID
 from channels.telegram import SCHEME, TelegramRenderer, chat_id_of, chat_of, to_inbound
 from channels.telegram_limits import FloodControl
@@ -43,6 +44,7 @@ from core.messages import Channel, InboundMessage, OutboundMessage
 from core.outbox import Address, Outbox
 from core.storage import repository as repo
 from core.storage.database import Database
+from core.storage.models import Bot as BotRow
 from core.storage.models import ChannelAccount
 from core.voice import AudioFormat
 
@@ -65,6 +67,19 @@ END_USER_COMMANDS = [
     BotCommand(command="timezone", description="Your time zone, for scheduled messages"),
     BotCommand(command="stop", description="No more announcements"),
 ]
+#: the menu entries of each feature a creator can switch off
+FEATURE_COMMANDS = {"create": frozenset({"create", "library"})}
+
+
+def end_user_commands(features: Features) -> list[BotCommand]:
+    """The end users' command menu of a bot with these features."""
+    hidden: set[str] = set()
+    for name, commands in FEATURE_COMMANDS.items():
+        if not getattr(features, name):
+            hidden |= commands
+    return [c for c in END_USER_COMMANDS if c.command not in hidden]
+
+
 # commands whose message carries a credential: removed from the chat once handled
 SECRET_COMMANDS = frozenset({"token"})
 
@@ -125,7 +140,7 @@ class TelegramChannel:
                 await bot.set_webhook(
                     self._webhook_url(bot_id), secret_token=secret, allowed_updates=ALLOWED_UPDATES
                 )
-            await bot.set_my_commands(END_USER_COMMANDS)
+            await bot.set_my_commands(end_user_commands(await self._features(bot_id)))
         async with self._db.transaction() as session:
             previous = await session.scalars(
                 select(ChannelAccount).where(
@@ -159,6 +174,20 @@ class TelegramChannel:
             )
         log.info("bot %s is now @%s on Telegram", bot_id, me.username)
         return me.username or str(me.id)
+
+    async def _features(self, bot_id: str) -> Features:
+        async with self._db.read() as session:
+            settings = await session.scalar(select(BotRow.settings).where(BotRow.id == bot_id))
+        return Features.from_dict((settings or {}).get("features"))
+
+    async def follow_features(self, bot: BotProfile) -> None:
+        """Set the command menu of the bot's Telegram bot, if it has one, to its features
+        (switched off, guided creation leaves the menu)."""
+        account = await self._account(bot.id)
+        if account is None or bot.id == MANAGER_ID:
+            return
+        with _telegram_errors():
+            await account[0].set_my_commands(end_user_commands(bot.features))
 
     def serve_manager(self, token: str, secret: str, handler: Handler) -> None:
         """Run the platform's manager bot with this token: its updates arrive at

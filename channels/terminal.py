@@ -1,6 +1,8 @@
 """The terminal channel: talk to a bot from a shell, interactively or through a pipe.
 
-Lines from stdin become inbound messages; replies are printed as plain text. Buttons are
+Lines from stdin become inbound messages; replies are printed as plain text, each
+prefixed by who speaks (``Mira> ``), and the user's own lines as ``you> `` (the prompt
+when interactive, an echo when piped, so a piped run reads as a transcript). Buttons are
 shown as numbered options, and typing a number presses the button with that number, so
 the guided flow works the same as tapping an inline keyboard on Telegram.
 """
@@ -27,6 +29,8 @@ from core.messages import (
 from core.outbox import Address
 
 UPLOAD = "/upload"
+YOU = "you> "
+MAX_INDENT = 12  # a long bot name does not push its replies off the screen
 
 
 class TerminalChannel:
@@ -38,6 +42,7 @@ class TerminalChannel:
         sink: MessageSink,
         *,
         sender_id: str,
+        bot_name: str,
         stdin: BinaryIO,
         stdout: TextIO,
         stderr: TextIO,
@@ -48,6 +53,7 @@ class TerminalChannel:
         self._bot_id = bot_id
         self._sink = sink
         self._sender_id = sender_id
+        self._speaker = f"{bot_name}> "
         self._stdin = stdin
         self._stdout = stdout
         self._stderr = stderr
@@ -61,7 +67,7 @@ class TerminalChannel:
         line_number = 0
         while True:
             if self._interactive:
-                self._stdout.write("you> ")
+                self._stdout.write(YOU)
                 self._stdout.flush()
             raw = await asyncio.to_thread(self._stdin.readline)
             if not raw:
@@ -77,7 +83,10 @@ class TerminalChannel:
                     f"warning: line {line_number} is not valid UTF-8; "
                     "the undecodable bytes were replaced with \ufffd\n"
                 )
-            replies = await self._sink(self.to_message(text.rstrip("\r\n")))
+            line = text.rstrip("\r\n")
+            if not self._interactive:  # the terminal showed what was typed; a pipe did not
+                self._stdout.write(f"{YOU}{line}\n")
+            replies = await self._sink(self.to_message(line))
             self.render(replies)
             if self._settle is not None:
                 # content being made arrives before the next line is read, so a piped
@@ -130,7 +139,7 @@ class TerminalChannel:
         """Print replies; remember the last set of buttons for number presses."""
         shown = False
         for reply in replies:
-            self._stdout.write(render_text(reply, self._locate) + "\n")
+            self._stdout.write(spoken_by(self._speaker, render_text(reply, self._locate)) + "\n")
             if reply.buttons:
                 self._buttons = reply.buttons
                 shown = True
@@ -139,6 +148,14 @@ class TerminalChannel:
         if self._interactive and replies:
             self._stdout.write("\n")
         self._stdout.flush()
+
+
+def spoken_by(speaker: str, text: str) -> str:
+    """``text`` said by ``speaker`` (``Mira> ``): its first line after the name, the
+    others indented under it, so each reply stands apart from the next."""
+    indent = " " * min(len(speaker), MAX_INDENT)
+    first, *rest = text.split("\n")
+    return "\n".join([speaker + first, *(indent + line if line else "" for line in rest)])
 
 
 def render_text(reply: OutboundMessage, locate: Callable[[str], Path | None] | None = None) -> str:

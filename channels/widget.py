@@ -29,7 +29,6 @@ from channels.widget_access import ORIGIN_NOT_ALLOWED, UNKNOWN_BOT, origin_allow
 from channels.widget_frames import (
     BURST,
     MAX_FRAME,
-    MAX_TEXT,
     RATE,
     FrameError,
     TokenBucket,
@@ -48,7 +47,7 @@ from core.errors import StorageUnavailable, UnknownBot
 from core.fanout import FanOut, LocalFanOut
 from core.inbox import Delivery, Inbox
 from core.media import MediaStore
-from core.messages import Channel, OutboundKind, OutboundMessage
+from core.messages import MAX_TEXT, Channel, OutboundKind, OutboundMessage
 from core.outbox import Address, Outbox
 from core.timezones import canonical
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from core.messages import (
+    MAX_TEXT,
     Attachment,
     AttachmentKind,
     Channel,
@@ -28,10 +29,10 @@ from core.messages import (
     Media,
     OutboundMessage,
     parse_command,
+    too_long,
 )
 
 MAX_FRAME = 1024 * 1024
-MAX_TEXT = 4000
 MAX_ID = 64
 MAX_PAYLOAD = 200
 RATE = 2.0  # frames per second, refilled
@@ -97,7 +98,7 @@ async def checked_frame(
         if not isinstance(text, str) or not text.strip():
             raise FrameError("bad_frame", "A message needs some text.", frame_id)
         if len(text) > MAX_TEXT:
-            raise FrameError("too_long", f"Messages can be up to {MAX_TEXT} characters.", frame_id)
+            raise FrameError("too_long", too_long(len(text)), frame_id)
         return {"type": kind, "id": frame_id, "text": text}
     if kind == "button":
         payload, label = frame.get("payload"), frame.get("label", "")

@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from pydantic import ValidationError
 
-from billing.creator import CreatorBilling
 from channels.terminal import TerminalChannel
 from channels.whatsapp_webhook import normalise_number
 from core import knowledge_cli
@@ -110,6 +109,14 @@ def _parser() -> argparse.ArgumentParser:
     origins.add_argument("action", nargs="?", choices=("list", "add", "remove"), default="list")
     origins.add_argument("website", metavar="URL", nargs="?", help="e.g. https://your.site")
 
+    features = commands.add_parser(
+        "features", help="what a bot offers besides answers, or switch one on or off"
+    )
+    features.add_argument("bot", metavar="BOT")
+    features.add_argument(
+        "switch", metavar="NAME on|off", nargs="*", help="e.g. create off: no guided creation"
+    )
+
     credits = commands.add_parser("credits", help="a user's credits with a bot, or give some")
     credits.add_argument("bot", metavar="BOT")
     credits.add_argument("user", metavar="USER", help="channel:id, e.g. telegram:123456")
@@ -135,7 +142,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as exc:
         print(f"chorus: bad settings in the environment:\n{exc}", file=sys.stderr)
         return BAD_INPUT
-    quiet = args.command in ("chat", "ingest", "docs", "ask", "widget", "origins", "credits")
+    quiet = args.command in (
+        "chat",
+        "ingest",
+        "docs",
+        "ask",
+        "widget",
+        "origins",
+        "credits",
+        "features",
+    )
     configure_logging(settings.log_format, "WARNING" if quiet else settings.log_level)
     if args.command == "serve":
         if args.telegram_polling:
@@ -162,6 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "widget": lambda s: _widget(s, args),
         "origins": lambda s: _origins(s, args.bot, args.action, args.website),
         "credits": lambda s: _credits(s, args.bot, args.user, args.grant),
+        "features": lambda s: _features(s, args.bot, args.switch),
     }
     try:
         return asyncio.run(_with_services(settings, runner[args.command]))
@@ -209,6 +226,7 @@ async def _chat(services: Services, bot_id: str, user: str | None) -> int:
         bot.id,
         services.engine.handle,
         sender_id=user or LOCAL_USER,
+        bot_name=bot.name,
         stdin=sys.stdin.buffer,
         stdout=sys.stdout,
         stderr=sys.stderr,
@@ -336,15 +354,41 @@ async def _origins(services: Services, bot_id: str, action: str, website: str | 
 
 
 async def _credits(services: Services, bot_id: str, user: str, grant: int | None) -> int:
+    """A user's credits for the operator (``chorus credits BOT USER [--grant N]``)."""
+    import uuid
+
+    from billing.creator import MAX_GRANT, CreatorBilling
+
     bot = await services.bots.get(bot_id)
     creator = CreatorBilling(services.db, services.bots, services.credits)
-    if grant is not None:
-        print(await creator.grant(bot, f"{user} {grant}"))
     end_user = await creator.find_user(bot.id, user)
     if end_user is None:
         print(f"chorus: {user} hasn't talked to {bot.id} (use channel:id)", file=sys.stderr)
         return BAD_INPUT
-    print(await services.credits.statement(bot, end_user))
+    if grant is not None:
+        if not 1 <= grant <= MAX_GRANT:
+            print(f"chorus: --grant takes 1 to {MAX_GRANT:,} credits", file=sys.stderr)
+            return BAD_INPUT
+        await services.credits.grant(bot, end_user, grant, f"cli:{uuid.uuid4().hex}")
+        print(f"gave {user} {grant} credits")
+    print(await creator.report(bot, user))
+    return 0
+
+
+async def _features(services: Services, bot_id: str, words: list[str]) -> int:
+    """Show a bot's features, or switch one (``chorus features BOT create off``)."""
+    from bots.features import FeatureError, describe, parse_switch, switched
+
+    bot = await services.bots.get(bot_id)
+    if not words:
+        print(describe(bot))
+        return 0
+    try:
+        name, on = parse_switch(words)
+    except FeatureError as exc:
+        print(f"chorus: {exc}", file=sys.stderr)
+        return BAD_INPUT
+    print(switched(await services.features.switch(bot.id, **{name: on}), name, on))
     return 0
 
 

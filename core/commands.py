@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from bots.profile import BotProfile
 from core.data_rights import DataRights
 from core.flow import ContentType
-from core.guided import MENU_BUTTONS
+from core.guided import menu, not_offered
 from core.linking import Linked, Linking
 from core.media import MediaStore
 from core.messages import OutboundKind, OutboundMessage
@@ -67,6 +67,8 @@ HELP = """Here's what I can do:
 • /stop: no more announcements or scheduled messages, /subscribe: get them again.
 • /export: everything I keep about you, as a file. /forget: delete it all.
 • /cancel: stop what we're doing. /start: begin again."""
+#: the lines of HELP about guided creation, left out where the creator switched it off
+CREATION_HELP = ("• /create:", "• /library:")
 
 
 @dataclass(slots=True)
@@ -123,20 +125,22 @@ class GlobalCommands:
         elif name == "start":
             result.move(Event.START)
             result.context.pop("flow", None)
-            result.say(bot.welcome, MENU_BUTTONS)
+            result.say(bot.welcome, menu(bot))
         elif name == "help":
-            result.say(HELP.format(name=bot.name))
+            result.say(help_text(bot))
         elif name == "cancel":
             if state in FLOW_STATES:
                 result.move(Event.CANCEL)
                 result.context.pop("flow", None)
-                result.say("Cancelled. Ask me anything, or start something new.", MENU_BUTTONS)
+                result.say("Cancelled. Ask me anything, or start something new.", menu(bot))
             else:
                 result.say("There's nothing to cancel right now.")
+        elif name == "create" and not bot.features.create:
+            result.say(not_offered(bot))
         elif name == "create":
             self._create(args, state, result, outcome)
         elif name == "library":
-            await self._library(args, party, result)
+            await self._library(args, bot, party, result)
         elif name in ("credits", "buy") and wallet is not None:
             result.replies += await wallet.command(name, args)
         elif name == "credits":
@@ -178,15 +182,21 @@ class GlobalCommands:
         known = {t.value for t in ContentType}
         outcome.dialogue_payload = f"type:{wanted}" if wanted in known else "flow:create"
 
-    async def _library(self, args: str, party: Party | None, result: TurnResult) -> None:
+    async def _library(
+        self, args: str, bot: BotProfile, party: Party | None, result: TurnResult
+    ) -> None:
         items = []
         if party is not None:
             async with self._db.read() as session:
                 items = await repo.library(session, party.end_user_id)
         if not items:
             result.say(
-                "Your library is empty. /create makes your first meditation, "
-                "affirmations or ritual."
+                "Your library is empty."
+                + (
+                    " /create makes your first meditation, affirmations or ritual."
+                    if bot.features.create
+                    else ""
+                )
             )
             return
         if args.strip().isdigit():
@@ -336,6 +346,14 @@ class GlobalCommands:
             f"{said} for you. That offset doesn't change with daylight saving time: to "
             "follow it, send your city instead, like /timezone Paris."
         )
+
+
+def help_text(bot: BotProfile) -> str:
+    """/help for this bot: what it offers, without guided creation where it is off."""
+    lines = HELP.format(name=bot.name).splitlines()
+    if not bot.features.create:
+        lines = [line for line in lines if not line.startswith(CREATION_HELP)]
+    return "\n".join(lines)
 
 
 def _clock(zone: str, now: datetime) -> str:

@@ -85,6 +85,12 @@ class Dialogue:
     # -- free states: greeting, chat, delivered -------------------------------------------
 
     async def _open(self, turn: TurnInput, entry: str, result: TurnResult) -> None:
+        if not turn.bot.features.create:  # the creator switched guided creation off
+            if turn.payload is None:
+                return await self._answer(turn, result)
+            if entry.startswith("type:") or entry == "flow:create":  # an old button
+                result.move(Event.ASK)
+                return result.say(guided.not_offered(turn.bot))
         if entry.startswith("type:"):
             chosen = guided.content_type_named(entry.removeprefix("type:"))
             if chosen is not None:
@@ -96,7 +102,7 @@ class Dialogue:
             result.move(Event.ASK)
             return result.say("What would you like to know?")
         if turn.payload is not None:
-            return guided.stale(result, guided.MENU_BUTTONS)
+            return guided.stale(result, guided.menu(turn.bot))
         words = guided.word_set(entry)
         chosen = detect_content_type(entry, hints=False)
         first = guided.normalised(entry).split(" ", 1)[0]
@@ -144,9 +150,13 @@ class Dialogue:
                 return result.say(answer.text, sources=answer.sources, grounded=True)
         if charge.hold and turn.wallet is not None:  # nothing to answer from: no charge
             await turn.wallet.settle(charge.hold, spend=False)
+        unknown = (
+            f"I couldn't find anything about that in {turn.bot.name}'s material, so I won't guess."
+        )
+        if not turn.bot.features.create:
+            return result.say(unknown, grounded=False)
         result.say(
-            f"I couldn't find anything about that in {turn.bot.name}'s material, so I won't "
-            "guess. I can still make you a personalised guided meditation, a set of "
+            f"{unknown} I can still make you a personalised guided meditation, a set of "
             "affirmations or a ritual.",
             guided.TYPE_BUTTONS,
             grounded=False,

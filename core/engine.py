@@ -28,7 +28,6 @@ from core.errors import ChorusError, StaleConversation
 from core.generation import CreatorTools, Turn
 from core.handoff import CreatorLine, asks_for_human
 from core.inbound import (
-    MAX_TEXT,
     clean_text,
     first_document,
     is_greeting,
@@ -38,7 +37,7 @@ from core.inbound import (
 from core.linking import Linking
 from core.locks import KeyedLock
 from core.media import MediaStore
-from core.messages import InboundMessage, OutboundMessage
+from core.messages import MAX_TEXT, InboundMessage, OutboundMessage
 from core.metrics import Metrics
 from core.outbox import Address
 from core.privacy import EndUserData
@@ -143,7 +142,13 @@ class ConversationEngine:
     ) -> Wallet | None:
         if self._wallets is None:
             return None
-        return self._wallets.wallet(bot, party.end_user_id if party else None, channel, sender_id)
+        return self._wallets.wallet(
+            bot,
+            party.end_user_id if party else None,
+            channel,
+            sender_id,
+            creator_reachable=bool(self._line.chats(bot)),
+        )
 
     async def _store_turn(
         self, key: tuple[str, str, str], record: TurnRecord, result: TurnResult

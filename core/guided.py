@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import replace
 
+from bots.profile import BotProfile
 from core.flow import (
     FIELDS,
     STAGES,
@@ -76,6 +77,20 @@ MENU_BUTTONS = (
 )
 TYPE_BUTTONS = MENU_BUTTONS[1:]
 _OPEN_STATES = frozenset({State.GREETING, State.CHAT, State.DELIVERED})
+
+
+def menu(bot: BotProfile) -> tuple[Button, ...]:
+    """The main menu's buttons: none where the creator switched guided creation off
+    (asking is then all there is, and needs no button)."""
+    return MENU_BUTTONS if bot.features.create else ()
+
+
+def not_offered(bot: BotProfile) -> str:
+    """What a user who asks to make something hears where guided creation is off."""
+    return (
+        f"{bot.name} doesn't make meditations, affirmations or rituals. Ask me anything "
+        "about its material instead."
+    )
 
 
 def normalised(text: str) -> str:
@@ -244,7 +259,8 @@ def paywall(turn: TurnInput, result: TurnResult, intro: str) -> None:
             "your answers are kept."
         )
     else:
-        lines.append(f"Ask {turn.bot.name}'s creator for credits; your answers are kept.")
+        helped = turn.wallet.help() if turn.wallet is not None else ""
+        lines.append(f"{helped} Your answers are kept.".lstrip())
     result.say(" ".join(lines), (*offers, Button("Back", "flow:back")))
 
 
@@ -323,6 +339,8 @@ def cancel(result: TurnResult) -> None:
 def stale(result: TurnResult, buttons: tuple[Button, ...]) -> None:
     """A pressed button from an earlier step: say so and offer the current ``buttons``."""
     result.move(Event.ANSWER if result.state not in _OPEN_STATES else Event.ASK)
+    if not buttons:
+        return result.say("That button belongs to an earlier step. Ask me anything!")
     result.say("That button belongs to an earlier step. Here are the current options.", buttons)
 
 

@@ -11,10 +11,9 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from core.messages import Attachment, AttachmentKind, InboundMessage
+from core.messages import MAX_TEXT, Attachment, AttachmentKind, InboundMessage, too_long
 from core.storage.repository import Party
 
-MAX_TEXT = 4096
 MAX_PAYLOAD = 200
 _INVISIBLE = re.compile(
     "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
@@ -65,10 +64,7 @@ def problem_with(message: InboundMessage, text: str) -> str | None:
             return "That button isn't one I know. Try again from the latest message."
         return None
     if len(text) > MAX_TEXT:
-        return (
-            f"That message is {len(text):,} characters long; I can read up to "
-            f"{MAX_TEXT:,}. Could you shorten it or split it up?"
-        )
+        return too_long(len(text))
     if message.command:
         return None
     if not text:

@@ -16,14 +16,16 @@ from core.services import Services
 from core.text import counted
 from knowledge.base import IngestResult
 from knowledge.documents import Progress, ProgressCallback
-from knowledge.errors import FetchFailed, KnowledgeError
+from knowledge.errors import AddressRefused, EmbeddingFailed, FetchFailed, KnowledgeError
 
 BAD_INPUT = 2
 FAILURE = 1
 
 
 async def ingest(services: Services, bot_id: str, sources: list[str]) -> int:
-    """Ingest files and URLs with a progress bar each; 2 if any could not be read."""
+    """Ingest files and URLs with a progress bar each; 2 if any could not be read as
+    given (an unreadable file, an address refused), else 1 if a fetch failed in a way
+    that may pass (a server error, a timeout)."""
     await services.bots.get(bot_id)
     status = 0
     for source in sources:
@@ -38,13 +40,11 @@ async def ingest(services: Services, bot_id: str, sources: list[str]) -> int:
         report = _bar_reporter(bar)
         try:
             result = await _ingest_one(services, bot_id, source, report)
-        except FetchFailed as exc:
-            print(f"chorus: {exc}", file=sys.stderr)
-            status = max(status, FAILURE)
-            continue
         except KnowledgeError as exc:
-            print(f"chorus: {exc}", file=sys.stderr)
-            status = BAD_INPUT
+            failed = _failure(exc)
+            hint = " (try again later)" if failed and isinstance(exc, FetchFailed) else ""
+            print(f"chorus: {exc}{hint}", file=sys.stderr)
+            status = max(status, FAILURE if failed else BAD_INPUT)
             continue
         finally:
             bar.close()
@@ -52,6 +52,15 @@ async def ingest(services: Services, bot_id: str, sources: list[str]) -> int:
         verb = "added" if result.added else "already known, unchanged:"
         print(f"{verb} {doc.id[:8]}  {doc.title}  ({counted(doc.chunk_count, 'passage')})")
     return status
+
+
+def _failure(exc: KnowledgeError) -> bool:
+    """Whether ingesting failed on our side or the network's (exit 1) rather than for
+    the input as given (exit 2): a fetch that may work later, an embedding model that
+    is missing or not answering."""
+    if isinstance(exc, AddressRefused):
+        return False
+    return isinstance(exc, FetchFailed | EmbeddingFailed)
 
 
 def _bar_reporter(bar: tqdm[Any]) -> ProgressCallback:

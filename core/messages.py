@@ -14,6 +14,19 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
+#: the longest text an end user may send, the same on every channel (under Telegram's
+#: own 4,096): a longer message is refused with :func:`too_long`, never cut short
+MAX_TEXT = 4000
+
+
+def too_long(length: int) -> str:
+    """What a user is told, on every channel, when their message of ``length``
+    characters is over :data:`MAX_TEXT`."""
+    return (
+        f"That message is too long ({length:,} characters): please keep it to "
+        f"{MAX_TEXT:,} characters or fewer, or send it in parts."
+    )
+
 
 class Channel(enum.StrEnum):
     """Where a message came from or goes to."""

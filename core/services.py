@@ -24,6 +24,7 @@ from billing.webhooks import StripeWebhooks
 from bots.broadcasts import CreatorBroadcasts
 from bots.commands import CreatorCommands
 from bots.demo import DEMO_BOT, DEMO_KNOWLEDGE
+from bots.features import FeatureSwitches
 from bots.handoff import HumanHandoff
 from bots.ingestion import DocumentJobs, Learner
 from bots.manager import ManagerBot
@@ -102,6 +103,8 @@ class Services:
     accounts: Accounts
     # what is kept about each end user: exported and erased at their request
     privacy: EndUserData
+    # what bots offer besides answers (guided creation), switched by their creators
+    features: FeatureSwitches
     # sends creators' outgoing webhooks (None only in services built for one command)
     webhooks: Dispatcher | None = None
     # creators' messages to all their subscribers, and the schedules that send them
@@ -182,8 +185,9 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         metrics,
         uploads=settings.data_dir / "uploads",
     )
+    features = FeatureSwitches(bots)
     tools = CreatorCommands(
-        knowledge, retriever, documents, bots, CreatorBilling(db, bots, credits)
+        knowledge, retriever, documents, bots, CreatorBilling(db, bots, credits), features
     )
     llm = build_llm(settings)
     generator: TextGenerator = GroundedComposer()
@@ -284,6 +288,7 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         ),
     )
     media.register(TELEGRAM_FILES, telegram.read_file)
+    features.on_change(telegram.follow_features)
     widget = WidgetChannel(
         bots,
         engine,
@@ -359,6 +364,7 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
             ),
         ),
         privacy=privacy,
+        features=features,
         llm=llm,
         voice=voice,
         webhooks=Dispatcher(db, allow_private_urls=settings.allow_private_urls),

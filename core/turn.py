@@ -62,13 +62,25 @@ class Wallet(Protocol):
         """A button per pack and tier on sale."""
         ...
 
+    def help(self) -> str:
+        """Who can give the user credits when none are on sale, in a sentence."""
+        ...
+
 
 class Wallets(Protocol):
     """Makes the :class:`Wallet` of a user (``end_user_id`` None: not stored yet)."""
 
     def wallet(
-        self, bot: BotProfile, end_user_id: int | None, channel: str, sender_id: str
-    ) -> Wallet: ...
+        self,
+        bot: BotProfile,
+        end_user_id: int | None,
+        channel: str,
+        sender_id: str,
+        *,
+        creator_reachable: bool = False,
+    ) -> Wallet:
+        """``creator_reachable``: the bot's creator can be told from the chat (/human)."""
+        ...
 
     async def settle(self, hold: str, *, spend: bool) -> None:
         """Capture (``spend``) or release a hold, whoever's it is."""

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.handoff import CreatorNote
-from core.inbound import MAX_TEXT, user_language
+from core.inbound import user_language
 from core.linking import Linked
-from core.messages import InboundMessage
+from core.messages import MAX_TEXT, InboundMessage
 from core.outbox import Address
 from core.privacy import Erasure
 from core.storage.repository import Party

@@ -41,12 +41,20 @@ class UnreadableDocument(KnowledgeError):
 
 
 class FetchFailed(KnowledgeError):
-    """A URL could not be fetched within the limits."""
+    """A URL could not be fetched within the limits, for a reason that may pass (the
+    server failed or was slow, the connection broke): trying again later may work."""
 
     def __init__(self, url: str, reason: str) -> None:
         super().__init__(f"{url}: {reason}")
         self.url = url
         self.reason = reason
+
+
+class AddressRefused(FetchFailed):
+    """The address itself is the problem, so trying again will not help: it is malformed
+    or not http(s), it points to a private or local network, its host name does not
+    exist, its certificate is invalid, it redirects in a loop, or the server refuses it
+    (a 4xx answer such as 404). Bad input, where :class:`FetchFailed` is a failure."""
 
 
 class UnknownDocument(KnowledgeError):

@@ -20,7 +20,7 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
-from knowledge.errors import FetchFailed
+from knowledge.errors import AddressRefused
 
 
 class PrivateAddress(OSError):
@@ -64,7 +64,7 @@ def _check_literal(url: str) -> None:
     except ValueError:
         return  # a name: the resolver checks what it resolves to
     if not is_public(host):
-        raise FetchFailed(url, "it points to a private or local address")
+        raise AddressRefused(url, "it points to a private or local address")
 
 
 async def _on_start(_: Any, __: SimpleNamespace, params: Any) -> None:

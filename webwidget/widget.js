@@ -143,6 +143,7 @@ form{display:flex;align-items:flex-end;gap:6px;margin:0;padding:10px;border-top:
 textarea{flex:1;resize:none;border:1px solid #d1d5db;border-radius:20px;padding:9px 14px;font:inherit;line-height:1.4;height:40px;max-height:130px;color:inherit;background:#fff;margin:0}
 .send{background:var(--c);color:var(--fg)}
 form :disabled{opacity:.45;cursor:default}
+.count{align-self:center;font-size:11.5px;color:#6b7280;white-space:nowrap}.count.over{color:#b42318;font-weight:600}.count:empty{display:none}
 .mic[aria-pressed=true]{background:#dc2626;color:#fff;animation:b 1.2s infinite}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 :focus-visible{outline:2px solid transparent;box-shadow:0 0 0 2px #fff,0 0 0 4px #1d4ed8}
@@ -154,11 +155,12 @@ textarea:focus-visible{border-color:#1d4ed8}
 <div class="log" role="log" aria-live="polite" tabindex="0"></div>
 <div class="typing" hidden><span class="dots" aria-hidden="true"><i></i><i></i><i></i></span> <span></span></div>
 <div class="note" role="status"></div><div class="gone" role="alert"></div>
-<form><textarea rows="1" aria-label="Message" placeholder="Type a message…"></textarea><button class="ib mic" type="button" aria-pressed="false" aria-label="Record a voice note" hidden>${ICON('<rect x="9" y="3" width="6" height="11" rx="3"/><path d="M5 11a7 7 0 0 0 14 0M12 18v3"/>', 20)}</button><button class="ib send" type="submit" aria-label="Send">${ICON('<path d="M5 12h14M13 6l6 6-6 6"/>', 20)}</button></form></div></div>`;
+<form><textarea rows="1" aria-label="Message" placeholder="Type a message…"></textarea><span class="count"></span><button class="ib mic" type="button" aria-pressed="false" aria-label="Record a voice note" hidden>${ICON('<rect x="9" y="3" width="6" height="11" rx="3"/><path d="M5 11a7 7 0 0 0 14 0M12 18v3"/>', 20)}</button><button class="ib send" type="submit" aria-label="Send">${ICON('<path d="M5 12h14M13 6l6 6-6 6"/>', 20)}</button></form></div></div>`;
   const $ = (sel) => root.querySelector(sel);
   const w = $('.w'), launcher = $('.launch'), panel = $('.panel'), log = $('.log'), form = $('form');
   const input = $('textarea'), mic = $('.mic'), stateEl = $('.st'), typingEl = $('.typing'), noteEl = $('.note');
   const goneEl = $('.gone');
+  const countEl = $('.count');
 
   let title = 'Chat', greeting = null;
   const theme = (bot = {}) => {
@@ -444,7 +446,7 @@ textarea:focus-visible{border-color:#1d4ed8}
         visitor = f.visitor;
         if (f.session) lsSet('session', f.session);
         Object.assign(limits, f.limits);
-        input.maxLength = limits.max_text;
+        count();
         theme(f.bot || {});
         attempt = 0;
         ready = true;
@@ -495,15 +497,29 @@ textarea:focus-visible{border-color:#1d4ed8}
     input.style.height = '';
     input.style.height = `${Math.min(input.scrollHeight + 2, 130)}px`;
   };
+  // Characters as the server counts them (code points), shown as the limit comes near; a
+  // longer message is refused with the server's own words and stays in the box to shorten.
+  const length = (text) => [...text].length;
+  const count = () => {
+    const n = length(input.value.trim()), max = limits.max_text;
+    countEl.textContent = n > max * 0.9 ? `${n.toLocaleString('en')} / ${max.toLocaleString('en')}` : '';
+    countEl.classList.toggle('over', n > max);
+  };
   const submit = () => {
     const text = input.value.trim();
     if (!text) return;
+    const n = length(text);
+    if (n > limits.max_text) {
+      return note(`That message is too long (${n.toLocaleString('en')} characters): please keep it to ` +
+        `${limits.max_text.toLocaleString('en')} characters or fewer, or send it in parts.`);
+    }
     sendUser({ type: 'message', text }, text);
     input.value = '';
     grow();
+    count();
   };
   form.addEventListener('submit', (e) => { e.preventDefault(); submit(); });
-  input.addEventListener('input', grow);
+  input.addEventListener('input', () => { grow(); count(); });
   input.addEventListener('keydown', (e) => {
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); submit(); }
   });

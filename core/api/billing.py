@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field, StringConstraints
 from sqlalchemy import select
 
-from billing.creator import MAX_GRANT
+from billing.creator import MAX_GRANT, sale_warning
 from billing.pricing import CURRENCIES, Pricing, PricingError
 from bots.profile import BotProfile
 from core.api.common import (
@@ -60,6 +60,12 @@ class PricingModel(Strict):
     tiers: list[TierModel] = Field(default_factory=list, max_length=10)
     question_cost: Count = Field(default=0, description="credits per question past the free")
     free_questions: Count = Field(default=0, description="free questions a day")
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="read only (ignored when sent): why users can't buy what is on sale, "
+        "e.g. Stripe is not configured on the server",
+        json_schema_extra={"readOnly": True},
+    )
 
 
 class CreditsOut(BaseModel):
@@ -93,7 +99,7 @@ class Grant(Strict):
 )  # fmt: skip
 async def get_pricing(call: Call) -> PricingModel:
     profile = await owned_bot(call)
-    return PricingModel.model_validate(profile.pricing.to_dict())
+    return _pricing(call, profile.pricing)
 
 
 @API.route(
@@ -105,12 +111,19 @@ async def set_pricing(call: Call) -> PricingModel:
     profile = await owned_bot(call)
     body: PricingModel = call.body
     try:
-        pricing = Pricing.from_dict(body.model_dump())
+        pricing = Pricing.from_dict(body.model_dump(exclude={"warnings"}))
     except PricingError as exc:
         raise ApiError(422, "Unprocessable Content", str(exc)) from None
     stored = pricing.to_dict() if pricing != Pricing() else None
     await services(call).bots.change_settings(profile.id, pricing=stored)
-    return PricingModel.model_validate(pricing.to_dict())
+    return _pricing(call, pricing)
+
+
+def _pricing(call: Call, pricing: Pricing) -> PricingModel:
+    """The pricing as the API shows it, with a warning when users can't pay."""
+    warning = sale_warning(pricing, services(call).credits.checkout is not None)
+    warnings = [warning] if warning else []
+    return PricingModel.model_validate({**pricing.to_dict(), "warnings": warnings})
 
 
 async def _owned_user(call: Call) -> tuple[BotProfile, EndUser]:

@@ -218,10 +218,28 @@ class BotCreate(Strict):
     greeting: Text = ""
 
 
+class FeaturesChange(Strict):
+    """Features to switch; those left out stay as they are."""
+
+    create: bool | None = Field(
+        default=None, description="guided creation of meditations, affirmations and rituals"
+    )
+
+
 class BotChange(Strict):
     name: Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME)] | None = None
     persona: Text | None = None
     greeting: Text | None = None
+    features: FeaturesChange | None = None
+
+
+class FeaturesOut(BaseModel):
+    """What a bot offers besides answers from its material."""
+
+    create: bool = Field(
+        description="guided creation of meditations, affirmations and rituals: /create, "
+        "the greeting's buttons, and requests to make something"
+    )
 
 
 class BotOut(BaseModel):
@@ -230,6 +248,7 @@ class BotOut(BaseModel):
     persona: str
     greeting: str
     paused: bool
+    features: FeaturesOut
 
 
 def _bot(profile: BotProfile) -> BotOut:
@@ -239,6 +258,7 @@ def _bot(profile: BotProfile) -> BotOut:
         persona=profile.persona,
         greeting=profile.greeting,
         paused=profile.paused,
+        features=FeaturesOut(create=profile.features.create),
     )
 
 
@@ -293,7 +313,7 @@ async def get_bot(call: Call) -> BotOut:
 @API.route(
     "PATCH",
     "/bots/{bot_id}",
-    summary="Change a bot's name, persona or greeting",
+    summary="Change a bot's name, persona, greeting or features",
     tag="bots",
     scope="bots:write",
     body=BotChange,
@@ -310,6 +330,10 @@ async def change_bot(call: Call) -> BotOut:
         )
     except ValueError as exc:
         raise ApiError(422, "Unprocessable Content", str(exc)) from None
+    if body.features is not None:
+        changed = await svc.features.switch(
+            profile.id, **body.features.model_dump(exclude_none=True)
+        )
     return _bot(changed)
 
 

@@ -4,19 +4,21 @@ Only ``http`` and ``https`` are fetched. The whole exchange has one time limit a
 maximum number of redirects; the content type is checked before the body is read, and
 the body is read in pieces and abandoned as soon as it passes the size limit, so a huge
 or endless answer costs at most ``max_bytes``. Every failure is a ``FetchFailed`` (or a
-size or type error) whose message says what went wrong in plain words.
+size or type error) whose message says what went wrong in plain words; an
+``AddressRefused`` when the address itself is at fault (trying again will not help).
 """
 
 from __future__ import annotations
 
 import asyncio
 import errno
+import socket
 from urllib.parse import urlsplit
 
 import aiohttp
 
 from knowledge.documents import Limits, LoadedDocument, Progress, ProgressCallback, no_progress
-from knowledge.errors import DocumentTooLarge, FetchFailed, UnsupportedDocument
+from knowledge.errors import AddressRefused, DocumentTooLarge, FetchFailed, UnsupportedDocument
 from knowledge.loaders.detect import DocumentKind
 from knowledge.loaders.load import load_bytes, on_loop
 from knowledge.loaders.sizes import size_text
@@ -27,6 +29,8 @@ ACCEPTED_TYPES = frozenset(
 )
 _ACCEPT = ", ".join(sorted(ACCEPTED_TYPES)) + ";q=0.9, */*;q=0.1"
 _CHUNK = 64 * 1024
+# client errors that pass: the server was too busy or too slow for us, not refusing us
+_TRANSIENT_STATUSES = frozenset({408, 425, 429})
 
 
 async def load_url(
@@ -42,9 +46,9 @@ async def load_url(
     """
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https"):
-        raise FetchFailed(url, "only http:// and https:// addresses can be fetched")
+        raise AddressRefused(url, "only http:// and https:// addresses can be fetched")
     if not parts.hostname:
-        raise FetchFailed(url, "the address has no host name")
+        raise AddressRefused(url, "the address has no host name")
     progress(Progress("reading", 0, None, f"Downloading {parts.hostname}…"))
     data, content_type = await _download(url, session, limits)
     progress(Progress("reading", 0, None, f"Downloaded {size_text(len(data))}"))
@@ -68,25 +72,30 @@ async def _download(
         ) as response:
             if response.status >= 400:
                 reason = f" {response.reason}" if response.reason else ""
-                raise FetchFailed(url, f"the server answered {response.status}{reason}")
+                answered = f"the server answered {response.status}{reason}"
+                if response.status < 500 and response.status not in _TRANSIENT_STATUSES:
+                    raise AddressRefused(url, answered)
+                raise FetchFailed(url, answered)
             content_type = response.headers.get(aiohttp.hdrs.CONTENT_TYPE)
             if content_type is not None and response.content_type not in ACCEPTED_TYPES:
                 raise UnsupportedDocument(url, response.content_type)
             return await _read_body(url, response, limits), content_type
     except aiohttp.TooManyRedirects as exc:
-        raise FetchFailed(
+        raise AddressRefused(
             url, f"it redirects more than {limits.max_redirects} times (a redirect loop?)"
         ) from exc
     except aiohttp.InvalidUrlRedirectClientError as exc:
-        raise FetchFailed(url, "it redirects to an address that cannot be fetched") from exc
+        raise AddressRefused(url, "it redirects to an address that cannot be fetched") from exc
     except aiohttp.InvalidURL as exc:
-        raise FetchFailed(url, "it is not a valid web address") from exc
+        raise AddressRefused(url, "it is not a valid web address") from exc
     except aiohttp.ClientConnectorDNSError as exc:
         if isinstance(exc.os_error, PrivateAddress):
-            raise FetchFailed(url, "it points to a private or local address") from exc
-        raise FetchFailed(url, f"the host name {host} could not be found") from exc
+            raise AddressRefused(url, "it points to a private or local address") from exc
+        if exc.os_error.errno == socket.EAI_AGAIN:  # the name server did not answer
+            raise FetchFailed(url, f"the host name {host} could not be looked up") from exc
+        raise AddressRefused(url, f"the host name {host} could not be found") from exc
     except aiohttp.ClientConnectorCertificateError as exc:
-        raise FetchFailed(url, f"the TLS certificate of {host} is not valid") from exc
+        raise AddressRefused(url, f"the TLS certificate of {host} is not valid") from exc
     except aiohttp.ClientConnectorError as exc:
         refused = exc.os_error.errno == errno.ECONNREFUSED
         why = "the connection was refused" if refused else exc.strerror

@@ -1,4 +1,4 @@
-"""``chorus credits BOT USER`` as a real subprocess."""
+"""``chorus credits BOT USER`` as a real subprocess: the operator's view of a user."""
 
 from __future__ import annotations
 
@@ -14,15 +14,27 @@ def test_credits_shows_and_grants(tmp_path: Path) -> None:
 
     shown = chorus("credits", "demo", "terminal:ana", env=env)
     assert shown.returncode == 0, shown.stderr.decode()
-    assert "You have 0 credits." in shown.stdout.decode()
+    out = shown.stdout.decode()
+    # about the user, to the operator: never "You have ..."
+    assert out.splitlines()[0] == "terminal:ana has 0 credits with demo (plan: none)"
+    assert "You " not in out
+    assert "no ledger entries yet" in out
 
     granted = chorus("credits", "demo", "terminal:ana", "--grant", "5", env=env)
-    out = granted.stdout.decode()
-    assert "Gave 5 credits to terminal:ana; they have 5 now." in out
-    assert "You have 5 credits." in out
-    assert "gift from the creator" in out
+    assert granted.returncode == 0, granted.stderr.decode()
+    lines = granted.stdout.decode().splitlines()
+    assert lines[0] == "gave terminal:ana 5 credits"
+    assert lines[1] == "terminal:ana has 5 credits with demo (plan: none)"
+    assert lines[2] == "latest 1 ledger entry:"
+    assert lines[3].endswith("  +5  = 5  creator_grant  (creator:demo)")
 
     unknown = chorus("credits", "demo", "terminal:nobody", env=env)
     assert unknown.returncode == 2
     assert "hasn't talked to demo" in unknown.stderr.decode()
     assert chorus("credits", "no-such-bot", "terminal:ana", env=env).returncode == 2
+    for bad in ("0", "-3", "100001"):
+        refused = chorus("credits", "demo", "terminal:ana", "--grant", bad, env=env)
+        assert refused.returncode == 2, bad
+        assert "--grant takes 1 to 100,000 credits" in refused.stderr.decode()
+    after = chorus("credits", "demo", "terminal:ana", env=env).stdout.decode()
+    assert after.startswith("terminal:ana has 5 credits")

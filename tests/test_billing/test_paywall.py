@@ -153,6 +153,13 @@ async def test_paywall_checkout_and_payment_resume_the_content(
         assert await session.scalar(select(func.count()).select_from(ContentItem)) == 1
 
 
+async def test_with_stripe_configured_the_creator_is_not_warned(client: Client) -> None:
+    creator = chat_with(services_of(client), sender_id="local")  # the terminal's creator
+    saved = (await creator.say("/pricing pack large 30 12"))[-1].text
+    assert "Pack large: 30 credits for €12.00" in saved
+    assert "Stripe" not in saved
+
+
 async def test_each_event_applies_once_however_often_and_concurrently_it_arrives(
     client: Client, stripe: FakeStripe
 ) -> None:

@@ -138,8 +138,13 @@ async def test_the_creator_sets_prices_and_grants_credits(services: Services) ->
     replies = await creator.say("/pricing")
     assert "Everything is free" in replies[-1].text
     await creator.say("/pricing cost ritual 2")
-    await creator.say("/pricing free 1")
-    await creator.say("/pricing pack small 10 4.99")
+    costs = (await creator.say("/pricing free 1"))[-1].text
+    assert "Stripe" not in costs  # nothing on sale yet: nothing to warn about
+    pack = (await creator.say("/pricing pack small 10 4.99"))[-1].text
+    # no Stripe key on this server: the creator hears at once that users can't pay
+    assert "Users can't pay for these packs and plans yet" in pack
+    assert "STRIPE_SECRET_KEY" in pack
+    assert "STRIPE_SECRET_KEY" in (await creator.say("/pricing"))[-1].text
     saved = (await creator.say("/pricing plan monthly 9.99 100 20"))[-1].text
     assert "Pack small: 10 credits for €4.99" in saved
     assert "Plan monthly: €9.99 a month, 100 credits a month, 20 free questions" in saved
@@ -159,8 +164,13 @@ async def test_the_creator_sets_prices_and_grants_credits(services: Services) ->
     statement = (await user.say("/credits"))[-1].text
     assert "You have 5 credits" in statement
     assert "gift from the creator" in statement
-    buy = (await user.say("/buy"))[-1].text
-    assert "can't be bought here yet" in buy  # no Stripe key on this server
+    buy = (await user.say("/buy"))[-1]
+    # no Stripe key on this server, and no manager bot to reach the creator in
+    assert buy.text == (
+        "Purchases aren't available on Mira yet. Mira's creator can give you credits; "
+        "I can't reach them from here, so please contact them where you found Mira."
+    )
+    assert not buy.buttons
     await creator.say("/pricing off")
     assert "Everything is free" in (await creator.say("/pricing"))[-1].text
 
@@ -168,7 +178,16 @@ async def test_the_creator_sets_prices_and_grants_credits(services: Services) ->
 async def test_credits_on_a_free_bot_say_so(services: Services) -> None:
     chat = chat_with(services, channel=Channel.WIDGET)
     replies = await chat.say("/credits")
-    assert "You have 0 credits" in replies[-1].text or "free" in replies[-1].text
+    assert replies[-1].text == "Everything on Mira is free: you don't need credits."
+    assert not replies[-1].buttons
+    # packs on sale but nothing costing credits is still free
+    pricing = {"free_credits": 2, "packs": [{"id": "ten", "credits": 10, "price": 500}]}
+    await services.bots.change_settings("demo", pricing=pricing)
+    replies = await chat.say("/credits")
+    assert replies[-1].text == "Everything on Mira is free: you don't need credits."
+    await services.bots.change_settings("demo", pricing={**pricing, "costs": {"ritual": 1}})
+    replies = await chat.say("/credits")
+    assert "You have 2 credits" in replies[-1].text
 
 
 async def test_100_concurrent_reservations_leave_90_short_and_the_books_at_zero(
@@ -197,7 +216,8 @@ async def test_a_creators_gift_lets_a_paywalled_user_go_on(services: Services) -
         await user.say(step)
     await user.press("flow:confirm")
     assert "costs 3 credits and you have 1" in user.text
-    assert "Ask Mira's creator for credits" in user.text  # nothing on sale here
+    assert "Mira's creator can give you credits" in user.text  # nothing on sale here
+    assert "Your answers are kept." in user.text
     creator = chat_with(services, sender_id="local")
     await creator.say("/grant terminal:ana 5")
     await user.say("I got some credits")

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 
 from core.app import SERVICES
 from core.charts import PALETTE
+from core.messages import too_long
 from core.services import Services
 from core.settings import Settings
 from core.storage.models import ChannelAccount, Conversation, Message
@@ -247,10 +248,73 @@ async def test_a_telegram_bot_moves_to_the_agent_it_is_attached_to_last(
 
 async def test_a_creator_prices_their_agent_from_the_manager_bot(platform: Platform) -> None:
     await platform.say("/newbot Green Tea Coach")
+    await platform.say(f"/token {CREATOR_TOKEN}")
     assert "Everything is free" in await platform.say("/pricing")
     saved = await platform.say("/pricing pack small 10 4.99")
     assert "Pack small: 10 credits for €4.99" in saved
+    # this server has no Stripe key: the creator is told at once, and what to set
+    assert "Users can't pay for these packs and plans yet" in saved
+    assert "STRIPE_SECRET_KEY" in saved
     assert "hasn't talked" in await platform.say("/grant telegram:42 5")
+    # an end user who wants to buy is pointed to the creator, whom /human reaches here
+    await platform.say("/pricing cost ritual 2")
+    bought = await platform.to_bot("green-tea-coach", CREATOR_TOKEN, "/buy small")
+    assert bought == (
+        "Purchases aren't available on Green Tea Coach yet. Green Tea Coach's creator can "
+        "give you credits: send /human and I'll let them know."
+    )
+    told = await platform.to_bot("green-tea-coach", CREATOR_TOKEN, "/human")
+    assert "I've let Green Tea Coach's creator know" in told
+
+
+def menu_of(platform: Platform, token: str) -> set[str]:
+    return {c["command"] for c in next(iter(platform.fake.bots[token].commands.values()))}
+
+
+async def test_a_creator_switches_guided_creation_off_for_a_support_bot(
+    platform: Platform,
+) -> None:
+    await platform.say("/newbot Green Tea Coach")
+    await platform.say(f"/token {CREATOR_TOKEN}")
+    assert "/features" in await platform.say("/help")
+    shown = await platform.say("/features")
+    assert "• create: on — guided creation" in shown
+    assert "/features create off" in shown
+    assert "create" in menu_of(platform, CREATOR_TOKEN)
+
+    off = await platform.say("/features create off")
+    assert off.startswith("Guided creation is off for Green Tea Coach")
+    assert "• create: off" in await platform.say("/features")
+    assert {"create", "library"}.isdisjoint(menu_of(platform, CREATOR_TOKEN))
+    assert {"start", "help", "human"} <= menu_of(platform, CREATOR_TOKEN)
+
+    # the end user is offered no creation anywhere
+    before = len(platform.fake.calls_for("sendMessage", CREATOR_TOKEN))
+    greeting = await platform.to_bot("green-tea-coach", CREATOR_TOKEN, "/start")
+    assert greeting == "Hi, I'm Green Tea Coach."
+    (greeted,) = platform.fake.calls_for("sendMessage", CREATOR_TOKEN)[before:]
+    assert "reply_markup" not in greeted.params  # no buttons to make anything
+    helped = await platform.to_bot("green-tea-coach", CREATOR_TOKEN, "/help")
+    assert "/create" not in helped
+    assert "/library" not in helped
+    assert "meditation" not in helped
+    assert "/human" in helped
+    assert await platform.to_bot("green-tea-coach", CREATOR_TOKEN, "/create") == (
+        "Green Tea Coach doesn't make meditations, affirmations or rituals. Ask me anything "
+        "about its material instead."
+    )
+    asked = await platform.to_bot(
+        "green-tea-coach", CREATOR_TOKEN, "Make me a guided meditation for sleep"
+    )
+    assert asked.startswith("I couldn't find anything about that in Green Tea Coach's")
+    assert "meditation" not in asked
+
+    assert "That didn't work" in await platform.say("/features sing on")
+    assert "on or off" in await platform.say("/features create maybe")
+    assert "is on for Green Tea Coach" in await platform.say("/features create on")
+    assert "create" in menu_of(platform, CREATOR_TOKEN)
+    started = await platform.to_bot("green-tea-coach", CREATOR_TOKEN, "/create")
+    assert "What shall we make together?" in started
 
 
 async def test_a_creator_without_an_agent_is_guided_to_newbot(platform: Platform) -> None:
@@ -411,3 +475,15 @@ async def test_stats_shows_a_creator_only_their_own_agent(platform: Platform) ->
     assert _painted(_chart(png), PALETTE[0]) == 0  # no bars, no legend
     mine, _, _ = await _stats(platform, CREATOR)
     assert "Messages: 1 from users" in mine
+
+
+async def test_telegram_users_have_the_same_text_limit_as_every_channel(
+    platform: Platform,
+) -> None:
+    await platform.say("/newbot Green Tea Coach")
+    await platform.say(f"/token {CREATOR_TOKEN}")
+    # Telegram lets 4,096 characters through; the bot reads up to the one limit, 4,000
+    refused = await platform.to_bot("green-tea-coach", CREATOR_TOKEN, "tea " * 1012)
+    assert refused == too_long(4047)
+    read = await platform.to_bot("green-tea-coach", CREATOR_TOKEN, "tea " * 1000)
+    assert "too long" not in read

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from channels.terminal import TerminalChannel, render_text
+from channels.terminal import TerminalChannel, render_text, spoken_by
 from core.messages import (
     Button,
     InboundMessage,
@@ -21,7 +21,7 @@ MENU = OutboundMessage(
 
 
 def make_channel(
-    stdin: bytes, replies: list[list[OutboundMessage]]
+    stdin: bytes, replies: list[list[OutboundMessage]], *, interactive: bool = False
 ) -> tuple[TerminalChannel, list[InboundMessage], io.StringIO, io.StringIO]:
     received: list[InboundMessage] = []
     queue = list(replies)
@@ -32,7 +32,14 @@ def make_channel(
 
     out, err = io.StringIO(), io.StringIO()
     channel = TerminalChannel(
-        "demo", sink, sender_id="tester", stdin=io.BytesIO(stdin), stdout=out, stderr=err
+        "demo",
+        sink,
+        sender_id="tester",
+        bot_name="Mira",
+        stdin=io.BytesIO(stdin),
+        stdout=out,
+        stderr=err,
+        interactive=interactive,
     )
     return channel, received, out, err
 
@@ -49,7 +56,26 @@ async def test_numbers_press_the_buttons_last_shown() -> None:
     assert received[2].text == "3"
     assert received[3].command == "library"
     assert received[3].command_args == "2"
-    assert "  1) Tea\n  2) Coffee" in out.getvalue()
+    assert out.getvalue().startswith("you> hi\nMira> Pick one\n        1) Tea\n        2) Coffee\n")
+
+
+async def test_the_bot_speaks_under_its_name_and_the_user_as_you() -> None:
+    answer = OutboundMessage(text="Breathe out.\n\nSlowly.", sources=(Source(1, "Notes"),))
+    piped, _, out, _ = make_channel(b"hello\n", [[answer]])
+    await piped.run()
+    assert out.getvalue() == (
+        "you> hello\nMira> Breathe out.\n\n      Slowly.\n      Sources:\n        [1] Notes\n"
+    )
+    # at a keyboard the prompt is the "you> " the user types after; nothing is echoed
+    typed, _, shown, _ = make_channel(b"hello\n", [[answer]], interactive=True)
+    await typed.run()
+    assert shown.getvalue().startswith("you> Mira> Breathe out.\n")
+    assert shown.getvalue().count("hello") == 0
+
+
+def test_a_long_name_indents_no_further_than_twelve() -> None:
+    said = spoken_by("A very long bot name indeed> ", "one\ntwo")
+    assert said == "A very long bot name indeed> one\n            two"
 
 
 async def test_out_of_range_number_is_text() -> None:

@@ -15,7 +15,7 @@ from aiohttp import ClientWebSocketResponse, WSMsgType
 from channels.widget_frames import reply_frame
 from channels.widget_session import WidgetSessions
 from core.app import SERVICES
-from core.messages import Media, OutboundKind, OutboundMessage
+from core.messages import MAX_TEXT, Media, OutboundKind, OutboundMessage, too_long
 from core.outbox import Address
 from core.services import Services
 from core.settings import Settings
@@ -152,6 +152,7 @@ async def test_frames_before_hello_and_malformed_frames_get_errors_and_the_socke
     assert (await receive(ws))["code"] == "hello_required"
     await hello(ws)
     for bad, code in [
+        (json.dumps({"type": "message", "id": "c-9", "text": "x" * 4001}), "too_long"),
         ("not json", "bad_frame"),
         ("[1, 2]", "bad_frame"),
         ('{"type": "dance"}', "unknown_type"),
@@ -163,10 +164,25 @@ async def test_frames_before_hello_and_malformed_frames_get_errors_and_the_socke
         await ws.send_str(bad)
         error = await receive(ws)
         assert (error["type"], error["code"]) == ("error", code), bad
+        if code == "too_long" and "voice" not in bad:  # refused whole, with the one limit
+            assert error["message"] == too_long(len(json.loads(bad)["text"]))
+            assert "please keep it to 4,000 characters or fewer" in error["message"]
     await ws.send_bytes(b"\x00\x01")
     assert (await receive(ws))["code"] == "bad_frame"
     await ws.send_json({"type": "ping"})
     assert (await receive(ws))["type"] == "pong"
+    await ws.close()
+
+
+async def test_the_widget_has_the_same_text_limit_as_every_channel(client: Client) -> None:
+    ws = await connect(client)
+    welcome = await hello(ws)
+    assert welcome["limits"]["max_text"] == MAX_TEXT == 4000
+    await ws.send_json({"type": "message", "id": "c-long", "text": "ab" * 2000})
+    frames = await answered(ws)
+    assert frames[0] == {"type": "ack", "id": "c-long"}
+    said = next(f for f in frames if f["type"] == "said")
+    assert len(said["text"]) == 4000  # accepted whole, never cut
     await ws.close()
 
 

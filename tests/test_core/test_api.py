@@ -11,6 +11,7 @@ from core.api.accounts import ACCESS_TTL
 from core.app import SERVICES
 from core.storage.models import utcnow
 from tests.api import PASSWORD, bearer, email, problem, register
+from tests.chat import chat_with
 from tests.test_channels.telegram_app import Client
 
 
@@ -156,6 +157,40 @@ async def test_bots_are_created_changed_paused_and_deleted(api: Client) -> None:
     assert [b["id"] for b in listed] == [bot["id"]]
     assert (await api.delete(path, headers=owner)).status == 204
     await problem(await api.get(path, headers=owner), 404)
+
+
+async def test_guided_creation_is_switched_off_and_on_per_bot(api: Client) -> None:
+    owner = bearer((await register(api))["access_token"])
+    made = await api.post("/api/v1/bots", json={"name": "Help Desk"}, headers=owner)
+    bot = await made.json()
+    assert bot["features"] == {"create": True}
+    path = f"/api/v1/bots/{bot['id']}"
+    off = await api.patch(path, json={"features": {"create": False}}, headers=owner)
+    assert off.status == 200, await off.text()
+    assert (await off.json())["features"] == {"create": False}
+    assert (await (await api.get(path, headers=owner)).json())["features"] == {"create": False}
+    # a change of something else keeps the switch
+    renamed = await api.patch(path, json={"name": "Help Desk 2", "features": {}}, headers=owner)
+    assert (await renamed.json())["features"] == {"create": False}
+
+    user = chat_with(api.app[SERVICES], bot_id=bot["id"])
+    await user.say("/start")
+    assert not user.last[-1].buttons
+    assert "/create" not in (await user.say("/help"))[-1].text
+    assert "doesn't make meditations" in (await user.say("/create meditation"))[-1].text
+    await user.say("a meditation")  # once enough to start the flow: now just a question
+    assert "couldn't find anything" in user.text
+    assert not any(r.buttons for r in user.last)
+
+    for bad in ({"features": {"create": "sometimes"}}, {"features": {"sing": True}}):
+        await problem(await api.patch(path, json=bad, headers=owner), 422)
+    on = await api.patch(path, json={"features": {"create": True}}, headers=owner)
+    assert (await on.json())["features"] == {"create": True}
+    await user.say("/create")
+    assert "What shall we make together?" in user.text
+    schema = (await (await api.get("/openapi.json")).json())["components"]["schemas"]
+    assert "create" in schema["FeaturesChange"]["properties"]
+    assert "features" in schema["BotChange"]["properties"]
 
 
 async def test_a_creator_never_reaches_another_creators_bots(api: Client) -> None:

@@ -285,15 +285,28 @@ async def test_pricing_credits_and_grants(api: Client) -> None:
         "question_cost": 0,
         "free_questions": 0,
     }
+    assert free["warnings"] == []
     saved = await api.put(pricing_url, json=wanted, headers=headers)
     assert saved.status == 200
-    assert await saved.json() == wanted
-    assert await (await api.get(pricing_url, headers=headers)).json() == wanted
+    shown = await saved.json()
+    # a pack on sale without Stripe on the server: the creator is warned in the answer
+    (warning,) = shown.pop("warnings")
+    assert "Users can't pay for these packs and plans yet" in warning
+    assert "STRIPE_SECRET_KEY" in warning
+    assert shown == wanted
+    fetched = await (await api.get(pricing_url, headers=headers)).json()
+    assert fetched == {**wanted, "warnings": [warning]}
+    # what GET gave can be PUT back: the warnings are read only
+    again = await api.put(pricing_url, json=fetched, headers=headers)
+    assert await again.json() == fetched
     bad = await api.put(pricing_url, json={**wanted, "currency": "xyz"}, headers=headers)
     assert "currency" in (await problem(bad, 422))["detail"]
     negative = await api.put(pricing_url, json={**wanted, "free_credits": -1}, headers=headers)
     await problem(negative, 422)
-    assert await (await api.get(pricing_url, headers=headers)).json() == wanted
+    assert await (await api.get(pricing_url, headers=headers)).json() == fetched
+    unsold = await api.put(pricing_url, json={**wanted, "packs": []}, headers=headers)
+    assert (await unsold.json())["warnings"] == []  # nothing on sale: nothing to warn of
+    await api.put(pricing_url, json=wanted, headers=headers)
 
     credits_url = f"/api/v1/bots/{bot}/users/{user['id']}/credits"
     before = await (await api.get(credits_url, headers=headers)).json()

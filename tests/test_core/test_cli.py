@@ -26,8 +26,13 @@ def test_piped_chat_prints_replies_and_exits_cleanly(env: dict[str, str]) -> Non
     )
     out = result.stdout.decode()
     assert result.returncode == 0, result.stderr.decode()
-    assert "Hello, I'm Mira" in out
-    assert "  2) Guided meditation" in out
+    lines = out.splitlines()
+    # a transcript: each line the user sent, then the bot's replies under its name
+    assert lines[0] == "you> /start"
+    assert lines[1].startswith("Mira> Hello, I'm Mira")
+    assert "        2) Guided meditation" in lines
+    assert lines.index("you> 2") < lines.index("you> sleeping better") < lines.index("you> 4")
+    assert any(line.startswith("Mira> What would you like it to help you with?") for line in lines)
     assert "What would you like it to help you with?" in out
     assert "When will you use it?" in out
     assert "How are you feeling" in out  # "4" pressed Bedtime
@@ -44,6 +49,43 @@ def test_whole_guided_flow_from_the_terminal(env: dict[str, str]) -> None:
     assert "… Writing your set of affirmations" in out
     assert "20-minute affirmations · confidence at work" in out  # "5" pressed 20 minutes
     assert "1. 20-minute affirmations · confidence at work" in out
+
+
+def test_a_message_over_the_limit_is_refused_with_the_limit(env: dict[str, str]) -> None:
+    long = "breathe " * 501  # 4,008 characters
+    result = chorus("chat", "demo", env=env, stdin=f"{long}\n{long[:3990]}\n".encode())
+    assert result.returncode == 0, result.stderr.decode()
+    out = result.stdout.decode()
+    assert (
+        "Mira> That message is too long (4,007 characters): please keep it to 4,000 "
+        "characters or fewer, or send it in parts." in out
+    )
+    assert out.count("too long") == 1  # 3,990 characters are read
+
+
+def test_features_are_shown_and_switched(env: dict[str, str]) -> None:
+    shown = chorus("features", "demo", env=env)
+    assert shown.returncode == 0, shown.stderr.decode()
+    assert "• create: on — guided creation" in shown.stdout.decode()
+    off = chorus("features", "demo", "create", "off", env=env)
+    assert off.returncode == 0, off.stderr.decode()
+    assert off.stdout.decode().startswith("Guided creation is off for Mira")
+    assert "Its greeting still mentions them" in off.stdout.decode()
+    assert "• create: off" in chorus("features", "demo", env=env).stdout.decode()
+    talk = chorus("chat", "demo", env=env, stdin=b"/start\n/create\n/help\n").stdout.decode()
+    assert "1) Ask a question" not in talk
+    assert "Mira> Mira doesn't make meditations, affirmations or rituals." in talk
+    assert "/library" not in talk
+    for bad in (("create", "maybe"), ("sing", "on"), ("create",)):
+        refused = chorus("features", "demo", *bad, env=env)
+        assert refused.returncode == 2, bad
+        assert refused.stderr.decode().startswith("chorus: ")
+    assert chorus("features", "nobody", env=env).returncode == 2
+    on = chorus("features", "demo", "create", "on", env=env)
+    assert "Guided creation is on for Mira" in on.stdout.decode()
+    assert (
+        "2) Guided meditation" in chorus("chat", "demo", env=env, stdin=b"/start\n").stdout.decode()
+    )
 
 
 def test_unknown_bot_exits_with_2(env: dict[str, str]) -> None:

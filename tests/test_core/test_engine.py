@@ -214,7 +214,7 @@ async def test_global_commands(services: Services) -> None:
     await chat.say("/language <script>")
     assert "isn't a language code" in chat.text
     await chat.say("/buy")
-    assert "can't be bought here yet" in chat.text
+    assert "Purchases aren't available on Mira yet" in chat.text
     await chat.say("/export")
     assert [r.kind for r in chat.last] == [OutboundKind.DOCUMENT]
     await chat.say("/forget")
@@ -319,7 +319,8 @@ async def test_state_survives_a_restart(settings: Settings) -> None:
         ("", "didn't catch anything"),
         ("   \n\t ", "didn't catch anything"),
         ("\x00\x07\u202e", "didn't catch anything"),
-        ("x" * 4097, "4,097 characters long"),
+        ("x" * 4001, "That message is too long (4,001 characters): please keep it to 4,000"),
+        ("x" * 4097, "too long (4,097 characters)"),
     ],
 )
 async def test_bad_text_gets_a_clear_reply_and_changes_nothing(

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import http.server
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from tests.cli import chorus
 
@@ -74,3 +79,57 @@ def test_knowledge_commands_refuse_unknown_bots(tmp_path: Path) -> None:
     bad = chorus("docs", "demo", "--delete", "nothing", env=env)
     assert bad.returncode == 2
     assert "has no document" in bad.stderr.decode()
+
+
+class Answers(http.server.BaseHTTPRequestHandler):
+    """A web server whose paths answer with their status: /404, /503, /200 a page."""
+
+    def do_GET(self) -> None:
+        status = int(self.path.strip("/") or 200)
+        body = b"<h1>Opening hours</h1><p>We open at nine.</p>" if status == 200 else b""
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def web_site() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answers)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_refused_address_is_bad_input_and_a_server_failure_is_a_failure(
+    tmp_path: Path, web_site: str
+) -> None:
+    env = {"DATA_DIR": str(tmp_path / "data")}
+    # the SSRF guard refuses loopback addresses: the input is wrong, exit 2
+    for url in (f"{web_site}/200", "http://169.254.169.254/latest/", "https://"):
+        refused = chorus("ingest", "demo", url, env=env)
+        assert refused.returncode == 2, (url, refused.stderr.decode())
+        assert refused.stderr.decode().startswith(f"chorus: {url}: ")
+    assert "private or local address" in chorus("ingest", "demo", web_site, env=env).stderr.decode()
+
+    intranet = {**env, "ALLOW_PRIVATE_URLS": "true"}
+    missing = chorus("ingest", "demo", f"{web_site}/404", env=intranet)
+    assert missing.returncode == 2
+    assert "the server answered 404" in missing.stderr.decode()
+    # the server failed: the same command may work later, exit 1
+    down = chorus("ingest", "demo", f"{web_site}/503", env=intranet)
+    assert down.returncode == 1
+    assert "the server answered 503" in down.stderr.decode()
+    assert "try again later" in down.stderr.decode()
+    # a refused address among failures is still bad input; the good page is learned
+    mixed = chorus(
+        "ingest", "demo", f"{web_site}/503", f"{web_site}/404", f"{web_site}/200", env=intranet
+    )
+    assert mixed.returncode == 2
+    assert "Opening hours" in mixed.stdout.decode()

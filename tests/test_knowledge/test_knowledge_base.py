@@ -24,7 +24,7 @@ from core.settings import Settings
 from core.storage.models import Chunk, Document
 from knowledge.documents import Progress
 from knowledge.errors import (
-    FetchFailed,
+    AddressRefused,
     UnknownDocument,
     UnreadableDocument,
     UnsupportedDocument,
@@ -247,7 +247,7 @@ async def test_urls_on_private_addresses_are_not_fetched(
         "http://169.254.169.254/latest/meta-data/",
         f"http://127.0.0.1:{server.port}/bounce",
     ):
-        with pytest.raises(FetchFailed, match="private or local address"):
+        with pytest.raises(AddressRefused, match="private or local address"):
             await services.knowledge.ingest_url(tea_bot, url)
     assert await rows(services, Document, tea_bot) == 1
 

@@ -12,7 +12,7 @@ from aiohttp import web
 from pytest_aiohttp import AiohttpServer
 
 from knowledge.documents import Block, BlockKind, Limits, Progress
-from knowledge.errors import DocumentTooLarge, FetchFailed, UnsupportedDocument
+from knowledge.errors import AddressRefused, DocumentTooLarge, FetchFailed, UnsupportedDocument
 from knowledge.loaders import load_url
 from tests.test_knowledge.loader_samples import text_pdf
 
@@ -37,6 +37,9 @@ class Site:
         app.router.add_get("/latin1", self.latin1)
         app.router.add_get("/guide.pdf", self.pdf)
         app.router.add_get("/missing", self.missing)
+        app.router.add_get("/private", self.private)
+        app.router.add_get("/broken", self.broken)
+        app.router.add_get("/busy", self.busy)
         app.router.add_get("/image", self.image)
         app.router.add_get("/binary", self.binary)
         app.router.add_get("/endless", self.endless)
@@ -59,6 +62,15 @@ class Site:
 
     async def missing(self, request: web.Request) -> web.Response:
         raise web.HTTPNotFound()
+
+    async def private(self, request: web.Request) -> web.Response:
+        raise web.HTTPForbidden()
+
+    async def broken(self, request: web.Request) -> web.Response:
+        raise web.HTTPServiceUnavailable()
+
+    async def busy(self, request: web.Request) -> web.Response:
+        raise web.HTTPTooManyRequests()
 
     async def image(self, request: web.Request) -> web.Response:
         return web.Response(body=b"\x89PNG\r\n\x1a\n" + bytes(64), content_type="image/png")
@@ -146,12 +158,28 @@ async def test_a_pdf_is_loaded_with_its_pages(
     assert document.blocks[0].page == 1
 
 
-async def test_a_404_is_a_fetch_failure(
-    site: tuple[Site, str], session: aiohttp.ClientSession
+@pytest.mark.parametrize(
+    ("path", "answered"), [("/missing", "404 Not Found"), ("/private", "403 Forbidden")]
+)
+async def test_an_address_the_server_refuses_is_refused(
+    site: tuple[Site, str], session: aiohttp.ClientSession, path: str, answered: str
 ) -> None:
     _, base = site
-    with pytest.raises(FetchFailed, match="the server answered 404 Not Found"):
-        await load_url(f"{base}/missing", session=session)
+    with pytest.raises(AddressRefused, match=f"the server answered {answered}"):
+        await load_url(base + path, session=session)
+
+
+@pytest.mark.parametrize(
+    ("path", "answered"),
+    [("/broken", "503 Service Unavailable"), ("/busy", "429 Too Many Requests")],
+)
+async def test_a_server_error_or_a_busy_server_is_a_failure_that_may_pass(
+    site: tuple[Site, str], session: aiohttp.ClientSession, path: str, answered: str
+) -> None:
+    _, base = site
+    with pytest.raises(FetchFailed, match=f"the server answered {answered}") as failed:
+        await load_url(base + path, session=session)
+    assert not isinstance(failed.value, AddressRefused)
 
 
 @pytest.mark.parametrize(
@@ -187,15 +215,16 @@ async def test_a_slow_server_times_out(
     site: tuple[Site, str], session: aiohttp.ClientSession
 ) -> None:
     _, base = site
-    with pytest.raises(FetchFailed, match=r"did not send the whole answer within 0.3 s"):
+    with pytest.raises(FetchFailed, match=r"did not send the whole answer within 0.3 s") as slow:
         await load_url(f"{base}/slow", session=session, limits=Limits(fetch_timeout=0.3))
+    assert not isinstance(slow.value, AddressRefused)
 
 
 async def test_a_redirect_loop_stops(
     site: tuple[Site, str], session: aiohttp.ClientSession
 ) -> None:
     _, base = site
-    with pytest.raises(FetchFailed, match="redirects more than 3 times"):
+    with pytest.raises(AddressRefused, match="redirects more than 3 times"):
         await load_url(f"{base}/loop", session=session, limits=Limits(max_redirects=3))
 
 
@@ -203,13 +232,16 @@ async def test_a_closed_port_is_a_connection_failure(session: aiohttp.ClientSess
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    with pytest.raises(FetchFailed, match=r"could not connect to 127\.0\.0\.1 \(.*refused\)"):
+    with pytest.raises(
+        FetchFailed, match=r"could not connect to 127\.0\.0\.1 \(.*refused\)"
+    ) as down:
         await load_url(f"http://127.0.0.1:{port}/page", session=session)
+    assert not isinstance(down.value, AddressRefused)  # the server may be back later
 
 
 async def test_an_unknown_host_is_a_dns_failure(session: aiohttp.ClientSession) -> None:
     # .invalid never resolves (RFC 6761)
-    with pytest.raises(FetchFailed, match=r"host name nowhere\.invalid could not be found"):
+    with pytest.raises(AddressRefused, match=r"host name nowhere\.invalid could not be found"):
         await load_url(
             "http://nowhere.invalid/guide", session=session, limits=Limits(fetch_timeout=5)
         )
@@ -219,5 +251,5 @@ async def test_an_unknown_host_is_a_dns_failure(session: aiohttp.ClientSession) 
 async def test_only_http_addresses_with_a_host_are_fetched(
     url: str, session: aiohttp.ClientSession
 ) -> None:
-    with pytest.raises(FetchFailed, match=r"only http|no host name"):
+    with pytest.raises(AddressRefused, match=r"only http|no host name"):
         await load_url(url, session=session)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 
 from aiohttp import web
@@ -13,6 +14,7 @@ from pytest_aiohttp import AiohttpServer
 
 from bots.origins import AllowedOrigins
 from core.app import SERVICES
+from core.messages import too_long
 from tests.test_webwidget.conftest import DESKTOP, PHONE
 from tests.test_webwidget.widget_page import Widget
 
@@ -182,6 +184,33 @@ async def test_a_message_typed_offline_waits_then_is_answered(page: Page) -> Non
     await expect(waiting).to_have_count(0)
     await expect(widget.mine(QUESTION)).to_have_count(1)
     assert await page.evaluate("localStorage.getItem('chorus:demo:queue')") is None
+
+
+async def test_a_message_over_the_limit_is_refused_whole_and_kept_to_shorten(page: Page) -> None:
+    widget = Widget(page)
+    await widget.load()
+    await widget.open()
+    counter = page.locator("chorus-widget .count")
+    await widget.input.fill("breathe " * 10)
+    await expect(counter).to_be_hidden()  # far from the limit: no counter
+    long = "breathe " * 500 + "slowly"  # 4,006 characters
+    await widget.input.fill(long)
+    await expect(counter).to_have_text("4,006 / 4,000")
+    await expect(counter).to_have_class(re.compile(r"\bover\b"))
+    await widget.input.press("Enter")
+    # the server's own words, and the text stays in the box: nothing cut, nothing sent
+    await expect(page.locator("chorus-widget .note")).to_have_text(too_long(4006))
+    await expect(widget.input).to_have_value(long)
+    await expect(widget.log.locator(".msg.me")).to_have_count(0)
+
+    fits = "breathe " * 499 + "slowly!!"  # 4,000 characters
+    await widget.input.fill(fits)
+    await expect(counter).to_have_text("4,000 / 4,000")
+    await expect(counter).not_to_have_class(re.compile(r"\bover\b"))
+    await widget.input.press("Enter")
+    await expect(widget.mine()).to_have_count(1)
+    assert await widget.shadow("root.querySelector('.msg.me').textContent.length") == 4000
+    await expect(counter).to_be_hidden()
 
 
 async def test_markup_in_a_message_is_shown_as_text_and_runs_nothing(page: Page) -> None:
