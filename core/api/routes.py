@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from aiohttp import web
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StrictBool, StringConstraints
 
 from bots.profile import BotProfile
 from bots.registry import MAX_NAME
@@ -221,7 +221,7 @@ class BotCreate(Strict):
 class FeaturesChange(Strict):
     """Features to switch; those left out stay as they are."""
 
-    create: bool | None = Field(
+    create: StrictBool | None = Field(
         default=None, description="guided creation of meditations, affirmations and rituals"
     )
 

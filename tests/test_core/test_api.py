@@ -182,7 +182,11 @@ async def test_guided_creation_is_switched_off_and_on_per_bot(api: Client) -> No
     assert "couldn't find anything" in user.text
     assert not any(r.buttons for r in user.last)
 
-    for bad in ({"features": {"create": "sometimes"}}, {"features": {"sing": True}}):
+    for bad in (
+        {"features": {"create": "sometimes"}},
+        {"features": {"create": 0}},  # a boolean, not something that looks like one
+        {"features": {"sing": True}},
+    ):
         await problem(await api.patch(path, json=bad, headers=owner), 422)
     on = await api.patch(path, json={"features": {"create": True}}, headers=owner)
     assert (await on.json())["features"] == {"create": True}
