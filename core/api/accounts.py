@@ -154,6 +154,10 @@ class Accounts:
         if not authorization or not authorization.startswith("Bearer "):
             raise unauthorized("send Authorization: Bearer with an access token or API key")
         credential = authorization.removeprefix("Bearer ").strip()
+        if not (credential.isascii() and credential.isprintable()):
+            # tokens and keys are printable ASCII: anything else (a NUL, bytes that were
+            # not UTF-8) is no credential, and could not even be looked up
+            raise unauthorized("not a valid access token or API key")
         if credential.startswith(KEY_PREFIX):
             return await self._key(credential, scope)
         claims = self._decode(credential, "access")

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from bots.profile import BotProfile
-from core.api.spec import Api, ApiError, Call
+from core.api.spec import Api, ApiError, Call, what
 from core.errors import UnknownBot
 from core.services import SERVICES, Services
 from core.storage.models import Base, as_utc
@@ -64,15 +64,15 @@ async def owned_bot(call: Call) -> BotProfile:
     return profile
 
 
-def not_found(what: str) -> ApiError:
-    return ApiError(404, "Not Found", f"no such {what}")
+def not_found(thing: str) -> ApiError:
+    return ApiError(404, "Not Found", f"no such {thing}")
 
 
 def path_id(call: Call, name: str) -> int:
     """A numeric id of the path; 404 when it is not one (it names nothing)."""
     value = call.path[name]
     if not value.isdigit() or len(value) > 18:
-        raise not_found(_what(name))
+        raise not_found(what(name))
     return int(value)
 
 
@@ -84,12 +84,8 @@ async def owned_row(call: Call, model: type[Row], name: str) -> tuple[BotProfile
     async with services(call).db.read() as session:
         row = await session.get(model, row_id)
     if row is None or getattr(row, "bot_id", None) != profile.id:
-        raise not_found(_what(name))
+        raise not_found(what(name))
     return profile, row
-
-
-def _what(name: str) -> str:
-    return name.removesuffix("_id").replace("_", " ")
 
 
 def encode_cursor(*values: Any) -> str:

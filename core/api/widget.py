@@ -25,7 +25,7 @@ class Theme(Strict):
 class WidgetOut(BaseModel):
     allowed_origins: list[str] = Field(description="websites whose pages may open the widget")
     theme: Theme
-    embed_code: str = Field(description="the <script> tag to paste into a page")
+    embed_code: str = Field(description="the `<script>` tag to paste into a page")
 
 
 class WidgetChange(Strict):
