@@ -74,6 +74,13 @@ def own_postgres_url(request: pytest.FixtureRequest) -> Iterator[str]:
     yield from _database(request)
 
 
+@pytest.fixture(scope="module")
+def module_postgres_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A PostgreSQL database of this test module alone, for a server the module starts
+    once (see own_postgres_url)."""
+    yield from _database(request)
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The database URL of a test, once per backend."""

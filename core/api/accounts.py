@@ -93,7 +93,8 @@ class Accounts:
         digest = await asyncio.to_thread(self._hasher.hash, password)
         try:
             async with self._db.transaction() as session:
-                creator = Creator(name=" ".join(name.split())[:200] or email)
+                # without a name, the email stands for it (cut as the column is)
+                creator = Creator(name=(" ".join(name.split()) or email)[:200])
                 session.add(creator)
                 await session.flush()
                 session.add(CreatorLogin(creator_id=creator.id, email=email, password_hash=digest))

@@ -230,10 +230,15 @@ def what(name: str) -> str:
     return name.removesuffix("_id").replace("_", " ")
 
 
+def storable(text: str) -> bool:
+    """Whether a text column of either database can hold ``text``."""
+    return _UNSTORABLE.search(text) is None
+
+
 def _path(request: web.Request) -> dict[str, str]:
     path = dict(request.match_info)
     for name, value in path.items():
-        if _UNSTORABLE.search(value):
+        if not storable(value):
             raise ApiError(404, "Not Found", f"no such {what(name)}")
     return path
 
@@ -243,7 +248,7 @@ def _query(request: web.Request, model: type[BaseModel] | None) -> Any:
         return None
     values = dict(request.query)
     for name, value in values.items():
-        if _UNSTORABLE.search(name) or _UNSTORABLE.search(value):
+        if not (storable(name) and storable(value)):
             raise ValidationFailed([_nul(["query", name[:100]])])
     try:
         return model.model_validate(values)
@@ -265,7 +270,7 @@ async def _body(request: web.Request, model: type[BaseModel] | None) -> BaseMode
         errors = [{"loc": [], "msg": "a JSON body is required", "type": "missing"}]
         raise ValidationFailed(errors)
     try:
-        body = model.model_validate_json(raw)
+        body = model.model_validate_json(raw, strict=True)  # JSON has its types: 1 is no "1"
     except ValidationError as exc:
         errors = _errors(exc)
         not_json = next((e for e in errors if e["type"] == "json_invalid"), None)
@@ -290,12 +295,12 @@ def unreadable(exc: Exception) -> str:
 def _unstorable(value: Any, where: list[str | int]) -> list[str | int] | None:
     """Where in a parsed body a string (or a key) holds a NUL character, if anywhere."""
     if isinstance(value, str):
-        return where if _UNSTORABLE.search(value) else None
+        return None if storable(value) else where
     items: list[tuple[Any, Any]] = []
     if isinstance(value, dict):
         items = list(value.items())
         for key in value:
-            if isinstance(key, str) and _UNSTORABLE.search(key):
+            if isinstance(key, str) and not storable(key):
                 return [*where, key]
     elif isinstance(value, list | tuple):
         items = list(enumerate(value))

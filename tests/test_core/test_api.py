@@ -90,6 +90,18 @@ async def test_bad_registrations_and_tokens_are_refused(api: Client) -> None:
     await problem(mixed, 401)
 
 
+async def test_the_longest_email_registers_without_a_name(api: Client) -> None:
+    longest = "a" * 64 + "@" + "b" * 185 + ".com"  # 254 characters, more than a name has
+    registered = await api.post(
+        "/api/v1/auth/register", json={"email": longest, "password": PASSWORD}
+    )
+    assert registered.status == 201, await registered.text()
+    account = await api.get(
+        "/api/v1/account", headers=bearer((await registered.json())["access_token"])
+    )
+    assert (await account.json())["name"] == longest[:200]
+
+
 async def test_logins_are_limited_per_email(api: Client) -> None:
     address = email()
     await register(api, address)

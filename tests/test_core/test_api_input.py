@@ -10,7 +10,9 @@ import gzip
 import json
 from typing import Any
 
+from core.api.common import encode_cursor
 from core.settings import Settings
+from core.storage.models import utcnow
 from tests.api import bearer, problem, register
 from tests.test_channels.telegram_app import Client
 from tests.test_core.test_api_resources import creator_with_bot
@@ -129,6 +131,13 @@ async def test_a_body_that_is_not_json_is_a_400_problem_and_a_wrong_shape_422(
         headers=auth,
     )
     assert (await problem(nested, 422))["errors"][0]["loc"] == ["packs", 0, "credits"]
+    # JSON has its own types: true or "5" is no integer, "false" no boolean
+    grants = f"/api/v1/bots/{bot}/users/1/credits/grants"
+    for credits in (True, "5", 5.5):
+        refused = await api.post(grants, json={"credits": credits}, headers=auth)
+        assert (await problem(refused, 422))["errors"][0]["loc"] == ["credits"], credits
+    paused = await api.patch("/api/v1/webhooks/we_x", json={"active": "false"}, headers=auth)
+    assert (await problem(paused, 422))["errors"][0]["loc"] == ["active"]
 
 
 async def test_bodies_over_the_limits_are_413_problems(api: Client) -> None:
@@ -214,3 +223,30 @@ async def test_headers_that_are_not_text_are_refused(api: Client) -> None:
         else:
             assert status == 400, (key, body)
             assert "Idempotency-Key" in body["detail"]
+
+
+async def test_ids_and_cursors_a_column_cannot_hold_are_422_problems(api: Client) -> None:
+    auth, bot = await creator_with_bot(api)
+    huge = await api.get(
+        f"/api/v1/bots/{bot}/content", params={"user_id": str(2**64)}, headers=auth
+    )
+    assert (await problem(huge, 422))["errors"][0]["loc"] == ["query", "user_id"]
+    for empty in ("cursor", "state"):  # an empty filter or cursor means nothing
+        refused = await api.get(
+            f"/api/v1/bots/{bot}/conversations", params={empty: ""}, headers=auth
+        )
+        assert (await problem(refused, 422))["errors"][0]["loc"] == ["query", empty]
+    # a cursor is the client's to send back: a forged one is refused, not queried with
+    past_int64 = encode_cursor(10**30)
+    users = await api.get(f"/api/v1/bots/{bot}/users", params={"cursor": past_int64}, headers=auth)
+    assert "cursor" in (await problem(users, 422))["detail"]
+    hook = {"url": "https://hooks.example.com/in", "events": ["conversation.started"]}
+    made = await api.post("/api/v1/webhooks", json=hook, headers=auth)
+    assert made.status == 201, await made.text()
+    nul = encode_cursor(utcnow(), "we_\x00")
+    deliveries = await api.get(
+        f"/api/v1/webhooks/{(await made.json())['id']}/deliveries",
+        params={"cursor": nul},
+        headers=auth,
+    )
+    assert "cursor" in (await problem(deliveries, 422))["detail"]
