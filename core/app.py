@@ -24,6 +24,7 @@ from bots.manager import COMMANDS as MANAGER_COMMANDS
 from channels.telegram_webhook import TelegramChannel
 from core.api.routes import install as install_api
 from core.api.spec import PREFIX as API_PREFIX
+from core.api.spec import unreadable
 from core.errors import (
     ChannelRefused,
     ChannelUnreachable,
@@ -297,12 +298,17 @@ async def widget_socket(request: web.Request) -> web.StreamResponse:
 
 async def widget_script(request: web.Request) -> web.StreamResponse:
     """``GET /widget.js``: the embeddable widget, for any website to load."""
-    return _static(WEBWIDGET / "widget.js", "application/javascript", max_age=300)
+    return _static(WEBWIDGET / "widget.js", "application/javascript; charset=utf-8", max_age=300)
 
 
 async def demo_page(request: web.Request) -> web.StreamResponse:
     """``GET /``: a page with the demo bot's widget on it."""
-    return _static(WEBWIDGET / "demo.html", "text/html", max_age=60)
+    return _static(WEBWIDGET / "demo.html", "text/html; charset=utf-8", max_age=60)
+
+
+async def favicon(request: web.Request) -> web.StreamResponse:
+    """``GET /favicon.ico``: Chorus's icon, for the pages that do not name one."""
+    return _static(WEBWIDGET / "favicon.ico", "image/x-icon", max_age=86400)
 
 
 def _static(path: Path, content_type: str, *, max_age: int) -> web.StreamResponse:
@@ -311,7 +317,7 @@ def _static(path: Path, content_type: str, *, max_age: int) -> web.StreamRespons
     return web.FileResponse(
         path,
         headers={
-            "Content-Type": f"{content_type}; charset=utf-8",
+            "Content-Type": content_type,
             "Cache-Control": f"public, max-age={max_age}",
             "X-Content-Type-Options": "nosniff",
         },
@@ -394,10 +400,15 @@ async def request_id_middleware(
 async def problem_middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    """Turn Chorus errors, and the API's unknown routes and methods, into RFC 7807
-    problem responses."""
+    """Turn Chorus errors, the API's unknown routes and methods, and bodies that cannot
+    be read (cut short, or not in the Content-Encoding they name), into RFC 7807 problem
+    responses."""
     try:
         return await handler(request)
+    except web.RequestPayloadError as exc:
+        answer = problem(400, "Bad Request", f"the body cannot be read ({unreadable(exc)})")
+        answer.force_close()  # what is left of the body cannot be told from a next request
+        return answer
     except web.HTTPException as exc:
         if not request.path.startswith(API_PREFIX) or exc.status < 400:
             raise
@@ -449,6 +460,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/ws/widget/{bot_id}", widget_socket)
     app.router.add_get("/widget.js", widget_script)
     app.router.add_get("/", demo_page)
+    app.router.add_get("/favicon.ico", favicon)
     install_api(app)
     app.on_shutdown.append(_close_sockets)
     return app

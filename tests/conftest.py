@@ -15,12 +15,17 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from aiohttp.test_utils import TestServer
+from playwright.async_api import Browser
+from pytest_aiohttp import AiohttpServer
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from core.app import create_app
 from core.services import Services, build_services, close, prepare
 from core.settings import Settings
 from core.storage.models import Base
+from tests.browser import chromium
 from tests.servers import chroma_server
 from tests.test_channels.telegram_app import Client, services_ready, start
 
@@ -66,6 +71,13 @@ def postgres_url(request: pytest.FixtureRequest) -> Iterator[str]:
 def own_postgres_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """A PostgreSQL database of this test alone, for processes that start up on it (and
     so must not find the bots and pending work other tests left behind)."""
+    yield from _database(request)
+
+
+@pytest.fixture(scope="module")
+def module_postgres_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A PostgreSQL database of this test module alone, for a server the module starts
+    once (see own_postgres_url)."""
     yield from _database(request)
 
 
@@ -128,3 +140,17 @@ async def api(settings: Settings) -> AsyncIterator[Client]:
     await services_ready(client)
     yield client
     await client.close()
+
+
+@pytest.fixture
+async def server(aiohttp_server: AiohttpServer, tmp_path: Path) -> TestServer:
+    """The whole application, as ``chorus serve`` runs it with its default settings, on
+    127.0.0.1 and a free port (for the browser tests)."""
+    return await aiohttp_server(create_app(Settings(data_dir=tmp_path / "data")))
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    """Debian's chromium, headless (see tests.browser)."""
+    async with chromium() as launched:
+        yield launched

@@ -93,7 +93,8 @@ class Accounts:
         digest = await asyncio.to_thread(self._hasher.hash, password)
         try:
             async with self._db.transaction() as session:
-                creator = Creator(name=" ".join(name.split())[:200] or email)
+                # without a name, the email stands for it (cut as the column is)
+                creator = Creator(name=(" ".join(name.split()) or email)[:200])
                 session.add(creator)
                 await session.flush()
                 session.add(CreatorLogin(creator_id=creator.id, email=email, password_hash=digest))
@@ -154,6 +155,10 @@ class Accounts:
         if not authorization or not authorization.startswith("Bearer "):
             raise unauthorized("send Authorization: Bearer with an access token or API key")
         credential = authorization.removeprefix("Bearer ").strip()
+        if not (credential.isascii() and credential.isprintable()):
+            # tokens and keys are printable ASCII: anything else (a NUL, bytes that were
+            # not UTF-8) is no credential, and could not even be looked up
+            raise unauthorized("not a valid access token or API key")
         if credential.startswith(KEY_PREFIX):
             return await self._key(credential, scope)
         claims = self._decode(credential, "access")

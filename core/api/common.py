@@ -15,12 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from bots.profile import BotProfile
-from core.api.spec import Api, ApiError, Call
+from core.api.spec import Api, ApiError, Call, storable, what
 from core.errors import UnknownBot
 from core.services import SERVICES, Services
 from core.storage.models import Base, as_utc
 
 API = Api()
+
+#: the largest id a row can have (a signed 64-bit integer in both databases)
+MAX_ID = 2**63 - 1
 
 Text = Annotated[str, StringConstraints(max_length=4000)]
 Item = TypeVar("Item", bound=BaseModel)
@@ -37,7 +40,7 @@ class PageQuery(Strict):
     """``?limit=&cursor=``: a page of a listing, newest first unless said otherwise."""
 
     limit: int = Field(default=50, ge=1, le=200, description="items per page")
-    cursor: Annotated[str, StringConstraints(max_length=200)] | None = Field(
+    cursor: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
         default=None, description="next_cursor of the previous page"
     )
 
@@ -64,15 +67,15 @@ async def owned_bot(call: Call) -> BotProfile:
     return profile
 
 
-def not_found(what: str) -> ApiError:
-    return ApiError(404, "Not Found", f"no such {what}")
+def not_found(thing: str) -> ApiError:
+    return ApiError(404, "Not Found", f"no such {thing}")
 
 
 def path_id(call: Call, name: str) -> int:
     """A numeric id of the path; 404 when it is not one (it names nothing)."""
     value = call.path[name]
     if not value.isdigit() or len(value) > 18:
-        raise not_found(_what(name))
+        raise not_found(what(name))
     return int(value)
 
 
@@ -84,12 +87,8 @@ async def owned_row(call: Call, model: type[Row], name: str) -> tuple[BotProfile
     async with services(call).db.read() as session:
         row = await session.get(model, row_id)
     if row is None or getattr(row, "bot_id", None) != profile.id:
-        raise not_found(_what(name))
+        raise not_found(what(name))
     return profile, row
-
-
-def _what(name: str) -> str:
-    return name.removesuffix("_id").replace("_", " ")
 
 
 def encode_cursor(*values: Any) -> str:
@@ -115,8 +114,14 @@ def decode_cursor(cursor: str, *kinds: type) -> tuple[Any, ...]:
 
 
 def _exactly(kind: type, value: Any) -> Any:
+    # a cursor is the client's to send back: what it holds must fit the column, or the
+    # database would refuse the query
     if type(value) is not kind:
         raise TypeError(f"expected {kind.__name__}")
+    if isinstance(value, int) and abs(value) > MAX_ID:
+        raise ValueError("out of range")
+    if isinstance(value, str) and not storable(value):
+        raise ValueError("not text a column holds")
     return value
 
 

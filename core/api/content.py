@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from core.api.common import (
     API,
+    MAX_ID,
     Page,
     PageQuery,
     keyset,
@@ -43,8 +44,10 @@ class ContentPage(Page[ContentOut]):
 
 
 class ContentQuery(PageQuery):
-    user_id: int | None = Field(default=None, ge=1, description="only this user's library")
-    content_type: str | None = Field(default=None, max_length=32)
+    user_id: int | None = Field(
+        default=None, ge=1, le=MAX_ID, description="only this user's library"
+    )
+    content_type: str | None = Field(default=None, min_length=1, max_length=32)
 
 
 def _recording(audio: dict[str, Any], store: MediaStore, base_url: str) -> Recording | None:

@@ -72,7 +72,9 @@ class MessagePage(Page[MessageOut]):
 
 
 class ConversationsQuery(PageQuery):
-    state: str | None = Field(default=None, max_length=32, description="only in this state")
+    state: str | None = Field(
+        default=None, min_length=1, max_length=32, description="only in this state"
+    )
 
 
 class MessagesQuery(PageQuery):

@@ -36,6 +36,8 @@ class Idempotency:
         key = call.request.headers["Idempotency-Key"].strip()
         if not key or len(key) > MAX_KEY:
             raise ApiError(400, "Bad Request", f"an Idempotency-Key has 1 to {MAX_KEY} characters")
+        if not key.isprintable():  # a control character, or bytes that were not UTF-8
+            raise ApiError(400, "Bad Request", "an Idempotency-Key is printable text")
         fingerprint = hashlib.sha256(
             f"{endpoint.method} {call.request.path}\n".encode()
             + (call.body.model_dump_json().encode() if call.body is not None else b"")

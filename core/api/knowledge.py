@@ -14,14 +14,21 @@ from pathlib import Path, PurePath
 from typing import Annotated
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import BaseModel, Field, StringConstraints
 
 from core.api.common import API, Strict, not_found, owned_bot, services
-from core.api.spec import ApiError, Call, Moment
+from core.api.spec import ApiError, Call, Moment, unreadable
 from core.storage.models import DocumentJob
 from knowledge.base import DocumentInfo
 
 CHUNK = 64 * 1024
+# what aiohttp's multipart reader raises for a body that is not well-formed multipart: a
+# missing or wrong boundary, a truncated body, broken part headers, a bad charset field
+# (a body that cannot be read at all, cut short or not in the Content-Encoding it names,
+# is the server's 400: see core.app)
+_MALFORMED = (ValueError, RuntimeError, AssertionError, KeyError, HttpProcessingError)
+_IDENTITY = ("binary", "8bit", "7bit")
 
 
 class DocumentOut(BaseModel):
@@ -97,7 +104,7 @@ def _job(job: DocumentJob) -> DocumentJobOut:
 @API.route(
     "POST",
     "/bots/{bot_id}/documents",
-    summary="Upload a document (multipart field `file`) to learn in the background",
+    summary="Upload a document (the multipart field file) to learn in the background",
     tag="knowledge",
     scope="knowledge:write",
     response=DocumentJobOut,
@@ -130,34 +137,51 @@ async def upload_document(call: Call) -> DocumentJobOut:
 
 
 async def _receive(request: web.Request, path: Path, limit: int) -> tuple[str, str, int]:
-    """Stream the multipart field ``file`` to ``path``; its name, type and size."""
+    """Stream the multipart field ``file`` to ``path``: its name, type and size. The body
+    is read to its closing boundary, so a truncated one is refused (400), not learned."""
+    received: tuple[str, str, int] | None = None
     try:
         reader = await request.multipart()
         while (part := await reader.next()) is not None:
-            if not isinstance(part, BodyPartReader) or part.name != "file":
-                if isinstance(part, BodyPartReader):
-                    await part.release()
-                continue
-            size = 0
-            handle = await asyncio.to_thread(path.open, "wb")
-            try:
-                while chunk := await part.read_chunk(CHUNK):
-                    size += len(chunk)
-                    if size > limit:
-                        raise _too_large(limit)
-                    await asyncio.to_thread(handle.write, chunk)  # not on the event loop
-            finally:
-                handle.close()
-            if size == 0:
-                raise ValueError("the file is empty")
-            filename = PurePath(part.filename or "document").name[:255] or "document"
-            mime_type = part.headers.get("Content-Type", "")
-            if not mime_type or mime_type == "application/octet-stream":
-                mime_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
-            return filename, mime_type[:200], size
-    except (AssertionError, KeyError, RuntimeError) as exc:
-        raise ValueError(f"the multipart body is malformed ({exc})") from None
-    raise ValueError("the multipart body has no `file` field")
+            if received is None and isinstance(part, BodyPartReader) and part.name == "file":
+                received = await _save(part, path, limit)
+            else:
+                await part.release()  # another field, or a nested multipart
+    except _MALFORMED as exc:
+        detail = f"the multipart body is malformed ({unreadable(exc)})"
+        raise ApiError(400, "Bad Request", detail) from None
+    if received is None:
+        raise ValueError("the multipart body has no `file` field")
+    if received[2] == 0:
+        raise ValueError("the file is empty")
+    return received
+
+
+async def _save(part: BodyPartReader, path: Path, limit: int) -> tuple[str, str, int]:
+    encoding = part.headers.get("Content-Transfer-Encoding", "binary").lower()
+    if encoding not in _IDENTITY or part.headers.get("Content-Encoding", "identity") != "identity":
+        # read_chunk hands the bytes over as sent: keeping them encoded would store
+        # something else than the document
+        raise ApiError(
+            415, "Unsupported Media Type", "send the file's bytes as they are, not encoded"
+        )
+    size = 0
+    handle = await asyncio.to_thread(path.open, "wb")
+    try:
+        while chunk := await part.read_chunk(CHUNK):
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(limit)
+            await asyncio.to_thread(handle.write, chunk)  # not on the event loop
+    finally:
+        handle.close()
+    if not part.at_eof():  # the body ended before the part's boundary
+        raise ValueError("it ends inside the file")
+    filename = PurePath(part.filename or "document").name[:255] or "document"
+    mime_type = part.headers.get("Content-Type", "")
+    if not mime_type or mime_type == "application/octet-stream":
+        mime_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+    return filename, mime_type[:200], size
 
 
 def _too_large(limit: int) -> ApiError:

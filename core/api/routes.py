@@ -20,6 +20,7 @@ from core.api import (
     broadcasts,
     content,
     conversations,
+    docs,
     knowledge,
     schedules,
     webhooks,
@@ -386,3 +387,4 @@ def install(app: web.Application) -> None:
         return await Idempotency(call.request.app[SERVICES].db).once(call, endpoint, run)
 
     API.install(app, authenticate, once)
+    docs.install(app)

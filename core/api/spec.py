@@ -1,16 +1,19 @@
 """The REST API's routes, declared once with their pydantic schemas.
 
 Each endpoint names its request and response models, the scope a caller needs and the
-errors it may answer; from that one declaration the route parses and validates the
-request (RFC 7807 problems for anything wrong, with the request id), calls the handler
-with the authenticated creator, serialises the response, and the OpenAPI 3.1 document
-at ``/openapi.json`` is built (pydantic's JSON Schema is the 2020-12 dialect OpenAPI 3.1
-uses). ``/docs`` renders that document as a page.
+errors it may answer; from that one declaration the route reads and validates the
+request, calls the handler with the authenticated creator, serialises the response, and
+the OpenAPI document at ``/openapi.json`` is built (:mod:`core.api.openapi`).
+
+Anything wrong with a request is an RFC 7807 problem carrying the request id, never a
+server error: a body that cannot be read as JSON is 400, one too large 413, one that
+does not match its schema 422 (with every error's place); text no database can store
+(a NUL character) is refused where it comes in: 404 in the path (it names nothing), 422
+in the query or the body.
 """
 
 from __future__ import annotations
 
-import html
 import json
 import re
 from collections.abc import Awaitable, Callable
@@ -19,9 +22,10 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import AfterValidator, BaseModel, ValidationError
-from pydantic.json_schema import models_json_schema
 
+from core.api.openapi import document
 from core.logs import REQUEST_ID
 from core.storage.models import as_utc
 
@@ -30,7 +34,9 @@ Moment = Annotated[datetime, AfterValidator(as_utc)]
 
 PREFIX = "/api/v1"
 MAX_BODY = 64 * 1024
-_PARAM = re.compile(r"\{(\w+)\}")
+#: what no text column can hold: NUL (PostgreSQL refuses it) and the lone surrogates
+#: that stand for undecodable bytes
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 class ApiError(Exception):
@@ -167,80 +173,21 @@ class Api:
         return register
 
     def install(self, app: web.Application, authenticate: Authenticator, once: Once) -> None:
-        """Add every endpoint under ``/api/v1``, ``/openapi.json`` and ``/docs``."""
+        """Add every endpoint under ``/api/v1``, and ``/openapi.json``."""
         for endpoint in self.endpoints:
             app.router.add_route(
                 endpoint.method, PREFIX + endpoint.path, _view(endpoint, authenticate, once)
             )
-        document = json.dumps(self.openapi())
-        page = self.docs_page()
+        text = json.dumps(self.openapi())
 
         async def openapi(_request: web.Request) -> web.Response:
-            return web.Response(text=document, content_type="application/json")
-
-        async def docs(_request: web.Request) -> web.Response:
-            return web.Response(text=page, content_type="text/html")
+            return web.Response(text=text, content_type="application/json")
 
         app.router.add_get("/openapi.json", openapi)
-        app.router.add_get("/docs", docs)
 
     def openapi(self) -> dict[str, Any]:
         """The OpenAPI 3.1 document of these endpoints."""
-        models: set[type[BaseModel]] = {Problem}
-        for e in self.endpoints:
-            models |= {m for m in (e.body, _model(e.response)) if m is not None}
-        _, schemas = models_json_schema(
-            [(m, "validation") for m in sorted(models, key=lambda m: m.__name__)],
-            ref_template="#/components/schemas/{model}",
-        )
-        paths: dict[str, dict[str, Any]] = {}
-        for e in self.endpoints:
-            paths.setdefault(PREFIX + e.path, {})[e.method.lower()] = _operation(e)
-        return {
-            "openapi": "3.1.0",
-            "info": {
-                "title": "Chorus API",
-                "version": "1",
-                "description": "Creators' REST API: accounts, bots, knowledge, conversations, "
-                "content, credits, widget and analytics. Errors are RFC 7807 problems.",
-            },
-            "paths": paths,
-            "components": {
-                "schemas": schemas.get("$defs", {}),
-                "securitySchemes": {
-                    "bearer": {
-                        "type": "http",
-                        "scheme": "bearer",
-                        "description": "an access token from /auth/login, or an API key",
-                    }
-                },
-            },
-        }
-
-    def docs_page(self) -> str:
-        """A self-contained page listing the endpoints (no scripts from elsewhere)."""
-        rows = []
-        for tag in dict.fromkeys(e.tag for e in self.endpoints):
-            rows.append(f"<h2>{html.escape(tag)}</h2><table>")
-            for e in (e for e in self.endpoints if e.tag == tag):
-                body = e.body.__name__ if e.body else ""
-                answer = _name(e.response) or "—"
-                scope = e.scope or "public"
-                rows.append(
-                    f"<tr><td class=m>{e.method}</td><td><code>{html.escape(PREFIX + e.path)}"
-                    f"</code></td><td>{html.escape(e.summary)}</td><td>{html.escape(body)}</td>"
-                    f"<td>{e.status} {html.escape(answer)}</td><td>{html.escape(scope)}</td></tr>"
-                )
-            rows.append("</table>")
-        return (
-            "<!doctype html><html lang=en><meta charset=utf-8><title>Chorus API</title>"
-            "<style>body{font:15px system-ui;margin:2em;max-width:70em}td{padding:.3em .6em;"
-            "border-bottom:1px solid #ddd}.m{font-weight:bold}</style>"
-            "<h1>Chorus API v1</h1><p>The machine-readable description is "
-            "<a href=/openapi.json>/openapi.json</a> (OpenAPI 3.1). Send "
-            "<code>Authorization: Bearer TOKEN</code> with an access token or an API key; "
-            "errors are <code>application/problem+json</code>.</p>" + "".join(rows) + "</html>"
-        )
+        return document(self.endpoints, PREFIX, Problem)
 
 
 def _view(
@@ -251,9 +198,10 @@ def _view(
             creator_id = 0
             if endpoint.scope is not None:
                 creator_id = await authenticate(request, endpoint.scope)
-            query = _validated(endpoint.query, dict(request.query), "query")
+            path = _path(request)
+            query = _query(request, endpoint.query)
             body = await _body(request, endpoint.body)
-            call = Call(request, creator_id, body, dict(request.match_info), query)
+            call = Call(request, creator_id, body, path, query)
 
             async def run() -> web.Response:
                 return _respond(endpoint, await endpoint.handler(call))
@@ -277,30 +225,93 @@ def _view(
     return view
 
 
+def what(name: str) -> str:
+    """What a path parameter names, in words: ``bot_id`` is a bot."""
+    return name.removesuffix("_id").replace("_", " ")
+
+
+def storable(text: str) -> bool:
+    """Whether a text column of either database can hold ``text``."""
+    return _UNSTORABLE.search(text) is None
+
+
+def _path(request: web.Request) -> dict[str, str]:
+    path = dict(request.match_info)
+    for name, value in path.items():
+        if not storable(value):
+            raise ApiError(404, "Not Found", f"no such {what(name)}")
+    return path
+
+
+def _query(request: web.Request, model: type[BaseModel] | None) -> Any:
+    if model is None:
+        return None
+    values = dict(request.query)
+    for name, value in values.items():
+        if not (storable(name) and storable(value)):
+            raise ValidationFailed([_nul(["query", name[:100]])])
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        raise ValidationFailed(_errors(exc, "query")) from None
+
+
 async def _body(request: web.Request, model: type[BaseModel] | None) -> BaseModel | None:
     if model is None:
         return None
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise ApiError(413, "Payload Too Large", f"the body is over {MAX_BODY // 1024} KB")
-    raw = await request.read()  # whole (aiohttp refuses past client_max_size)
+    # whole (aiohttp refuses past client_max_size); a body that cannot be read at all
+    # (cut short, or not in its Content-Encoding) is the server's 400 (core.app)
+    raw = await request.read()
     if len(raw) > MAX_BODY:
         raise ApiError(413, "Payload Too Large", f"the body is over {MAX_BODY // 1024} KB")
     if not raw.strip():
         errors = [{"loc": [], "msg": "a JSON body is required", "type": "missing"}]
         raise ValidationFailed(errors)
     try:
-        return model.model_validate_json(raw)
+        body = model.model_validate_json(raw, strict=True)  # JSON has its types: 1 is no "1"
     except ValidationError as exc:
-        raise ValidationFailed(_errors(exc)) from None
+        errors = _errors(exc)
+        not_json = next((e for e in errors if e["type"] == "json_invalid"), None)
+        if not_json is not None:  # not JSON at all (or not UTF-8), not a wrong field
+            detail = f"the body is not JSON: {not_json['msg']}"
+            raise ApiError(400, "Bad Request", detail) from None
+        raise ValidationFailed(errors) from None
+    if (where := _unstorable(body.model_dump(), [])) is not None:
+        raise ValidationFailed([_nul(where)])
+    return body
 
 
-def _validated(model: type[BaseModel] | None, values: dict[str, str], where: str) -> Any:
-    if model is None:
-        return None
-    try:
-        return model.model_validate(values)
-    except ValidationError as exc:
-        raise ValidationFailed(_errors(exc, where)) from None
+def unreadable(exc: Exception) -> str:
+    """Why a body could not be read, in one short line (without the bytes aiohttp's
+    errors quote at length)."""
+    reason = exc.message if isinstance(exc, HttpProcessingError) else str(exc)
+    if isinstance(exc, web.RequestPayloadError) and isinstance(exc.__cause__, Exception):
+        reason = unreadable(exc.__cause__)
+    return reason.strip().splitlines()[0][:200] if reason.strip() else type(exc).__name__
+
+
+def _unstorable(value: Any, where: list[str | int]) -> list[str | int] | None:
+    """Where in a parsed body a string (or a key) holds a NUL character, if anywhere."""
+    if isinstance(value, str):
+        return None if storable(value) else where
+    items: list[tuple[Any, Any]] = []
+    if isinstance(value, dict):
+        items = list(value.items())
+        for key in value:
+            if isinstance(key, str) and not storable(key):
+                return [*where, key]
+    elif isinstance(value, list | tuple):
+        items = list(enumerate(value))
+    for key, item in items:
+        if (found := _unstorable(item, [*where, key])) is not None:
+            return found
+    return None
+
+
+def _nul(where: list[str | int]) -> dict[str, Any]:
+    return {"loc": where, "msg": "text may not contain NUL characters", "type": "string_nul"}
 
 
 def _errors(exc: ValidationError, where: str | None = None) -> list[dict[str, Any]]:
@@ -326,114 +337,3 @@ def _respond(endpoint: Endpoint, result: BaseModel | list[Any] | None) -> web.Re
     else:
         text = result.model_dump_json()
     return web.Response(text=text, status=endpoint.status, content_type="application/json")
-
-
-def _model(response: Any) -> type[BaseModel] | None:
-    if isinstance(response, type) and issubclass(response, BaseModel):
-        return response
-    args = getattr(response, "__args__", ())
-    return args[0] if args and isinstance(args[0], type) else None
-
-
-def _name(response: Any) -> str | None:
-    model = _model(response)
-    if model is None:
-        return None
-    return model.__name__ if model is response else f"[{model.__name__}]"
-
-
-def _ref(model: type[BaseModel]) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{model.__name__}"}
-
-
-def _operation(e: Endpoint) -> dict[str, Any]:
-    op: dict[str, Any] = {"operationId": e.operation_id, "summary": e.summary, "tags": [e.tag]}
-    parameters: list[dict[str, Any]] = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-        for name in _PARAM.findall(e.path)
-    ]
-    if e.idempotent:
-        parameters.append(
-            {
-                "name": "Idempotency-Key",
-                "in": "header",
-                "required": False,
-                "schema": {"type": "string", "minLength": 1, "maxLength": 200},
-                "description": "the same key with the same request gives the first answer again",
-            }
-        )
-    if e.query is not None:
-        query = e.query.model_json_schema()
-        for name, prop in query.get("properties", {}).items():
-            parameters.append(
-                {
-                    "name": name,
-                    "in": "query",
-                    "required": name in query.get("required", ()),
-                    "schema": {k: v for k, v in prop.items() if k != "title"},
-                    **({"description": prop["description"]} if "description" in prop else {}),
-                }
-            )
-    if parameters:
-        op["parameters"] = parameters
-    if e.body is not None:
-        op["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": _ref(e.body)}},
-        }
-    elif e.upload:
-        op["requestBody"] = {
-            "required": True,
-            "content": {
-                "multipart/form-data": {
-                    "schema": {
-                        "type": "object",
-                        "properties": {
-                            "file": {
-                                "type": "string",
-                                "contentMediaType": "application/octet-stream",
-                            }
-                        },
-                        "required": ["file"],
-                    }
-                }
-            },
-        }
-    responses: dict[str, Any] = {}
-    model = _model(e.response)
-    if model is None:
-        responses[str(e.status)] = {"description": "done"}
-    else:
-        schema: dict[str, Any] = _ref(model)
-        if model is not e.response:
-            schema = {"type": "array", "items": schema}
-        responses[str(e.status)] = {
-            "description": e.summary,
-            "content": {"application/json": {"schema": schema}},
-        }
-    problem = {"content": {"application/problem+json": {"schema": _ref(Problem)}}}
-    codes = set(e.errors)
-    if e.body is not None or e.query is not None or e.upload:
-        codes.add(422)
-    if e.scope is not None:
-        codes |= {401, 403, 429}
-    if e.idempotent:  # a malformed key, a twin still running, another request's key
-        codes |= {400, 409, 422}
-    for code in sorted(codes):
-        responses[str(code)] = {"description": _REASONS.get(code, "error"), **problem}
-    op["responses"] = responses
-    if e.scope is not None:
-        op["security"] = [{"bearer": []}]
-    return op
-
-
-_REASONS = {
-    400: "bad request",
-    401: "missing, expired or revoked credentials",
-    403: "the credentials lack the scope",
-    404: "not found (or not yours)",
-    409: "conflict",
-    413: "the body is too large",
-    422: "the body does not match the schema",
-    429: "too many attempts; see Retry-After",
-}

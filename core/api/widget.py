@@ -29,13 +29,13 @@ BaseUrlFrom = Literal["PUBLIC_BASE_URL", "request"]
 class WidgetOut(BaseModel):
     allowed_origins: list[str] = Field(description="websites whose pages may open the widget")
     theme: Theme
-    embed_code: str = Field(description="the <script> tag to paste into a page")
+    embed_code: str = Field(description="the `<script>` tag to paste into a page")
     base_url: str = Field(description="the server address the embed code loads the widget from")
     base_url_from: BaseUrlFrom = Field(
-        description="PUBLIC_BASE_URL when it is set; else the address this request reached"
+        description="`PUBLIC_BASE_URL` when it is set; else the address this request reached"
     )
     note: str | None = Field(
-        default=None, description="what to check about base_url, when it is not configured"
+        default=None, description="what to check about `base_url`, when it is not configured"
     )
 
 

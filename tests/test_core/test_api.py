@@ -5,6 +5,7 @@ document."""
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import timedelta
 
 from core.api.accounts import ACCESS_TTL
@@ -13,6 +14,9 @@ from core.storage.models import utcnow
 from tests.api import PASSWORD, bearer, email, problem, register
 from tests.chat import chat_with
 from tests.test_channels.telegram_app import Client
+
+#: what the docs page links to: its styles, scripts and the document
+KINDS = {"text/css", "text/javascript", "application/javascript", "application/json"}
 
 
 async def test_register_login_refresh_and_logout(api: Client) -> None:
@@ -69,7 +73,7 @@ async def test_bad_registrations_and_tokens_are_refused(api: Client) -> None:
     broken = await api.post(
         "/api/v1/auth/login", data=b"{not json", headers={"Content-Type": "application/json"}
     )
-    await problem(broken, 422)
+    assert "not JSON" in (await problem(broken, 400))["detail"]
     huge = await api.post("/api/v1/auth/login", data=b"x" * (65 * 1024))
     await problem(huge, 413)
 
@@ -85,6 +89,18 @@ async def test_bad_registrations_and_tokens_are_refused(api: Client) -> None:
     await problem(await api.get("/api/v1/bots", headers=bearer(tokens["refresh_token"])), 401)
     mixed = await api.post("/api/v1/auth/refresh", json={"refresh_token": tokens["access_token"]})
     await problem(mixed, 401)
+
+
+async def test_the_longest_email_registers_without_a_name(api: Client) -> None:
+    longest = "a" * 64 + "@" + "b" * 185 + ".com"  # 254 characters, more than a name has
+    registered = await api.post(
+        "/api/v1/auth/register", json={"email": longest, "password": PASSWORD}
+    )
+    assert registered.status == 201, await registered.text()
+    account = await api.get(
+        "/api/v1/account", headers=bearer((await registered.json())["access_token"])
+    )
+    assert (await account.json())["name"] == longest[:200]
 
 
 async def test_logins_are_limited_per_email(api: Client) -> None:
@@ -257,7 +273,27 @@ async def test_the_openapi_document_and_the_docs_page(api: Client) -> None:
     assert "Problem" in document["components"]["schemas"]
     page = await api.get("/docs")
     assert page.status == 200
-    assert "/api/v1/auth/login" in await page.text()
+    assert "default-src 'none'" in page.headers["Content-Security-Policy"]
+    # everything the page loads is served here (the browser test renders it)
+    linked = re.findall(r'(?:src|href)="([^"]+)"', await page.text())
+    assert linked, "the page links no script or style"
+    for address in linked:
+        assert address.startswith("/"), address
+        loaded = await api.get(address)
+        assert loaded.status == 200, address
+        kind = loaded.headers["Content-Type"].split(";")[0]
+        assert kind in KINDS or kind.startswith("image/"), address
+    script = await api.get("/docs/static/swagger-ui-bundle.js")
+    assert len(await script.read()) > 500_000
+    again = await api.get(
+        "/docs/static/swagger-ui-bundle.js", headers={"If-None-Match": script.headers["ETag"]}
+    )
+    assert again.status == 304
+    assert (await api.get("/docs/static/swagger-editor-bundle.js")).status == 404
+    assert (await api.get("/docs/static/..%2f..%2fcore.py")).status == 404
+    icon = await api.get("/favicon.ico")
+    assert icon.status == 200
+    assert icon.headers["Content-Type"] == "image/x-icon"
     missing = await api.get("/api/v1/nothing-here")
     await problem(missing, 404)
     wrong = await api.put("/api/v1/bots")

@@ -3,48 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestServer
-from playwright.async_api import Browser, Page, ViewportSize, async_playwright, expect
-from pytest_aiohttp import AiohttpServer
+from playwright.async_api import Browser, Page, ViewportSize, expect
 
-from core.app import create_app
-from core.settings import Settings
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-    # a synthetic microphone, so the voice-note button can record without a person
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-]
 DESKTOP = ViewportSize(width=1280, height=800)
 PHONE = ViewportSize(width=390, height=844)
 
 # answers come from the real engine (embeddings, retrieval, espeak-ng): give them time
 expect.set_options(timeout=30_000)
-
-
-@pytest.fixture
-async def server(aiohttp_server: AiohttpServer, tmp_path: Path) -> TestServer:
-    """The whole application, as ``chorus serve`` runs it, on 127.0.0.1 and a free port."""
-    return await aiohttp_server(create_app(Settings(data_dir=tmp_path / "data")))
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        await browser.close()
 
 
 @pytest.fixture
