@@ -5,6 +5,10 @@ stores the update in the inbox (a redelivered ``update_id`` is a no-op) and answ
 at once; the update is processed in the background through the engine, and replies go
 out through the Bot API. A bot's token is stored, never logged and never part of a URL
 this server builds or prints.
+
+aiogram takes seconds to import (it builds hundreds of pydantic models), so it is
+imported when a Telegram bot is first used, not with this module: a process whose bots
+are not on Telegram never loads it.
 """
 
 from __future__ import annotations
@@ -15,26 +19,14 @@ import io
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from aiogram import Bot
-from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
-from aiogram.exceptions import (
-    TelegramAPIError,
-    TelegramBadRequest,
-    TelegramForbiddenError,
-    TelegramNotFound,
-    TelegramUnauthorizedError,
-)
-from aiogram.types import BotCommand, Update
 from aiohttp import web
 from sqlalchemy import select
 
 from bots.registry import MANAGER_ID
-from channels.telegram import SCHEME, TelegramRenderer, chat_id_of, chat_of, to_inbound
-from channels.telegram_limits import FloodControl
+from channels.telegram_ids import SCHEME, chat_id_of, chat_of
 from core.engine import ConversationEngine
 from core.errors import ChannelRefused, ChannelUnreachable, NotDelivered
 from core.inbox import Delivery, Inbox
@@ -46,6 +38,13 @@ from core.storage.database import Database
 from core.storage.models import ChannelAccount
 from core.voice import AudioFormat
 
+if TYPE_CHECKING:
+    from aiogram import Bot
+    from aiogram.client.session.aiohttp import AiohttpSession
+    from aiogram.types import BotCommand, Update
+
+    from channels.telegram import TelegramRenderer
+
 log = logging.getLogger("chorus.telegram")
 
 CHANNEL = Channel.TELEGRAM.value
@@ -53,18 +52,18 @@ BLOCKED = "has blocked the bot"
 POLL_SECONDS = 25
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
-END_USER_COMMANDS = [
-    BotCommand(command="start", description="Start again"),
-    BotCommand(command="create", description="Make a meditation, affirmations or a ritual"),
-    BotCommand(command="library", description="What I've made for you"),
-    BotCommand(command="voice", description="Spoken replies on or off"),
-    BotCommand(command="help", description="What I can do"),
-    BotCommand(command="cancel", description="Stop what we're doing"),
-    BotCommand(command="human", description="Talk to a person"),
-    BotCommand(command="link", description="One account with your chat on another app"),
-    BotCommand(command="timezone", description="Your time zone, for scheduled messages"),
-    BotCommand(command="stop", description="No more announcements"),
-]
+END_USER_COMMANDS = (
+    ("start", "Start again"),
+    ("create", "Make a meditation, affirmations or a ritual"),
+    ("library", "What I've made for you"),
+    ("voice", "Spoken replies on or off"),
+    ("help", "What I can do"),
+    ("cancel", "Stop what we're doing"),
+    ("human", "Talk to a person"),
+    ("link", "One account with your chat on another app"),
+    ("timezone", "Your time zone, for scheduled messages"),
+    ("stop", "No more announcements"),
+)
 # commands whose message carries a credential: removed from the chat once handled
 SECRET_COMMANDS = frozenset({"token"})
 
@@ -85,7 +84,8 @@ class TelegramChannel:
         *,
         api_base: str,
         public_base_url: str,
-        flood_control: FloodControl | None = None,
+        messages_per_second: float,
+        chat_interval: float,
     ) -> None:
         self._db = db
         self._engine = engine
@@ -93,16 +93,16 @@ class TelegramChannel:
         self._api_base = api_base
         self._public = public_base_url.rstrip("/")
         self._session: AiohttpSession | None = None
-        self._flood_control = flood_control or FloodControl()
+        # Telegram's flood limits, applied by the session's middleware
+        self._flood_limits = (messages_per_second, chat_interval)
         self._accounts: dict[str, tuple[Bot, str, str | None]] = {}
         self._handlers: dict[str, Handler] = {}
         # updates the webhook parsed, until processed (keyed by bot and update id)
         self._parsed: dict[tuple[str, str], Update] = {}
         self._pollers: dict[str, asyncio.Task[None]] = {}
         self._polling = False
-        self._renderer = TelegramRenderer(
-            media.path, lambda reference: media.variant(reference, AudioFormat.MP3)
-        )
+        self._media = media
+        self._renderer: TelegramRenderer | None = None
         inbox.register(CHANNEL, self.process, chat_of_delivery)
         outbox.register(CHANNEL, self.deliver)
 
@@ -125,7 +125,7 @@ class TelegramChannel:
                 await bot.set_webhook(
                     self._webhook_url(bot_id), secret_token=secret, allowed_updates=ALLOWED_UPDATES
                 )
-            await bot.set_my_commands(END_USER_COMMANDS)
+            await bot.set_my_commands(_menu(END_USER_COMMANDS))
         async with self._db.transaction() as session:
             previous = await session.scalars(
                 select(ChannelAccount).where(
@@ -178,7 +178,7 @@ class TelegramChannel:
                     secret_token=secret,
                     allowed_updates=ALLOWED_UPDATES,
                 )
-            await bot.set_my_commands([BotCommand(command=c, description=d) for c, d in commands])
+            await bot.set_my_commands(_menu(commands))
         self._accounts[MANAGER_ID] = (bot, secret, me.username)
         return me.username or str(me.id)
 
@@ -211,6 +211,8 @@ class TelegramChannel:
             raise web.HTTPBadRequest(text="the body is not JSON") from None
         if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
             raise web.HTTPBadRequest(text="not a Telegram update")
+        from aiogram.types import Update
+
         try:
             update = Update.model_validate(payload)
         except ValueError:
@@ -223,6 +225,11 @@ class TelegramChannel:
 
     async def process(self, delivery: Delivery) -> None:
         """Handle one stored update: answer a button press, run the engine, render."""
+        from aiogram.exceptions import TelegramAPIError
+        from aiogram.types import Update
+
+        from channels.telegram import to_inbound
+
         update = self._parsed.pop((delivery.bot_id, delivery.update_id), None)
         account = await self._account(delivery.bot_id)
         if account is None:
@@ -273,8 +280,10 @@ class TelegramChannel:
     ) -> bool:
         """Send ``messages``; False when the user has blocked the bot (from now on they
         are marked unreachable)."""
+        from aiogram.exceptions import TelegramForbiddenError
+
         try:
-            await self._renderer.send(bot, chat_id, messages)
+            await self._rendering().send(bot, chat_id, messages)
         except TelegramForbiddenError:  # blocked by the user, or kicked from the chat
             async with self._db.transaction() as session:
                 await repo.set_reachable(session, bot_id, CHANNEL, str(chat_id), False)
@@ -369,19 +378,51 @@ class TelegramChannel:
         return self._accounts[bot_id]
 
     def _bot(self, token: str) -> Bot:
+        from aiogram import Bot
+        from aiogram.client.default import DefaultBotProperties
+        from aiogram.client.session.aiohttp import AiohttpSession
+        from aiogram.client.telegram import TelegramAPIServer
+
+        from channels.telegram_limits import FloodControl
+
         if self._session is None:
             self._session = AiohttpSession(api=TelegramAPIServer.from_base(self._api_base))
-            self._session.middleware(self._flood_control)
+            per_bot, chat_interval = self._flood_limits
+            self._session.middleware(FloodControl(per_bot=per_bot, chat_interval=chat_interval))
         return Bot(token, session=self._session, default=DefaultBotProperties(parse_mode="HTML"))
+
+    def _rendering(self) -> TelegramRenderer:
+        if self._renderer is None:
+            from channels.telegram import TelegramRenderer
+
+            media = self._media
+            self._renderer = TelegramRenderer(
+                media.path, lambda reference: media.variant(reference, AudioFormat.MP3)
+            )
+        return self._renderer
 
 
 def chat_of_delivery(delivery: Delivery) -> str:
     return chat_of(delivery.payload)
 
 
+def _menu(commands: Sequence[tuple[str, str]]) -> list[BotCommand]:
+    """A command menu for ``set_my_commands``, from (command, description) pairs."""
+    from aiogram.types import BotCommand
+
+    return [BotCommand(command=c, description=d) for c, d in commands]
+
+
 @contextlib.contextmanager
 def _telegram_errors() -> Iterator[None]:
     """Bot API failures as Chorus errors: a refused token, or Telegram out of reach."""
+    from aiogram.exceptions import (
+        TelegramAPIError,
+        TelegramBadRequest,
+        TelegramNotFound,
+        TelegramUnauthorizedError,
+    )
+
     try:
         yield
     except (TelegramUnauthorizedError, TelegramNotFound, TelegramBadRequest) as exc:

@@ -31,8 +31,7 @@ from bots.registry import BotDirectory
 from bots.schedules import CreatorSchedules
 from bots.stats import CreatorStats
 from channels.media import MediaReader, read_local_file
-from channels.telegram import SCHEME as TELEGRAM_FILES
-from channels.telegram_limits import FloodControl
+from channels.telegram_ids import SCHEME as TELEGRAM_FILES
 from channels.telegram_webhook import TelegramChannel
 from channels.whatsapp import MEDIA_SCHEME as TWILIO_MEDIA
 from channels.whatsapp_webhook import WhatsAppChannel
@@ -278,10 +277,8 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         store,
         api_base=settings.telegram_api_base,
         public_base_url=settings.public_base_url,
-        flood_control=FloodControl(
-            per_bot=settings.telegram_messages_per_second,
-            chat_interval=settings.telegram_chat_interval,
-        ),
+        messages_per_second=settings.telegram_messages_per_second,
+        chat_interval=settings.telegram_chat_interval,
     )
     media.register(TELEGRAM_FILES, telegram.read_file)
     widget = WidgetChannel(
