@@ -8,13 +8,15 @@ this server builds or prints.
 
 aiogram takes seconds to import (it builds hundreds of pydantic models), so it is
 imported when a Telegram bot is first used, not with this module: a process whose bots
-are not on Telegram never loads it.
+are not on Telegram never loads it, and a server whose bots are loads it in the
+background at start-up (:meth:`TelegramChannel.load`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import io
 import logging
 import secrets
@@ -64,6 +66,8 @@ END_USER_COMMANDS = (
     ("timezone", "Your time zone, for scheduled messages"),
     ("stop", "No more announcements"),
 )
+#: the modules behind the Bot API client, imported on first use (see :meth:`load`)
+BOT_API_MODULES = ("channels.telegram", "channels.telegram_limits", "aiogram.client.default")
 # commands whose message carries a credential: removed from the chat once handled
 SECRET_COMMANDS = frozenset({"token"})
 
@@ -355,6 +359,24 @@ class TelegramChannel:
                 await self._inbox.accept(bot_id, CHANNEL, str(update.update_id), payload)
                 offset = update.update_id + 1
 
+    async def in_use(self) -> bool:
+        """Whether any bot of this installation is on Telegram (the manager bot, or a bot
+        with a token)."""
+        if MANAGER_ID in self._accounts:
+            return True
+        async with self._db.read() as session:
+            found = await session.scalar(
+                select(ChannelAccount.bot_id)
+                .where(ChannelAccount.channel == CHANNEL, ChannelAccount.token.is_not(None))
+                .limit(1)
+            )
+        return found is not None
+
+    async def load(self) -> None:
+        """Import the Bot API client in a worker thread, so that the first update does
+        not wait seconds for it and the event loop keeps serving meanwhile."""
+        await asyncio.to_thread(_import_bot_api)
+
     async def close(self) -> None:
         """Stop polling and close the Bot API connections."""
         for task in self._pollers.values():
@@ -404,6 +426,11 @@ class TelegramChannel:
 
 def chat_of_delivery(delivery: Delivery) -> str:
     return chat_of(delivery.payload)
+
+
+def _import_bot_api() -> None:
+    for name in BOT_API_MODULES:
+        importlib.import_module(name)
 
 
 def _menu(commands: Sequence[tuple[str, str]]) -> list[BotCommand]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -279,12 +280,8 @@ async def _credits(services: Services, bot_id: str, user: str, grant: int | None
 
 
 def _serve(settings: Settings, host: str, port: int) -> int:
-    from aiohttp import web
+    from core.server import serve
 
-    from core.app import create_app
-
-    log.info("serving on http://%s:%s", host, port)
-    web.run_app(
-        create_app(settings), host=host, port=port, print=None, shutdown_timeout=10, access_log=None
-    )
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C before the server handles it
+        asyncio.run(serve(settings, host, port))
     return 0

@@ -457,11 +457,18 @@ def build_voice(settings: Settings, store: MediaStore, read: AttachmentReader) -
 
 
 async def prepare(services: Services) -> None:
-    """Migrate the schema and give a fresh installation the demo bot and its knowledge."""
+    """Migrate the schema, give a fresh installation the demo bot and its knowledge, and
+    resume the work a previous process left."""
+    if await prepare_for_requests(services):
+        await teach_demo(services)
+
+
+async def prepare_for_requests(services: Services) -> bool:
+    """:func:`prepare` but for the demo bot's knowledge, which takes seconds (the embedding
+    model, the vector store): the server has it learned in the background once it serves.
+    True when the demo bot is new, and so has its notes to learn (:func:`teach_demo`)."""
     await services.db.migrate()
-    if await services.bots.ensure_demo():
-        for path in sorted(DEMO_KNOWLEDGE.glob("*.md")):
-            await services.knowledge.ingest_path(DEMO_BOT.id, path)
+    new_demo = await services.bots.ensure_demo()
     await services.credits.ledger.expire()
     await services.fanout.start()
     await services.studio.resume()
@@ -469,6 +476,13 @@ async def prepare(services: Services) -> None:
     if services.broadcasts is not None:
         await services.broadcasts.resume()
     await services.inbox.resume()
+    return new_demo
+
+
+async def teach_demo(services: Services) -> None:
+    """The demo bot learns the notes it ships with."""
+    for path in sorted(DEMO_KNOWLEDGE.glob("*.md")):
+        await services.knowledge.ingest_path(DEMO_BOT.id, path)
 
 
 @contextlib.asynccontextmanager

@@ -1,4 +1,4 @@
-"""What each command loads: the libraries that take seconds to import
+"""What each command and the server load: the libraries that take seconds to import
 (aiogram's models, Chroma, the payment and messaging SDKs, the speech and embedding
 runtimes) only when something uses them. Times are measured by ``bench/startup.py``;
 these tests check which modules a fresh process imports, so they cannot flake.
@@ -31,6 +31,41 @@ try:
 except SystemExit as exc:
     code = exc.code
 print(json.dumps({"code": code, "modules": sorted(set(sys.modules) - before)}))
+"""
+
+#: starts the application as ``chorus serve`` does, and prints the modules it imported
+#: once ``/ready`` answers 200 (ARGV: ``telegram`` first gives a bot a Telegram token)
+SERVER = """
+import asyncio, json, sys
+import aiohttp
+from aiohttp import web
+from core.app import create_app
+from core.settings import Settings
+
+async def main():
+    settings = Settings()
+    if sys.argv[1:] == ["telegram"]:
+        from core.services import build_services, close, prepare
+        from core.storage.models import ChannelAccount
+        services = build_services(settings)
+        await prepare(services)
+        async with services.db.transaction() as session:
+            session.add(ChannelAccount(
+                bot_id="demo", channel="telegram", external_id="7", token="7:x", secret="s"
+            ))
+        await close(services)
+    runner = web.AppRunner(create_app(settings))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    async with aiohttp.ClientSession() as http:
+        while (await http.get(f"http://127.0.0.1:{port}/ready")).status != 200:
+            await asyncio.sleep(0.05)
+    await runner.cleanup()
+    print(json.dumps({"code": 0, "modules": sorted(sys.modules)}))
+
+asyncio.run(main())
 """
 
 
@@ -84,3 +119,15 @@ def test_chatting_loads_no_channel_payment_or_vector_library(prepared: Path) -> 
     for package in HEAVY:
         assert not _loaded(modules, package), package
     assert "core.engine" in modules
+
+
+def test_the_server_loads_telegram_only_when_a_bot_is_on_it(prepared: Path) -> None:
+    modules = _imports(SERVER, cwd=prepared)
+    for package in ("aiogram", "twilio", "stripe", "faster_whisper", "torch"):
+        assert not _loaded(modules, package), package
+    # ready means the vector store and the embedding model were loaded beforehand
+    assert _loaded(modules, "chromadb")
+    assert _loaded(modules, "onnxruntime")
+    with_telegram = _imports(SERVER, "telegram", cwd=prepared)
+    assert "aiogram.types" in with_telegram
+    assert "channels.telegram" in with_telegram

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page, ViewportSize, async_playwright, expect
-from pytest_aiohttp import AiohttpServer
+from pytest_aiohttp import AiohttpClient, AiohttpServer
 
 from core.app import create_app
 from core.settings import Settings
+from tests.test_channels.telegram_app import services_ready
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -34,9 +35,14 @@ expect.set_options(timeout=30_000)
 
 
 @pytest.fixture
-async def server(aiohttp_server: AiohttpServer, tmp_path: Path) -> TestServer:
-    """The whole application, as ``chorus serve`` runs it, on 127.0.0.1 and a free port."""
-    return await aiohttp_server(create_app(Settings(data_dir=tmp_path / "data")))
+async def server(
+    aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, tmp_path: Path
+) -> TestServer:
+    """The whole application, as ``chorus serve`` runs it, on 127.0.0.1 and a free port,
+    once it is ready (the demo bot has learned its notes)."""
+    served = await aiohttp_server(create_app(Settings(data_dir=tmp_path / "data")))
+    await services_ready(await aiohttp_client(served))
+    return served
 
 
 @pytest.fixture
