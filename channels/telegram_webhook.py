@@ -100,6 +100,8 @@ class TelegramChannel:
         # Telegram's flood limits, applied by the session's middleware
         self._flood_limits = (messages_per_second, chat_interval)
         self._accounts: dict[str, tuple[Bot, str, str | None]] = {}
+        # the manager bot's token and webhook secret, when this server runs it
+        self._manager: tuple[str, str] | None = None
         self._handlers: dict[str, Handler] = {}
         # updates the webhook parsed, until processed (keyed by bot and update id)
         self._parsed: dict[tuple[str, str], Update] = {}
@@ -167,13 +169,16 @@ class TelegramChannel:
     def serve_manager(self, token: str, secret: str, handler: Handler) -> None:
         """Run the platform's manager bot with this token: its updates arrive at
         ``/webhooks/telegram/manager`` with ``secret`` and are answered by ``handler``."""
-        self._accounts[MANAGER_ID] = (self._bot(token), secret, None)
+        self._manager = (token, secret)
         self._handlers[MANAGER_ID] = handler
 
     async def start_manager(self, commands: Sequence[tuple[str, str]]) -> str:
         """Introduce the manager bot to Telegram: getMe, its webhook (unless this process
         polls) and the creators' command menu. Returns its username."""
-        bot, secret, _ = self._accounts[MANAGER_ID]
+        account = await self._account(MANAGER_ID)
+        if account is None:
+            raise ValueError("no manager bot: serve_manager was not called")
+        bot, secret, _ = account
         with _telegram_errors():
             me = await bot.get_me()
             if not self._polling:
@@ -362,7 +367,7 @@ class TelegramChannel:
     async def in_use(self) -> bool:
         """Whether any bot of this installation is on Telegram (the manager bot, or a bot
         with a token)."""
-        if MANAGER_ID in self._accounts:
+        if self._manager is not None:
             return True
         async with self._db.read() as session:
             found = await session.scalar(
@@ -387,6 +392,12 @@ class TelegramChannel:
 
     async def _account(self, bot_id: str) -> tuple[Bot, str, str | None] | None:
         if bot_id in self._accounts:
+            return self._accounts[bot_id]
+        if bot_id == MANAGER_ID:
+            if self._manager is None:
+                return None
+            token, secret = self._manager
+            self._accounts[bot_id] = (self._bot(token), secret, None)
             return self._accounts[bot_id]
         async with self._db.read() as session:
             account = await session.scalar(
