@@ -28,6 +28,7 @@ from knowledge.chunking import KnowledgeChunk, StructuredChunker
 from knowledge.documents import Limits, LoadedDocument, Progress, ProgressCallback, no_progress
 from knowledge.embeddings import Embedder
 from knowledge.errors import DocumentTooLarge, UnknownDocument, UnreadableDocument
+from knowledge.loaders import load_bytes, load_url
 from knowledge.netguard import public_session
 from knowledge.vectorstore import ChromaStore
 
@@ -104,9 +105,6 @@ class KnowledgeBase:
         known = await self._find(bot_id, content_hash)
         if known is not None:
             return IngestResult(known, added=False)
-        # the loaders bring their parsers (PDF, DOCX, HTML): loaded when a document comes
-        from knowledge.loaders import load_bytes
-
         document = await asyncio.to_thread(
             load_bytes, data, name, mime_type=mime_type, limits=self.limits, progress=progress
         )
@@ -117,8 +115,6 @@ class KnowledgeBase:
     ) -> IngestResult:
         """Fetch a web page or file and ingest it."""
         await self._require_bot(bot_id)
-        from knowledge.loaders import load_url
-
         if self._http is None:
             self._http = aiohttp.ClientSession() if self._allow_private_urls else public_session()
         document = await load_url(url, session=self._http, limits=self.limits, progress=progress)
