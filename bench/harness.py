@@ -160,7 +160,7 @@ async def serve_chorus(settings: Settings, attach: Callable[[Services], Awaitabl
     app = create_app(settings)
 
     async def ready() -> None:
-        await app[STARTUP].prepared.wait()
+        await app[STARTUP].ready.wait()
         await attach(app[SERVICES])
 
     await serve(app, ready)

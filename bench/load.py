@@ -155,7 +155,7 @@ async def serve_one(kind: str, api_base: str, data_dir: Path, attach: bool) -> N
     app.router.add_post("/bench/push", push)
 
     async def ready() -> None:
-        await app[STARTUP].prepared.wait()
+        await app[STARTUP].ready.wait()
         if attach:
             await app[SERVICES].telegram.attach(BOT, TOKEN)
 

@@ -19,20 +19,22 @@ import logging
 import urllib.parse
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-import stripe
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from stripe.params.checkout import (
-    SessionCreateParams,
-    SessionCreateParamsLineItemPriceData,
-)
 
 from billing.pricing import Pack, Pricing, Tier
 from bots.profile import BotProfile
 from core.errors import ChorusError
 from core.storage.database import Database
 from core.storage.models import ChannelAccount, Payment, utcnow
+
+if TYPE_CHECKING:
+    from stripe.params.checkout import (
+        SessionCreateParams,
+        SessionCreateParamsLineItemPriceData,
+    )
 
 log = logging.getLogger("chorus.billing")
 
@@ -55,11 +57,14 @@ class Buyer:
 
 
 class Checkout:
-    """Creates Checkout Sessions for a bot's packs and tiers."""
+    """Creates Checkout Sessions for a bot's packs and tiers. The stripe SDK is loaded
+    when one is made, that is when Stripe is configured."""
 
     def __init__(
         self, db: Database, secret_key: str, public_base_url: str, api_base: str | None = None
     ) -> None:
+        import stripe
+
         self._db = db
         self._base = public_base_url.rstrip("/")
         self._http = stripe.AIOHTTPClient()
@@ -74,6 +79,8 @@ class Checkout:
         self, buyer: Buyer, offer_id: str, idempotency_key: str | None = None
     ) -> Payment:
         """The checkout for ``offer_id``: reused if one is open, else created."""
+        import stripe
+
         pricing = buyer.bot.pricing
         offer: Pack | Tier | None = pricing.pack(offer_id) or pricing.tier(offer_id)
         if offer is None:

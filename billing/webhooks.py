@@ -29,7 +29,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import stripe
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -103,6 +102,8 @@ class StripeWebhooks:
             raise WebhookRejected("the body is too large for a Stripe event")
         if not signature:
             raise WebhookRejected("the Stripe-Signature header is missing")
+        import stripe  # on the first event rather than at every start: a tenth of a second
+
         try:
             stripe.WebhookSignature.verify_header(
                 body.decode("utf-8"), signature, self._secret, TOLERANCE

@@ -15,7 +15,6 @@ import logging
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from aiogram import Bot
 from aiogram.methods import (
@@ -40,6 +39,7 @@ from aiogram.types import (
 )
 
 from channels import base
+from channels.telegram_ids import file_reference, sender_of
 from core.messages import (
     Attachment,
     AttachmentKind,
@@ -58,7 +58,6 @@ MAX_TEXT = 4096
 MAX_CALLBACK_DATA = 64  # bytes, the Bot API's limit
 #: recordings longer than this go out as audio files (seekable, titled), not voice notes
 LONG_AUDIO_SECONDS = 600
-SCHEME = "tg"
 #: The models of the Bot API answers this channel reads, held for the life of the process.
 #: aiogram parametrises ``Response[...]`` on every call and pydantic caches parametrised
 #: models only weakly, so the garbage collector kept dropping them and sends rebuilt them
@@ -80,37 +79,6 @@ RESPONSE_MODELS = tuple(
         )
     }.values()
 )
-
-
-def file_reference(bot_id: str, file_id: str) -> str:
-    """How a Telegram file is named on an attachment: ``tg://BOT/FILE_ID``."""
-    return f"{SCHEME}://{bot_id}/{file_id}"
-
-
-def chat_of(payload: dict[str, Any]) -> str:
-    """The chat an update belongs to (updates of one chat are handled in order)."""
-    for key in ("message", "edited_message", "callback_query", "my_chat_member"):
-        part = payload.get(key)
-        if isinstance(part, dict):
-            message = part.get("message", part) if key == "callback_query" else part
-            chat = message.get("chat") if isinstance(message, dict) else None
-            if isinstance(chat, dict) and "id" in chat:
-                return str(chat["id"])
-            sender = part.get("from")
-            if isinstance(sender, dict) and "id" in sender:
-                return str(sender["id"])
-    return "-"
-
-
-def sender_of(chat_id: int, user_id: int | None, private: bool) -> str:
-    """The engine's sender id: the chat in a private chat; in a group, each member has
-    their own conversation with the bot (``CHAT/USER``)."""
-    return str(chat_id) if private or user_id is None else f"{chat_id}/{user_id}"
-
-
-def chat_id_of(sender_id: str) -> int:
-    """The Telegram chat to send to for an engine sender id."""
-    return int(sender_id.split("/", 1)[0])
 
 
 def to_inbound(bot_id: str, update: Update, username: str | None = None) -> InboundMessage | None:

@@ -5,37 +5,31 @@ stores the update in the inbox (a redelivered ``update_id`` is a no-op) and answ
 at once; the update is processed in the background through the engine, and replies go
 out through the Bot API. A bot's token is stored, never logged and never part of a URL
 this server builds or prints.
+
+aiogram takes seconds to import (it builds hundreds of pydantic models), so it is
+imported when a Telegram bot is first used, not with this module: a process whose bots
+are not on Telegram never loads it, and a server whose bots are loads it in the
+background at start-up (:meth:`TelegramChannel.load`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import io
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from aiogram import Bot
-from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
-from aiogram.exceptions import (
-    TelegramAPIError,
-    TelegramBadRequest,
-    TelegramForbiddenError,
-    TelegramNotFound,
-    TelegramUnauthorizedError,
-)
-from aiogram.types import BotCommand, Update
 from aiohttp import web
 from sqlalchemy import select
 
 from bots.profile import BotProfile, Features
 from bots.registry import MANAGER_ID
-from channels.telegram import SCHEME, TelegramRenderer, chat_id_of, chat_of, to_inbound
-from channels.telegram_limits import FloodControl
+from channels.telegram_ids import SCHEME, chat_id_of, chat_of
 from core.engine import ConversationEngine
 from core.errors import ChannelRefused, ChannelUnreachable, NotDelivered
 from core.inbox import Delivery, Inbox
@@ -48,6 +42,13 @@ from core.storage.models import Bot as BotRow
 from core.storage.models import ChannelAccount
 from core.voice import AudioFormat
 
+if TYPE_CHECKING:
+    from aiogram import Bot
+    from aiogram.client.session.aiohttp import AiohttpSession
+    from aiogram.types import BotCommand, Update
+
+    from channels.telegram import TelegramRenderer
+
 log = logging.getLogger("chorus.telegram")
 
 CHANNEL = Channel.TELEGRAM.value
@@ -55,18 +56,20 @@ BLOCKED = "has blocked the bot"
 POLL_SECONDS = 25
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
-END_USER_COMMANDS = [
-    BotCommand(command="start", description="Start again"),
-    BotCommand(command="create", description="Make a meditation, affirmations or a ritual"),
-    BotCommand(command="library", description="What I've made for you"),
-    BotCommand(command="voice", description="Spoken replies on or off"),
-    BotCommand(command="help", description="What I can do"),
-    BotCommand(command="cancel", description="Stop what we're doing"),
-    BotCommand(command="human", description="Talk to a person"),
-    BotCommand(command="link", description="One account with your chat on another app"),
-    BotCommand(command="timezone", description="Your time zone, for scheduled messages"),
-    BotCommand(command="stop", description="No more announcements"),
-]
+END_USER_COMMANDS = (
+    ("start", "Start again"),
+    ("create", "Make a meditation, affirmations or a ritual"),
+    ("library", "What I've made for you"),
+    ("voice", "Spoken replies on or off"),
+    ("help", "What I can do"),
+    ("cancel", "Stop what we're doing"),
+    ("human", "Talk to a person"),
+    ("link", "One account with your chat on another app"),
+    ("timezone", "Your time zone, for scheduled messages"),
+    ("stop", "No more announcements"),
+)
+#: the modules behind the Bot API client, imported on first use (see :meth:`load`)
+BOT_API_MODULES = ("channels.telegram", "channels.telegram_limits", "aiogram.client.default")
 #: the menu entries of each feature a creator can switch off
 FEATURE_COMMANDS = {"create": frozenset({"create", "library"})}
 
@@ -77,7 +80,7 @@ def end_user_commands(features: Features) -> list[BotCommand]:
     for name, commands in FEATURE_COMMANDS.items():
         if not getattr(features, name):
             hidden |= commands
-    return [c for c in END_USER_COMMANDS if c.command not in hidden]
+    return _menu([(c, d) for c, d in END_USER_COMMANDS if c not in hidden])
 
 
 # commands whose message carries a credential: removed from the chat once handled
@@ -100,7 +103,8 @@ class TelegramChannel:
         *,
         api_base: str,
         public_base_url: str,
-        flood_control: FloodControl | None = None,
+        messages_per_second: float,
+        chat_interval: float,
     ) -> None:
         self._db = db
         self._engine = engine
@@ -108,16 +112,18 @@ class TelegramChannel:
         self._api_base = api_base
         self._public = public_base_url.rstrip("/")
         self._session: AiohttpSession | None = None
-        self._flood_control = flood_control or FloodControl()
+        # Telegram's flood limits, applied by the session's middleware
+        self._flood_limits = (messages_per_second, chat_interval)
         self._accounts: dict[str, tuple[Bot, str, str | None]] = {}
+        # the manager bot's token and webhook secret, when this server runs it
+        self._manager: tuple[str, str] | None = None
         self._handlers: dict[str, Handler] = {}
         # updates the webhook parsed, until processed (keyed by bot and update id)
         self._parsed: dict[tuple[str, str], Update] = {}
         self._pollers: dict[str, asyncio.Task[None]] = {}
         self._polling = False
-        self._renderer = TelegramRenderer(
-            media.path, lambda reference: media.variant(reference, AudioFormat.MP3)
-        )
+        self._media = media
+        self._renderer: TelegramRenderer | None = None
         inbox.register(CHANNEL, self.process, chat_of_delivery)
         outbox.register(CHANNEL, self.deliver)
 
@@ -192,13 +198,16 @@ class TelegramChannel:
     def serve_manager(self, token: str, secret: str, handler: Handler) -> None:
         """Run the platform's manager bot with this token: its updates arrive at
         ``/webhooks/telegram/manager`` with ``secret`` and are answered by ``handler``."""
-        self._accounts[MANAGER_ID] = (self._bot(token), secret, None)
+        self._manager = (token, secret)
         self._handlers[MANAGER_ID] = handler
 
     async def start_manager(self, commands: Sequence[tuple[str, str]]) -> str:
         """Introduce the manager bot to Telegram: getMe, its webhook (unless this process
         polls) and the creators' command menu. Returns its username."""
-        bot, secret, _ = self._accounts[MANAGER_ID]
+        account = await self._account(MANAGER_ID)
+        if account is None:
+            raise ValueError("no manager bot: serve_manager was not called")
+        bot, secret, _ = account
         with _telegram_errors():
             me = await bot.get_me()
             if not self._polling:
@@ -207,7 +216,7 @@ class TelegramChannel:
                     secret_token=secret,
                     allowed_updates=ALLOWED_UPDATES,
                 )
-            await bot.set_my_commands([BotCommand(command=c, description=d) for c, d in commands])
+            await bot.set_my_commands(_menu(commands))
         self._accounts[MANAGER_ID] = (bot, secret, me.username)
         return me.username or str(me.id)
 
@@ -240,6 +249,8 @@ class TelegramChannel:
             raise web.HTTPBadRequest(text="the body is not JSON") from None
         if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
             raise web.HTTPBadRequest(text="not a Telegram update")
+        from aiogram.types import Update
+
         try:
             update = Update.model_validate(payload)
         except ValueError:
@@ -252,6 +263,11 @@ class TelegramChannel:
 
     async def process(self, delivery: Delivery) -> None:
         """Handle one stored update: answer a button press, run the engine, render."""
+        from aiogram.exceptions import TelegramAPIError
+        from aiogram.types import Update
+
+        from channels.telegram import to_inbound
+
         update = self._parsed.pop((delivery.bot_id, delivery.update_id), None)
         account = await self._account(delivery.bot_id)
         if account is None:
@@ -302,8 +318,10 @@ class TelegramChannel:
     ) -> bool:
         """Send ``messages``; False when the user has blocked the bot (from now on they
         are marked unreachable)."""
+        from aiogram.exceptions import TelegramForbiddenError
+
         try:
-            await self._renderer.send(bot, chat_id, messages)
+            await self._rendering().send(bot, chat_id, messages)
         except TelegramForbiddenError:  # blocked by the user, or kicked from the chat
             async with self._db.transaction() as session:
                 await repo.set_reachable(session, bot_id, CHANNEL, str(chat_id), False)
@@ -375,6 +393,24 @@ class TelegramChannel:
                 await self._inbox.accept(bot_id, CHANNEL, str(update.update_id), payload)
                 offset = update.update_id + 1
 
+    async def in_use(self) -> bool:
+        """Whether any bot of this installation is on Telegram (the manager bot, or a bot
+        with a token)."""
+        if self._manager is not None:
+            return True
+        async with self._db.read() as session:
+            found = await session.scalar(
+                select(ChannelAccount.bot_id)
+                .where(ChannelAccount.channel == CHANNEL, ChannelAccount.token.is_not(None))
+                .limit(1)
+            )
+        return found is not None
+
+    async def load(self) -> None:
+        """Import the Bot API client in a worker thread, so that the first update does
+        not wait seconds for it and the event loop keeps serving meanwhile."""
+        await asyncio.to_thread(_import_bot_api)
+
     async def close(self) -> None:
         """Stop polling and close the Bot API connections."""
         for task in self._pollers.values():
@@ -385,6 +421,12 @@ class TelegramChannel:
 
     async def _account(self, bot_id: str) -> tuple[Bot, str, str | None] | None:
         if bot_id in self._accounts:
+            return self._accounts[bot_id]
+        if bot_id == MANAGER_ID:
+            if self._manager is None:
+                return None
+            token, secret = self._manager
+            self._accounts[bot_id] = (self._bot(token), secret, None)
             return self._accounts[bot_id]
         async with self._db.read() as session:
             account = await session.scalar(
@@ -398,19 +440,56 @@ class TelegramChannel:
         return self._accounts[bot_id]
 
     def _bot(self, token: str) -> Bot:
+        from aiogram import Bot
+        from aiogram.client.default import DefaultBotProperties
+        from aiogram.client.session.aiohttp import AiohttpSession
+        from aiogram.client.telegram import TelegramAPIServer
+
+        from channels.telegram_limits import FloodControl
+
         if self._session is None:
             self._session = AiohttpSession(api=TelegramAPIServer.from_base(self._api_base))
-            self._session.middleware(self._flood_control)
+            per_bot, chat_interval = self._flood_limits
+            self._session.middleware(FloodControl(per_bot=per_bot, chat_interval=chat_interval))
         return Bot(token, session=self._session, default=DefaultBotProperties(parse_mode="HTML"))
+
+    def _rendering(self) -> TelegramRenderer:
+        if self._renderer is None:
+            from channels.telegram import TelegramRenderer
+
+            media = self._media
+            self._renderer = TelegramRenderer(
+                media.path, lambda reference: media.variant(reference, AudioFormat.MP3)
+            )
+        return self._renderer
 
 
 def chat_of_delivery(delivery: Delivery) -> str:
     return chat_of(delivery.payload)
 
 
+def _import_bot_api() -> None:
+    for name in BOT_API_MODULES:
+        importlib.import_module(name)
+
+
+def _menu(commands: Sequence[tuple[str, str]]) -> list[BotCommand]:
+    """A command menu for ``set_my_commands``, from (command, description) pairs."""
+    from aiogram.types import BotCommand
+
+    return [BotCommand(command=c, description=d) for c, d in commands]
+
+
 @contextlib.contextmanager
 def _telegram_errors() -> Iterator[None]:
     """Bot API failures as Chorus errors: a refused token, or Telegram out of reach."""
+    from aiogram.exceptions import (
+        TelegramAPIError,
+        TelegramBadRequest,
+        TelegramNotFound,
+        TelegramUnauthorizedError,
+    )
+
     try:
         yield
     except (TelegramUnauthorizedError, TelegramNotFound, TelegramBadRequest) as exc:

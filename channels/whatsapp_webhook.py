@@ -24,15 +24,12 @@ import re
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
 from sqlalchemy import select
-from twilio.base.exceptions import TwilioRestException
-from twilio.request_validator import RequestValidator
-from twilio.rest import Client
 
 from bots.registry import BotDirectory
 from channels.whatsapp import MEDIA_SCHEME, PREFIX, form_dict, render, sender_of, to_inbound
@@ -46,6 +43,9 @@ from core.messages import OutboundMessage as Reply
 from core.outbox import Address, Outbox
 from core.storage.database import Database
 from core.storage.models import ChannelAccount
+
+if TYPE_CHECKING:
+    from twilio.rest import Client
 
 log = logging.getLogger("chorus.whatsapp")
 
@@ -74,7 +74,11 @@ def within_window(last_inbound: datetime | None, now: datetime) -> bool:
 
 
 class WhatsAppChannel:
-    """The bots' WhatsApp numbers, through one Twilio account."""
+    """The bots' WhatsApp numbers, through one Twilio account.
+
+    The twilio SDK (and the HTTP stack under it) is imported when a webhook or a message
+    first needs it, not when the channel is made: most processes never do.
+    """
 
     def __init__(
         self,
@@ -170,6 +174,8 @@ class WhatsAppChannel:
         url = self._public + request.path_qs
         signature = request.headers.get(SIGNATURE_HEADER, "")
         assert self._token is not None
+        from twilio.request_validator import RequestValidator
+
         if not signature or not RequestValidator(self._token).validate(url, form, signature):
             log.info("refused a WhatsApp webhook with a bad signature (%s)", request.path)
             raise web.HTTPForbidden(text="bad or missing X-Twilio-Signature")
@@ -249,6 +255,8 @@ class WhatsAppChannel:
     ) -> str | None:
         """Send one message (retrying 429 and 5xx) and record it (unless not ``record``);
         Twilio's error, if it refused."""
+        from twilio.base.exceptions import TwilioRestException
+
         fields["status_callback"] = f"{self._public}/webhooks/whatsapp/{bot_id}/status"
         sid, status, error = None, "failed", None
         for attempt in range(ATTEMPTS):
@@ -331,6 +339,8 @@ class WhatsAppChannel:
 
     def _twilio(self) -> Client:
         if self._client is None:
+            from twilio.rest import Client
+
             # environment={}: TWILIO_EDGE/TWILIO_REGION of the process would rewrite the host
             self._client = Client(self._sid, self._token, environment={})
             if self._api_base:

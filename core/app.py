@@ -4,6 +4,10 @@
 ``cleanup_ctx`` per resource so that shutdown mirrors start-up, and mounts the routes.
 The server starts even when the database is down: ``/health`` answers, ``/ready`` names
 the failing part, and the schema is brought up to date as soon as the database returns.
+It serves as soon as the schema is ready; what takes seconds to load (the vector store,
+the embedding model, the demo bot's notes on a new installation, the Telegram client
+when a bot is on Telegram) loads in the background meanwhile, and ``/ready`` answers
+200 once it has.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,7 +40,7 @@ from core.errors import (
 from core.jobs import QueuedJobs
 from core.logs import REQUEST_ID, request_id
 from core.metrics import Metrics
-from core.services import SERVICES, Services, build_services, prepare
+from core.services import SERVICES, Services, build_services, prepare_for_requests, teach_demo
 from core.services import close as close_services
 from core.settings import Settings
 from core.storage import repository as repo
@@ -50,18 +55,22 @@ READY_TIMEOUT = 3.0
 
 
 class Startup:
-    """Whether the schema is ready, and the task that keeps trying while it is not."""
+    """Whether the schema is ready (``prepared``), whether what loads slowly has loaded too
+    (``ready``; ``loading`` names what is loading meanwhile), and the task that gets there,
+    trying again while the database is away."""
 
     def __init__(self) -> None:
         self.prepared = asyncio.Event()
+        self.ready = asyncio.Event()
         self.first_attempt = asyncio.Event()
         self.last_error: str | None = None
+        self.loading: str | None = None
         self.task: asyncio.Task[None] | None = None
 
     async def run(self, services: Services) -> None:
         while True:
             try:
-                await prepare(services)
+                new_demo = await prepare_for_requests(services)
             except StorageUnavailable as exc:
                 if self.last_error != exc.reason:
                     log.error(
@@ -71,20 +80,50 @@ class Startup:
                 self.first_attempt.set()
                 await asyncio.sleep(RETRY_SECONDS)
             else:
-                # what start-up loaded (models, ORM, schemas) lives as long as the process:
-                # keep the collector from rescanning it on every collection
-                gc.collect()
-                gc.freeze()
-                self.last_error = None
-                self.prepared.set()
-                self.first_attempt.set()
-                log.info("database ready at %s", services.db.display_url)
-                if services.settings.telegram_polling:
-                    polled = await services.telegram.start_polling()
-                    log.info("polling %d Telegram bot(s) for updates", polled)
-                if services.manager is not None:
-                    await introduce_manager(services.telegram)
-                return
+                break
+        self.last_error = None
+        self.loading = "what the first requests need"
+        self.prepared.set()
+        self.first_attempt.set()
+        log.info("database ready at %s", services.db.display_url)
+        await self._load(services, new_demo)
+        # what start-up loaded (models, ORM, schemas) lives as long as the process: keep
+        # the collector from rescanning it on every collection
+        gc.collect()
+        gc.freeze()
+        self.loading = None
+        self.ready.set()
+        log.info("ready")
+        if services.settings.telegram_polling:
+            polled = await services.telegram.start_polling()
+            log.info("polling %d Telegram bot(s) for updates", polled)
+        if services.manager is not None:
+            await introduce_manager(services.telegram)
+
+    async def _load(self, services: Services, new_demo: bool) -> None:
+        """Load, while requests are served, what the first of them would otherwise wait
+        seconds for. A part that fails is logged and left to load on first use; ``/ready``
+        reports the vector store's own failure."""
+        parts: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+        if new_demo:
+            parts.append(("the demo bot's notes", lambda: teach_demo(services)))
+        parts.append(("the vector store and the embedding model", services.retriever.load))
+        parts.append(("the Telegram client", lambda: _load_telegram(services.telegram)))
+        for what, load in parts:
+            self.loading = what
+            started = time.perf_counter()
+            try:
+                await load()
+            except Exception as exc:  # Chroma, the model, the database: their own errors
+                log.warning("loading %s failed: %s", what, exc)
+            else:
+                log.info("loaded %s in %.2f s", what, time.perf_counter() - started)
+
+
+async def _load_telegram(telegram: TelegramChannel) -> None:
+    """aiogram (seconds of importing), when a bot of this installation is on Telegram."""
+    if await telegram.in_use():
+        await telegram.load()
 
 
 async def introduce_manager(telegram: TelegramChannel) -> None:
@@ -176,12 +215,16 @@ async def ready(request: web.Request) -> web.Response:
         failing["database"] = exc.reason
     except TimeoutError:
         failing["database"] = f"no answer within {READY_TIMEOUT:g} s"
-    try:
-        await asyncio.wait_for(services.vectors.ping(), timeout=READY_TIMEOUT)
-    except TimeoutError:
-        failing["vector_store"] = f"no answer within {READY_TIMEOUT:g} s"
-    except Exception as exc:  # Chroma raises its own and the HTTP client's errors
-        failing["vector_store"] = str(exc) or type(exc).__name__
+    if (loading := startup.loading) is not None:
+        # start-up is opening the vector store itself: no ping to queue behind it
+        failing["startup"] = f"loading {loading}"
+    else:
+        try:
+            await asyncio.wait_for(services.vectors.ping(), timeout=READY_TIMEOUT)
+        except TimeoutError:
+            failing["vector_store"] = f"no answer within {READY_TIMEOUT:g} s"
+        except Exception as exc:  # Chroma raises its own and the HTTP client's errors
+            failing["vector_store"] = str(exc) or type(exc).__name__
     if "database" not in failing and not startup.prepared.is_set():
         failing["database"] = startup.last_error or "schema migration still running"
     # a failing language model degrades answers (the grounded composer takes over) but

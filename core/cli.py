@@ -2,20 +2,23 @@
 
 Exit codes: 0 on success, 2 for bad input (an unknown bot, a bad argument), 1 when
 something failed (the database is locked or unreachable).
+
+Only modules that need nothing outside the standard library are imported up front; each
+command imports the rest when it runs, so ``chorus --help`` loads little more than
+argparse and no command waits for libraries it does not use (``bench/startup.py``).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, TypeVar
 
 from channels.terminal import TerminalChannel
-from channels.whatsapp_webhook import normalise_number
 from core import knowledge_cli
 from core.errors import (
     BotNameTaken,
@@ -26,10 +29,13 @@ from core.errors import (
 )
 from core.logs import configure_logging
 from core.messages import Channel
-from core.services import Services, open_services
-from core.settings import Settings
 from webwidget.embed import embed_snippet
 
+if TYPE_CHECKING:
+    from core.services import Services
+    from core.settings import Settings
+
+T = TypeVar("T")
 LOCAL_USER = "local"
 DEFAULT_HOST = "0.0.0.0"  # noqa: S104 - a server listens on all
 DEFAULT_PORT = 8080
@@ -137,6 +143,11 @@ def _port(text: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one ``chorus`` command and return its exit code."""
     args = _parser().parse_args(argv)
+    # imported once the arguments are good: `--help` and usage errors need neither
+    from pydantic import ValidationError
+
+    from core.settings import Settings
+
     try:
         settings = Settings()
     except ValidationError as exc:
@@ -170,7 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_worker(settings)
     runner: dict[str, Callable[[Services], Awaitable[int]]] = {
         "chat": lambda s: _chat(s, args.bot, args.user),
-        "bot": lambda s: _bot(s, args),
+        "bot": lambda s: _create_bot(s, args),
         "migrate": lambda s: _migrate(s, args.to),
         "ingest": lambda s: knowledge_cli.ingest(s, args.bot, args.sources),
         "docs": lambda s: knowledge_cli.docs(s, args.bot, args.delete),
@@ -181,6 +192,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "features": lambda s: _features(s, args.bot, args.switch),
     }
     try:
+        if args.command == "bot" and args.bot_command == "list":
+            return asyncio.run(_list_bots(settings))
         return asyncio.run(_with_services(settings, runner[args.command]))
     except KeyboardInterrupt:
         return 0
@@ -205,7 +218,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return FAILURE
 
 
-async def _with_services(settings: Settings, run: Callable[[Services], Awaitable[int]]) -> int:
+async def _with_services(settings: Settings, run: Callable[[Services], Awaitable[T]]) -> T:
+    from core.services import open_services
+
     async with open_services(settings) as services:
         return await run(services)
 
@@ -242,30 +257,48 @@ async def _chat(services: Services, bot_id: str, user: str | None) -> int:
     return 0
 
 
-async def _bot(services: Services, args: argparse.Namespace) -> int:
-    if args.bot_command == "create":
-        if not args.name.strip():
-            print("chorus: a bot needs a name", file=sys.stderr)
+async def _create_bot(services: Services, args: argparse.Namespace) -> int:
+    from channels.whatsapp_webhook import normalise_number
+
+    if not args.name.strip():
+        print("chorus: a bot needs a name", file=sys.stderr)
+        return BAD_INPUT
+    if args.whatsapp_number and normalise_number(args.whatsapp_number) is None:
+        print(f"chorus: {args.whatsapp_number!r} is not a phone number", file=sys.stderr)
+        return BAD_INPUT
+    bot = await services.bots.create(
+        args.name, persona=args.persona, greeting=args.greeting, bot_id=args.bot_id
+    )
+    if args.telegram_token:
+        try:
+            username = await services.telegram.attach(bot.id, args.telegram_token)
+        except ChannelRefused as exc:
+            print(f"chorus: Telegram refused the token: {exc.reason}", file=sys.stderr)
             return BAD_INPUT
-        if args.whatsapp_number and normalise_number(args.whatsapp_number) is None:
-            print(f"chorus: {args.whatsapp_number!r} is not a phone number", file=sys.stderr)
-            return BAD_INPUT
-        bot = await services.bots.create(
-            args.name, persona=args.persona, greeting=args.greeting, bot_id=args.bot_id
-        )
-        if args.telegram_token:
-            try:
-                username = await services.telegram.attach(bot.id, args.telegram_token)
-            except ChannelRefused as exc:
-                print(f"chorus: Telegram refused the token: {exc.reason}", file=sys.stderr)
-                return BAD_INPUT
-            print(f"{bot.id} is @{username} on Telegram", file=sys.stderr)
-        if args.whatsapp_number:
-            number = await services.whatsapp.attach(bot.id, args.whatsapp_number)
-            print(f"{bot.id} answers WhatsApp messages to {number}", file=sys.stderr)
-        print(bot.id)
-        return 0
-    for bot in await services.bots.list():
+        print(f"{bot.id} is @{username} on Telegram", file=sys.stderr)
+    if args.whatsapp_number:
+        number = await services.whatsapp.attach(bot.id, args.whatsapp_number)
+        print(f"{bot.id} answers WhatsApp messages to {number}", file=sys.stderr)
+    print(bot.id)
+    return 0
+
+
+async def _list_bots(settings: Settings) -> int:
+    """``bot list`` from the database alone, without the engine, channels and knowledge
+    base; a new installation has no bots until it is prepared in full, which gives it
+    the demo bot."""
+    from bots.registry import BotDirectory
+    from core.storage.database import Database
+
+    db = Database(settings.effective_database_url)
+    try:
+        await db.migrate()
+        bots = await BotDirectory(db).list()
+    finally:
+        await db.close()
+    if not bots:
+        bots = await _with_services(settings, lambda services: services.bots.list())
+    for bot in bots:
         print(f"{bot.id}\t{bot.name}{'  (paused)' if bot.paused else ''}")
     return 0
 
@@ -393,12 +426,8 @@ async def _features(services: Services, bot_id: str, words: list[str]) -> int:
 
 
 def _serve(settings: Settings, host: str, port: int) -> int:
-    from aiohttp import web
+    from core.server import serve
 
-    from core.app import create_app
-
-    log.info("serving on http://%s:%s", host, port)
-    web.run_app(
-        create_app(settings), host=host, port=port, print=None, shutdown_timeout=10, access_log=None
-    )
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C before the server handles it
+        asyncio.run(serve(settings, host, port))
     return 0

@@ -5,18 +5,20 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Any
-
-from tqdm import tqdm
+from typing import TYPE_CHECKING, Any
 
 from channels.terminal import render_text
 from core.generation import AnswerRequest
 from core.messages import OutboundMessage
-from core.services import Services
 from core.text import counted
-from knowledge.base import IngestResult
 from knowledge.documents import Progress, ProgressCallback
 from knowledge.errors import AddressRefused, EmbeddingFailed, FetchFailed, KnowledgeError
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
+
+    from core.services import Services
+    from knowledge.base import IngestResult
 
 BAD_INPUT = 2
 FAILURE = 1
@@ -26,6 +28,8 @@ async def ingest(services: Services, bot_id: str, sources: list[str]) -> int:
     """Ingest files and URLs with a progress bar each; 2 if any could not be read as
     given (an unreadable file, an address refused), else 1 if a fetch failed in a way
     that may pass (a server error, a timeout)."""
+    from tqdm import tqdm
+
     await services.bots.get(bot_id)
     status = 0
     for source in sources:

@@ -32,8 +32,7 @@ from bots.registry import BotDirectory
 from bots.schedules import CreatorSchedules
 from bots.stats import CreatorStats
 from channels.media import MediaReader, read_local_file
-from channels.telegram import SCHEME as TELEGRAM_FILES
-from channels.telegram_limits import FloodControl
+from channels.telegram_ids import SCHEME as TELEGRAM_FILES
 from channels.telegram_webhook import TelegramChannel
 from channels.whatsapp import MEDIA_SCHEME as TWILIO_MEDIA
 from channels.whatsapp_webhook import WhatsAppChannel
@@ -282,10 +281,8 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         store,
         api_base=settings.telegram_api_base,
         public_base_url=settings.public_base_url,
-        flood_control=FloodControl(
-            per_bot=settings.telegram_messages_per_second,
-            chat_interval=settings.telegram_chat_interval,
-        ),
+        messages_per_second=settings.telegram_messages_per_second,
+        chat_interval=settings.telegram_chat_interval,
     )
     media.register(TELEGRAM_FILES, telegram.read_file)
     features.on_change(telegram.follow_features)
@@ -466,11 +463,18 @@ def build_voice(settings: Settings, store: MediaStore, read: AttachmentReader) -
 
 
 async def prepare(services: Services) -> None:
-    """Migrate the schema and give a fresh installation the demo bot and its knowledge."""
+    """Migrate the schema, give a fresh installation the demo bot and its knowledge, and
+    resume the work a previous process left."""
+    if await prepare_for_requests(services):
+        await teach_demo(services)
+
+
+async def prepare_for_requests(services: Services) -> bool:
+    """:func:`prepare` but for the demo bot's knowledge, which takes seconds (the embedding
+    model, the vector store): the server has it learned in the background once it serves.
+    True when the demo bot is new, and so has its notes to learn (:func:`teach_demo`)."""
     await services.db.migrate()
-    if await services.bots.ensure_demo():
-        for path in sorted(DEMO_KNOWLEDGE.glob("*.md")):
-            await services.knowledge.ingest_path(DEMO_BOT.id, path)
+    new_demo = await services.bots.ensure_demo()
     await services.credits.ledger.expire()
     await services.fanout.start()
     await services.studio.resume()
@@ -478,6 +482,13 @@ async def prepare(services: Services) -> None:
     if services.broadcasts is not None:
         await services.broadcasts.resume()
     await services.inbox.resume()
+    return new_demo
+
+
+async def teach_demo(services: Services) -> None:
+    """The demo bot learns the notes it ships with."""
+    for path in sorted(DEMO_KNOWLEDGE.glob("*.md")):
+        await services.knowledge.ingest_path(DEMO_BOT.id, path)
 
 
 @contextlib.asynccontextmanager

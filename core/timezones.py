@@ -19,9 +19,6 @@ from importlib import resources
 from pathlib import Path
 from zoneinfo import TZPATH, ZoneInfo, available_timezones
 
-import phonenumbers
-from phonenumbers import timezone as number_zones
-
 from core.messages import Channel
 
 # names a system may list that are not places
@@ -137,6 +134,10 @@ def described(zone: str, now: datetime) -> str:
 def of_number(number: str) -> str | None:
     """The zone of a phone number (E.164, ``+33612345678``) when its country or area
     keeps a single one; None for several, or a number that names no place."""
+    # its metadata takes a while to load, and only WhatsApp users have a number
+    import phonenumbers
+    from phonenumbers import timezone as number_zones
+
     try:
         parsed = phonenumbers.parse(number)
     except phonenumbers.NumberParseException:

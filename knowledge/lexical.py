@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-import bm25s
 import numpy as np
 
 from core.text import STOP_WORDS
@@ -41,9 +40,12 @@ def _plain(word: str) -> list[str]:
 
 
 class LexicalIndex:
-    """A BM25 index over fixed texts; rebuild it to change them."""
+    """A BM25 index over fixed texts; rebuild it to change them. bm25s is imported with
+    the first index, when a bot with documents is first searched."""
 
     def __init__(self, ids: Sequence[str], texts: Sequence[str]) -> None:
+        import bm25s
+
         self.ids = list(ids)
         self._bm25 = bm25s.BM25()
         corpus = [tokenize(t) or [""] for t in texts]

@@ -102,6 +102,12 @@ class HybridRetriever:
         self._rrf_k = rrf_k
         self._duplicate_overlap = duplicate_overlap
 
+    async def load(self) -> None:
+        """Open the vector store and load the embedding model now, in worker threads,
+        rather than when the first question comes (each takes a good part of a second)."""
+        await self._store.ping()
+        await self._embedder.embed_query("warm-up")
+
     async def search(self, bot_id: str, query: str, *, limit: int = 5) -> list[Passage]:
         """The relevant passages, best first; empty when the material does not cover it."""
         scored = await self.explain(bot_id, query, limit=limit)

@@ -4,7 +4,8 @@ The embedded ``PersistentClient`` under ``DATA_DIR`` is the default; ``CHROMA_UR
 at a Chroma server instead, which several processes can share. Chroma's client is
 synchronous, so every call runs in a worker thread. Vectors are always computed by our
 own embedder and passed in: Chroma's default embedding function would try to download a
-model.
+model. chromadb itself is imported on the first call (in that worker thread), as it
+takes a good part of a second: a process that never searches never loads it.
 """
 
 from __future__ import annotations
@@ -13,16 +14,16 @@ import asyncio
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import chromadb
 import numpy as np
-from chromadb.api import ClientAPI
-from chromadb.api.models.Collection import Collection
-from chromadb.config import Settings as ChromaSettings
 
 from knowledge.errors import KnowledgeError
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+    from chromadb.api.models.Collection import Collection
 
 MAX_BATCH = 5000  # below Chroma's limit of 5,461 records per call
 
@@ -62,6 +63,9 @@ class ChromaStore:
     def _connect(self) -> ClientAPI:
         with self._lock:
             if self._client is None:
+                import chromadb
+                from chromadb.config import Settings as ChromaSettings
+
                 settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
                 if self._url:
                     parts = urlsplit(self._url)

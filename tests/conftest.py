@@ -17,7 +17,7 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser
-from pytest_aiohttp import AiohttpServer
+from pytest_aiohttp import AiohttpClient, AiohttpServer
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -143,10 +143,15 @@ async def api(settings: Settings) -> AsyncIterator[Client]:
 
 
 @pytest.fixture
-async def server(aiohttp_server: AiohttpServer, tmp_path: Path) -> TestServer:
+async def server(
+    aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, tmp_path: Path
+) -> TestServer:
     """The whole application, as ``chorus serve`` runs it with its default settings, on
-    127.0.0.1 and a free port (for the browser tests)."""
-    return await aiohttp_server(create_app(Settings(data_dir=tmp_path / "data")))
+    127.0.0.1 and a free port (for the browser tests), once it is ready (the demo bot has
+    learned its notes)."""
+    served = await aiohttp_server(create_app(Settings(data_dir=tmp_path / "data")))
+    await services_ready(await aiohttp_client(served))
+    return served
 
 
 @pytest.fixture

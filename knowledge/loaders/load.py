@@ -1,4 +1,9 @@
-"""Reading bytes or a file into a document: size checks, type detection, dispatch."""
+"""Reading bytes or a file into a document: size checks, type detection, dispatch.
+
+Each format's loader is imported when a document of that format first comes (in the
+worker thread that reads it): their parsers (python-docx, pypdfium2, BeautifulSoup,
+markdown-it) take a good part of a second to import together.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,6 @@ from pathlib import Path
 from knowledge.documents import Limits, LoadedDocument, Progress, ProgressCallback, no_progress
 from knowledge.errors import DocumentTooLarge, UnreadableDocument
 from knowledge.loaders.detect import DocumentKind, detect
-from knowledge.loaders.docx import load_docx
-from knowledge.loaders.html import load_html
-from knowledge.loaders.markdown import load_markdown
-from knowledge.loaders.pdf import load_pdf
 from knowledge.loaders.sizes import size_text
 from knowledge.loaders.text import load_text
 
@@ -36,13 +37,21 @@ def load_bytes(
         )
     detected = detect(data, name, mime_type)
     if detected.kind is DocumentKind.PDF:
+        from knowledge.loaders.pdf import load_pdf
+
         return load_pdf(data, name, limits, progress)
     progress(Progress("reading", 0, 1, f"Reading {name}…"))
     if detected.kind is DocumentKind.DOCX:
+        from knowledge.loaders.docx import load_docx
+
         document = load_docx(data, name, limits)
     elif detected.kind is DocumentKind.HTML:
+        from knowledge.loaders.html import load_html
+
         document = load_html(data, name, detected.charset)
     elif detected.kind is DocumentKind.MARKDOWN:
+        from knowledge.loaders.markdown import load_markdown
+
         document = load_markdown(detected.text or "", name)
     else:
         document = load_text(detected.text or "", name)

@@ -42,8 +42,10 @@ async def start(settings: Settings) -> Client:
 
 
 async def services_ready(client: Client) -> None:
-    """Wait until ``/ready`` answers 200."""
-    for _ in range(200):
+    """Wait (up to a minute) until ``/ready`` answers 200: the schema is ready, and what
+    start-up loads in the background (the vector store, the embedding model, the demo
+    bot's notes) has loaded."""
+    for _ in range(1200):
         if (await client.get("/ready")).status == 200:
             return
         await asyncio.sleep(0.05)

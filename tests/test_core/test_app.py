@@ -12,6 +12,7 @@ from pytest_aiohttp import AiohttpClient
 from core.app import SERVICES, create_app
 from core.settings import Settings
 from tests.chat import Chat
+from tests.test_channels.telegram_app import services_ready
 
 
 async def _failed_connections_finished() -> None:
@@ -30,8 +31,11 @@ async def test_health_and_ready(aiohttp_client: AiohttpClient, settings: Setting
     response = await client.get("/health")
     assert response.status == 200
     assert await response.json() == {"status": "ok"}
-    response = await client.get("/ready")
-    assert response.status == 200
+    # until what loads in the background has loaded, /ready says what it is waiting for
+    while (response := await client.get("/ready")).status != 200:
+        assert response.status == 503
+        assert set((await response.json())["failing"]) == {"startup"}
+        await asyncio.sleep(0.05)
     assert (await response.json())["checks"]["database"] == "ok"
 
 
@@ -70,6 +74,7 @@ async def test_metrics_count_messages_by_channel_and_state(
 ) -> None:
     app = create_app(settings)
     client = await aiohttp_client(app)
+    await services_ready(client)
     chat = Chat(app[SERVICES].engine)
     await chat.say("/start")
     await chat.say("/create meditation")
@@ -90,6 +95,7 @@ async def test_metrics_time_retrieval_and_answers_count_refused_webhooks_and_job
 ) -> None:
     app = create_app(settings)
     client = await aiohttp_client(app)
+    await services_ready(client)
     services = app[SERVICES]
     # PostgreSQL keeps what other tests did: other chats, and prices on the demo bot
     await services.bots.change_settings("demo", pricing=None)

@@ -18,6 +18,7 @@ from core.generation import AnswerRequest, ContentRequest, Passage
 from core.llamacpp import LlamaCppGenerator, bundled_model
 from core.services import build_services, close
 from core.settings import Settings
+from tests.test_channels.telegram_app import services_ready
 
 BOT = BotProfile(id="mira", name="Mira", persona="A calm breathing teacher.")
 PASSAGE = Passage("Breathe out longer than you breathe in. It calms the body.", "Breathing", 0.9)
@@ -39,6 +40,7 @@ async def test_a_missing_model_file_shows_as_degraded_and_the_composer_answers(
     finally:
         await close(services)
     client = await aiohttp_client(create_app(settings))
+    await services_ready(client)
     body = await (await client.get("/ready")).json()
     assert body["checks"]["llm"] == "degraded"
     assert "absent.gguf" in body["degraded"]["llm"]

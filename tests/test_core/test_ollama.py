@@ -35,6 +35,7 @@ from core.settings import Settings
 from tests.chat import chat_with
 from tests.clock import Clock
 from tests.fakes.ollama import FakeOllama
+from tests.test_channels.telegram_app import services_ready
 
 BOT = BotProfile(id="mira", name="Mira", persona="A gentle breathing teacher.")
 PASSAGES = [
@@ -496,6 +497,7 @@ async def test_ready_reports_a_healthy_llm(
     aiohttp_client: AiohttpClient, settings: Settings, host: str
 ) -> None:
     client = await aiohttp_client(create_app(settings.model_copy(update={"ollama_host": host})))
+    await services_ready(client)
 
     response = await client.get("/ready")
 
@@ -512,6 +514,7 @@ async def test_ready_shows_a_failing_llm_as_degraded_but_stays_ready(
 ) -> None:
     fake.chat_models = set()  # the model was never pulled
     client = await aiohttp_client(create_app(settings.model_copy(update={"ollama_host": host})))
+    await services_ready(client)
 
     response = await client.get("/ready")
 
@@ -527,6 +530,7 @@ async def test_ready_without_an_llm_does_not_mention_one(
     aiohttp_client: AiohttpClient, settings: Settings
 ) -> None:
     client = await aiohttp_client(create_app(settings))
+    await services_ready(client)
     body = await (await client.get("/ready")).json()
     assert "llm" not in body["checks"]
 

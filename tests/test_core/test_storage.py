@@ -7,10 +7,11 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, text
 
 from core.errors import StorageUnavailable
-from core.storage.database import Database, normalise_url
+from core.storage.database import Database, alembic_config, normalise_url, script_head
 from core.storage.models import Base
 
 
@@ -37,6 +38,30 @@ async def test_migrations_upgrade_downgrade_and_match_the_models(database_url: s
         await db.migrate()  # running it again changes nothing
         async with db.engine.connect() as conn:
             assert await conn.run_sync(_tables) == set(Base.metadata.tables)
+    finally:
+        await db.close()
+
+
+def test_the_newest_migration_is_read_as_alembic_reads_it() -> None:
+    assert script_head() == ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+async def test_a_schema_behind_the_scripts_is_brought_up_to_date(database_url: str) -> None:
+    scripts = ScriptDirectory.from_config(alembic_config())
+    head = scripts.get_current_head()
+    assert head is not None
+    previous = scripts.get_revision(head).down_revision
+    assert isinstance(previous, str)
+    db = Database(database_url)
+    try:
+        await db.migrate()
+        await db.downgrade(previous)
+        await db.migrate()  # not taken for up to date: the stored revision is older
+        async with db.engine.connect() as conn:
+            stored = await conn.scalars(text("SELECT version_num FROM alembic_version"))
+            assert list(stored) == [head]
+            assert await conn.run_sync(_tables) == set(Base.metadata.tables)
+            assert await conn.run_sync(_differences) == []
     finally:
         await db.close()
 
