@@ -16,14 +16,19 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import select, update
 
 from bots.profile import BotProfile
 from bots.registry import BotDirectory
 from core.jobs import Jobs
-from core.messages import Attachment, AttachmentKind, OutboundMessage
+from core.messages import (
+    Attachment,
+    AttachmentKind,
+    OutboundMessage,
+    file_reference,
+    referenced_file,
+)
 from core.metrics import Metrics
 from core.outbox import Address, Outbox
 from core.progress import Notify, relay_progress
@@ -143,7 +148,8 @@ class DocumentJobs:
     ) -> DocumentJob:
         """Queue a file of ``size`` bytes uploaded to :meth:`upload_path`; its progress
         and outcome are kept on the job (refusals raise ``ValueError``)."""
-        attachment = Attachment(AttachmentKind.DOCUMENT, mime_type, size, path.as_uri(), filename)
+        reference = file_reference(path)
+        attachment = Attachment(AttachmentKind.DOCUMENT, mime_type, size, reference, filename)
         if (refusal := self._learner.refusal(attachment)) is not None:
             raise ValueError(refusal)
         return await self._queue(bot, attachment, None, job_id)
@@ -247,7 +253,7 @@ class DocumentJobs:
         """Remove an uploaded file once its job is over (files of chats are not ours)."""
         if self._uploads is None or not reference.startswith("file:"):
             return
-        path = Path(unquote(urlsplit(reference).path))
+        path = referenced_file(reference)
         if path.parent == self._uploads:
             path.unlink(missing_ok=True)
 

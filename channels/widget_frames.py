@@ -27,6 +27,7 @@ from core.messages import (
     InboundMessage,
     Media,
     OutboundMessage,
+    file_reference,
     parse_command,
 )
 
@@ -145,7 +146,7 @@ def to_inbound(
             kind=AttachmentKind.VOICE,
             mime_type=frame["mime"],
             size=frame["size"],
-            reference=Path(frame["file"]).as_uri(),
+            reference=file_reference(Path(frame["file"])),
         )
         return InboundMessage(attachments=(note,), **common)
     command, args = parse_command(frame["text"])
