@@ -103,7 +103,7 @@ class TelegramChannel:
         self._renderer = TelegramRenderer(
             media.path, lambda reference: media.variant(reference, AudioFormat.MP3)
         )
-        inbox.register(CHANNEL, self.process, chat_of_delivery)
+        inbox.register(CHANNEL, self.process, chat_of_delivery, sender_of_delivery)
         outbox.register(CHANNEL, self.deliver)
 
     async def attach(self, bot_id: str, token: str) -> str:
@@ -377,6 +377,12 @@ class TelegramChannel:
 
 def chat_of_delivery(delivery: Delivery) -> str:
     return chat_of(delivery.payload)
+
+
+def sender_of_delivery(delivery: Delivery) -> Address | None:
+    """Where to tell the sender of an update that it could not be answered: its chat."""
+    chat = chat_of(delivery.payload)
+    return Address(delivery.bot_id, CHANNEL, chat) if chat.lstrip("-").isdigit() else None
 
 
 @contextlib.contextmanager

@@ -30,7 +30,8 @@ class Metrics:
         )
         self.errors = Counter(
             "chorus_errors",
-            "Failures, by where they happened and the error class.",
+            "Failures, by where they happened and the error class (stage inbox: an update "
+            "that failed every attempt, whose sender got an apology).",
             ["stage", "error"],
             registry=self.registry,
         )

@@ -261,6 +261,8 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         )
     inbox = Inbox(
         db,
+        outbox=outbox,
+        metrics=metrics,
         shared=SharedLocks(
             redis,
             settings.redis_prefix,

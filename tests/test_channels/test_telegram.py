@@ -17,7 +17,6 @@ from sqlalchemy import select
 
 from channels.telegram import keyboard, split_text
 from core.app import SERVICES
-from core.logs import RequestIdFilter
 from core.messages import Button, OutboundMessage
 from core.outbox import Address
 from core.services import Services
@@ -34,6 +33,7 @@ from tests.fakes.telegram_updates import (
     text_update,
     voice_update,
 )
+from tests.records import Records
 from tests.test_channels.telegram_app import (
     SECRET_HEADER,
     Client,
@@ -344,18 +344,6 @@ def test_a_link_button_opens_its_page() -> None:
     assert markup is not None
     (button,) = markup.inline_keyboard[0]
     assert (button.url, button.callback_data) == ("https://pay.example/cs_1", None)
-
-
-class Records(logging.Handler):
-    """Keeps the records it is given, stamped with their request id."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.addFilter(RequestIdFilter())
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
 
 
 async def test_the_request_id_follows_an_update_from_webhook_to_reply(telegram: Setup) -> None:
