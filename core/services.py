@@ -284,6 +284,7 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
             per_bot=settings.telegram_messages_per_second,
             chat_interval=settings.telegram_chat_interval,
         ),
+        metrics=metrics,
     )
     media.register(TELEGRAM_FILES, telegram.read_file)
     widget = WidgetChannel(
