@@ -15,22 +15,28 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import select, update
 
 from bots.profile import BotProfile
 from bots.registry import BotDirectory
 from core.jobs import Jobs
-from core.messages import Attachment, AttachmentKind, OutboundMessage
+from core.messages import (
+    Attachment,
+    AttachmentKind,
+    OutboundMessage,
+    file_reference,
+    referenced_file,
+)
 from core.metrics import Metrics
 from core.outbox import Address, Outbox
 from core.progress import Notify, relay_progress
 from core.storage.database import Database
 from core.storage.models import DocumentJob, utcnow
 from core.text import counted
-from knowledge.base import KnowledgeBase
+from knowledge.base import DocumentInfo, KnowledgeBase
 from knowledge.documents import Progress
 from knowledge.errors import KnowledgeError
 
@@ -64,11 +70,8 @@ class Learner:
             return f"{name} is too large: the limit is {limit} MB."
         return None
 
-    async def learn(
-        self, bot: BotProfile, attachment: Attachment, notify: Notify | None
-    ) -> tuple[list[OutboundMessage], str | None]:
-        """Ingest the document with progress messages; the final replies and the id of
-        the document learned (None when it could not be)."""
+    async def learn(self, bot: BotProfile, attachment: Attachment, notify: Notify | None) -> Lesson:
+        """Ingest the document with progress messages; how it ended."""
         name = attachment.filename or "document"
         async with relay_progress(notify) as report:
             report(f"Reading {name}…")
@@ -82,19 +85,67 @@ class Learner:
                     progress=lambda p: _report(report, p),
                 )
             except KnowledgeError as exc:
-                return [_text(f"I couldn't learn from that file. {exc}")], None
+                return Lesson(name, unlearnable=str(exc))
             except OSError as exc:
-                return [_text(f"I couldn't fetch {name}: {exc.strerror or exc}")], None
-        doc = result.document
-        if not result.added:
-            text = f"I already know “{doc.title}” (id {doc.id[:8]}); nothing changed."
-            return [_text(text)], doc.id
+                return Lesson(name, unreadable=str(exc.strerror or exc))
+        return Lesson(name, result.document, added=result.added)
+
+
+@dataclass(frozen=True, slots=True)
+class Wording:
+    """How the outcome of a document job is put, for one audience: a creator's chat
+    (which knows /docs) or the REST API (whose clients read ids from the job)."""
+
+    learned: str
+    known: str
+    unlearnable: str
+    unreadable: str
+    gave_up: str
+
+
+#: in a creator's chat
+CHAT_WORDING = Wording(
+    learned="Learned “{title}”{pages}: {passages}. Its id is {short_id}; /docs lists "
+    "everything I know.",
+    known="I already know “{title}” (id {short_id}); nothing changed.",
+    unlearnable="I couldn't learn from that file. {reason}",
+    unreadable="I couldn't fetch {name}: {reason}",
+    gave_up="I couldn't learn from {name}: it failed {attempts} times. Please send it again later.",
+)
+#: on the job the REST API shows (whatever channel the document came from)
+JOB_WORDING = Wording(
+    learned="Learned “{title}”{pages}: {passages}.",
+    known="Already learned as “{title}” (document {id}); nothing changed.",
+    unlearnable="Could not learn from {name}: {reason}",
+    unreadable="Could not read {name}: {reason}",
+    gave_up="Learning {name} failed {attempts} times.",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Lesson:
+    """How learning one document ended: the document (new, or ``added`` False when it
+    was known already), or why there is none."""
+
+    name: str
+    document: DocumentInfo | None = None
+    added: bool = False
+    unlearnable: str | None = None  # the document itself: unsupported, no text, too big
+    unreadable: str | None = None  # its bytes could not be had
+
+    def told(self, wording: Wording) -> str:
+        """The outcome in ``wording``."""
+        doc = self.document
+        if doc is None:
+            if self.unreadable is not None:
+                return wording.unreadable.format(name=self.name, reason=self.unreadable)
+            return wording.unlearnable.format(name=self.name, reason=self.unlearnable or "")
+        values = {"title": doc.title, "id": doc.id, "short_id": doc.id[:8]}
+        if not self.added:
+            return wording.known.format(**values)
         pages = f", {counted(doc.pages, 'page')}" if doc.pages else ""
-        text = (
-            f"Learned “{doc.title}”{pages}: {counted(doc.chunk_count, 'passage')}. "
-            f"Its id is {doc.id[:8]}; /docs lists everything I know."
-        )
-        return [_text(text)], doc.id
+        passages = counted(doc.chunk_count, "passage")
+        return wording.learned.format(pages=pages, passages=passages, **values)
 
 
 class DocumentJobs:
@@ -143,7 +194,8 @@ class DocumentJobs:
     ) -> DocumentJob:
         """Queue a file of ``size`` bytes uploaded to :meth:`upload_path`; its progress
         and outcome are kept on the job (refusals raise ``ValueError``)."""
-        attachment = Attachment(AttachmentKind.DOCUMENT, mime_type, size, path.as_uri(), filename)
+        reference = file_reference(path)
+        attachment = Attachment(AttachmentKind.DOCUMENT, mime_type, size, reference, filename)
         if (refusal := self._learner.refusal(attachment)) is not None:
             raise ValueError(refusal)
         return await self._queue(bot, attachment, None, job_id)
@@ -215,10 +267,10 @@ class DocumentJobs:
         chat = Address(job.reply_bot, job.channel, job.sender_id)
         if job.attempts >= MAX_ATTEMPTS:
             log.error("document job %s failed %d times; giving up", job_id, job.attempts)
-            text = f"I couldn't learn from {job.filename}: it failed {job.attempts} times."
-            await self._set(job_id, status="failed", error=text)
+            values = {"name": job.filename, "attempts": job.attempts}
+            await self._set(job_id, status="failed", error=JOB_WORDING.gave_up.format(**values))
             self._discard_upload(job.reference)
-            await self._tell(chat, [_text(text + " Please send it again later.")])
+            await self._tell(chat, [_text(CHAT_WORDING.gave_up.format(**values))])
             return
         await self._set(job_id, status="running", attempts=job.attempts + 1)
         bot = await self._bots.get(job.bot_id)
@@ -230,14 +282,15 @@ class DocumentJobs:
             await self._set(job_id, progress=message.text[:500])
             await self._tell(chat, [message])
 
-        replies, document_id = await self._learner.learn(bot, attachment, notify)
+        lesson = await self._learner.learn(bot, attachment, notify)
+        document_id = lesson.document.id if lesson.document else None
         status = "done" if document_id else "failed"
         self._metrics.document_jobs.labels(status).inc()
-        outcome = " ".join(r.text for r in replies)[:2000]
+        outcome = lesson.told(JOB_WORDING)[:2000]
         told = {"progress": outcome} if document_id else {"error": outcome}
         await self._set(job_id, status=status, document_id=document_id, **told)
         self._discard_upload(job.reference)
-        await self._tell(chat, replies)
+        await self._tell(chat, [_text(lesson.told(CHAT_WORDING))])
 
     async def _tell(self, chat: Address, messages: list[OutboundMessage]) -> None:
         if chat.channel != API_CHANNEL:
@@ -247,7 +300,7 @@ class DocumentJobs:
         """Remove an uploaded file once its job is over (files of chats are not ours)."""
         if self._uploads is None or not reference.startswith("file:"):
             return
-        path = Path(unquote(urlsplit(reference).path))
+        path = referenced_file(reference)
         if path.parent == self._uploads:
             path.unlink(missing_ok=True)
 

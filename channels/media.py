@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
-from core.messages import Attachment
+from core.messages import Attachment, referenced_file
 
 Reader = Callable[[str, int], Awaitable[bytes]]
 
@@ -37,8 +36,8 @@ class MediaReader:
 
 
 async def read_local_file(reference: str, max_bytes: int) -> bytes:
-    """Read a ``file://`` reference (only the terminal channel makes these)."""
-    path = Path(unquote(urlsplit(reference).path))
+    """Read a ``file://`` reference (the terminal, widget voice notes, API uploads)."""
+    path = referenced_file(reference)
 
     def read() -> bytes:
         with path.open("rb") as handle:

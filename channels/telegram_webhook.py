@@ -3,8 +3,11 @@
 ``POST /webhooks/telegram/{bot_id}`` checks the bot's secret token in constant time,
 stores the update in the inbox (a redelivered ``update_id`` is a no-op) and answers 200
 at once; the update is processed in the background through the engine, and replies go
-out through the Bot API. A bot's token is stored, never logged and never part of a URL
-this server builds or prints.
+out through the Bot API. A call with the right secret is always answered 200, or
+Telegram would deliver it again and again: an update that cannot be read even with the
+fields a turn can do without filled in (:mod:`channels.telegram_reader`) is stored as
+refused and counted (``chorus_webhook_rejections_total{reason="unparseable"}``). A bot's
+token is stored, never logged and never part of a URL this server builds or prints.
 
 aiogram takes seconds to import (it builds hundreds of pydantic models), so it is
 imported when a Telegram bot is first used, not with this module: a process whose bots
@@ -16,12 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import importlib
 import io
+import json
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -35,6 +40,7 @@ from core.errors import ChannelRefused, ChannelUnreachable, NotDelivered
 from core.inbox import Delivery, Inbox
 from core.media import MediaStore
 from core.messages import Channel, InboundMessage, OutboundMessage
+from core.metrics import Metrics
 from core.outbox import Address, Outbox
 from core.storage import repository as repo
 from core.storage.database import Database
@@ -85,6 +91,8 @@ def end_user_commands(features: Features) -> list[BotCommand]:
 
 # commands whose message carries a credential: removed from the chat once handled
 SECRET_COMMANDS = frozenset({"token"})
+#: how much of a body that is not even JSON is kept with its refusal
+KEPT_BODY = 16 * 1024
 
 #: what answers a bot's messages: the engine for creators' bots, or the manager bot
 Handler = Callable[[InboundMessage], Awaitable[list[OutboundMessage]]]
@@ -105,10 +113,12 @@ class TelegramChannel:
         public_base_url: str,
         messages_per_second: float,
         chat_interval: float,
+        metrics: Metrics | None = None,
     ) -> None:
         self._db = db
         self._engine = engine
         self._inbox = inbox
+        self._metrics = metrics or Metrics()
         self._api_base = api_base
         self._public = public_base_url.rstrip("/")
         self._session: AiohttpSession | None = None
@@ -124,7 +134,7 @@ class TelegramChannel:
         self._polling = False
         self._media = media
         self._renderer: TelegramRenderer | None = None
-        inbox.register(CHANNEL, self.process, chat_of_delivery)
+        inbox.register(CHANNEL, self.process, chat_of_delivery, sender_of_delivery)
         outbox.register(CHANNEL, self.deliver)
 
     async def attach(self, bot_id: str, token: str) -> str:
@@ -243,30 +253,45 @@ class TelegramChannel:
                 account = await self._account(bot_id)
             if account is None or not secrets.compare_digest(offered, account[1].encode()):
                 raise web.HTTPUnauthorized(text="wrong or missing secret token")
-        try:
-            payload = await request.json()
-        except ValueError:
-            raise web.HTTPBadRequest(text="the body is not JSON") from None
-        if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
-            raise web.HTTPBadRequest(text="not a Telegram update")
-        from aiogram.types import Update
+        body = await request.read()
+        payload = _json_object(body)
+        if payload is None:
+            update = None
+        else:
+            from channels.telegram_reader import read_update
 
-        try:
-            update = Update.model_validate(payload)
-        except ValueError:
-            raise web.HTTPBadRequest(text="not a valid Telegram update") from None
-        key = (bot_id, str(payload["update_id"]))
+            update = read_update(payload)
+        if payload is None or update is None:
+            await self._refuse(bot_id, body, payload)
+            return web.Response(text="ok")
+        key = (bot_id, str(update.update_id))
         self._parsed[key] = update  # processing reuses it, unless a restart came between
         if not await self._inbox.accept(bot_id, CHANNEL, key[1], payload):
             self._parsed.pop(key, None)
         return web.Response(text="ok")
 
+    async def _refuse(self, bot_id: str, body: bytes, payload: dict[str, Any] | None) -> None:
+        """Keep an update that cannot be read, as refused, under its ``update_id`` (or a
+        hash of the body), so a redelivery is recognised; count it."""
+        self._metrics.webhook_rejections.labels(CHANNEL, "200", "unparseable").inc()
+        update_id = payload.get("update_id") if payload is not None else None
+        if isinstance(update_id, int) and not isinstance(update_id, bool):
+            key = str(update_id)
+        else:
+            key = f"unreadable-{hashlib.sha256(body).hexdigest()[:32]}"
+        if payload is None:
+            kept, reason = {"body": body[:KEPT_BODY].decode(errors="replace")}, "not JSON"
+        else:
+            kept, reason = payload, "not an Update"
+        log.warning("bot %s got a Telegram update it can't read (%s); kept as refused", bot_id, key)
+        await self._inbox.refuse(bot_id, CHANNEL, key, kept, f"unparseable: {reason}")
+
     async def process(self, delivery: Delivery) -> None:
         """Handle one stored update: answer a button press, run the engine, render."""
         from aiogram.exceptions import TelegramAPIError
-        from aiogram.types import Update
 
         from channels.telegram import to_inbound
+        from channels.telegram_reader import read_update
 
         update = self._parsed.pop((delivery.bot_id, delivery.update_id), None)
         account = await self._account(delivery.bot_id)
@@ -275,7 +300,9 @@ class TelegramChannel:
             return
         bot = account[0]
         if update is None:
-            update = Update.model_validate(delivery.payload)
+            update = read_update(delivery.payload)
+        if update is None:
+            raise ValueError(f"stored update {delivery.update_id} cannot be read as an Update")
         if (change := update.my_chat_member) is not None and change.chat.type == "private":
             reachable = change.new_chat_member.status not in ("kicked", "left")
             async with self._db.transaction() as session:
@@ -331,18 +358,23 @@ class TelegramChannel:
 
     async def read_file(self, reference: str, max_bytes: int) -> bytes:
         """The bytes of a ``tg://BOT/FILE_ID`` attachment, refused past ``max_bytes``."""
+        from aiogram.exceptions import TelegramAPIError
+
         parts = urlsplit(reference)
         account = await self._account(parts.netloc) if parts.scheme == SCHEME else None
         if account is None:
             raise OSError("not a Telegram file of a bot on this server")
         bot = account[0]
-        found = await bot.get_file(parts.path.lstrip("/"))
-        if found.file_size is not None and found.file_size > max_bytes:
-            raise OSError(f"the file is larger than {max_bytes:,} bytes")
-        if not found.file_path:
-            raise OSError("Telegram gave no path for that file")
         buffer = io.BytesIO()
-        await bot.download_file(found.file_path, buffer, timeout=60)
+        try:
+            found = await bot.get_file(parts.path.lstrip("/"))
+            if found.file_size is not None and found.file_size > max_bytes:
+                raise OSError(f"the file is larger than {max_bytes:,} bytes")
+            if not found.file_path:
+                raise OSError("Telegram gave no path for that file")
+            await bot.download_file(found.file_path, buffer, timeout=60)
+        except TelegramAPIError as exc:  # an unknown or expired file id, Telegram away
+            raise OSError(f"Telegram did not give the file: {exc.message}") from exc
         data = buffer.getvalue()
         if len(data) > max_bytes:
             raise OSError(f"the file is larger than {max_bytes:,} bytes")
@@ -478,6 +510,21 @@ def _menu(commands: Sequence[tuple[str, str]]) -> list[BotCommand]:
     from aiogram.types import BotCommand
 
     return [BotCommand(command=c, description=d) for c, d in commands]
+
+
+def sender_of_delivery(delivery: Delivery) -> Address | None:
+    """Where to tell the sender of an update that it could not be answered: its chat."""
+    chat = chat_of(delivery.payload)
+    return Address(delivery.bot_id, CHANNEL, chat) if chat.lstrip("-").isdigit() else None
+
+
+def _json_object(body: bytes) -> dict[str, Any] | None:
+    """The body as a JSON object, or None."""
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested past reason
+        return None
+    return payload if isinstance(payload, dict) else None
 
 
 @contextlib.contextmanager

@@ -24,6 +24,7 @@ from core.messages import (
     InboundMessage,
     OutboundKind,
     OutboundMessage,
+    file_reference,
     parse_command,
 )
 from core.outbox import Address
@@ -127,7 +128,7 @@ class TerminalChannel:
             channel=Channel.TERMINAL,
             bot_id=self._bot_id,
             sender_id=self._sender_id,
-            attachments=(Attachment(kind, mime, size, path.as_uri(), path.name),),
+            attachments=(Attachment(kind, mime, size, file_reference(path), path.name),),
         )
 
     async def deliver(self, address: Address, messages: Sequence[OutboundMessage]) -> None:

@@ -105,7 +105,12 @@ class WhatsAppChannel:
         self._public = public_base_url.rstrip("/")
         self._client: Client | None = None
         self._numbers: dict[str, tuple[float, str | None]] = {}
-        inbox.register(CHANNEL, self.process, lambda d: f"{d.bot_id}/{sender_of(d.payload)}")
+        inbox.register(
+            CHANNEL,
+            self.process,
+            lambda d: f"{d.bot_id}/{sender_of(d.payload)}",
+            lambda d: Address(d.bot_id, CHANNEL, user) if (user := sender_of(d.payload)) else None,
+        )
         outbox.register(CHANNEL, self.deliver)
 
     @property

@@ -110,7 +110,12 @@ class WidgetChannel:
         self._visitors: defaultdict[tuple[str, str], set[_Connection]] = defaultdict(set)
         self._fanout = fanout or LocalFanOut()
         self._fanout.subscribe(CHANNEL, self._fanned)
-        inbox.register(CHANNEL, self.process, lambda d: f"{d.bot_id}/{d.payload['visitor']}")
+        inbox.register(
+            CHANNEL,
+            self.process,
+            lambda d: f"{d.bot_id}/{d.payload['visitor']}",
+            lambda d: Address(d.bot_id, CHANNEL, str(d.payload["visitor"])),
+        )
         outbox.register(CHANNEL, self.deliver)
 
     @property

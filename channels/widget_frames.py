@@ -28,6 +28,7 @@ from core.messages import (
     InboundMessage,
     Media,
     OutboundMessage,
+    file_reference,
     parse_command,
     too_long,
 )
@@ -148,7 +149,7 @@ def to_inbound(
             kind=AttachmentKind.VOICE,
             mime_type=frame["mime"],
             size=frame["size"],
-            reference=Path(frame["file"]).as_uri(),
+            reference=file_reference(Path(frame["file"])),
         )
         return InboundMessage(attachments=(note,), **common)
     command, args = parse_command(frame["text"])

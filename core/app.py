@@ -19,6 +19,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
 from pathlib import Path
 
 from aiohttp import web
@@ -408,12 +409,21 @@ async def webhook_metrics_middleware(
     try:
         response = await handler(request)
     except web.HTTPException as exc:
-        if 400 <= exc.status < 500:
-            request.app[METRICS].webhook_rejections.labels(channel, str(exc.status)).inc()
+        _count_refusal(request, channel, exc.status)
         raise
-    if 400 <= response.status < 500:
-        request.app[METRICS].webhook_rejections.labels(channel, str(response.status)).inc()
+    _count_refusal(request, channel, response.status)
     return response
+
+
+def _count_refusal(request: web.Request, channel: str, status: int) -> None:
+    """A 4xx answer to a webhook, counted with its status's name as the reason."""
+    if not 400 <= status < 500:
+        return
+    try:
+        reason = HTTPStatus(status).phrase.lower().replace(" ", "_")  # e.g. "unauthorized"
+    except ValueError:
+        reason = "refused"
+    request.app[METRICS].webhook_rejections.labels(channel, str(status), reason).inc()
 
 
 _STATUS = {UnknownBot: 404, StorageUnavailable: 503}

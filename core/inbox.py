@@ -13,6 +13,12 @@ With several processes (Redis), the update a process accepted may not be its cha
 next one: under the chat's shared lock a process processes all the chat's pending
 updates in arrival order, whichever process stored them, so one conversation is answered
 in order however its updates are spread.
+
+An update whose processing still fails after its retries is not dropped in silence: it
+is recorded as failed, counted in ``chorus_errors_total{stage="inbox"}``, logged with the
+request id that brought it, and its sender gets one short apology on their channel. An
+update a channel cannot read at all is stored as refused (never processed), so what the
+platform sent can still be looked at.
 """
 
 from __future__ import annotations
@@ -32,6 +38,9 @@ from core.batching import Batcher
 from core.errors import StorageUnavailable
 from core.locks import Claim, KeyedLock, SharedLocks
 from core.logs import REQUEST_ID
+from core.messages import OutboundMessage
+from core.metrics import Metrics
+from core.outbox import Address, Outbox
 from core.storage.database import Database
 from core.storage.models import InboundUpdate, utcnow
 
@@ -40,6 +49,11 @@ log = logging.getLogger("chorus.inbox")
 MAX_ATTEMPTS = 3
 RETRY_DELAY = 1.0
 DRAIN_BATCH = 100
+#: what the sender of an update that could not be processed is told, once
+APOLOGY = (
+    "Sorry, something went wrong on my side and I couldn't answer your last message. "
+    "Please try again in a moment."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,18 +72,39 @@ class Delivery:
 Processor = Callable[[Delivery], Awaitable[None]]
 #: the chat an update belongs to: updates of one chat are processed one at a time
 OrderKey = Callable[[Delivery], str]
+#: who sent an update, to be told when it could not be processed (None: nobody known)
+Recipient = Callable[[Delivery], Address | None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Route:
+    """How one channel's updates are processed."""
+
+    processor: Processor
+    order_key: OrderKey
+    recipient: Recipient | None
 
 
 class Inbox:
-    """Stores accepted updates and runs each channel's processor on them."""
+    """Stores accepted updates and runs each channel's processor on them; ``outbox``
+    carries the apology for an update that could not be processed, ``metrics`` counts
+    those."""
 
     def __init__(
-        self, db: Database, *, retry_delay: float = RETRY_DELAY, shared: SharedLocks | None = None
+        self,
+        db: Database,
+        *,
+        retry_delay: float = RETRY_DELAY,
+        shared: SharedLocks | None = None,
+        outbox: Outbox | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._db = db
         self._retry_delay = retry_delay
         self._shared = shared
-        self._processors: dict[str, tuple[Processor, OrderKey]] = {}
+        self._outbox = outbox
+        self._metrics = metrics or Metrics()
+        self._routes: dict[str, _Route] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         # deliveries with a task in this process: True once another task processed them
         self._waiting: dict[int, bool] = {}
@@ -81,9 +116,16 @@ class Inbox:
             shared_errors=(StorageUnavailable,),
         )
 
-    def register(self, channel: str, processor: Processor, order_key: OrderKey) -> None:
-        """Process ``channel``'s updates with ``processor``, one ``order_key`` at a time."""
-        self._processors[channel] = (processor, order_key)
+    def register(
+        self,
+        channel: str,
+        processor: Processor,
+        order_key: OrderKey,
+        recipient: Recipient | None = None,
+    ) -> None:
+        """Process ``channel``'s updates with ``processor``, one ``order_key`` at a time;
+        ``recipient`` names whom to apologise to when one cannot be processed."""
+        self._routes[channel] = _Route(processor, order_key, recipient)
 
     async def accept(
         self, bot_id: str, channel: str, update_id: str, payload: dict[str, Any]
@@ -91,12 +133,29 @@ class Inbox:
         """Store an update and start processing it; False for one already accepted.
 
         Returns once the update is committed (with the others accepted meanwhile)."""
-        entry = self._processors.get(channel)
-        chat = entry[1](Delivery(0, bot_id, channel, update_id, payload)) if entry else ""
+        route = self._routes.get(channel)
+        chat = route.order_key(Delivery(0, bot_id, channel, update_id, payload)) if route else ""
         stored = await self._writer.submit(
             _Arrival(bot_id, channel, update_id, payload, REQUEST_ID.get(), chat[:200])
         )
         return stored is not None
+
+    async def refuse(
+        self, bot_id: str, channel: str, update_id: str, payload: dict[str, Any], reason: str
+    ) -> bool:
+        """Store an update its channel cannot read as refused, with ``reason``: kept to be
+        looked at (and erased with its sender's data), never processed. False for one
+        stored before."""
+        route = self._routes.get(channel)
+        delivery = Delivery(0, bot_id, channel, update_id, payload)
+        try:
+            chat = route.order_key(delivery) if route else ""
+        except (KeyError, TypeError, ValueError, AttributeError):
+            chat = ""  # an unreadable update may not say whose it is
+        arrival = _Arrival(
+            bot_id, channel, update_id, payload, REQUEST_ID.get(), chat[:200], reason[:500]
+        )
+        return await self._writer.submit(arrival) is not None
 
     async def resume(self) -> int:
         """Process the updates a previous process accepted but did not finish."""
@@ -166,22 +225,21 @@ class Inbox:
 
     async def _process(self, delivery: Delivery) -> None:
         REQUEST_ID.set(delivery.request_id or f"resumed-{delivery.id}")  # this task's own
-        entry = self._processors.get(delivery.channel)
-        if entry is None:
+        route = self._routes.get(delivery.channel)
+        if route is None:
             log.warning("no processor for %s updates in this process", delivery.channel)
             return
-        processor, order_key = entry
-        chat = order_key(delivery)[:200]
+        chat = route.order_key(delivery)[:200]
         async with self._order.hold((delivery.bot_id, chat)):
             if self._shared is None:
-                outcome = await self._attempt(processor, delivery)
+                outcome = await self._attempt(route, delivery)
             else:
-                return await self._drain(processor, delivery, chat)
+                return await self._drain(route, delivery, chat)
         # recorded outside the chat's turn: only resume() reads it, and a crash before it
         # is committed means one more (deduplicated) processing at the next start
         await self._record(delivery, outcome)
 
-    async def _drain(self, processor: Processor, delivery: Delivery, chat: str) -> None:
+    async def _drain(self, route: _Route, delivery: Delivery, chat: str) -> None:
         """Several processes: the holder of the chat's shared lock processes every pending
         update of the chat in arrival (id) order, whichever process stored it, recording
         each before letting go, and looks again after letting go.
@@ -200,13 +258,13 @@ class Inbox:
                 if claim is Claim.BUSY:
                     return
                 if claim is Claim.ALONE:
-                    await self._record(delivery, await self._attempt(processor, delivery))
+                    await self._record(delivery, await self._attempt(route, delivery))
                     return
                 while pending := await self._pending(delivery.bot_id, delivery.channel, chat):
                     for update in pending:
                         mine = update.id == delivery.id
                         REQUEST_ID.set(delivery.request_id if mine else f"drained-{update.id}")
-                        await self._record(update, await self._attempt(processor, update))
+                        await self._record(update, await self._attempt(route, update))
                         if update.id in self._waiting:
                             self._waiting[update.id] = True  # its own task has nothing to do
             if not await self._has_pending(delivery.bot_id, delivery.channel, chat):
@@ -253,29 +311,60 @@ class Inbox:
                 outcome.status,
             )
 
-    async def _attempt(self, processor: Processor, delivery: Delivery) -> _Outcome:
-        """Run ``processor`` on the delivery, retried up to ``MAX_ATTEMPTS`` times."""
+    async def _attempt(self, route: _Route, delivery: Delivery) -> _Outcome:
+        """Run the channel's processor on the delivery, retried up to ``MAX_ATTEMPTS``
+        times; after the last, :meth:`_give_up`."""
         attempt = 1
         while True:
             try:
-                await processor(delivery)
+                await route.processor(delivery)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.exception(
-                    "processing %s update %s of bot %s failed (attempt %d)",
+                if attempt == MAX_ATTEMPTS:
+                    return await self._give_up(route, delivery, attempt, exc)
+                log.warning(
+                    "processing %s update %s of bot %s failed (attempt %d); trying again",
                     delivery.channel,
                     delivery.update_id,
                     delivery.bot_id,
                     attempt,
+                    exc_info=True,
                 )
-                if attempt == MAX_ATTEMPTS:
-                    error = f"{type(exc).__name__}: {exc}"[:500]
-                    return _Outcome(delivery.id, "failed", attempt, error)
                 await asyncio.sleep(self._retry_delay * attempt)
                 attempt += 1
             else:
                 return _Outcome(delivery.id, "done", attempt, None)
+
+    async def _give_up(
+        self, route: _Route, delivery: Delivery, attempts: int, exc: Exception
+    ) -> _Outcome:
+        """An update that failed every attempt: counted, logged (with the request id, as
+        every record of this task), and its sender told once."""
+        self._metrics.errors.labels("inbox", type(exc).__name__).inc()
+        told = await self._apologise(route, delivery)
+        log.error(
+            "gave up on %s update %s of bot %s after %d attempts; %s",
+            delivery.channel,
+            delivery.update_id,
+            delivery.bot_id,
+            attempts,
+            "its sender was told" if told else "its sender could not be told",
+            exc_info=exc,
+        )
+        return _Outcome(delivery.id, "failed", attempts, f"{type(exc).__name__}: {exc}"[:500])
+
+    async def _apologise(self, route: _Route, delivery: Delivery) -> bool:
+        """Tell the update's sender, on their channel, that it could not be answered."""
+        if self._outbox is None or route.recipient is None:
+            return False
+        try:
+            address = route.recipient(delivery)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            address = None  # the update is too broken to say whose it is
+        if address is None:
+            return False
+        return await self._outbox.send(address, [OutboundMessage(text=APOLOGY)])
 
     async def _write(self, items: list[_Arrival | _Outcome]) -> list[int | None]:
         """Store new updates and record outcomes in one transaction, then start processing
@@ -288,7 +377,7 @@ class Inbox:
                 await _record(session, outcomes)
             stored = await _insert_new(session, arrivals) if arrivals else {}
         for key, a in arrivals.items():
-            if key in stored:
+            if key in stored and a.refused is None:
                 self._start(
                     Delivery(stored[key], a.bot_id, a.channel, a.update_id, a.payload, a.request_id)
                 )
@@ -309,6 +398,8 @@ class _Arrival:
     payload: dict[str, Any]
     request_id: str | None = None
     chat: str = ""
+    # why it is stored refused instead of pending (None: to be processed)
+    refused: str | None = None
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -320,7 +411,7 @@ class _Outcome:
     """How processing a stored update ended."""
 
     id: int
-    status: str  # done | failed
+    status: str  # done | failed (an update is stored pending, or refused)
     attempts: int
     error: str | None
 
@@ -352,8 +443,9 @@ async def _insert_new(
                 "update_id": a.update_id,
                 "payload": a.payload,
                 "chat": a.chat,
-                "status": "pending",
+                "status": "pending" if a.refused is None else "refused",
                 "attempts": 0,
+                "error": a.refused,
             }
             for a in arrivals.values()
         ],

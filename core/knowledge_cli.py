@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 BAD_INPUT = 2
 FAILURE = 1
+BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {elapsed}{postfix}"
 
 
 async def ingest(services: Services, bot_id: str, sources: list[str]) -> int:
@@ -33,15 +34,16 @@ async def ingest(services: Services, bot_id: str, sources: list[str]) -> int:
     await services.bots.get(bot_id)
     status = 0
     for source in sources:
+        name = Path(source).name or source
         bar = tqdm(
-            total=None,
-            desc=Path(source).name or source,
-            unit="step",
+            total=100,
+            desc=name,
+            bar_format=BAR_FORMAT,
             leave=False,
             file=sys.stderr,
             disable=None,  # no bar when stderr is not a terminal
         )
-        report = _bar_reporter(bar)
+        report = _bar_reporter(bar, name)
         try:
             result = await _ingest_one(services, bot_id, source, report)
         except KnowledgeError as exc:
@@ -67,11 +69,13 @@ def _failure(exc: KnowledgeError) -> bool:
     return isinstance(exc, FetchFailed | EmbeddingFailed)
 
 
-def _bar_reporter(bar: tqdm[Any]) -> ProgressCallback:
+def _bar_reporter(bar: tqdm[Any], name: str) -> ProgressCallback:
+    """One bar for a whole document, 0 to 100 %, its stage in the description: stages
+    have different units (pages, passages), so the bar shows the share of the whole."""
+
     def report(progress: Progress) -> None:
-        if progress.total is not None and bar.total != progress.total:
-            bar.reset(total=progress.total)
-        bar.n = progress.done
+        bar.n = max(bar.n, round(progress.percent, 1))  # never backwards
+        bar.set_description_str(f"{name} [{progress.stage}]", refresh=False)
         bar.set_postfix_str(progress.message, refresh=False)
         bar.refresh()
 

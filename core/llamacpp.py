@@ -21,8 +21,9 @@ from typing import Any
 from core.chatmodel import ChatModelGenerator
 from core.errors import GeneratorUnavailable
 from core.prompt import ChatMessage, PromptBuilder
+from core.settings import BUNDLED_LLM
 
-BUNDLED = "smollm2"
+BUNDLED = BUNDLED_LLM
 _BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _DONE = object()
 STOP = ("</passage", "<passage", "</question", "<question", "</answers")

@@ -93,10 +93,26 @@ class MediaStore:
         return SCHEME + name
 
     async def delete(self, references: Iterable[str]) -> int:
-        """Remove the files behind ``references`` (those that are ours and still there);
-        returns how many were removed."""
-        paths = [path for reference in references if (path := self.path(reference))]
-        return await asyncio.to_thread(_unlink, paths)
+        """Remove the files behind ``references`` (those that are ours), each with every
+        other version kept under its name (a recording is saved as OGG/Opus and MP3, and
+        a message refers to one of them) and any copy left half written; returns how
+        many files were removed."""
+        stems = {
+            name.rsplit(".", 1)[0]
+            for reference in references
+            if reference.startswith(SCHEME) and _NAME.match(name := reference.removeprefix(SCHEME))
+        }
+        return await asyncio.to_thread(self._remove_versions, stems)
+
+    def _remove_versions(self, stems: Iterable[str]) -> int:
+        # a stem is 32 hex digits (checked by _NAME), so it is safe in a glob pattern
+        paths = [
+            path
+            for stem in stems
+            for pattern in (f"{stem}.*", f".{stem}.*.part")
+            for path in self.root.glob(pattern)
+        ]
+        return _unlink(paths)
 
     async def save_png(self, data: bytes, *, key: str, filename: str) -> Media:
         """Keep a PNG image (a chart); the same ``key`` always names the same file, so a

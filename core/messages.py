@@ -12,7 +12,9 @@ import enum
 import re
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 #: the longest text an end user may send, the same on every channel (under Telegram's
 #: own 4,096): a longer message is refused with :func:`too_long`, never cut short
@@ -67,6 +69,17 @@ class Attachment:
     size: int
     reference: str
     filename: str | None = None
+
+
+def file_reference(path: Path) -> str:
+    """The ``file:`` reference of a local file, made absolute first: a URI can only name
+    an absolute path, and a relative one would mean another file in another directory."""
+    return path.expanduser().resolve().as_uri()
+
+
+def referenced_file(reference: str) -> Path:
+    """The local file a ``file:`` reference names (see :func:`file_reference`)."""
+    return Path(unquote(urlsplit(reference).path))
 
 
 @dataclass(frozen=True, slots=True)

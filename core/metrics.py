@@ -30,7 +30,8 @@ class Metrics:
         )
         self.errors = Counter(
             "chorus_errors",
-            "Failures, by where they happened and the error class.",
+            "Failures, by where they happened and the error class (stage inbox: an update "
+            "that failed every attempt, whose sender got an apology).",
             ["stage", "error"],
             registry=self.registry,
         )
@@ -75,8 +76,9 @@ class Metrics:
         self.webhook_rejections = Counter(
             "chorus_webhook_rejections",
             "Webhook calls refused (bad signature or secret, malformed, unknown bot), by "
-            "channel and HTTP status.",
-            ["channel", "status"],
+            "channel, HTTP status and reason; an update that passed the secret but cannot "
+            'be read is answered 200 (so it is not sent again) with reason "unparseable".',
+            ["channel", "status", "reason"],
             registry=self.registry,
         )
         self.document_jobs = Counter(

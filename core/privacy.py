@@ -174,14 +174,15 @@ class EndUserData:
         return {r for r in references if r.startswith(SCHEME)}
 
     def _remove_voice_notes(self, identities: Iterable[Identity]) -> int:
-        """Delete the voice notes the user sent through the widget (named after them)."""
+        """Delete the voice notes the user sent through the widget (named after them, a
+        visitor id having no dash), with any left half written."""
         if self._voice_dir is None:
             return 0
         removed = 0
         for _bot_id, channel, visitor in identities:
             if channel != Channel.WIDGET.value or not _VISITOR.match(visitor):
                 continue
-            for path in self._voice_dir.glob(f"{visitor}-*.audio"):
+            for path in self._voice_dir.glob(f"{visitor}-*"):
                 path.unlink(missing_ok=True)
                 removed += 1
         return removed

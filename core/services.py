@@ -264,6 +264,8 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         )
     inbox = Inbox(
         db,
+        outbox=outbox,
+        metrics=metrics,
         shared=SharedLocks(
             redis,
             settings.redis_prefix,
@@ -283,6 +285,7 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         public_base_url=settings.public_base_url,
         messages_per_second=settings.telegram_messages_per_second,
         chat_interval=settings.telegram_chat_interval,
+        metrics=metrics,
     )
     media.register(TELEGRAM_FILES, telegram.read_file)
     features.on_change(telegram.follow_features)

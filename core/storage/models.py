@@ -404,7 +404,7 @@ class InboundUpdate(Base):
     # the conversation it belongs to: one chat's updates are processed in id order
     chat: Mapped[str] = mapped_column(String(200), default="", server_default="")
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    status: Mapped[str] = mapped_column(String(16), index=True)  # pending | done | failed
+    status: Mapped[str] = mapped_column(String(16), index=True)  # pending|done|failed|refused
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)

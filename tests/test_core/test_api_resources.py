@@ -25,6 +25,8 @@ from tests.api import PASSWORD, bearer, problem, register
 from tests.chat import Chat
 from tests.test_channels.telegram_app import Client, services_ready, start
 
+#: a chat command in a text, such as "/docs": API answers must not send clients to a chat
+CHAT_COMMAND = re.compile(r"(?<![\w/])/[a-z]+\b")
 TEA = b"""# Oolong tea
 
 Oolong is a traditional semi-oxidised Chinese tea. Its leaves are withered under the sun
@@ -73,7 +75,8 @@ async def test_a_document_is_uploaded_learned_searched_and_deleted(
 
     done = await finished(api, headers, bot, job["id"])
     assert done["status"] == "done", done
-    assert done["progress"].startswith("Learned “Oolong tea”")
+    assert done["progress"] == "Learned “Oolong tea”: 1 passage."
+    assert not CHAT_COMMAND.search(done["progress"])  # API wording, not the chat's
     # the upload is gone from disk once learned
     assert not any((settings.data_dir / "uploads").iterdir())
     jobs = await (await api.get(f"/api/v1/bots/{bot}/document-jobs", headers=headers)).json()
@@ -102,7 +105,9 @@ async def test_a_document_is_uploaded_learned_searched_and_deleted(
     )
     second = await finished(api, headers, bot, (await again.json())["id"])
     assert second["document_id"] == done["document_id"]
-    assert "already know" in second["progress"]
+    assert "Already learned as “Oolong tea”" in second["progress"]
+    assert done["document_id"] in second["progress"]
+    assert not CHAT_COMMAND.search(second["progress"])
 
     gone = await api.delete(f"/api/v1/bots/{bot}/documents/{done['document_id']}", headers=headers)
     assert gone.status == 204
@@ -135,7 +140,8 @@ async def test_bad_uploads_are_refused_and_leave_nothing(api: Client, settings: 
     )
     failed = await finished(api, headers, bot, (await broken.json())["id"])
     assert failed["status"] == "failed"
-    assert "couldn't learn" in failed["error"]
+    assert failed["error"].startswith("Could not learn from broken.pdf: ")
+    assert not CHAT_COMMAND.search(failed["error"])
     assert not any((settings.data_dir / "uploads").iterdir())
 
     # over the size limit, streamed or announced: 413, and nothing kept

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
+from http import HTTPStatus
 from pathlib import Path
 
 from pytest_aiohttp import AiohttpClient
@@ -112,9 +113,10 @@ async def test_metrics_time_retrieval_and_answers_count_refused_webhooks_and_job
     made = re.search(r'chorus_generation_seconds_count\{kind="content"\} ([0-9.]+)', body)
     assert made is not None
     assert float(made.group(1)) >= 1
+    reason = HTTPStatus(refused.status).phrase.lower().replace(" ", "_")
     assert (
-        f'chorus_webhook_rejections_total{{channel="telegram",status="{refused.status}"}} 1.0'
-        in (body)
+        "chorus_webhook_rejections_total"
+        f'{{channel="telegram",reason="{reason}",status="{refused.status}"}} 1.0' in body
     )
     assert 'chorus_content_jobs{status="queued"}' in body
     assert "chorus_oldest_unfinished_job_seconds" in body

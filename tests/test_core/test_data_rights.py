@@ -335,6 +335,33 @@ async def test_forget_yes_leaves_nothing_of_the_user_and_all_of_the_others(
     assert "10" in alice.chat.text  # the free credits of a new user, nothing carried over
 
 
+def stored_files(services: Services) -> set[Path]:
+    """Every file in the media folder and the widget's voice notes."""
+    folders = (services.media.root, voice_notes(services))
+    return {p for folder in folders if folder.is_dir() for p in folder.rglob("*") if p.is_file()}
+
+
+async def test_forget_leaves_the_files_as_they_were_before_the_user_came(
+    services: Services,
+) -> None:
+    await services.bots.change_settings("demo", pricing=PRICING)
+    alice_id, bob_id = SENDERS[Channel.WIDGET]
+    bob = Person(chat_with(services, sender_id=bob_id, channel=Channel.WIDGET), "quillberry")
+    await populate(services, bob)
+    await channel_records(services, bob)
+    before = stored_files(services)
+    # spoken replies, a ritual with its audio and script, an export, a widget voice note
+    alice = Person(chat_with(services, sender_id=alice_id, channel=Channel.WIDGET), "zephyrine")
+    await populate(services, alice)
+    await channel_records(services, alice)
+    theirs = stored_files(services) - before
+    assert {".ogg", ".mp3", ".txt", ".json", ".audio"} <= {p.suffix for p in theirs}
+    await alice.chat.say("/forget")
+    await alice.chat.press(YES)
+    assert "I've deleted everything" in alice.chat.text
+    assert stored_files(services) == before
+
+
 async def test_forget_from_someone_never_seen_stores_nothing(services: Services) -> None:
     chat = chat_with(services, sender_id="erin-0b9f33")
     replies = await chat.say("/forget")

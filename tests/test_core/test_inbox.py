@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Sequence
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.inbox import MAX_ATTEMPTS, Delivery, Inbox
+from core.inbox import APOLOGY, MAX_ATTEMPTS, Delivery, Inbox
+from core.logs import REQUEST_ID
+from core.messages import OutboundMessage
+from core.metrics import Metrics
+from core.outbox import Address, Outbox
 from core.services import Services
 from core.storage.models import InboundUpdate
+from tests.records import recorded
 
 
 class Recorder:
@@ -91,6 +97,59 @@ async def test_failures_are_retried_then_recorded(services: Services) -> None:
     assert failed.attempts == MAX_ATTEMPTS
     assert failed.error is not None
     assert "processing broke" in failed.error
+
+
+async def test_an_update_that_keeps_failing_gets_one_apology_counted_and_logged(
+    services: Services,
+) -> None:
+    outbox, metrics = Outbox(), Metrics()
+    told: list[tuple[Address, list[str]]] = []
+
+    async def sender(address: Address, messages: Sequence[OutboundMessage]) -> None:
+        told.append((address, [m.text for m in messages]))
+
+    outbox.register("test", sender)
+    inbox, recorder = (
+        Inbox(services.db, retry_delay=0.01, outbox=outbox, metrics=metrics),
+        Recorder(),
+    )
+    inbox.register(
+        "test", recorder, by_chat, lambda d: Address(d.bot_id, "test", str(d.payload["chat"]))
+    )
+    recorder.failures = {"1": MAX_ATTEMPTS - 1, "2": MAX_ATTEMPTS}
+    with recorded("chorus.inbox") as records:
+        token = REQUEST_ID.set("webhook-call-2")
+        await inbox.accept("demo", "test", "2", {"chat": 2})
+        REQUEST_ID.reset(token)
+        await inbox.accept("demo", "test", "1", {"chat": 1})
+        await inbox.idle()
+    assert await statuses(services) == {"1": "done", "2": "failed"}
+    # one apology, for the update that failed every attempt, to its sender; none for the
+    # one that got through on its last attempt
+    assert told == [(Address("demo", "test", "2"), [APOLOGY])]
+    failures = metrics.registry.get_sample_value(
+        "chorus_errors_total", {"stage": "inbox", "error": "RuntimeError"}
+    )
+    assert failures == 1
+    (gave_up,) = [r for r in records.records if r.levelno >= logging.ERROR]
+    assert "gave up on test update 2" in gave_up.getMessage()
+    assert "its sender was told" in gave_up.getMessage()
+    assert gave_up.request_id == "webhook-call-2"  # type: ignore[attr-defined]
+    assert gave_up.exc_info is not None
+
+
+async def test_a_refused_update_is_kept_but_never_processed(services: Services) -> None:
+    inbox, recorder = Inbox(services.db), Recorder()
+    inbox.register("test", recorder, by_chat)
+    assert await inbox.refuse("demo", "test", "9", {"chat": 3, "junk": True}, "unparseable")
+    assert not await inbox.refuse("demo", "test", "9", {"chat": 3}, "unparseable")
+    await inbox.idle()
+    assert await inbox.resume() == 0
+    assert recorder.seen == []
+    async with services.db.read() as session:
+        (kept,) = (await session.scalars(select(InboundUpdate))).all()
+    assert (kept.status, kept.error, kept.chat) == ("refused", "unparseable", "3")
+    assert kept.payload == {"chat": 3, "junk": True}
 
 
 async def test_updates_accepted_before_a_stop_are_processed_at_the_next_start(

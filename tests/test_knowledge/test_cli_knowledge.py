@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import fcntl
 import http.server
+import os
+import pty
+import re
+import struct
+import subprocess
+import sys
+import termios
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +20,12 @@ import pytest
 from tests.cli import chorus
 
 DOCS = Path(__file__).resolve().parents[3] / "shared" / "data" / "docs"
+DOCX = "docx_hdr-header-footer.docx"
+PDF = "pdf_ja_two_column_cid_jo.pdf"
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+#: a drawn bar: "breathing.md [embedding]:  62%|████▍  | 00:01, Embedding passages…"
+#: (before the first step, without a stage)
+BAR = re.compile(r"^(?P<name>\S+?)(?: \[(?P<stage>\w+)\])?: +(?P<percent>\d+)%\|")
 
 
 def test_ingest_docs_ask_and_delete(tmp_path: Path) -> None:
@@ -20,9 +34,7 @@ def test_ingest_docs_ask_and_delete(tmp_path: Path) -> None:
     notes.write_text("# Tea\n\n## Green\n\nGreen tea is brewed at 80 degrees for two minutes.\n")
     assert chorus("bot", "create", "Tea Shop", env=env).returncode == 0
 
-    added = chorus(
-        "ingest", "tea-shop", str(notes), str(DOCS / "docx_hdr-header-footer.docx"), env=env
-    )
+    added = chorus("ingest", "tea-shop", str(notes), str(DOCS / DOCX), env=env)
     assert added.returncode == 0, added.stderr.decode()
     lines = added.stdout.decode().splitlines()
     assert lines[0].startswith("added ")
@@ -133,3 +145,62 @@ def test_a_refused_address_is_bad_input_and_a_server_failure_is_a_failure(
     )
     assert mixed.returncode == 2
     assert "Opening hours" in mixed.stdout.decode()
+
+
+def bars(output: str) -> dict[str, list[tuple[str | None, int]]]:
+    """What the progress bars on a terminal showed, per document: (stage, percent) in the
+    order drawn."""
+    shown: dict[str, list[tuple[str | None, int]]] = {}
+    for frame in re.split(r"[\r\n]", ANSI.sub("", output)):
+        if found := BAR.match(frame.strip()):
+            name, stage, percent = found.group("name", "stage", "percent")
+            shown.setdefault(name, []).append((stage, int(percent)))
+    return shown
+
+
+def test_ingest_shows_one_bar_per_document_from_0_to_100_with_its_stage(tmp_path: Path) -> None:
+    notes = tmp_path / "breathing.md"
+    sections = [
+        f"## Exercise {n}\n\n" + f"Breathe in for {n} counts, hold, and breathe out slowly. " * 6
+        for n in range(1, 40)
+    ]
+    notes.write_text("# Breathing\n\n" + "\n\n".join(sections))
+    leader, follower = pty.openpty()  # stderr is a terminal, so the bars are drawn
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "core",
+            "ingest",
+            "demo",
+            str(notes),
+            str(DOCS / DOCX),
+            str(DOCS / PDF),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        env={**os.environ, "DATA_DIR": str(tmp_path / "data")},
+    )
+    os.close(follower)
+    drawn = bytearray()
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the process closed the terminal
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    os.close(leader)
+    printed, _ = process.communicate(timeout=180)
+    assert process.returncode == 0
+    assert printed.decode().count("added ") == 3
+    shown = bars(drawn.decode(errors="replace"))
+    assert set(shown) == {"breathing.md", DOCX, PDF}, drawn[-2000:]
+    for name, steps in shown.items():
+        percents = [percent for _, percent in steps]
+        assert percents == sorted(percents), (name, steps)  # never backwards
+        assert (percents[0], percents[-1]) == (0, 100), (name, steps)
+        stages = list(dict.fromkeys(stage for stage, _ in steps if stage))
+        assert stages == ["reading", "chunking", "embedding", "indexing", "done"], (name, steps)
