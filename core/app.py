@@ -108,8 +108,14 @@ class Startup:
         parts: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         if new_demo:
             parts.append(("the demo bot's notes", lambda: teach_demo(services)))
+        try:
+            on_telegram = await services.telegram.in_use()
+        except StorageUnavailable:
+            on_telegram = False  # then aiogram loads with the first update
+        if on_telegram:
+            # before the rest: an update arriving meanwhile would import it on the loop
+            parts.append(("the Telegram client", services.telegram.load))
         parts.append(("the vector store and the embedding model", services.retriever.load))
-        parts.append(("the Telegram client", lambda: _load_telegram(services.telegram)))
         for what, load in parts:
             self.loading = what
             started = time.perf_counter()
@@ -119,12 +125,6 @@ class Startup:
                 log.warning("loading %s failed: %s", what, exc)
             else:
                 log.info("loaded %s in %.2f s", what, time.perf_counter() - started)
-
-
-async def _load_telegram(telegram: TelegramChannel) -> None:
-    """aiogram (seconds of importing), when a bot of this installation is on Telegram."""
-    if await telegram.in_use():
-        await telegram.load()
 
 
 async def introduce_manager(telegram: TelegramChannel) -> None:
