@@ -63,8 +63,11 @@ class TerminalChannel:
         self._settle = settle
         self._locate = locate
 
-    async def run(self) -> None:
-        """Talk until end of input."""
+    async def run(self, *, begin: bool = False) -> None:
+        """Talk until end of input; with ``begin`` (someone new), the bot greets first, as
+        it does when a chat opens on any channel, so its first choices can be pressed."""
+        if begin:
+            self.render(await self._sink(self.to_message("/start")))
         line_number = 0
         while True:
             if self._interactive:

@@ -233,6 +233,8 @@ async def _migrate(services: Services, revision: str) -> int:
 
 
 async def _chat(services: Services, bot_id: str, user: str | None) -> int:
+    from core.storage.repository import find_party
+
     bot = await services.bots.get(bot_id)
     interactive = sys.stdin.isatty()
     if interactive:
@@ -249,9 +251,11 @@ async def _chat(services: Services, bot_id: str, user: str | None) -> int:
         settle=services.studio.idle,
         locate=services.media.path,
     )
+    async with services.db.transaction() as session:
+        known = await find_party(session, bot.id, Channel.TERMINAL.value, user or LOCAL_USER)
     unregister = services.outbox.register(Channel.TERMINAL.value, channel.deliver)
     try:
-        await channel.run()
+        await channel.run(begin=known is None)
     finally:
         unregister()
     return 0

@@ -93,4 +93,3 @@ def configure_logging(fmt: str = "text", level: str = "INFO") -> None:
     root.setLevel(level.upper())
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets itself to DEBUG

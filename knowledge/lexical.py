@@ -7,6 +7,7 @@ pairs so that a two-character word in a question still matches.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 
@@ -46,6 +47,8 @@ class LexicalIndex:
     def __init__(self, ids: Sequence[str], texts: Sequence[str]) -> None:
         import bm25s
 
+        # bm25s sets its logger to DEBUG when imported: keep its per-index chatter out
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
         self.ids = list(ids)
         self._bm25 = bm25s.BM25()
         corpus = [tokenize(t) or [""] for t in texts]

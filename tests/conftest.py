@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -38,6 +39,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=DEFAULT_POSTGRES,
         help="a PostgreSQL server where test databases can be created",
     )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Draw the run's schemathesis seed once, in the process that starts the run, so the
+    workers (which inherit its environment) share it and the header can print it."""
+    if not hasattr(config, "workerinput") and not os.environ.get("API_FUZZ_SEED"):
+        os.environ["API_FUZZ_SEED"] = str(secrets.randbits(64))
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and not hasattr(session.config, "workerinput"):
+        seed = os.environ["API_FUZZ_SEED"]
+        reporter.write_line(f"schemathesis seed {seed} (API_FUZZ_SEED={seed} runs it again)")
 
 
 def _dsn(url: str) -> str:

@@ -184,7 +184,11 @@ def test_a_piped_terminal_chat_creates_a_meditation_with_audio(newcomer: Newcome
 
 
 def test_rest_register_bot_upload_and_ask(newcomer: Newcomer) -> None:
-    api = httpx.Client(base_url=f"{newcomer.url}/api/v1", timeout=60)
+    with httpx.Client(base_url=f"{newcomer.url}/api/v1", timeout=60) as api:
+        _register_upload_and_ask(newcomer, api)
+
+
+def _register_upload_and_ask(newcomer: Newcomer, api: httpx.Client) -> None:
     tokens = api.post(
         "/auth/register",
         json={"email": "ana@example.com", "password": "correct horse battery", "name": "Ana"},

@@ -174,7 +174,12 @@ async def test_an_operation_shows_its_request_body_and_every_answer_with_its_sch
             if content:
                 reference = next(iter(content.values()))["schema"]
                 model = schema(reference.get("items", reference))
-                for field in model.get("properties", {}):
+                sent = request.get("application/json", {}).get("schema") == reference
+                for field, spec in model.get("properties", {}).items():
+                    if sent and spec.get("readOnly"):
+                        # Swagger UI leaves a read-only field out of a model that the same
+                        # operation also sends (seen with PUT .../pricing)
+                        continue
                     assert field in shown["answers"][code], f"{method} {path} {code}: {field}"
         await block.locator(".opblock-summary-control").click()  # closed again
     assert opened == len(SAMPLE)

@@ -21,15 +21,13 @@ def env(database_url: str, tmp_path: Path) -> dict[str, str]:
 
 
 def test_piped_chat_prints_replies_and_exits_cleanly(env: dict[str, str]) -> None:
-    result = chorus(
-        "chat", "demo", "--user", "piped", env=env, stdin=b"/start\n2\nsleeping better\n4\n"
-    )
+    result = chorus("chat", "demo", "--user", "piped", env=env, stdin=b"2\nsleeping better\n4\n")
     out = result.stdout.decode()
     assert result.returncode == 0, result.stderr.decode()
     lines = out.splitlines()
-    # a transcript: each line the user sent, then the bot's replies under its name
-    assert lines[0] == "you> /start"
-    assert lines[1].startswith("Mira> Hello, I'm Mira")
+    # a transcript: the greeting, then each line the user sent and the bot's replies under
+    # its name
+    assert lines[0].startswith("Mira> Hello, I'm Mira")
     assert "        2) Guided meditation" in lines
     assert lines.index("you> 2") < lines.index("you> sleeping better") < lines.index("you> 4")
     assert any(line.startswith("Mira> What would you like it to help you with?") for line in lines)
@@ -247,3 +245,16 @@ def test_origins_are_listed_allowed_and_disallowed(env: dict[str, str]) -> None:
         refused = chorus("origins", *bad, env=env)
         assert refused.returncode == 2, bad
         assert said in refused.stderr.decode()
+
+
+def test_someone_new_is_greeted_with_choices_before_typing(env: dict[str, str]) -> None:
+    first = chorus("chat", "demo", "--user", "new", env=env, stdin=b"2\n")
+    out = first.stdout.decode()
+    assert first.returncode == 0, first.stderr.decode()
+    # the greeting and its numbered choices come first, so "2" presses one
+    assert out.index("Hello, I'm Mira") < out.index("you> 2")
+    assert "let's make your guided meditation" in out
+    assert "DEBUG" not in first.stderr.decode()
+    # someone the bot knows is not greeted again
+    again = chorus("chat", "demo", "--user", "new", env=env, stdin=b"back\n")
+    assert "Hello, I'm Mira" not in again.stdout.decode()
