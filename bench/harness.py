@@ -103,14 +103,19 @@ async def start_server(
                 raise RuntimeError(f"the server did not start:\n{tail}")
             yield ServerProcess(process, url)
         finally:
-            if process.returncode is None:
-                process.send_signal(signal.SIGTERM)  # the server cleans up and exits
-                try:
-                    async with asyncio.timeout(60):
-                        await process.wait()
-                except TimeoutError:
-                    process.kill()
-                    await process.wait()
+            await stop_server(process)
+
+
+async def stop_server(process: asyncio.subprocess.Process) -> None:
+    """SIGTERM a server process (it cleans up and exits); killed if it lingers past 60 s."""
+    if process.returncode is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        async with asyncio.timeout(60):
+            await process.wait()
+    except TimeoutError:
+        process.kill()
+        await process.wait()
 
 
 async def _ready(process: asyncio.subprocess.Process, url: str) -> None:

@@ -35,7 +35,6 @@ import contextlib
 import os
 import re
 import resource
-import signal
 import socket
 import statistics
 import sys
@@ -49,6 +48,7 @@ from typing import Any
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.harness import stop_server
 from bench.reporting import Conditions, print_table, write_results
 from core.settings import Settings
 
@@ -206,14 +206,7 @@ async def serve(cwd: Path, env: dict[str, str]) -> Served:
             health, failed = await _until_200(session, f"{base}/health", process, started)
             ready, _ = await _until_200(session, f"{base}/ready", process, started)
     finally:
-        if process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-        try:
-            async with asyncio.timeout(60):
-                await process.wait()
-        except TimeoutError:
-            process.kill()
-            await process.wait()
+        await stop_server(process)
         await asyncio.gather(*readers)
     return Served(health, ready, failed, lines)
 
