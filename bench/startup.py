@@ -17,7 +17,7 @@ from starting the process:
 Each is also timed in CPU seconds (user + system, every thread) that the process had
 used by then: on a machine shared with other work, wall times stretch with the load and
 CPU times much less. One uncounted round of each first warms the disk cache and creates
-the existing data folder. Then ``python -X importtime -c 'import core.cli'`` lists the
+the existing data folder. Then ``python -X importtime -c 'import core.cli.main'`` lists the
 modules that cost most, cumulatively. It also checks, in the server's output, that
 "serving on" is logged only once ``/health`` answers and that the demo's address is
 printed.
@@ -244,14 +244,14 @@ def free_port() -> int:
 
 
 async def importtime(cwd: Path, env: dict[str, str]) -> dict[str, Any]:
-    """``python -X importtime -c 'import core.cli'``: how many modules, how long in all,
+    """``python -X importtime -c 'import core.cli.main'``: how many modules, how long in all,
     and the costliest by cumulative time."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-X",
         "importtime",
         "-c",
-        "import core.cli",
+        "import core.cli.main",
         cwd=cwd,
         env=env,
         stderr=asyncio.subprocess.PIPE,
@@ -361,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     print_table(f"Start-up, seconds ({conditions.describe('other work')})", table)
     imports = found["imports"]
     print_table(
-        f"python -X importtime -c 'import core.cli': {imports['modules']:,} modules, "
+        f"python -X importtime -c 'import core.cli.main': {imports['modules']:,} modules, "
         f"{imports['seconds']:.2f} s; the costliest (ms)",
         imports["top"],
     )

@@ -44,19 +44,27 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.harness import listening
 from bench.reporting import Conditions, print_table, write_results
 from bots.profile import BotProfile
-from core.audio import Pcm, concatenate, encode, silence
-from core.composer import GroundedComposer
-from core.espeak import espeak
-from core.flow import ContentType
-from core.generation import AnswerRequest, ContentRequest, Passage
-from core.messages import Channel, InboundMessage, OutboundKind, OutboundMessage, parse_command
-from core.ollama import OllamaGenerator
+from core.content import ContentType
+from core.generation.composer import GroundedComposer
+from core.generation.ollama import OllamaGenerator
+from core.generation.seams import AnswerRequest, ContentRequest
+from core.messages import (
+    AudioFormat,
+    Channel,
+    InboundMessage,
+    OutboundKind,
+    OutboundMessage,
+    parse_command,
+)
 from core.outbox import Address
 from core.services import build_services, close, prepare
 from core.settings import Settings
-from core.speech import SYNTHESIS_SHARE, EspeakSpeaker
-from core.transcribe import WhisperTranscriber
-from core.voice import AudioFormat, VoiceSettings
+from core.voice.audio import Pcm, concatenate, encode, silence
+from core.voice.espeak import espeak
+from core.voice.seams import VoiceSettings
+from core.voice.speech import SYNTHESIS_SHARE, EspeakSpeaker
+from core.voice.transcribe import WhisperTranscriber
+from knowledge.passages import Passage
 from tests.fakes.ollama import FakeOllama
 
 RESULTS = Path(__file__).parent / "results" / "voice.json"

@@ -13,7 +13,7 @@ from billing.credits import Credits
 from billing.pricing import Pack, Pricing, PricingError, Tier, parse_count, parse_price
 from bots.profile import BotProfile
 from bots.registry import BotDirectory
-from core.flow import ContentType
+from core.content import ContentType
 from core.storage.database import Database
 from core.storage.models import ChannelIdentity
 from core.text import counted

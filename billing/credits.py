@@ -2,7 +2,7 @@
 
 :class:`Credits` hands the engine a :class:`UserWallet` per turn (the dialogue reserves a
 content job's cost with it, pays for questions beyond the free daily quota, and shows a
-bot's offers) and is the studio's :class:`~core.studio.CreditHold`: it captures a job's
+bot's offers) and is the studio's :class:`~core.conversation.studio.CreditHold`: it captures a job's
 hold on delivery and releases it on failure. An account is opened, with the bot's free
 credits, the first time anything needs it.
 """
@@ -20,11 +20,11 @@ from billing.ledger import Ledger, NotEnoughCredits
 from billing.pricing import Pricing
 from bots.profile import BotProfile
 from bots.registry import BotDirectory
+from core.conversation.turn import Charge
 from core.messages import Button, OutboundMessage
 from core.storage.database import Database
 from core.storage.models import ContentJob, CreditAccount, Payment, QuestionUsage
 from core.text import counted
-from core.turn import Charge
 
 log = logging.getLogger("chorus.billing")
 

@@ -5,7 +5,7 @@ updated or deleted: a free grant, a purchase, a creator's grant, a monthly allow
 reservation for content being made and its capture or release, a question paid for, a
 refund's reversal, credits moved when a user joins two accounts (``/link``). (The one
 exception is an end user's erasure at their request, which removes their account whole:
-:meth:`core.privacy.EndUserData.erase`.) Each carries an idempotency key (posting the
+:meth:`core.people.privacy.EndUserData.erase`.) Each carries an idempotency key (posting the
 same key twice returns the first entry and changes nothing) and names its cause
 (``job:…``, ``stripe:evt_…``, ``creator:…``). The account row caches the balance, updated
 in the same transaction as the entry, so the balance is always the sum of the entries.

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from core.flow import ContentType
+from core.content import ContentType
 
 MAX_CREDITS = 1_000_000
 MAX_PRICE = 1_000_000  # 10,000.00 in the currency's minor unit

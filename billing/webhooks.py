@@ -35,14 +35,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing import ledger as books
 from bots.registry import BotDirectory
-from core import guided, integrations
+from core.conversation import guided
+from core.conversation.turn import TurnInput, TurnResult, Wallet
 from core.errors import ChorusError, UnknownBot
 from core.messages import OutboundMessage
 from core.outbox import Address
+from core.runtime import integrations
 from core.storage.database import Database
 from core.storage.models import CreditAccount, Payment, StripeEvent, StripeRefund
 from core.text import counted
-from core.turn import TurnInput, TurnResult, Wallet
 
 log = logging.getLogger("chorus.billing")
 

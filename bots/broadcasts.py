@@ -3,7 +3,7 @@
 ``/broadcast TEXT`` shows who it would reach (by channel, and who is skipped and why)
 and keeps it as a draft until the creator presses *Send* (or sends ``/broadcast send
 N``); nothing goes out by a slip of the thumb. Progress and the outcome are told in the
-same chat by :class:`~core.broadcasts.Broadcasts` as the sending goes.
+same chat by :class:`~core.outreach.broadcasts.Broadcasts` as the sending goes.
 ``/broadcast`` alone lists the latest ones, ``/broadcast N`` shows one, ``/broadcast
 cancel N`` stops one.
 """
@@ -13,9 +13,9 @@ from __future__ import annotations
 import re
 
 from bots.profile import BotProfile
-from core.broadcasts import Broadcasts
 from core.messages import Button, OutboundMessage
 from core.outbox import Address
+from core.outreach.broadcasts import Broadcasts
 
 _ACTION = re.compile(r"(send|cancel|status)?\s*#?(\d{1,18})", re.IGNORECASE)
 USAGE = (

@@ -5,7 +5,7 @@ each with its user's number; ``/takeover N`` moves user N's conversation into th
 ``handoff`` state. From then on, whatever the creator writes to the manager bot that is
 not a command goes to that user on their own channel, stored in their conversation and
 pushed through the outbox; what the user writes comes back to the creator
-(:mod:`core.handoff`), and the agent stays silent. ``/release`` hands the user back.
+(:mod:`core.conversation.handoff`), and the agent stays silent. ``/release`` hands the user back.
 
 Only a bot's owner reaches its users: the number of anyone else's user is answered
 exactly like a number that does not exist. A creator talks with one user at a time.
@@ -22,14 +22,14 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bots.profile import BotProfile
-from core.guided import menu
-from core.handoff import TAKEN_BY, taken_by, user_label
+from core.conversation.guided import menu
+from core.conversation.handoff import TAKEN_BY, taken_by, user_label
+from core.conversation.statemachine import Event, State
+from core.conversation.turn import TurnResult, Wallet
 from core.messages import Channel, OutboundMessage
 from core.outbox import Address
-from core.statemachine import Event, State
 from core.storage.database import Database
 from core.storage.models import ChannelIdentity, Conversation, EndUser, Message, as_utc
-from core.turn import TurnResult, Wallet
 
 log = logging.getLogger("chorus.handoff")
 

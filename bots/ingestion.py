@@ -2,7 +2,7 @@
 
 Reading, chunking and embedding a long PDF takes a while; it should neither hold up the
 creator's chat nor be lost to a restart. A document is therefore stored as a job (where
-to read it, which bot learns it, which chat hears about it) and run by :mod:`core.jobs`:
+to read it, which bot learns it, which chat hears about it) and run by :mod:`core.runtime.jobs`:
 in this process by default, by ``chorus worker`` with Redis. The job tells the chat what
 it is reading, its progress every couple of seconds, and what was learned, through the
 outbox, so the messages reach the creator from whichever process runs it. A job
@@ -22,7 +22,6 @@ from sqlalchemy import select, update
 
 from bots.profile import BotProfile
 from bots.registry import BotDirectory
-from core.jobs import Jobs
 from core.messages import (
     Attachment,
     AttachmentKind,
@@ -32,7 +31,8 @@ from core.messages import (
 )
 from core.metrics import Metrics
 from core.outbox import Address, Outbox
-from core.progress import Notify, relay_progress
+from core.runtime.jobs import Jobs
+from core.runtime.progress import Notify, relay_progress
 from core.storage.database import Database
 from core.storage.models import DocumentJob, utcnow
 from core.text import counted

@@ -5,7 +5,7 @@
 ``mon-fri``, ``weekdays`` or ``weekends`` (every day without it); ZONE (``Europe/Paris``,
 UTC without it) is the zone of the subscribers whose own zone is not known. The other
 commands take the number a schedule has in the ``/schedules`` listing. When the runs are
-sent is :mod:`core.schedules`' business.
+sent is :mod:`core.outreach.schedules`' business.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from zoneinfo import ZoneInfo
 from bots.profile import BotProfile
 from core.errors import InvalidSchedule, TooManySchedules
 from core.messages import OutboundMessage
-from core.schedules import EVERY_DAY, Plan, Schedules, next_run
+from core.outreach.schedules import EVERY_DAY, Plan, Schedules, next_run
+from core.people.timezones import canonical
 from core.storage.models import Schedule, utcnow
-from core.timezones import canonical
 
 NAMES = frozenset({"schedule", "schedules", "unschedule", "pauseschedule", "resumeschedule"})
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")

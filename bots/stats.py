@@ -1,7 +1,7 @@
 """``/stats``: a creator's numbers for the last 30 days, as a short text and a chart.
 
-The numbers come from :func:`core.analytics.bot_report`; the chart (messages per day,
-stacked by channel) is drawn by :func:`core.charts.daily_bars` in a thread, kept in the
+The numbers come from :func:`core.insights.analytics.bot_report`; the chart (messages per day,
+stacked by channel) is drawn by :func:`core.insights.charts.daily_bars` in a thread, kept in the
 media store under one name per bot (drawing it again replaces it) and sent as an image.
 """
 
@@ -12,11 +12,11 @@ from collections.abc import Callable
 from datetime import datetime
 
 from bots.profile import BotProfile
-from core.analytics import BotReport, QuestionCount, bot_report
-from core.charts import Series, daily_bars
-from core.media import MediaStore
+from core.insights.analytics import BotReport, QuestionCount, bot_report
+from core.insights.charts import Series, daily_bars
 from core.messages import OutboundKind, OutboundMessage
 from core.storage.database import Database
+from core.storage.media import MediaStore
 from core.storage.models import utcnow
 from core.text import counted
 

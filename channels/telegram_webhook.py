@@ -35,18 +35,17 @@ from sqlalchemy import select
 from bots.profile import BotProfile, Features
 from bots.registry import MANAGER_ID
 from channels.telegram_ids import SCHEME, chat_id_of, chat_of
-from core.engine import ConversationEngine
+from core.conversation.engine import ConversationEngine
 from core.errors import ChannelRefused, ChannelUnreachable, NotDelivered
-from core.inbox import Delivery, Inbox
-from core.media import MediaStore
-from core.messages import Channel, InboundMessage, OutboundMessage
+from core.messages import AudioFormat, Channel, InboundMessage, OutboundMessage
 from core.metrics import Metrics
 from core.outbox import Address, Outbox
+from core.runtime.inbox import Delivery, Inbox
 from core.storage import repository as repo
 from core.storage.database import Database
+from core.storage.media import MediaStore
 from core.storage.models import Bot as BotRow
 from core.storage.models import ChannelAccount
-from core.voice import AudioFormat
 
 if TYPE_CHECKING:
     from aiogram import Bot

@@ -34,14 +34,14 @@ from sqlalchemy import select
 from bots.registry import BotDirectory
 from channels.whatsapp import MEDIA_SCHEME, PREFIX, form_dict, render, sender_of, to_inbound
 from channels.whatsapp_records import WhatsAppRecords
-from core.engine import ConversationEngine
+from core.conversation.engine import ConversationEngine
 from core.errors import ChannelRefused, NotDelivered
-from core.inbox import Delivery, Inbox
-from core.media import MediaStore
 from core.messages import Channel, Media
 from core.messages import OutboundMessage as Reply
 from core.outbox import Address, Outbox
+from core.runtime.inbox import Delivery, Inbox
 from core.storage.database import Database
+from core.storage.media import MediaStore
 from core.storage.models import ChannelAccount
 
 if TYPE_CHECKING:

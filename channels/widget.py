@@ -42,14 +42,14 @@ from channels.widget_frames import (
 )
 from channels.widget_log import LogErased, WidgetLog
 from channels.widget_session import SessionRejected, WidgetSessions
-from core.engine import ConversationEngine
+from core.conversation.engine import ConversationEngine
 from core.errors import StorageUnavailable, UnknownBot
-from core.fanout import FanOut, LocalFanOut
-from core.inbox import Delivery, Inbox
-from core.media import MediaStore
 from core.messages import MAX_TEXT, Channel, OutboundKind, OutboundMessage
 from core.outbox import Address, Outbox
-from core.timezones import canonical
+from core.people.timezones import canonical
+from core.runtime.fanout import FanOut, LocalFanOut
+from core.runtime.inbox import Delivery, Inbox
+from core.storage.media import MediaStore
 
 log = logging.getLogger("chorus.widget")
 

@@ -1,5 +1,5 @@
 """``python -m core`` runs the ``chorus`` command line."""
 
-from core.cli import main
+from core.cli.main import main
 
 raise SystemExit(main())

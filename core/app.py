@@ -28,6 +28,7 @@ from redis.exceptions import RedisError
 from billing.webhooks import WebhookRejected
 from bots.manager import COMMANDS as MANAGER_COMMANDS
 from channels.telegram_webhook import TelegramChannel
+from core.api.common import API_SERVICES
 from core.api.routes import install as install_api
 from core.api.spec import PREFIX as API_PREFIX
 from core.api.spec import unreadable
@@ -38,9 +39,9 @@ from core.errors import (
     StorageUnavailable,
     UnknownBot,
 )
-from core.jobs import QueuedJobs
 from core.logs import REQUEST_ID, request_id
 from core.metrics import Metrics
+from core.runtime.jobs import QueuedJobs
 from core.services import SERVICES, Services, build_services, prepare_for_requests, teach_demo
 from core.services import close as close_services
 from core.settings import Settings
@@ -154,6 +155,7 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     services = build_services(app[SETTINGS], app[METRICS])
     startup = Startup()
     app[SERVICES] = services
+    app[API_SERVICES] = services
     app[STARTUP] = startup
     startup.task = asyncio.create_task(startup.run(services), name="chorus-startup")
     # a healthy database is ready before the first request; a broken one does not keep

@@ -216,3 +216,32 @@ class OutboundMessage:
 
 def _compact(obj: Source | Media) -> dict[str, Any]:
     return {f.name: getattr(obj, f.name) for f in fields(obj) if getattr(obj, f.name) is not None}
+
+
+class AudioFormat(enum.Enum):
+    """Encoded audio a channel can play: OGG/Opus for Telegram voice notes and WhatsApp,
+    MP3 for browsers (every browser plays it)."""
+
+    OGG_OPUS = "ogg"
+    MP3 = "mp3"
+
+    @property
+    def mime_type(self) -> str:
+        return {"ogg": "audio/ogg", "mp3": "audio/mpeg"}[self.value]
+
+    @property
+    def extension(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True, slots=True)
+class Audio:
+    """Encoded audio with its measured duration in seconds."""
+
+    data: bytes
+    format: AudioFormat
+    duration: float
+
+    @property
+    def mime_type(self) -> str:
+        return self.format.mime_type

@@ -40,33 +40,33 @@ from channels.widget import WidgetChannel
 from channels.widget_log import WidgetLog
 from channels.widget_session import WidgetSessions
 from core.api.accounts import Accounts
-from core.broadcasts import Broadcasts
-from core.composer import GroundedComposer
-from core.dialogue import Dialogue
-from core.engine import ConversationEngine
-from core.fallback import FallbackGenerator
-from core.fanout import FanOut, LocalFanOut, RedisFanOut
-from core.generation import TextGenerator
-from core.handoff import CreatorLine
-from core.inbox import Inbox
-from core.integrations import Dispatcher
-from core.jobs import Jobs, LocalJobs, QueuedJobs
-from core.linking import Linking
-from core.llamacpp import BUNDLED, LlamaCppGenerator, bundled_model
-from core.locks import SharedLocks
-from core.media import MediaStore
+from core.conversation.dialogue import Dialogue
+from core.conversation.engine import ConversationEngine
+from core.conversation.handoff import CreatorLine
+from core.conversation.linking import Linking
+from core.conversation.studio import ContentStudio
+from core.generation.composer import GroundedComposer
+from core.generation.fallback import FallbackGenerator
+from core.generation.llamacpp import BUNDLED, LlamaCppGenerator, bundled_model
+from core.generation.ollama import OllamaGenerator
+from core.generation.prompt import PromptBuilder
+from core.generation.seams import TextGenerator
 from core.messages import Channel
 from core.metrics import Metrics
-from core.ollama import OllamaGenerator
 from core.outbox import Outbox
-from core.privacy import EndUserData
-from core.prompt import PromptBuilder
-from core.ratelimit import Buckets, Limit, LocalBuckets, MessageLimits, RedisBuckets
-from core.schedules import Scheduler, Schedules
+from core.outreach.broadcasts import Broadcasts
+from core.outreach.schedules import Scheduler, Schedules
+from core.people.privacy import EndUserData
+from core.runtime.fanout import FanOut, LocalFanOut, RedisFanOut
+from core.runtime.inbox import Inbox
+from core.runtime.integrations import Dispatcher
+from core.runtime.jobs import Jobs, LocalJobs, QueuedJobs
+from core.runtime.locks import SharedLocks
+from core.runtime.ratelimit import Buckets, Limit, LocalBuckets, MessageLimits, RedisBuckets
 from core.settings import Settings
 from core.storage.database import Database
-from core.studio import ContentStudio
-from core.voice_io import AttachmentReader, VoiceIO
+from core.storage.media import MediaStore
+from core.voice.voice_io import AttachmentReader, VoiceIO
 from knowledge.base import KnowledgeBase
 from knowledge.catalogue import ChunkCatalogue
 from knowledge.documents import Limits
@@ -452,8 +452,8 @@ def build_voice(settings: Settings, store: MediaStore, read: AttachmentReader) -
         return None
     # imported here: loading Whisper's runtime takes a while, and a process with speech
     # switched off should not pay for it
-    from core.speech import EspeakSpeaker
-    from core.transcribe import WhisperTranscriber
+    from core.voice.speech import EspeakSpeaker
+    from core.voice.transcribe import WhisperTranscriber
 
     speaker = EspeakSpeaker()
     transcriber = WhisperTranscriber(

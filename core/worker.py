@@ -1,4 +1,4 @@
-"""``chorus worker``: runs the background jobs queued in Redis (:mod:`core.jobs`).
+"""``chorus worker``: runs the background jobs queued in Redis (:mod:`core.runtime.jobs`).
 
 Each worker process opens the same services as the web server (database, channels,
 speech, knowledge), so a finished job is stored and its result sent to the user's
@@ -16,11 +16,11 @@ from arq.connections import RedisSettings
 from arq.worker import Worker, func
 
 from bots.ingestion import KIND as DOCUMENT
-from core.broadcasts import KIND as BROADCAST
-from core.jobs import MAX_TRIES, worker_function
+from core.conversation.studio import KIND as CONTENT
+from core.outreach.broadcasts import KIND as BROADCAST
+from core.runtime.jobs import MAX_TRIES, worker_function
 from core.services import Services, build_services, close, prepare
 from core.settings import Settings
-from core.studio import KIND as CONTENT
 
 log = logging.getLogger("chorus.worker")
 

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.batching import Batcher
-from core.generation import Passage
 from knowledge.catalogue import ChunkCatalogue, ChunkInfo
 from knowledge.embeddings import Embedder, QueryBatcher, Vectors
+from knowledge.passages import Passage
 from knowledge.vectorstore import ChromaStore
 
 _SHINGLE = re.compile(r"\w+", re.UNICODE)

@@ -9,11 +9,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.engine import ConversationEngine
+from core.conversation.engine import ConversationEngine
+from core.conversation.studio import ContentStudio
 from core.messages import Channel, InboundMessage, OutboundMessage, parse_command
 from core.outbox import Address, Outbox
 from core.services import Services
-from core.studio import ContentStudio
 
 _ids = itertools.count(1)
 

@@ -16,8 +16,8 @@ from typing import Any
 
 from pytest_aiohttp import AiohttpServer
 
+from core.conversation.statemachine import State
 from core.services import SERVICES, Services
-from core.statemachine import State
 from core.storage import repository as repo
 from core.storage.models import EndUser
 from tests.fakes.ollama import FakeOllama

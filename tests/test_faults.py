@@ -26,9 +26,9 @@ from sqlalchemy.engine import make_url
 
 from channels.telegram_webhook import SECRET_HEADER
 from core.app import SERVICES
-from core.fanout import RedisFanOut
 from core.messages import OutboundMessage
 from core.outbox import Address
+from core.runtime.fanout import RedisFanOut
 from core.storage.models import CreditAccount, CreditHold, LedgerEntry, utcnow
 from tests.fakes.ollama import FakeOllama
 from tests.fakes.tcp_proxy import TcpProxy

@@ -227,7 +227,7 @@ def _register_upload_and_ask(newcomer: Newcomer, api: httpx.Client) -> None:
 def _speech(path: Path, text: str) -> Path:
     """``text`` spoken by the project's own voice, as a WAV file Chromium plays into its
     synthetic microphone."""
-    from core.espeak import espeak
+    from core.voice.espeak import espeak
 
     samples = espeak().synthesize(text, voice="en-us", rate=150, pitch=50)
     # a moment of silence around the words, as a person leaves when they press record

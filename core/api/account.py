@@ -9,9 +9,8 @@ from pydantic import BaseModel, Field, StringConstraints
 from sqlalchemy import func, select
 
 from core.api.accounts import ACCOUNT
-from core.api.common import API, Strict, services
+from core.api.common import API, ApiServices, Strict, services
 from core.api.spec import Call, Moment
-from core.services import Services
 from core.storage.models import ApiKey, EndUser, WebhookEndpoint
 
 
@@ -38,7 +37,7 @@ class Confirmation(Strict):
     )
 
 
-async def erase_bot(svc: Services, bot_id: str) -> None:
+async def erase_bot(svc: ApiServices, bot_id: str) -> None:
     """Delete a bot with everything of it: each end user's rows and files, the
     documents and their vectors, then the bot itself."""
     async with svc.db.read() as session:

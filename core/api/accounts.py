@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.api.spec import ApiError
-from core.ratelimit import Buckets, Limit
+from core.runtime.ratelimit import Buckets, Limit
 from core.storage.database import Database
 from core.storage.models import ApiKey, Creator, CreatorLogin, RefreshToken, as_utc, utcnow
 

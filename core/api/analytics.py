@@ -1,5 +1,5 @@
 """``/api/v1/bots/{bot_id}/analytics``: how a bot is doing over the last days (the
-numbers ``/stats`` shows in the manager bot, from :mod:`core.analytics`), at most a
+numbers ``/stats`` shows in the manager bot, from :mod:`core.insights.analytics`), at most a
 minute old."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.analytics import bot_report
 from core.api.common import API, Strict, owned_bot, services
 from core.api.spec import Call
+from core.insights.analytics import bot_report
 
 
 class Read(BaseModel):

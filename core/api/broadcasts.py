@@ -1,5 +1,5 @@
 """``/api/v1/bots/{bot_id}/broadcasts``: messages to every subscriber of a bot, and how
-each went (see :mod:`core.broadcasts`)."""
+each went (see :mod:`core.outreach.broadcasts`)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from core.api.common import API, Page, PageQuery, Strict, keyset, owned_bot, owned_row, services
 from core.api.spec import ApiError, Call, Moment
-from core.audience import Audience, Report
-from core.broadcasts import MAX_TEXT, Broadcasts
+from core.outreach.audience import Audience, Report
+from core.outreach.broadcasts import MAX_TEXT, Broadcasts
 from core.storage.models import Broadcast
 
 Status = Literal["draft", "sending", "done", "cancelled"]

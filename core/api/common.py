@@ -7,8 +7,9 @@ import base64
 import binascii
 import json
 from datetime import datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, Protocol, TypeVar
 
+from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import Select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,8 +18,21 @@ from sqlalchemy.orm import InstrumentedAttribute
 from bots.profile import BotProfile
 from core.api.spec import Api, ApiError, Call, storable, what
 from core.errors import UnknownBot
-from core.services import SERVICES, Services
 from core.storage.models import Base, as_utc
+
+if TYPE_CHECKING:
+    from billing.credits import Credits
+    from bots.features import FeatureSwitches
+    from bots.ingestion import DocumentJobs
+    from bots.registry import BotDirectory
+    from core.api.accounts import Accounts
+    from core.outreach.broadcasts import Broadcasts
+    from core.people.privacy import EndUserData
+    from core.settings import Settings
+    from core.storage.database import Database
+    from core.storage.media import MediaStore
+    from knowledge.base import KnowledgeBase
+    from knowledge.retrieval import HybridRetriever
 
 API = Api()
 
@@ -52,8 +66,42 @@ class Page(BaseModel, Generic[Item]):
     next_cursor: str | None
 
 
-def services(call: Call) -> Services:
-    return call.request.app[SERVICES]
+class ApiServices(Protocol):
+    """What the API uses of the process's services. The composition root hands its
+    services over under :data:`API_SERVICES`; the API never imports it."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def db(self) -> Database: ...
+    @property
+    def bots(self) -> BotDirectory: ...
+    @property
+    def accounts(self) -> Accounts: ...
+    @property
+    def knowledge(self) -> KnowledgeBase: ...
+    @property
+    def retriever(self) -> HybridRetriever: ...
+    @property
+    def documents(self) -> DocumentJobs: ...
+    @property
+    def media(self) -> MediaStore: ...
+    @property
+    def privacy(self) -> EndUserData: ...
+    @property
+    def credits(self) -> Credits: ...
+    @property
+    def features(self) -> FeatureSwitches: ...
+    @property
+    def broadcasts(self) -> Broadcasts | None: ...
+
+
+#: where a web application keeps the services its API uses
+API_SERVICES = web.AppKey("api_services", ApiServices)
+
+
+def services(call: Call) -> ApiServices:
+    return call.request.app[API_SERVICES]
 
 
 async def owned_bot(call: Call) -> BotProfile:

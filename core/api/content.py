@@ -19,7 +19,7 @@ from core.api.common import (
     services,
 )
 from core.api.spec import Call, Moment
-from core.media import MediaStore
+from core.storage.media import MediaStore
 from core.storage.models import ContentItem
 
 

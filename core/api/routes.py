@@ -28,11 +28,10 @@ from core.api import (
 )
 from core.api.account import erase_bot
 from core.api.accounts import ACCOUNT, EMAIL, SCOPES, Accounts, Tokens
-from core.api.common import API, Strict, Text, owned_bot, services
+from core.api.common import API, API_SERVICES, Strict, Text, owned_bot, services
 from core.api.idempotency import Idempotency
 from core.api.spec import RATE_HEADERS, ApiError, Call, Endpoint, Moment, Run
 from core.errors import BotNameTaken
-from core.services import SERVICES
 
 #: the resource modules whose endpoints register on API when imported
 RESOURCES = (
@@ -375,16 +374,16 @@ async def delete_bot(call: Call) -> None:
 
 def install(app: web.Application) -> None:
     """The API's routes, ``/openapi.json`` and ``/docs`` on ``app``, whose services
-    (``app[SERVICES]``) are there once it has started."""
+    (``app[API_SERVICES]``) are there once it has started."""
 
     async def authenticate(request: web.Request, scope: str) -> int:
-        accounts = request.app[SERVICES].accounts
+        accounts = request.app[API_SERVICES].accounts
         creator_id = await accounts.authenticate(request.headers.get("Authorization"), scope)
         request[RATE_HEADERS] = await accounts.meter(creator_id)
         return creator_id
 
     async def once(call: Call, endpoint: Endpoint, run: Run) -> web.Response:
-        return await Idempotency(call.request.app[SERVICES].db).once(call, endpoint, run)
+        return await Idempotency(call.request.app[API_SERVICES].db).once(call, endpoint, run)
 
     API.install(app, authenticate, once)
     docs.install(app)

@@ -1,5 +1,6 @@
 """``/api/v1/bots/{bot_id}/schedules``: messages sent to every subscriber of a bot on
-some weekdays at a time of day in each subscriber's own zone (see :mod:`core.schedules`)."""
+some weekdays at a time of day in each subscriber's own zone (see
+:mod:`core.outreach.schedules`)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from core.api.common import (
 )
 from core.api.spec import ApiError, Call, Moment
 from core.errors import InvalidSchedule, TooManySchedules
-from core.schedules import EVERY_DAY, MAX_SCHEDULES, MAX_TEXT, Plan, Schedules, next_run
+from core.outreach.schedules import EVERY_DAY, MAX_SCHEDULES, MAX_TEXT, Plan, Schedules, next_run
 from core.storage.models import Schedule, utcnow
 
 Message = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT)]

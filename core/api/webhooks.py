@@ -1,5 +1,5 @@
 """``/api/v1/webhooks``: creators' endpoints for outgoing webhooks, and what was
-delivered to them (see :mod:`core.integrations`)."""
+delivered to them (see :mod:`core.runtime.integrations`)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from core.api.common import (
 )
 from core.api.spec import ApiError, Call, Moment
 from core.errors import UnknownBot
-from core.integrations import EVENTS, MAX_ENDPOINTS, new_secret
+from core.runtime.integrations import EVENTS, MAX_ENDPOINTS, new_secret
 from core.storage.models import WebhookDelivery, WebhookEndpoint, utcnow
 from knowledge.netguard import is_public
 

@@ -19,10 +19,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
 from core.app import SERVICES, create_app
+from core.conversation.statemachine import State
 from core.messages import OutboundMessage
 from core.services import Services
 from core.settings import Settings
-from core.statemachine import State
 from core.storage import repository as repo
 from core.storage.models import ContentItem, LedgerEntry, StripeEvent
 from tests.chat import Chat, chat_with

@@ -10,17 +10,17 @@ from datetime import timedelta
 from sqlalchemy import update
 
 from billing.credits import Credits
-from core.dialogue import Dialogue
-from core.engine import ConversationEngine
-from core.generation import EmptyKnowledge
+from core.conversation.dialogue import Dialogue
+from core.conversation.engine import ConversationEngine
+from core.conversation.statemachine import State
+from core.conversation.studio import ContentStudio
 from core.messages import Channel
 from core.outbox import Address, Outbox
 from core.services import Services, build_services, close, prepare
 from core.settings import Settings
-from core.statemachine import State
 from core.storage import repository as repo
 from core.storage.models import ContentJob, CreditHold, utcnow
-from core.studio import ContentStudio
+from knowledge.passages import EmptyKnowledge
 from tests.chat import Chat, chat_with, mailbox
 from tests.test_core.test_studio import RITUAL, GatedComposer, confirm, jobs, state_of
 

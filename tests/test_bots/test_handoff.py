@@ -16,7 +16,7 @@ import pytest
 from pytest_aiohttp import AiohttpServer
 from sqlalchemy import select
 
-from core.statemachine import State
+from core.conversation.statemachine import State
 from core.storage.models import Message
 from tests.coach import (
     BOT,

@@ -17,12 +17,12 @@ from sqlalchemy import select
 
 from channels.telegram import keyboard, split_text
 from core.app import SERVICES
-from core.messages import Button, OutboundMessage
+from core.messages import AudioFormat, Button, OutboundMessage
 from core.outbox import Address
 from core.services import Services
 from core.settings import Settings
 from core.storage.models import ChannelIdentity, InboundUpdate
-from core.voice import AudioFormat, VoiceSettings
+from core.voice.seams import VoiceSettings
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.telegram_updates import (
     USER_ID,

@@ -17,7 +17,7 @@ from pytest_aiohttp import AiohttpServer
 from sqlalchemy import func, select
 
 from core.app import SERVICES
-from core.charts import PALETTE
+from core.insights.charts import PALETTE
 from core.messages import too_long
 from core.services import Services
 from core.settings import Settings

@@ -16,12 +16,12 @@ from pytest_aiohttp import AiohttpServer
 from sqlalchemy import select, update
 
 from core.app import SERVICES
-from core.messages import OutboundMessage
+from core.messages import AudioFormat, OutboundMessage
 from core.outbox import Address
 from core.services import Services
 from core.settings import Settings
 from core.storage.models import InboundUpdate, SentMessage, WhatsAppContact, utcnow
-from core.voice import AudioFormat, VoiceSettings
+from core.voice.seams import VoiceSettings
 from tests.fakes.twilio_api import Call, FakeTwilio
 from tests.fakes.twilio_requests import (
     ACCOUNT_SID,

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from core.app import SERVICES
-from core.fanout import RedisFanOut
 from core.messages import OutboundMessage
 from core.outbox import Address
+from core.runtime.fanout import RedisFanOut
 from core.settings import Settings
 from tests.servers import REDIS_URL
 from tests.test_channels.telegram_app import Client, services_ready, start

@@ -1,4 +1,4 @@
-"""A bot's numbers (core.analytics) on real storage, SQLite and PostgreSQL: conversations
+"""A bot's numbers (core.insights.analytics) on real storage, SQLite and PostgreSQL: conversations
 held through the engine for what the dialogue marks (questions, the guided flow), and
 rows stored through the repository and the ledger at chosen moments for days, channels
 and credits."""
@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 
 from billing import ledger as books
 from billing.ledger import Ledger
-from core.analytics import ChannelCount, DayActivity, FlowStep, QuestionCount, bot_report
+from core.insights.analytics import ChannelCount, DayActivity, FlowStep, QuestionCount, bot_report
 from core.messages import Channel
 from core.services import Services
 from core.storage import repository as repo

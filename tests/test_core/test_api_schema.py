@@ -38,7 +38,7 @@ from schemathesis.specs.openapi.checks import (
 
 from core.api.accounts import SCOPES
 from core.api.routes import API
-from core.integrations import EVENTS
+from core.runtime.integrations import EVENTS
 from tests.api import PASSWORD
 from tests.servers import Server, free_port
 

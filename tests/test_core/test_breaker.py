@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.breaker import BreakerState, CircuitBreaker
+from core.runtime.breaker import BreakerState, CircuitBreaker
 from tests.clock import Clock
 
 

@@ -23,10 +23,10 @@ import pytest
 from pytest_aiohttp import AiohttpServer
 from sqlalchemy import select, update
 
-from core.audience import BLOCKED, NO_PUSH, OPTED_OUT
-from core.broadcasts import CANCELLED, INTERRUPTED, Broadcasts
 from core.messages import Channel
-from core.ratelimit import Decision, Limit, LocalBuckets
+from core.outreach.audience import BLOCKED, NO_PUSH, OPTED_OUT
+from core.outreach.broadcasts import CANCELLED, INTERRUPTED, Broadcasts
+from core.runtime.ratelimit import Decision, Limit, LocalBuckets
 from core.services import SERVICES, Services
 from core.storage.models import (
     Broadcast,

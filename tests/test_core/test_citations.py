@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.citations import Citations, cite
-from core.generation import Passage
+from core.generation.citations import Citations, cite
+from knowledge.passages import Passage
 
 PASSAGES = [Passage(text=f"passage {n}", title=f"Doc {n}", score=1.0 / n) for n in (1, 2, 3)]
 

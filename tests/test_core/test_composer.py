@@ -9,16 +9,16 @@ from typing import Any
 import pytest
 
 from bots.profile import BotProfile
-from core.composer import MAX_ANSWER_SENTENCES, GroundedComposer
-from core.flow import ContentType
-from core.generation import (
+from core.content import ContentType
+from core.generation.composer import MAX_ANSWER_SENTENCES, GroundedComposer
+from core.generation.seams import (
     Answer,
     AnswerRequest,
     ContentRequest,
     GeneratedContent,
-    Passage,
     TextGenerator,
 )
+from knowledge.passages import Passage
 
 BOT = BotProfile(id="calm-coach", name="Calm Coach")
 ANSWERS: Mapping[str, Any] = {

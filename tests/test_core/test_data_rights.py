@@ -19,14 +19,14 @@ from sqlalchemy import select
 from bots.profile import BotProfile
 from channels.whatsapp_records import WhatsAppRecords
 from channels.widget_frames import checked_frame
-from core.data_rights import BUTTONS, CONFIRM_SECONDS, QUESTION, DataRights
+from core.conversation.data_rights import BUTTONS, CONFIRM_SECONDS, QUESTION, DataRights
+from core.conversation.statemachine import State
+from core.conversation.turn import TurnResult
 from core.messages import Channel, InboundMessage, OutboundKind
 from core.services import SERVICES, Services
 from core.settings import Settings
-from core.statemachine import State
 from core.storage import repository as repo
 from core.storage.models import CreditAccount, EndUser, Payment, StripeRefund
-from core.turn import TurnResult
 from tests.chat import Chat, chat_with
 from tests.clock import Clock
 from tests.fakes.telegram_api import FakeTelegram

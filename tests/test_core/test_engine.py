@@ -9,28 +9,26 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from core.composer import GroundedComposer
-from core.dialogue import Dialogue
-from core.engine import ConversationEngine
+from core.conversation.dialogue import Dialogue
+from core.conversation.engine import ConversationEngine
+from core.conversation.statemachine import State
+from core.conversation.studio import ContentStudio
 from core.errors import UnknownBot
-from core.generation import (
+from core.generation.composer import GroundedComposer
+from core.generation.seams import (
     Answer,
     AnswerRequest,
     ContentRequest,
-    EmptyKnowledge,
     GeneratedContent,
-    Passage,
-    Retriever,
     TextGenerator,
 )
 from core.messages import Attachment, AttachmentKind, Channel, InboundMessage, OutboundKind
 from core.outbox import Outbox
 from core.services import Services, build_services, close, prepare
 from core.settings import Settings
-from core.statemachine import State
 from core.storage import repository as repo
 from core.storage.models import ContentItem, ContentJob, Message, ProcessedDelivery
-from core.studio import ContentStudio
+from knowledge.passages import EmptyKnowledge, Passage, Retriever
 from tests.chat import Chat, chat_with
 
 EngineFactory = Callable[[Retriever, TextGenerator], Awaitable[Chat]]

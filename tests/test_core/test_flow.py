@@ -6,8 +6,9 @@ from collections.abc import Mapping
 
 import pytest
 
-from core import flow
-from core.flow import (
+from core.content import ContentType, detect_content_type
+from core.conversation import flow
+from core.conversation.flow import (
     DURATION,
     FEELING,
     FIELDS,
@@ -18,12 +19,10 @@ from core.flow import (
     STAGES,
     TIME_OF_DAY,
     VOICE,
-    ContentType,
     Field,
     Parsed,
     Stage,
     all_fields,
-    detect_content_type,
     parse_duration,
     stage_of,
     summary_lines,
@@ -416,7 +415,7 @@ def test_stage_of(content_type: ContentType, field_name: str, stage: Stage | Non
 
 
 def test_stages_are_named_after_their_conversation_states() -> None:
-    from core.statemachine import State
+    from core.conversation.statemachine import State
 
     assert State(Stage.CONTEXT.value) is State.CONTEXT_GATHERING
     assert State(Stage.DETAILS.value) is State.PRACTICE_DETAILS

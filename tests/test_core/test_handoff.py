@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from core.composer import GroundedComposer
-from core.dialogue import Dialogue
-from core.engine import ConversationEngine
-from core.handoff import ASK_INTERVAL, CreatorLine, asks_for_human
+from core.conversation.dialogue import Dialogue
+from core.conversation.engine import ConversationEngine
+from core.conversation.handoff import ASK_INTERVAL, CreatorLine, asks_for_human
+from core.generation.composer import GroundedComposer
 from core.messages import Channel
 from core.outbox import Address, Outbox
 from core.services import Services

@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.inbox import APOLOGY, MAX_ATTEMPTS, Delivery, Inbox
 from core.logs import REQUEST_ID
 from core.messages import OutboundMessage
 from core.metrics import Metrics
 from core.outbox import Address, Outbox
+from core.runtime.inbox import APOLOGY, MAX_ATTEMPTS, Delivery, Inbox
 from core.services import Services
 from core.storage.models import InboundUpdate
 from tests.records import recorded

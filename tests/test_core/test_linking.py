@@ -20,13 +20,16 @@ from pytest_aiohttp import AiohttpServer
 from sqlalchemy import Column, ForeignKey, Integer, MetaData, Table, func, select
 
 from billing import ledger as books
+from core.conversation.linking import Linking
+from core.conversation.statemachine import State
+from core.conversation.turn import TurnResult
 from core.errors import UnmergeableTable
-from core.linking import Linking
 from core.messages import Channel
 from core.outbox import Address
+from core.people.user_export import conversation_ids
+from core.people.user_merge import merge_users, moved_references
 from core.services import SERVICES, Services, build_services, close, prepare
 from core.settings import Settings
-from core.statemachine import State
 from core.storage import repository as repo
 from core.storage.models import (
     Base,
@@ -38,9 +41,6 @@ from core.storage.models import (
     Payment,
     utcnow,
 )
-from core.turn import TurnResult
-from core.user_export import conversation_ids
-from core.user_merge import merge_users, moved_references
 from tests.chat import Chat, chat_with
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.telegram_updates import text_update

@@ -11,13 +11,14 @@ from pytest_aiohttp import AiohttpClient
 
 from bots.profile import BotProfile
 from core.app import create_app
-from core.composer import GroundedComposer
-from core.fallback import FallbackGenerator
-from core.flow import ContentType
-from core.generation import AnswerRequest, ContentRequest, Passage
-from core.llamacpp import LlamaCppGenerator, bundled_model
+from core.content import ContentType
+from core.generation.composer import GroundedComposer
+from core.generation.fallback import FallbackGenerator
+from core.generation.llamacpp import LlamaCppGenerator, bundled_model
+from core.generation.seams import AnswerRequest, ContentRequest
 from core.services import build_services, close
 from core.settings import Settings
+from knowledge.passages import Passage
 from tests.test_channels.telegram_app import services_ready
 
 BOT = BotProfile(id="mira", name="Mira", persona="A calm breathing teacher.")

@@ -9,8 +9,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from pytest_aiohttp import AiohttpClient
 
-from core.media import MediaStore
-from core.voice import Audio, AudioFormat
+from core.messages import Audio, AudioFormat
+from core.storage.media import MediaStore
 from tests.clock import Clock
 
 Client = TestClient[web.Request, web.Application]

@@ -17,21 +17,16 @@ from pytest_aiohttp import AiohttpClient, AiohttpServer
 
 from bots.profile import BotProfile
 from core.app import create_app
-from core.breaker import BreakerState, CircuitBreaker
-from core.composer import GroundedComposer
+from core.content import ContentType
 from core.errors import GeneratorUnavailable
-from core.fallback import INTERRUPTED_NOTE, FallbackGenerator
-from core.flow import ContentType
-from core.generation import (
-    Answer,
-    AnswerRequest,
-    ContentRequest,
-    GeneratedContent,
-    Passage,
-)
-from core.ollama import OllamaGenerator
+from core.generation.composer import GroundedComposer
+from core.generation.fallback import INTERRUPTED_NOTE, FallbackGenerator
+from core.generation.ollama import OllamaGenerator
+from core.generation.seams import Answer, AnswerRequest, ContentRequest, GeneratedContent
+from core.runtime.breaker import BreakerState, CircuitBreaker
 from core.services import build_services, close, prepare
 from core.settings import Settings
+from knowledge.passages import Passage
 from tests.chat import chat_with
 from tests.clock import Clock
 from tests.fakes.ollama import FakeOllama

@@ -8,9 +8,8 @@ from dataclasses import dataclass
 import pytest
 
 from bots.profile import BotProfile
-from core.flow import ContentType
-from core.generation import AnswerRequest, ContentRequest, Passage, Turn
-from core.prompt import (
+from core.content import ContentType
+from core.generation.prompt import (
     ChatMessage,
     PromptBuilder,
     estimate_tokens,
@@ -18,6 +17,8 @@ from core.prompt import (
     read_script,
     summarise,
 )
+from core.generation.seams import AnswerRequest, ContentRequest, Turn
+from knowledge.passages import Passage
 
 BOT = BotProfile(
     id="mira", name="Mira", persona="A gentle breathing teacher who speaks in short sentences."

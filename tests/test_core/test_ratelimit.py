@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from core.ratelimit import Limit, LocalBuckets, RedisBuckets
+from core.runtime.ratelimit import Limit, LocalBuckets, RedisBuckets
 from core.services import Services, build_services, close, prepare
 from core.settings import Settings
 from tests.chat import chat_with

@@ -23,12 +23,13 @@ from pytest_aiohttp import AiohttpServer
 from sqlalchemy import select
 
 from core.app import SERVICES
-from core.inbox import APOLOGY
+from core.messages import AudioFormat
+from core.runtime.inbox import APOLOGY
 from core.settings import Settings
-from core.speech import EspeakSpeaker
 from core.storage import repository as repo
 from core.storage.models import InboundUpdate
-from core.voice import AudioFormat, VoiceSettings
+from core.voice.seams import VoiceSettings
+from core.voice.speech import EspeakSpeaker
 from tests.api import bearer, register
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.telegram_updates import USER_ID, command_update

@@ -23,11 +23,11 @@ from pytest_aiohttp import AiohttpServer
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from core.schedules import CATCH_UP, MAX_SCHEDULES, Plan, Scheduler, Schedules, due
+from core.outreach.schedules import CATCH_UP, MAX_SCHEDULES, Plan, Scheduler, Schedules, due
+from core.people.timezones import choose, of_number, zone_of
 from core.services import Services
 from core.storage.database import Database
 from core.storage.models import Broadcast, ChannelIdentity, EndUser, Schedule
-from core.timezones import choose, of_number, zone_of
 from tests.api import bearer, problem, register
 from tests.coach import BOT, TELEGRAM_USER, Platform, green_tea_coach
 from tests.fakes.twilio_requests import USER_NUMBER

@@ -15,18 +15,19 @@ import numpy.typing as npt
 import pytest
 
 from bots.profile import BotProfile
-from core.composer import GroundedComposer
+from core.content import ContentType
 from core.errors import SpeechFailed
-from core.espeak import espeak
-from core.flow import ContentType
-from core.generation import ContentRequest
-from core.speech import EspeakSpeaker, Pause, fit_pauses, parse_script
-from core.voice import AudioFormat, VoiceSettings
+from core.generation.composer import GroundedComposer
+from core.generation.seams import ContentRequest
+from core.messages import AudioFormat
+from core.voice.espeak import espeak
+from core.voice.seams import VoiceSettings
+from core.voice.speech import EspeakSpeaker, Pause, fit_pauses, parse_script
 
 SENTENCE = "The quick brown fox jumps over the lazy dog near the river bank."
 EN = VoiceSettings()
 BOTH = (AudioFormat.OGG_OPUS, AudioFormat.MP3)
-#: espeak-ng's output varies by a few samples from call to call (see core.espeak).
+#: espeak-ng's output varies by a few samples from call to call (see core.voice.espeak).
 SAME = 0.02
 MP3_FRAME = 1152 / 22050
 PAUSED = "Welcome.\n(pause 10 seconds)\nBreathe in slowly.\n(pause 20 seconds)\nAnd out."

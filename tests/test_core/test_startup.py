@@ -25,7 +25,7 @@ HEAVY = ("aiogram", "chromadb", "twilio", "stripe", "faster_whisper", "onnxrunti
 COMMAND = """
 import json, sys
 before = set(sys.modules)
-from core.cli import main
+from core.cli.main import main
 try:
     code = main(sys.argv[1:])
 except SystemExit as exc:
@@ -118,7 +118,7 @@ def test_chatting_loads_no_channel_payment_or_vector_library(prepared: Path) -> 
     modules = _imports(COMMAND, "chat", "demo", cwd=prepared, stdin=b"hi\n")
     for package in HEAVY:
         assert not _loaded(modules, package), package
-    assert "core.engine" in modules
+    assert "core.conversation.engine" in modules
 
 
 def test_the_server_loads_telegram_only_when_a_bot_is_on_it(prepared: Path) -> None:

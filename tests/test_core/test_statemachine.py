@@ -6,8 +6,7 @@ from collections.abc import Mapping
 
 import pytest
 
-from core.errors import IllegalTransition, InvalidStateTable
-from core.statemachine import (
+from core.conversation.statemachine import (
     INITIAL_STATE,
     TRANSITIONS,
     Event,
@@ -16,6 +15,7 @@ from core.statemachine import (
     step,
     validate,
 )
+from core.errors import IllegalTransition, InvalidStateTable
 
 S, E = State, Event
 

@@ -9,17 +9,18 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import func, select
 
-from core.composer import GroundedComposer
-from core.dialogue import Dialogue
-from core.engine import ConversationEngine
-from core.generation import ContentRequest, EmptyKnowledge, GeneratedContent
+from core.conversation.dialogue import Dialogue
+from core.conversation.engine import ConversationEngine
+from core.conversation.statemachine import State
+from core.conversation.studio import MAX_ATTEMPTS, ContentStudio
+from core.generation.composer import GroundedComposer
+from core.generation.seams import ContentRequest, GeneratedContent
 from core.outbox import Address, Outbox
 from core.services import Services, build_services, close, prepare
 from core.settings import Settings
-from core.statemachine import State
 from core.storage import repository as repo
 from core.storage.models import ContentItem, ContentJob
-from core.studio import MAX_ATTEMPTS, ContentStudio
+from knowledge.passages import EmptyKnowledge
 from tests.chat import Chat, mailbox
 
 RITUAL = ("/create ritual", "calm", "evening", "tired", "5", "text only")

@@ -14,12 +14,13 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from core.audio import decode
 from core.errors import AudioTooLarge, AudioTooLong, TranscriberUnavailable, UnreadableAudio
-from core.espeak import espeak
-from core.speech import EspeakSpeaker
-from core.transcribe import WhisperTranscriber
-from core.voice import Audio, AudioFormat, VoiceSettings
+from core.messages import Audio, AudioFormat
+from core.voice.audio import decode
+from core.voice.espeak import espeak
+from core.voice.seams import VoiceSettings
+from core.voice.speech import EspeakSpeaker
+from core.voice.transcribe import WhisperTranscriber
 
 SENTENCE = "The quick brown fox jumps over the lazy dog near the river bank."
 KEYWORDS = ("fox", "dog", "river")

@@ -8,13 +8,13 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy.exc import IntegrityError
 
+from core.conversation.statemachine import State
+from core.conversation.turn_store import TurnRecord, TurnWriter
 from core.errors import StaleConversation
 from core.messages import OutboundMessage
 from core.services import Services, build_services, close
 from core.settings import Settings
-from core.statemachine import State
 from core.storage import repository as repo
-from core.storage.turns import TurnRecord, TurnWriter
 from tests.chat import Chat, chat_with
 
 

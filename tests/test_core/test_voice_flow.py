@@ -10,10 +10,17 @@ from pathlib import Path
 
 import av
 
-from core.messages import Attachment, AttachmentKind, Channel, InboundMessage, OutboundKind
+from core.messages import (
+    Attachment,
+    AttachmentKind,
+    AudioFormat,
+    Channel,
+    InboundMessage,
+    OutboundKind,
+)
 from core.services import Services
 from core.storage import repository as repo
-from core.voice import AudioFormat, VoiceSettings
+from core.voice.seams import VoiceSettings
 from tests.chat import chat_with
 
 MEDITATION = (

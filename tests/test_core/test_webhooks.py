@@ -17,10 +17,10 @@ from aiohttp import web
 from pytest_aiohttp import AiohttpServer
 from sqlalchemy import select
 
-from core import integrations
 from core.app import SERVICES
-from core.integrations import BACKOFF, Dispatcher, verify
 from core.messages import Channel
+from core.runtime import integrations
+from core.runtime.integrations import BACKOFF, Dispatcher, verify
 from core.services import Services
 from core.settings import Settings
 from core.storage.models import Creator, WebhookDelivery, WebhookEndpoint, utcnow

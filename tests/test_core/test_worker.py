@@ -19,7 +19,7 @@ from pytest_aiohttp import AiohttpServer
 from sqlalchemy import func, select
 
 from core.app import SERVICES
-from core.jobs import QueuedJobs
+from core.runtime.jobs import QueuedJobs
 from core.settings import Settings
 from core.storage.models import ContentItem, ContentJob, DocumentJob
 from tests.fakes.ollama import FakeOllama

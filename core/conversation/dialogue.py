@@ -1,0 +1,247 @@
+"""What the bot says and which events happen, given the conversation's state and a message.
+
+:class:`Dialogue` reads one user turn (text or a pressed button) in the light of the current state,
+moves the state machine through :func:`core.conversation.statemachine.step`, and calls the retriever
+and the text generator. It touches no storage: the engine loads the state before and stores the
+outcome after, so every rule about *what to say* lives here.
+
+The free states (greeting, chat, delivered) are here: telling a question, answered from the bot's
+material, from a wish to make something. The guided creation flow they lead into is
+:mod:`core.conversation.guided`; the turn's input and result types are
+:mod:`core.conversation.turn`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from core.content import detect_content_type
+from core.conversation import guided
+from core.conversation.flow import Stage
+from core.conversation.statemachine import Event, State
+from core.conversation.turn import Charge, CreatedContent, Stream, TurnInput, TurnResult
+from core.generation.citations import Citations
+from core.generation.seams import Answer, AnswerRequest, TextGenerator, Turn
+from core.messages import Media, OutboundKind, OutboundMessage
+from core.metrics import Metrics
+from core.text import counted
+from knowledge.passages import Retriever
+
+log = logging.getLogger("chorus.dialogue")
+
+_CREATE_VERBS = frozenset(
+    [
+        "make",
+        "create",
+        "want",
+        "need",
+        "give",
+        "generate",
+        "write",
+        "build",
+        "new",
+        "start",
+        "try",
+        "like",
+        "get",
+    ]
+)
+_QUESTION_WORDS = frozenset(
+    "what how why when where which who whom whose is are does do did can could should "
+    "would will tell explain".split()
+)
+
+
+class Dialogue:
+    """Turns a message plus the conversation state into replies and a new state."""
+
+    def __init__(
+        self, retriever: Retriever, generator: TextGenerator, metrics: Metrics | None = None
+    ) -> None:
+        self._retriever = retriever
+        self._generator = generator
+        self._metrics = metrics or Metrics()
+
+    async def respond(self, turn: TurnInput) -> TurnResult:
+        """Handle one turn that is not a global command."""
+        result = TurnResult.begin(turn.state, turn.context)
+        entry = turn.payload or turn.text
+        handler = {
+            State.GREETING: self._open,
+            State.CHAT: self._open,
+            State.DELIVERED: self._open,
+            State.INTENT_DISCOVERY: guided.choose_type,
+            State.CONTEXT_GATHERING: guided.answer_question,
+            State.PRACTICE_DETAILS: guided.answer_question,
+            State.CONFIRM: guided.confirm,
+            State.GENERATING: self._generating,
+            State.PAYWALL: self._paywall,
+            State.HANDOFF: self._handoff,
+        }[turn.state]
+        if turn.state.value in (Stage.CONTEXT, Stage.DETAILS) and "flow" not in result.context:
+            handler = self._open  # a flow without its answers cannot continue; start afresh
+            result.move(Event.CANCEL)
+        await handler(turn, entry, result)
+        return result
+
+    # -- free states: greeting, chat, delivered -------------------------------------------
+
+    async def _open(self, turn: TurnInput, entry: str, result: TurnResult) -> None:
+        if not turn.bot.features.create:  # the creator switched guided creation off
+            if turn.payload is None:
+                return await self._answer(turn, result)
+            if entry.startswith("type:") or entry == "flow:create":  # an old button
+                result.move(Event.ASK)
+                return result.say(guided.not_offered(turn.bot))
+        if entry.startswith("type:"):
+            chosen = guided.content_type_named(entry.removeprefix("type:"))
+            if chosen is not None:
+                return guided.begin(chosen, result, turn.bot.pricing.cost(chosen))
+        if entry == "flow:create":
+            result.move(Event.CREATE)
+            return guided.ask_type(result, "What shall we make together?")
+        if entry == "flow:ask":
+            result.move(Event.ASK)
+            return result.say("What would you like to know?")
+        if turn.payload is not None:
+            return guided.stale(result, guided.menu(turn.bot))
+        words = guided.word_set(entry)
+        chosen = detect_content_type(entry, hints=False)
+        first = guided.normalised(entry).split(" ", 1)[0]
+        asking = "?" in entry or first in _QUESTION_WORDS
+        # "can you make me a meditation?" asks for one; "what helps me sleep?" does not
+        polite = first in {"can", "could", "would", "will"} and "you" in words
+        requested = bool(words & _CREATE_VERBS) and (polite or not asking)
+        if chosen and (requested or (len(words) <= 3 and not asking)):
+            return guided.begin(chosen, result, turn.bot.pricing.cost(chosen))
+        if words & {"create", "make", "generate"} and (polite or not asking):
+            result.move(Event.CREATE)
+            return guided.ask_type(result, "Happy to. What shall we make?")
+        await self._answer(turn, result)
+
+    async def _answer(self, turn: TurnInput, result: TurnResult) -> None:
+        result.move(Event.ASK)
+        charge = Charge()
+        if turn.wallet is not None and turn.bot.pricing.question_cost:
+            charge = await turn.wallet.question()
+            if charge.short:
+                return self._questions_used_up(turn, result, charge.balance)
+        started = time.perf_counter()
+        passages = await self._retriever.search(turn.bot.id, turn.text, limit=5)
+        self._metrics.retrieval_seconds.observe(time.perf_counter() - started)
+        if passages:
+            history: list[Turn] = []
+            if turn.history is not None and self._generator.uses_history:
+                history = await turn.history()
+            request = AnswerRequest(
+                bot=turn.bot,
+                question=turn.text,
+                passages=passages,
+                history=history,
+                language=turn.language,
+            )
+            started = time.perf_counter()
+            if turn.stream is None:
+                answer = await self._generator.answer(request)
+            else:
+                answer = await self._streamed(request, turn.stream)
+            self._metrics.generation_seconds.labels("answer").observe(time.perf_counter() - started)
+            if answer.text:
+                if charge.hold:
+                    result.charges.append(charge.hold)
+                return result.say(answer.text, sources=answer.sources, grounded=True)
+        if charge.hold and turn.wallet is not None:  # nothing to answer from: no charge
+            await turn.wallet.settle(charge.hold, spend=False)
+        unknown = (
+            f"I couldn't find anything about that in {turn.bot.name}'s material, so I won't guess."
+        )
+        if not turn.bot.features.create:
+            return result.say(unknown, grounded=False)
+        result.say(
+            f"{unknown} I can still make you a personalised guided meditation, a set of "
+            "affirmations or a ritual.",
+            guided.TYPE_BUTTONS,
+            grounded=False,
+        )
+
+    def _questions_used_up(self, turn: TurnInput, result: TurnResult, balance: int) -> None:
+        pricing = turn.bot.pricing
+        offers = turn.wallet.offers() if turn.wallet is not None else ()
+        result.say(
+            "You've used today's free questions. Each further question costs "
+            f"{counted(pricing.question_cost, 'credit')} and you have {balance}. "
+            + ("Buy credits to keep asking, or " if offers else "")
+            + "come back tomorrow for more free questions.",
+            offers,
+        )
+
+    async def _streamed(self, request: AnswerRequest, stream: Stream) -> Answer:
+        """The answer, its text passed to ``stream`` as it is written."""
+        citations = Citations(request.passages)
+        written: list[str] = []
+        async for delta in self._generator.stream_answer(request):
+            if shown := citations.feed(delta):
+                written.append(shown)
+                await stream(shown)
+        written.append(citations.finish())
+        return Answer(text="".join(written).strip(), sources=citations.sources)
+
+    # -- side states ----------------------------------------------------------------------
+
+    async def _generating(self, turn: TurnInput, entry: str, result: TurnResult) -> None:
+        result.move(Event.ANSWER)
+        result.say("I'm still creating your content; it will arrive here as soon as it's ready.")
+
+    async def _paywall(self, turn: TurnInput, entry: str, result: TurnResult) -> None:
+        if guided.normalised(entry) in guided.BACK_WORDS or entry == "flow:back":
+            result.move(Event.BACK)
+            return guided.summary(result)
+        if guided.normalised(entry) in guided.CANCEL_WORDS or entry == "flow:cancel":
+            return guided.cancel(result)
+        # credits may have arrived another way (a creator's gift): try again
+        if await guided.start_job(turn, result, Event.PAID):
+            return
+        result.move(Event.ANSWER)
+        guided.paywall(turn, result, intro="I'm waiting for credits.")
+
+    async def _handoff(self, turn: TurnInput, entry: str, result: TurnResult) -> None:
+        result.move(Event.ANSWER)  # the creator is answering in person; the bot stays silent
+
+
+def deliver_content(
+    result: TurnResult,
+    content: CreatedContent,
+    *,
+    audio: Media | None = None,
+    audio_note: str | None = None,
+) -> None:
+    """A finished job: the script, its audio, and the way back to the menu.
+
+    The conversation moves on to ``delivered`` only if it is still waiting for this
+    content (the user may have cancelled meanwhile); the content is delivered either way.
+    """
+    if result.state is State.GENERATING:
+        result.move(Event.GENERATED)
+        result.context.pop("flow", None)
+    result.content = content
+    result.say(f"{content.title}\n\n{content.text}")
+    if audio is not None:
+        result.replies.append(
+            OutboundMessage(text=content.title, kind=OutboundKind.AUDIO, audio=audio)
+        )
+    elif audio_note:
+        result.say(audio_note)
+    result.say("It's saved in your /library. What next?", guided.MENU_BUTTONS)
+
+
+def fail_content(result: TurnResult) -> None:
+    """A failed job: say so, charge nothing, and offer the summary again."""
+    if result.state is State.GENERATING and "flow" in result.context:
+        result.move(Event.FAILED)
+        return guided.summary(
+            result,
+            intro="Sorry, something went wrong while creating it, and nothing was charged. "
+            "Your answers are kept: press Create to try again.",
+        )
+    result.say("Sorry, something went wrong while creating your content; nothing was charged.")

@@ -1,0 +1,190 @@
+"""Human handoff on the end user's side: asking for a person, and talking to one.
+
+A creator takes a conversation over from the manager bot (:mod:`bots.handoff`); the
+conversation is then in the ``handoff`` state and its context says whose manager chat
+took it (:data:`TAKEN_BY`). While it is there the bot stays silent: the engine stores the
+user's messages as usual and :class:`CreatorLine` relays them to that chat. A user who
+asks for a person (``/human``, or plainly in words) gets their bot's creator told in the
+manager bot, at most once an hour per conversation, so nobody can flood a creator.
+
+Messages to creators go through the same :class:`~core.outbox.Outbox` as everything
+pushed outside a turn, so they leave from whichever process stored the turn.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bots.profile import BotProfile
+from bots.registry import MANAGER_ID
+from core.conversation.turn import TurnResult
+from core.messages import AttachmentKind, Channel, InboundMessage, OutboundMessage
+from core.outbox import Address, Outbox
+
+log = logging.getLogger("chorus.handoff")
+
+#: context key of a conversation in handoff: the manager chat that took it over
+TAKEN_BY = "handoff"
+#: context key: when (epoch seconds) the creator was last told the user wants a person
+ASKED_AT = "human_asked_at"
+#: a user's requests for a person reach the creator at most this often (seconds)
+ASK_INTERVAL = 3600.0
+#: the manager bot, where creators are reached, is a Telegram bot
+MANAGER_CHANNEL = Channel.TELEGRAM.value
+
+CHANNEL_NAMES = {
+    Channel.TELEGRAM.value: "Telegram",
+    Channel.WHATSAPP.value: "WhatsApp",
+    Channel.WIDGET.value: "the website chat",
+    Channel.TERMINAL.value: "the terminal",
+    Channel.API.value: "the API",
+}
+_ATTACHMENT_NAMES = {
+    AttachmentKind.VOICE: "a voice note",
+    AttachmentKind.AUDIO: "an audio file",
+    AttachmentKind.DOCUMENT: "a document",
+    AttachmentKind.IMAGE: "a picture",
+    AttachmentKind.LOCATION: "a location",
+}
+
+# Only plain, first-person requests count: "talk to a real person" can also be the
+# purpose of a meditation, so the wording must ask for one, not merely mention one.
+_PERSON = r"(?:a |an |some |the |your )?(?:real |actual |live )?(?:human(?: being)?|person)"
+_ASKS = re.compile(
+    r"^(?:hi |hello |hey |please |pls |ok |okay )*(?:"
+    rf"(?:can|could|may) i (?:please )?(?:talk|speak|chat) (?:to|with) {_PERSON}"
+    rf"|i(?:'d| would)? (?:like|want|need|wanna) (?:to )?(?:talk|speak|chat) (?:to|with) {_PERSON}"
+    rf"|let me (?:talk|speak|chat) (?:to|with) {_PERSON}"
+    rf"|(?:talk|speak|chat) (?:to|with) {_PERSON}"
+    rf"|(?:connect|put|transfer|pass) me (?:through )?(?:to|with) {_PERSON}"
+    rf"|i want {_PERSON}"
+    rf"|{_PERSON} (?:please|pls)"  # on its own, "human" may answer a question
+    r")(?: please| pls| now| instead)*$"
+)
+
+
+def asks_for_human(text: str) -> bool:
+    """Whether ``text`` plainly asks to talk to a person ("talk to a human", "can I speak
+    to a real person?"); mentions of people in other sentences do not count."""
+    words = re.sub(r"[^\w\s']", " ", text.lower().replace("’", "'"))
+    return bool(_ASKS.match(" ".join(words.split())))
+
+
+def taken_by(context: Mapping[str, Any]) -> Address | None:
+    """The manager chat of the creator who took this conversation over, if one did."""
+    chat = context.get(TAKEN_BY)
+    if not isinstance(chat, Mapping):
+        return None
+    channel, sender_id = chat.get("channel"), chat.get("sender_id")
+    if not isinstance(channel, str) or not isinstance(sender_id, str):
+        return None
+    return Address(MANAGER_ID, channel, sender_id)
+
+
+def user_label(name: str | None, number: int, channel: str) -> str:
+    """How a creator sees one of their users: name, user number and channel."""
+    return f"{name or 'A user'} (#{number}, {CHANNEL_NAMES.get(channel, channel)})"
+
+
+@dataclass(frozen=True, slots=True)
+class CreatorNote:
+    """Words for a creator's manager chat, sent once the turn that caused them is stored
+    (only then is a new user's number known). ``asked``: the user wants a person;
+    otherwise they said ``text`` during a handoff."""
+
+    chats: tuple[Address, ...]
+    text: str
+    asked: bool = False
+
+
+class CreatorLine:
+    """Carries end users' words to their bot's creator in the manager bot.
+
+    ``outbox`` is None where there is no manager bot: nobody can then be reached, and a
+    user asking for a person is told so.
+    """
+
+    def __init__(self, outbox: Outbox | None, *, clock: Callable[[], float] = time.time) -> None:
+        self._outbox = outbox
+        self._clock = clock
+
+    def chats(self, bot: BotProfile) -> tuple[Address, ...]:
+        """The manager-bot chats of the bot's creator (none without a manager bot)."""
+        if self._outbox is None:
+            return ()
+        return tuple(
+            Address(MANAGER_ID, channel, external_id)
+            for channel, external_id in sorted(bot.creator_identities)
+            if channel == MANAGER_CHANNEL
+        )
+
+    def relay(
+        self, context: Mapping[str, Any], text: str, message: InboundMessage
+    ) -> CreatorNote | None:
+        """What a user said during a handoff, for the creator who took it over."""
+        chat = taken_by(context)
+        if chat is None or self._outbox is None:
+            return None
+        return CreatorNote((chat,), _said(text, message))
+
+    def ask(self, bot: BotProfile, result: TurnResult, text: str) -> CreatorNote | None:
+        """A user asked for a person: tell them what happens and, unless the creator was
+        told within the hour, the note that tells the creator."""
+        chats = self.chats(bot)
+        if not chats:
+            result.say(
+                f"I'm sorry, I can't reach a person from {bot.name} from here. "
+                "I'm glad to help with anything I can."
+            )
+            return None
+        now = self._clock()
+        last = result.context.get(ASKED_AT)
+        if isinstance(last, int | float) and 0 <= now - last < ASK_INTERVAL:
+            result.say(
+                f"I've already let {bot.name}'s creator know you'd like to talk to a person. "
+                "They'll answer you here as soon as they can."
+            )
+            return None
+        result.context[ASKED_AT] = now
+        result.say(
+            f"I've let {bot.name}'s creator know you'd like to talk to a person. They'll "
+            "answer you here as soon as they can; until then, I'm still here to help."
+        )
+        return CreatorNote(chats, text, asked=True)
+
+    async def send(
+        self, note: CreatorNote, bot: BotProfile, number: int, message: InboundMessage
+    ) -> None:
+        """Send ``note`` about user ``number`` (who sent ``message``) to the creator."""
+        if self._outbox is None:
+            return
+        who = user_label(message.sender_name, number, message.channel.value)
+        if note.asked:
+            quoted = f": “{note.text}”" if note.text else ""
+            text = (
+                f"🙋 {who} would like to talk to a person, on {bot.name}{quoted}\n"
+                f"Send /takeover {number} to answer them yourself."
+            )
+        else:
+            text = f"💬 {who}: {note.text}"
+        for chat in note.chats:
+            if not await self._outbox.send(chat, [OutboundMessage(text=text)]):
+                log.warning("a message for the creator of bot %s was not delivered", bot.id)
+
+
+def _said(text: str, message: InboundMessage) -> str:
+    """A user's message in words for the creator: its text, and what it carried."""
+    kinds = [a.kind for a in message.attachments]
+    if text and AttachmentKind.VOICE in kinds and not message.text:
+        return f"🎙 {text}"  # a voice note, as it was transcribed
+    carried = ", ".join(_ATTACHMENT_NAMES.get(kind, kind.value) for kind in kinds)
+    if carried:
+        text = f"{text} [sent {carried}]" if text else f"[sent {carried}]"
+    if not text and message.button_payload is not None:
+        return "[pressed a button]"
+    return text or "[an empty message]"

@@ -1,0 +1,84 @@
+"""The seam through which text generation plugs into the conversation.
+
+The engine only knows this protocol: a :class:`TextGenerator` writes an answer from the
+passages a :class:`~knowledge.passages.Retriever` found, or composes personalised
+content. Implementations (a language model over Ollama, llama.cpp or an OpenAI-compatible
+server, the grounded composer) are chosen in ``build_services`` and handed to the engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from bots.profile import BotProfile
+from core.content import ContentType
+from core.messages import Source
+from knowledge.passages import Passage
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One earlier message of the conversation, for context."""
+
+    role: str  # "user" | "assistant"
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerRequest:
+    """Everything a generator needs to answer a question grounded in passages."""
+
+    bot: BotProfile
+    question: str
+    passages: Sequence[Passage]
+    history: Sequence[Turn] = ()
+    language: str | None = None
+    # a rolling summary of the turns older than ``history``, kept by the caller
+    summary: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A grounded answer; its text cites ``sources`` as ``[n]``."""
+
+    text: str
+    sources: tuple[Source, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ContentRequest:
+    """A confirmed request from the guided flow."""
+
+    bot: BotProfile
+    content_type: ContentType
+    answers: Mapping[str, Any] = field(default_factory=dict)
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GeneratedContent:
+    """Personalised content: a title and the script to read or listen to."""
+
+    title: str
+    text: str
+
+
+class TextGenerator(Protocol):
+    """Writes answers from passages and composes personalised content.
+
+    ``stream_answer`` yields the answer's text as it is written (deltas to concatenate),
+    for channels that show or speak a reply while it grows; it carries no sources.
+    ``uses_history`` says whether earlier turns improve its answers (a language model),
+    so the engine loads them only for generators that read them.
+    """
+
+    @property
+    def uses_history(self) -> bool: ...
+
+    async def answer(self, request: AnswerRequest) -> Answer: ...
+
+    def stream_answer(self, request: AnswerRequest) -> AsyncIterator[str]: ...
+
+    async def compose(self, request: ContentRequest) -> GeneratedContent: ...

@@ -1,0 +1,63 @@
+"""The seams for speech: an :class:`AudioGenerator` speaks scripts, a :class:`Transcriber`
+reads voice notes.
+
+The engine and the content jobs only know these protocols and value types; espeak-ng and
+Whisper are the default implementations, chosen in ``build_services``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from core.messages import Audio, AudioFormat
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceSettings:
+    """How a user likes to be spoken to: an espeak-ng voice (a language code such as
+    ``en``, ``en-us``, ``fr``), a speaking rate in words per minute and a pitch (0-100)."""
+
+    voice: str = "en"
+    words_per_minute: int = 150
+    pitch: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    """What a voice note said, in which language (ISO 639-1) and how sure the model is."""
+
+    text: str
+    language: str
+    language_probability: float
+    duration: float
+
+
+#: Receives the fraction (0.0-1.0) of a long synthesis that is done.
+SpeechProgress = Callable[[float], None]
+
+
+class AudioGenerator(Protocol):
+    """Speaks a script: plain text where lines such as ``(pause 20 seconds)`` are silences.
+
+    With ``target_seconds`` the pauses are stretched or shrunk (never below a short
+    breath) so that the audio lasts that long; each requested format is encoded from the
+    same samples.
+    """
+
+    async def speak(
+        self,
+        script: str,
+        voice: VoiceSettings,
+        formats: Sequence[AudioFormat],
+        *,
+        target_seconds: float | None = None,
+        progress: SpeechProgress | None = None,
+    ) -> dict[AudioFormat, Audio]: ...
+
+
+class Transcriber(Protocol):
+    """Turns a voice note (OGG/Opus, MP3, WAV, M4A...) into text."""
+
+    async def transcribe(self, data: bytes, *, mime_type: str | None = None) -> Transcript: ...
