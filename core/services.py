@@ -70,7 +70,7 @@ from core.voice.voice_io import AttachmentReader, VoiceIO
 from knowledge.base import KnowledgeBase
 from knowledge.catalogue import ChunkCatalogue
 from knowledge.documents import Limits
-from knowledge.embeddings import create_embedder
+from knowledge.embeddings import QueryBatcher, create_embedder
 from knowledge.retrieval import HybridRetriever, default_min_similarity
 from knowledge.vectorstore import ChromaStore
 
@@ -153,11 +153,13 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         limits=limits,
         allow_private_urls=settings.allow_private_urls,
     )
+    queries = QueryBatcher(embedder)  # shared: the composer reuses the question's vector
     retriever = HybridRetriever(
         catalogue,
         vectors,
         embedder,
         min_similarity=settings.knowledge_min_similarity or default_min_similarity(embedder),
+        queries=queries,
     )
     media = MediaReader(limits.max_bytes)
     media.register("file", read_local_file)
@@ -189,7 +191,7 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         knowledge, retriever, documents, bots, CreatorBilling(db, bots, credits), features
     )
     llm = build_llm(settings)
-    generator: TextGenerator = GroundedComposer()
+    generator: TextGenerator = GroundedComposer(queries)
     if llm is not None:
         # the backstop waits a little longer than the model's own first-token timeout,
         # so that the model's failure, with its reason, normally comes first

@@ -3,9 +3,14 @@
 Chunks never cross a heading: each belongs to one section and carries its heading path.
 Paragraphs are packed up to a target size; a paragraph or table too big for one chunk is
 split at sentence or row boundaries (a table's header row is repeated in each piece), and
-consecutive pieces of one section overlap by a few sentences so that an answer spanning
-a boundary is still found. Chunk ids are hashes of the document id, position and text,
-so chunking the same document again gives the same ids.
+consecutive pieces of one section overlap by a few sentences of prose so that an answer
+spanning a boundary is still found.
+
+Structure survives in the chunk's text, for the composer that quotes it: code keeps its
+lines inside ``` fences, list items start with "- ", table rows keep their " | " cells,
+and a sentence ending in a colon stays in the same chunk as the block it introduces (as
+do the items of one list) whenever the chunk can hold them. Chunk ids are hashes of the
+document id, position and text, so chunking the same document again gives the same ids.
 """
 
 from __future__ import annotations
@@ -16,9 +21,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from knowledge.documents import Block, BlockKind, LoadedDocument
+from knowledge.sentences import split_sentences
 
-_SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|(?<=[。！？])")
 BLOCK_SEPARATOR = "\n\n"
+FENCE = "```"
+LIST_MARK = "- "
+_MARKED = re.compile(r"^(?:[-*•+]\s|\d{1,3}[.)]\s)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +61,12 @@ class _Piece:
     text: str
     page: int | None
     start: int
+    kind: BlockKind = BlockKind.PARAGRAPH
+
+    @property
+    def glued(self) -> bool:
+        """Whether the next piece belongs with this one: a lead-in ending in a colon."""
+        return self.kind is BlockKind.PARAGRAPH and self.text.rstrip().endswith((":", "："))
 
 
 class StructuredChunker:
@@ -94,10 +108,17 @@ class StructuredChunker:
         headings: list[tuple[int, str]] = []
         pieces: list[_Piece] = []
         offset = 0
+        listing = False  # inside items that a lead-in introduced, in a format without lists
         for block in blocks:
             text = block.text.strip()
             if not text:
                 continue
+            if block.kind is BlockKind.PARAGRAPH and (listing or _introduces(pieces)):
+                # plain text has no list markup: lines that go on a lead-in's sentence
+                # ("it reinstates:" / "automatically as of…") are its items
+                listing = text[0].islower()
+                if listing:
+                    block = Block(BlockKind.LIST_ITEM, text, block.page, block.level)
             if block.kind is BlockKind.HEADING:
                 if pieces:
                     yield tuple(h for _, h in headings), pieces
@@ -111,56 +132,97 @@ class StructuredChunker:
             yield tuple(h for _, h in headings), pieces
 
     def _fit(self, block: Block, text: str, offset: int) -> list[_Piece]:
-        """The block as pieces no longer than the target."""
+        """The block as pieces no longer than the target, in the chunk's text form."""
+        kind = block.kind
+        if kind is BlockKind.CODE:
+            return self._fit_code(block, text, offset)
+        if kind is BlockKind.LIST_ITEM and not _MARKED.match(text):
+            text = LIST_MARK + text
         if len(text) <= self.target:
-            return [_Piece(text, block.page, offset)]
-        if block.kind is BlockKind.TABLE:
+            return [_Piece(text, block.page, offset, kind)]
+        if kind is BlockKind.TABLE:
             units, header = text.split("\n"), text.split("\n", 1)[0]
         else:
-            units, header = [u for u in _SENTENCE_END.split(text) if u.strip()], None
+            units, header = split_sentences(text), None
         pieces: list[_Piece] = []
         current: list[str] = []
         position = offset
         for unit in _hard_wrap(units, self.target):
             candidate = [*current, unit]
             if current and len(" ".join(candidate)) > self.target:
-                pieces.append(_Piece(_join(current, block), block.page, position))
+                pieces.append(_Piece(_join(current, block), block.page, position, kind))
                 position += sum(len(u) + 1 for u in current)
                 current = [header, unit] if header and unit != header else [unit]
             else:
                 current = candidate
         if current:
-            pieces.append(_Piece(_join(current, block), block.page, position))
+            pieces.append(_Piece(_join(current, block), block.page, position, kind))
+        return pieces
+
+    def _fit_code(self, block: Block, text: str, offset: int) -> list[_Piece]:
+        """Code in fences, cut between lines when it is longer than the target."""
+        room = self.target - 2 * (len(FENCE) + 1)
+        pieces: list[_Piece] = []
+        lines: list[str] = []
+        for line in _hard_wrap(text.split("\n"), room):
+            if lines and sum(len(x) + 1 for x in lines) + len(line) > room:
+                pieces.append(_fenced(lines, block.page, offset))
+                lines = []
+            lines.append(line)
+        if lines:
+            pieces.append(_fenced(lines, block.page, offset))
         return pieces
 
     def _pack(self, pieces: list[_Piece]) -> Iterator[tuple[str, int | None, int, int]]:
-        """Group a section's pieces into chunks, each starting with a little overlap."""
+        """Group a section's pieces into chunks, each starting with a little overlap.
+
+        A lead-in and the block it introduces, and the items of one list, may stretch a
+        chunk by up to the overlap rather than be parted; a lead-in that would still be
+        parted from its block moves on to the next chunk with it.
+        """
         current: list[_Piece] = []
         carry = ""
         for piece in pieces:
             size = sum(len(p.text) + 2 for p in current) + len(piece.text) + len(carry)
-            if current and size > self.target:
+            together = bool(current) and (
+                current[-1].glued or (piece.kind is current[-1].kind is BlockKind.LIST_ITEM)
+            )
+            limit = self.target + self.overlap if together else self.target
+            if current and size > limit:
+                moved = [current.pop()] if current[-1].glued and len(current) > 1 else []
                 yield _emit(carry, current)
-                carry = _tail(current[-1].text, self.overlap)
-                current = []
+                carry = _tail(current[-1], self.overlap)
+                current = moved
             current.append(piece)
         if current:
             yield _emit(carry, current)
 
 
+def _introduces(pieces: list[_Piece]) -> bool:
+    return bool(pieces) and pieces[-1].glued
+
+
 def _emit(carry: str, pieces: list[_Piece]) -> tuple[str, int | None, int, int]:
     body = BLOCK_SEPARATOR.join(p.text for p in pieces)
-    text = f"{carry} {body}" if carry else body
+    if carry and pieces[0].kind is BlockKind.PARAGRAPH and not pieces[0].glued:
+        text = f"{carry} {body}"
+    else:
+        text = f"{carry}{BLOCK_SEPARATOR}{body}" if carry else body
     end = pieces[-1].start + len(pieces[-1].text)
     return text, pieces[0].page, pieces[0].start, end
 
 
-def _tail(text: str, limit: int) -> str:
-    """The last whole sentences of ``text`` that fit in ``limit`` characters."""
-    if limit == 0:
+def _fenced(lines: list[str], page: int | None, offset: int) -> _Piece:
+    return _Piece("\n".join([FENCE, *lines, FENCE]), page, offset, BlockKind.CODE)
+
+
+def _tail(piece: _Piece, limit: int) -> str:
+    """The last whole sentences of a prose piece that fit in ``limit`` characters (none
+    from code, lists or tables, whose pieces make no sense without their start)."""
+    if limit == 0 or piece.kind is not BlockKind.PARAGRAPH or piece.glued:
         return ""
     tail: list[str] = []
-    for sentence in reversed([s for s in _SENTENCE_END.split(text) if s.strip()]):
+    for sentence in reversed(split_sentences(piece.text)):
         if sum(len(s) + 1 for s in tail) + len(sentence) > limit:
             break
         tail.insert(0, sentence.strip())

@@ -19,6 +19,7 @@ import time
 from core.content import detect_content_type
 from core.conversation import guided
 from core.conversation.flow import Stage
+from core.conversation.followups import MAX_TOPIC_CHARS, TOPIC, resolve
 from core.conversation.statemachine import Event, State
 from core.conversation.turn import Charge, CreatedContent, Stream, TurnInput, TurnResult
 from core.generation.citations import Citations
@@ -128,9 +129,12 @@ class Dialogue:
             if charge.short:
                 return self._questions_used_up(turn, result, charge.balance)
         started = time.perf_counter()
-        passages = await self._retriever.search(turn.bot.id, turn.text, limit=5)
+        previous = result.context.get(TOPIC)
+        asked = resolve(turn.text, previous if isinstance(previous, str) else None)
+        passages = await self._retriever.search(turn.bot.id, asked.query, limit=5)
         self._metrics.retrieval_seconds.observe(time.perf_counter() - started)
         if passages:
+            result.context[TOPIC] = asked.topic[:MAX_TOPIC_CHARS]
             history: list[Turn] = []
             if turn.history is not None and self._generator.uses_history:
                 history = await turn.history()
@@ -140,6 +144,7 @@ class Dialogue:
                 passages=passages,
                 history=history,
                 language=turn.language,
+                follows=asked.follows,
             )
             started = time.perf_counter()
             if turn.stream is None:

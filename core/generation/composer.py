@@ -1,306 +1,124 @@
 """The grounded composer: the text generator that needs no model.
 
-It answers by quoting the retrieved passages that best match the question, each sentence
-cited, and composes personalised content from scripted building blocks shaped by the
-user's answers (purpose, time of day, feeling, length, pace). It is the default, and the
-fallback whenever a language model is absent or failing.
+It answers by quoting the smallest coherent pieces of the retrieved passages that answer
+the question (a sentence, or a sentence with the command, list or table it introduces),
+each cited to its passage, and writes personalised content from scripted building blocks
+(:mod:`core.generation.scripts`). It is the default, and the fallback whenever a
+language model is absent or failing.
+
+What to quote is chosen in :mod:`core.generation.selection`; with an embedder (the
+retriever's own, through its query batcher, so the question's vector is already cached)
+meaning counts as well as shared words.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Any
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
 
-from core.content import ContentType
+import numpy as np
+
 from core.generation.citations import Citations, cite
+from core.generation.questions import question_kind
+from core.generation.scripts import write_script
 from core.generation.seams import Answer, AnswerRequest, ContentRequest, GeneratedContent
-from core.text import STOP_WORDS
-from knowledge.passages import Passage
+from core.generation.selection import (
+    EMBEDDED_CANDIDATES,
+    candidates,
+    choose,
+    lexical_scores,
+    rank,
+)
+from core.generation.spans import Span
+from knowledge.embeddings import QueryBatcher
 
-_WORD = re.compile(r"\w+", re.UNICODE)
-_SENTENCE = re.compile(r"(?<=[.!?。！？])\s+|\n+")
+log = logging.getLogger("chorus.generation")
+
+#: The most spans (sentences, or lead-ins with their blocks) one answer quotes.
 MAX_ANSWER_SENTENCES = 3
-MAX_SENTENCE_CHARS = 500
-
-WORDS_PER_MINUTE = 140
-# how many spoken cues a pace fits in: a slow practice leaves more silence between fewer cues
-_CUE_DENSITY = {"slow": 0.6, "moderate": 1.0, "lively": 1.5}
-
-_THEMES: Mapping[str, tuple[str, ...]] = {
-    "sleep": ("sleep", "rest", "insomnia", "night", "bed", "tired"),
-    "stress": ("stress", "anxi", "worry", "calm", "overwhelm", "tense", "panic", "relax"),
-    "focus": ("focus", "concentrat", "study", "work", "clarity", "attention", "productiv"),
-    "confidence": ("confiden", "self-esteem", "worth", "courage", "brave", "believe"),
-}
-
-_AFFIRMATIONS: Mapping[str, tuple[str, ...]] = {
-    "sleep": (
-        "My body knows how to rest.",
-        "I let the day go; it is complete.",
-        "Each breath makes me heavier and softer.",
-        "I am safe to slow down now.",
-        "Sleep comes to me in its own time, and I can wait gently.",
-    ),
-    "stress": (
-        "I can take this one breath at a time.",
-        "I do not have to solve everything today.",
-        "My shoulders are allowed to drop.",
-        "I meet what comes with steadiness.",
-        "There is space around every worry.",
-    ),
-    "focus": (
-        "My attention returns where I place it.",
-        "I give this moment my whole mind.",
-        "One task at a time is enough.",
-        "Distractions pass; my intention stays.",
-        "I work with clarity and ease.",
-    ),
-    "confidence": (
-        "I trust what I bring.",
-        "My voice deserves to be heard.",
-        "I can do hard things, and I have done them before.",
-        "I am learning, and learning is strength.",
-        "I stand on my own feet, steady and sure.",
-    ),
-    "general": (
-        "I am allowed to take care of myself.",
-        "I am growing at the pace that is right for me.",
-        "Today I choose kindness, towards others and myself.",
-        "I have what I need for this moment.",
-        "I welcome what is good in my life.",
-    ),
-}
-
-
-def _theme(purpose: str) -> str:
-    lowered = purpose.lower()
-    for theme, stems in _THEMES.items():
-        if any(stem in lowered for stem in stems):
-            return theme
-    return "general"
-
-
-def _readable(sentence: str) -> bool:
-    """Whether a "sentence" is prose worth quoting, not code, a diagram or a table dump."""
-    if not 3 <= len(sentence) <= MAX_SENTENCE_CHARS:
-        return False
-    prose = sum(c.isalpha() or c.isspace() or c in ",.;:'\"!?()-" for c in sentence)
-    return prose / len(sentence) >= 0.85
-
-
-def _terms(text: str) -> set[str]:
-    return {
-        w
-        for w in _WORD.findall(text.lower())
-        if w not in STOP_WORDS and (len(w) > 1 or w.isdigit())
-    }
+_EMBEDDED_CHARS = 400  # a span's start says what it is about; the rest costs time
 
 
 class GroundedComposer:
-    """Answers from passages by extraction and composes content from templates."""
+    """Answers from passages by extraction and composes content from templates.
+
+    ``queries`` is the retriever's query batcher; without it the composer matches words
+    only (and needs no model at all).
+    """
 
     uses_history = False  # each answer stands on the passages alone
 
+    def __init__(self, queries: QueryBatcher | None = None) -> None:
+        self._queries = queries
+
     async def answer(self, request: AnswerRequest) -> Answer:
-        """Quote the sentences of the passages that share most terms with the question."""
-        parts = _cited_sentences(request)
+        """Quote the spans of the passages that best answer the question, cited."""
+        parts = await self._cited_parts(request)
         if not parts:
             return Answer(text="", sources=())
-        text, sources = cite(" ".join(parts), request.passages)
+        text, sources = cite("".join(parts), request.passages)
         return Answer(text=text, sources=sources)
 
     async def stream_answer(self, request: AnswerRequest) -> AsyncIterator[str]:
-        """The same answer as :meth:`answer`, one cited sentence per delta."""
+        """The same answer as :meth:`answer`, one cited span per delta."""
         citations = Citations(request.passages)
-        for number, part in enumerate(_cited_sentences(request)):
-            yield citations.feed(part if number == 0 else f" {part}")
+        for part in await self._cited_parts(request):
+            yield citations.feed(part)
         if tail := citations.finish():
             yield tail
 
     async def compose(self, request: ContentRequest) -> GeneratedContent:
         """Write the script for a confirmed guided-flow request."""
-        builder = {
-            ContentType.MEDITATION: _meditation,
-            ContentType.AFFIRMATIONS: _affirmations,
-            ContentType.RITUAL: _ritual,
-        }[request.content_type]
-        content = builder(request.answers)
-        # the creator's agent speaks in its own name, first and last
-        bot = request.bot.name
-        text = f"This is {bot}, here with you.\n{content.text}\nWith care, {bot}."
-        return GeneratedContent(title=content.title, text=text)
+        return write_script(request)
 
+    async def _cited_parts(self, request: AnswerRequest) -> list[str]:
+        """The answer's spans, each citing its passage by its number in the request, with
+        the separators that keep blocks on lines of their own."""
+        spans = await self._spans(request)
+        parts: list[str] = []
+        after_block = False
+        for number, span in enumerate(spans):
+            separator = "" if number == 0 else ("\n" if after_block or span.block else " ")
+            parts.append(f"{separator}{span.text} [{span.passage + 1}]")
+            after_block = bool(span.block)
+        return parts
 
-def _cited_sentences(request: AnswerRequest) -> list[str]:
-    """The answer's sentences, each citing its passage by its number in the request."""
-    if not request.passages:
-        return []
-    ranked = _best_sentences(request.question, request.passages)
-    return [f"{sentence} [{index + 1}]" for index, sentence in ranked]
+    async def _spans(self, request: AnswerRequest) -> list[Span]:
+        if not request.passages:
+            return []
+        found = candidates(request.passages)
+        if not found:
+            return []
+        question = request.question
+        lexical = lexical_scores(question, request.follows, found, request.passages)
+        similarity = await self._similarity(request, found, lexical)
+        kind = question_kind(question)
+        ranked = rank(question, found, lexical, similarity, kind)
+        return choose(ranked, question)[:MAX_ANSWER_SENTENCES]
 
-
-def _best_sentences(question: str, passages: Sequence[Passage]) -> list[tuple[int, str]]:
-    """The sentences that answer ``question``: the best match first, then only sentences
-    that cover words of the question not covered yet (so nothing is said twice), up to
-    the limit. When nothing shares a word, the top passage's first sentence stands alone.
-    """
-    wanted = _terms(question)
-    found: list[tuple[frozenset[str], int, int, str]] = []  # (terms, passage, index, text)
-    for p_index, passage in enumerate(passages):
-        # every sentence under a heading answers what the heading names
-        heading = _terms(passage.section or "")
-        for s_index, sentence in enumerate(_SENTENCE.split(passage.text.strip())):
-            sentence = " ".join(sentence.split())
-            if _readable(sentence):
-                terms = frozenset(wanted & (_terms(sentence) | heading))
-                found.append((terms, p_index, s_index, sentence))
-    if not found:
-        return []
-    chosen: list[tuple[frozenset[str], int, int, str]] = []
-    covered: set[str] = set()
-    while len(chosen) < MAX_ANSWER_SENTENCES:
-        # most new words first; the retriever's order breaks ties
-        candidate = max(found, key=lambda f: (len(f[0] - covered), -f[1], -f[2]))
-        if not candidate[0] - covered:
-            break
-        chosen.append(candidate)
-        covered |= candidate[0]
-    if not chosen:
-        chosen = [min(found, key=lambda f: (f[1], f[2]))]
-    lead = chosen[0][1]
-    chosen.sort(key=lambda f: (f[1] != lead, f[1], f[2]))  # reading order, lead passage first
-    return [(p_index, sentence) for _t, p_index, _s, sentence in chosen]
-
-
-def _timed(lines: Sequence[str | float], minutes: int) -> str:
-    """Join speech lines and pause weights so that speech plus pauses fill ``minutes``.
-
-    Speech time is estimated from the word count at a calm speaking rate; the time left
-    is shared among the pauses in proportion to their weights.
-    """
-    words = sum(len(line.split()) for line in lines if isinstance(line, str))
-    speech = words / WORDS_PER_MINUTE * 60
-    weights = sum(line for line in lines if not isinstance(line, str)) or 1.0
-    spare = max(0.0, minutes * 60 - speech)
-    return "\n".join(
-        line
-        if isinstance(line, str)
-        else f"(pause {max(3, round(spare * line / weights))} seconds)"
-        for line in lines
-    )
-
-
-_FILLER = re.compile(
-    r"^(?:i(?:'d| would)? (?:like|want|need) (?:it )?(?:to )?|help me (?:to )?|to help me |"
-    r"help with |to |for )",
-    re.IGNORECASE,
-)
-
-
-def _purpose(answers: Mapping[str, Any], default: str) -> str:
-    """The user's purpose as a phrase: "to sleep better" becomes "sleep better"."""
-    text = str(answers.get("purpose", default)).strip().rstrip(".!")
-    return _FILLER.sub("", text, count=1) or text
-
-
-def _moment(answers: Mapping[str, Any]) -> str:
-    return {
-        "morning": "as the day begins",
-        "midday": "in the middle of your day",
-        "evening": "as the day winds down",
-        "bedtime": "as you get ready for sleep",
-    }.get(str(answers.get("time_of_day")), "wherever you are right now")
-
-
-def _meditation(answers: Mapping[str, Any]) -> GeneratedContent:
-    minutes = int(answers.get("duration", 10))
-    purpose = _purpose(answers, "this moment")
-    feeling = str(answers.get("feeling", "however you are"))
-    regions = ["feet", "legs", "belly", "chest", "shoulders", "arms and hands", "jaw", "face"]
-    density = _CUE_DENSITY.get(str(answers.get("pace")), 1.0)
-    scan = regions[: max(3, min(len(regions), round(minutes / 2 * density)))]
-    lines: list[str | float] = [
-        f"Welcome. This is your {minutes}-minute meditation, {_moment(answers)}.",
-        f"Your intention: {purpose}.",
-        "Find a position that lets you be both comfortable and awake.",
-        1,
-        f"You said you are feeling {feeling}. Let that be exactly as it is. Nothing to fix.",
-        "Breathe in slowly through the nose... and let the breath go.",
-        2,
-    ]
-    for _ in range(max(1, round(minutes / 4 * density))):
-        lines += ["Breathe in for four... hold for two... and out for six.", 3]
-    lines.append("Now bring your attention into the body.")
-    for region in scan:
-        lines += [f"Notice your {region}. Let that part of you soften a little.", 2]
-    lines += [
-        f"Hold your intention lightly: {purpose}.",
-        "Each out-breath makes a little more room for it.",
-        6,
-        "Begin to notice the sounds around you and the weight of your body.",
-        "When you are ready, open your eyes. Take this calm with you.",
-    ]
-    title = f"{minutes}-minute meditation · {purpose}"
-    text = _timed(lines, minutes)
-    return GeneratedContent(title=title, text=text)
-
-
-def _affirmations(answers: Mapping[str, Any]) -> GeneratedContent:
-    minutes = int(answers.get("duration", 5))
-    purpose = _purpose(answers, "your day")
-    # the theme's own lines first, then general ones, each once
-    pool = tuple(dict.fromkeys(_AFFIRMATIONS[_theme(purpose)] + _AFFIRMATIONS["general"]))
-    count = min(len(pool), max(4, minutes))
-    rounds = max(1, minutes // 5)
-    lines: list[str | float] = [
-        f"Affirmations {_moment(answers)}. Your intention: {purpose}.",
-        f"You are feeling {answers.get('feeling', 'as you are')}; that is a fine place to begin.",
-        "Say each one slowly, out loud or silently, and let it land before the next.",
-        "",
-    ]
-    for round_number in range(1, rounds + 1):
-        if rounds > 1:
-            lines.append(f"Round {round_number}:")
-        for affirmation in pool[:count]:
-            lines += [affirmation, 1]
-    lines.append("Finish with one deep breath. These words are yours now.")
-    title = f"{minutes}-minute affirmations · {purpose}"
-    text = _timed(lines, minutes)
-    return GeneratedContent(title=title, text=text)
-
-
-def _share(minutes: int, weights: list[int]) -> list[float]:
-    """Split ``minutes`` into half-minute steps, at least one each, by weight, exactly."""
-    spare = minutes * 2 - len(weights)
-    exact = [spare * w / sum(weights) for w in weights]
-    halves = [int(x) for x in exact]
-    by_remainder = sorted(range(len(weights)), key=lambda i: exact[i] - halves[i], reverse=True)
-    for i in by_remainder[: spare - sum(halves)]:
-        halves[i] += 1
-    return [(h + 1) / 2 for h in halves]
-
-
-def _ritual(answers: Mapping[str, Any]) -> GeneratedContent:
-    minutes = int(answers.get("duration", 10))
-    purpose = _purpose(answers, "your day")
-    feeling = str(answers.get("feeling", "as you are"))
-    steps = [
-        (
-            "Prepare",
-            "Clear a small space. Put your phone face down. Light a candle or open "
-            "a window: mark that this time is different.",
-        ),
-        ("Arrive", f"Sit or stand still. Name how you feel: {feeling}. Three slow breaths."),
-        ("Intention", f'Say your intention out loud: "{purpose[:1].upper()}{purpose[1:]}."'),
-        ("Move", "Stretch gently: reach up, fold forward, roll the shoulders back."),
-        ("Reflect", "Write one line: what small step would serve your intention today?"),
-        ("Close", "Blow out the candle, or close the window, and thank yourself for showing up."),
-    ]
-    weights = [1, 2, 1, 3, 3, 1]
-    lengths = _share(minutes, weights)
-    lines = [f"A {minutes}-minute ritual, {_moment(answers)}. Your intention: {purpose}.", ""]
-    for number, ((name, text), length) in enumerate(zip(steps, lengths, strict=True), 1):
-        lines.append(f"{number}. {name} (about {length:g} min): {text}")
-    title = f"{minutes}-minute ritual · {purpose}"
-    return GeneratedContent(title=title, text="\n".join(lines))
+    async def _similarity(
+        self, request: AnswerRequest, spans: Sequence[Span], lexical: Sequence[float]
+    ) -> list[float] | None:
+        """Cosine similarity of the best lexical candidates to the question (the others
+        get the lowest seen), or None without an embedder or when it fails."""
+        if self._queries is None:
+            return None
+        order = sorted(range(len(spans)), key=lambda i: -lexical[i])[:EMBEDDED_CANDIDATES]
+        query = f"{request.follows} {request.question}".strip()
+        try:
+            # through the batcher: one model call for all of them, and spans quoted
+            # before (a popular passage) come from its cache
+            found = await asyncio.gather(
+                self._queries.embed_query(query),
+                *(self._queries.embed_query(spans[i].scored_text[:_EMBEDDED_CHARS]) for i in order),
+            )
+        except Exception:  # the answer still stands on shared words
+            log.warning("could not embed the answer's candidates", exc_info=True)
+            return None
+        vector, vectors = found[0], np.stack(found[1:])
+        near = vectors @ vector
+        similarity = [float(near.min())] * len(spans)
+        for row, index in enumerate(order):
+            similarity[index] = float(near[row])
+        return similarity

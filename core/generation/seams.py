@@ -37,6 +37,9 @@ class AnswerRequest:
     language: str | None = None
     # a rolling summary of the turns older than ``history``, kept by the caller
     summary: str = ""
+    # the earlier question a follow-up ("and how long?") continues, for generators that
+    # read no history; empty when the question stands alone
+    follows: str = ""
 
 
 @dataclass(frozen=True, slots=True)

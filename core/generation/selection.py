@@ -1,0 +1,155 @@
+"""Choosing what an extractive answer says: spans scored against the question.
+
+Every quotable span of the retrieved passages (:mod:`core.generation.spans`) is scored
+on how much of the question's weight it carries (rare words count more; a word of the
+passage's section counts half), how close it is in meaning when an embedder is at hand
+(scaled within the candidates, so any embedding model's range will do), whether it has
+the kind of content the question wants (:mod:`core.generation.questions`), and the
+retriever's order. The best span leads; a span right after it joins when the question
+wants something the lead lacks and the next one has (the advice after the problem it
+answers), and other spans nearly as good join while the answer stays short.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.generation.questions import QuestionKind, Wants, question_kind
+from core.generation.spans import Span, passage_spans, trimmed
+from knowledge.lexical import tokenize
+from knowledge.passages import Passage
+
+MAX_SPANS = 3
+ANSWER_BUDGET = 480  # characters of quoted text the extra spans may bring the answer to
+EMBEDDED_CANDIDATES = 12
+_SUFFIX = re.compile(r"(?:ing|ed|es|s|ly)$")
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """A candidate span with its score."""
+
+    span: Span
+    score: float
+    fit: float
+
+
+def stem(term: str) -> str:
+    """A crude stem for English-like words, so "breathing" meets "breathe"."""
+    if not term.isascii() or len(term) <= 4 or term.isdigit():
+        return term
+    return _SUFFIX.sub("", term)[:6]
+
+
+def terms(text: str) -> set[str]:
+    """The stemmed index terms of ``text``."""
+    return {stem(t) for t in tokenize(text)}
+
+
+def candidates(passages: Sequence[Passage]) -> list[Span]:
+    """The distinct quotable spans of the passages, the same text kept once."""
+    seen: set[str] = set()
+    spans: list[Span] = []
+    for index, passage in enumerate(passages):
+        for span in passage_spans(index, passage.text, title=passage.title):
+            key = " ".join(span.text.lower().split())
+            if key not in seen:
+                seen.add(key)
+                spans.append(span)
+    return spans
+
+
+def lexical_scores(
+    question: str, follows: str, spans: Sequence[Span], passages: Sequence[Passage]
+) -> list[float]:
+    """Each span's share of the question's term weight (the earlier question's at half)."""
+    wanted = dict.fromkeys(terms(follows), 1.0) | dict.fromkeys(terms(question), 2.0)
+    if not wanted or not spans:
+        return [0.0] * len(spans)
+    span_terms = [terms(s.scored_text) for s in spans]
+    counts = Counter(t for ts in span_terms for t in ts)
+    idf = {t: math.log(1 + len(spans) / (1 + counts[t])) + 0.2 for t in wanted}
+    total = sum(idf[t] * w for t, w in wanted.items())
+    heading_terms = [terms(p.section or "") for p in passages]
+    scores = []
+    for span, found in zip(spans, span_terms, strict=True):
+        heading = heading_terms[span.passage]
+        weight = sum(
+            idf[t] * w * (1.0 if t in found else 0.5 if t in heading else 0.0)
+            for t, w in wanted.items()
+        )
+        scores.append(weight / total)
+    return scores
+
+
+def rank(
+    question: str,
+    spans: Sequence[Span],
+    lexical: Sequence[float],
+    similarity: Sequence[float] | None,
+    kind: QuestionKind | None = None,
+) -> list[Scored]:
+    """The spans scored, best first."""
+    kind = kind or question_kind(question)
+    dense = _scaled(similarity) if similarity is not None else [0.0] * len(spans)
+    scored = []
+    for span, lex, near in zip(spans, lexical, dense, strict=True):
+        fit = kind.fit(span.scored_text)
+        bonus = 0.1 if span.block and kind.wants is Wants.INSTRUCTION else 0.0
+        short = 0.1 if len(span.lead) < 40 and not span.block else 0.0
+        prior = 0.12 / (1 + span.passage)
+        score = lex + 0.5 * near + 0.2 * fit + bonus + prior - short
+        scored.append(Scored(span, score, fit))
+    return sorted(scored, key=lambda s: (-s.score, s.span.passage, s.span.order))
+
+
+def choose(ranked: Sequence[Scored], question: str) -> list[Span]:
+    """The spans of the answer, in reading order (the lead's passage first)."""
+    if not ranked:
+        return []
+    best = ranked[0]
+    chosen = [best]
+    by_place = {(s.span.passage, s.span.order): s for s in ranked}
+    wanted = question_kind(question).wants
+    after = by_place.get((best.span.passage, best.span.order + 1))
+    if after is not None and wanted is not Wants.ANY and best.fit < after.fit:
+        chosen.append(after)  # the lead states the problem; the next sentence answers it
+    size = sum(len(s.span.text) for s in chosen)
+    for other in ranked[1:]:
+        if len(chosen) >= MAX_SPANS or other.score < 0.75 * best.score:
+            break
+        if other in chosen or size + len(other.span.text) > ANSWER_BUDGET:
+            continue
+        chosen.append(other)
+        size += len(other.span.text)
+    lead = best.span.passage
+    chosen.sort(key=lambda s: (s.span.passage != lead, s.span.passage, s.span.order))
+    wanted_terms = terms(question)
+    return [_trim(s.span, wanted_terms) for s in chosen]
+
+
+def _trim(span: Span, wanted: set[str]) -> Span:
+    """A long list or table cut to the lines that name what the question asks about
+    (words most of its lines share, like the data set's name, pick out nothing)."""
+    lines = [terms(line) for line in span.block]
+    common = Counter(t for found in lines for t in found)
+    telling = {t for t in wanted if 0 < common[t] <= max(1, len(lines) // 3)}
+    relevant = {n for n, found in enumerate(lines) if found & telling}
+    return trimmed(span, relevant) if relevant else span
+
+
+def _scaled(values: Sequence[float]) -> list[float]:
+    """Values scaled to 0..1 within the candidates."""
+    if not values:
+        return []
+    array = np.asarray(values, dtype=np.float64)
+    low, high = float(array.min()), float(array.max())
+    if high - low < 1e-6:
+        return [0.0] * len(values)
+    return [float(v) for v in (array - low) / (high - low)]

@@ -1,0 +1,193 @@
+"""The pieces of a passage an answer may quote: sentences, and lead-ins with their blocks.
+
+A passage's text (see :mod:`knowledge.chunking`) is blocks separated by blank lines:
+prose paragraphs, code inside ``` fences, list items starting with "- ", table rows
+with " | " cells. A :class:`Span` is the smallest piece that reads whole on its own: a
+prose sentence, or a sentence ending in a colon together with the code, list or table
+it introduces. Code, list items and table rows never stand alone, and neither do
+headings, code comments, prompts or labels (:mod:`core.generation.fragments` says what
+reads as broken); a list item that is a full sentence may be quoted as one.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+
+from core.generation.fragments import CODE_INDENT, LIST_MARK, sentence_problem
+from knowledge.sentences import split_sentences
+
+_FENCE = "```"
+_ITEM = re.compile(r"^(?:[-*•+]|\d{1,3}[.)])\s+")
+_PROSE = re.compile(r"[\w\s,.;:'\"!?()\-–—’“”«»/%&]")
+MAX_BLOCK_LINES = 8
+MAX_SPAN_CHARS = 700
+
+
+class BlockType(enum.StrEnum):
+    """The structural kind of a piece of passage text."""
+
+    PROSE = "prose"
+    CODE = "code"
+    LIST = "list"
+    TABLE = "table"
+
+
+@dataclass(frozen=True, slots=True)
+class TextBlock:
+    """A block of a passage: prose, code lines, list items or table rows."""
+
+    type: BlockType
+    lines: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A quotable piece of passage ``passage`` (its index in the request), at ``order``.
+
+    ``lead`` is the prose of the span; ``block`` the lines of the block the lead
+    introduces (empty for a plain sentence), already in the answer's layout.
+    """
+
+    passage: int
+    order: int
+    lead: str
+    block: tuple[str, ...] = ()
+    block_type: BlockType | None = None
+
+    @property
+    def text(self) -> str:
+        """The span as it appears in an answer (without its citation)."""
+        return "\n".join([self.lead, *self.block]) if self.block else self.lead
+
+    @property
+    def scored_text(self) -> str:
+        """What the span is matched on: its lead and the words of its block."""
+        return " ".join([self.lead, *self.block])
+
+
+def passage_blocks(text: str) -> list[TextBlock]:
+    """The blocks of a passage's text, in order."""
+    blocks: list[TextBlock] = []
+    code: list[str] | None = None
+    for raw in text.split("\n\n"):
+        if code is not None:  # inside a fence that held a blank line
+            lines = raw.split("\n")
+            if lines and lines[-1].strip() == _FENCE:
+                blocks.append(TextBlock(BlockType.CODE, (*code, "", *lines[:-1])))
+                code = None
+            else:
+                code += ["", *lines]
+            continue
+        stripped = raw.strip("\n")
+        if not stripped.strip():
+            continue
+        if stripped.startswith(_FENCE):
+            lines = stripped.split("\n")[1:]
+            if lines and lines[-1].strip() == _FENCE:
+                blocks.append(TextBlock(BlockType.CODE, tuple(lines[:-1])))
+            else:
+                code = lines
+            continue
+        blocks.append(_classify(stripped))
+    if code:
+        blocks.append(TextBlock(BlockType.CODE, tuple(code)))
+    return _merge_lists(blocks)
+
+
+def _classify(text: str) -> TextBlock:
+    lines = [line for line in text.split("\n") if line.strip()]
+    if all(" | " in line for line in lines) and len(lines) > 1:
+        return TextBlock(BlockType.TABLE, tuple(lines))
+    if _ITEM.match(text):
+        return TextBlock(BlockType.LIST, (_ITEM.sub("", " ".join(text.split()), count=1),))
+    flat = " ".join(text.split())
+    if len(lines) > 2 and sum(map(bool, (_PROSE.match(c) for c in flat))) < 0.85 * len(flat):
+        return TextBlock(BlockType.CODE, tuple(lines))  # code without its fences
+    return TextBlock(BlockType.PROSE, (flat,))
+
+
+def _merge_lists(blocks: list[TextBlock]) -> list[TextBlock]:
+    merged: list[TextBlock] = []
+    for block in blocks:
+        if block.type is BlockType.LIST and merged and merged[-1].type is BlockType.LIST:
+            merged[-1] = TextBlock(BlockType.LIST, merged[-1].lines + block.lines)
+        else:
+            merged.append(block)
+    return merged
+
+
+def passage_spans(passage: int, text: str, *, title: str = "") -> list[Span]:
+    """Every quotable span of one passage, in reading order."""
+    blocks = passage_blocks(text)
+    spans: list[Span] = []
+    title_key = _key(title)
+    for index, block in enumerate(blocks):
+        following = blocks[index + 1] if index + 1 < len(blocks) else None
+        if block.type is BlockType.PROSE:
+            spans += _prose_spans(passage, len(spans), block.lines[0], following, title_key)
+        elif block.type is BlockType.LIST:
+            previous = blocks[index - 1] if index else None
+            if previous is None or previous.type is not BlockType.PROSE:
+                # items that are sentences in their own right may be quoted as such
+                for item in block.lines:
+                    if sentence_problem(item) is None:
+                        spans.append(Span(passage, len(spans), item))
+    return spans
+
+
+def _prose_spans(
+    passage: int, start: int, text: str, following: TextBlock | None, title_key: str
+) -> list[Span]:
+    spans: list[Span] = []
+    sentences = split_sentences(text)
+    for number, sentence in enumerate(sentences):
+        last = number == len(sentences) - 1
+        order = start + len(spans)
+        if sentence.endswith((":", "：")):
+            block = following if last else None
+            if (
+                block is not None
+                and block.type is not BlockType.PROSE
+                and (span := _introduced(passage, order, sentence, block))
+            ):
+                spans.append(span)
+            continue  # a colon with nothing after it in the passage: never quoted
+        if _key(sentence) == title_key or sentence_problem(sentence) is not None:
+            continue
+        spans.append(Span(passage, order, sentence))
+    return spans
+
+
+def _introduced(passage: int, order: int, lead: str, block: TextBlock) -> Span | None:
+    """A lead-in with its block in the answer's layout, or None if too big to quote."""
+    if block.type is BlockType.CODE:
+        lines = [CODE_INDENT + line for line in block.lines if line.strip()]
+    elif block.type is BlockType.LIST:
+        lines = [LIST_MARK + item for item in block.lines]
+    else:
+        lines = list(block.lines)
+    if not lines:
+        return None
+    too_big = len(lines) > MAX_BLOCK_LINES or sum(map(len, lines)) > MAX_SPAN_CHARS
+    if too_big and (block.type is BlockType.CODE or len(lines) > 3 * MAX_BLOCK_LINES):
+        return None  # a piece of a program helps nobody; lists and tables get trimmed
+    return Span(passage, order, lead, tuple(lines), block.type)
+
+
+def trimmed(span: Span, relevant: set[int]) -> Span:
+    """A span whose list or table is too long to quote whole: its relevant lines only
+    (``relevant`` indexes ``span.block``), with a table's header row."""
+    if len(span.block) <= MAX_BLOCK_LINES and sum(map(len, span.block)) <= MAX_SPAN_CHARS:
+        return span
+    keep = sorted(relevant)[: MAX_BLOCK_LINES // 2]
+    if span.block_type is BlockType.TABLE and 0 not in keep:
+        keep = [0, *keep]
+    return Span(
+        span.passage, span.order, span.lead, tuple(span.block[i] for i in keep), span.block_type
+    )
+
+
+def _key(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.lower()))
