@@ -46,6 +46,8 @@ def _ends_sentence(text: str, dot: int, end: int) -> bool:
     word = _WORD_BEFORE.search(text[:dot])
     token = word.group(1).lstrip("(\"'“‘[").lower() if word else ""
     initial = len(token) == 1 and word is not None and word.group(1)[-1].isupper()
+    if re.fullmatch(r"\d+(?:\.\d+)+|\d{1,2}", token) and not text[:dot].strip(" (").count(" "):
+        return False  # a section number opening the text: "5.1. HTTP/1 parser"
     # "e.g.", "Dr." and initials do not end one; a dot inside a token ("3.11",
     # "xquad.ar.json") never matched, having no space after it
     return not (token in _ABBREVIATIONS or initial)

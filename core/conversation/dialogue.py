@@ -13,13 +13,15 @@ material, from a wish to make something. The guided creation flow they lead into
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import logging
 import time
 
 from core.content import detect_content_type
 from core.conversation import guided
 from core.conversation.flow import Stage
-from core.conversation.followups import MAX_TOPIC_CHARS, TOPIC, resolve
+from core.conversation.followups import MAX_TOPIC_CHARS, TOPIC, ResolvedQuestion, resolve
 from core.conversation.statemachine import Event, State
 from core.conversation.turn import Charge, CreatedContent, Stream, TurnInput, TurnResult
 from core.generation.citations import Citations
@@ -27,9 +29,10 @@ from core.generation.seams import Answer, AnswerRequest, TextGenerator, Turn
 from core.messages import Media, OutboundKind, OutboundMessage
 from core.metrics import Metrics
 from core.text import counted
-from knowledge.passages import Retriever
+from knowledge.passages import Passage, Retriever
 
 log = logging.getLogger("chorus.dialogue")
+PASSAGES = 5  # passages retrieved for a question
 
 _CREATE_VERBS = frozenset(
     [
@@ -131,7 +134,7 @@ class Dialogue:
         started = time.perf_counter()
         previous = result.context.get(TOPIC)
         asked = resolve(turn.text, previous if isinstance(previous, str) else None)
-        passages = await self._retriever.search(turn.bot.id, asked.query, limit=5)
+        passages = await self._search(turn.bot.id, asked)
         self._metrics.retrieval_seconds.observe(time.perf_counter() - started)
         if passages:
             result.context[TOPIC] = asked.topic[:MAX_TOPIC_CHARS]
@@ -169,6 +172,23 @@ class Dialogue:
             guided.TYPE_BUTTONS,
             grounded=False,
         )
+
+    async def _search(self, bot_id: str, asked: ResolvedQuestion) -> list[Passage]:
+        """The passages for a question; for a follow-up, those it finds alone and those
+        it finds with the question before it, taken in turns ("and how long should I
+        meditate?" may need neither the earlier question nor do without it)."""
+        if not asked.follows:
+            return await self._retriever.search(bot_id, asked.query, limit=PASSAGES)
+        alone, joined = await asyncio.gather(
+            self._retriever.search(bot_id, asked.question, limit=PASSAGES),
+            self._retriever.search(bot_id, asked.query, limit=PASSAGES),
+        )
+        merged: dict[tuple[str | None, str], Passage] = {}
+        for pair in itertools.zip_longest(joined, alone):
+            for passage in pair:
+                if passage is not None:
+                    merged.setdefault((passage.document_id, passage.text), passage)
+        return list(merged.values())[:PASSAGES]
 
     def _questions_used_up(self, turn: TurnInput, result: TurnResult, balance: int) -> None:
         pricing = turn.bot.pricing

@@ -95,7 +95,7 @@ class GroundedComposer:
         similarity = await self._similarity(request, found, lexical)
         kind = question_kind(question)
         ranked = rank(question, found, lexical, similarity, kind)
-        return choose(ranked, question)[:MAX_ANSWER_SENTENCES]
+        return choose(ranked, question, request.follows)[:MAX_ANSWER_SENTENCES]
 
     async def _similarity(
         self, request: AnswerRequest, spans: Sequence[Span], lexical: Sequence[float]

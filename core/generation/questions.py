@@ -31,15 +31,15 @@ _QUESTION_KINDS: tuple[tuple[Wants, re.Pattern[str]], ...] = (
     (
         Wants.NUMBER,
         re.compile(
-            r"\bhow (?:many|much|long|often|far|old|big|large|fast)\b|\bwhat (?:percentage|"
-            r"number|amount|size)\b|\bсколько\b|多少|几|\bكم\b",
+            r"\bhow (?:many|much|often|far|old|big|large|fast)\b|\bwhat (?:percentage|"
+            r"number|amount|size|version)\b|\bwhich version\b|\bсколько\b|多少|几|\bكم\b",
             re.I,
         ),
     ),
     (
         Wants.TIME,
         re.compile(
-            r"\bwhen\b|\bwhat (?:year|day|time|date|century)\b|\bкогда\b|什么时候|何时|\bمتى\b",
+            r"\bwhen\b|\bhow long\b|\bwhat (?:year|day|time|date|century)\b|\bкогда\b|什么时候|何时|\bمتى\b",
             re.I,
         ),
     ),
@@ -60,7 +60,8 @@ _QUESTION_KINDS: tuple[tuple[Wants, re.Pattern[str]], ...] = (
     (
         Wants.DEFINITION,
         re.compile(
-            r"\bwhat (?:is|are|does|do)\b|\bwhat's\b|\bчто (?:такое|это)\b|什么是|"
+            r"\bwhat(?: is|'s| are) (?!the\b)|\bwhat (?:does|do) [^?]* mean\b|"
+            r"\bчто (?:такое|это)\b|什么是|"
             r"\bما هو\b|\bما هي\b",
             re.I,
         ),
@@ -81,13 +82,14 @@ _INSTRUCTION = re.compile(
     re.I,
 )
 _DEFINITION = re.compile(
-    r"\b(?:is|are|was|were) (?:a|an|the|one|any|called)\b|\bmeans?\b|\brefers? to\b|"
+    r"^(?:\S+\s+){1,4}(?:is|are)\b|\b(?:is|are|was|were) (?:a|an|the|one|any|called)\b|\bmeans?\b|\brefers? to\b|"
     r"\bdefined as\b|\bstands for\b|\bis known as\b|\bconsists? of\b|—|\bэто\b|是",
     re.I,
 )
 _REASON = re.compile(
     r"\b(?:because|since|so that|in order to|due to|as a result|therefore|thus|hence|"
-    r"helps?|allows?|prevents?|avoids?|otherwise|which is why|the reason|so the)\b|"
+    r"helps?|allows?|prevents?|avoids?|otherwise|which is why|the reason|so the|why|"
+    r"perhaps)\b|"
     r"\bпотому\b|\bтак как\b|因为|由于|\bلأن\b",
     re.I,
 )
@@ -99,7 +101,8 @@ _NUMBER = re.compile(
 _TIME = re.compile(
     r"\b1\d{3}\b|\b20\d{2}\b|\b(?:january|february|march|april|may|june|july|august|"
     r"september|october|november|december|century|days?|weeks?|months?|years?|hours?|"
-    r"minutes?|seconds?|before|after|during|until|since)\b|\d+\s*(?:s|ms|h|min)\b",
+    r"minutes?|seconds?|before|after|during|until|since|term|period|duration|long)\b|"
+    r"\d+\s*(?:s|ms|h|min)\b",
     re.I,
 )
 _NAME = re.compile(r"(?<=[\w,;] )[A-Z][\w'’-]+|\b[A-Z]{2,}\b|\S+\.\w{2,4}\b|`")
@@ -133,8 +136,14 @@ class QuestionKind:
 
 
 def question_kind(question: str) -> QuestionKind:
-    """The kind of answer ``question`` asks for (ANY when its wording does not say)."""
-    for wants, pattern in _QUESTION_KINDS:
-        if pattern.search(question):
-            return QuestionKind(wants)
-    return QuestionKind(Wants.ANY)
+    """The kind of answer ``question`` asks for (ANY when its wording does not say).
+
+    The question word that comes first decides ("how should I breathe *when*…" asks
+    how); where two patterns start at the same word, the more specific one does.
+    """
+    found = [
+        (match.start(), rank, wants)
+        for rank, (wants, pattern) in enumerate(_QUESTION_KINDS)
+        if (match := pattern.search(question))
+    ]
+    return QuestionKind(min(found)[2] if found else Wants.ANY)

@@ -28,7 +28,9 @@ from knowledge.passages import Passage
 MAX_SPANS = 3
 ANSWER_BUDGET = 480  # characters of quoted text the extra spans may bring the answer to
 EMBEDDED_CANDIDATES = 12
-_SUFFIX = re.compile(r"(?:ing|ed|es|s|ly)$")
+_DEFINES = re.compile(r"^((?:\S+\s+){1,4}?)(?:is|are|means|refers to)\b", re.I)
+LONG_SPAN = 300  # characters past which a span has to be that much better to be quoted
+_SUFFIXES = (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("ly", ""), ("s", ""))
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,10 +43,15 @@ class Scored:
 
 
 def stem(term: str) -> str:
-    """A crude stem for English-like words, so "breathing" meets "breathe"."""
+    """A crude stem for English-like words, so "breathing" meets "breathe" and
+    "applies" meets "apply"."""
     if not term.isascii() or len(term) <= 4 or term.isdigit():
         return term
-    return _SUFFIX.sub("", term)[:6]
+    for suffix, replacement in _SUFFIXES:
+        if term.endswith(suffix) and len(term) - len(suffix) >= 3:
+            term = term[: -len(suffix)] + replacement
+            break
+    return term[:6]
 
 
 def terms(text: str) -> set[str]:
@@ -57,7 +64,9 @@ def candidates(passages: Sequence[Passage]) -> list[Span]:
     seen: set[str] = set()
     spans: list[Span] = []
     for index, passage in enumerate(passages):
-        for span in passage_spans(index, passage.text, title=passage.title):
+        for span in passage_spans(
+            index, passage.text, title=passage.title, section=passage.section or ""
+        ):
             key = " ".join(span.text.lower().split())
             if key not in seen:
                 seen.add(key)
@@ -68,8 +77,8 @@ def candidates(passages: Sequence[Passage]) -> list[Span]:
 def lexical_scores(
     question: str, follows: str, spans: Sequence[Span], passages: Sequence[Passage]
 ) -> list[float]:
-    """Each span's share of the question's term weight (the earlier question's at half)."""
-    wanted = dict.fromkeys(terms(follows), 1.0) | dict.fromkeys(terms(question), 2.0)
+    """Each span's share of the question's term weight (the earlier one's at a quarter)."""
+    wanted = dict.fromkeys(terms(follows), 0.5) | dict.fromkeys(terms(question), 2.0)
     if not wanted or not spans:
         return [0.0] * len(spans)
     span_terms = [terms(s.scored_text) for s in spans]
@@ -97,41 +106,85 @@ def rank(
 ) -> list[Scored]:
     """The spans scored, best first."""
     kind = kind or question_kind(question)
+    wanted = terms(question)
     dense = _scaled(similarity) if similarity is not None else [0.0] * len(spans)
     scored = []
     for span, lex, near in zip(spans, lexical, dense, strict=True):
         fit = kind.fit(span.scored_text)
         bonus = 0.1 if span.block and kind.wants is Wants.INSTRUCTION else 0.0
         short = 0.1 if len(span.lead) < 40 and not span.block else 0.0
+        short += 0.15 * max(0, len(span.text) - LONG_SPAN) / LONG_SPAN
         prior = 0.12 / (1 + span.passage)
+        if kind.wants is Wants.DEFINITION and _defines(span.lead, wanted):
+            bonus += 0.3  # "Guards are conditions that…" for "what are guards?"
         score = lex + 0.5 * near + 0.2 * fit + bonus + prior - short
         scored.append(Scored(span, score, fit))
     return sorted(scored, key=lambda s: (-s.score, s.span.passage, s.span.order))
 
 
-def choose(ranked: Sequence[Scored], question: str) -> list[Span]:
-    """The spans of the answer, in reading order (the lead's passage first)."""
+def choose(ranked: Sequence[Scored], question: str, follows: str = "") -> list[Span]:
+    """The spans of the answer, in reading order (the lead's passage first).
+
+    After the lead (and the sentence that answers the problem it states), a span joins
+    when it is nearly as good and says something else, or when it is fairly good and
+    covers words of the question that nothing chosen covers yet; never past the budget.
+    """
     if not ranked:
         return []
     best = ranked[0]
-    chosen = [best]
-    by_place = {(s.span.passage, s.span.order): s for s in ranked}
-    wanted = question_kind(question).wants
-    after = by_place.get((best.span.passage, best.span.order + 1))
-    if after is not None and wanted is not Wants.ANY and best.fit < after.fit:
-        chosen.append(after)  # the lead states the problem; the next sentence answers it
+    chosen = [best, *_completion(best, ranked, question_kind(question).wants)]
+    wanted = terms(question) | terms(follows)
+    covered = set().union(*(terms(s.span.scored_text) for s in chosen)) & wanted
     size = sum(len(s.span.text) for s in chosen)
     for other in ranked[1:]:
-        if len(chosen) >= MAX_SPANS or other.score < 0.75 * best.score:
+        if len(chosen) >= MAX_SPANS or other.score < 0.5 * best.score:
             break
         if other in chosen or size + len(other.span.text) > ANSWER_BUDGET:
             continue
-        chosen.append(other)
-        size += len(other.span.text)
+        found = terms(other.span.scored_text)
+        new = bool((found & wanted) - covered)
+        distinct = all(_overlap(found, terms(c.span.scored_text)) < 0.6 for c in chosen)
+        if new or (other.score >= 0.8 * best.score and distinct):
+            chosen.append(other)
+            covered |= found & wanted
+            size += len(other.span.text)
     lead = best.span.passage
     chosen.sort(key=lambda s: (s.span.passage != lead, s.span.passage, s.span.order))
     wanted_terms = terms(question)
     return [_trim(s.span, wanted_terms) for s in chosen]
+
+
+def _completion(best: Scored, ranked: Sequence[Scored], wanted: Wants) -> list[Scored]:
+    """What must follow the lead for it to answer: when it lacks what the question wants
+    (it states the problem), the sentences up to the next that has it (the advice); for
+    a how-to question, the command or list shortly after it."""
+    if wanted is Wants.ANY:
+        return []
+    by_place = {(s.span.passage, s.span.order): s for s in ranked}
+    following = [by_place.get((best.span.passage, best.span.order + step)) for step in (1, 2, 3)]
+    added: list[Scored] = []
+    if best.fit < 1:
+        for step, candidate in enumerate(following[:2]):
+            if candidate is None:
+                break
+            if candidate.fit > best.fit:
+                added = [s for s in following[: step + 1] if s is not None]
+                break
+    if wanted is Wants.INSTRUCTION and not any(s.span.block for s in (best, *added)):
+        block = next((s for s in following if s is not None and s.span.block), None)
+        if block is not None and block not in added:
+            added.append(block)
+    return added
+
+
+def _defines(lead: str, wanted: set[str]) -> bool:
+    """Whether a sentence opens by saying what one of the question's words is."""
+    match = _DEFINES.match(lead)
+    return bool(match) and bool(terms(match.group(1)) & wanted)
+
+
+def _overlap(a: set[str], b: set[str]) -> float:
+    return len(a & b) / min(len(a), len(b)) if a and b else 0.0
 
 
 def _trim(span: Span, wanted: set[str]) -> Span:

@@ -19,6 +19,7 @@ from core.generation.fragments import CODE_INDENT, LIST_MARK, sentence_problem
 from knowledge.sentences import split_sentences
 
 _FENCE = "```"
+_SECTION_NUMBER = re.compile(r"^\s*(?:§\s*)?[\dIVXivx]+(?:\.\d+)*\.?\s+")
 _ITEM = re.compile(r"^(?:[-*•+]|\d{1,3}[.)])\s+")
 _PROSE = re.compile(r"[\w\s,.;:'\"!?()\-–—’“”«»/%&]")
 MAX_BLOCK_LINES = 8
@@ -118,30 +119,44 @@ def _merge_lists(blocks: list[TextBlock]) -> list[TextBlock]:
     return merged
 
 
-def passage_spans(passage: int, text: str, *, title: str = "") -> list[Span]:
-    """Every quotable span of one passage, in reading order."""
+def passage_spans(passage: int, text: str, *, title: str = "", section: str = "") -> list[Span]:
+    """Every quotable span of one passage, in reading order.
+
+    A block that no sentence introduces is introduced by its section's heading (a
+    how-to heading over a command: "Correct page rotation:"), when there is one; list
+    items that are sentences in their own right may also be quoted alone.
+    """
     blocks = passage_blocks(text)
     spans: list[Span] = []
     title_key = _key(title)
+    heading = _SECTION_NUMBER.sub("", section.rsplit(" › ", 1)[-1]).strip().rstrip(".:!?：")
     for index, block in enumerate(blocks):
         following = blocks[index + 1] if index + 1 < len(blocks) else None
         if block.type is BlockType.PROSE:
             spans += _prose_spans(passage, len(spans), block.lines[0], following, title_key)
-        elif block.type is BlockType.LIST:
-            previous = blocks[index - 1] if index else None
-            if previous is None or previous.type is not BlockType.PROSE:
-                # items that are sentences in their own right may be quoted as such
-                for item in block.lines:
-                    if sentence_problem(item) is None:
-                        spans.append(Span(passage, len(spans), item))
+            continue
+        previous = blocks[index - 1] if index else None
+        if previous is not None and _leads_in(previous):
+            continue  # quoted with its lead-in
+        if heading and _key(heading) != title_key:
+            if span := _introduced(passage, len(spans), f"{heading}:", block):
+                spans.append(span)
+        if block.type is BlockType.LIST:
+            for item in block.lines:
+                if sentence_problem(item) is None:
+                    spans.append(Span(passage, len(spans), item))
     return spans
+
+
+def _leads_in(block: TextBlock) -> bool:
+    return block.type is BlockType.PROSE and block.lines[0].endswith((":", "："))
 
 
 def _prose_spans(
     passage: int, start: int, text: str, following: TextBlock | None, title_key: str
 ) -> list[Span]:
     spans: list[Span] = []
-    sentences = split_sentences(text)
+    sentences = _with_answers(split_sentences(text))
     for number, sentence in enumerate(sentences):
         last = number == len(sentences) - 1
         order = start + len(spans)
@@ -158,6 +173,17 @@ def _prose_spans(
             continue
         spans.append(Span(passage, order, sentence))
     return spans
+
+
+def _with_answers(sentences: list[str]) -> list[str]:
+    """The sentences, a question the text asks itself joined to the one answering it."""
+    joined: list[str] = []
+    for sentence in sentences:
+        if joined and joined[-1].endswith(("?", "？", "؟")) and not sentence.endswith("?"):
+            joined[-1] = f"{joined[-1]} {sentence}"
+        else:
+            joined.append(sentence)
+    return joined
 
 
 def _introduced(passage: int, order: int, lead: str, block: TextBlock) -> Span | None:

@@ -15,7 +15,7 @@ import unicodedata
 
 import charset_normalizer
 
-from knowledge.documents import LoadedDocument
+from knowledge.documents import Block, BlockKind, LoadedDocument
 from knowledge.errors import UnreadableDocument
 from knowledge.loaders.textblocks import blocks_from_lines, fallback_title, heading_like
 
@@ -29,6 +29,9 @@ _BOMS = (
 _ALLOWED_CONTROLS = frozenset("\t\n\r\f\v\x1b")
 _MAX_CONTROL_SHARE = 0.01
 _BLANK_LINE = re.compile(r"\n[^\S\n]*\n")
+_NUMBERED_HEADING = re.compile(
+    r"^(?:section|article|chapter|part|appendix)\s+[\dIVXivx]+[a-z]?\s*[–—:.-]\s*[^\n]{1,80}$", re.I
+)
 _WRAP_WIDTH = 100  # hard-wrapped text stays under this; a longer line is a whole paragraph
 TEXT_MIME = "text/plain"
 
@@ -88,6 +91,14 @@ def looks_like_text(text: str) -> bool:
     return bad <= _MAX_CONTROL_SHARE * len(sample)
 
 
+def _numbered_heading(block: Block) -> Block:
+    """A paragraph that names a numbered part ("Section 6 – Term and Termination.") is
+    the heading of what follows: plain text has no other way to say so."""
+    if block.kind is BlockKind.PARAGRAPH and _NUMBERED_HEADING.match(block.text):
+        return Block(BlockKind.HEADING, block.text.rstrip(". "), block.page, level=2)
+    return block
+
+
 def load_text(text: str, name: str) -> LoadedDocument:
     """A plain-text document: paragraphs separated by blank lines, bullets as list items.
 
@@ -101,7 +112,7 @@ def load_text(text: str, name: str) -> LoadedDocument:
             groups += ([line] for line in lines)  # one paragraph per line: nothing was wrapped
         else:
             groups.append(lines)
-    blocks = blocks_from_lines(groups)
+    blocks = [_numbered_heading(block) for block in blocks_from_lines(groups)]
     if not blocks:
         raise UnreadableDocument(name, "it contains no text")
     first_line = text.strip().split("\n", 1)[0]
