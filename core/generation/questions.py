@@ -39,7 +39,8 @@ _QUESTION_KINDS: tuple[tuple[Wants, re.Pattern[str]], ...] = (
     (
         Wants.TIME,
         re.compile(
-            r"\bwhen\b|\bhow long\b|\bwhat (?:year|day|time|date|century)\b|\bкогда\b|什么时候|何时|\bمتى\b",
+            r"\bwhen\b|\bhow long\b|\bwhat (?:year|day|time|date|century)\b|\bкогда\b|"
+            r"什么时候|何时|\bمتى\b",
             re.I,
         ),
     ),
@@ -82,7 +83,8 @@ _INSTRUCTION = re.compile(
     re.I,
 )
 _DEFINITION = re.compile(
-    r"^(?:\S+\s+){1,4}(?:is|are)\b|\b(?:is|are|was|were) (?:a|an|the|one|any|called)\b|\bmeans?\b|\brefers? to\b|"
+    r"^(?:\S+\s+){1,4}(?:is|are)\b|\b(?:is|are|was|were) (?:a|an|the|one|any|called)\b|"
+    r"\bmeans?\b|\brefers? to\b|"
     r"\bdefined as\b|\bstands for\b|\bis known as\b|\bconsists? of\b|—|\bэто\b|是",
     re.I,
 )

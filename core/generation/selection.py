@@ -180,7 +180,7 @@ def _completion(best: Scored, ranked: Sequence[Scored], wanted: Wants) -> list[S
 def _defines(lead: str, wanted: set[str]) -> bool:
     """Whether a sentence opens by saying what one of the question's words is."""
     match = _DEFINES.match(lead)
-    return bool(match) and bool(terms(match.group(1)) & wanted)
+    return match is not None and bool(terms(match.group(1)) & wanted)
 
 
 def _overlap(a: set[str], b: set[str]) -> float:

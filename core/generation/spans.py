@@ -138,9 +138,12 @@ def passage_spans(passage: int, text: str, *, title: str = "", section: str = ""
         previous = blocks[index - 1] if index else None
         if previous is not None and _leads_in(previous):
             continue  # quoted with its lead-in
-        if heading and _key(heading) != title_key:
-            if span := _introduced(passage, len(spans), f"{heading}:", block):
-                spans.append(span)
+        if (
+            heading
+            and _key(heading) != title_key
+            and (span := _introduced(passage, len(spans), f"{heading}:", block))
+        ):
+            spans.append(span)
         if block.type is BlockType.LIST:
             for item in block.lines:
                 if sentence_problem(item) is None:

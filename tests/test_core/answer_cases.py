@@ -1,7 +1,8 @@
 """Questions over the real documents in ``../shared/data/docs`` and what each answer must say.
 
-Every case names the facts (all of them, compared case-insensitively with whitespace
-normalised and citations removed; "a|b" is said by either wording) that an answer from the default server must carry.
+Every case names the facts that an answer from the default server must carry: all of
+them, compared case-insensitively with whitespace normalised and citations removed ("a|b"
+is said by either wording).
 The off-topic questions are everyday ones that the same material must not answer.
 """
 
@@ -68,7 +69,7 @@ CASES = (
     Case(
         "How do I generate a diagram of a state machine from the command line?",
         ("statemachine.contrib.diagram",),
-    ),  # fmt: skip
+    ),
     Case("Which text formats does format() support?", ("mermaid",)),
     Case("What does Graphviz diagram generation require?", ("Graphviz",)),
     Case("When should I use sm.send with the event name?", ("dynamic",)),

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,9 +116,9 @@ async def _session(root: Path) -> Session:
 
 
 @pytest.fixture(scope="module")
-def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
+def session(tmp_path_factory: pytest.TempPathFactory) -> Session:
     """The documents ingested once, and every question of the module asked."""
-    yield asyncio.run(_session(tmp_path_factory.mktemp("answers")))
+    return asyncio.run(_session(tmp_path_factory.mktemp("answers")))
 
 
 def test_answers_carry_the_fact_asked_for(session: Session) -> None:
