@@ -33,6 +33,9 @@ _CONTINUATIONS = frozenset(
     "upon unless whereas provided including except without within via plus nor yet "
     "thereby whereby hence thus respectively".split()
 )
+_DASHED = re.compile(r"\s[–—]\s")  # "Additional offer from the Licensor – Adapted Material."
+# what a dropped link leaves: "See  for details", "is in ."
+_HOLE = re.compile(r"\s[.,;:](?:\s|$)|^see (?:for|and|,)\b|\(\s*\)", re.I)
 _OPENERS = {"(": ")", "[": "]", "{": "}"}
 _MIN_WORDS = 4
 
@@ -57,8 +60,10 @@ def sentence_problem(sentence: str, *, introduces: bool = False) -> str | None:
     first = text.split(None, 1)[0].lower()
     if text[0].islower() and (first in STOP_WORDS or first in _CONTINUATIONS):
         return "starts mid-sentence"
-    if _HEADING.match(text):
+    if _HEADING.match(text) or (len(text.split()) <= 8 and _DASHED.search(text)):
         return "a heading"
+    if _HOLE.search(text):
+        return "a hole where a link was"
     if not _balanced(text):
         return "dangling bracket"
     if not _TERMINAL.search(text):

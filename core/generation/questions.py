@@ -46,7 +46,11 @@ _QUESTION_KINDS: tuple[tuple[Wants, re.Pattern[str]], ...] = (
     ),
     (
         Wants.REASON,
-        re.compile(r"\bwhy\b|\bwhat for\b|\bпочему\b|\bзачем\b|为什么|为何|\bلماذا\b", re.I),
+        re.compile(
+            r"\bwhy\b|\bwhat for\b|\bwhat\b[^?]*\b(?:used|good) for\b|\bпочему\b|\bзачем\b|"
+            r"为什么|为何|\bلماذا\b",
+            re.I,
+        ),
     ),
     (
         Wants.INSTRUCTION,
@@ -91,6 +95,7 @@ _DEFINITION = re.compile(
 _REASON = re.compile(
     r"\b(?:because|since|so that|in order to|due to|as a result|therefore|thus|hence|"
     r"helps?|allows?|prevents?|avoids?|otherwise|which is why|the reason|so the|why|"
+    r"lets?|enables?|used (?:to|for)|purpose|"
     r"perhaps)\b|"
     r"\bпотому\b|\bтак как\b|因为|由于|\bلأن\b",
     re.I,

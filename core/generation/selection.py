@@ -28,7 +28,10 @@ from knowledge.passages import Passage
 MAX_SPANS = 3
 ANSWER_BUDGET = 480  # characters of quoted text the extra spans may bring the answer to
 EMBEDDED_CANDIDATES = 12
-_DEFINES = re.compile(r"^((?:\S+\s+){1,4}?)(?:is|are|means|refers to)\b", re.I)
+_DEFINES = re.compile(
+    r"^((?:\S+\s+){1,4}?)(?:is|are|means|refers to|lets?|allows?|enables?)\b", re.I
+)
+PHRASE_WEIGHT = 0.3
 LONG_SPAN = 300  # characters past which a span has to be that much better to be quoted
 _SUFFIXES = (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("ly", ""), ("s", ""))
 
@@ -86,6 +89,7 @@ def lexical_scores(
     idf = {t: math.log(1 + len(spans) / (1 + counts[t])) + 0.2 for t in wanted}
     total = sum(idf[t] * w for t, w in wanted.items())
     heading_terms = [terms(p.section or "") for p in passages]
+    pairs = _pairs(question)
     scores = []
     for span, found in zip(spans, span_terms, strict=True):
         heading = heading_terms[span.passage]
@@ -93,8 +97,16 @@ def lexical_scores(
             idf[t] * w * (1.0 if t in found else 0.5 if t in heading else 0.0)
             for t, w in wanted.items()
         )
-        scores.append(weight / total)
+        # the question's words in its own order ("public license applies") say more
+        phrase = len(pairs & _pairs(span.scored_text)) / len(pairs) if pairs else 0.0
+        scores.append(weight / total + PHRASE_WEIGHT * phrase)
     return scores
+
+
+def _pairs(text: str) -> set[tuple[str, str]]:
+    """Adjacent index terms of ``text``, stemmed, in order."""
+    ordered = [stem(t) for t in tokenize(text)]
+    return set(zip(ordered, ordered[1:], strict=False))
 
 
 def rank(
@@ -137,13 +149,15 @@ def choose(ranked: Sequence[Scored], question: str, follows: str = "") -> list[S
     covered = set().union(*(terms(s.span.scored_text) for s in chosen)) & wanted
     size = sum(len(s.span.text) for s in chosen)
     for other in ranked[1:]:
-        if len(chosen) >= MAX_SPANS or other.score < 0.5 * best.score:
+        if len(chosen) >= MAX_SPANS or other.score < 0.6 * best.score:
             break
         if other in chosen or size + len(other.span.text) > ANSWER_BUDGET:
             continue
         found = terms(other.span.scored_text)
         new = bool((found & wanted) - covered)
         distinct = all(_overlap(found, terms(c.span.scored_text)) < 0.6 for c in chosen)
+        if other.span.block and other.score < 0.8 * best.score:
+            continue  # a block only joins when it is nearly as good as the lead
         if new or (other.score >= 0.8 * best.score and distinct):
             chosen.append(other)
             covered |= found & wanted

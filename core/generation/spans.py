@@ -22,7 +22,14 @@ _FENCE = "```"
 _SECTION_NUMBER = re.compile(r"^\s*(?:§\s*)?[\dIVXivx]+(?:\.\d+)*\.?\s+")
 _ITEM = re.compile(r"^(?:[-*•+]|\d{1,3}[.)])\s+")
 _PROSE = re.compile(r"[\w\s,.;:'\"!?()\-–—’“”«»/%&]")
+# lead-ins that say nothing without what follows them
+_WAITING = re.compile(
+    r"\b(?:following|follows|below|these|this|are|is|include|includes|including|as|like|"
+    r"such|e\.g|example|examples|here|use|using|run|with|to|by|of|for|from|and|or)$",
+    re.I,
+)
 MAX_BLOCK_LINES = 8
+MAX_CODE_LINES = 12
 MAX_SPAN_CHARS = 700
 
 
@@ -146,7 +153,8 @@ def passage_spans(passage: int, text: str, *, title: str = "", section: str = ""
             spans.append(span)
         if block.type is BlockType.LIST:
             for item in block.lines:
-                if sentence_problem(item) is None:
+                # a lower-case item goes on a lead-in this passage does not hold
+                if not item[0].islower() and sentence_problem(item) is None:
                     spans.append(Span(passage, len(spans), item))
     return spans
 
@@ -165,17 +173,26 @@ def _prose_spans(
         order = start + len(spans)
         if sentence.endswith((":", "：")):
             block = following if last else None
-            if (
-                block is not None
-                and block.type is not BlockType.PROSE
-                and (span := _introduced(passage, order, sentence, block))
-            ):
-                spans.append(span)
+            if block is not None and block.type is not BlockType.PROSE:
+                span = _introduced(passage, order, sentence, block)
+                if span is None and (whole := _standing(sentence)):
+                    span = Span(passage, order, whole)  # the block is too big to quote
+                if span is not None:
+                    spans.append(span)
             continue  # a colon with nothing after it in the passage: never quoted
         if _key(sentence) == title_key or sentence_problem(sentence) is not None:
             continue
         spans.append(Span(passage, order, sentence))
     return spans
+
+
+def _standing(lead: str) -> str | None:
+    """A lead-in as a sentence of its own ("You can also add listeners at runtime:"
+    ends as well with a full stop), unless its words wait for what it introduces."""
+    body = lead.rstrip(":： ")
+    if _WAITING.search(body) or sentence_problem(f"{body}.") is not None:
+        return None
+    return f"{body}."
 
 
 def _with_answers(sentences: list[str]) -> list[str]:
@@ -199,16 +216,20 @@ def _introduced(passage: int, order: int, lead: str, block: TextBlock) -> Span |
         lines = list(block.lines)
     if not lines:
         return None
-    too_big = len(lines) > MAX_BLOCK_LINES or sum(map(len, lines)) > MAX_SPAN_CHARS
-    if too_big and (block.type is BlockType.CODE or len(lines) > 3 * MAX_BLOCK_LINES):
-        return None  # a piece of a program helps nobody; lists and tables get trimmed
+    if block.type is BlockType.CODE:
+        if len(lines) > MAX_CODE_LINES or sum(map(len, lines)) > MAX_SPAN_CHARS:
+            return None  # a piece of a program helps nobody
+    elif len(lines) > 3 * MAX_BLOCK_LINES:
+        return None  # lists and tables up to this size get trimmed to what is asked
     return Span(passage, order, lead, tuple(lines), block.type)
 
 
 def trimmed(span: Span, relevant: set[int]) -> Span:
     """A span whose list or table is too long to quote whole: its relevant lines only
     (``relevant`` indexes ``span.block``), with a table's header row."""
-    if len(span.block) <= MAX_BLOCK_LINES and sum(map(len, span.block)) <= MAX_SPAN_CHARS:
+    if span.block_type is BlockType.CODE or (
+        len(span.block) <= MAX_BLOCK_LINES and sum(map(len, span.block)) <= MAX_SPAN_CHARS
+    ):
         return span
     keep = sorted(relevant)[: MAX_BLOCK_LINES // 2]
     if span.block_type is BlockType.TABLE and 0 not in keep:
