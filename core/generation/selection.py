@@ -12,6 +12,7 @@ answers), and other spans nearly as good join while the answer stays short.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections import Counter
@@ -106,7 +107,7 @@ def lexical_scores(
 def _pairs(text: str) -> set[tuple[str, str]]:
     """Adjacent index terms of ``text``, stemmed, in order."""
     ordered = [stem(t) for t in tokenize(text)]
-    return set(zip(ordered, ordered[1:], strict=False))
+    return set(itertools.pairwise(ordered))
 
 
 def rank(
