@@ -133,3 +133,52 @@ def test_real_documents_chunk_within_bounds() -> None:
 def test_bad_parameters_are_refused(target: int, overlap: int) -> None:
     with pytest.raises(ValueError, match="must be"):
         StructuredChunker(target_chars=target, overlap_chars=overlap)
+
+
+def test_code_lists_and_tables_keep_their_form_in_the_text() -> None:
+    chunks = StructuredChunker().split(
+        doc(
+            para("To strip the text layer, use the strip mode:"),
+            Block(BlockKind.CODE, "ocrmypdf --mode strip in.pdf out.pdf\n# done"),
+            para("The files are:"),
+            Block(BlockKind.LIST_ITEM, "Arabic: xquad.ar.json"),
+            Block(BlockKind.LIST_ITEM, "Russian: xquad.ru.json"),
+        ),
+        "d",
+    )
+    assert chunks[0].text == (
+        "To strip the text layer, use the strip mode:\n\n"
+        "```\nocrmypdf --mode strip in.pdf out.pdf\n# done\n```\n\n"
+        "The files are:\n\n- Arabic: xquad.ar.json\n\n- Russian: xquad.ru.json"
+    )
+
+
+def test_a_lead_in_stays_with_what_it_introduces() -> None:
+    filler = [para(f"Filler sentence number {n} is here to take up room.") for n in range(7)]
+    code = Block(BlockKind.CODE, "\n".join(f"command --option {n}" for n in range(6)))
+    chunks = StructuredChunker(target_chars=500, overlap_chars=100).split(
+        doc(*filler, para("Run these commands:"), code), "d"
+    )
+    holding = [c for c in chunks if "Run these commands:" in c.text]
+    assert len(holding) == 1
+    assert "command --option 0" in holding[0].text
+    # the overlap repeats prose only, never the middle of a block
+    assert all(not c.text.startswith("command") for c in chunks)
+
+
+def test_plain_text_items_after_a_lead_in_become_a_list() -> None:
+    chunks = StructuredChunker().split(
+        doc(
+            para("Where Your right has terminated, it reinstates:"),
+            para("automatically as of the date the violation is cured; or"),
+            para("upon express reinstatement by the Licensor."),
+            para("For the avoidance of doubt, nothing else changes."),
+        ),
+        "d",
+    )
+    assert chunks[0].text == (
+        "Where Your right has terminated, it reinstates:\n\n"
+        "- automatically as of the date the violation is cured; or\n\n"
+        "- upon express reinstatement by the Licensor.\n\n"
+        "For the avoidance of doubt, nothing else changes."
+    )
