@@ -36,6 +36,7 @@ _CONTINUATIONS = frozenset(
 _DASHED = re.compile(r"\s[–—]\s")  # "Additional offer from the Licensor – Adapted Material."
 # what a dropped link leaves: "See  for details", "is in ."
 _HOLE = re.compile(r"\s[.,;:](?:\s|$)|^see (?:for|and|,)\b|\(\s*\)", re.I)
+_MARKUP = re.compile(r":::|\{(?:note|warning|tip|seealso|versionadded|versionchanged)\}|</?\w+>")
 _OPENERS = {"(": ")", "[": "]", "{": "}"}
 _MIN_WORDS = 4
 
@@ -64,6 +65,8 @@ def sentence_problem(sentence: str, *, introduces: bool = False) -> str | None:
         return "a heading"
     if _HOLE.search(text):
         return "a hole where a link was"
+    if _MARKUP.search(text):
+        return "markup"
     if not _balanced(text):
         return "dangling bracket"
     if not _TERMINAL.search(text):

@@ -28,7 +28,7 @@ from knowledge.passages import Passage
 
 MAX_SPANS = 3
 ANSWER_BUDGET = 480  # characters of quoted text the extra spans may bring the answer to
-EMBEDDED_CANDIDATES = 12
+EMBEDDED_CANDIDATES = 8
 _DEFINES = re.compile(
     r"^((?:\S+\s+){1,4}?)(?:is|are|means|refers to|lets?|allows?|enables?)\b", re.I
 )

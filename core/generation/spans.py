@@ -19,6 +19,7 @@ from core.generation.fragments import CODE_INDENT, LIST_MARK, sentence_problem
 from knowledge.sentences import split_sentences
 
 _FENCE = "```"
+_DIRECTIVE = re.compile(r":::+\s*(?:\{[\w-]+\}(?:\s+v?\d[\w.]*)?)?")
 _SECTION_NUMBER = re.compile(r"^\s*(?:§\s*)?[\dIVXivx]+(?:\.\d+)*\.?\s+")
 _ITEM = re.compile(r"^(?:[-*•+]|\d{1,3}[.)])\s+")
 _PROSE = re.compile(r"[\w\s,.;:'\"!?()\-–—’“”«»/%&]")
@@ -104,13 +105,18 @@ def passage_blocks(text: str) -> list[TextBlock]:
     return _merge_lists(blocks)
 
 
+def _unmarked(text: str) -> str:
+    """Prose without the fences of a directive a loader left in ("::: {note}")."""
+    return _DIRECTIVE.sub(" ", text).strip()
+
+
 def _classify(text: str) -> TextBlock:
     lines = [line for line in text.split("\n") if line.strip()]
     if all(" | " in line for line in lines) and len(lines) > 1:
         return TextBlock(BlockType.TABLE, tuple(lines))
     if _ITEM.match(text):
         return TextBlock(BlockType.LIST, (_ITEM.sub("", " ".join(text.split()), count=1),))
-    flat = " ".join(text.split())
+    flat = " ".join(_unmarked(text).split())
     if len(lines) > 2 and sum(map(bool, (_PROSE.match(c) for c in flat))) < 0.85 * len(flat):
         return TextBlock(BlockType.CODE, tuple(lines))  # code without its fences
     return TextBlock(BlockType.PROSE, (flat,))
