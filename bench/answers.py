@@ -7,7 +7,8 @@ each, titled by their article), and questions are asked through the path of ``ch
 ask``: ``retriever.search`` then ``generator.answer``. For each answer:
 
 - hit: a gold answer text appears in it (both SQuAD-normalised: lower case, no
-  punctuation, no articles; the citations removed);
+  punctuation, no articles; the citations removed); also whether one appears in the
+  passages retrieved at all, to tell the composer's misses from the retriever's;
 - broken: :func:`core.generation.fragments.broken_fragments` finds a broken piece in it;
 - its length in characters, and the question turn's time (retrieval and answer).
 
@@ -57,6 +58,7 @@ class Asked:
     seconds: float
     hit: bool
     broken: tuple[str, ...]
+    retrieved: bool  # a gold answer is in the passages the composer was given
 
 
 def normalised(text: str) -> str:
@@ -109,9 +111,10 @@ async def ask(services: Services, bot_id: str, query: dict[str, Any]) -> Asked:
     text = normalised(answer.text)
     gold = tuple(query["answers"])
     hit = bool(text) and any(normalised(g) in text for g in gold)
-    return Asked(
-        query["question"], gold, answer.text, seconds, hit, tuple(broken_fragments(answer.text))
-    )
+    given = normalised(" ".join(p.text for p in passages))
+    retrieved = any(normalised(g) in given for g in gold)
+    broken = tuple(broken_fragments(answer.text))
+    return Asked(query["question"], gold, answer.text, seconds, hit, broken, retrieved)
 
 
 async def run(args: argparse.Namespace, root: Path) -> list[Asked]:
@@ -132,10 +135,14 @@ async def run(args: argparse.Namespace, root: Path) -> list[Asked]:
 
 def summary(asked: list[Asked]) -> dict[str, Any]:
     n = len(asked)
+    given = [a for a in asked if a.retrieved]
     lengths = [len(a.answer) for a in asked if a.answer]
     return {
         "questions": n,
         "hit_rate": round(sum(a.hit for a in asked) / n, 4),
+        # the composer's share: hits among questions whose answer was retrieved at all
+        "hit_if_retrieved": round(sum(a.hit for a in given) / len(given), 4) if given else 0,
+        "retrieved_rate": round(len(given) / n, 4),
         "broken_rate": round(sum(bool(a.broken) for a in asked) / n, 4),
         "declined_rate": round(sum(not a.answer for a in asked) / n, 4),
         "chars_median": round(statistics.median(lengths)) if lengths else 0,
@@ -169,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
          for k, v in GOALS.items()],
     )  # fmt: skip
     for title, chosen in (
-        ("misses", [a for a in asked if not a.hit]),
+        ("misses with the answer retrieved", [a for a in asked if a.retrieved and not a.hit]),
         ("broken", [a for a in asked if a.broken]),
     ):
         print(f"\n{title} ({len(chosen)}), first {args.examples}:")
@@ -180,7 +187,13 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"     broken: {problem}")
     print(conditions.describe())
     examples = [
-        {"question": a.question, "gold": a.gold, "answer": a.answer, "broken": a.broken}
+        {
+            "question": a.question,
+            "gold": a.gold,
+            "answer": a.answer,
+            "broken": a.broken,
+            "retrieved": a.retrieved,
+        }
         for a in asked
         if not a.hit or a.broken
     ]
