@@ -106,7 +106,7 @@ _NUMBER = re.compile(
     re.I,
 )
 _TIME = re.compile(
-    r"\b1\d{3}\b|\b20\d{2}\b|\b(?:january|february|march|april|may|june|july|august|"
+    r"\b1\d{3}\b|\b20\d{2}\b|\b(?:january|february|march|april|june|july|august|"
     r"september|october|november|december|century|days?|weeks?|months?|years?|hours?|"
     r"minutes?|seconds?|before|after|during|until|since|term|period|duration|long)\b|"
     r"\d+\s*(?:s|ms|h|min)\b",

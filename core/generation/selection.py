@@ -145,7 +145,8 @@ def choose(ranked: Sequence[Scored], question: str, follows: str = "") -> list[S
     if not ranked:
         return []
     best = ranked[0]
-    chosen = [best, *_completion(best, ranked, question_kind(question).wants)]
+    kind = question_kind(question).wants
+    chosen = [best, *_completion(best, ranked, kind)][:MAX_SPANS]
     wanted = terms(question) | terms(follows)
     covered = set().union(*(terms(s.span.scored_text) for s in chosen)) & wanted
     size = sum(len(s.span.text) for s in chosen)
@@ -163,10 +164,26 @@ def choose(ranked: Sequence[Scored], question: str, follows: str = "") -> list[S
             chosen.append(other)
             covered |= found & wanted
             size += len(other.span.text)
+    if kind is Wants.INSTRUCTION and not any(s.span.block for s in chosen):
+        _add_command(chosen, ranked)
     lead = best.span.passage
     chosen.sort(key=lambda s: (s.span.passage != lead, s.span.passage, s.span.order))
     wanted_terms = terms(question)
     return [_trim(s.span, wanted_terms) for s in chosen]
+
+
+def _add_command(chosen: list[Scored], ranked: Sequence[Scored]) -> None:
+    """For a how-to question, the command (or list) shortly after a chosen sentence,
+    in place of the weakest extra span when the answer is full."""
+    by_place = {(s.span.passage, s.span.order): s for s in ranked}
+    for sentence in list(chosen):
+        for step in (1, 2):
+            found = by_place.get((sentence.span.passage, sentence.span.order + step))
+            if found is not None and found.span.block and found not in chosen:
+                if len(chosen) >= MAX_SPANS:
+                    chosen.remove(min(chosen[1:], key=lambda s: s.score))
+                chosen.append(found)
+                return
 
 
 def _completion(best: Scored, ranked: Sequence[Scored], wanted: Wants) -> list[Scored]:
