@@ -97,7 +97,7 @@ class OllamaGenerator(RemoteChatModel):
         import httpx
 
         if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
-            return self._backoff * 2**attempt
+            return self._backoff * 2.0**attempt
         return super()._retry_delay(exc, attempt)
 
     def _errors(self) -> tuple[type[Exception], ...]:

@@ -134,7 +134,7 @@ class RemoteChatModel(ChatModelGenerator):
         Only a failure to connect is retryable here: the request never reached the server.
         """
         if isinstance(exc, ConnectionError):
-            return self._backoff * 2**attempt
+            return self._backoff * 2.0**attempt
         return None
 
     async def _deltas(self, messages: Sequence[ChatMessage], max_tokens: int) -> AsyncIterator[str]:

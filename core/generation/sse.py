@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import codecs
 import re
-from collections.abc import AsyncIterable, AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterable, Iterator
 from dataclasses import dataclass
 
 _LINE_END = re.compile(r"\r\n|\r|\n")
@@ -84,7 +84,7 @@ class EventDecoder:
         return event
 
 
-async def read_events(chunks: AsyncIterable[bytes]) -> AsyncIterator[ServerEvent]:
+async def read_events(chunks: AsyncIterable[bytes]) -> AsyncGenerator[ServerEvent, None]:
     """Every event of a byte stream, the last one even when its blank line never came."""
     decoder = EventDecoder()
     async for chunk in chunks:

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +14,7 @@ import pytest
 from ollama import AsyncClient
 from pytest_aiohttp import AiohttpClient, AiohttpServer
 
-from bots.profile import BotProfile
 from core.app import create_app
-from core.content import ContentType
 from core.errors import GeneratorUnavailable
 from core.generation.composer import GroundedComposer
 from core.generation.fallback import INTERRUPTED_NOTE, FallbackGenerator
@@ -26,34 +23,21 @@ from core.generation.seams import Answer, AnswerRequest, ContentRequest, Generat
 from core.runtime.breaker import BreakerState, CircuitBreaker
 from core.services import build_services, close, prepare
 from core.settings import Settings
-from knowledge.passages import Passage
 from tests.chat import chat_with
+from tests.chatmodels import (
+    CONTENT,
+    PASSAGES,
+    REQUEST,
+    SCRIPT,
+    USER_BOUND,
+    closed_url,
+    collect,
+    composer_answer,
+    timed,
+)
 from tests.clock import Clock
 from tests.fakes.ollama import FakeOllama
 from tests.test_channels.telegram_app import services_ready
-
-BOT = BotProfile(id="mira", name="Mira", persona="A gentle breathing teacher.")
-PASSAGES = [
-    Passage("Breathe in slowly through the nose for four counts.", "Breathing", 0.9, page=2),
-    Passage("Let the breath go through the mouth for six counts.", "Breathing", 0.8, page=3),
-    Passage("Sleep comes easier after a body scan.", "Sleep notes", 0.4),
-]
-REQUEST = AnswerRequest(bot=BOT, question="How do I breathe in slowly?", passages=PASSAGES)
-SCRIPT = (
-    "Title: Settling for sleep\n"
-    "Welcome. Let the day go.\n(pause 20 seconds)\n"
-    "Breathe in for four, and out for six.\n(pause 40 seconds)\n"
-    "Notice your shoulders soften.\n(pause 30 seconds)\n"
-    "When you are ready, rest.\n"
-)
-CONTENT = ContentRequest(
-    bot=BOT,
-    content_type=ContentType.MEDITATION,
-    answers={"purpose": "sleep", "time_of_day": "bedtime", "feeling": "restless", "duration": 3},
-)
-#: Every hand-over to the fallback must reach the user within this.
-USER_BOUND = 5.0
-
 
 Make = Callable[..., OllamaGenerator]
 
@@ -71,11 +55,7 @@ async def host(fake: FakeOllama, aiohttp_server: AiohttpServer) -> str:
 
 @pytest.fixture
 def closed_host() -> str:
-    """The address of a port nobody listens on: connecting is refused at once."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    return closed_url()
 
 
 @pytest.fixture
@@ -94,20 +74,6 @@ async def make(host: str) -> AsyncIterator[Make]:
     yield build
     for generator in made:
         await generator.aclose()
-
-
-async def _timed(work: Awaitable[Any]) -> tuple[Any, float]:
-    start = time.perf_counter()
-    result = await work
-    return result, time.perf_counter() - start
-
-
-async def _collect(stream: AsyncIterator[str]) -> list[str]:
-    return [delta async for delta in stream]
-
-
-async def _composer_answer() -> Answer:
-    return await GroundedComposer().answer(REQUEST)
 
 
 # --- the exchange --------------------------------------------------------------------------
@@ -231,7 +197,7 @@ async def test_the_total_timeout_bounds_a_slow_but_steady_stream(
 ) -> None:
     fake.chunk_delay = 0.1  # every chunk on time, the whole too slow
 
-    result, elapsed = await _timed(
+    result, elapsed = await timed(
         asyncio.gather(make(total_timeout=0.35).answer(REQUEST), return_exceptions=True)
     )
 
@@ -284,7 +250,7 @@ async def test_a_refused_connection_is_retried_with_backoff_until_the_server_is_
         await aiohttp_server(fake.app(), port=port)
 
     starting = asyncio.create_task(start_later())
-    answer, elapsed = await _timed(generator.answer(REQUEST))
+    answer, elapsed = await timed(generator.answer(REQUEST))
     await starting
 
     assert answer.text == fake.reply
@@ -306,7 +272,7 @@ async def test_backoff_doubles_between_attempts(make: Make, closed_host: str) ->
 async def test_retries_stop_at_the_first_token_deadline(make: Make, closed_host: str) -> None:
     generator = make(host=closed_host, retries=5, backoff=0.4, first_token_timeout=1.0)
 
-    _, elapsed = await _timed(asyncio.gather(generator.answer(REQUEST), return_exceptions=True))
+    _, elapsed = await timed(asyncio.gather(generator.answer(REQUEST), return_exceptions=True))
 
     assert 0.4 <= elapsed < 1.0  # one retry fits; the next (0.8 s later) would not
 
@@ -318,11 +284,11 @@ async def test_a_refused_connection_falls_back_at_once(closed_host: str) -> None
     llm = OllamaGenerator(host=closed_host)  # default timeouts and one retry
     generator = FallbackGenerator(llm, GroundedComposer())
     try:
-        answer, elapsed = await _timed(generator.answer(REQUEST))
+        answer, elapsed = await timed(generator.answer(REQUEST))
     finally:
         await llm.aclose()
 
-    assert answer == await _composer_answer()
+    assert answer == await composer_answer()
     assert elapsed < 1.0
 
 
@@ -339,11 +305,11 @@ async def test_with_default_settings_a_slow_first_token_falls_back_within_the_bo
     try:
         assert isinstance(services.generator, FallbackGenerator)
         with caplog.at_level(logging.WARNING, logger="chorus.generation"):
-            answer, elapsed = await _timed(services.generator.answer(REQUEST))
+            answer, elapsed = await timed(services.generator.answer(REQUEST))
     finally:
         await close(services)
 
-    assert answer == await _composer_answer()
+    assert answer == await composer_answer()
     assert elapsed < USER_BOUND
     assert len(fake.chat_requests) == 1
     assert "no first token" in caplog.text
@@ -357,11 +323,11 @@ async def test_with_default_timeouts_a_hang_mid_answer_falls_back_within_the_bou
     llm = OllamaGenerator(host=host)
     generator = FallbackGenerator(llm, GroundedComposer())
     try:
-        answer, elapsed = await _timed(generator.answer(REQUEST))
+        answer, elapsed = await timed(generator.answer(REQUEST))
     finally:
         await llm.aclose()
 
-    assert answer == await _composer_answer()
+    assert answer == await composer_answer()
     assert elapsed < USER_BOUND
     assert len(fake.chat_requests) == 1
 
@@ -369,7 +335,7 @@ async def test_with_default_timeouts_a_hang_mid_answer_falls_back_within_the_bou
 async def test_a_malformed_stream_falls_back(make: Make, fake: FakeOllama) -> None:
     fake.malformed_stream = True
     answer = await FallbackGenerator(make(), GroundedComposer()).answer(REQUEST)
-    assert answer == await _composer_answer()
+    assert answer == await composer_answer()
 
 
 async def test_a_failed_script_falls_back_to_the_composers(make: Make, fake: FakeOllama) -> None:
@@ -383,9 +349,9 @@ async def test_a_stream_failing_before_its_first_delta_is_streamed_by_the_fallba
 ) -> None:
     fake.chat_fail_status = 503
 
-    deltas = await _collect(FallbackGenerator(make(), GroundedComposer()).stream_answer(REQUEST))
+    deltas = await collect(FallbackGenerator(make(), GroundedComposer()).stream_answer(REQUEST))
 
-    assert deltas == await _collect(GroundedComposer().stream_answer(REQUEST))
+    assert deltas == await collect(GroundedComposer().stream_answer(REQUEST))
     assert len(deltas) >= 1
 
 
@@ -393,7 +359,7 @@ async def test_a_stream_failing_mid_answer_ends_with_a_note(make: Make, fake: Fa
     fake.hang = 3
     generator = FallbackGenerator(make(stall_timeout=0.2), GroundedComposer())
 
-    deltas = await _collect(generator.stream_answer(REQUEST))
+    deltas = await collect(generator.stream_answer(REQUEST))
 
     assert deltas == [*fake.reply_chunks()[:3], INTERRUPTED_NOTE]
 
@@ -405,9 +371,9 @@ async def test_the_fallback_deadline_backs_up_a_primary_with_long_timeouts(
     llm = make(first_token_timeout=30.0, total_timeout=60.0)
     generator = FallbackGenerator(llm, GroundedComposer(), deadline=0.3)
 
-    deltas, elapsed = await _timed(_collect(generator.stream_answer(REQUEST)))
+    deltas, elapsed = await timed(collect(generator.stream_answer(REQUEST)))
 
-    assert "".join(deltas) == (await _composer_answer()).text
+    assert "".join(deltas) == (await composer_answer()).text
     assert elapsed < 1.0
     assert llm.breaker.state is BreakerState.CLOSED  # an abandoned call is no verdict
 
@@ -430,7 +396,7 @@ async def test_any_error_of_the_primary_falls_back_with_a_warning(
     with caplog.at_level(logging.WARNING, logger="chorus.generation"):
         answer = await generator.answer(REQUEST)
 
-    assert answer == await _composer_answer()
+    assert answer == await composer_answer()
     [record] = caplog.records
     assert record.name == "chorus.generation"
     assert record.levelno == logging.WARNING
@@ -438,8 +404,8 @@ async def test_any_error_of_the_primary_falls_back_with_a_warning(
 
 
 async def test_the_composer_streams_its_answer_sentence_by_sentence() -> None:
-    deltas = await _collect(GroundedComposer().stream_answer(REQUEST))
-    assert "".join(deltas) == (await _composer_answer()).text
+    deltas = await collect(GroundedComposer().stream_answer(REQUEST))
+    assert "".join(deltas) == (await composer_answer()).text
     assert all(delta.rstrip().endswith("]") for delta in deltas)
 
 
@@ -453,7 +419,7 @@ async def test_the_breaker_opens_and_later_probes_once(make: Make, fake: FakeOll
     fake.chat_fail_status = 500
 
     for _ in range(5):
-        assert await generator.answer(REQUEST) == await _composer_answer()
+        assert await generator.answer(REQUEST) == await composer_answer()
 
     assert len(fake.chat_requests) == 2  # the last three never reached the server
     assert llm.breaker.state is BreakerState.OPEN

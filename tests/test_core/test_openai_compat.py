@@ -1,0 +1,444 @@
+"""Text generation through an OpenAI-compatible server, against tests/fakes/openai_chat.py:
+the streamed exchange, bearer auth, refusals, rate limits, broken streams, timeouts,
+retries, the fallback to the grounded composer and the circuit breaker."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import aiohttp
+import pytest
+from pytest_aiohttp import AiohttpServer
+
+from core.errors import GeneratorUnavailable
+from core.generation.composer import GroundedComposer
+from core.generation.fallback import INTERRUPTED_NOTE, FallbackGenerator
+from core.generation.openai_compat import OpenAICompatGenerator, retry_after, safe_base
+from core.runtime.breaker import BreakerState, CircuitBreaker
+from tests.chatmodels import (
+    CONTENT,
+    PASSAGES,
+    REQUEST,
+    SCRIPT,
+    closed_url,
+    collect,
+    composer_answer,
+    timed,
+)
+from tests.clock import Clock
+from tests.fakes.openai_chat import DEFAULT_MODEL, FakeOpenAIChat
+
+KEY = "sk-test-0123456789abcdef"
+
+Make = Callable[..., OpenAICompatGenerator]
+
+
+@pytest.fixture
+def fake() -> FakeOpenAIChat:
+    return FakeOpenAIChat(api_key=KEY)
+
+
+@pytest.fixture
+async def base(fake: FakeOpenAIChat, aiohttp_server: AiohttpServer) -> str:
+    server = await aiohttp_server(fake.app())
+    return str(server.make_url("/v1"))
+
+
+@pytest.fixture
+async def make(base: str) -> AsyncIterator[Make]:
+    """Generators on the fake (short timeouts unless a test asks), closed afterwards."""
+    made: list[OpenAICompatGenerator] = []
+
+    def build(**options: Any) -> OpenAICompatGenerator:
+        options.setdefault("base_url", base)
+        options.setdefault("model", DEFAULT_MODEL)
+        options.setdefault("api_key", KEY)
+        options.setdefault("first_token_timeout", 0.5)
+        options.setdefault("total_timeout", 5.0)
+        generator = OpenAICompatGenerator(**options)
+        made.append(generator)
+        return generator
+
+    yield build
+    for generator in made:
+        await generator.aclose()
+
+
+# --- the exchange --------------------------------------------------------------------------
+
+
+async def test_stream_answer_yields_the_models_deltas_in_order(
+    make: Make, fake: FakeOpenAIChat
+) -> None:
+    fake.chunk_delay = 0.02
+    sent_when_first_arrived: list[int] = []
+    deltas = []
+    async for delta in make().stream_answer(REQUEST):
+        if not deltas:
+            sent_when_first_arrived.append(fake.chunks_sent)
+        deltas.append(delta)
+
+    assert deltas == fake.reply_chunks()
+    # streamed, not buffered: the first delta arrived while the server was still writing
+    assert sent_when_first_arrived[0] < len(deltas)
+
+
+async def test_the_request_is_a_streamed_chat_completion_with_the_bearer_key(
+    make: Make, fake: FakeOpenAIChat
+) -> None:
+    await make().answer(REQUEST)
+
+    [body] = fake.chat_requests
+    assert body["model"] == DEFAULT_MODEL
+    assert body["stream"] is True
+    assert body["max_tokens"] == 512
+    assert fake.authorizations == [f"Bearer {KEY}"]
+    system, question = body["messages"][0], body["messages"][-1]
+    assert system["role"] == "system"
+    assert system["content"].startswith("You are Mira.\nA gentle breathing teacher.")
+    assert question["role"] == "user"
+    assert '<passage n="1" title="Breathing" page="2">' in question["content"]
+    assert question["content"].endswith("<question>\nHow do I breathe in slowly?\n</question>")
+
+
+async def test_without_a_key_no_authorization_is_sent(make: Make, fake: FakeOpenAIChat) -> None:
+    fake.api_key = None  # a local server (llama.cpp, vLLM) that wants none
+
+    answer = await make(api_key=None).answer(REQUEST)
+
+    assert answer.text.startswith("Breathe in slowly")
+    assert fake.authorizations == [None]
+
+
+async def test_answer_keeps_the_sources_it_cites(make: Make, fake: FakeOpenAIChat) -> None:
+    fake.reply = "Breathe in for four counts [2]. Use the nose [2, 9]."
+
+    answer = await make().answer(REQUEST)
+
+    assert answer.text == "Breathe in for four counts [1]. Use the nose [1]."
+    assert answer.sources == (PASSAGES[1].as_source(1),)
+
+
+async def test_a_server_that_answers_unstreamed_is_read_whole(
+    make: Make, fake: FakeOpenAIChat
+) -> None:
+    fake.unstreamed = True
+    answer = await make().answer(REQUEST)
+    assert answer.text == "Breathe in slowly through the nose [1]. Then let the breath go [2]."
+
+
+async def test_the_fake_answers_an_unstreamed_request_as_openai_does(
+    base: str, fake: FakeOpenAIChat
+) -> None:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{base}/chat/completions",
+            json={"model": DEFAULT_MODEL, "messages": [{"role": "user", "content": "hi"}]},
+            headers={"Authorization": f"Bearer {KEY}"},
+        ) as response,
+    ):
+        body = await response.json()
+    assert body["object"] == "chat.completion"
+    assert body["choices"][0]["message"] == {
+        "role": "assistant",
+        "content": fake.reply,
+        "refusal": None,
+    }
+    assert body["choices"][0]["finish_reason"] == "stop"
+    assert body["usage"]["completion_tokens"] == len(fake.reply_chunks())
+
+
+async def test_a_reply_cut_by_max_tokens_is_kept(make: Make, fake: FakeOpenAIChat) -> None:
+    fake.reply = " ".join(["calm"] * 600)  # longer than the 512 tokens an answer may use
+
+    answer = await make().answer(REQUEST)
+
+    assert answer.text.split() == ["calm"] * 512  # finish_reason "length" still finishes
+
+
+async def test_compose_returns_the_models_script(make: Make, fake: FakeOpenAIChat) -> None:
+    fake.reply = SCRIPT
+
+    content = await make().compose(CONTENT)
+
+    assert content.title == "Settling for sleep"
+    [body] = fake.chat_requests
+    assert body["max_tokens"] == 2048
+
+
+# --- refusals ------------------------------------------------------------------------------
+
+
+async def test_a_wrong_key_is_a_configuration_error_never_retried_or_logged(
+    make: Make, fake: FakeOpenAIChat, caplog: pytest.LogCaptureFixture
+) -> None:
+    wrong = "sk-wrong-key-that-must-stay-secret"
+    generator = make(api_key=wrong, retries=3)
+
+    with (
+        caplog.at_level(logging.DEBUG),
+        pytest.raises(GeneratorUnavailable, match=r"answered 401: Incorrect API key") as caught,
+    ):
+        await generator.answer(REQUEST)
+
+    assert "check LLM_API_KEY" in caught.value.reason
+    assert len(fake.chat_requests) == 0  # refused before the body was read
+    assert fake.authorizations == [f"Bearer {wrong}"]
+    assert wrong not in caught.value.reason
+    assert wrong not in caplog.text
+    assert "(the API key was refused" in (await generator.check() or "")
+
+
+async def test_a_missing_key_says_so(make: Make) -> None:
+    with pytest.raises(GeneratorUnavailable, match="You didn't provide an API key"):
+        await make(api_key=None).answer(REQUEST)
+
+
+async def test_an_unknown_model_is_named(make: Make, base: str) -> None:
+    generator = make(model="gpt-9")
+
+    with pytest.raises(GeneratorUnavailable, match=r"answered 404: The model `gpt-9` does not"):
+        await generator.answer(REQUEST)
+    assert await generator.check() == (
+        f"model gpt-9 is not served by {safe_base(base)} "
+        f"(it serves {DEFAULT_MODEL})"
+    )
+
+
+@pytest.mark.parametrize("status", [500, 503, 403])
+async def test_a_server_error_is_unavailable_and_not_retried(
+    make: Make, fake: FakeOpenAIChat, status: int
+) -> None:
+    fake.chat_fail_status = status
+
+    with pytest.raises(GeneratorUnavailable, match=f"answered {status}: ") as caught:
+        await make(retries=3).answer(REQUEST)
+
+    assert caught.value.name == f"openai-compat/{DEFAULT_MODEL}"
+    assert len(fake.chat_requests) == 1
+
+
+async def test_a_rate_limit_is_retried_after_the_wait_the_server_asks(
+    make: Make, fake: FakeOpenAIChat
+) -> None:
+    fake.script = [429]
+    fake.retry_after = "1"
+
+    answer, elapsed = await timed(make(first_token_timeout=3.0).answer(REQUEST))
+
+    assert answer.text.startswith("Breathe in slowly")
+    assert len(fake.chat_requests) == 2
+    assert elapsed >= 1.0  # Retry-After, not the 0.2 s backoff
+
+
+async def test_a_rate_limit_longer_than_the_budget_falls_back_at_once(
+    make: Make, fake: FakeOpenAIChat
+) -> None:
+    fake.chat_fail_status = 429
+    fake.retry_after = "30"
+    llm = make(first_token_timeout=3.0, retries=3)
+
+    with pytest.raises(GeneratorUnavailable, match=r"answered 429: .*asked to wait 30 s"):
+        await llm.answer(REQUEST)
+    answer, elapsed = await timed(FallbackGenerator(llm, GroundedComposer()).answer(REQUEST))
+
+    assert answer == await composer_answer()
+    assert elapsed < 0.5
+    assert len(fake.chat_requests) == 2  # one each: never retried into the wait
+
+
+async def test_rate_limits_are_retried_only_as_often_as_allowed(
+    make: Make, fake: FakeOpenAIChat
+) -> None:
+    fake.script = [429, 429, 429]
+    fake.retry_after = None  # no Retry-After: the exponential backoff
+
+    with pytest.raises(GeneratorUnavailable, match="answered 429"):
+        await make(retries=2, backoff=0.05, first_token_timeout=3.0).answer(REQUEST)
+    assert len(fake.chat_requests) == 3
+
+
+def test_retry_after_reads_seconds_milliseconds_and_dates() -> None:
+    soon = email.utils.formatdate(time.time() + 20, usegmt=True)
+    assert retry_after({"Retry-After": "7"}) == 7.0
+    assert retry_after({"Retry-After": "0.5"}) == 0.5
+    assert retry_after({"retry-after-ms": "250", "Retry-After": "7"}) == 0.25
+    assert 18 < (retry_after({"Retry-After": soon}) or 0) <= 20
+    assert retry_after({"Retry-After": "Mon, 01 Jan 2024 00:00:00 GMT"}) == 0.0
+    assert retry_after({"Retry-After": "soon"}) is None
+    assert retry_after({}) is None
+
+
+def test_the_server_is_named_without_credentials() -> None:
+    assert safe_base("https://me:secret@llm.example:8443/v1/?key=x") == (
+        "https://llm.example:8443/v1"
+    )
+
+
+# --- broken streams ------------------------------------------------------------------------
+
+
+async def test_an_error_in_the_stream_is_unavailable(make: Make, fake: FakeOpenAIChat) -> None:
+    fake.error_mid_stream = True
+
+    with pytest.raises(GeneratorUnavailable, match="error mid-stream: upstream model crashed"):
+        await make().answer(REQUEST)
+    assert len(fake.chat_requests) == 1  # partial output is never retried
+
+
+async def test_a_malformed_chunk_is_unavailable(make: Make, fake: FakeOpenAIChat) -> None:
+    fake.malformed_stream = True
+
+    with pytest.raises(GeneratorUnavailable, match="malformed stream"):
+        await make(first_token_timeout=10).answer(REQUEST)
+
+
+async def test_a_finished_stream_without_done_is_whole(make: Make, fake: FakeOpenAIChat) -> None:
+    fake.no_done = True
+    answer = await make().answer(REQUEST)
+    assert answer.text.endswith("Then let the breath go [2].")
+
+
+async def test_a_stream_that_ends_unfinished_is_unavailable(
+    make: Make, fake: FakeOpenAIChat
+) -> None:
+    fake.cut_after = 3
+
+    with pytest.raises(GeneratorUnavailable, match="ended before the model finished"):
+        await make().answer(REQUEST)
+
+
+async def test_a_server_that_never_answers_hits_the_first_token_timeout(
+    make: Make, fake: FakeOpenAIChat
+) -> None:
+    fake.hang = 0
+
+    with pytest.raises(GeneratorUnavailable, match=r"no first token .* within 0\.3 s"):
+        await make(first_token_timeout=0.3).answer(REQUEST)
+
+
+async def test_a_stall_mid_answer_is_unavailable(make: Make, fake: FakeOpenAIChat) -> None:
+    fake.hang = 3
+
+    with pytest.raises(GeneratorUnavailable, match=r"went silent mid-answer for 0\.2 s"):
+        await make(stall_timeout=0.2).answer(REQUEST)
+
+
+async def test_the_total_timeout_bounds_a_slow_but_steady_stream(
+    make: Make, fake: FakeOpenAIChat
+) -> None:
+    fake.chunk_delay = 0.1
+
+    with pytest.raises(GeneratorUnavailable, match=r"did not finish within 0\.35 s"):
+        await make(total_timeout=0.35).answer(REQUEST)
+
+
+# --- connections and the fallback ----------------------------------------------------------
+
+
+async def test_a_refused_connection_is_retried_until_the_server_is_up(
+    make: Make, fake: FakeOpenAIChat, aiohttp_server: AiohttpServer
+) -> None:
+    closed = closed_url()
+    generator = make(base_url=f"{closed}/v1", retries=3, backoff=0.2, first_token_timeout=3.0)
+
+    async def start_later() -> None:
+        await asyncio.sleep(0.1)  # the first attempt is refused; the retry at 0.2 s lands
+        await aiohttp_server(fake.app(), port=int(closed.rsplit(":", 1)[1]))
+
+    starting = asyncio.create_task(start_later())
+    answer, elapsed = await timed(generator.answer(REQUEST))
+    await starting
+
+    assert answer.text.startswith("Breathe in slowly")
+    assert len(fake.chat_requests) == 1
+    assert elapsed >= 0.2
+
+
+async def test_a_refused_connection_falls_back_at_once() -> None:
+    llm = OpenAICompatGenerator(base_url=f"{closed_url()}/v1", model="m")  # default clocks
+    generator = FallbackGenerator(llm, GroundedComposer())
+    try:
+        answer, elapsed = await timed(generator.answer(REQUEST))
+        reason = await llm.check()
+    finally:
+        await llm.aclose()
+
+    assert answer == await composer_answer()
+    assert elapsed < 1.0
+    assert reason is not None
+    assert "cannot connect to an OpenAI-compatible server" in reason
+
+
+async def test_a_stream_failing_before_its_first_delta_is_streamed_by_the_fallback(
+    make: Make, fake: FakeOpenAIChat
+) -> None:
+    fake.chat_fail_status = 503
+
+    deltas = await collect(FallbackGenerator(make(), GroundedComposer()).stream_answer(REQUEST))
+
+    assert deltas == await collect(GroundedComposer().stream_answer(REQUEST))
+
+
+async def test_a_stream_failing_mid_answer_ends_with_a_note(
+    make: Make, fake: FakeOpenAIChat
+) -> None:
+    fake.error_mid_stream = True
+
+    deltas = await collect(FallbackGenerator(make(), GroundedComposer()).stream_answer(REQUEST))
+
+    assert deltas == [*fake.reply_chunks()[:2], INTERRUPTED_NOTE]
+
+
+async def test_a_failed_script_falls_back_to_the_composers(
+    make: Make, fake: FakeOpenAIChat
+) -> None:
+    fake.reply = "I cannot do that."
+    content = await FallbackGenerator(make(), GroundedComposer()).compose(CONTENT)
+    assert content == await GroundedComposer().compose(CONTENT)
+
+
+# --- the circuit breaker -------------------------------------------------------------------
+
+
+async def test_the_breaker_opens_and_later_probes_once(make: Make, fake: FakeOpenAIChat) -> None:
+    clock = Clock(0.0)
+    llm = make(breaker=CircuitBreaker(failure_threshold=2, reset_timeout=30.0, clock=clock))
+    generator = FallbackGenerator(llm, GroundedComposer())
+    fake.chat_fail_status = 500
+
+    for _ in range(5):
+        assert await generator.answer(REQUEST) == await composer_answer()
+
+    assert len(fake.chat_requests) == 2  # the last three never reached the server
+    assert llm.breaker.state is BreakerState.OPEN
+    assert "circuit open" in (await llm.check() or "")
+
+    fake.chat_fail_status = None
+    clock.now += 30.0
+    answer = await generator.answer(REQUEST)
+
+    assert answer.text == fake.reply
+    assert llm.breaker.state is BreakerState.CLOSED
+    assert await llm.check() is None
+
+
+async def test_a_rejected_key_also_opens_the_breaker(make: Make, fake: FakeOpenAIChat) -> None:
+    llm = make(api_key="sk-wrong", breaker=CircuitBreaker(failure_threshold=2))
+    generator = FallbackGenerator(llm, GroundedComposer())
+
+    for _ in range(3):
+        await generator.answer(REQUEST)
+
+    assert len(fake.authorizations) == 2  # the third call was shed
+    assert llm.breaker.state is BreakerState.OPEN
+
+
+async def test_check_is_none_when_the_model_is_served(make: Make) -> None:
+    assert await make().check() is None
