@@ -206,8 +206,7 @@ async def test_an_unknown_model_is_named(make: Make, base: str) -> None:
     with pytest.raises(GeneratorUnavailable, match=r"answered 404: The model `gpt-9` does not"):
         await generator.answer(REQUEST)
     assert await generator.check() == (
-        f"model gpt-9 is not served by {safe_base(base)} "
-        f"(it serves {DEFAULT_MODEL})"
+        f"model gpt-9 is not served by {safe_base(base)} (it serves {DEFAULT_MODEL})"
     )
 
 
