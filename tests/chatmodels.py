@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import AsyncIterator, Awaitable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 
 from bots.profile import BotProfile
 from core.content import ContentType
 from core.generation.composer import GroundedComposer
+from core.generation.remote import RemoteChatModel
 from core.generation.seams import Answer, AnswerRequest, ContentRequest
 from knowledge.passages import Passage
+from tests.test_channels.telegram_app import Client
 
 BOT = BotProfile(id="mira", name="Mira", persona="A gentle breathing teacher.")
 PASSAGES = [
@@ -33,6 +35,7 @@ CONTENT = ContentRequest(
     content_type=ContentType.MEDITATION,
     answers={"purpose": "sleep", "time_of_day": "bedtime", "feeling": "restless", "duration": 3},
 )
+G = TypeVar("G", bound=RemoteChatModel)
 #: Every hand-over to the fallback must reach the user within this.
 USER_BOUND = 5.0
 
@@ -60,3 +63,33 @@ async def collect(stream: AsyncIterator[str]) -> list[str]:
 async def composer_answer(request: AnswerRequest = REQUEST) -> Answer:
     """What the grounded composer answers: what a fallback must give."""
     return await GroundedComposer().answer(request)
+
+
+async def generators(kind: Callable[..., G], **defaults: Any) -> AsyncIterator[Callable[..., G]]:
+    """A maker of ``kind`` generators with ``defaults`` (short clocks for tests: a test
+    may override any), for a fixture to yield; each one is closed afterwards."""
+    made: list[G] = []
+
+    def build(**options: Any) -> G:
+        generator = kind(
+            **{"first_token_timeout": 0.5, "total_timeout": 5.0, **defaults, **options}
+        )
+        made.append(generator)
+        return generator
+
+    yield build
+    for generator in made:
+        await generator.aclose()
+
+
+async def degraded_llm(client: Client) -> str:
+    """Why ``/ready`` says the language model is degraded, checked to stay ready (200)
+    with the grounded composer answering meanwhile."""
+    response = await client.get("/ready")
+    assert response.status == 200
+    body = await response.json()
+    assert body["status"] == "degraded"
+    assert body["checks"]["llm"] == "degraded"
+    reason: str = body["degraded"]["llm"]
+    assert "grounded composer" in reason
+    return reason

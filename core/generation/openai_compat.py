@@ -31,6 +31,7 @@ from core.generation.prompt import ChatMessage, PromptBuilder
 from core.generation.remote import Clocks, Piece, RemoteChatModel
 from core.generation.sse import read_events
 from core.runtime.breaker import CircuitBreaker
+from knowledge.embeddings.ollama import safe_host
 
 log = logging.getLogger("chorus.generation")
 
@@ -277,9 +278,5 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
 
 def safe_base(url: str) -> str:
     """The API's base URL without credentials, query or fragment, fit for a log line."""
-    parts = urlsplit(url if "://" in url else f"http://{url}")
-    try:
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        port = ""
-    return f"{parts.scheme}://{parts.hostname or '127.0.0.1'}{port}{parts.path.rstrip('/')}"
+    path = urlsplit(url if "://" in url else f"http://{url}").path
+    return safe_host(url) + path.rstrip("/")

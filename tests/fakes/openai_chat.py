@@ -12,7 +12,6 @@ one and records what it was asked, so tests point the product at it through
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import time
@@ -20,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from tests.fakes.stalling import Stalling
 
 DEFAULT_MODEL = "qwen2.5-7b-instruct"
 DEFAULT_REPLY = "Breathe in slowly through the nose [1]. Then let the breath go [2]."
@@ -37,7 +38,7 @@ _MESSAGES = {
 
 
 @dataclass(slots=True)
-class FakeOpenAIChat:
+class FakeOpenAIChat(Stalling):
     """The server's state: the models it serves and how to misbehave.
 
     ``api_key``, when set, must come as ``Authorization: Bearer`` on every request.
@@ -71,7 +72,6 @@ class FakeOpenAIChat:
     authorizations: list[str | None] = field(default_factory=list)
     chunks_sent: int = 0
     _ids: int = 0
-    _released: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
 
     def app(self) -> web.Application:
         """An aiohttp application serving this fake under ``/v1``."""
@@ -188,20 +188,6 @@ class FakeOpenAIChat:
         return error(
             status, "The server had an error while processing your request. Sorry about that!"
         )
-
-    async def _pause(self, seconds: float) -> bool:
-        """Wait ``seconds``; False if the server began shutting down meanwhile."""
-        if seconds <= 0:
-            return True
-        try:
-            await asyncio.wait_for(self._released.wait(), timeout=seconds)
-        except TimeoutError:
-            return True
-        return False
-
-    async def _release(self, app: web.Application) -> None:
-        """Let hanging handlers finish, so the server shuts down at once."""
-        self._released.set()
 
 
 def chunk(

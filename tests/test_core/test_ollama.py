@@ -8,7 +8,6 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from ollama import AsyncClient
@@ -33,6 +32,8 @@ from tests.chatmodels import (
     closed_url,
     collect,
     composer_answer,
+    degraded_llm,
+    generators,
     timed,
 )
 from tests.clock import Clock
@@ -61,19 +62,8 @@ def closed_host() -> str:
 @pytest.fixture
 async def make(host: str) -> AsyncIterator[Make]:
     """Generators on the fake (short timeouts unless a test asks), closed afterwards."""
-    made: list[OllamaGenerator] = []
-
-    def build(**options: Any) -> OllamaGenerator:
-        options.setdefault("host", host)
-        options.setdefault("first_token_timeout", 0.5)
-        options.setdefault("total_timeout", 5.0)
-        generator = OllamaGenerator(**options)
-        made.append(generator)
-        return generator
-
-    yield build
-    for generator in made:
-        await generator.aclose()
+    async for build in generators(OllamaGenerator, host=host):
+        yield build
 
 
 # --- the exchange --------------------------------------------------------------------------
@@ -478,14 +468,7 @@ async def test_ready_shows_a_failing_llm_as_degraded_but_stays_ready(
     client = await aiohttp_client(create_app(settings.model_copy(update={"ollama_host": host})))
     await services_ready(client)
 
-    response = await client.get("/ready")
-
-    assert response.status == 200
-    body = await response.json()
-    assert body["status"] == "degraded"
-    assert body["checks"]["llm"] == "degraded"
-    assert "ollama pull llama3.2" in body["degraded"]["llm"]
-    assert "grounded composer" in body["degraded"]["llm"]
+    assert "ollama pull llama3.2" in await degraded_llm(client)
 
 
 async def test_ready_without_an_llm_does_not_mention_one(

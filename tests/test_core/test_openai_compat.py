@@ -9,7 +9,6 @@ import email.utils
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any
 
 import aiohttp
 import pytest
@@ -28,6 +27,7 @@ from tests.chatmodels import (
     closed_url,
     collect,
     composer_answer,
+    generators,
     timed,
 )
 from tests.clock import Clock
@@ -52,21 +52,10 @@ async def base(fake: FakeOpenAIChat, aiohttp_server: AiohttpServer) -> str:
 @pytest.fixture
 async def make(base: str) -> AsyncIterator[Make]:
     """Generators on the fake (short timeouts unless a test asks), closed afterwards."""
-    made: list[OpenAICompatGenerator] = []
-
-    def build(**options: Any) -> OpenAICompatGenerator:
-        options.setdefault("base_url", base)
-        options.setdefault("model", DEFAULT_MODEL)
-        options.setdefault("api_key", KEY)
-        options.setdefault("first_token_timeout", 0.5)
-        options.setdefault("total_timeout", 5.0)
-        generator = OpenAICompatGenerator(**options)
-        made.append(generator)
-        return generator
-
-    yield build
-    for generator in made:
-        await generator.aclose()
+    async for build in generators(
+        OpenAICompatGenerator, base_url=base, model=DEFAULT_MODEL, api_key=KEY
+    ):
+        yield build
 
 
 # --- the exchange --------------------------------------------------------------------------
