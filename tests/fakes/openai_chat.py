@@ -23,6 +23,8 @@ from aiohttp import web
 from tests.fakes.stalling import Stalling
 
 DEFAULT_MODEL = "qwen2.5-7b-instruct"
+#: the key the ``openai_fake`` fixture expects
+API_KEY = "sk-test-0123456789abcdef"
 DEFAULT_REPLY = "Breathe in slowly through the nose [1]. Then let the breath go [2]."
 CREATED = 1_765_000_000
 FINGERPRINT = "fp_7f1a2b3c4d"

@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator, Callable
 
 import aiohttp
 import pytest
-from pytest_aiohttp import AiohttpServer
 
 from core.errors import GeneratorUnavailable
 from core.generation.composer import GroundedComposer
@@ -25,29 +24,17 @@ from tests.chatmodels import (
     generators,
     timed,
 )
+from tests.fakes.openai_chat import API_KEY as KEY
 from tests.fakes.openai_chat import DEFAULT_MODEL, FakeOpenAIChat
-
-KEY = "sk-test-0123456789abcdef"
 
 Make = Callable[..., OpenAICompatGenerator]
 
 
 @pytest.fixture
-def fake() -> FakeOpenAIChat:
-    return FakeOpenAIChat(api_key=KEY)
-
-
-@pytest.fixture
-async def base(fake: FakeOpenAIChat, aiohttp_server: AiohttpServer) -> str:
-    server = await aiohttp_server(fake.app())
-    return str(server.make_url("/v1"))
-
-
-@pytest.fixture
-async def make(base: str) -> AsyncIterator[Make]:
+async def make(openai_base: str) -> AsyncIterator[Make]:
     """Generators on the fake (short timeouts unless a test asks), closed afterwards."""
     async for build in generators(
-        OpenAICompatGenerator, base_url=base, model=DEFAULT_MODEL, api_key=KEY
+        OpenAICompatGenerator, base_url=openai_base, model=DEFAULT_MODEL, api_key=KEY
     ):
         yield build
 
@@ -56,15 +43,15 @@ async def make(base: str) -> AsyncIterator[Make]:
 
 
 async def test_the_request_is_a_streamed_chat_completion_with_the_bearer_key(
-    make: Make, fake: FakeOpenAIChat
+    make: Make, openai_fake: FakeOpenAIChat
 ) -> None:
     await make().answer(REQUEST)
 
-    [body] = fake.chat_requests
+    [body] = openai_fake.chat_requests
     assert body["model"] == DEFAULT_MODEL
     assert body["stream"] is True
     assert body["max_tokens"] == 512
-    assert fake.authorizations == [f"Bearer {KEY}"]
+    assert openai_fake.authorizations == [f"Bearer {KEY}"]
     system, question = body["messages"][0], body["messages"][-1]
     assert system["role"] == "system"
     assert system["content"].startswith("You are Mira.\nA gentle breathing teacher.")
@@ -73,30 +60,32 @@ async def test_the_request_is_a_streamed_chat_completion_with_the_bearer_key(
     assert question["content"].endswith("<question>\nHow do I breathe in slowly?\n</question>")
 
 
-async def test_without_a_key_no_authorization_is_sent(make: Make, fake: FakeOpenAIChat) -> None:
-    fake.api_key = None  # a local server (llama.cpp, vLLM) that wants none
+async def test_without_a_key_no_authorization_is_sent(
+    make: Make, openai_fake: FakeOpenAIChat
+) -> None:
+    openai_fake.api_key = None  # a local server (llama.cpp, vLLM) that wants none
 
     answer = await make(api_key=None).answer(REQUEST)
 
     assert answer.text.startswith("Breathe in slowly")
-    assert fake.authorizations == [None]
+    assert openai_fake.authorizations == [None]
 
 
 async def test_a_server_that_answers_unstreamed_is_read_whole(
-    make: Make, fake: FakeOpenAIChat
+    make: Make, openai_fake: FakeOpenAIChat
 ) -> None:
-    fake.unstreamed = True
+    openai_fake.unstreamed = True
     answer = await make().answer(REQUEST)
     assert answer.text == "Breathe in slowly through the nose [1]. Then let the breath go [2]."
 
 
 async def test_the_fake_answers_an_unstreamed_request_as_openai_does(
-    base: str, fake: FakeOpenAIChat
+    openai_base: str, openai_fake: FakeOpenAIChat
 ) -> None:
     async with (
         aiohttp.ClientSession() as session,
         session.post(
-            f"{base}/chat/completions",
+            f"{openai_base}/chat/completions",
             json={"model": DEFAULT_MODEL, "messages": [{"role": "user", "content": "hi"}]},
             headers={"Authorization": f"Bearer {KEY}"},
         ) as response,
@@ -105,15 +94,15 @@ async def test_the_fake_answers_an_unstreamed_request_as_openai_does(
     assert body["object"] == "chat.completion"
     assert body["choices"][0]["message"] == {
         "role": "assistant",
-        "content": fake.reply,
+        "content": openai_fake.reply,
         "refusal": None,
     }
     assert body["choices"][0]["finish_reason"] == "stop"
-    assert body["usage"]["completion_tokens"] == len(fake.reply_chunks())
+    assert body["usage"]["completion_tokens"] == len(openai_fake.reply_chunks())
 
 
-async def test_a_reply_cut_by_max_tokens_is_kept(make: Make, fake: FakeOpenAIChat) -> None:
-    fake.reply = " ".join(["calm"] * 600)  # longer than the 512 tokens an answer may use
+async def test_a_reply_cut_by_max_tokens_is_kept(make: Make, openai_fake: FakeOpenAIChat) -> None:
+    openai_fake.reply = " ".join(["calm"] * 600)  # longer than the 512 tokens an answer may use
 
     answer = await make().answer(REQUEST)
 
@@ -124,7 +113,7 @@ async def test_a_reply_cut_by_max_tokens_is_kept(make: Make, fake: FakeOpenAICha
 
 
 async def test_a_wrong_key_is_a_configuration_error_never_retried_or_logged(
-    make: Make, fake: FakeOpenAIChat, caplog: pytest.LogCaptureFixture
+    make: Make, openai_fake: FakeOpenAIChat, caplog: pytest.LogCaptureFixture
 ) -> None:
     wrong = "sk-wrong-key-that-must-stay-secret"
     generator = make(api_key=wrong, retries=3)
@@ -136,8 +125,8 @@ async def test_a_wrong_key_is_a_configuration_error_never_retried_or_logged(
         await generator.answer(REQUEST)
 
     assert "check LLM_API_KEY" in caught.value.reason
-    assert len(fake.chat_requests) == 0  # refused before the body was read
-    assert fake.authorizations == [f"Bearer {wrong}"]
+    assert len(openai_fake.chat_requests) == 0  # refused before the body was read
+    assert openai_fake.authorizations == [f"Bearer {wrong}"]
     assert wrong not in caught.value.reason
     assert wrong not in caplog.text
     assert "(the API key was refused" in (await generator.check() or "")
@@ -148,47 +137,47 @@ async def test_a_missing_key_says_so(make: Make) -> None:
         await make(api_key=None).answer(REQUEST)
 
 
-async def test_an_unknown_model_is_named(make: Make, base: str) -> None:
+async def test_an_unknown_model_is_named(make: Make, openai_base: str) -> None:
     generator = make(model="gpt-9")
 
     with pytest.raises(GeneratorUnavailable, match=r"answered 404: The model `gpt-9` does not"):
         await generator.answer(REQUEST)
     assert await generator.check() == (
-        f"model gpt-9 is not served by {safe_base(base)} (it serves {DEFAULT_MODEL})"
+        f"model gpt-9 is not served by {safe_base(openai_base)} (it serves {DEFAULT_MODEL})"
     )
 
 
 @pytest.mark.parametrize("status", [503, 403])
 async def test_a_server_error_is_unavailable_and_not_retried(
-    make: Make, fake: FakeOpenAIChat, status: int
+    make: Make, openai_fake: FakeOpenAIChat, status: int
 ) -> None:
-    fake.chat_fail_status = status
+    openai_fake.chat_fail_status = status
 
     with pytest.raises(GeneratorUnavailable, match=f"answered {status}: ") as caught:
         await make(retries=3).answer(REQUEST)
 
     assert caught.value.name == f"openai-compat/{DEFAULT_MODEL}"
-    assert len(fake.chat_requests) == 1
+    assert len(openai_fake.chat_requests) == 1
 
 
 async def test_a_rate_limit_is_retried_after_the_wait_the_server_asks(
-    make: Make, fake: FakeOpenAIChat
+    make: Make, openai_fake: FakeOpenAIChat
 ) -> None:
-    fake.script = [429]
-    fake.retry_after = "1"
+    openai_fake.script = [429]
+    openai_fake.retry_after = "1"
 
     answer, elapsed = await timed(make(first_token_timeout=3.0).answer(REQUEST))
 
     assert answer.text.startswith("Breathe in slowly")
-    assert len(fake.chat_requests) == 2
+    assert len(openai_fake.chat_requests) == 2
     assert elapsed >= 1.0  # Retry-After, not the 0.2 s backoff
 
 
 async def test_a_rate_limit_longer_than_the_budget_falls_back_at_once(
-    make: Make, fake: FakeOpenAIChat
+    make: Make, openai_fake: FakeOpenAIChat
 ) -> None:
-    fake.chat_fail_status = 429
-    fake.retry_after = "30"
+    openai_fake.chat_fail_status = 429
+    openai_fake.retry_after = "30"
     llm = make(first_token_timeout=3.0, retries=3)
 
     with pytest.raises(GeneratorUnavailable, match=r"answered 429: .*asked to wait 30 s"):
@@ -197,18 +186,18 @@ async def test_a_rate_limit_longer_than_the_budget_falls_back_at_once(
 
     assert answer == await composer_answer()
     assert elapsed < 0.5
-    assert len(fake.chat_requests) == 2  # one each: never retried into the wait
+    assert len(openai_fake.chat_requests) == 2  # one each: never retried into the wait
 
 
 async def test_rate_limits_are_retried_only_as_often_as_allowed(
-    make: Make, fake: FakeOpenAIChat
+    make: Make, openai_fake: FakeOpenAIChat
 ) -> None:
-    fake.script = [429, 429, 429]
-    fake.retry_after = None  # no Retry-After: the exponential backoff
+    openai_fake.script = [429, 429, 429]
+    openai_fake.retry_after = None  # no Retry-After: the exponential backoff
 
     with pytest.raises(GeneratorUnavailable, match="answered 429"):
         await make(retries=2, backoff=0.05, first_token_timeout=3.0).answer(REQUEST)
-    assert len(fake.chat_requests) == 3
+    assert len(openai_fake.chat_requests) == 3
 
 
 def test_retry_after_reads_seconds_milliseconds_and_dates() -> None:
@@ -231,24 +220,28 @@ def test_the_server_is_named_without_credentials() -> None:
 # --- broken streams ------------------------------------------------------------------------
 
 
-async def test_an_error_in_the_stream_is_unavailable(make: Make, fake: FakeOpenAIChat) -> None:
-    fake.error_mid_stream = True
+async def test_an_error_in_the_stream_is_unavailable(
+    make: Make, openai_fake: FakeOpenAIChat
+) -> None:
+    openai_fake.error_mid_stream = True
 
     with pytest.raises(GeneratorUnavailable, match="error mid-stream: upstream model crashed"):
         await make().answer(REQUEST)
-    assert len(fake.chat_requests) == 1  # partial output is never retried
+    assert len(openai_fake.chat_requests) == 1  # partial output is never retried
 
 
-async def test_a_finished_stream_without_done_is_whole(make: Make, fake: FakeOpenAIChat) -> None:
-    fake.no_done = True
+async def test_a_finished_stream_without_done_is_whole(
+    make: Make, openai_fake: FakeOpenAIChat
+) -> None:
+    openai_fake.no_done = True
     answer = await make().answer(REQUEST)
     assert answer.text.endswith("Then let the breath go [2].")
 
 
 async def test_a_stream_that_ends_unfinished_is_unavailable(
-    make: Make, fake: FakeOpenAIChat
+    make: Make, openai_fake: FakeOpenAIChat
 ) -> None:
-    fake.cut_after = 3
+    openai_fake.cut_after = 3
 
     with pytest.raises(GeneratorUnavailable, match="ended before the model finished"):
         await make().answer(REQUEST)
@@ -258,21 +251,23 @@ async def test_a_stream_that_ends_unfinished_is_unavailable(
 
 
 async def test_an_error_reported_mid_stream_ends_the_streamed_answer_with_a_note(
-    make: Make, fake: FakeOpenAIChat
+    make: Make, openai_fake: FakeOpenAIChat
 ) -> None:
-    fake.error_mid_stream = True
+    openai_fake.error_mid_stream = True
 
     deltas = await collect(FallbackGenerator(make(), GroundedComposer()).stream_answer(REQUEST))
 
-    assert deltas == [*fake.reply_chunks()[:2], INTERRUPTED_NOTE]
+    assert deltas == [*openai_fake.reply_chunks()[:2], INTERRUPTED_NOTE]
 
 
-async def test_a_rejected_key_also_opens_the_breaker(make: Make, fake: FakeOpenAIChat) -> None:
+async def test_a_rejected_key_also_opens_the_breaker(
+    make: Make, openai_fake: FakeOpenAIChat
+) -> None:
     llm = make(api_key="sk-wrong", breaker=CircuitBreaker(failure_threshold=2))
     generator = FallbackGenerator(llm, GroundedComposer())
 
     for _ in range(3):
         await generator.answer(REQUEST)
 
-    assert len(fake.authorizations) == 2  # the third call was shed
+    assert len(openai_fake.authorizations) == 2  # the third call was shed
     assert llm.breaker.state is BreakerState.OPEN

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from pydantic import SecretStr, ValidationError
-from pytest_aiohttp import AiohttpClient, AiohttpServer
+from pytest_aiohttp import AiohttpClient
 
 from core.app import create_app
 from core.generation.fallback import FallbackGenerator
@@ -27,23 +27,12 @@ from core.settings import Settings
 from knowledge.passages import Passage
 from tests.chat import chat_with
 from tests.chatmodels import BOT, PASSAGES, degraded_llm
+from tests.fakes.openai_chat import API_KEY as KEY
 from tests.fakes.openai_chat import DEFAULT_MODEL, FakeOpenAIChat
 from tests.test_channels.telegram_app import Client, services_ready, start
 from tests.test_channels.test_widget_protocol import answered, connect, hello
 
-KEY = "sk-or-v1-service-test-key-5f2d"
 QUESTION = "How should I breathe when I feel anxious?"
-
-
-@pytest.fixture
-def fake() -> FakeOpenAIChat:
-    return FakeOpenAIChat(api_key=KEY)
-
-
-@pytest.fixture
-async def base(fake: FakeOpenAIChat, aiohttp_server: AiohttpServer) -> str:
-    server = await aiohttp_server(fake.app())
-    return str(server.make_url("/v1"))
 
 
 def _llm(base: str, **more: Any) -> dict[str, Any]:
@@ -99,10 +88,10 @@ def test_a_base_url_needs_a_model_and_an_http_scheme() -> None:
 
 
 async def test_the_fallback_waits_on_the_servers_own_first_token_timeout(
-    base: str, tmp_path: Path
+    openai_base: str, tmp_path: Path
 ) -> None:
     services = build_services(
-        Settings(data_dir=tmp_path, **_llm(base, llm_first_token_timeout=9.0))
+        Settings(data_dir=tmp_path, **_llm(openai_base, llm_first_token_timeout=9.0))
     )
     try:
         assert isinstance(services.generator, FallbackGenerator)
@@ -116,9 +105,9 @@ async def test_the_fallback_waits_on_the_servers_own_first_token_timeout(
 
 
 async def test_ready_reports_a_healthy_server(
-    aiohttp_client: AiohttpClient, settings: Settings, base: str, fake: FakeOpenAIChat
+    aiohttp_client: AiohttpClient, settings: Settings, openai_base: str, openai_fake: FakeOpenAIChat
 ) -> None:
-    client = await aiohttp_client(create_app(settings.model_copy(update=_llm(base))))
+    client = await aiohttp_client(create_app(settings.model_copy(update=_llm(openai_base))))
     await services_ready(client)
 
     body = await (await client.get("/ready")).json()
@@ -127,7 +116,7 @@ async def test_ready_reports_a_healthy_server(
         "status": "ready",
         "checks": {"database": "ok", "vector_store": "ok", "llm": "ok"},
     }
-    assert f"Bearer {KEY}" in fake.authorizations  # /models was asked with the key
+    assert f"Bearer {KEY}" in openai_fake.authorizations  # /models was asked with the key
 
 
 @pytest.mark.parametrize(
@@ -146,11 +135,11 @@ async def test_ready_reports_a_healthy_server(
 async def test_ready_shows_a_failing_server_as_degraded_but_stays_ready(
     aiohttp_client: AiohttpClient,
     tmp_path: Path,
-    base: str,
+    openai_base: str,
     update: dict[str, Any],
     reason: str,
 ) -> None:
-    settings = Settings(data_dir=tmp_path, **{**_llm(base), **update})
+    settings = Settings(data_dir=tmp_path, **{**_llm(openai_base), **update})
     client = await aiohttp_client(create_app(settings))
     await services_ready(client)
 
@@ -164,10 +153,10 @@ async def test_ready_shows_a_failing_server_as_degraded_but_stays_ready(
 
 
 async def test_the_engine_answers_a_turn_from_the_server_with_its_sources(
-    fake: FakeOpenAIChat, base: str, tmp_path: Path
+    openai_fake: FakeOpenAIChat, openai_base: str, tmp_path: Path
 ) -> None:
-    fake.reply = "Breathe out for longer than you breathe in [1]."
-    services = build_services(Settings(data_dir=tmp_path, **_llm(base)))
+    openai_fake.reply = "Breathe out for longer than you breathe in [1]."
+    services = build_services(Settings(data_dir=tmp_path, **_llm(openai_base)))
     try:
         await prepare(services)
         chat = chat_with(services)
@@ -177,32 +166,32 @@ async def test_the_engine_answers_a_turn_from_the_server_with_its_sources(
         await chat.say("And what about before sleep?")
     finally:
         await close(services)
-    first, second = fake.chat_requests[-2:]
+    first, second = openai_fake.chat_requests[-2:]
     assert QUESTION in first["messages"][-1]["content"]
     assert QUESTION in str(second["messages"][:-1])  # the earlier turn goes along
-    assert fake.authorizations[-1] == f"Bearer {KEY}"
+    assert openai_fake.authorizations[-1] == f"Bearer {KEY}"
 
 
 async def test_the_engine_falls_back_to_the_composer_when_the_server_fails(
-    fake: FakeOpenAIChat, base: str, tmp_path: Path
+    openai_fake: FakeOpenAIChat, openai_base: str, tmp_path: Path
 ) -> None:
-    fake.chat_fail_status = 503
-    services = build_services(Settings(data_dir=tmp_path, **_llm(base)))
+    openai_fake.chat_fail_status = 503
+    services = build_services(Settings(data_dir=tmp_path, **_llm(openai_base)))
     try:
         await prepare(services)
         chat = chat_with(services)
         await chat.say(QUESTION)
     finally:
         await close(services)
-    assert len(fake.chat_requests) == 1
-    assert fake.reply not in chat.text
+    assert len(openai_fake.chat_requests) == 1
+    assert openai_fake.reply not in chat.text
     assert chat.last[-1].sources  # the composer's answer, grounded in the demo's notes
     assert "[1]" in chat.text
 
 
 @pytest.fixture
-async def widget_app(tmp_path: Path, base: str) -> AsyncIterator[Client]:
-    settings = Settings(data_dir=tmp_path / "data", speech_enabled=False, **_llm(base))
+async def widget_app(tmp_path: Path, openai_base: str) -> AsyncIterator[Client]:
+    settings = Settings(data_dir=tmp_path / "data", speech_enabled=False, **_llm(openai_base))
     client = await start(settings)
     await services_ready(client)
     yield client
@@ -210,10 +199,10 @@ async def widget_app(tmp_path: Path, base: str) -> AsyncIterator[Client]:
 
 
 async def test_the_widget_streams_the_servers_answer_as_it_is_written(
-    widget_app: Client, fake: FakeOpenAIChat
+    widget_app: Client, openai_fake: FakeOpenAIChat
 ) -> None:
-    fake.reply = "Breathe out slowly [1]. Count to six [1]. Rest a moment [2]."
-    fake.chunk_delay = 0.05
+    openai_fake.reply = "Breathe out slowly [1]. Count to six [1]. Rest a moment [2]."
+    openai_fake.chunk_delay = 0.05
     ws = await connect(widget_app)
     await hello(ws)
     await ws.send_json({"type": "message", "id": "c-1", "text": QUESTION})
@@ -225,21 +214,21 @@ async def test_the_widget_streams_the_servers_answer_as_it_is_written(
     reply = [f for f in frames if f["type"] == "reply"][-1]
     assert len(deltas) > 1  # piece by piece, not one block at the end
     assert "".join(deltas).strip() == reply["message"]["text"]
-    assert reply["message"]["text"] == fake.reply
+    assert reply["message"]["text"] == openai_fake.reply
     assert reply["message"]["sources"]
 
 
 async def test_chorus_ask_answers_from_the_server(
-    fake: FakeOpenAIChat, base: str, tmp_path: Path
+    openai_fake: FakeOpenAIChat, openai_base: str, tmp_path: Path
 ) -> None:
-    fake.reply = "Breathe in for four and out for six [1]."
+    openai_fake.reply = "Breathe in for four and out for six [1]."
     env = {
         **os.environ,
         "DATA_DIR": str(tmp_path / "data"),
-        "LLM_BASE_URL": base,
+        "LLM_BASE_URL": openai_base,
         "LLM_MODEL": DEFAULT_MODEL,
         "LLM_API_KEY": KEY,
-        "LLM_FIRST_TOKEN_TIMEOUT": "30",  # a loaded machine: the fake runs in this process
+        "LLM_FIRST_TOKEN_TIMEOUT": "30",  # a loaded machine: the openai_fake runs in this process
         "LOG_LEVEL": "DEBUG",
     }
     process = await asyncio.create_subprocess_exec(
@@ -259,9 +248,9 @@ async def test_chorus_ask_answers_from_the_server(
     assert "Breathe in for four and out for six [1]." in out.decode()
     assert "ms answer" in err.decode()
     assert KEY not in err.decode() + out.decode()
-    [body] = fake.chat_requests
+    [body] = openai_fake.chat_requests
     assert body["stream"] is True
-    assert fake.authorizations == [f"Bearer {KEY}"]
+    assert openai_fake.authorizations == [f"Bearer {KEY}"]
 
 
 # --- the grounded prompt -------------------------------------------------------------------
@@ -275,9 +264,9 @@ INJECTION = Passage(
 
 
 async def test_an_injected_instruction_reaches_the_server_only_as_untrusted_passage_data(
-    base: str, fake: FakeOpenAIChat
+    openai_base: str, openai_fake: FakeOpenAIChat
 ) -> None:
-    llm = OpenAICompatGenerator(base_url=base, model=DEFAULT_MODEL, api_key=KEY)
+    llm = OpenAICompatGenerator(base_url=openai_base, model=DEFAULT_MODEL, api_key=KEY)
     request = AnswerRequest(
         bot=BOT,
         question="¿Cómo respiro antes de dormir?",
@@ -288,7 +277,7 @@ async def test_an_injected_instruction_reaches_the_server_only_as_untrusted_pass
     finally:
         await llm.aclose()
 
-    [body] = fake.chat_requests
+    [body] = openai_fake.chat_requests
     system, *_, user = body["messages"]
     assert [m["role"] for m in body["messages"]] == ["system", "user"]
     # the system rules: the passages are untrusted data, answer in the question's
