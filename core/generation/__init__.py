@@ -1,8 +1,9 @@
 """Text generation: language models and the composer that write answers and content.
 
 ``seams`` is the protocol the conversation knows (:class:`~core.generation.seams.TextGenerator`);
-the rest implement it: the grounded extractive composer (no model needed), Ollama and
-llama.cpp clients behind a circuit breaker, the fallback that keeps answering when a
-model fails, prompt building and citation checking. It may use the foundation, the
+the rest implement it: the grounded extractive composer (no model needed), clients of
+Ollama and of OpenAI-compatible servers (sharing ``remote``'s clocks, retries and circuit
+breaker; ``sse`` reads event streams), llama.cpp in the process, the fallback that keeps
+answering when a model fails, prompt building and citation checking. It may use the foundation, the
 runtime and knowledge (the passages it answers from), nothing above.
 """

@@ -69,6 +69,7 @@ async def server(
     request: pytest.FixtureRequest, aiohttp_server: AiohttpServer
 ) -> AsyncIterator[Server]:
     fake: FakeOllama | FakeOpenAIChat
+    makers: AsyncIterator[Callable[..., RemoteChatModel]]
     if request.param == "ollama":
         fake, api = FakeOllama(), ""
         makers = generators(OllamaGenerator)
@@ -86,7 +87,7 @@ async def server(
 async def test_stream_answer_yields_the_models_deltas_in_order(server: Server) -> None:
     server.fake.chunk_delay = 0.02
     sent_when_first_arrived: list[int] = []
-    deltas = []
+    deltas: list[str] = []
     async for delta in server.make().stream_answer(REQUEST):
         if not deltas:
             sent_when_first_arrived.append(server.fake.chunks_sent)
