@@ -232,8 +232,10 @@ def whole_reply(body: Any) -> Piece:
         raise ValueError("a completion without choices[0].message.content") from exc
     if not isinstance(content, str):
         raise ValueError("a completion whose content is not text")
-    tokens = body.get("usage", {}).get("completion_tokens")
-    return Piece(content, done=True, reason=choice.get("finish_reason"), tokens=tokens)
+    usage = body.get("usage")
+    tokens = usage.get("completion_tokens") if isinstance(usage, dict) else None
+    reason = choice.get("finish_reason") if isinstance(choice, dict) else None
+    return Piece(content, done=True, reason=reason, tokens=tokens)
 
 
 async def refusal(response: aiohttp.ClientResponse) -> ServerRefused:
