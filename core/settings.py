@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: a SQLite URL's file: ``sqlite[+driver]:///`` then the path (absolute with one more ``/``)
@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     # Studio, LocalAI, OpenRouter, OpenAI): the API's base, such as http://host:8000/v1.
     # Takes precedence over OLLAMA_HOST and LOCAL_LLM, and needs LLM_MODEL.
     llm_base_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
-    llm_model: str | None = None
+    llm_model: str | None = Field(default=None, validate_default=True)
     # sent as "Authorization: Bearer"; never logged
     llm_api_key: SecretStr | None = None
     # its clocks and retries, as the Ollama ones above; a 429 is retried too, after the
@@ -139,11 +139,14 @@ class Settings(BaseSettings):
             return value
         return str(_absolute(Path(value)))
 
-    @model_validator(mode="after")
-    def _model_for_the_server(self) -> Settings:
-        if self.llm_base_url and not self.llm_model:
+    # a field's validator, not the model's: a model's error would quote every input,
+    # LLM_API_KEY and other secrets included
+    @field_validator("llm_model", mode="after")
+    @classmethod
+    def _model_for_the_server(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("llm_base_url") and not value:
             raise ValueError("LLM_BASE_URL needs LLM_MODEL: the model the server should run")
-        return self
+        return value
 
     @property
     def llm_first_token_deadline(self) -> float:
