@@ -82,6 +82,7 @@ class OpenAICompatGenerator(RemoteChatModel):
         self._model = model
         self._temperature = temperature
         self._headers = {"Accept": "text/event-stream, application/json"}
+        self._key = api_key
         if api_key:
             self._headers["Authorization"] = f"Bearer {api_key}"
         self._session: aiohttp.ClientSession | None = None
@@ -166,7 +167,10 @@ class OpenAICompatGenerator(RemoteChatModel):
         return (ServerRefused, StreamFailed, aiohttp.ClientError, OSError, ValueError)
 
     def _failure(self, exc: BaseException) -> GeneratorUnavailable:
-        return GeneratorUnavailable(self.name, self._describe(exc))
+        reason = self._describe(exc)
+        if self._key:  # some servers quote the key they refused in full
+            reason = reason.replace(self._key, "[LLM_API_KEY]")
+        return GeneratorUnavailable(self.name, reason)
 
     def _describe(self, exc: BaseException) -> str:
         where = self._where

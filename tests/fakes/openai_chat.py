@@ -52,7 +52,8 @@ class FakeOpenAIChat(Stalling):
     ``retry_after`` is the ``Retry-After`` header of a 429. ``malformed_stream`` sends a
     line that is not JSON after the second chunk; ``error_mid_stream`` an error event
     there; ``no_done`` ends without ``data: [DONE]``; ``cut_after`` ends the stream after
-    that many chunks, unfinished; ``unstreamed`` answers a streamed request whole.
+    that many chunks, unfinished; ``unstreamed`` answers a streamed request whole;
+    ``echo_key`` quotes a refused key in full.
     """
 
     models: list[str] = field(default_factory=lambda: [DEFAULT_MODEL])
@@ -69,6 +70,8 @@ class FakeOpenAIChat(Stalling):
     no_done: bool = False
     cut_after: int | None = None
     unstreamed: bool = False
+    # quote a refused key in full, as some servers do, rather than masked as OpenAI does
+    echo_key: bool = False
     chat_requests: list[dict[str, Any]] = field(default_factory=list)
     # the Authorization header of every request, None when absent
     authorizations: list[str | None] = field(default_factory=list)
@@ -172,6 +175,8 @@ class FakeOpenAIChat(Stalling):
             )
         given = header.removeprefix("Bearer ")
         masked = f"{given[:3]}*****{given[-4:]}" if len(given) > 8 else "*****"
+        if self.echo_key:
+            masked = given
         return error(401, f"Incorrect API key provided: {masked}.")
 
     def _failure(self, status: int, model: str) -> web.Response:

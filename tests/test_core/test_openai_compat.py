@@ -132,6 +132,19 @@ async def test_a_wrong_key_is_a_configuration_error_never_retried_or_logged(
     assert "(the API key was refused" in (await generator.check() or "")
 
 
+async def test_a_refused_key_quoted_by_the_server_is_kept_out_of_the_reason(
+    make: Make, openai_fake: FakeOpenAIChat
+) -> None:
+    openai_fake.echo_key = True
+    wrong = "sk-wrong-key-quoted-in-full"
+
+    with pytest.raises(GeneratorUnavailable) as caught:
+        await make(api_key=wrong).answer(REQUEST)
+
+    assert "Incorrect API key provided: [LLM_API_KEY]" in caught.value.reason
+    assert wrong not in str(caught.value)
+
+
 async def test_a_missing_key_says_so(make: Make) -> None:
     with pytest.raises(GeneratorUnavailable, match="You didn't provide an API key"):
         await make(api_key=None).answer(REQUEST)
