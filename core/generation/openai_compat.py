@@ -229,6 +229,8 @@ def read_chunk(data: str, event: str = "message") -> Piece:
 
 def whole_reply(body: Any) -> Piece:
     """A ``chat.completion`` sent whole, by a server that does not stream, as one piece."""
+    if isinstance(body, dict) and "error" in body:
+        raise StreamFailed(error_message(body))
     try:
         choice = body["choices"][0]
         content = choice["message"]["content"] or ""
