@@ -74,8 +74,20 @@ def paragraphs(boxes: Sequence[OcrBox]) -> list[list[str]]:
         return []
     lines: list[tuple[_Line, float]] = []
     for region in _regions(list(boxes), min(b.left for b in boxes)):
-        lines += [(line, region.margin) for line in _lines(region.boxes)]
+        for line in _lines(region.boxes):
+            before = lines[-1][0] if lines else None
+            if before is not None and _continues(before, line):
+                lines[-1] = (_Line(before.boxes + line.boxes), lines[-1][1])
+            else:
+                lines.append((line, region.margin))
     return _paragraphs(lines)
+
+
+def _continues(before: _Line, line: _Line) -> bool:
+    """Whether ``line`` goes on ``before`` to its right: a wide space on one line (words
+    of a line spaced out, a label and its value) cuts it into regions like a gutter."""
+    right = max(b.right for b in before.boxes)
+    return line.left >= right and all(_same_line(list(before.boxes), b) for b in line.boxes)
 
 
 def _regions(boxes: list[OcrBox], margin: float, depth: int = 0) -> list[_Region]:

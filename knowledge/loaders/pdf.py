@@ -71,6 +71,8 @@ def _open(data: bytes, name: str) -> pdfium.PdfDocument:
             raise UnreadableDocument(name, "it is password-protected") from exc
         if exc.err_code == pdfium_c.FPDF_ERR_SECURITY:
             raise UnreadableDocument(name, "it uses an unsupported kind of encryption") from exc
+        if exc.err_code == pdfium_c.FPDF_ERR_SUCCESS:  # how PDFium refuses an empty page tree
+            raise UnreadableDocument(name, "the PDF has no pages") from exc
         raise UnreadableDocument(name, "the PDF is damaged and cannot be opened") from exc
 
 

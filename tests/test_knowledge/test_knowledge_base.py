@@ -173,10 +173,19 @@ async def test_bad_documents_are_refused_and_store_nothing(
     assert await rows(services, Document, tea_bot) == 1
 
 
-async def test_scanned_pdf_is_refused_clearly(services: Services, tea_bot: str) -> None:
-    path = DOCS / "pdf_scanned_no_text_layer_huckfinn_p22.pdf"
-    with pytest.raises(UnreadableDocument, match="no readable text, it looks scanned"):
-        await services.knowledge.ingest_path(tea_bot, path)
+async def test_max_ocr_pages_reaches_the_loader(
+    settings: Settings, tea_bot: str, tmp_path: Path
+) -> None:
+    """MAX_OCR_PAGES=0 turns OCR off: a scanned PDF is then refused, and says why."""
+    update = {"max_ocr_pages": 0, "data_dir": tmp_path / "other"}
+    built = build_services(settings.model_copy(update=update))
+    try:
+        assert built.knowledge.limits.max_ocr_pages == 0
+        path = DOCS / "pdf_scanned_no_text_layer_huckfinn_p22.pdf"
+        with pytest.raises(UnreadableDocument, match=r"reading scans \(OCR\) is turned off"):
+            await built.knowledge.ingest_path(tea_bot, path)
+    finally:
+        await close(built)
 
 
 async def test_creator_commands_through_the_engine(services: Services, tmp_path: Path) -> None:
