@@ -34,7 +34,7 @@ def load_image(
         blocks: list[Block] = []
         for index in range(pages):
             ocr_progress(progress, index, pages, index + 1)
-            blocks += read_page(_frame(image, index, name), index + 1 if pages > 1 else None)
+            blocks += read_page(_frame(image, index, name), name, index + 1 if pages > 1 else None)
         ocr_progress(progress, pages, pages, pages)
     if not blocks:
         raise UnreadableDocument(name, "it has no readable text: OCR found no words in the image")

@@ -22,7 +22,7 @@ from knowledge.errors import OcrUnavailable
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-log = logging.getLogger("chorus.knowledge.ocr")
+log = logging.getLogger("chorus.ocr")
 
 #: the model files inside the rapidocr package (PP-OCRv6 small: Chinese, Japanese,
 #: Latin scripts; the text-direction classifier is not needed for upright scans)
@@ -106,7 +106,7 @@ def _build() -> _Engine:
     params: dict[str, object] = {key: str(path) for key, path in paths.items()}
     params.update(
         {
-            "Global.log_level": "warning",
+            "Global.log_level": "error",  # its "nothing found" warnings are ours to tell
             "Global.use_cls": False,
             "Global.max_side_len": MAX_SIDE,
             "Global.text_score": MIN_SCORE,

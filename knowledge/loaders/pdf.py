@@ -10,6 +10,7 @@ rather than ingested as nothing.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections.abc import Iterator
@@ -31,6 +32,8 @@ from knowledge.loaders.textblocks import (
 
 if TYPE_CHECKING:
     from PIL.Image import Image
+
+log = logging.getLogger("chorus.loaders")
 
 # PDFium is not thread-safe, not even across documents, and loaders run in worker
 # threads: every call into it, in this process, goes through this one lock.
@@ -110,7 +113,12 @@ def _read(
             )
         for done, number in enumerate(scanned):
             ocr_progress(progress, done, len(scanned), number)
-            found = read_page(_render(document, number, name), number)
+            image = _render(document, number, name)
+            try:
+                found = read_page(image, name, number)
+            except UnreadableDocument as exc:  # one odd page (a strip) spoils not the rest
+                log.warning("skipping page %d of %s: %s", number, name, exc.reason)
+                found = []
             if found:
                 pages[number] = found  # what OCR reads replaces the stray letters
                 letters += sum(len(_NOT_LETTER.sub("", b.text)) for b in found)

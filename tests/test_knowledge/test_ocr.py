@@ -121,6 +121,14 @@ def test_an_image_with_only_a_header_is_unreadable() -> None:
         load_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100), "photo.md")
 
 
+@pytest.mark.parametrize("size", [(20_000, 20), (20, 20_000)])
+def test_a_strip_is_not_a_page(size: tuple[int, int]) -> None:
+    strip = io.BytesIO()
+    Image.new("L", size, "white").save(strip, format="PNG")
+    with pytest.raises(UnreadableDocument, match=r"the image is a strip of .* not a page"):
+        load_bytes(strip.getvalue(), "strip.png")
+
+
 def test_an_image_without_text_says_ocr_found_none() -> None:
     blank = io.BytesIO()
     Image.new("RGB", (640, 480), "white").save(blank, format="PNG")
