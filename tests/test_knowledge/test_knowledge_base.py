@@ -30,6 +30,7 @@ from knowledge.errors import (
     UnsupportedDocument,
 )
 from tests.chat import chat_with
+from tests.test_knowledge.loader_samples import text_image
 
 DOCS = Path(__file__).resolve().parents[3] / "shared" / "data" / "docs"
 
@@ -232,6 +233,31 @@ async def test_creator_commands_through_the_engine(services: Services, tmp_path:
         InboundMessage(Channel.TERMINAL, "demo", "someone", attachments=(attachment,))
     )
     assert "can't read files here" in replies[0].text
+
+
+async def test_a_creator_s_photo_of_a_page_is_learned_a_visitor_s_is_not(
+    services: Services, tmp_path: Path
+) -> None:
+    photo = tmp_path / "page.jpg"
+    photo.write_bytes(text_image([["Matcha is whisked, never steeped."]], image_format="JPEG"))
+    pushed: list[OutboundMessage] = []
+
+    async def terminal(address: Address, messages: Sequence[OutboundMessage]) -> None:
+        pushed.extend(messages)
+
+    services.outbox.register(Channel.TERMINAL.value, terminal)
+    image = Attachment(AttachmentKind.IMAGE, "image/jpeg", photo.stat().st_size, photo.as_uri())
+    replies = await services.engine.handle(
+        InboundMessage(Channel.TERMINAL, "demo", "local", attachments=(image,))
+    )
+    assert replies == []
+    await services.jobs.idle()
+    assert pushed[0].text == "Reading photo…"
+    assert "Learned “photo”: 1 passage" in pushed[-1].text
+    visitor = await services.engine.handle(
+        InboundMessage(Channel.TERMINAL, "demo", "someone", attachments=(image,))
+    )
+    assert "can't open image messages" in visitor[-1].text
 
 
 async def test_urls_on_private_addresses_are_not_fetched(
