@@ -105,12 +105,7 @@ def _read(
         if number == 1 or number % 10 == 0 or number == total:
             progress(Progress("reading", number, total, f"Reading page {number} of {total}…"))
     if scanned and limits.max_ocr_pages > 0:
-        if len(scanned) > limits.max_ocr_pages:
-            raise DocumentTooLarge(
-                name,
-                f"its number of scanned pages ({len(scanned)})",
-                f"{limits.max_ocr_pages} pages read with OCR",
-            )
+        scanned = _within_limit(scanned, limits, name, has_text=letters >= _enough(total))
         for done, number in enumerate(scanned):
             ocr_progress(progress, done, len(scanned), number)
             image = _render(document, number, name)
@@ -124,7 +119,7 @@ def _read(
                 letters += sum(len(_NOT_LETTER.sub("", b.text)) for b in found)
         ocr_progress(progress, len(scanned), len(scanned), scanned[-1])
     blocks = [block for number in sorted(pages) for block in pages[number]]
-    if letters < MIN_LETTERS_PER_PAGE * total or not blocks:
+    if letters < _enough(total) or not blocks:
         raise UnreadableDocument(name, _no_text(scanned, limits))
     if not first_groups and blocks[0].ocr:
         first_groups = [[b.text] for b in blocks[:3]]
@@ -134,6 +129,32 @@ def _read(
     return LoadedDocument(
         title=title, source=name, mime_type=PDF_MIME, blocks=tuple(blocks), pages=total
     )
+
+
+def _enough(pages: int) -> int:
+    """The letters a PDF of ``pages`` pages needs to count as having text."""
+    return MIN_LETTERS_PER_PAGE * pages
+
+
+def _within_limit(scanned: list[int], limits: Limits, name: str, *, has_text: bool) -> list[int]:
+    """The scanned pages to read with OCR. Over the limit, a scan is refused; a PDF
+    whose text layer is enough on its own (its pages of pictures are figures) keeps
+    its text and has only its first scanned pages read."""
+    if len(scanned) <= limits.max_ocr_pages:
+        return scanned
+    if not has_text:
+        raise DocumentTooLarge(
+            name,
+            f"its number of scanned pages ({len(scanned)})",
+            f"{limits.max_ocr_pages} pages read with OCR",
+        )
+    log.warning(
+        "%s: reading only %d of its %d pages without text with OCR (MAX_OCR_PAGES)",
+        name,
+        limits.max_ocr_pages,
+        len(scanned),
+    )
+    return scanned[: limits.max_ocr_pages]
 
 
 def _no_text(scanned: list[int], limits: Limits) -> str:

@@ -9,6 +9,7 @@ import re
 
 import pytest
 from PIL import Image
+from pypdf import PdfWriter
 
 from knowledge.chunking import StructuredChunker
 from knowledge.documents import Block, BlockKind, Limits, LoadedDocument, Progress
@@ -17,8 +18,15 @@ from knowledge.loaders import DocumentKind, load_bytes
 from knowledge.loaders.detect import detect
 from knowledge.loaders.ocr import OcrBox
 from knowledge.loaders.ocrlayout import paragraphs
-from tests.test_knowledge.loader_samples import pageless_pdf, png_header, shared, text_image
+from tests.test_knowledge.loader_samples import (
+    pageless_pdf,
+    png_header,
+    shared,
+    text_image,
+    text_pdf,
+)
 
+LOREM = "Chorus keeps the text layer of a report, and reads its scanned pages with OCR."
 TEA = [
     ["Steep green tea for two minutes", "at eighty degrees, never boiling."],
     ["Oolong likes hotter water and", "a longer steep of four minutes."],
@@ -154,6 +162,24 @@ def test_scanned_pages_over_the_ocr_limit_are_refused_before_any_is_read() -> No
     tiff = text_image(TEA[:1], size=(300, 100), image_format="TIFF", pages=3)
     with pytest.raises(DocumentTooLarge, match=r"page count \(3\) is over the limit of 2"):
         load_bytes(tiff, "long-scan.tiff", limits=Limits(max_ocr_pages=2))
+
+
+def test_a_text_pdf_with_many_figure_pages_keeps_its_text_within_the_ocr_limit() -> None:
+    """Pages of pictures in a PDF whose text layer suffices are figures: over the limit,
+    only the first are read, and the document is learned as before OCR existed."""
+    merged = PdfWriter()
+    for part in (text_pdf([[LOREM], [LOREM], [LOREM]]), _image_pdf(2)):
+        merged.append(io.BytesIO(part))
+    out = io.BytesIO()
+    merged.write(out)
+    steps: list[Progress] = []
+    document = load_bytes(
+        out.getvalue(), "report.pdf", limits=Limits(max_ocr_pages=1), progress=steps.append
+    )
+    assert document.pages == 5
+    assert [b.page for b in document.blocks] == [1, 2, 3]
+    assert not any(b.ocr for b in document.blocks)
+    assert [(s.done, s.total) for s in steps if s.stage == "ocr"] == [(0, 1), (1, 1)]
 
 
 def test_with_ocr_turned_off_scans_and_images_are_refused() -> None:
