@@ -146,7 +146,9 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         else ChromaStore(path=settings.data_dir / "chroma")
     )
     catalogue = ChunkCatalogue(db)
-    limits = Limits(max_bytes=settings.max_document_mb * 1024 * 1024)
+    limits = Limits(
+        max_bytes=settings.max_document_mb * 1024 * 1024, max_ocr_pages=settings.max_ocr_pages
+    )
     knowledge = KnowledgeBase(
         db,
         vectors,

@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     # embedding model's calibrated default applies
     knowledge_min_similarity: float | None = Field(default=None, gt=0, lt=1)
     max_document_mb: int = Field(default=20, ge=1, le=500)
+    # scanned PDF pages (and image pages) read with OCR per document; more is refused,
+    # 0 turns OCR off (scans are then refused as having no text)
+    max_ocr_pages: int = Field(default=30, ge=0, le=2000)
     # let creators ingest URLs on private networks (an intranet wiki); off by default, so a
     # URL cannot make the server fetch from itself or its neighbours
     allow_private_urls: bool = False

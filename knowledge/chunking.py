@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 from knowledge.documents import Block, BlockKind, LoadedDocument
 
+#: the last part of the section of a chunk read by OCR, so its citations say so
+OCR_SECTION = "OCR"
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|(?<=[。！？])")
 BLOCK_SEPARATOR = "\n\n"
 
@@ -34,10 +36,13 @@ class KnowledgeChunk:
     heading_path: tuple[str, ...]
     start: int  # character offsets in the document's text (blocks joined by blank lines)
     end: int
+    ocr: bool = False  # some of its text was read by OCR from an image of a page
 
     @property
     def section(self) -> str:
-        return " › ".join(self.heading_path)
+        """Its heading path, and ``OCR`` after it when OCR read its text: what a
+        citation shows next to the page ("p. 1, OCR")."""
+        return " › ".join((*self.heading_path, OCR_SECTION) if self.ocr else self.heading_path)
 
     def indexed_text(self) -> str:
         return indexed_text(self.section, self.text)
@@ -53,6 +58,7 @@ class _Piece:
     text: str
     page: int | None
     start: int
+    ocr: bool = False
 
 
 class StructuredChunker:
@@ -70,7 +76,7 @@ class StructuredChunker:
         """The chunks of ``document``, in reading order."""
         chunks: list[KnowledgeChunk] = []
         for path, pieces in self._sections(document.blocks):
-            for text, page, start, end in self._pack(pieces):
+            for text, page, start, end, ocr in self._pack(pieces):
                 position = len(chunks)
                 digest = hashlib.sha256(f"{document_id}\0{position}\0{text}".encode())
                 chunks.append(
@@ -84,6 +90,7 @@ class StructuredChunker:
                         heading_path=path,
                         start=start,
                         end=end,
+                        ocr=ocr,
                     )
                 )
         return chunks
@@ -113,7 +120,7 @@ class StructuredChunker:
     def _fit(self, block: Block, text: str, offset: int) -> list[_Piece]:
         """The block as pieces no longer than the target."""
         if len(text) <= self.target:
-            return [_Piece(text, block.page, offset)]
+            return [_Piece(text, block.page, offset, block.ocr)]
         if block.kind is BlockKind.TABLE:
             units, header = text.split("\n"), text.split("\n", 1)[0]
         else:
@@ -124,16 +131,16 @@ class StructuredChunker:
         for unit in _hard_wrap(units, self.target):
             candidate = [*current, unit]
             if current and len(" ".join(candidate)) > self.target:
-                pieces.append(_Piece(_join(current, block), block.page, position))
+                pieces.append(_Piece(_join(current, block), block.page, position, block.ocr))
                 position += sum(len(u) + 1 for u in current)
                 current = [header, unit] if header and unit != header else [unit]
             else:
                 current = candidate
         if current:
-            pieces.append(_Piece(_join(current, block), block.page, position))
+            pieces.append(_Piece(_join(current, block), block.page, position, block.ocr))
         return pieces
 
-    def _pack(self, pieces: list[_Piece]) -> Iterator[tuple[str, int | None, int, int]]:
+    def _pack(self, pieces: list[_Piece]) -> Iterator[tuple[str, int | None, int, int, bool]]:
         """Group a section's pieces into chunks, each starting with a little overlap."""
         current: list[_Piece] = []
         carry = ""
@@ -148,11 +155,11 @@ class StructuredChunker:
             yield _emit(carry, current)
 
 
-def _emit(carry: str, pieces: list[_Piece]) -> tuple[str, int | None, int, int]:
+def _emit(carry: str, pieces: list[_Piece]) -> tuple[str, int | None, int, int, bool]:
     body = BLOCK_SEPARATOR.join(p.text for p in pieces)
     text = f"{carry} {body}" if carry else body
     end = pieces[-1].start + len(pieces[-1].text)
-    return text, pieces[0].page, pieces[0].start, end
+    return text, pieces[0].page, pieces[0].start, end, any(p.ocr for p in pieces)
 
 
 def _tail(text: str, limit: int) -> str:
