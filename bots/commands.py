@@ -93,7 +93,7 @@ class CreatorCommands:
         if not documents:
             return _text(
                 f"{bot.name} has no documents yet. Send me a PDF, DOCX, HTML, "
-                "Markdown or text file to add one."
+                "Markdown or text file, or a photo of a page, to add one."
             )
         lines = [f"{bot.name} knows {counted(len(documents), 'document')}:"]
         lines += [

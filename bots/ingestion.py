@@ -48,6 +48,8 @@ MAX_ATTEMPTS = 3
 #: their progress and outcome are read from the job
 API_CHANNEL = "api"
 AttachmentReader = Callable[[Attachment], Awaitable[bytes]]
+#: what a creator may send to be learned: files, and photos of pages (read with OCR)
+LEARNABLE = frozenset({AttachmentKind.DOCUMENT, AttachmentKind.IMAGE})
 
 
 class Learner:
@@ -58,12 +60,13 @@ class Learner:
         self._read = read
 
     def refusal(self, attachment: Attachment) -> str | None:
-        """Why the attachment cannot be learned, told at once; None when it may be."""
-        name = attachment.filename or "document"
-        if attachment.kind is not AttachmentKind.DOCUMENT:
+        """Why the attachment cannot be learned, told at once; None when it may be
+        (a document, or a photo: a picture of a page is read with OCR)."""
+        name = _name(attachment)
+        if attachment.kind not in LEARNABLE:
             return (
-                "I can learn from documents (PDF, DOCX, HTML, Markdown, text); "
-                f"a {attachment.kind.value} isn't one."
+                "I can learn from documents (PDF, DOCX, HTML, Markdown, text) and photos "
+                f"or scans of pages; a {attachment.kind.value} isn't one."
             )
         if attachment.size > self._knowledge.limits.max_bytes:
             limit = self._knowledge.limits.max_bytes // (1024 * 1024)
@@ -72,7 +75,7 @@ class Learner:
 
     async def learn(self, bot: BotProfile, attachment: Attachment, notify: Notify | None) -> Lesson:
         """Ingest the document with progress messages; how it ended."""
-        name = attachment.filename or "document"
+        name = _name(attachment)
         async with relay_progress(notify) as report:
             report(f"Reading {name}…")
             try:
@@ -210,7 +213,7 @@ class DocumentJobs:
             channel=chat.channel if chat else API_CHANNEL,
             sender_id=chat.sender_id if chat else "",
             reference=attachment.reference,
-            filename=(attachment.filename or "document")[:255],
+            filename=_name(attachment)[:255],
             mime_type=attachment.mime_type[:200],
             size=attachment.size,
             status="queued",
@@ -311,6 +314,13 @@ class DocumentJobs:
                 .where(DocumentJob.id == job_id)
                 .values(updated_at=utcnow(), **values)
             )
+
+
+def _name(attachment: Attachment) -> str:
+    """What to call the attachment: its file name; a photo sent as such has none."""
+    if attachment.filename:
+        return attachment.filename
+    return "photo" if attachment.kind is AttachmentKind.IMAGE else "document"
 
 
 def _report(report: Callable[[str], None], progress: Progress) -> None:

@@ -69,7 +69,8 @@ and your website.
 
 /newbot NAME creates an agent. Then, for the agent you're working on:
 /persona TEXT sets how it speaks, /greeting TEXT its first message.
-Send me a document (PDF, DOCX, HTML, Markdown or text) and it learns from it.
+Send me a document (PDF, DOCX, HTML, Markdown or text) or a photo or scan of a page \
+and it learns from it.
 /docs lists its documents, /deldoc ID deletes one, /ask QUESTION shows what it would \
 answer from.
 /token TOKEN puts it on your own Telegram bot (get a token from @BotFather).

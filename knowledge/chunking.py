@@ -15,6 +15,7 @@ document id, position and text, so chunking the same document again gives the sa
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from collections.abc import Iterator
@@ -23,6 +24,8 @@ from dataclasses import dataclass
 from knowledge.documents import Block, BlockKind, LoadedDocument
 from knowledge.sentences import split_sentences
 
+#: the last part of the section of a chunk read by OCR, so its citations say so
+OCR_SECTION = "OCR"
 BLOCK_SEPARATOR = "\n\n"
 FENCE = "```"
 LIST_MARK = "- "
@@ -42,10 +45,13 @@ class KnowledgeChunk:
     heading_path: tuple[str, ...]
     start: int  # character offsets in the document's text (blocks joined by blank lines)
     end: int
+    ocr: bool = False  # some of its text was read by OCR from an image of a page
 
     @property
     def section(self) -> str:
-        return " › ".join(self.heading_path)
+        """Its heading path, and ``OCR`` after it when OCR read its text: what a
+        citation shows next to the page ("p. 1, OCR")."""
+        return " › ".join((*self.heading_path, OCR_SECTION) if self.ocr else self.heading_path)
 
     def indexed_text(self) -> str:
         return indexed_text(self.section, self.text)
@@ -62,6 +68,7 @@ class _Piece:
     page: int | None
     start: int
     kind: BlockKind = BlockKind.PARAGRAPH
+    ocr: bool = False
 
     @property
     def glued(self) -> bool:
@@ -84,7 +91,7 @@ class StructuredChunker:
         """The chunks of ``document``, in reading order."""
         chunks: list[KnowledgeChunk] = []
         for path, pieces in self._sections(document.blocks):
-            for text, page, start, end in self._pack(pieces):
+            for text, page, start, end, ocr in self._pack(pieces):
                 position = len(chunks)
                 digest = hashlib.sha256(f"{document_id}\0{position}\0{text}".encode())
                 chunks.append(
@@ -98,6 +105,7 @@ class StructuredChunker:
                         heading_path=path,
                         start=start,
                         end=end,
+                        ocr=ocr,
                     )
                 )
         return chunks
@@ -118,7 +126,7 @@ class StructuredChunker:
                 # ("it reinstates:" / "automatically as of…") are its items
                 listing = text[0].islower()
                 if listing:
-                    block = Block(BlockKind.LIST_ITEM, text, block.page, block.level)
+                    block = dataclasses.replace(block, kind=BlockKind.LIST_ITEM)
             if block.kind is BlockKind.HEADING:
                 if pieces:
                     yield tuple(h for _, h in headings), pieces
@@ -139,7 +147,7 @@ class StructuredChunker:
         if kind is BlockKind.LIST_ITEM and not _MARKED.match(text):
             text = LIST_MARK + text
         if len(text) <= self.target:
-            return [_Piece(text, block.page, offset, kind)]
+            return [_Piece(text, block.page, offset, kind, block.ocr)]
         if kind is BlockKind.TABLE:
             units, header = text.split("\n"), text.split("\n", 1)[0]
         else:
@@ -150,13 +158,13 @@ class StructuredChunker:
         for unit in _hard_wrap(units, self.target):
             candidate = [*current, unit]
             if current and len(" ".join(candidate)) > self.target:
-                pieces.append(_Piece(_join(current, block), block.page, position, kind))
+                pieces.append(_Piece(_join(current, block), block.page, position, kind, block.ocr))
                 position += sum(len(u) + 1 for u in current)
                 current = [header, unit] if header and unit != header else [unit]
             else:
                 current = candidate
         if current:
-            pieces.append(_Piece(_join(current, block), block.page, position, kind))
+            pieces.append(_Piece(_join(current, block), block.page, position, kind, block.ocr))
         return pieces
 
     def _fit_code(self, block: Block, text: str, offset: int) -> list[_Piece]:
@@ -166,14 +174,14 @@ class StructuredChunker:
         lines: list[str] = []
         for line in _hard_wrap(text.split("\n"), room):
             if lines and sum(len(x) + 1 for x in lines) + len(line) > room:
-                pieces.append(_fenced(lines, block.page, offset))
+                pieces.append(_fenced(lines, block, offset))
                 lines = []
             lines.append(line)
         if lines:
-            pieces.append(_fenced(lines, block.page, offset))
+            pieces.append(_fenced(lines, block, offset))
         return pieces
 
-    def _pack(self, pieces: list[_Piece]) -> Iterator[tuple[str, int | None, int, int]]:
+    def _pack(self, pieces: list[_Piece]) -> Iterator[tuple[str, int | None, int, int, bool]]:
         """Group a section's pieces into chunks, each starting with a little overlap.
 
         A lead-in and the block it introduces, and the items of one list, may stretch a
@@ -202,18 +210,19 @@ def _introduces(pieces: list[_Piece]) -> bool:
     return bool(pieces) and pieces[-1].glued
 
 
-def _emit(carry: str, pieces: list[_Piece]) -> tuple[str, int | None, int, int]:
+def _emit(carry: str, pieces: list[_Piece]) -> tuple[str, int | None, int, int, bool]:
     body = BLOCK_SEPARATOR.join(p.text for p in pieces)
     if carry and pieces[0].kind is BlockKind.PARAGRAPH and not pieces[0].glued:
         text = f"{carry} {body}"
     else:
         text = f"{carry}{BLOCK_SEPARATOR}{body}" if carry else body
     end = pieces[-1].start + len(pieces[-1].text)
-    return text, pieces[0].page, pieces[0].start, end
+    return text, pieces[0].page, pieces[0].start, end, any(p.ocr for p in pieces)
 
 
-def _fenced(lines: list[str], page: int | None, offset: int) -> _Piece:
-    return _Piece("\n".join([FENCE, *lines, FENCE]), page, offset, BlockKind.CODE)
+def _fenced(lines: list[str], block: Block, offset: int) -> _Piece:
+    text = "\n".join([FENCE, *lines, FENCE])
+    return _Piece(text, block.page, offset, BlockKind.CODE, block.ocr)
 
 
 def _tail(piece: _Piece, limit: int) -> str:

@@ -30,6 +30,7 @@ class Block:
     text: str
     page: int | None = None  # 1-based, for paged formats
     level: int = 0  # heading level: 1 is the top
+    ocr: bool = False  # read by OCR from an image of the page, not from a text layer
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,12 +54,16 @@ class Limits:
     max_zip_ratio: float = 200.0  # uncompressed / compressed, per member
     fetch_timeout: float = 20.0  # seconds, for URLs
     max_redirects: int = 5
+    max_ocr_pages: int = 30  # scanned pages (or image frames) read with OCR; 0 turns OCR off
+    max_image_pixels: int = 60_000_000  # an image's width × height: against decompression bombs
 
 
 #: the stages of ingesting one document, in order, with the share of the whole each
-#: takes on the document's progress bar (embedding is most of the work)
+#: takes on the document's progress bar (embedding is most of the work, unless pages
+#: are scanned: then OCR is; a document without scanned pages skips that stage)
 STAGES: tuple[tuple[str, float], ...] = (
-    ("reading", 25.0),
+    ("reading", 10.0),
+    ("ocr", 15.0),
     ("chunking", 5.0),
     ("embedding", 60.0),
     ("indexing", 10.0),
@@ -73,7 +78,7 @@ class Progress:
     """A step of a long ingestion, for a progress bar or a chat message; ``done`` of
     ``total`` counts within the stage (pages read, passages embedded)."""
 
-    stage: str  # "reading" | "chunking" | "embedding" | "indexing" | "done"
+    stage: str  # "reading" | "ocr" | "chunking" | "embedding" | "indexing" | "done"
     done: int
     total: int | None
     message: str  # e.g. "Reading page 12 of 40…"

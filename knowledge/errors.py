@@ -14,8 +14,8 @@ class UnsupportedDocument(KnowledgeError):
 
     def __init__(self, name: str, detected: str) -> None:
         super().__init__(
-            f"{name}: {detected} files are not supported (PDF, DOCX, HTML, Markdown and "
-            "plain text are)"
+            f"{name}: {detected} files are not supported (PDF, DOCX, HTML, Markdown, "
+            "plain text and images of text are)"
         )
         self.name = name
         self.detected = detected
@@ -37,6 +37,14 @@ class UnreadableDocument(KnowledgeError):
     def __init__(self, name: str, reason: str) -> None:
         super().__init__(f"{name}: {reason}")
         self.name = name
+        self.reason = reason
+
+
+class OcrUnavailable(KnowledgeError):
+    """The OCR engine cannot run here (its package or model files are missing)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"scanned pages cannot be read: {reason}")
         self.reason = reason
 
 

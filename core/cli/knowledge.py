@@ -12,7 +12,13 @@ from core.generation.seams import AnswerRequest
 from core.messages import OutboundMessage
 from core.text import counted
 from knowledge.documents import Progress, ProgressCallback
-from knowledge.errors import AddressRefused, EmbeddingFailed, FetchFailed, KnowledgeError
+from knowledge.errors import (
+    AddressRefused,
+    EmbeddingFailed,
+    FetchFailed,
+    KnowledgeError,
+    OcrUnavailable,
+)
 
 if TYPE_CHECKING:
     from tqdm import tqdm
@@ -62,11 +68,11 @@ async def ingest(services: Services, bot_id: str, sources: list[str]) -> int:
 
 def _failure(exc: KnowledgeError) -> bool:
     """Whether ingesting failed on our side or the network's (exit 1) rather than for
-    the input as given (exit 2): a fetch that may work later, an embedding model that
-    is missing or not answering."""
+    the input as given (exit 2): a fetch that may work later, an embedding or OCR model
+    that is missing or not answering."""
     if isinstance(exc, AddressRefused):
         return False
-    return isinstance(exc, FetchFailed | EmbeddingFailed)
+    return isinstance(exc, FetchFailed | EmbeddingFailed | OcrUnavailable)
 
 
 def _bar_reporter(bar: tqdm[Any], name: str) -> ProgressCallback:

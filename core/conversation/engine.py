@@ -381,7 +381,9 @@ class ConversationEngine:
             outcome.note = self._line.relay(context, text, message)
         elif resting:
             outcome.result.say(f"{bot.name} is taking a break right now. Please come back later.")
-        elif (tools := self._creator_tools) and (document := first_document(message)):
+        elif (tools := self._creator_tools) and (
+            document := first_document(message, images=creator)
+        ):
             if creator:
                 chat = Address(bot.id, message.channel.value, message.sender_id)
                 outcome.result.replies += await tools.ingest(bot, document, chat)

@@ -51,9 +51,13 @@ def user_language(party: Party | None, message: InboundMessage) -> str | None:
     return (party.language if party else None) or message.language
 
 
-def first_document(message: InboundMessage) -> Attachment | None:
-    """The first document attached to the message, if any."""
-    return next((a for a in message.attachments if a.kind is AttachmentKind.DOCUMENT), None)
+def first_document(message: InboundMessage, *, images: bool = False) -> Attachment | None:
+    """The first document attached to the message, if any; with ``images``, a photo
+    counts as one (a creator's picture of a page, to be read with OCR)."""
+    kinds = (
+        (AttachmentKind.DOCUMENT, AttachmentKind.IMAGE) if images else (AttachmentKind.DOCUMENT,)
+    )
+    return next((a for a in message.attachments if a.kind in kinds), None)
 
 
 def problem_with(message: InboundMessage, text: str) -> str | None:

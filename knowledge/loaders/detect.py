@@ -2,8 +2,9 @@
 
 File names lie (a PDF saved as ``.txt``, an old ``.doc`` renamed ``.docx``, an HTML
 error page saved as ``.pdf``), so magic numbers decide whenever there are any: PDF,
-DOCX (a ZIP holding ``word/document.xml``), and known binary formats that Chorus does
-not read. Only text is then told apart by name or MIME type: HTML, Markdown or plain.
+DOCX (a ZIP holding ``word/document.xml``), images of text (PNG, JPEG, WebP, TIFF,
+BMP: read with OCR), and known binary formats that Chorus does not read. Only text is
+then told apart by name or MIME type: HTML, Markdown or plain.
 """
 
 from __future__ import annotations
@@ -27,6 +28,16 @@ class DocumentKind(enum.StrEnum):
     HTML = "text/html"
     MARKDOWN = "text/markdown"
     TEXT = "text/plain"
+    PNG = "image/png"
+    JPEG = "image/jpeg"
+    WEBP = "image/webp"
+    TIFF = "image/tiff"
+    BMP = "image/bmp"
+
+    @property
+    def is_image(self) -> bool:
+        """Whether this is a picture, whose text only OCR can read."""
+        return self.value.startswith("image/")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,13 +49,17 @@ class Detected:
     charset: str | None = None
 
 
+_IMAGES: tuple[tuple[bytes, DocumentKind], ...] = (
+    (b"\x89PNG\r\n\x1a\n", DocumentKind.PNG),
+    (b"\xff\xd8\xff", DocumentKind.JPEG),
+    (b"II*\x00", DocumentKind.TIFF),
+    (b"MM\x00*", DocumentKind.TIFF),
+)
+#: the sizes of a BMP's info header: "BM" alone would also start many a text
+_BMP_HEADERS = (12, 40, 52, 56, 64, 108, 124)
 _MAGIC: tuple[tuple[bytes, str], ...] = (
-    (b"\x89PNG\r\n\x1a\n", "PNG image"),
-    (b"\xff\xd8\xff", "JPEG image"),
     (b"GIF87a", "GIF image"),
     (b"GIF89a", "GIF image"),
-    (b"II*\x00", "TIFF image"),
-    (b"MM\x00*", "TIFF image"),
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "legacy Microsoft Office (.doc, .xls, .ppt)"),
     (b"{\\rtf", "RTF"),
     (b"\x1f\x8b", "gzip archive"),
@@ -95,6 +110,9 @@ def detect(data: bytes, name: str, mime_type: str | None = None) -> Detected:
         return Detected(DocumentKind.PDF)
     if data.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         return Detected(_zip_kind(data, name))
+    image = _image_kind(data)
+    if image is not None:
+        return Detected(image)
     for magic, what in _MAGIC:
         if data.startswith(magic):
             raise UnsupportedDocument(name, what)
@@ -122,6 +140,17 @@ def _is_pdf(data: bytes) -> bool:
     if data.lstrip()[:5] == b"%PDF-":
         return True
     return b"%PDF-" in data[:1024] and b"%%EOF" in data[-2048:]
+
+
+def _image_kind(data: bytes) -> DocumentKind | None:
+    for magic, kind in _IMAGES:
+        if data.startswith(magic):
+            return kind
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return DocumentKind.WEBP
+    if data[:2] == b"BM" and int.from_bytes(data[14:18], "little") in _BMP_HEADERS:
+        return DocumentKind.BMP
+    return None
 
 
 def _claimed_kind(name: str, mime_type: str | None) -> DocumentKind | None:

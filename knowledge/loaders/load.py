@@ -2,7 +2,8 @@
 
 Each format's loader is imported when a document of that format first comes (in the
 worker thread that reads it): their parsers (python-docx, pypdfium2, BeautifulSoup,
-markdown-it) take a good part of a second to import together.
+markdown-it, and the OCR engine for scans and images) take a good part of a second to
+import together.
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ def load_bytes(
         from knowledge.loaders.pdf import load_pdf
 
         return load_pdf(data, name, limits, progress)
+    if detected.kind.is_image:
+        from knowledge.loaders.image import load_image
+
+        return load_image(data, name, detected.kind.value, limits, progress)
     progress(Progress("reading", 0, 1, f"Reading {name}…"))
     if detected.kind is DocumentKind.DOCX:
         from knowledge.loaders.docx import load_docx

@@ -10,6 +10,7 @@ characters is not text at all: the caller treats it as binary.
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import re
 import unicodedata
 
@@ -95,7 +96,9 @@ def _numbered_heading(block: Block) -> Block:
     """A paragraph that names a numbered part ("Section 6 – Term and Termination.") is
     the heading of what follows: plain text has no other way to say so."""
     if block.kind is BlockKind.PARAGRAPH and _NUMBERED_HEADING.match(block.text):
-        return Block(BlockKind.HEADING, block.text.rstrip(". "), block.page, level=2)
+        return dataclasses.replace(
+            block, kind=BlockKind.HEADING, text=block.text.rstrip(". "), level=2
+        )
     return block
 
 

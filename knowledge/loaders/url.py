@@ -24,8 +24,10 @@ from knowledge.loaders.load import load_bytes, on_loop
 from knowledge.loaders.sizes import size_text
 from knowledge.netguard import PrivateAddress
 
+# images are read (with OCR) when a creator sends them, not fetched from the web
 ACCEPTED_TYPES = frozenset(
-    {kind.value for kind in DocumentKind} | {"application/xhtml+xml", "text/x-markdown"}
+    {kind.value for kind in DocumentKind if not kind.is_image}
+    | {"application/xhtml+xml", "text/x-markdown"}
 )
 _ACCEPT = ", ".join(sorted(ACCEPTED_TYPES)) + ";q=0.9, */*;q=0.1"
 _CHUNK = 64 * 1024

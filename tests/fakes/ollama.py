@@ -20,13 +20,15 @@ from typing import Any
 import numpy as np
 from aiohttp import web
 
+from tests.fakes.stalling import Stalling
+
 MODIFIED_AT = "2026-11-20T10:00:00.000000000Z"
 CREATED_AT = "2026-11-23T09:30:00.000000000Z"
 DEFAULT_REPLY = "Breathe in slowly through the nose [1]. Then let the breath go [2]."
 
 
 @dataclass(slots=True)
-class FakeOllama:
+class FakeOllama(Stalling):
     """The server's state: pulled models (name -> vector length) and how to misbehave.
 
     ``fail_status`` answers every embed request with that status; ``malformed`` sends a
@@ -59,7 +61,6 @@ class FakeOllama:
     chunks_sent: int = 0
     # set when the first chat request arrives
     chatted: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
-    _released: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
 
     def app(self) -> web.Application:
         """An aiohttp application serving this fake."""
@@ -175,20 +176,6 @@ class FakeOllama:
                 ]
             }
         )
-
-    async def _pause(self, seconds: float) -> bool:
-        """Wait ``seconds``; False if the server began shutting down meanwhile."""
-        if seconds <= 0:
-            return True
-        try:
-            await asyncio.wait_for(self._released.wait(), timeout=seconds)
-        except TimeoutError:
-            return True
-        return False
-
-    async def _release(self, app: web.Application) -> None:
-        """Let hanging handlers finish, so the server shuts down at once."""
-        self._released.set()
 
     def _is_chat_model(self, model: str) -> bool:
         return model in self.chat_models or f"{model}:latest" in self.chat_models

@@ -27,6 +27,7 @@ from tests.fakes.telegram_updates import (
     command_update,
     document_update,
     group_update,
+    photo_update,
     text_update,
 )
 from tests.test_channels.telegram_app import (
@@ -36,7 +37,7 @@ from tests.test_channels.telegram_app import (
     settings_for,
     start,
 )
-from tests.test_knowledge.loader_samples import text_pdf
+from tests.test_knowledge.loader_samples import text_image, text_pdf
 
 MANAGER_TOKEN = "6000000001:AAH-manager-token-of-the-platform-00000"
 CREATOR_TOKEN = "7100000001:AAE-token-of-the-creators-own-bot-000000"
@@ -487,3 +488,23 @@ async def test_telegram_users_have_the_same_text_limit_as_every_channel(
     assert refused == too_long(4047)
     read = await platform.to_bot("green-tea-coach", CREATOR_TOKEN, "tea " * 1000)
     assert "too long" not in read
+
+
+async def test_a_photo_of_a_page_is_read_with_ocr_and_answers_cite_it(platform: Platform) -> None:
+    await platform.say("/newbot Green Tea Coach")
+    page = text_image(
+        [
+            ["Steep green tea for two minutes", "at eighty degrees, never boiling."],
+            ["Oolong likes hotter water and", "a longer steep of four minutes."],
+        ],
+        image_format="JPEG",
+    )
+    stored = platform.fake.add_file(None, page, mime_type="image/jpeg")
+    photo = photo_update(None, user_id=CREATOR, file_id=stored.file_id, file_size=len(page))
+    await asyncio.sleep(1.1)  # the chat's pace lets the progress out
+    replies = await platform.tell(photo)
+    assert replies[0].startswith("Reading photo")
+    assert "Learned “photo”" in replies[-1], replies
+    asked = await platform.say("/ask How long should oolong steep?")
+    assert "four minutes" in asked, asked
+    assert "[1] photo, OCR" in asked, asked

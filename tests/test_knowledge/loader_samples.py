@@ -7,13 +7,16 @@ table) so a test controls exactly where each line and paragraph sits on the page
 from __future__ import annotations
 
 import io
+import struct
 import textwrap
 import zipfile
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
 import docx
 from docx.enum.section import WD_SECTION
+from PIL import Image, ImageDraw, ImageFont
 from pypdf import PdfWriter
 
 DOCS = Path(__file__).resolve().parents[3] / "shared" / "data" / "docs"
@@ -187,3 +190,55 @@ def zip_with_extra_member(data: bytes, member: str, size: int, filler: bytes = b
             for _ in range(size // len(chunk)):
                 handle.write(chunk)
     return out.getvalue()
+
+
+def text_image(
+    paragraphs: Sequence[Sequence[str]],
+    *,
+    size: tuple[int, int] = (1400, 600),
+    image_format: str = "PNG",
+    pages: int = 1,
+) -> bytes:
+    """An image of text, as a scan or a photo of a page would be: each paragraph's lines
+    in a large font, a blank line between paragraphs. ``pages`` > 1 (TIFF) repeats the
+    page with its number in front of the first line."""
+    font = ImageFont.load_default(size=40)
+    frames = []
+    for page in range(1, pages + 1):
+        image = Image.new("RGB", size, "white")
+        draw = ImageDraw.Draw(image)
+        y = 40
+        for n, lines in enumerate(paragraphs):
+            for m, line in enumerate(lines):
+                text = f"Page {page}. {line}" if pages > 1 and n == m == 0 else line
+                draw.text((50, y), text, fill="black", font=font)
+                y += 56
+            y += 60
+        frames.append(image)
+    out = io.BytesIO()
+    frames[0].save(out, format=image_format, save_all=pages > 1, append_images=frames[1:])
+    return out.getvalue()
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG that declares ``width`` x ``height`` pixels but holds almost no data (a
+    decompression bomb's header: Pillow reads the size before any pixel)."""
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IEND", b"")
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def pageless_pdf() -> bytes:
+    """A well-formed PDF whose page tree holds no page."""
+    return _assemble(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [] /Count 0 >>",
+            b"<< >>",
+            b"<< >>",
+            b"<< /Title (Nothing) >>",
+        ]
+    )

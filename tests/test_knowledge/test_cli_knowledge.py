@@ -64,7 +64,7 @@ def test_ingest_docs_ask_and_delete(tmp_path: Path) -> None:
 
 
 def test_ingest_reports_bad_files_and_goes_on(tmp_path: Path) -> None:
-    env = {"DATA_DIR": str(tmp_path / "data")}
+    env = {"DATA_DIR": str(tmp_path / "data"), "MAX_OCR_PAGES": "0"}
     good = tmp_path / "good.txt"
     good.write_text("Plain notes about breathing slowly before sleep.")
     result = chorus(
@@ -77,7 +77,7 @@ def test_ingest_reports_bad_files_and_goes_on(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     errors = result.stderr.decode()
-    assert "no readable text, it looks scanned" in errors
+    assert "no readable text, it looks scanned, and reading scans (OCR) is turned off" in errors
     assert "missing.pdf: cannot be opened" in errors
     assert "added " in result.stdout.decode()
 
@@ -147,6 +147,9 @@ def test_a_refused_address_is_bad_input_and_a_server_failure_is_a_failure(
     assert "Opening hours" in mixed.stdout.decode()
 
 
+Step = tuple[str | None, int]
+
+
 def bars(output: str) -> dict[str, list[tuple[str | None, int]]]:
     """What the progress bars on a terminal showed, per document: (stage, percent) in the
     order drawn."""
@@ -158,29 +161,16 @@ def bars(output: str) -> dict[str, list[tuple[str | None, int]]]:
     return shown
 
 
-def test_ingest_shows_one_bar_per_document_from_0_to_100_with_its_stage(tmp_path: Path) -> None:
-    notes = tmp_path / "breathing.md"
-    sections = [
-        f"## Exercise {n}\n\n" + f"Breathe in for {n} counts, hold, and breathe out slowly. " * 6
-        for n in range(1, 40)
-    ]
-    notes.write_text("# Breathing\n\n" + "\n\n".join(sections))
-    leader, follower = pty.openpty()  # stderr is a terminal, so the bars are drawn
+def ingest_on_a_terminal(data_dir: Path, *paths: Path) -> tuple[str, dict[str, list[Step]]]:
+    """``chorus ingest demo PATHS`` with stderr on a terminal (so the bars are drawn):
+    what it printed, and the bars it drew."""
+    leader, follower = pty.openpty()
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "core",
-            "ingest",
-            "demo",
-            str(notes),
-            str(DOCS / DOCX),
-            str(DOCS / PDF),
-        ],
+        [sys.executable, "-m", "core", "ingest", "demo", *map(str, paths)],
         stdout=subprocess.PIPE,
         stderr=follower,
-        env={**os.environ, "DATA_DIR": str(tmp_path / "data")},
+        env={**os.environ, "DATA_DIR": str(data_dir)},
     )
     os.close(follower)
     drawn = bytearray()
@@ -194,13 +184,42 @@ def test_ingest_shows_one_bar_per_document_from_0_to_100_with_its_stage(tmp_path
         drawn += chunk
     os.close(leader)
     printed, _ = process.communicate(timeout=180)
-    assert process.returncode == 0
-    assert printed.decode().count("added ") == 3
-    shown = bars(drawn.decode(errors="replace"))
-    assert set(shown) == {"breathing.md", DOCX, PDF}, drawn[-2000:]
+    assert process.returncode == 0, drawn[-2000:]
+    return printed.decode(), bars(drawn.decode(errors="replace"))
+
+
+def test_ingest_shows_one_bar_per_document_from_0_to_100_with_its_stage(tmp_path: Path) -> None:
+    notes = tmp_path / "breathing.md"
+    sections = [
+        f"## Exercise {n}\n\n" + f"Breathe in for {n} counts, hold, and breathe out slowly. " * 6
+        for n in range(1, 40)
+    ]
+    notes.write_text("# Breathing\n\n" + "\n\n".join(sections))
+    printed, shown = ingest_on_a_terminal(tmp_path / "data", notes, DOCS / DOCX, DOCS / PDF)
+    assert printed.count("added ") == 3
+    assert set(shown) == {"breathing.md", DOCX, PDF}, shown
     for name, steps in shown.items():
         percents = [percent for _, percent in steps]
         assert percents == sorted(percents), (name, steps)  # never backwards
         assert (percents[0], percents[-1]) == (0, 100), (name, steps)
         stages = list(dict.fromkeys(stage for stage, _ in steps if stage))
         assert stages == ["reading", "chunking", "embedding", "indexing", "done"], (name, steps)
+
+
+def test_a_scanned_brochure_is_read_with_ocr_and_answers_cite_it_as_ocr(tmp_path: Path) -> None:
+    brochure = DOCS / "pdf_scanned_no_text_layer_linn_brochure.pdf"
+    printed, shown = ingest_on_a_terminal(tmp_path / "data", brochure)
+    assert printed.startswith("added ")
+    assert "The LinnSequencer" in printed
+    steps = shown[brochure.name]
+    stages = list(dict.fromkeys(stage for stage, _ in steps if stage))
+    assert stages == ["reading", "ocr", "chunking", "embedding", "indexing", "done"], steps
+    percents = [percent for _, percent in steps]
+    assert percents == sorted(percents)
+    assert (percents[0], percents[-1]) == (0, 100)
+
+    env = {"DATA_DIR": str(tmp_path / "data")}
+    asked = chorus("ask", "demo", "How many MIDI channels can a track be assigned to?", env=env)
+    out = asked.stdout.decode()
+    assert "Each track may be assigned to one of 16 MIDI channels" in out, out
+    assert "The LinnSequencer 32 Track MIDI Sequence Recorder (p. 1, OCR)" in out, out

@@ -30,6 +30,7 @@ from knowledge.errors import (
     UnsupportedDocument,
 )
 from tests.chat import chat_with
+from tests.test_knowledge.loader_samples import text_image
 
 DOCS = Path(__file__).resolve().parents[3] / "shared" / "data" / "docs"
 
@@ -173,10 +174,19 @@ async def test_bad_documents_are_refused_and_store_nothing(
     assert await rows(services, Document, tea_bot) == 1
 
 
-async def test_scanned_pdf_is_refused_clearly(services: Services, tea_bot: str) -> None:
-    path = DOCS / "pdf_scanned_no_text_layer_huckfinn_p22.pdf"
-    with pytest.raises(UnreadableDocument, match="no readable text, it looks scanned"):
-        await services.knowledge.ingest_path(tea_bot, path)
+async def test_max_ocr_pages_reaches_the_loader(
+    settings: Settings, tea_bot: str, tmp_path: Path
+) -> None:
+    """MAX_OCR_PAGES=0 turns OCR off: a scanned PDF is then refused, and says why."""
+    update = {"max_ocr_pages": 0, "data_dir": tmp_path / "other"}
+    built = build_services(settings.model_copy(update=update))
+    try:
+        assert built.knowledge.limits.max_ocr_pages == 0
+        path = DOCS / "pdf_scanned_no_text_layer_huckfinn_p22.pdf"
+        with pytest.raises(UnreadableDocument, match=r"reading scans \(OCR\) is turned off"):
+            await built.knowledge.ingest_path(tea_bot, path)
+    finally:
+        await close(built)
 
 
 async def test_creator_commands_through_the_engine(services: Services, tmp_path: Path) -> None:
@@ -223,6 +233,31 @@ async def test_creator_commands_through_the_engine(services: Services, tmp_path:
         InboundMessage(Channel.TERMINAL, "demo", "someone", attachments=(attachment,))
     )
     assert "can't read files here" in replies[0].text
+
+
+async def test_a_creator_s_photo_of_a_page_is_learned_a_visitor_s_is_not(
+    services: Services, tmp_path: Path
+) -> None:
+    photo = tmp_path / "page.jpg"
+    photo.write_bytes(text_image([["Matcha is whisked, never steeped."]], image_format="JPEG"))
+    pushed: list[OutboundMessage] = []
+
+    async def terminal(address: Address, messages: Sequence[OutboundMessage]) -> None:
+        pushed.extend(messages)
+
+    services.outbox.register(Channel.TERMINAL.value, terminal)
+    image = Attachment(AttachmentKind.IMAGE, "image/jpeg", photo.stat().st_size, photo.as_uri())
+    replies = await services.engine.handle(
+        InboundMessage(Channel.TERMINAL, "demo", "local", attachments=(image,))
+    )
+    assert replies == []
+    await services.jobs.idle()
+    assert pushed[0].text == "Reading photo…"
+    assert "Learned “photo”: 1 passage" in pushed[-1].text
+    visitor = await services.engine.handle(
+        InboundMessage(Channel.TERMINAL, "demo", "someone", attachments=(image,))
+    )
+    assert "can't open image messages" in visitor[-1].text
 
 
 async def test_urls_on_private_addresses_are_not_fetched(

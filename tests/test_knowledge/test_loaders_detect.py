@@ -72,9 +72,9 @@ def test_binary_junk_is_unsupported() -> None:
         load_bytes(bytes(range(32)) * 200, "notes.txt")
 
 
-def test_an_image_with_a_text_extension_is_unsupported() -> None:
-    png = b"\x89PNG\r\n\x1a\n" + bytes(100)
-    with pytest.raises(UnsupportedDocument, match="PNG image"):
+def test_an_image_with_a_text_extension_is_read_as_an_image() -> None:
+    png = b"\x89PNG\r\n\x1a\n" + bytes(100)  # an image to OCR: this one is broken
+    with pytest.raises(UnreadableDocument, match="the image is damaged"):
         load_bytes(png, "photo.md")
 
 
