@@ -33,6 +33,8 @@ _DEFINES = re.compile(
     r"^((?:\S+\s+){1,4}?)(?:is|are|means|refers to|lets?|allows?|enables?)\b", re.I
 )
 PHRASE_WEIGHT = 0.3
+SHORT_LEAD = 120  # characters up to which a lead without advice brings the sentence after it
+_ADVICE = (Wants.INSTRUCTION, Wants.REASON)
 LONG_SPAN = 300  # characters past which a span has to be that much better to be quoted
 _SUFFIXES = (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("ly", ""), ("s", ""))
 
@@ -202,6 +204,17 @@ def _completion(best: Scored, ranked: Sequence[Scored], wanted: Wants) -> list[S
             if candidate.fit > best.fit:
                 added = [s for s in following[: step + 1] if s is not None]
                 break
+        nxt = following[0]
+        if (
+            not added
+            and wanted in _ADVICE
+            and len(best.span.lead) <= SHORT_LEAD
+            and nxt is not None
+            and not nxt.span.block
+        ):
+            # a short lead with no advice in it states the problem ("The mind will
+            # wander."): the sentence after it is where the advice is, however phrased
+            added = [nxt]
     if wanted is Wants.INSTRUCTION and not any(s.span.block for s in (best, *added)):
         block = next((s for s in following if s is not None and s.span.block), None)
         if block is not None and block not in added:
