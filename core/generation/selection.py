@@ -35,6 +35,8 @@ _DEFINES = re.compile(
 PHRASE_WEIGHT = 0.3
 SHORT_LEAD = 120  # characters up to which a lead without advice brings the sentence after it
 _ADVICE = (Wants.INSTRUCTION, Wants.REASON)
+# kinds of question a list line answers by having the content itself (a number, a date)
+_FACTS = (Wants.NUMBER, Wants.TIME)
 LONG_SPAN = 300  # characters past which a span has to be that much better to be quoted
 _SUFFIXES = (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("ly", ""), ("s", ""))
 
@@ -171,7 +173,8 @@ def choose(ranked: Sequence[Scored], question: str, follows: str = "") -> list[S
     lead = best.span.passage
     chosen.sort(key=lambda s: (s.span.passage != lead, s.span.passage, s.span.order))
     wanted_terms = terms(question)
-    return [_trim(s.span, wanted_terms) for s in chosen]
+    asked = question_kind(question)
+    return [_trim(s.span, wanted_terms, asked) for s in chosen]
 
 
 def _add_command(chosen: list[Scored], ranked: Sequence[Scored]) -> None:
@@ -232,13 +235,21 @@ def _overlap(a: set[str], b: set[str]) -> float:
     return len(a & b) / min(len(a), len(b)) if a and b else 0.0
 
 
-def _trim(span: Span, wanted: set[str]) -> Span:
+def _trim(span: Span, wanted: set[str], kind: QuestionKind) -> Span:
     """A long list or table cut to the lines that name what the question asks about
-    (words most of its lines share, like the data set's name, pick out nothing)."""
+    (words most of its lines share, like the data set's name, pick out nothing), and
+    the lines that name any of its words with the kind of content it wants ("how many
+    tracks?" keeps "32 simultaneous tracks" although most lines mention tracks)."""
     lines = [terms(line) for line in span.block]
     common = Counter(t for found in lines for t in found)
     telling = {t for t in wanted if 0 < common[t] <= max(1, len(lines) // 3)}
     relevant = {n for n, found in enumerate(lines) if found & telling}
+    if kind.wants in _FACTS:
+        relevant |= {
+            n
+            for n, (line, found) in enumerate(zip(span.block, lines, strict=True))
+            if found & wanted and kind.fit(line) == 1
+        }
     return trimmed(span, relevant) if relevant else span
 
 
