@@ -42,7 +42,14 @@ from core.errors import (
 from core.logs import REQUEST_ID, request_id
 from core.metrics import Metrics
 from core.runtime.jobs import QueuedJobs
-from core.services import SERVICES, Services, build_services, prepare_for_requests, teach_demo
+from core.services import (
+    SERVICES,
+    Services,
+    build_services,
+    prepare_for_requests,
+    resume_vectors,
+    teach_demo,
+)
 from core.services import close as close_services
 from core.settings import Settings
 from core.storage import repository as repo
@@ -193,6 +200,7 @@ async def _housekeeping(services: Services, startup: Startup) -> None:
                 log.info("released %d expired credit hold(s)", released)
             await services.studio.resume(quiet=True)
             await services.documents.resume(quiet=True)
+            await resume_vectors(services, quiet=True)
             await services.inbox.adopt(timedelta(seconds=settings.lock_lease_seconds))
         except StorageUnavailable as exc:
             log.warning("housekeeping failed: %s", exc.reason)
@@ -239,6 +247,13 @@ async def ready(request: web.Request) -> web.Response:
             body["degraded"] = degraded
         return web.json_response(body, status=503)
     checks = {"database": "ok", "vector_store": "ok"}
+    if services.indexer is not None and (stale := services.indexer.stale):
+        # answers still come (stale bots are searched by their words), so still ready
+        checks["vectors"] = "stale: " + "; ".join(
+            f"{s.bot_id} has {s.stale} passage(s) embedded by {', '.join(s.stale_models)}, "
+            f"run `chorus reindex {s.bot_id}`"
+            for s in stale
+        )
     if services.llm is not None:
         checks["llm"] = "degraded" if "llm" in degraded else "ok"
     if services.redis is not None:

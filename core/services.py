@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,8 +74,12 @@ from knowledge.base import KnowledgeBase
 from knowledge.catalogue import ChunkCatalogue
 from knowledge.documents import Limits
 from knowledge.embeddings import QueryBatcher, create_embedder
-from knowledge.retrieval import HybridRetriever, default_min_similarity
+from knowledge.indexing import KIND as VECTORS
+from knowledge.indexing import VectorIndexer, VectorState
+from knowledge.retrieval import HybridRetriever, default_gate
 from knowledge.vectorstore import ChromaStore
+
+log = logging.getLogger("chorus.services")
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +129,8 @@ class Services:
     fanout: FanOut = field(default_factory=LocalFanOut)
     # where background jobs run: this process, or the Redis queue of `chorus worker`
     jobs: Jobs = field(default_factory=LocalJobs)
+    # computes the vectors of stored chunks in the background (None only in tests' own)
+    indexer: VectorIndexer | None = None
 
 
 #: where a web application keeps its services
@@ -145,26 +152,28 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         if settings.chroma_url
         else ChromaStore(path=settings.data_dir / "chroma")
     )
-    catalogue = ChunkCatalogue(db)
+    catalogue = ChunkCatalogue(db, embedder=embedder.name)
     limits = Limits(
         max_bytes=settings.max_document_mb * 1024 * 1024, max_ocr_pages=settings.max_ocr_pages
     )
+    jobs: Jobs = LocalJobs()
+    if settings.redis_url:
+        jobs = QueuedJobs(settings.redis_url, settings.redis_prefix)
+    indexer = VectorIndexer(db, vectors, embedder, catalogue)
+    jobs.register(VECTORS, indexer.run)
     knowledge = KnowledgeBase(
         db,
         vectors,
-        embedder,
         catalogue,
+        schedule=lambda bot_id: jobs.enqueue(VECTORS, bot_id),
         limits=limits,
         allow_private_urls=settings.allow_private_urls,
     )
+    gate = default_gate(embedder)
+    if settings.knowledge_min_similarity is not None:
+        gate = gate.with_floor(settings.knowledge_min_similarity)
     queries = QueryBatcher(embedder)  # shared: the composer reuses the question's vector
-    retriever = HybridRetriever(
-        catalogue,
-        vectors,
-        embedder,
-        min_similarity=settings.knowledge_min_similarity or default_min_similarity(embedder),
-        queries=queries,
-    )
+    retriever = HybridRetriever(catalogue, vectors, embedder, gate=gate, queries=queries)
     media = MediaReader(limits.max_bytes)
     media.register("file", read_local_file)
     ledger = Ledger(db)
@@ -178,9 +187,6 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         )
     credits = Credits(db, bots, ledger, checkout)
     outbox = Outbox()
-    jobs: Jobs = LocalJobs()
-    if settings.redis_url:
-        jobs = QueuedJobs(settings.redis_url, settings.redis_prefix)
     documents = DocumentJobs(
         db,
         bots,
@@ -381,6 +387,7 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         redis=redis,
         fanout=fanout,
         jobs=jobs,
+        indexer=indexer,
     )
 
 
@@ -487,14 +494,15 @@ def build_voice(settings: Settings, store: MediaStore, read: AttachmentReader) -
     )
 
 
-async def prepare(services: Services) -> None:
+async def prepare(services: Services, *, vectors: bool = True) -> None:
     """Migrate the schema, give a fresh installation the demo bot and its knowledge, and
-    resume the work a previous process left."""
-    if await prepare_for_requests(services):
+    resume the work a previous process left (``vectors``: the missing vectors too, which
+    a one-off command leaves to the server or ``chorus reindex``)."""
+    if await prepare_for_requests(services, vectors=vectors):
         await teach_demo(services)
 
 
-async def prepare_for_requests(services: Services) -> bool:
+async def prepare_for_requests(services: Services, *, vectors: bool = True) -> bool:
     """:func:`prepare` but for the demo bot's knowledge, which takes seconds (the embedding
     model, the vector store): the server has it learned in the background once it serves.
     True when the demo bot is new, and so has its notes to learn (:func:`teach_demo`)."""
@@ -504,24 +512,55 @@ async def prepare_for_requests(services: Services) -> bool:
     await services.fanout.start()
     await services.studio.resume()
     await services.documents.resume()
+    if vectors:
+        await resume_vectors(services)
     if services.broadcasts is not None:
         await services.broadcasts.resume()
     await services.inbox.resume()
     return new_demo
 
 
+async def resume_vectors(services: Services, *, quiet: bool = False) -> list[VectorState]:
+    """Queue the vector jobs of bots with chunks still waiting for a vector (a process
+    died while embedding, or the job could not be queued), and say which bots have
+    vectors of another embedding model than the configured one; those bots' states."""
+    if services.indexer is None:
+        return []
+    waiting, stale = await services.indexer.unfinished()
+    for bot_id in waiting:
+        await services.jobs.enqueue(VECTORS, bot_id)
+    if waiting and not quiet:
+        log.info("computing the missing vectors of %d bot(s) in the background", len(waiting))
+    if stale and not quiet:
+        for state in stale:
+            log.warning(
+                "bot %s: %d passage(s) have vectors of %s, not of %s (EMBEDDING_MODEL changed?); "
+                "they are found by their words only until `chorus reindex %s`",
+                state.bot_id,
+                state.stale,
+                ", ".join(state.stale_models),
+                services.indexer.model,
+                state.bot_id,
+            )
+    return stale
+
+
 async def teach_demo(services: Services) -> None:
-    """The demo bot learns the notes it ships with."""
+    """The demo bot learns the notes it ships with, vectors included: they are few (a
+    second or two), and a fresh server is ready when its demo answers as it will."""
     for path in sorted(DEMO_KNOWLEDGE.glob("*.md")):
         await services.knowledge.ingest_path(DEMO_BOT.id, path)
+    if services.indexer is not None:
+        await services.indexer.index(DEMO_BOT.id)
 
 
 @contextlib.asynccontextmanager
 async def open_services(settings: Settings) -> AsyncIterator[Services]:
-    """Build, prepare and finally close the services (for CLI commands)."""
+    """Build, prepare and finally close the services (for CLI commands, which leave the
+    missing vectors of bots to the server or to ``chorus reindex``)."""
     services = build_services(settings)
     try:
-        await prepare(services)
+        await prepare(services, vectors=False)
         yield services
     finally:
         await close(services)

@@ -21,6 +21,7 @@ from core.outreach.broadcasts import KIND as BROADCAST
 from core.runtime.jobs import MAX_TRIES, worker_function
 from core.services import Services, build_services, close, prepare
 from core.settings import Settings
+from knowledge.indexing import KIND as VECTORS
 
 log = logging.getLogger("chorus.worker")
 
@@ -43,11 +44,13 @@ def build_worker(settings: Settings) -> Worker:
     content = worker_function(CONTENT, lambda ctx: ctx["services"].studio.run)
     document = worker_function(DOCUMENT, lambda ctx: ctx["services"].documents.run)
     broadcast = worker_function(BROADCAST, lambda ctx: ctx["services"].broadcasts.run)
+    vectors = worker_function(VECTORS, lambda ctx: ctx["services"].indexer.run)
     return Worker(
         functions=[
             func(content, name=CONTENT, max_tries=MAX_TRIES),
             func(document, name=DOCUMENT, max_tries=MAX_TRIES),
             func(broadcast, name=BROADCAST, max_tries=MAX_TRIES),
+            func(vectors, name=VECTORS, max_tries=MAX_TRIES),
         ],
         redis_settings=RedisSettings.from_dsn(settings.redis_url),
         queue_name=f"{settings.redis_prefix}:jobs",

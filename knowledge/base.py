@@ -1,22 +1,22 @@
 """A bot's knowledge base: ingest documents, list them, delete them.
 
-Ingestion reads a document (in a worker thread), splits it into chunks, embeds them in
-batches, stores the vectors in Chroma and then the document and its chunks in the
-relational store, reporting progress all the way. A document's id is a hash of the bot
-and its content, so ingesting the same file again finds it and adds nothing.
+Ingestion reads a document (in a worker thread), splits it into chunks and stores the
+document and its chunks in the relational store, reporting progress all the way: from
+then on its passages are found by their words. Their vectors are computed afterwards by
+a background job (:mod:`knowledge.indexing`), which ``schedule`` starts, so nobody
+waits for the embedding model. A document's id is a hash of the bot and its content, so
+ingesting the same file again finds it and adds nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
-import numpy as np
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,13 +26,11 @@ from core.storage.models import Bot, Chunk, Document
 from knowledge.catalogue import ChunkCatalogue
 from knowledge.chunking import KnowledgeChunk, StructuredChunker
 from knowledge.documents import Limits, LoadedDocument, Progress, ProgressCallback, no_progress
-from knowledge.embeddings import Embedder
 from knowledge.errors import DocumentTooLarge, UnknownDocument, UnreadableDocument
+from knowledge.indexing import Schedule
 from knowledge.loaders import load_bytes, load_url
 from knowledge.netguard import public_session
 from knowledge.vectorstore import ChromaStore
-
-EMBED_BATCH = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,16 +61,16 @@ class KnowledgeBase:
         self,
         db: Database,
         store: ChromaStore,
-        embedder: Embedder,
         catalogue: ChunkCatalogue,
         *,
+        schedule: Schedule | None = None,
         chunker: StructuredChunker | None = None,
         limits: Limits | None = None,
         allow_private_urls: bool = False,
     ) -> None:
         self._db = db
         self._store = store
-        self._embedder = embedder
+        self._schedule = schedule
         self._catalogue = catalogue
         self._chunker = chunker or StructuredChunker()
         self.limits = limits or Limits()
@@ -154,7 +152,8 @@ class KnowledgeBase:
             await session.delete(document)
             await _bump(session, bot_id)
         self._catalogue.invalidate(bot_id)
-        await self._store.delete(bot_id, self._embedder.name, chunk_ids)
+        if (model := await self._store.embedder_of(bot_id)) is not None:
+            await self._store.delete(bot_id, model, chunk_ids)
         return _info(document)
 
     async def _require_bot(self, bot_id: str) -> None:
@@ -186,15 +185,7 @@ class KnowledgeBase:
                 f"Split “{document.title}” into {len(chunks)} passages…",
             )
         )
-        vectors = await self._embed(chunks, progress)
         progress(Progress("indexing", 0, len(chunks), "Indexing the passages…"))
-        await self._store.upsert(
-            bot_id,
-            self._embedder.name,
-            [c.id for c in chunks],
-            vectors,
-            [{"document_id": document_id, "position": c.position} for c in chunks],
-        )
         info = DocumentInfo(
             document_id,
             document.title[:500],
@@ -221,27 +212,14 @@ class KnowledgeBase:
             await session.execute(insert(Chunk), [_row(bot_id, c) for c in chunks])
             await _bump(session, bot_id)
         self._catalogue.invalidate(bot_id)
+        if self._schedule is not None:
+            await self._schedule(bot_id)  # the vectors, in the background
         progress(
             Progress(
                 "done", len(chunks), len(chunks), f"Learned “{info.title}”: {len(chunks)} passages."
             )
         )
         return IngestResult(info, added=True)
-
-    async def _embed(
-        self, chunks: Sequence[KnowledgeChunk], progress: ProgressCallback
-    ) -> np.ndarray:
-        parts = []
-        for start in range(0, len(chunks), EMBED_BATCH):
-            batch = chunks[start : start + EMBED_BATCH]
-            parts.append(await self._embedder.embed_documents([c.indexed_text() for c in batch]))
-            done = start + len(batch)
-            progress(
-                Progress(
-                    "embedding", done, len(chunks), f"Embedding passages: {done} of {len(chunks)}…"
-                )
-            )
-        return np.concatenate(parts).astype(np.float32)
 
 
 def _read_file(path: Path, limit: int) -> bytes:

@@ -59,14 +59,14 @@ class Limits:
 
 
 #: the stages of ingesting one document, in order, with the share of the whole each
-#: takes on the document's progress bar (embedding is most of the work, unless pages
-#: are scanned: then OCR is; a document without scanned pages skips that stage)
+#: takes on the document's progress bar (OCR is most of the work when pages are scanned;
+#: a document without scanned pages skips that stage; the vectors are computed
+#: afterwards, in the background: their "embedding" progress counts passages)
 STAGES: tuple[tuple[str, float], ...] = (
-    ("reading", 10.0),
-    ("ocr", 15.0),
+    ("reading", 35.0),
+    ("ocr", 45.0),
     ("chunking", 5.0),
-    ("embedding", 60.0),
-    ("indexing", 10.0),
+    ("indexing", 15.0),
     ("done", 0.0),
 )
 _STARTS = {name: sum(share for _, share in STAGES[:n]) for n, (name, _) in enumerate(STAGES)}
@@ -78,7 +78,7 @@ class Progress:
     """A step of a long ingestion, for a progress bar or a chat message; ``done`` of
     ``total`` counts within the stage (pages read, passages embedded)."""
 
-    stage: str  # "reading" | "ocr" | "chunking" | "embedding" | "indexing" | "done"
+    stage: str  # "reading" | "ocr" | "chunking" | "indexing" | "done"; "embedding" (vectors)
     done: int
     total: int | None
     message: str  # e.g. "Reading page 12 of 40…"
@@ -88,6 +88,8 @@ class Progress:
         """How far the whole document is, 0 to 100: the stages before this one, and this
         one's share in proportion to ``done`` of ``total``. It only grows while the
         stages come in order, so one bar can show a document from start to end."""
+        if self.stage == "embedding":  # a bar of its own: the passages embedded
+            return 100.0 * min(1.0, self.done / self.total) if self.total else 0.0
         if self.stage not in _STARTS:
             return 0.0
         within = min(1.0, max(0.0, self.done / self.total)) if self.total else 0.0

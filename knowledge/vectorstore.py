@@ -11,6 +11,7 @@ takes a good part of a second: a process that never searches never loads it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -137,17 +138,30 @@ class ChromaStore:
         """:meth:`query` for each row of ``vectors``, in one call (a tenth of the cost
         per query with 32 at once on a small collection)."""
 
-        def run() -> list[list[tuple[str, float]]]:
+        return [hits for hits, _ in await self.nearest(bot_id, embedder, vectors, k)]
+
+    async def nearest(
+        self, bot_id: str, embedder: str, vectors: np.ndarray, k: int
+    ) -> list[tuple[list[tuple[str, float]], np.ndarray]]:
+        """:meth:`query_many` with the vectors of the chunks found (a row each, in the
+        same order), for scoring them further."""
+
+        def run() -> list[tuple[list[tuple[str, float]], np.ndarray]]:
             collection = self._collection(bot_id, embedder)
             result = collection.query(
-                query_embeddings=list(vectors), n_results=k, include=["distances"]
+                query_embeddings=list(vectors), n_results=k, include=["distances", "embeddings"]
             )
-            return [
-                [(i, 1.0 - float(d)) for i, d in zip(ids, distances, strict=True)]
-                for ids, distances in zip(result["ids"], result["distances"] or [], strict=True)
-            ]
+            found = []
+            for ids, distances, embeddings in zip(
+                result["ids"], result["distances"] or [], result["embeddings"] or [], strict=True
+            ):
+                hits = [(i, 1.0 - float(d)) for i, d in zip(ids, distances, strict=True)]
+                found.append((hits, np.asarray(embeddings, dtype=np.float32)))
+            return found
 
-        return await asyncio.to_thread(run) if k > 0 else [[] for _ in vectors]
+        if k <= 0:
+            return [([], np.zeros((0, vectors.shape[1]), dtype=np.float32)) for _ in vectors]
+        return await asyncio.to_thread(run)
 
     async def delete(self, bot_id: str, embedder: str, ids: Sequence[str]) -> None:
         """Remove vectors by chunk id (ids that are not there are ignored)."""
@@ -159,6 +173,51 @@ class ChromaStore:
 
         if ids:
             await asyncio.to_thread(run)
+
+    async def embedder_of(self, bot_id: str) -> str | None:
+        """The model whose vectors the bot's collection holds; None without a collection."""
+
+        def run() -> str | None:
+            name = collection_name(bot_id)
+            collection = self._collections.get(name)
+            if collection is None:
+                from chromadb.errors import NotFoundError
+
+                try:
+                    collection = self._connect().get_collection(name)
+                except (NotFoundError, ValueError):
+                    return None
+            stored = (collection.metadata or {}).get("embedder")
+            return None if stored is None else str(stored)
+
+        return await asyncio.to_thread(run)
+
+    async def present(self, bot_id: str, embedder: str, ids: Sequence[str]) -> set[str]:
+        """Which of ``ids`` have a vector in the bot's collection."""
+
+        def run() -> set[str]:
+            collection = self._collection(bot_id, embedder)
+            found: set[str] = set()
+            for start in range(0, len(ids), MAX_BATCH):
+                found.update(
+                    collection.get(ids=list(ids[start : start + MAX_BATCH]), include=[])["ids"]
+                )
+            return found
+
+        return await asyncio.to_thread(run) if ids else set()
+
+    async def drop(self, bot_id: str) -> None:
+        """Remove the bot's collection and all its vectors (before embedding it anew)."""
+
+        def run() -> None:
+            from chromadb.errors import NotFoundError
+
+            name = collection_name(bot_id)
+            self._collections.pop(name, None)
+            with contextlib.suppress(NotFoundError, ValueError):
+                self._connect().delete_collection(name)
+
+        await asyncio.to_thread(run)
 
     async def count(self, bot_id: str, embedder: str) -> int:
         return await asyncio.to_thread(lambda: self._collection(bot_id, embedder).count())

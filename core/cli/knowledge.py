@@ -1,4 +1,4 @@
-"""The knowledge commands of the CLI: ``ingest``, ``docs`` and ``ask``."""
+"""The knowledge commands of the CLI: ``ingest``, ``docs``, ``ask`` and ``reindex``."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from core.services import Services
     from knowledge.base import IngestResult
+    from knowledge.indexing import VectorIndexer
 
 BAD_INPUT = 2
 FAILURE = 1
@@ -39,6 +40,7 @@ async def ingest(services: Services, bot_id: str, sources: list[str]) -> int:
 
     await services.bots.get(bot_id)
     status = 0
+    added = False
     for source in sources:
         name = Path(source).name or source
         bar = tqdm(
@@ -61,9 +63,76 @@ async def ingest(services: Services, bot_id: str, sources: list[str]) -> int:
         finally:
             bar.close()
         doc = result.document
+        added = added or result.added
         verb = "added" if result.added else "already known, unchanged:"
         print(f"{verb} {doc.id[:8]}  {doc.title}  ({counted(doc.chunk_count, 'passage')})")
+    if added and services.indexer is not None:
+        if services.settings.redis_url is None:  # the jobs run in this process
+            # the documents answer by their words already; their vectors are computed
+            # here (interrupted, the next start or `chorus reindex` finishes them)
+            await _embed_with_bar(services.indexer, bot_id, force=False, reindex=False)
+        else:
+            print(f"{bot_id}: vectors are being computed by `chorus worker`", file=sys.stderr)
     return status
+
+
+async def reindex(services: Services, bot_id: str, force: bool) -> int:
+    """Embed a bot's passages with the configured model: those without a vector or
+    with another model's (after ``EMBEDDING_MODEL`` changed), or all with ``force``."""
+    await services.bots.get(bot_id)
+    indexer = services.indexer
+    assert indexer is not None
+    embedded = await _embed_with_bar(indexer, bot_id, force=force, reindex=True)
+    state = await indexer.state(bot_id)
+    print(
+        f"{bot_id}: embedded {counted(embedded, 'passage')} with {indexer.model}; "
+        f"{state.current} of {state.current + state.pending + state.stale} now have its vectors"
+    )
+    return 0
+
+
+async def _embed_with_bar(
+    indexer: VectorIndexer, bot_id: str, *, force: bool, reindex: bool
+) -> int:
+    from tqdm import tqdm
+
+    bar = tqdm(
+        total=100,
+        desc=f"{bot_id} vectors",
+        bar_format=BAR_FORMAT,
+        leave=False,
+        file=sys.stderr,
+        disable=None,
+    )
+    report = _bar_reporter(bar, "vectors")
+    # from 0 to 100 % even when the bar joins a background job half-way, or after it
+    report(Progress("embedding", 0, None, "Embedding passages…"))
+    try:
+        embedded = await indexer.index(bot_id, force=force, reindex=reindex, progress=report)
+        report(Progress("embedding", 1, 1, "Every passage has its vector."))
+        return embedded
+    finally:
+        bar.close()
+
+
+async def _vector_hint(services: Services, bot_id: str) -> None:
+    """Say on stderr when a bot's passages lack vectors of the configured model."""
+    if services.indexer is None:
+        return
+    state = await services.indexer.state(bot_id)
+    if state.stale:
+        print(
+            f"chorus: {bot_id}: the vectors of {counted(state.stale, 'passage')} are by "
+            f"{', '.join(state.stale_models)}, not {services.indexer.model}; they are found "
+            f"by their words only until `chorus reindex {bot_id}`",
+            file=sys.stderr,
+        )
+    elif state.pending:
+        print(
+            f"chorus: {bot_id}: {counted(state.pending, 'passage')} without vectors yet "
+            f"(found by their words meanwhile; `chorus reindex {bot_id}` computes them now)",
+            file=sys.stderr,
+        )
 
 
 def _failure(exc: KnowledgeError) -> bool:
@@ -107,6 +176,7 @@ async def docs(services: Services, bot_id: str, delete: str | None) -> int:
         print(f"deleted {info.id[:8]}  {info.title}  ({counted(info.chunk_count, 'passage')})")
         return 0
     documents = await services.knowledge.documents(bot_id)
+    await _vector_hint(services, bot_id)
     if not documents:
         print(f"{bot_id} has no documents; add some with `chorus ingest {bot_id} PATH`")
     for d in documents:
@@ -118,6 +188,7 @@ async def docs(services: Services, bot_id: str, delete: str | None) -> int:
 async def ask(services: Services, bot_id: str, question: str) -> int:
     """Answer a question from a bot's documents, with sources and timing."""
     bot = await services.bots.get(bot_id)
+    await _vector_hint(services, bot_id)
     started = time.perf_counter()
     passages = await services.retriever.search(bot.id, question, limit=5)
     retrieved = time.perf_counter()

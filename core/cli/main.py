@@ -88,6 +88,13 @@ def _parser() -> argparse.ArgumentParser:
     ingest = commands.add_parser("ingest", help="add documents or web pages to a bot")
     ingest.add_argument("bot", metavar="BOT")
     ingest.add_argument("sources", metavar="PATH|URL", nargs="+")
+    reindex = commands.add_parser(
+        "reindex", help="embed a bot's passages again with the configured embedding model"
+    )
+    reindex.add_argument("bot", metavar="BOT")
+    reindex.add_argument(
+        "--force", action="store_true", help="re-embed every passage, not only missing or stale"
+    )
     docs = commands.add_parser("docs", help="list a bot's documents, or delete one")
     docs.add_argument("bot", metavar="BOT")
     docs.add_argument("--delete", metavar="ID", help="delete the document with this id")
@@ -156,6 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     quiet = args.command in (
         "chat",
         "ingest",
+        "reindex",
         "docs",
         "ask",
         "widget",
@@ -184,6 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "bot": lambda s: _create_bot(s, args),
         "migrate": lambda s: _migrate(s, args.to),
         "ingest": lambda s: knowledge_cli.ingest(s, args.bot, args.sources),
+        "reindex": lambda s: knowledge_cli.reindex(s, args.bot, args.force),
         "docs": lambda s: knowledge_cli.docs(s, args.bot, args.delete),
         "ask": lambda s: knowledge_cli.ask(s, args.bot, args.question),
         "widget": lambda s: _widget(s, args),

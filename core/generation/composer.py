@@ -17,8 +17,6 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
 
-import numpy as np
-
 from core.generation.citations import Citations, cite
 from core.generation.questions import question_kind
 from core.generation.scripts import write_script
@@ -102,21 +100,24 @@ class GroundedComposer:
     ) -> list[float] | None:
         """Cosine similarity of the best lexical candidates to the question (the others
         get the lowest seen), or None without an embedder or when it fails."""
-        if self._queries is None:
-            return None
         order = sorted(range(len(spans)), key=lambda i: -lexical[i])[:EMBEDDED_CANDIDATES]
+        if self._queries is None or not order:
+            return None
         query = f"{request.follows} {request.question}".strip()
         try:
-            # through the batcher: one model call for all of them, and spans quoted
-            # before (a popular passage) come from its cache
-            found = await asyncio.gather(
+            # the question through the batcher (the retriever embedded it already: its
+            # cache), the candidates as passages, in one model call: a model made for
+            # questions and passages (e5) scores an answer, not a sentence worded like
+            # the question, highest
+            vector, vectors = await asyncio.gather(
                 self._queries.embed_query(query),
-                *(self._queries.embed_query(spans[i].scored_text[:_EMBEDDED_CHARS]) for i in order),
+                self._queries.embedder.embed_documents(
+                    [spans[i].scored_text[:_EMBEDDED_CHARS] for i in order]
+                ),
             )
         except Exception:  # the answer still stands on shared words
             log.warning("could not embed the answer's candidates", exc_info=True)
             return None
-        vector, vectors = found[0], np.stack(found[1:])
         near = vectors @ vector
         similarity = [float(near.min())] * len(spans)
         for row, index in enumerate(order):

@@ -431,7 +431,10 @@ class Chunk(Base):
     """A passage of a document with its provenance; the text the indexes are built from."""
 
     __tablename__ = "chunks"
-    __table_args__ = (Index("ix_chunks_bot_id_document_id", "bot_id", "document_id"),)
+    __table_args__ = (
+        Index("ix_chunks_bot_id_document_id", "bot_id", "document_id"),
+        Index("ix_chunks_bot_id_embedder", "bot_id", "embedder"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     bot_id: Mapped[str] = mapped_column(ForeignKey("bots.id", ondelete="CASCADE"))
@@ -442,6 +445,8 @@ class Chunk(Base):
     heading_path: Mapped[str] = mapped_column(Text, default="")
     start: Mapped[int] = mapped_column(Integer)  # character offsets in the document's text
     end: Mapped[int] = mapped_column(Integer)
+    # the embedding model whose vector of it is in the vector store; None: not yet
+    embedder: Mapped[str | None] = mapped_column(String(100), default=None)
 
 
 class WidgetFrame(Base):

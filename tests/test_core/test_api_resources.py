@@ -89,6 +89,12 @@ async def test_a_document_is_uploaded_learned_searched_and_deleted(
     one = await api.get(f"/api/v1/bots/{bot}/documents/{done['document_id']}", headers=headers)
     assert (await one.json())["mime_type"].startswith("text/")
 
+    # searchable by its words at once; by its meaning once its vectors are computed
+    words = await api.get(
+        f"/api/v1/bots/{bot}/search", params={"q": "brew oolong degrees"}, headers=headers
+    )
+    assert (await words.json())["covered"] is True
+    await api.app[SERVICES].jobs.idle()
     search = await api.get(
         f"/api/v1/bots/{bot}/search",
         params={"q": "How hot should the water be for oolong?"},

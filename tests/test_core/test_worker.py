@@ -6,11 +6,12 @@ next worker finishes it, once."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import signal
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from core.app import SERVICES
 from core.runtime.jobs import QueuedJobs
 from core.settings import Settings
 from core.storage.models import ContentItem, ContentJob, DocumentJob
+from knowledge.indexing import VectorIndexer
 from tests.fakes.ollama import FakeOllama
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.telegram_updates import document_update, text_update
@@ -123,7 +125,8 @@ async def test_a_worker_process_runs_the_job_and_the_widget_gets_the_result(
     assert isinstance(services.jobs, QueuedJobs)
     ws, frames = await confirm_ritual(web)
     assert any("Writing your ritual" in str(f) for f in frames)
-    assert await services.jobs.depth() == 1  # queued, not run by the web process
+    # queued, not run by the web process (after the demo notes' vectors)
+    assert await services.jobs.depth() == 2
     assert await count(web, ContentItem) == 0
     process = await worker(environment(settings))
     try:
@@ -132,7 +135,8 @@ async def test_a_worker_process_runs_the_job_and_the_widget_gets_the_result(
             while "5-minute" not in delivered[-1]["message"]["text"]:
                 delivered = await until(ws, "reply")
         assert await count(web, ContentItem) == 1
-        assert await services.jobs.depth() == 0
+        async with asyncio.timeout(60):  # the demo notes' vectors may still be computed
+            await until_true(lambda: services.jobs.depth(), want=0)
     finally:
         await stop(process)
         await ws.close()
@@ -169,6 +173,18 @@ async def test_a_killed_worker_leaves_the_job_for_the_next_one(
     finally:
         await stop(stuck, signal.SIGKILL)
         await ws.close()
+
+
+async def until_true(read: Callable[[], Awaitable[int]], want: int) -> None:
+    """Poll ``read`` until it gives ``want`` (the caller bounds the wait)."""
+    for _ in itertools.count():
+        if await read() == want:
+            return
+        await asyncio.sleep(0.2)
+
+
+async def pending(indexer: VectorIndexer, bot_id: str) -> int:
+    return (await indexer.state(bot_id)).pending
 
 
 MANAGER_TOKEN = "7000000003:AAF-test-token-for-the-worker-manager_0"
@@ -210,7 +226,8 @@ async def test_a_document_sent_to_the_manager_bot_is_learned_by_the_worker(
             user_id=CREATOR, file_id=stored.file_id, file_name="oolong.pdf", file_size=len(pdf)
         )
     )
-    assert await services.jobs.depth() == 1  # stored and queued; the web process waits
+    # stored and queued, after the demo notes' vectors; the web process waits
+    assert await services.jobs.depth() == 2
     before = len(fake.calls_for("sendMessage", MANAGER_TOKEN))
     env = environment(
         settings,
@@ -225,6 +242,11 @@ async def test_a_document_sent_to_the_manager_bot_is_learned_by_the_worker(
         while not any("Learned" in t for t in sent_texts(fake, before)):
             expected += 1
             await fake.wait_for("sendMessage", expected, timeout=120, token=MANAGER_TOKEN)
+        # the document's vectors, a job of their own the worker queued and runs next
+        indexer = services.indexer
+        assert indexer is not None
+        async with asyncio.timeout(120):
+            await until_true(lambda: pending(indexer, "tea-notes"), want=0)
     finally:
         await stop(process)
     texts = sent_texts(fake, before)
@@ -233,8 +255,10 @@ async def test_a_document_sent_to_the_manager_bot_is_learned_by_the_worker(
     async with services.db.read() as session:
         (job,) = (await session.scalars(select(DocumentJob))).all()
     assert (job.status, job.attempts) == ("done", 1)
-    found = await services.retriever.search("tea-notes", "How is oolong made?")
-    assert "Oolong" in found[0].text  # the web process sees what the worker learned
+    found = await services.retriever.explain("tea-notes", "How is oolong made?")
+    assert "Oolong" in found[0].chunk.text  # the web process sees what the worker learned
+    assert found[0].relevant
+    assert found[0].dense is not None  # with the vectors the worker computed
     await web.close()
 
 

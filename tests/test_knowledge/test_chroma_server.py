@@ -26,7 +26,7 @@ from tests.test_knowledge.test_knowledge_base import BIKES, TEA
 DOCS = Path(__file__).resolve().parents[3] / "shared" / "data" / "docs"
 TUTORIAL = DOCS / "md_statemachine_tutorial.md"
 COOKBOOK = DOCS / "md_ocrmypdf_cookbook.md"
-EMBEDDER = "all-MiniLM-L6-v2-int8"
+EMBEDDER = "multilingual-e5-small-q4"
 TEA_QUESTION = "Green tea is brewed at 80 degrees for two minutes"
 
 
@@ -78,6 +78,7 @@ async def test_a_document_ingested_by_one_process_is_found_by_the_other(
     bot = await services.bots.create("Coffee Shop")
     result = await services.knowledge.ingest_path(bot.id, TUTORIAL)
     assert result.added
+    await services.jobs.idle()  # its vectors, computed by the first process's job
     assert await other.vectors.count(bot.id, EMBEDDER) == result.document.chunk_count > 5
     hits = await other.retriever.search(bot.id, "How do I define states and transitions?")
     assert hits
@@ -115,6 +116,7 @@ async def test_bots_never_see_each_others_chunks_on_the_server(
     bikes = await other.bots.create("Bike Shop")
     await services.knowledge.ingest_bytes(tea.id, TEA, "tea.md")
     await other.knowledge.ingest_bytes(bikes.id, BIKES, "bikes.md")
+    await asyncio.gather(services.jobs.idle(), other.jobs.idle())
     for process in (services, other):
         assert await process.vectors.count(tea.id, EMBEDDER) == 2
         assert await process.vectors.count(bikes.id, EMBEDDER) == 2
@@ -135,6 +137,7 @@ async def test_concurrent_ingestion_from_both_processes_leaves_both_complete(
     )
     assert first.added
     assert second.added
+    await asyncio.gather(services.jobs.idle(), other.jobs.idle())  # the vectors of both
     expected = {first.document.id, second.document.id}
     stored = await chunk_ids(services, bot.id)
     assert len(stored) == first.document.chunk_count + second.document.chunk_count

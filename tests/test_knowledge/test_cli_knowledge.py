@@ -7,11 +7,13 @@ import http.server
 import os
 import pty
 import re
+import sqlite3
 import struct
 import subprocess
 import sys
 import termios
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -197,13 +199,17 @@ def test_ingest_shows_one_bar_per_document_from_0_to_100_with_its_stage(tmp_path
     notes.write_text("# Breathing\n\n" + "\n\n".join(sections))
     printed, shown = ingest_on_a_terminal(tmp_path / "data", notes, DOCS / DOCX, DOCS / PDF)
     assert printed.count("added ") == 3
-    assert set(shown) == {"breathing.md", DOCX, PDF}, shown
+    # a bar per document, then one for the vectors, computed once the documents are in
+    assert set(shown) == {"breathing.md", DOCX, PDF, "vectors"}, shown
     for name, steps in shown.items():
         percents = [percent for _, percent in steps]
         assert percents == sorted(percents), (name, steps)  # never backwards
         assert (percents[0], percents[-1]) == (0, 100), (name, steps)
         stages = list(dict.fromkeys(stage for stage, _ in steps if stage))
-        assert stages == ["reading", "chunking", "embedding", "indexing", "done"], (name, steps)
+        expected = (
+            ["embedding"] if name == "vectors" else ["reading", "chunking", "indexing", "done"]
+        )
+        assert stages == expected, (name, steps)
 
 
 def test_a_scanned_brochure_is_read_with_ocr_and_answers_cite_it_as_ocr(tmp_path: Path) -> None:
@@ -213,7 +219,7 @@ def test_a_scanned_brochure_is_read_with_ocr_and_answers_cite_it_as_ocr(tmp_path
     assert "The LinnSequencer" in printed
     steps = shown[brochure.name]
     stages = list(dict.fromkeys(stage for stage, _ in steps if stage))
-    assert stages == ["reading", "ocr", "chunking", "embedding", "indexing", "done"], steps
+    assert stages == ["reading", "ocr", "chunking", "indexing", "done"], steps
     percents = [percent for _, percent in steps]
     assert percents == sorted(percents)
     assert (percents[0], percents[-1]) == (0, 100)
@@ -223,3 +229,96 @@ def test_a_scanned_brochure_is_read_with_ocr_and_answers_cite_it_as_ocr(tmp_path
     out = asked.stdout.decode()
     assert "Each track may be assigned to one of 16 MIDI channels" in out, out
     assert "The LinnSequencer 32 Track MIDI Sequence Recorder (p. 1, OCR)" in out, out
+
+
+COOKBOOK = DOCS / "md_ocrmypdf_cookbook.md"
+
+
+def test_questions_in_another_language_are_answered_from_english_documents(
+    tmp_path: Path,
+) -> None:
+    env = {"DATA_DIR": str(tmp_path / "data")}
+    assert chorus("bot", "create", "OCR Help", env=env).returncode == 0
+    assert chorus("ingest", "ocr-help", str(COOKBOOK), env=env).returncode == 0
+    asked = chorus("ask", "ocr-help", "Как исправить поворот страниц?", env=env)
+    out = asked.stdout.decode()
+    assert "does not cover" not in out, out
+    assert "Correct page rotation" in out
+    off = chorus("ask", "ocr-help", "How do I remove a red wine stain?", env=env)
+    assert "does not cover this question" in off.stdout.decode()
+
+
+def test_a_changed_embedding_model_is_reported_and_reindexed(tmp_path: Path) -> None:
+    env = {"DATA_DIR": str(tmp_path / "data")}
+    notes = tmp_path / "tea.md"
+    notes.write_text("# Tea\n\n## Green\n\nGreen tea is brewed at 80 degrees for two minutes.\n")
+    assert chorus("bot", "create", "Tea Shop", env=env).returncode == 0
+    minilm = {**env, "EMBEDDING_MODEL": "minilm"}
+    assert chorus("ingest", "tea-shop", str(notes), env=minilm).returncode == 0
+
+    listed = chorus("docs", "tea-shop", env=env)  # e5, the default, is configured now
+    hint = listed.stderr.decode()
+    assert "tea-shop: the vectors of 1 passage are by all-MiniLM-L6-v2-int8" in hint
+    assert "chorus reindex tea-shop" in hint
+    # found by its words meanwhile
+    asked = chorus("ask", "tea-shop", "How hot should green tea be brewed?", env=env)
+    assert "80 degrees" in asked.stdout.decode()
+
+    reindexed = chorus("reindex", "tea-shop", env=env)
+    assert reindexed.returncode == 0, reindexed.stderr.decode()
+    assert reindexed.stdout.decode() == (
+        "tea-shop: embedded 1 passage with multilingual-e5-small-q4; 1 of 1 now have its vectors\n"
+    )
+    assert "reindex" not in chorus("docs", "tea-shop", env=env).stderr.decode()
+    again = chorus("reindex", "tea-shop", env=env).stdout.decode()
+    assert again.startswith("tea-shop: embedded 0 passages")
+    forced = chorus("reindex", "tea-shop", "--force", env=env).stdout.decode()
+    assert forced.startswith("tea-shop: embedded 1 passage with")
+    assert chorus("reindex", "nobody", env=env).returncode == 2
+
+
+def embedded(database: Path, bot: str) -> int:
+    with sqlite3.connect(database) as connection:
+        (count,) = connection.execute(
+            "SELECT count(*) FROM chunks WHERE bot_id = ? AND embedder IS NOT NULL", (bot,)
+        ).fetchone()
+    return int(count)
+
+
+def test_an_ingestion_killed_while_embedding_is_finished_later(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    env = {"DATA_DIR": str(data)}
+    notes = tmp_path / "exercises.md"
+    sections = [
+        f"## Exercise {n}\n\n" + f"Exercise {n}: breathe in for {n % 7 + 2} counts. " * 12
+        for n in range(1, 200)
+    ]
+    notes.write_text("# Exercises\n\n" + "\n\n".join(sections))
+    assert chorus("bot", "create", "Coach", env=env).returncode == 0
+    process = subprocess.Popen(
+        [sys.executable, "-m", "core", "ingest", "coach", str(notes)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
+    )
+    assert process.stdout is not None
+    added = process.stdout.readline().decode()
+    assert added.startswith("added "), added  # stored: the vectors are being computed
+    total = int(added.split("(")[1].split()[0])
+    deadline = time.monotonic() + 120
+    while embedded(data / "chorus.db", "coach") == 0:  # a batch stored, the rest to do
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    process.kill()
+    process.wait()
+    process.stdout.close()
+    done = embedded(data / "chorus.db", "coach")
+    assert 0 < done < total
+
+    listed = chorus("docs", "coach", env=env).stderr.decode()
+    assert f"coach: {total - done} passages without vectors yet" in listed
+    finished = chorus("reindex", "coach", env=env)
+    assert finished.stdout.decode() == (
+        f"coach: embedded {total - done} passages with multilingual-e5-small-q4; "
+        f"{total} of {total} now have its vectors\n"
+    )

@@ -63,22 +63,28 @@ async def rows(services: Services, model: type[Chunk] | type[Document], bot_id: 
         return int(await session.scalar(query) or 0)
 
 
+def model(services: Services) -> str:
+    assert services.indexer is not None
+    return services.indexer.model
+
+
 @pytest.fixture
 async def tea_bot(services: Services) -> str:
     bot = await services.bots.create("Tea Shop")
     await services.knowledge.ingest_bytes(bot.id, TEA, "tea.md")
+    await services.jobs.idle()  # its vectors, computed in the background
     return bot.id
 
 
 async def test_ingesting_the_same_file_twice_adds_nothing(services: Services, tea_bot: str) -> None:
     chunks = await rows(services, Chunk, tea_bot)
-    vectors = await services.vectors.count(tea_bot, "all-MiniLM-L6-v2-int8")
+    vectors = await services.vectors.count(tea_bot, model(services))
     again = await services.knowledge.ingest_bytes(tea_bot, TEA, "renamed.md")
     assert again.added is False
     assert again.document.title == "Tea guide"
     assert await rows(services, Chunk, tea_bot) == chunks == 2
     assert await rows(services, Document, tea_bot) == 1
-    assert await services.vectors.count(tea_bot, "all-MiniLM-L6-v2-int8") == vectors == 2
+    assert await services.vectors.count(tea_bot, model(services)) == vectors == 2
 
 
 async def test_ingestion_reports_progress(services: Services) -> None:
@@ -87,7 +93,9 @@ async def test_ingestion_reports_progress(services: Services) -> None:
     result = await services.knowledge.ingest_bytes(bot.id, BIKES, "bikes.md", progress=seen.append)
     assert result.added
     stages = [p.stage for p in seen]
-    assert stages.index("chunking") < stages.index("embedding") < stages.index("done")
+    # the vectors come afterwards, from a background job: no "embedding" stage here
+    assert stages.index("chunking") < stages.index("indexing") < stages.index("done")
+    assert "embedding" not in stages
     assert seen[-1].message == "Learned “Bicycle care”: 2 passages."
 
 
@@ -98,7 +106,7 @@ async def test_delete_removes_the_document_everywhere(services: Services, tea_bo
     assert deleted.id == document.id
     assert await rows(services, Chunk, tea_bot) == 0
     assert await rows(services, Document, tea_bot) == 0
-    assert await services.vectors.count(tea_bot, "all-MiniLM-L6-v2-int8") == 0
+    assert await services.vectors.count(tea_bot, model(services)) == 0
     assert await services.retriever.search(tea_bot, "how hot should green tea water be") == []
     with pytest.raises(UnknownDocument):
         await services.knowledge.delete(tea_bot, document.id)

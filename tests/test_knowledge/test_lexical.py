@@ -30,3 +30,22 @@ def test_empty_index_finds_nothing() -> None:
 def test_chinese_question_finds_chinese_text() -> None:
     index = LexicalIndex(["zh", "en"], ["OCRmyPDF 为扫描的 PDF 文件添加文字层", "Add a text layer"])
     assert index.search("如何添加文字层", 1)[0][0] == "zh"
+
+
+def test_word_measures_fold_stems_and_spelling_variants() -> None:
+    index = LexicalIndex(
+        ["a", "b", "c", "d"],
+        [
+            "Your rights under this License are reinstated automatically.",
+            "Risk is ranked by likelihood and impact.",
+            "Green tea is brewed at 80 degrees.",
+            "Sessions end after five minutes.",
+        ],
+    )
+    # "licence" is "License" misspelt the British way, "reinstate" a stem of "reinstated"
+    assert index.unfamiliar("How is my licence reinstated?") == 0.0
+    assert index.coverage("How are risks ranked?", ["b"]) == 1.0
+    assert index.coverage("How are risks ranked?", ["c"]) == 0.0
+    # a word no document has, nor anything one letter from it, stays unfamiliar
+    assert index.unfamiliar("How do I remove a red wine stain?") == 1.0
+    assert index.unfamiliar("Как заварить чай?") == 0.0  # not in the documents' script
