@@ -27,7 +27,7 @@ log = logging.getLogger("chorus.speech")
 
 #: A pause never gets shorter than a calm breath, whatever the target.
 MIN_PAUSE_SECONDS = 1.5
-#: Characters per espeak call: about 20 s of speech, so progress moves in small steps.
+#: Characters per engine call: about 20 s of speech, so progress moves in small steps.
 PIECE_CHARS = 300
 _PAUSE = re.compile(
     r"^[(\[]\s*pause(?:\s+(?:for\s+)?(\d+(?:\.\d+)?)\s*(?:s|secs?|seconds?)?)?\s*[)\]]$",
