@@ -60,9 +60,10 @@ from core.outbox import Address
 from core.services import build_services, close, prepare
 from core.settings import Settings
 from core.voice.audio import Pcm, concatenate, encode, silence
+from core.voice.engines import EspeakEngine
 from core.voice.espeak import espeak
 from core.voice.seams import VoiceSettings
-from core.voice.speech import SYNTHESIS_SHARE, EspeakSpeaker
+from core.voice.speech import EspeakSpeaker
 from core.voice.transcribe import WhisperTranscriber
 from knowledge.passages import Passage
 from tests.fakes.ollama import FakeOllama
@@ -143,7 +144,7 @@ async def tts_row(name: str, script: str, target: float | None, repeat: int) -> 
 
         def progress(fraction: float) -> None:
             nonlocal marked
-            if not marked and fraction >= SYNTHESIS_SHARE - 1e-9:
+            if not marked and fraction >= EspeakEngine.synthesis_share - 1e-9:
                 synth_times.append(time.perf_counter() - start)
                 marked = True
 

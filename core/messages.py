@@ -236,11 +236,13 @@ class AudioFormat(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Audio:
-    """Encoded audio with its measured duration in seconds."""
+    """Encoded audio with its measured duration in seconds and the voice that spoke it
+    (``engine:voice``, e.g. ``piper:en_US-joe-medium``; empty when unknown)."""
 
     data: bytes
     format: AudioFormat
     duration: float
+    voice: str = ""
 
     @property
     def mime_type(self) -> str:

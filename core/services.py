@@ -476,15 +476,21 @@ def build_llm(settings: Settings) -> RemoteChatModel | LlamaCppGenerator | None:
 
 
 def build_voice(settings: Settings, store: MediaStore, read: AttachmentReader) -> VoiceIO | None:
-    """espeak-ng and Whisper, both shipped in PyPI wheels (None when switched off)."""
+    """Piper (espeak-ng behind it) and Whisper, all shipped in PyPI wheels (None when
+    switched off)."""
     if not settings.speech_enabled:
         return None
     # imported here: loading Whisper's runtime takes a while, and a process with speech
     # switched off should not pay for it
-    from core.voice.speech import EspeakSpeaker
+    from core.voice.engines import EspeakEngine, SpeechEngine
+    from core.voice.piper import PiperEngine
+    from core.voice.speech import ScriptSpeaker
     from core.voice.transcribe import WhisperTranscriber
 
-    speaker = EspeakSpeaker()
+    engines: list[SpeechEngine] = [EspeakEngine()]
+    if settings.tts_engine == "piper":
+        engines.insert(0, PiperEngine(settings.piper_voices))
+    speaker = ScriptSpeaker(engines)
     transcriber = WhisperTranscriber(
         max_bytes=settings.max_voice_mb * 1024 * 1024,
         max_seconds=settings.max_voice_seconds,

@@ -110,8 +110,14 @@ class Settings(BaseSettings):
     # let creators ingest URLs on private networks (an intranet wiki); off by default, so a
     # URL cannot make the server fetch from itself or its neighbours
     allow_private_urls: bool = False
-    # spoken replies and content (espeak-ng) and voice notes (Whisper)
+    # spoken replies and content and voice notes (Whisper)
     speech_enabled: bool = True
+    # who speaks: Piper's neural voices (a language without one, or a voice that fails,
+    # falls back to espeak-ng) or espeak-ng alone
+    tts_engine: Literal["piper", "espeak"] = "piper"
+    # Piper voices by language, as JSON ({"fr": "/voices/fr_FR-siwis-medium.onnx"}, the
+    # .onnx.json beside each model); they take precedence over the bundled voices
+    piper_voices: dict[str, Path] = Field(default_factory=dict)
     max_voice_mb: int = Field(default=20, ge=1, le=100)
     max_voice_seconds: int = Field(default=300, ge=5, le=3600)
     # signs /media links; unset, a key is generated once and kept under DATA_DIR/media

@@ -219,6 +219,7 @@ class ContentStudio:
             user.voice_preferences if user else {},
             (user.language if user else None) or job.language,
             str(job.parameters.get("pace") or ""),
+            calm=True,
         )
         minutes = job.parameters.get("duration")
         async with relay_progress(notify) as report:

@@ -1,8 +1,9 @@
 """The seams for speech: an :class:`AudioGenerator` speaks scripts, a :class:`Transcriber`
 reads voice notes.
 
-The engine and the content jobs only know these protocols and value types; espeak-ng and
-Whisper are the default implementations, chosen in ``build_services``.
+The engine and the content jobs only know these protocols and value types; Piper (with
+espeak-ng behind it) and Whisper are the default implementations, chosen in
+``build_services``.
 """
 
 from __future__ import annotations
@@ -16,12 +17,16 @@ from core.messages import Audio, AudioFormat
 
 @dataclass(frozen=True, slots=True)
 class VoiceSettings:
-    """How a user likes to be spoken to: an espeak-ng voice (a language code such as
-    ``en``, ``en-us``, ``fr``), a speaking rate in words per minute and a pitch (0-100)."""
+    """How a user likes to be spoken to: a voice (a language code such as ``en``,
+    ``en-us``, ``fr``, or an espeak-ng voice), a speaking rate in words per minute and a
+    pitch (0-100, espeak-ng only). ``calm`` is for content to relax to (meditations,
+    affirmations, rituals): a neural voice speaks it slower, with longer silences between
+    sentences; chat replies are not calm."""
 
     voice: str = "en"
     words_per_minute: int = 150
     pitch: int = 50
+    calm: bool = False
 
 
 @dataclass(frozen=True, slots=True)

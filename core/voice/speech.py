@@ -1,4 +1,5 @@
-"""Speech out: :class:`EspeakSpeaker` speaks composer scripts with espeak-ng, offline.
+"""Speech out: :class:`ScriptSpeaker` speaks composer scripts offline, with a neural Piper
+voice where one is installed for the language and espeak-ng otherwise.
 
 A script is plain text; a line such as ``(pause 20 seconds)`` is a silence. Speech lines
 are synthesised in pieces of a few sentences on one dedicated thread (espeak-ng has one
@@ -14,24 +15,20 @@ import logging
 import re
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from core.errors import SpeechFailed
 from core.messages import Audio, AudioFormat
 from core.voice.audio import Pcm, concatenate, encode, silence
-from core.voice.espeak import espeak
+from core.voice.engines import EspeakEngine, SpeechEngine
 from core.voice.seams import SpeechProgress, VoiceSettings
 
 log = logging.getLogger("chorus.speech")
 
-DEFAULT_VOICE = "en"
 #: A pause never gets shorter than a calm breath, whatever the target.
 MIN_PAUSE_SECONDS = 1.5
-#: Characters per espeak call: about 20 s of speech, so progress moves in small steps.
+#: Characters per engine call: about 20 s of speech, so progress moves in small steps.
 PIECE_CHARS = 300
-#: Share of the progress bar for synthesis; encoding takes the rest: espeak-ng is fast
-#: (0.1 s for a minute of speech), Opus and MP3 encoding take about 95% of the time.
-SYNTHESIS_SHARE = 0.1
 _PAUSE = re.compile(
     r"^[(\[]\s*pause(?:\s+(?:for\s+)?(\d+(?:\.\d+)?)\s*(?:s|secs?|seconds?)?)?\s*[)\]]$",
     re.IGNORECASE,
@@ -101,20 +98,30 @@ def fit_pauses(nominal: Sequence[float], available: float, minimum: float) -> li
         clamped |= short
 
 
-class EspeakSpeaker:
-    """The offline :class:`~core.voice.seams.AudioGenerator`: espeak-ng through ctypes.
+class ScriptSpeaker:
+    """The offline :class:`~core.voice.seams.AudioGenerator`: speech engines in order of
+    preference (Piper, then espeak-ng, by default).
 
-    One dedicated thread, created on first use, makes every espeak call, so the event
-    loop never blocks and two scripts never interleave in the library. An unknown voice
-    falls back to ``en`` with a warning; the rate is clamped to 80-450 words per minute
-    and the pitch to 0-100. Call :meth:`close` at shutdown.
+    The first engine with a voice for the user's settings speaks the whole script; if it
+    fails (its model does not load, synthesis raises), the next engine speaks it again
+    from the start, so one recording never mixes two voices. One dedicated thread,
+    created on first use, makes every engine call, so the event loop never blocks and two
+    scripts never interleave in a library with global state. Call :meth:`close` at
+    shutdown.
     """
 
     def __init__(
-        self, *, min_pause_seconds: float = MIN_PAUSE_SECONDS, piece_chars: int = PIECE_CHARS
+        self,
+        engines: Sequence[SpeechEngine],
+        *,
+        min_pause_seconds: float = MIN_PAUSE_SECONDS,
+        piece_chars: int = PIECE_CHARS,
     ) -> None:
+        if not engines:
+            raise ValueError("at least one speech engine is needed")
         if min_pause_seconds < 0 or piece_chars < 1:
             raise ValueError("min_pause_seconds must be >= 0 and piece_chars >= 1")
+        self.engines = tuple(engines)
         self._min_pause = min_pause_seconds
         self._piece_chars = piece_chars
         self._thread: ThreadPoolExecutor | None = None
@@ -139,35 +146,58 @@ class EspeakSpeaker:
         if not pieces:
             raise SpeechFailed("the script has nothing to say")
         report = progress or (lambda _fraction: None)
-        loop = asyncio.get_running_loop()
-        executor = self._executor()
-        name = await loop.run_in_executor(executor, _resolve, voice.voice)
-        spoken: list[Pcm] = []
-        for done, piece in enumerate(pieces, 1):
-            spoken.append(await loop.run_in_executor(executor, _synthesize, piece, name, voice))
-            report(SYNTHESIS_SHARE * done / len(pieces))
+        engine, name, spoken = await self._synthesize(pieces, voice, report)
+        share = engine.synthesis_share
         pcm = await asyncio.to_thread(self._assemble, items, spoken, target_seconds)
+        speaker = f"{engine.name}:{name}"
         encoded = 0
 
         async def encode_one(audio_format: AudioFormat) -> Audio:
             nonlocal encoded
             result = await asyncio.to_thread(encode, pcm, audio_format)
             encoded += 1
-            report(SYNTHESIS_SHARE + (1 - SYNTHESIS_SHARE) * encoded / len(wanted))
-            return result
+            report(share + (1 - share) * encoded / len(wanted))
+            return replace(result, voice=speaker)
 
         # the formats are encoded side by side, each on a worker thread
         results = await asyncio.gather(*(encode_one(f) for f in wanted))
         audio = dict(zip(wanted, results, strict=True))
         log.info(
-            "spoke %d pieces, %.1f s, voice %s at %d wpm, %s",
+            "spoke %d pieces, %.1f s, voice %s at %d wpm%s, %s",
             len(pieces),
             pcm.duration,
-            name,
+            speaker,
             voice.words_per_minute,
+            " (calm)" if voice.calm else "",
             ", ".join(f"{f.value} {len(a.data)} B" for f, a in audio.items()),
         )
         return audio
+
+    async def _synthesize(
+        self, pieces: list[str], voice: VoiceSettings, report: SpeechProgress
+    ) -> tuple[SpeechEngine, str, list[Pcm]]:
+        """Every piece spoken by the first engine that has a voice and does not fail."""
+        loop = asyncio.get_running_loop()
+        executor = self._executor()
+        for position, engine in enumerate(self.engines, 1):
+            last = position == len(self.engines)
+            try:
+                name = await loop.run_in_executor(executor, engine.voice_for, voice)
+                if name is None:
+                    continue
+                spoken: list[Pcm] = []
+                for done, piece in enumerate(pieces, 1):
+                    spoken.append(
+                        await loop.run_in_executor(executor, engine.synthesize, piece, name, voice)
+                    )
+                    report(engine.synthesis_share * done / len(pieces))
+            except SpeechFailed as exc:
+                if last:
+                    raise
+                log.warning("%s cannot speak (%s); trying the next engine", engine.name, exc)
+                continue
+            return engine, name, spoken
+        raise SpeechFailed(f"no speech engine has a voice for {voice.voice!r}")
 
     async def close(self) -> None:
         """Stop the worker thread once the call in progress, if any, returns."""
@@ -177,7 +207,7 @@ class EspeakSpeaker:
 
     def _executor(self) -> ThreadPoolExecutor:
         if self._thread is None:
-            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="espeak")
+            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="speech")
         return self._thread
 
     def _assemble(self, items: list[str | Pause], spoken: list[Pcm], target: float | None) -> Pcm:
@@ -198,19 +228,12 @@ class EspeakSpeaker:
         return concatenate([*parts, silence(tail, rate)], rate)
 
 
-def _resolve(voice: str) -> str:
-    """The espeak-ng voice for ``voice``, or ``en`` (logged) when it is not installed."""
-    engine = espeak()
-    name = engine.resolve(voice)
-    if name is None:
-        log.warning("espeak-ng has no voice %r; speaking with %r", voice, DEFAULT_VOICE)
-        name = engine.resolve(DEFAULT_VOICE) or DEFAULT_VOICE
-    return name
+class EspeakSpeaker(ScriptSpeaker):
+    """A :class:`ScriptSpeaker` with espeak-ng alone (``TTS_ENGINE=espeak``)."""
 
-
-def _synthesize(text: str, voice_name: str, settings: VoiceSettings) -> Pcm:
-    engine = espeak()  # clamps the rate and the pitch to what it accepts
-    samples = engine.synthesize(
-        text, voice=voice_name, rate=settings.words_per_minute, pitch=settings.pitch
-    )
-    return Pcm(samples, engine.sample_rate)
+    def __init__(
+        self, *, min_pause_seconds: float = MIN_PAUSE_SECONDS, piece_chars: int = PIECE_CHARS
+    ) -> None:
+        super().__init__(
+            [EspeakEngine()], min_pause_seconds=min_pause_seconds, piece_chars=piece_chars
+        )

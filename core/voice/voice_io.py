@@ -39,16 +39,20 @@ class Recording:
 
 
 def voice_settings(
-    preferences: Mapping[str, Any], language: str | None, pace: str | None = None
+    preferences: Mapping[str, Any],
+    language: str | None,
+    pace: str | None = None,
+    *,
+    calm: bool = False,
 ) -> VoiceSettings:
     """The voice for a user: their chosen voice or their language, their speed (or the
-    content's pace), their pitch."""
+    content's pace), their pitch; ``calm`` for content to relax to (not chat replies)."""
     voice = str(preferences.get("voice") or (language or "en").lower())
     speed = SPEEDS.get(str(preferences.get("speed")))
     if speed is None:
         speed = PACE_SPEEDS.get(str(pace), SPEEDS["normal"])
     pitch = PITCHES.get(str(preferences.get("pitch")), PITCHES["normal"])
-    return VoiceSettings(voice=voice, words_per_minute=speed, pitch=pitch)
+    return VoiceSettings(voice=voice, words_per_minute=speed, pitch=pitch, calm=calm)
 
 
 class VoiceIO:
@@ -104,6 +108,8 @@ class VoiceIO:
         references = {f.extension: await self.media.save(a, stem=stem) for f, a in audio.items()}
         main = audio[AudioFormat.OGG_OPUS]
         record = {**references, "duration": round(main.duration, 2), "size": len(main.data)}
+        if main.voice:
+            record["voice"] = main.voice
         media = library_media(record, title)
         assert media is not None  # the record names its OGG/Opus file
         return Recording(media, record)

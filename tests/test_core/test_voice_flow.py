@@ -1,7 +1,7 @@
 """Voice through the whole engine: recorded content, spoken replies, voice notes in.
 
-Real espeak-ng and Whisper run here (no fakes); the guided flow's audio must last the
-requested time, and a voice note spoken by espeak-ng must be understood.
+Real Piper (the default voice), espeak-ng and Whisper run here (no fakes); the guided
+flow's audio must last the requested time, and a spoken voice note must be understood.
 """
 
 from __future__ import annotations
