@@ -186,7 +186,7 @@ class ContentStudio:
         content_type = ContentType(job.content_type)
         started = time.perf_counter()
         script = await self._generator.compose(
-            ContentRequest(bot, content_type, job.parameters, job.language)
+            ContentRequest(bot, content_type, job.parameters, job.language, variation=job.id)
         )
         self._metrics.generation_seconds.labels("content").observe(time.perf_counter() - started)
         recording, note = None, None
@@ -194,7 +194,8 @@ class ContentStudio:
             if self._voice is None:
                 note = NO_AUDIO
             else:
-                recording = await self._record(job, address, user, script.title, script.text)
+                spoken = script.spoken or script.text
+                recording = await self._record(job, address, user, script.title, spoken)
         created = CreatedContent(
             job.content_type,
             script.title,

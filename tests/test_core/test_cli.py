@@ -45,8 +45,8 @@ def test_whole_guided_flow_from_the_terminal(env: dict[str, str]) -> None:
     out = result.stdout.decode()
     assert result.returncode == 0, result.stderr.decode()
     assert "… Writing your set of affirmations" in out
-    assert "20-minute affirmations · confidence at work" in out  # "5" pressed 20 minutes
-    assert "1. 20-minute affirmations · confidence at work" in out
+    assert "20-minute affirmations · self-confidence" in out  # "5" pressed 20 minutes
+    assert "1. 20-minute affirmations · self-confidence" in out
 
 
 def test_a_message_over_the_limit_is_refused_with_the_limit(env: dict[str, str]) -> None:
