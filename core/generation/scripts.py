@@ -279,7 +279,12 @@ def _affirmations(plan: Brief) -> list[Section]:
     interludes = list(_INTERLUDES)
     plan.rng.shuffle(interludes)
     # between groups of affirmations, a short pause to breathe or a guided practice
-    guided = [offer.lines for offer in _guided(plan, scenes=3) if len(offer.lines) <= 16]
+    # (short ones, and none that belongs at the very end, such as a countdown into sleep)
+    guided = [
+        offer.lines
+        for offer in _guided(plan, scenes=3)
+        if len(offer.lines) <= 16 and offer.stage is not Stage.ENDING
+    ]
     candidates: list[tuple[Cue, ...]] = []
     for i, group in enumerate(groups):
         candidates.append((*group, interludes[i]) if i < len(interludes) else group)

@@ -237,7 +237,7 @@ STEPS: tuple[RitualStep, ...] = (
         cues(
             "Look around you, and choose three things that are out of place. ~6",
             "Put the first one back where it belongs. ~12",
-            "The second. ~12",
+            "Then the next one. ~12",
             "And the third. Notice the small order you have made. ~10",
         ),
         frozenset({"evening", "midday", "anytime"}),
