@@ -37,6 +37,7 @@ from core.generation.practices.frames import (
     SETTLING,
     WAKING,
     feeling_lines,
+    helps_with,
 )
 from core.generation.practices.model import Cue, Mood, Stage, Technique, cues
 from core.generation.practices.rituals import STEPS
@@ -218,13 +219,16 @@ def _meditation(plan: Brief) -> list[Section]:
 
 def _guided(plan: Brief, scenes: int) -> list[_Offer]:
     """The techniques that suit the time of day and the themes' scenes, best first:
-    a technique scores for each theme it serves, plus a seeded share of chance."""
+    a technique scores for each theme it serves and for helping with the feeling, plus a
+    seeded share of chance."""
     found = {theme.key for theme in plan.themes}
     offers: list[_Offer] = []
     for technique in TECHNIQUES:
         if plan.mood not in technique.moods:
             continue
         score = 2.0 * len(technique.themes & found) + plan.rng.random() * 2.5
+        if technique.key in helps_with(plan.feeling):
+            score += 2.5  # what helps with how the listener feels comes early
         if technique.key == "sleep-countdown" and plan.time == "bedtime":
             score += 10  # a bedtime piece ends by counting down into sleep
         offers.append(_Offer(score, technique.stage, _led(technique, plan), technique))

@@ -179,6 +179,26 @@ def test_morning_pieces_end_with_energy(content_type: ContentType) -> None:
     assert any("energy" in line for line in ending), ending
 
 
+@pytest.mark.parametrize(
+    ("feeling", "helps"),
+    [
+        ("anxious", {"four-seven-eight", "box-breathing", "thought-stream"}),
+        ("low", {"loving-kindness", "heart-breath", "gratitude", "peaceful-place"}),
+        ("restless", {"muscle-relaxation", "breath-counting", "body-scan"}),
+    ],
+)
+def test_the_feeling_chooses_techniques_that_help_with_it(feeling: str, helps: set[str]) -> None:
+    by_first_line = {t.intro[0].text: t.key for t in TECHNIQUES}
+    for variation in ("a", "b", "c", "d", "e"):
+        content = compose(
+            ContentType.MEDITATION,
+            answers(purpose="less stress", time_of_day="evening", feeling=feeling),
+            variation=variation,
+        )
+        used = {by_first_line[line] for line in spoken_lines(content) if line in by_first_line}
+        assert used & helps, (feeling, used)
+
+
 @pytest.mark.parametrize("content_type", list(ContentType), ids=str)
 def test_different_answers_give_different_pieces(content_type: ContentType) -> None:
     first = compose(content_type, answers())

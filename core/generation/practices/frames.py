@@ -172,10 +172,34 @@ WAKING = re.compile(
 )
 
 
+#: the techniques that help most with a feeling, by the first stem of its entry above
+_HELPS: Mapping[str, frozenset[str]] = {
+    "anxi": frozenset({"four-seven-eight", "box-breathing", "thought-stream", "senses-grounding"}),
+    "tired": frozenset({"body-scan", "muscle-relaxation", "energising-breath", "sleep-countdown"}),
+    "restless": frozenset({"muscle-relaxation", "breath-counting", "body-scan"}),
+    "sad": frozenset({"loving-kindness", "heart-breath", "gratitude", "peaceful-place"}),
+    "angry": frozenset({"breath-counting", "noting", "four-seven-eight", "box-breathing"}),
+    "hope": frozenset({"gratitude", "mountain", "peaceful-place", "energising-breath"}),
+    "calm": frozenset({"sound-awareness", "noting", "loving-kindness"}),
+}
+
+
 def feeling_lines(feeling: str) -> tuple[Cue, ...]:
     """The lines that meet the feeling the user named, in the piece's own words."""
+    stems = _feeling(feeling)
+    return next((lines for kind, lines in FEELINGS if kind == stems), NO_FEELING)
+
+
+def helps_with(feeling: str) -> frozenset[str]:
+    """The keys of the techniques that help most with the feeling the user named."""
+    stems = _feeling(feeling)
+    return _HELPS.get(stems[0], frozenset()) if stems else frozenset()
+
+
+def _feeling(feeling: str) -> tuple[str, ...]:
+    """The stems of the entry of :data:`FEELINGS` the feeling matches (empty if none)."""
     lowered = feeling.lower()
-    for stems, lines in FEELINGS:
+    for stems, _lines in FEELINGS:
         if any(re.search(rf"\b{re.escape(stem)}", lowered) for stem in stems):
-            return lines
-    return NO_FEELING
+            return stems
+    return ()

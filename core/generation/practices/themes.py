@@ -29,11 +29,16 @@ class Theme:
     scene: tuple[Cue, ...]
 
 
+def _keywords(spelled: str) -> tuple[str, ...]:
+    """Keywords written as one string, ``|`` between them (a keyword may be a phrase)."""
+    return tuple(spelled.split("|"))
+
+
 THEMES: tuple[Theme, ...] = (
     Theme(
         key="interview",
         title="steady for {occasion} interview",
-        keywords=("interview", "job interview", "hiring", "recruit", "audition", "assessment"),
+        keywords=_keywords("interview|job interview|hiring|recruit|audition|assessment"),
         intention="as you prepare for {occasion} interview",
         related=("confidence", "calm", "career"),
         scene=cues(
@@ -50,20 +55,10 @@ THEMES: tuple[Theme, ...] = (
     Theme(
         key="public_speaking",
         title="speaking with ease",
-        keywords=(
-            "public speaking",
-            "speech",
-            "presentation",
-            "presenting",
-            "talk in front",
-            "speak in front",
-            "speaking in front",
-            "audience",
-            "stage",
-            "pitch",
-            "lecture",
-            "toast",
-            "speaking",
+        keywords=_keywords(
+            "public speaking|speech|presentation|presenting|talk in front|"
+            "speak in front|speaking in front|audience|stage|pitch|lecture|toast|"
+            "speaking"
         ),
         intention="as you prepare for {occasion} talk",
         related=("confidence", "calm"),
@@ -81,17 +76,8 @@ THEMES: tuple[Theme, ...] = (
     Theme(
         key="sleep",
         title="restful sleep",
-        keywords=(
-            "sleep",
-            "insomnia",
-            "bed",
-            "night",
-            "tired",
-            "rest",
-            "drift off",
-            "fall asleep",
-            "wake up at night",
-            "asleep",
+        keywords=_keywords(
+            "sleep|insomnia|bed|night|tired|rest|drift off|fall asleep|wake up at night|asleep"
         ),
         intention="as you let the day end and make room for rest",
         related=("calm", "gratitude"),
@@ -107,24 +93,9 @@ THEMES: tuple[Theme, ...] = (
     Theme(
         key="calm",
         title="calm and steady",
-        keywords=(
-            "stress",
-            "anxi",
-            "worr",
-            "calm",
-            "overwhelm",
-            "tense",
-            "tension",
-            "panic",
-            "relax",
-            "racing",
-            "overthink",
-            "nervous",
-            "peace",
-            "on edge",
-            "mind keeps",
-            "busy mind",
-            "fear",
+        keywords=_keywords(
+            "stress|anxi|worr|calm|overwhelm|tense|tension|panic|relax|racing|"
+            "overthink|nervous|peace|on edge|mind keeps|busy mind|fear"
         ),
         intention="as you make room for calm",
         related=("resilience", "health"),
@@ -140,19 +111,9 @@ THEMES: tuple[Theme, ...] = (
     Theme(
         key="focus",
         title="clear focus",
-        keywords=(
-            "focus",
-            "concentrat",
-            "study",
-            "studies",
-            "exam",
-            "distract",
-            "clarity",
-            "attention",
-            "productiv",
-            "procrastinat",
-            "revision",
-            "deep work",
+        keywords=_keywords(
+            "focus|concentrat|study|studies|exam|distract|clarity|attention|"
+            "productiv|procrastinat|revision|deep work"
         ),
         intention="as you gather your attention for what matters today",
         related=("career", "calm"),
@@ -168,17 +129,8 @@ THEMES: tuple[Theme, ...] = (
     Theme(
         key="confidence",
         title="self-confidence",
-        keywords=(
-            "confiden",
-            "courage",
-            "brave",
-            "believe in myself",
-            "self-doubt",
-            "doubt",
-            "shy",
-            "assert",
-            "bold",
-            "insecur",
+        keywords=_keywords(
+            "confiden|courage|brave|believe in myself|self-doubt|doubt|shy|assert|bold|insecur"
         ),
         intention="as you grow your confidence",
         related=("self_worth", "resilience"),
@@ -194,18 +146,9 @@ THEMES: tuple[Theme, ...] = (
     Theme(
         key="self_worth",
         title="knowing your worth",
-        keywords=(
-            "worth",
-            "self-esteem",
-            "self esteem",
-            "enough",
-            "love myself",
-            "self-love",
-            "accept myself",
-            "deserv",
-            "self-compassion",
-            "kind to myself",
-            "inner critic",
+        keywords=_keywords(
+            "worth|self-esteem|self esteem|enough|love myself|self-love|"
+            "accept myself|deserv|self-compassion|kind to myself|inner critic"
         ),
         intention="as you remember your own worth",
         related=("confidence", "relationships"),
@@ -220,20 +163,9 @@ THEMES: tuple[Theme, ...] = (
     Theme(
         key="career",
         title="purpose at work",
-        keywords=(
-            "work",
-            "job",
-            "career",
-            "boss",
-            "colleague",
-            "promotion",
-            "business",
-            "office",
-            "deadline",
-            "meeting",
-            "manager",
-            "team",
-            "workload",
+        keywords=_keywords(
+            "work|job|career|boss|colleague|promotion|business|office|deadline|"
+            "meeting|manager|team|workload"
         ),
         intention="as you bring your best to your work",
         related=("focus", "confidence"),
@@ -248,31 +180,10 @@ THEMES: tuple[Theme, ...] = (
     Theme(
         key="relationships",
         title="warm connection",
-        keywords=(
-            "relationship",
-            "partner",
-            "friend",
-            "family",
-            "marriage",
-            "husband",
-            "wife",
-            "lonely",
-            "loneliness",
-            "connect",
-            "breakup",
-            "break up",
-            "kids",
-            "children",
-            "parent",
-            "mother",
-            "father",
-            "love life",
-            "dating",
-            "sister",
-            "brother",
-            "sibling",
-            "argu",
-            "conflict",
+        keywords=_keywords(
+            "relationship|partner|friend|family|marriage|husband|wife|lonely|"
+            "loneliness|connect|breakup|break up|kids|children|parent|mother|"
+            "father|love life|dating|sister|brother|sibling|argu|conflict"
         ),
         intention="as you open to the people in your life",
         related=("gratitude", "self_worth"),
@@ -287,21 +198,9 @@ THEMES: tuple[Theme, ...] = (
     Theme(
         key="health",
         title="care for your body",
-        keywords=(
-            "health",
-            "heal",
-            "body",
-            "pain",
-            "illness",
-            "sick",
-            "recover",
-            "fitness",
-            "exercise",
-            "eat",
-            "weight",
-            "surgery",
-            "chronic",
-            "immune",
+        keywords=_keywords(
+            "health|heal|body|pain|illness|sick|recover|fitness|exercise|eat|"
+            "weight|surgery|chronic|immune"
         ),
         intention="as you care for your body",
         related=("calm", "gratitude"),
@@ -316,7 +215,7 @@ THEMES: tuple[Theme, ...] = (
     Theme(
         key="gratitude",
         title="gratitude",
-        keywords=("gratitude", "grateful", "thank", "appreciat", "blessing", "content"),
+        keywords=_keywords("gratitude|grateful|thank|appreciat|blessing|content"),
         intention="as you notice what is already good",
         related=("relationships", "abundance"),
         scene=cues(
@@ -330,18 +229,8 @@ THEMES: tuple[Theme, ...] = (
     Theme(
         key="abundance",
         title="abundance",
-        keywords=(
-            "money",
-            "abundan",
-            "wealth",
-            "prosper",
-            "financ",
-            "debt",
-            "success",
-            "rich",
-            "income",
-            "salary",
-            "manifest",
+        keywords=_keywords(
+            "money|abundan|wealth|prosper|financ|debt|success|rich|income|salary|manifest"
         ),
         intention="as you open to abundance",
         related=("gratitude", "career"),
@@ -356,21 +245,9 @@ THEMES: tuple[Theme, ...] = (
     Theme(
         key="resilience",
         title="inner strength",
-        keywords=(
-            "resilien",
-            "grief",
-            "griev",
-            "loss",
-            "hard time",
-            "difficult",
-            "setback",
-            "cope",
-            "coping",
-            "strength",
-            "failure",
-            "heartbreak",
-            "struggl",
-            "change",
+        keywords=_keywords(
+            "resilien|grief|griev|loss|hard time|difficult|setback|cope|coping|"
+            "strength|failure|heartbreak|struggl|change"
         ),
         intention="as you meet what is hard with strength and gentleness",
         related=("calm", "self_worth"),
