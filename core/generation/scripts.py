@@ -314,7 +314,7 @@ def _ritual(plan: Brief) -> list[Section]:
         name: str, summary: str, step_cues: Sequence[Cue], order: float
     ) -> tuple[float, Section]:
         filled = tuple(Cue(c.text.replace("{affirmation}", intended), c.rest) for c in step_cues)
-        return order, Section(filled, name, summary)
+        return order, Section(filled, name, summary.replace("{affirmation}", intended))
 
     frame = [
         section(s.name, s.summary, s.lines, s.order) for s in steps if s.order in _RITUAL_FRAME
@@ -322,18 +322,19 @@ def _ritual(plan: Brief) -> list[Section]:
     extras = [
         section(s.name, s.summary, s.lines, s.order) for s in steps if s.order not in _RITUAL_FRAME
     ]
+    said_after = lines[1:6]
     extras.append(
         section(
             "Affirm",
-            "Say five sentences for yourself, slowly, letting each one land.",
-            (*cues("Now say these after me, slowly. ~2"), *(Cue(line, 6) for line in lines[1:6])),
+            "Say these slowly, letting each one land: " + " ".join(said_after),
+            (*cues("Now say these after me, slowly. ~2"), *(Cue(line, 6) for line in said_after)),
             7.5,
         )
     )
     plan.rng.shuffle(extras)
     # a ritual is mostly doing: a sitting practice only when the steps leave time for one
     sitting = [
-        _led(technique, plan)
+        (technique.name, _led(technique, plan))
         for technique in TECHNIQUES
         if plan.mood in technique.moods and technique.stage is not Stage.ENDING
     ]
@@ -347,29 +348,35 @@ def _ritual(plan: Brief) -> list[Section]:
     picks = _fill(plan, fixed, [s.cues for _, s in extras])
     chosen = [extras[i] for i in picks]
     said = [*fixed, *(c for _, s in chosen for c in s.cues)]
-    practice = [c for i in _fill(plan, said, sitting) for c in sitting[i]]
-    if practice:
-        summary = "Sit quietly, eyes closed, and follow the guidance."
-        chosen.append((5.5, Section(tuple(practice), "Meditate", summary)))
+    practices = [sitting[i] for i in _fill(plan, said, [led for _, led in sitting])]
+    if practices:
+        names = ", then ".join(name for name, _ in practices)
+        summary = f"Sit quietly, eyes closed, and follow {names}."
+        practice = tuple(c for _, led in practices for c in led)
+        chosen.append((5.5, Section(practice, "Meditate", summary)))
     ordered = sorted(frame + chosen, key=lambda item: item[0])
     return [Section(welcome), Section(feeling), *(s for _, s in ordered)]
 
 
 def _ritual_text(sections: Sequence[Section], plan: Brief) -> str:
     """The ritual to read: its welcome, then one numbered line per step with about how
-    many minutes it takes (in half minutes, adding up to the whole)."""
+    long it takes (in half minutes, or quarters when the steps are many, adding up to
+    the whole)."""
     intro = [s for s in sections if not s.name]
     steps = [s for s in sections if s.name]
     lengths = [speech_seconds(s.cues, plan.rate) + sum(c.rest for c in s.cues) for s in steps]
-    halves = _halves(lengths, plan.minutes * 2)
+    unit = 30 if len(steps) <= plan.minutes * 2 else 15
+    shares = _shares(lengths, plan.minutes * 60 // unit)
     lines = [prose(intro[:-1]), ""]
-    for number, (step, half) in enumerate(zip(steps, halves, strict=True), 1):
-        lines.append(f"{number}. {step.name} (about {half / 2:g} min): {step.summary}")
+    for number, (step, share) in enumerate(zip(steps, shares, strict=True), 1):
+        seconds = share * unit
+        about = f"{seconds} s" if seconds < 60 else f"{seconds / 60:g} min"
+        lines.append(f"{number}. {step.name} (about {about}): {step.summary}")
     return "\n".join([*lines, "", prose(intro[-1:])])
 
 
-def _halves(lengths: Sequence[float], total: int) -> list[int]:
-    """Split ``total`` half minutes among steps in proportion to ``lengths``, at least
+def _shares(lengths: Sequence[float], total: int) -> list[int]:
+    """Split ``total`` units of time among steps in proportion to ``lengths``, at least
     one each, by largest remainder."""
     spare = total - len(lengths)
     exact = [spare * n / sum(lengths) for n in lengths]

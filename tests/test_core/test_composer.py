@@ -172,16 +172,22 @@ async def test_affirmations_follow_the_theme_of_the_purpose(composer: GroundedCo
     assert "focus" in focus.title
 
 
-@pytest.mark.parametrize("minutes", [10, 15])
+@pytest.mark.parametrize("minutes", [3, 10, 15, 20])
 async def test_ritual_steps_add_up_to_the_duration(
     composer: GroundedComposer, minutes: int
 ) -> None:
     content = await _compose(composer, ContentType.RITUAL, {**ANSWERS, "duration": minutes})
-    steps = re.findall(r"^\d+\. [\w ]+ \(about ([\d.]+) min\)", content.text, flags=re.MULTILINE)
-    assert len(steps) >= 5
-    assert sum(float(s) for s in steps) == pytest.approx(minutes)
+    steps = re.findall(
+        r"^\d+\. [\w ]+ \(about ([\d.]+) (min|s)\): \S", content.text, flags=re.MULTILINE
+    )
+    assert len(steps) >= 4
+    seconds = [float(n) * (60 if unit == "min" else 1) for n, unit in steps]
+    assert sum(seconds) == pytest.approx(minutes * 60)
+    assert all(s > 0 for s in seconds)
     assert "1. Prepare" in content.text
     assert "Rest (about" in content.text  # a bedtime ritual ends lying down
+    # the sentence to carry into the night is written out
+    assert re.search(r'Intention \(about [^)]+\): .*: "[^"]+"$', content.text, re.MULTILINE)
 
 
 # --- answer ----------------------------------------------------------------------------------

@@ -169,10 +169,10 @@ STEPS: tuple[RitualStep, ...] = (
     RitualStep(
         "intention",
         "Intention",
-        "Say your intention for the day out loud, once, slowly.",
+        'Say your intention for the day out loud, once, slowly: "{affirmation}"',
         cues(
             "Now set an intention for the day ahead. ~3",
-            "Say it out loud, once, slowly: {affirmation} ~8",
+            "Say it out loud, once, slowly. {affirmation} ~8",
             "Say it once more, and feel it in the body. ~8",
         ),
         DAYTIME,
@@ -181,10 +181,10 @@ STEPS: tuple[RitualStep, ...] = (
     RitualStep(
         "intention-evening",
         "Intention",
-        "Say one sentence to carry into the night, out loud, slowly.",
+        'Say one sentence to carry into the night, quietly: "{affirmation}"',
         cues(
             "Now choose one sentence to carry with you tonight. ~3",
-            "Say it quietly: {affirmation} ~8",
+            "Say it quietly. {affirmation} ~8",
             "Let it settle, like a stone sinking gently to the bottom of a pond. ~8",
         ),
         WINDING_DOWN,
