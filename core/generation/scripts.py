@@ -66,21 +66,26 @@ class Brief:
     occasion: str
     feeling: str
     rng: random.Random
+    words_per_minute: int | None = None
 
     @property
     def seconds(self) -> float:
+        """The asked length in seconds."""
         return self.minutes * 60.0
 
     @property
     def rate(self) -> int:
-        return speaking_rate(self.pace)
+        """Words per minute the voice speaks at: the user's own speed, else the pace's."""
+        return self.words_per_minute or speaking_rate(self.pace)
 
     @property
     def mood(self) -> Mood:
+        """Where the time of day wants the listener: settled, steady or energised."""
         return _MOODS.get(self.time, Mood.STEADY)
 
     @property
     def moment(self) -> str:
+        """The phrase naming the time of day."""
         return MOMENTS.get(self.time, MOMENTS["anytime"])
 
     @property
@@ -111,6 +116,7 @@ def brief(request: ContentRequest) -> Brief:
         occasion=occasion(purpose),
         feeling=str(answers.get("feeling") or ""),
         rng=random.Random(hashlib.sha256(seed.encode()).hexdigest()),
+        words_per_minute=request.words_per_minute,
     )
 
 

@@ -61,6 +61,8 @@ class ContentRequest:
     # what makes this request's piece its own when the answers are the same as another's
     # (the job's id): scripted content varies with it, and stays the same when remade
     variation: str = ""
+    # how fast the voice will speak it, when it is to be recorded: scripts are timed by it
+    words_per_minute: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

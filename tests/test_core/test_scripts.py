@@ -29,7 +29,7 @@ from core.generation.seams import ContentRequest, GeneratedContent
 from core.messages import AudioFormat
 from core.voice.audio import decode
 from core.voice.speech import MIN_PAUSE_SECONDS, EspeakSpeaker, Pause, fit_pauses, parse_script
-from core.voice.voice_io import PACE_SPEEDS, voice_settings
+from core.voice.voice_io import PACE_SPEEDS, SPEEDS, voice_settings
 
 BOT = BotProfile(id="calm-coach", name="Calm Coach")
 INTERVIEW = "I have a job interview tomorrow and my mind keeps racing"
@@ -107,6 +107,24 @@ def test_the_plan_fills_its_length_with_guidance(
         assert abs(total - target) <= 0.1 * target, total
         assert speech / total >= 0.4, (words_per_minute, speech / total)
         assert max(pauses) <= 45, max(pauses)
+
+
+@pytest.mark.parametrize("content_type", list(ContentType), ids=str)
+@pytest.mark.parametrize("words_per_minute", [SPEEDS["slow"], SPEEDS["fast"]])
+def test_the_plan_is_timed_for_the_users_own_speaking_speed(
+    content_type: ContentType, words_per_minute: int
+) -> None:
+    """A user who set /voice speed fast is spoken to faster than a slow pace: the plan
+    holds more words, so the fill and the silences still hold."""
+    request = ContentRequest(
+        BOT, content_type, answers(pace="slow"), words_per_minute=words_per_minute
+    )
+    content = write_script(request)
+    for rate in (words_per_minute, words_per_minute * 1.2):
+        speech, pauses = timing(content, rate, 600)
+        assert abs(speech + sum(pauses) - 600) <= 60
+        assert speech / (speech + sum(pauses)) >= 0.4
+        assert max(pauses) <= 45
 
 
 def test_a_lively_pace_talks_more_than_a_slow_one() -> None:
