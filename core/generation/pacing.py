@@ -33,6 +33,8 @@ class Section:
     cues: tuple[Cue, ...]
     name: str = ""
     summary: str = ""
+    # written one line per cue (a list of affirmations), not as a paragraph
+    listed: bool = False
 
 
 def speaking_rate(pace: str) -> int:
@@ -92,7 +94,7 @@ def timed(sections: Sequence[Section], seconds: float, words_per_minute: int) ->
     speech = speech_seconds(lines, words_per_minute)
     rests = iter(round(r * 2) / 2 for r in fit_rests(nominal, seconds - speech))
     return [
-        Section(tuple(Cue(c.text, next(rests)) for c in s.cues), s.name, s.summary)
+        Section(tuple(Cue(c.text, next(rests)) for c in s.cues), s.name, s.summary, s.listed)
         for s in sections
     ]
 
@@ -109,5 +111,9 @@ def audio_plan(sections: Sequence[Section]) -> str:
 
 
 def prose(sections: Sequence[Section]) -> str:
-    """The piece to read: one paragraph per section, no stage directions."""
-    return "\n\n".join(" ".join(cue.text for cue in section.cues) for section in sections)
+    """The piece to read: one paragraph per section (a list of affirmations one per
+    line), no stage directions."""
+    return "\n\n".join(
+        ("\n" if section.listed else " ").join(cue.text for cue in section.cues)
+        for section in sections
+    )

@@ -296,13 +296,15 @@ def _affirmations(plan: Brief) -> list[Section]:
         if len(offer.lines) <= 16 and offer.stage is not Stage.ENDING
     ]
     candidates: list[tuple[Cue, ...]] = []
+    listed: list[tuple[Cue, ...]] = []
     for i, group in enumerate(groups):
-        candidates.append((*group, interludes[i]) if i < len(interludes) else group)
+        listed.append((*group, interludes[i]) if i < len(interludes) else group)
+        candidates.append(listed[-1])
         if i < len(guided):
             candidates.append(guided[i])
     fixed = [*opening.cues, *guide, *feeling.cues, *closing.cues]
     picks = _fill(plan, fixed, candidates)
-    body = [Section(candidates[i]) for i in picks]
+    body = [Section(candidates[i], listed=candidates[i] in listed) for i in picks]
     return [opening, Section(feeling.cues + guide), *body, closing]
 
 
