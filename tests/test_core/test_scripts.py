@@ -127,6 +127,24 @@ def test_the_plan_is_timed_for_the_users_own_speaking_speed(
         assert max(pauses) <= 45
 
 
+@pytest.mark.parametrize("purpose", ["", "grief", "more joy in my life"])
+@pytest.mark.parametrize("minutes", [15, 17, 20])
+@pytest.mark.parametrize("pace", ["moderate", "lively"])
+def test_a_long_set_of_affirmations_without_a_clear_theme_still_fills(
+    purpose: str, minutes: int, pace: str
+) -> None:
+    """BUG: a 20-minute set for a purpose with few related themes ran out of lines and
+    fell to a third speech."""
+    content = compose(
+        ContentType.AFFIRMATIONS,
+        answers(purpose=purpose, time_of_day="anytime", duration=minutes, pace=pace),
+    )
+    for rate in (PACE_SPEEDS[pace], PACE_SPEEDS[pace] * 1.2):
+        speech, pauses = timing(content, rate, minutes * 60)
+        assert speech / (speech + sum(pauses)) >= 0.4
+        assert max(pauses) <= 45
+
+
 def test_a_lively_pace_talks_more_than_a_slow_one() -> None:
     fills = {}
     for pace in ("slow", "lively"):

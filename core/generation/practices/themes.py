@@ -302,10 +302,13 @@ def occasion(purpose: str) -> str:
 
 
 def related_themes(found: Sequence[Theme]) -> list[Theme]:
-    """The themes found, then those close to them, then ``general``, each once."""
+    """The themes found, then those close to them, then those close to these, then
+    ``general``, each once: enough lines for a long set of affirmations that stays
+    near its subject."""
     keys = [theme.key for theme in found]
-    keys += [key for theme in found for key in theme.related]
-    keys.append("general")
+    near = [key for theme in found for key in theme.related]
+    further = [next_key for key in near for next_key in THEMES_BY_KEY[key].related]
+    keys += [*near, *further, "general"]
     return [THEMES_BY_KEY[key] for key in dict.fromkeys(keys)]
 
 
