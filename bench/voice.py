@@ -124,7 +124,7 @@ async def meditation_script(minutes: int) -> str:
         content_type=ContentType.MEDITATION,
         answers={"duration": minutes, "purpose": "sleep better", "feeling": "tired"},
     )
-    return (await GroundedComposer().compose(request)).text
+    return (await GroundedComposer().compose(request)).spoken
 
 
 def speech_script(minutes: int) -> str:

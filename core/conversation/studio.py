@@ -35,6 +35,7 @@ from core.runtime.progress import relay_progress
 from core.storage import repository as repo
 from core.storage.database import Database
 from core.storage.models import ContentJob, EndUser, as_utc, utcnow
+from core.voice.seams import VoiceSettings
 from core.voice.voice_io import Recording, VoiceIO, voice_settings
 
 log = logging.getLogger("chorus.studio")
@@ -185,16 +186,24 @@ class ContentStudio:
         bot = await self._bots.get(job.bot_id)
         content_type = ContentType(job.content_type)
         started = time.perf_counter()
-        script = await self._generator.compose(
-            ContentRequest(bot, content_type, job.parameters, job.language)
+        settings = _voice_for(job, user)
+        request = ContentRequest(
+            bot,
+            content_type,
+            job.parameters,
+            job.language,
+            variation=job.id,
+            words_per_minute=settings.words_per_minute,
         )
+        script = await self._generator.compose(request)
         self._metrics.generation_seconds.labels("content").observe(time.perf_counter() - started)
         recording, note = None, None
         if job.parameters.get("voice") == "on":
             if self._voice is None:
                 note = NO_AUDIO
             else:
-                recording = await self._record(job, address, user, script.title, script.text)
+                spoken = script.spoken or script.text
+                recording = await self._record(job, address, settings, script.title, spoken)
         created = CreatedContent(
             job.content_type,
             script.title,
@@ -206,7 +215,7 @@ class ContentStudio:
         return created, recording, note
 
     async def _record(
-        self, job: ContentJob, address: Address, user: EndUser | None, title: str, text: str
+        self, job: ContentJob, address: Address, settings: VoiceSettings, title: str, text: str
     ) -> Recording:
         assert self._voice is not None
         label = ContentType(job.content_type).label
@@ -215,12 +224,6 @@ class ContentStudio:
             await self._outbox.send(address, [message])
 
         await notify(OutboundMessage(f"Recording your {label}…", kind=OutboundKind.PROGRESS))
-        settings = voice_settings(
-            user.voice_preferences if user else {},
-            (user.language if user else None) or job.language,
-            str(job.parameters.get("pace") or ""),
-            calm=True,
-        )
         minutes = job.parameters.get("duration")
         async with relay_progress(notify) as report:
             return await self._voice.record(
@@ -243,3 +246,13 @@ class ContentStudio:
     async def _set(self, job_id: str, **values: object) -> None:
         async with self._db.transaction() as session:
             await repo.set_job(session, job_id, **values)
+
+
+def _voice_for(job: ContentJob, user: EndUser | None) -> VoiceSettings:
+    """The voice a job's audio is spoken in: the user's preferences, else the pace."""
+    return voice_settings(
+        user.voice_preferences if user else {},
+        (user.language if user else None) or job.language,
+        str(job.parameters.get("pace") or ""),
+        calm=True,
+    )

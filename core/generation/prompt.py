@@ -211,7 +211,8 @@ class PromptBuilder:
 
 
 def read_script(raw: str, request: ContentRequest) -> GeneratedContent:
-    """The title and script a model wrote, tidied into the ``(pause N seconds)`` convention.
+    """The title and script a model wrote, tidied into the ``(pause N seconds)`` convention
+    (the audio plan, ``spoken``), and the same words without the pauses to read (``text``).
 
     Markdown marks and chatter before the title are dropped and pause spellings such as
     "[Pause for 20 sec]" normalised. Raises ``ValueError`` naming what is wrong when the
@@ -249,7 +250,11 @@ def read_script(raw: str, request: ContentRequest) -> GeneratedContent:
     if not title:
         purpose = str(request.answers.get("purpose", "")).strip() or "for you"
         title = f"{minutes}-minute {request.content_type.value} · {purpose}"
-    return GeneratedContent(title=title[:120], text="\n".join(script).strip())
+    plan = "\n".join(script).strip()
+    # the reader gets the words only: the pauses are for the voice
+    words = [line for line in script if not line.startswith("(pause ")]
+    text = re.sub(r"\n{3,}", "\n\n", "\n".join(words)).strip()
+    return GeneratedContent(title=title[:120], text=text, spoken=plan)
 
 
 def _answer_messages(

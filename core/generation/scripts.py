@@ -1,218 +1,395 @@
 """Scripted personal content: meditations, affirmations and rituals without a model.
 
-The grounded composer writes a confirmed guided-flow request from these building
-blocks, shaped by the user's answers (purpose, time of day, feeling, length, pace).
+The grounded composer writes a confirmed guided-flow request from the practice library
+(:mod:`core.generation.practices`). The user's purpose becomes themes, never words read
+back; the time of day decides how the piece opens and ends (a bedtime piece never wakes
+the listener) and which techniques suit it; the feeling decides how it meets the
+listener. Techniques, scenes and affirmations are chosen in a seeded order, so two
+requests with different answers, or the same answers in two jobs, give different
+pieces, and are added until speech fills its share of the length (:mod:`pacing`).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping, Sequence
-from typing import Any
+import hashlib
+import json
+import random
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
 from core.content import ContentType
+from core.generation.pacing import (
+    FILL,
+    MAX_FILL,
+    MAX_REST,
+    MIN_REST,
+    Section,
+    audio_plan,
+    prose,
+    speaking_rate,
+    speech_seconds,
+    timed,
+)
+from core.generation.practices.affirmations import AFFIRMATIONS
+from core.generation.practices.frames import (
+    CLOSINGS,
+    MOMENTS,
+    SETTLING,
+    WAKING,
+    feeling_lines,
+    helps_with,
+)
+from core.generation.practices.model import Cue, Mood, Stage, Technique, cues
+from core.generation.practices.rituals import STEPS
+from core.generation.practices.techniques import TECHNIQUES
+from core.generation.practices.themes import Theme, occasion, related_themes, themes_of
 from core.generation.seams import ContentRequest, GeneratedContent
 
-WORDS_PER_MINUTE = 140
-# how many spoken cues a pace fits in: a slow practice leaves more silence between fewer cues
-_CUE_DENSITY = {"slow": 0.6, "moderate": 1.0, "lively": 1.5}
-
-_THEMES: Mapping[str, tuple[str, ...]] = {
-    "sleep": ("sleep", "rest", "insomnia", "night", "bed", "tired"),
-    "stress": ("stress", "anxi", "worry", "calm", "overwhelm", "tense", "panic", "relax"),
-    "focus": ("focus", "concentrat", "study", "work", "clarity", "attention", "productiv"),
-    "confidence": ("confiden", "self-esteem", "worth", "courage", "brave", "believe"),
+_MOODS = {
+    "bedtime": Mood.SETTLING,
+    "evening": Mood.SETTLING,
+    "morning": Mood.ENERGISING,
 }
-
-_AFFIRMATIONS: Mapping[str, tuple[str, ...]] = {
-    "sleep": (
-        "My body knows how to rest.",
-        "I let the day go; it is complete.",
-        "Each breath makes me heavier and softer.",
-        "I am safe to slow down now.",
-        "Sleep comes to me in its own time, and I can wait gently.",
-    ),
-    "stress": (
-        "I can take this one breath at a time.",
-        "I do not have to solve everything today.",
-        "My shoulders are allowed to drop.",
-        "I meet what comes with steadiness.",
-        "There is space around every worry.",
-    ),
-    "focus": (
-        "My attention returns where I place it.",
-        "I give this moment my whole mind.",
-        "One task at a time is enough.",
-        "Distractions pass; my intention stays.",
-        "I work with clarity and ease.",
-    ),
-    "confidence": (
-        "I trust what I bring.",
-        "My voice deserves to be heard.",
-        "I can do hard things, and I have done them before.",
-        "I am learning, and learning is strength.",
-        "I stand on my own feet, steady and sure.",
-    ),
-    "general": (
-        "I am allowed to take care of myself.",
-        "I am growing at the pace that is right for me.",
-        "Today I choose kindness, towards others and myself.",
-        "I have what I need for this moment.",
-        "I welcome what is good in my life.",
-    ),
-}
+_DEFAULT_MINUTES = {ContentType.MEDITATION: 10, ContentType.AFFIRMATIONS: 5, ContentType.RITUAL: 10}
 
 
-def _theme(purpose: str) -> str:
-    lowered = purpose.lower()
-    for theme, stems in _THEMES.items():
-        if any(stem in lowered for stem in stems):
-            return theme
-    return "general"
+@dataclass(frozen=True, slots=True)
+class Brief:
+    """What a request asks for, read once: length, pace, time of day, themes, the
+    sentence naming the intention, the feeling, and the seeded chooser."""
+
+    minutes: int
+    pace: str
+    time: str
+    themes: tuple[Theme, ...]
+    intention: str
+    occasion: str
+    feeling: str
+    rng: random.Random
+    words_per_minute: int | None = None
+
+    @property
+    def seconds(self) -> float:
+        """The asked length in seconds."""
+        return self.minutes * 60.0
+
+    @property
+    def rate(self) -> int:
+        """Words per minute the voice speaks at: the user's own speed, else the pace's."""
+        return self.words_per_minute or speaking_rate(self.pace)
+
+    @property
+    def mood(self) -> Mood:
+        """Where the time of day wants the listener: settled, steady or energised."""
+        return _MOODS.get(self.time, Mood.STEADY)
+
+    @property
+    def moment(self) -> str:
+        """The phrase naming the time of day."""
+        return MOMENTS.get(self.time, MOMENTS["anytime"])
+
+    @property
+    def speech_goal(self) -> float:
+        """Seconds of speech the piece should hold."""
+        return FILL.get(self.pace, FILL["moderate"]) * self.seconds
+
+    def fits(self, lines: Sequence[Cue]) -> bool:
+        """Whether lines fit a bedtime piece (they never wake the listener)."""
+        return self.time != "bedtime" or not any(WAKING.search(c.text) for c in lines)
+
+
+def brief(request: ContentRequest) -> Brief:
+    """Read the request's answers; the seed comes from the answers and the request's
+    ``variation`` (a job's id), so a job's piece is the same if it is made again."""
+    answers = request.answers
+    purpose = str(answers.get("purpose") or "")
+    found = themes_of(purpose)
+    minutes = int(answers.get("duration") or _DEFAULT_MINUTES[request.content_type])
+    seed = json.dumps([request.variation, request.content_type, dict(answers)], default=str)
+    title_theme = found[0]
+    return Brief(
+        minutes=minutes,
+        pace=str(answers.get("pace") or "moderate"),
+        time=str(answers.get("time_of_day") or "anytime"),
+        themes=tuple(found),
+        intention=title_theme.intention.format(occasion=occasion(purpose)),
+        occasion=occasion(purpose),
+        feeling=str(answers.get("feeling") or ""),
+        rng=random.Random(hashlib.sha256(seed.encode()).hexdigest()),
+        words_per_minute=request.words_per_minute,
+    )
 
 
 def write_script(request: ContentRequest) -> GeneratedContent:
-    """The script for a confirmed guided-flow request, in the bot's own voice."""
-    builder = {
+    """The script for a confirmed guided-flow request, in the bot's own voice: prose to
+    read, and the audio plan with its silences for the voice."""
+    plan = brief(request)
+    builder: Callable[[Brief], list[Section]] = {
         ContentType.MEDITATION: _meditation,
         ContentType.AFFIRMATIONS: _affirmations,
         ContentType.RITUAL: _ritual,
     }[request.content_type]
-    content = builder(request.answers)
-    # the creator's agent speaks in its own name, first and last
     bot = request.bot.name
-    text = f"This is {bot}, here with you.\n{content.text}\nWith care, {bot}."
-    return GeneratedContent(title=content.title, text=text)
+    sections = [
+        Section(cues(f"This is {bot}, here with you. ~2")),
+        *builder(plan),
+        Section(cues(f"With care, {bot}.")),
+    ]
+    sections = timed(sections, plan.seconds, plan.rate)
+    kind = {
+        ContentType.MEDITATION: "meditation",
+        ContentType.AFFIRMATIONS: "affirmations",
+        ContentType.RITUAL: "ritual",
+    }[request.content_type]
+    subject = plan.themes[0].title.format(occasion=plan.occasion)
+    title = f"{plan.minutes}-minute {kind} · {subject}"
+    if request.content_type is ContentType.RITUAL:
+        text = _ritual_text(sections, plan)
+    else:
+        text = prose(sections)
+    return GeneratedContent(title=title, text=text, spoken=audio_plan(sections))
 
 
-def _timed(lines: Sequence[str | float], minutes: int) -> str:
-    """Join speech lines and pause weights so that speech plus pauses fill ``minutes``.
-
-    Speech time is estimated from the word count at a calm speaking rate; the time left
-    is shared among the pauses in proportion to their weights.
-    """
-    words = sum(len(line.split()) for line in lines if isinstance(line, str))
-    speech = words / WORDS_PER_MINUTE * 60
-    weights = sum(line for line in lines if not isinstance(line, str)) or 1.0
-    spare = max(0.0, minutes * 60 - speech)
-    return "\n".join(
-        line
-        if isinstance(line, str)
-        else f"(pause {max(3, round(spare * line / weights))} seconds)"
-        for line in lines
+def _frame(plan: Brief, welcome: str) -> tuple[Section, Section, Section]:
+    """The opening (welcome, intention, settling in), the feeling, and the closing."""
+    time = plan.time if plan.time in SETTLING else "any"
+    settle = plan.rng.choice(SETTLING[time])
+    opening = (
+        *cues(f"{welcome}, {plan.moment}."),
+        Cue(f"This time is here for you, {plan.intention}.", 3),
+        *settle,
     )
+    ending = plan.time if plan.time in CLOSINGS else "any"
+    closing = plan.rng.choice(CLOSINGS[ending])
+    return Section(opening), Section(feeling_lines(plan.feeling)), Section(closing)
 
 
-_FILLER = re.compile(
-    r"^(?:i(?:'d| would)? (?:like|want|need) (?:it )?(?:to )?|help me (?:to )?|to help me |"
-    r"help with |to |for )",
-    re.IGNORECASE,
+def _fill(plan: Brief, fixed: Sequence[Cue], candidates: Iterable[Sequence[Cue]]) -> list[int]:
+    """Which candidates (by index, in the order offered) to add to the ``fixed`` lines
+    so that speech reaches its goal without crowding out the silences: a candidate that
+    would pass the most speech a piece may hold is skipped for a shorter one."""
+    speech = speech_seconds(fixed, plan.rate)
+    rests = sum(1 for _ in fixed)
+    chosen: list[int] = []
+    for index, lines in enumerate(candidates):
+        room = plan.seconds - speech
+        if speech >= plan.speech_goal and rests * MAX_REST >= room:
+            break
+        if not plan.fits(lines):
+            continue
+        more = speech_seconds(lines, plan.rate)
+        shortest = speech + more + MIN_REST * (rests + len(lines))
+        if speech + more > MAX_FILL * plan.seconds or shortest > plan.seconds:
+            continue
+        chosen.append(index)
+        speech += more
+        rests += len(lines)
+    return chosen
+
+
+@dataclass(frozen=True, slots=True)
+class _Offer:
+    """A practice the planner may add: how well it suits, where it goes, what it says,
+    and the technique it leads (None for a theme's scene)."""
+
+    score: float
+    stage: Stage
+    lines: tuple[Cue, ...]
+    technique: Technique | None = None
+
+
+def _meditation(plan: Brief) -> list[Section]:
+    opening, feeling, closing = _frame(plan, f"Welcome to your {plan.minutes}-minute meditation")
+    offers = _guided(plan, scenes=2 if plan.minutes < 15 else 4)
+    fixed = [*opening.cues, *feeling.cues, *closing.cues]
+    chosen = [offers[i] for i in _fill(plan, fixed, [o.lines for o in offers])]
+    # still short of speech (a long, lively piece): more rounds of the cycles chosen
+    said = fixed + [cue for offer in chosen for cue in offer.lines]
+    more = [
+        _Offer(
+            offer.score,
+            offer.stage,
+            (
+                *cues(f"Stay with {offer.technique.name} for a few more rounds. ~2"),
+                *offer.technique.cycle * 2,
+            ),
+        )
+        for offer in chosen
+        if offer.technique is not None and offer.technique.cycle
+    ]
+    chosen += [more[i] for i in _fill(plan, said, [o.lines for o in more])]
+    # in a teacher's order; a technique's extra rounds come right after it
+    middle = sorted(chosen, key=lambda offer: (offer.stage, -offer.score))
+    return [opening, feeling, *(Section(offer.lines) for offer in middle), closing]
+
+
+def _guided(plan: Brief, scenes: int) -> list[_Offer]:
+    """The techniques that suit the time of day and the themes' scenes, best first:
+    a technique scores for each theme it serves and for helping with the feeling, plus a
+    seeded share of chance."""
+    found = {theme.key for theme in plan.themes}
+    offers: list[_Offer] = []
+    for technique in TECHNIQUES:
+        if plan.mood not in technique.moods:
+            continue
+        score = 2.0 * len(technique.themes & found) + plan.rng.random() * 2.5
+        if technique.key in helps_with(plan.feeling):
+            score += 2.5  # what helps with how the listener feels comes early
+        if technique.key == "sleep-countdown" and plan.time == "bedtime":
+            score += 10  # a bedtime piece ends by counting down into sleep
+        offers.append(_Offer(score, technique.stage, _led(technique, plan), technique))
+    for rank, theme in enumerate(related_themes(plan.themes)[:scenes]):
+        said = theme.intention.format(occasion=plan.occasion)
+        lead = Cue(_SCENE_LEADS[rank % len(_SCENE_LEADS)].format(said), 3)
+        offers.append(_Offer(8.0 - rank * 3 + plan.rng.random(), Stage.HEART, (lead, *theme.scene)))
+    offers.sort(key=lambda offer: -offer.score)
+    return offers
+
+
+_SCENE_LEADS = (
+    "Now, {}, let the imagination help you.",
+    "And {}, picture this with me.",
+    "Next, {}, let an image form.",
 )
 
 
-def _purpose(answers: Mapping[str, Any], default: str) -> str:
-    """The user's purpose as a phrase: "to sleep better" becomes "sleep better"."""
-    text = str(answers.get("purpose", default)).strip().rstrip(".!")
-    return _FILLER.sub("", text, count=1) or text
+def _led(technique: Technique, plan: Brief) -> tuple[Cue, ...]:
+    """A technique with as many rounds of its cycle as the length suggests: one round
+    for every five minutes, within what the technique allows."""
+    return technique.lines(max(1, plan.minutes // 5 + plan.rng.randint(0, 1)))
 
 
-def _moment(answers: Mapping[str, Any]) -> str:
-    return {
-        "morning": "as the day begins",
-        "midday": "in the middle of your day",
-        "evening": "as the day winds down",
-        "bedtime": "as you get ready for sleep",
-    }.get(str(answers.get("time_of_day")), "wherever you are right now")
+_INTERLUDES = cues(
+    "Pause here, and take a slow breath in, and a long breath out. ~6",
+    "Let these words settle. Breathe in, and breathe out. ~6",
+    "Notice how the body feels as you hear these words. ~6",
+    "Rest for a moment, and let the breath be easy. ~6",
+    "Feel the ground beneath you, steady and supportive. ~6",
+    "Let your shoulders soften, and breathe. ~6",
+    "Take a moment to feel these words in the body. ~6",
+    "Breathe in something you need. Breathe out something you are ready to release. ~6",
+)
+_GROUP = 6
 
 
-def _meditation(answers: Mapping[str, Any]) -> GeneratedContent:
-    minutes = int(answers.get("duration", 10))
-    purpose = _purpose(answers, "this moment")
-    feeling = str(answers.get("feeling", "however you are"))
-    regions = ["feet", "legs", "belly", "chest", "shoulders", "arms and hands", "jaw", "face"]
-    density = _CUE_DENSITY.get(str(answers.get("pace")), 1.0)
-    scan = regions[: max(3, min(len(regions), round(minutes / 2 * density)))]
-    lines: list[str | float] = [
-        f"Welcome. This is your {minutes}-minute meditation, {_moment(answers)}.",
-        f"Your intention: {purpose}.",
-        "Find a position that lets you be both comfortable and awake.",
-        1,
-        f"You said you are feeling {feeling}. Let that be exactly as it is. Nothing to fix.",
-        "Breathe in slowly through the nose... and let the breath go.",
-        2,
+def _affirmations(plan: Brief) -> list[Section]:
+    opening, feeling, closing = _frame(plan, f"Welcome to your {plan.minutes}-minute affirmations")
+    guide = cues(
+        "Let each affirmation land, then say it after me, silently or out loud, in the pause "
+        "that follows. ~4"
+    )
+    groups: list[tuple[Cue, ...]] = []
+    for theme in related_themes(plan.themes):
+        lines = list(AFFIRMATIONS[theme.key])
+        plan.rng.shuffle(lines)
+        for start in range(0, len(lines), _GROUP):
+            # the silence after each one leaves time to say it back
+            said = lines[start : start + _GROUP]
+            groups.append(tuple(Cue(line, 2 + len(line.split()) * 0.4) for line in said))
+    interludes = list(_INTERLUDES)
+    plan.rng.shuffle(interludes)
+    # between groups of affirmations, a short pause to breathe or a guided practice
+    # (short ones, and none that belongs at the very end, such as a countdown into sleep)
+    guided = [
+        offer.lines
+        for offer in _guided(plan, scenes=3)
+        if len(offer.lines) <= 16 and offer.stage is not Stage.ENDING
     ]
-    for _ in range(max(1, round(minutes / 4 * density))):
-        lines += ["Breathe in for four... hold for two... and out for six.", 3]
-    lines.append("Now bring your attention into the body.")
-    for region in scan:
-        lines += [f"Notice your {region}. Let that part of you soften a little.", 2]
-    lines += [
-        f"Hold your intention lightly: {purpose}.",
-        "Each out-breath makes a little more room for it.",
-        6,
-        "Begin to notice the sounds around you and the weight of your body.",
-        "When you are ready, open your eyes. Take this calm with you.",
+    candidates: list[tuple[Cue, ...]] = []
+    listed: list[tuple[Cue, ...]] = []
+    for i, group in enumerate(groups):
+        listed.append((*group, interludes[i]) if i < len(interludes) else group)
+        candidates.append(listed[-1])
+        if i < len(guided):
+            candidates.append(guided[i])
+    fixed = [*opening.cues, *guide, *feeling.cues, *closing.cues]
+    picks = _fill(plan, fixed, candidates)
+    body = [Section(candidates[i], listed=candidates[i] in listed) for i in picks]
+    return [opening, Section(feeling.cues + guide), *body, closing]
+
+
+_RITUAL_FRAME = frozenset({0, 2, 6, 9})  # prepare, arrive, intention, close: always there
+
+
+def _ritual(plan: Brief) -> list[Section]:
+    time = plan.time if plan.time in MOMENTS else "anytime"
+    steps = [step for step in STEPS if time in step.times]
+    lines = list(AFFIRMATIONS[plan.themes[0].key])
+    plan.rng.shuffle(lines)
+    intended = lines[0]
+
+    def section(
+        name: str, summary: str, step_cues: Sequence[Cue], order: float
+    ) -> tuple[float, Section]:
+        filled = tuple(Cue(c.text.replace("{affirmation}", intended), c.rest) for c in step_cues)
+        return order, Section(filled, name, summary.replace("{affirmation}", intended))
+
+    frame = [
+        section(s.name, s.summary, s.lines, s.order) for s in steps if s.order in _RITUAL_FRAME
     ]
-    title = f"{minutes}-minute meditation · {purpose}"
-    text = _timed(lines, minutes)
-    return GeneratedContent(title=title, text=text)
-
-
-def _affirmations(answers: Mapping[str, Any]) -> GeneratedContent:
-    minutes = int(answers.get("duration", 5))
-    purpose = _purpose(answers, "your day")
-    # the theme's own lines first, then general ones, each once
-    pool = tuple(dict.fromkeys(_AFFIRMATIONS[_theme(purpose)] + _AFFIRMATIONS["general"]))
-    count = min(len(pool), max(4, minutes))
-    rounds = max(1, minutes // 5)
-    lines: list[str | float] = [
-        f"Affirmations {_moment(answers)}. Your intention: {purpose}.",
-        f"You are feeling {answers.get('feeling', 'as you are')}; that is a fine place to begin.",
-        "Say each one slowly, out loud or silently, and let it land before the next.",
-        "",
+    extras = [
+        section(s.name, s.summary, s.lines, s.order) for s in steps if s.order not in _RITUAL_FRAME
     ]
-    for round_number in range(1, rounds + 1):
-        if rounds > 1:
-            lines.append(f"Round {round_number}:")
-        for affirmation in pool[:count]:
-            lines += [affirmation, 1]
-    lines.append("Finish with one deep breath. These words are yours now.")
-    title = f"{minutes}-minute affirmations · {purpose}"
-    text = _timed(lines, minutes)
-    return GeneratedContent(title=title, text=text)
-
-
-def _share(minutes: int, weights: list[int]) -> list[float]:
-    """Split ``minutes`` into half-minute steps, at least one each, by weight, exactly."""
-    spare = minutes * 2 - len(weights)
-    exact = [spare * w / sum(weights) for w in weights]
-    halves = [int(x) for x in exact]
-    by_remainder = sorted(range(len(weights)), key=lambda i: exact[i] - halves[i], reverse=True)
-    for i in by_remainder[: spare - sum(halves)]:
-        halves[i] += 1
-    return [(h + 1) / 2 for h in halves]
-
-
-def _ritual(answers: Mapping[str, Any]) -> GeneratedContent:
-    minutes = int(answers.get("duration", 10))
-    purpose = _purpose(answers, "your day")
-    feeling = str(answers.get("feeling", "as you are"))
-    steps = [
-        (
-            "Prepare",
-            "Clear a small space. Put your phone face down. Light a candle or open "
-            "a window: mark that this time is different.",
-        ),
-        ("Arrive", f"Sit or stand still. Name how you feel: {feeling}. Three slow breaths."),
-        ("Intention", f'Say your intention out loud: "{purpose[:1].upper()}{purpose[1:]}."'),
-        ("Move", "Stretch gently: reach up, fold forward, roll the shoulders back."),
-        ("Reflect", "Write one line: what small step would serve your intention today?"),
-        ("Close", "Blow out the candle, or close the window, and thank yourself for showing up."),
+    said_after = lines[1:6]
+    extras.append(
+        section(
+            "Affirm",
+            "Say these slowly, letting each one land: " + " ".join(said_after),
+            (*cues("Now say these after me, slowly. ~2"), *(Cue(line, 6) for line in said_after)),
+            7.5,
+        )
+    )
+    plan.rng.shuffle(extras)
+    # a ritual is mostly doing: a sitting practice only when the steps leave time for one
+    sitting = [
+        (technique.name, _led(technique, plan))
+        for technique in TECHNIQUES
+        if plan.mood in technique.moods and technique.stage is not Stage.ENDING
     ]
-    weights = [1, 2, 1, 3, 3, 1]
-    lengths = _share(minutes, weights)
-    lines = [f"A {minutes}-minute ritual, {_moment(answers)}. Your intention: {purpose}.", ""]
-    for number, ((name, text), length) in enumerate(zip(steps, lengths, strict=True), 1):
-        lines.append(f"{number}. {name} (about {length:g} min): {text}")
-    title = f"{minutes}-minute ritual · {purpose}"
-    return GeneratedContent(title=title, text="\n".join(lines))
+    plan.rng.shuffle(sitting)
+    welcome = cues(
+        f"Welcome to your {plan.minutes}-minute ritual, {plan.moment}.",
+        f"This ritual is here for you, {plan.intention}. ~3",
+    )
+    feeling = feeling_lines(plan.feeling)
+    fixed = [*welcome, *feeling, *(c for _, s in frame for c in s.cues)]
+    picks = _fill(plan, fixed, [s.cues for _, s in extras])
+    chosen = [extras[i] for i in picks]
+    said = [*fixed, *(c for _, s in chosen for c in s.cues)]
+    practices = [sitting[i] for i in _fill(plan, said, [led for _, led in sitting])]
+    if practices:
+        names = ", then ".join(name for name, _ in practices)
+        summary = f"Sit quietly, eyes closed, and follow {names}."
+        practice = tuple(c for _, led in practices for c in led)
+        chosen.append((5.5, Section(practice, "Meditate", summary)))
+    ordered = sorted(frame + chosen, key=lambda item: item[0])
+    return [Section(welcome), Section(feeling), *(s for _, s in ordered)]
+
+
+def _ritual_text(sections: Sequence[Section], plan: Brief) -> str:
+    """The ritual to read: its welcome, then one numbered line per step with about how
+    long it takes (in half minutes, or quarters when the steps are many, adding up to
+    the whole)."""
+    intro = [s for s in sections if not s.name]
+    steps = [s for s in sections if s.name]
+    lengths = [speech_seconds(s.cues, plan.rate) + sum(c.rest for c in s.cues) for s in steps]
+    unit = 30 if len(steps) <= plan.minutes * 2 else 15
+    shares = _shares(lengths, plan.minutes * 60 // unit)
+    lines = [prose(intro[:-1]), ""]
+    for number, (step, share) in enumerate(zip(steps, shares, strict=True), 1):
+        seconds = share * unit
+        about = f"{seconds} s" if seconds < 60 else f"{seconds / 60:g} min"
+        lines.append(f"{number}. {step.name} (about {about}): {step.summary}")
+    return "\n".join([*lines, "", prose(intro[-1:])])
+
+
+def _shares(lengths: Sequence[float], total: int) -> list[int]:
+    """Split ``total`` units of time among steps in proportion to ``lengths``, at least
+    one each, by largest remainder."""
+    spare = total - len(lengths)
+    exact = [spare * n / sum(lengths) for n in lengths]
+    whole = [int(x) for x in exact]
+    by_remainder = sorted(range(len(lengths)), key=lambda i: exact[i] - whole[i], reverse=True)
+    for i in by_remainder[: spare - sum(whole)]:
+        whole[i] += 1
+    return [w + 1 for w in whole]

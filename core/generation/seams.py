@@ -58,14 +58,24 @@ class ContentRequest:
     content_type: ContentType
     answers: Mapping[str, Any] = field(default_factory=dict)
     language: str | None = None
+    # what makes this request's piece its own when the answers are the same as another's
+    # (the job's id): scripted content varies with it, and stays the same when remade
+    variation: str = ""
+    # how fast the voice will speak it, when it is to be recorded: scripts are timed by it
+    words_per_minute: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class GeneratedContent:
-    """Personalised content: a title and the script to read or listen to."""
+    """Personalised content: a title, the text to read, and what the voice says.
+
+    ``spoken`` is the audio plan: the script with its silences as ``(pause N seconds)``
+    lines; empty when the text itself is to be spoken as it is.
+    """
 
     title: str
     text: str
+    spoken: str = ""
 
 
 class TextGenerator(Protocol):

@@ -45,8 +45,31 @@ def test_whole_guided_flow_from_the_terminal(env: dict[str, str]) -> None:
     out = result.stdout.decode()
     assert result.returncode == 0, result.stderr.decode()
     assert "… Writing your set of affirmations" in out
-    assert "20-minute affirmations · confidence at work" in out  # "5" pressed 20 minutes
-    assert "1. 20-minute affirmations · confidence at work" in out
+    assert "20-minute affirmations · self-confidence" in out  # "5" pressed 20 minutes
+    assert "1. 20-minute affirmations · self-confidence" in out
+
+
+def test_a_bedtime_meditation_from_the_terminal_reads_as_a_meditation(env: dict[str, str]) -> None:
+    """A person going to sleep before an interview: the piece speaks of the interview in
+    its own words, never pastes theirs, never wakes them, and shows no stage directions."""
+    purpose = "I have a job interview tomorrow and my mind keeps racing"
+    lines = f"/create meditation\n{purpose}\nbedtime\nrestless\n10\nslow\ntext only\nyes\n"
+    result = chorus("chat", "demo", env=env, stdin=lines.encode())
+    out = result.stdout.decode()
+    assert result.returncode == 0, result.stderr.decode()
+    start = out.index("Mira> 10-minute meditation · steady for tomorrow's interview")
+    piece = out[start : out.index("With care, Mira.", start)]
+    assert "as you prepare for tomorrow's interview" in piece
+    assert "as you get ready for sleep" in piece
+    assert "Your intention" not in piece
+    assert "job interview tomorrow" not in piece
+    assert "mind keeps racing" not in piece
+    assert "(pause" not in piece
+    for waking in ("open your eyes", "awake", "energ"):
+        assert waking not in piece.lower()
+    paragraphs = [p.strip() for p in piece.split("\n\n") if p.strip()]
+    assert len(paragraphs) >= 6
+    assert len(set(paragraphs)) == len(paragraphs)
 
 
 def test_a_message_over_the_limit_is_refused_with_the_limit(env: dict[str, str]) -> None:

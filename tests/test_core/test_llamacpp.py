@@ -61,6 +61,8 @@ async def test_the_bundled_model_streams_an_answer_that_keeps_its_sources() -> N
         script = await FallbackGenerator(generator, GroundedComposer()).compose(
             ContentRequest(BOT, ContentType.MEDITATION, {"purpose": "sleep", "duration": 5})
         )
-        assert "(pause" in script.text  # the model's, or the composer's if it could not
+        # the model's audio plan, or the composer's if it could not
+        assert "(pause" in script.spoken
+        assert "(pause" not in script.text
     finally:
         await generator.aclose()

@@ -125,7 +125,9 @@ async def test_compose_returns_the_models_script(server: Server) -> None:
     content = await server.make().compose(CONTENT)
 
     assert content.title == "Settling for sleep"
-    assert content.text.splitlines()[:2] == ["Welcome. Let the day go.", "(pause 20 seconds)"]
+    assert content.spoken.splitlines()[:2] == ["Welcome. Let the day go.", "(pause 20 seconds)"]
+    assert "(pause" not in content.text
+    assert content.text.startswith("Welcome. Let the day go.")
     [body] = server.fake.chat_requests
     assert '"(pause N seconds)"' in body["messages"][0]["content"]
     assert server.max_tokens(body) == 2048

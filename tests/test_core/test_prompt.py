@@ -249,18 +249,20 @@ def test_read_script_tidies_a_models_output() -> None:
     content = read_script(raw, request)
 
     assert content.title == "Evening wind-down"
-    assert (
-        content.text.splitlines()
-        == [
-            "",
-            "Prepare: clear a small space.",
-            "(pause 20 seconds)",
-            "Arrive: notice your breath.",
-            "(pause 30 seconds)",
-            "Close: thank yourself.",
-            "(pause 15 seconds)",
-        ][1:]
-    )
+    assert content.spoken.splitlines() == [
+        "Prepare: clear a small space.",
+        "(pause 20 seconds)",
+        "Arrive: notice your breath.",
+        "(pause 30 seconds)",
+        "Close: thank yourself.",
+        "(pause 15 seconds)",
+    ]
+    # the text to read has the words only
+    assert content.text.splitlines() == [
+        "Prepare: clear a small space.",
+        "Arrive: notice your breath.",
+        "Close: thank yourself.",
+    ]
 
 
 @pytest.mark.parametrize(

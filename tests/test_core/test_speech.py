@@ -170,7 +170,7 @@ async def test_a_composed_meditation_lasts_its_minutes(speaker: EspeakSpeaker) -
         content_type=ContentType.MEDITATION,
         answers={"duration": 3, "purpose": "sleep better", "feeling": "tired"},
     )
-    script = (await GroundedComposer().compose(request)).text
+    script = (await GroundedComposer().compose(request)).spoken
     assert "(pause" in script
     steps: list[float] = []
     audio = await speaker.speak(script, EN, BOTH, target_seconds=180, progress=steps.append)
