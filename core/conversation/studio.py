@@ -180,6 +180,13 @@ class ContentStudio:
         await self._set(job_id, status="done", error=None)
         await self._outbox.send(address, replies)
 
+    def _heard_rate(self, settings: VoiceSettings) -> int:
+        """The rate a script is timed for: the voice's as heard, or the nominal one
+        without a voice (the text is read, not heard)."""
+        if self._voice is None:
+            return settings.words_per_minute
+        return round(self._voice.speaker.heard_rate(settings))
+
     async def _make(
         self, job: ContentJob, address: Address, user: EndUser | None
     ) -> tuple[CreatedContent, Recording | None, str | None]:
@@ -193,7 +200,8 @@ class ContentStudio:
             job.parameters,
             job.language,
             variation=job.id,
-            words_per_minute=settings.words_per_minute,
+            # timed for the voice that will speak it, not the nominal rate
+            words_per_minute=self._heard_rate(settings),
         )
         script = await self._generator.compose(request)
         self._metrics.generation_seconds.labels("content").observe(time.perf_counter() - started)

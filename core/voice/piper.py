@@ -45,6 +45,10 @@ MIN_LENGTH_SCALE, MAX_LENGTH_SCALE = 0.7, 1.8
 #: Silence after each sentence: a short breath in a reply, a long one in a meditation.
 SENTENCE_PAUSE_SECONDS = 0.25
 CALM_SENTENCE_PAUSE_SECONDS = 0.9
+#: joe's words a minute at ``length_scale`` 1 without the silences between sentences (208
+#: with a 0.25 s breath after each of the 12 words a sentence has on average)
+RATE_AT_SCALE_1 = 224
+WORDS_PER_SENTENCE = 12
 #: Piper scales each sentence to full range; this leaves the encoders some headroom.
 VOLUME = 0.9
 _LANGUAGE = re.compile(r"^(?:[a-z]+/)?([a-z]{2,3})(?:[-_+].*)?$")
@@ -144,6 +148,15 @@ class PiperEngine:
         for voice in BUNDLED_VOICES:
             if voice.language not in self._voices and (path := voice.model_path()) is not None:
                 self._voices[voice.language] = path
+
+    def speaks(self, settings: VoiceSettings) -> bool:
+        language = language_of(settings.voice)
+        return language is not None and language in self._voices
+
+    def heard_rate(self, settings: VoiceSettings) -> float:
+        pause = CALM_SENTENCE_PAUSE_SECONDS if settings.calm else SENTENCE_PAUSE_SECONDS
+        seconds_per_word = length_scale(settings) * 60 / RATE_AT_SCALE_1
+        return 60 / (seconds_per_word + pause / WORDS_PER_SENTENCE)
 
     @property
     def languages(self) -> list[str]:

@@ -61,6 +61,11 @@ class AudioGenerator(Protocol):
         progress: SpeechProgress | None = None,
     ) -> dict[AudioFormat, Audio]: ...
 
+    def heard_rate(self, voice: VoiceSettings) -> float:
+        """The words a minute a listener hears in ``voice``, silences between sentences
+        included: what a script to fill a length is written for."""
+        ...
+
 
 class Transcriber(Protocol):
     """Turns a voice note (OGG/Opus, MP3, WAV, M4A...) into text."""

@@ -126,6 +126,12 @@ class ScriptSpeaker:
         self._piece_chars = piece_chars
         self._thread: ThreadPoolExecutor | None = None
 
+    def heard_rate(self, voice: VoiceSettings) -> float:
+        """The words a minute a listener will hear: those of the first engine with a
+        voice for the settings (the one that will speak unless it fails)."""
+        engine = next((e for e in self.engines if e.speaks(voice)), self.engines[-1])
+        return engine.heard_rate(voice)
+
     async def speak(
         self,
         script: str,
