@@ -17,7 +17,7 @@ from core.generation.practices.model import Cue
 from core.voice.voice_io import PACE_SPEEDS
 
 #: the share of a piece that speech should fill, by pace: a lively piece talks more
-FILL = {"slow": 0.52, "moderate": 0.58, "lively": 0.7}
+FILL = {"slow": 0.52, "moderate": 0.6, "lively": 0.7}
 #: more speech than this leaves no room to breathe
 MAX_FILL = 0.85
 #: the longest planned silence: a voice that speaks faster than estimated stretches the

@@ -44,7 +44,7 @@ CALM_STRETCH = 1.1
 MIN_LENGTH_SCALE, MAX_LENGTH_SCALE = 0.7, 1.8
 #: Silence after each sentence: a short breath in a reply, a long one in a meditation.
 SENTENCE_PAUSE_SECONDS = 0.25
-CALM_SENTENCE_PAUSE_SECONDS = 0.9
+CALM_SENTENCE_PAUSE_SECONDS = 0.5
 #: joe's words a minute at ``length_scale`` 1 without the silences between sentences (208
 #: with a 0.25 s breath after each of the 12 words a sentence has on average)
 RATE_AT_SCALE_1 = 224
