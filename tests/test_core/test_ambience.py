@@ -17,18 +17,21 @@ import av
 import numpy as np
 import numpy.typing as npt
 import pytest
+from aiohttp import FormData
 
 from core.errors import UnusableMusic
 from core.messages import AudioFormat, OutboundKind
-from core.services import Services
+from core.services import SERVICES, Services
 from core.voice.ambience import AmbienceChoice, prepare_music
 from core.voice.audio import Pcm, concatenate, silence
 from core.voice.beds import FADE_IN_SECONDS, bed_samples, mix, speech_mask
 from core.voice.engines import EspeakEngine
 from core.voice.seams import Bed, VoiceSettings
 from core.voice.speech import ScriptSpeaker
+from tests.api import bearer, problem, register
 from tests.chat import chat_with
 from tests.cli import chorus
+from tests.test_channels.telegram_app import Client
 
 SPOKEN = "Breathe in slowly through your nose, and let the breath go all the way out."
 SCRIPT = f"{SPOKEN}\n(pause 8 seconds)\n{SPOKEN}\n(pause 8 seconds)\n{SPOKEN}"
@@ -306,3 +309,52 @@ async def test_a_creators_ambience_is_under_their_bots_meditations(services: Ser
     assert quiet > 3 * max(plain_quiet, 1e-4)  # the rain is heard there
     assert db(quiet / loud) < -10  # and stays far under the speech
     assert db(loud / plain_loud) < 1
+
+
+def music_form(data: bytes, filename: str, content_type: str) -> FormData:
+    form = FormData()
+    form.add_field("file", data, filename=filename, content_type=content_type)
+    return form
+
+
+async def test_a_creator_sets_ambience_through_the_rest_api(api: Client) -> None:
+    owner = bearer((await register(api))["access_token"])
+    other = bearer((await register(api))["access_token"])
+    bot = await (await api.post("/api/v1/bots", json={"name": "Calm"}, headers=owner)).json()
+    path = f"/api/v1/bots/{bot['id']}/ambience"
+    assert await (await api.get(path, headers=owner)).json() == {
+        "kind": "off",
+        "level": None,
+        "music_name": None,
+        "music_seconds": None,
+    }
+    pad = await api.put(path, json={"kind": "pad", "level": -25}, headers=owner)
+    assert pad.status == 200, await pad.text()
+    assert (await pad.json())["kind"] == "pad"
+    assert (await pad.json())["level"] == -25
+    await problem(await api.put(path, json={"kind": "pad"}, headers=other), 404)
+    await problem(await api.put(path, json={"kind": "thunder"}, headers=owner), 422)
+    await problem(await api.put(path, json={"level": -80}, headers=owner), 422)
+    told = await problem(await api.put(path, json={"kind": "music"}, headers=owner), 422)
+    assert "no music has been uploaded yet" in told["detail"]
+
+    broken = music_form(b"RIFF\x00\x00\x00\x00WAVEnot audio" * 30, "song.wav", "audio/wav")
+    refused = await problem(await api.put(f"{path}/music", data=broken, headers=owner), 422)
+    assert refused["detail"].startswith(
+        "That music can't be used under the voice: it isn't audio that can be read"
+    )
+    assert (await (await api.get(path, headers=owner)).json())["kind"] == "pad"  # unchanged
+    song = music_form(tone_file(14, "libmp3lame", "mp3"), "Dusk.mp3", "audio/mpeg")
+    uploaded = await api.put(f"{path}/music", data=song, headers=owner)
+    assert uploaded.status == 200, await uploaded.text()
+    shown = await uploaded.json()
+    assert shown["kind"] == "music"
+    assert shown["level"] == -25
+    assert shown["music_name"] == "Dusk.mp3"
+    assert 13.5 < shown["music_seconds"] < 14.5
+    choice = await api.app[SERVICES].ambience.current(bot["id"])
+    assert choice is not None
+    assert api.app[SERVICES].media.path(choice.music or "") is not None
+    off = await api.put(path, json={"kind": "off"}, headers=owner)
+    assert (await off.json())["kind"] == "off"
+    assert api.app[SERVICES].media.path(choice.music or "") is None
