@@ -36,6 +36,7 @@ SPEECH_THRESHOLD_DB = -30.0
 GLIDE_SECONDS = 0.8
 #: generated noise is made as a loop of this length (seamless: made by FFT)
 NOISE_LOOP_SECONDS = 47.0
+PAD_LOOP_SECONDS = 120.0
 #: the pad: an open A chord in low octaves (Hz, weight), each tone with a slow swell
 PAD_TONES = ((110.0, 1.0), (164.81, 0.7), (220.0, 0.5), (277.18, 0.3), (329.63, 0.2))
 MUSIC_CROSSFADE_SECONDS = 2.0
@@ -128,7 +129,7 @@ def fade(length: int, rate: int) -> Samples:
 
 def _rain(length: int, rate: int, rng: np.random.Generator) -> Samples:
     """Soft rain: pink and brown noise, rolled off above 3 kHz and below 60 Hz, with a
-    slow swell. Made as a seamless loop in the frequency domain and tiled."""
+    slow swell. Made as a seamless loop in the frequency domain, then tiled."""
     loop = min(length, round(NOISE_LOOP_SECONDS * rate)) or 1
     spectrum = rng.normal(size=loop // 2 + 1) + 1j * rng.normal(size=loop // 2 + 1)
     freqs = np.fft.rfftfreq(loop, 1 / rate)
@@ -136,21 +137,30 @@ def _rain(length: int, rate: int, rng: np.random.Generator) -> Samples:
     shape = 0.6 / np.sqrt(safe) + 0.4 * 30 / safe  # pink, then brown
     shape *= 1 / (1 + (freqs / 3000) ** 4) * (freqs > 60)
     noise = np.fft.irfft(spectrum * shape, n=loop)
-    bed = np.resize(noise, length)
-    swell = 0.85 + 0.15 * np.sin(2 * np.pi * 0.07 * np.arange(length) / rate + rng.uniform(0, 6))
-    return (bed * swell).astype(np.float32)
+    noise *= 0.85 + 0.15 * np.sin(_looped(0.07, loop, rate) + rng.uniform(0, 6))
+    return np.resize(noise.astype(np.float32), length)
 
 
 def _pad(length: int, rate: int, rng: np.random.Generator) -> Samples:
     """A soft pad: low sine tones, each doubled a fraction of a hertz apart (a slow
-    beating) and swelling at its own slow rate."""
-    t = np.arange(length, dtype=np.float64) / rate
-    bed = np.zeros(length, dtype=np.float64)
+    beating) and swelling at its own slow rate. Every frequency is a whole number of
+    cycles per loop of :data:`PAD_LOOP_SECONDS`, so the loop is tiled without a seam."""
+    loop = min(length, round(PAD_LOOP_SECONDS * rate)) or 1
+    bed = np.zeros(loop, dtype=np.float64)
     for frequency, weight in PAD_TONES:
-        swell = 0.7 + 0.3 * np.sin(2 * np.pi * rng.uniform(0.03, 0.12) * t + rng.uniform(0, 6))
+        swell = 0.7 + 0.3 * np.sin(_looped(rng.uniform(0.03, 0.12), loop, rate) + rng.uniform(0, 6))
         for detune in (0.0, rng.uniform(0.2, 0.5)):
-            bed += weight * swell * np.sin(2 * np.pi * (frequency + detune) * t + rng.uniform(0, 6))
-    return bed.astype(np.float32)
+            bed += (
+                weight * swell * np.sin(_looped(frequency + detune, loop, rate) + rng.uniform(0, 6))
+            )
+    return np.resize(bed.astype(np.float32), length)
+
+
+def _looped(frequency: float, loop: int, rate: int) -> npt.NDArray[np.float64]:
+    """The phase of a sine near ``frequency`` that completes whole cycles in ``loop``
+    samples (at least one)."""
+    cycles = max(1, round(frequency * loop / rate))
+    return 2 * np.pi * cycles * np.arange(loop, dtype=np.float64) / loop
 
 
 def _loop(music: Samples, length: int, crossfade: int) -> Samples:

@@ -82,9 +82,11 @@ def test_the_voice_stays_dominant_and_the_bed_rises_in_the_pauses(voice: Pcm, ki
     under = out - clean
     voice_level = rms(clean[speech])
     bed_in_speech, bed_in_pauses = rms(under[speech]), rms(under[pauses])
-    # about 22 dB under the voice while it speaks, a few dB higher in the pauses
-    assert -25 <= db(bed_in_speech / voice_level) <= -17, db(bed_in_speech / voice_level)
-    assert 3 <= db(bed_in_pauses / bed_in_speech) <= 8
+    # about 22 dB under the voice while it speaks (the bed itself swells a little)
+    assert -25 <= db(bed_in_speech / voice_level) <= -19, db(bed_in_speech / voice_level)
+    # and 6 dB higher in the pauses: the gain applied to the bed, whatever its own swell
+    lift = db(bed_in_pauses / rms(bed[pauses])) - db(bed_in_speech / rms(bed[speech]))
+    assert 5 <= lift <= 6.5, lift
     # never as loud as the voice: the pauses stay well under the speech
     assert db(rms(out[pauses]) / rms(out[speech])) <= -8
     assert db(rms(out[speech]) / voice_level) < 0.5  # the speech is barely changed
