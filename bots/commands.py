@@ -4,7 +4,8 @@ A document the creator sends is learned by a background job (:mod:`bots.ingestio
 ``/docs`` lists the documents, ``/deldoc ID`` deletes one, and ``/ask QUESTION`` shows the
 passages the bot would answer from, with their scores, for tuning. ``/pricing`` and
 ``/grant`` set prices and give credits (:mod:`billing.creator`); ``/features`` switches
-what the bot offers besides answers (:mod:`bots.features`).
+what the bot offers besides answers (:mod:`bots.features`); ``/ambience`` sets the bed
+under its recorded voice (:mod:`bots.ambience`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import re
 
 from billing.creator import CreatorBilling
+from bots.ambience import BotAmbience
 from bots.features import FeatureSwitches
 from bots.ingestion import DocumentJobs
 from bots.origins import AllowedOrigins
@@ -39,6 +41,8 @@ class CreatorCommands:
         bots: BotDirectory,
         billing: CreatorBilling | None = None,
         features: FeatureSwitches | None = None,
+        *,
+        ambience: BotAmbience | None = None,
     ) -> None:
         self._knowledge = knowledge
         self._retriever = retriever
@@ -47,10 +51,12 @@ class CreatorCommands:
         self._billing = billing
         self._allowed = AllowedOrigins(bots)
         self._features = features
+        self._ambience = ambience
         self.names = (
             frozenset({"docs", "deldoc", "ask", "origins", "theme"})
             | ({"pricing", "grant"} if billing else set())
             | ({"features"} if features else set())
+            | ({"ambience"} if ambience else set())
         )
 
     async def run(self, name: str, args: str, bot: BotProfile) -> list[OutboundMessage]:
@@ -77,6 +83,8 @@ class CreatorCommands:
                 return [_text(await self._billing.grant(bot, args))]
             if name == "features" and self._features is not None:
                 return [_text(await self._features.command(bot, args))]
+            if name == "ambience" and self._ambience is not None:
+                return [_text(await self._ambience.command(bot, args))]
         except KnowledgeError as exc:
             return [_text(f"That didn't work: {exc}")]
         raise ValueError(f"not a creator command: {name}")

@@ -52,6 +52,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("pricing", "Prices, credit packs and monthly plans"),
     ("grant", "Give a user credits"),
     ("features", "Switch guided creation on or off"),
+    ("ambience", "Rain, a soft pad or your music under recorded content"),
     ("stats", "Numbers and a chart of the last 30 days"),
     ("broadcast", "Send a message to all your users"),
     ("schedule", "Send a message to all your users on a timetable"),
@@ -80,6 +81,8 @@ https://your.site lets it appear there; /theme sets its colour, title, side and 
 gives a user credits.
 /features shows what it offers besides answers; /features create off stops it offering \
 guided meditations, affirmations and rituals (for a support bot, say).
+/ambience rain (or pad, music, off) puts a soft bed under the voice of its \
+recordings; /ambience level -22 sets how far under the voice it sits.
 /stats shows its numbers and a chart of the last 30 days.
 /broadcast TEXT sends a message to all its users (you see who first, and confirm).
 /schedule 08:00 TEXT sends TEXT to all its users every day at 08:00 their time \

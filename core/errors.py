@@ -116,6 +116,15 @@ class UnreadableAudio(AudioRejected):
         self.detail = detail
 
 
+class UnusableMusic(ChorusError):
+    """A creator's music for the bed under their bot's recordings can't be used: too big,
+    too short or long, silent, or not audio FFmpeg can read."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"That music can't be used under the voice: {reason}")
+        self.reason = reason
+
+
 class TranscriberUnavailable(ChorusError):
     """The Whisper model cannot be found or loaded (a deployment problem, not the user's)."""
 

@@ -22,6 +22,7 @@ from billing.creator import CreatorBilling
 from billing.credits import Credits
 from billing.ledger import Ledger
 from billing.webhooks import StripeWebhooks
+from bots.ambience import BotAmbience
 from bots.broadcasts import CreatorBroadcasts
 from bots.commands import CreatorCommands
 from bots.demo import DEMO_BOT, DEMO_KNOWLEDGE
@@ -111,6 +112,8 @@ class Services:
     privacy: EndUserData
     # what bots offer besides answers (guided creation), switched by their creators
     features: FeatureSwitches
+    # the bed under the voice of each bot's recorded content, chosen by its creator
+    ambience: BotAmbience
     # sends creators' outgoing webhooks (None only in services built for one command)
     webhooks: Dispatcher | None = None
     # creators' messages to all their subscribers, and the schedules that send them
@@ -196,9 +199,21 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         metrics,
         uploads=settings.data_dir / "uploads",
     )
+    store = MediaStore(
+        settings.data_dir / "media",
+        secret=settings.media_secret.get_secret_value().encode() if settings.media_secret else None,
+        ttl_seconds=settings.media_link_ttl_hours * 3600,
+    )
     features = FeatureSwitches(bots)
+    ambience = BotAmbience(bots, store)
     tools = CreatorCommands(
-        knowledge, retriever, documents, bots, CreatorBilling(db, bots, credits), features
+        knowledge,
+        retriever,
+        documents,
+        bots,
+        CreatorBilling(db, bots, credits),
+        features,
+        ambience=ambience,
     )
     llm = build_llm(settings)
     generator: TextGenerator = GroundedComposer(queries)
@@ -208,11 +223,6 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         deadline = settings.llm_first_token_deadline + 0.5
         generator = FallbackGenerator(llm, generator, deadline=deadline)
     dialogue = Dialogue(retriever, generator, metrics)
-    store = MediaStore(
-        settings.data_dir / "media",
-        secret=settings.media_secret.get_secret_value().encode() if settings.media_secret else None,
-        ttl_seconds=settings.media_link_ttl_hours * 3600,
-    )
     voice = build_voice(settings, store, media.read)
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     fanout: FanOut = LocalFanOut()
@@ -377,6 +387,7 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         ),
         privacy=privacy,
         features=features,
+        ambience=ambience,
         llm=llm,
         voice=voice,
         webhooks=Dispatcher(db, allow_private_urls=settings.allow_private_urls),

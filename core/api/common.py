@@ -22,6 +22,7 @@ from core.storage.models import Base, as_utc
 
 if TYPE_CHECKING:
     from billing.credits import Credits
+    from bots.ambience import BotAmbience
     from bots.features import FeatureSwitches
     from bots.ingestion import DocumentJobs
     from bots.registry import BotDirectory
@@ -92,6 +93,8 @@ class ApiServices(Protocol):
     def credits(self) -> Credits: ...
     @property
     def features(self) -> FeatureSwitches: ...
+    @property
+    def ambience(self) -> BotAmbience: ...
     @property
     def broadcasts(self) -> Broadcasts | None: ...
 

@@ -15,6 +15,7 @@ from bots.profile import BotProfile
 from bots.registry import MAX_NAME
 from core.api import (
     account,
+    ambience,
     analytics,
     billing,
     broadcasts,
@@ -45,6 +46,7 @@ RESOURCES = (
     webhooks,
     broadcasts,
     schedules,
+    ambience,
 )
 
 # --- accounts --------------------------------------------------------------------------

@@ -130,6 +130,23 @@ def _parser() -> argparse.ArgumentParser:
         "switch", metavar="NAME on|off", nargs="*", help="e.g. create off: no guided creation"
     )
 
+    ambience = commands.add_parser(
+        "ambience", help="the soft bed under the voice of a bot's recorded content"
+    )
+    ambience.add_argument("bot", metavar="BOT")
+    ambience.add_argument(
+        "kind",
+        nargs="?",
+        choices=("rain", "pad", "music", "off"),
+        help="what plays (default: show it)",
+    )
+    ambience.add_argument(
+        "file", metavar="FILE", nargs="?", help="with music: the audio file to upload"
+    )
+    ambience.add_argument(
+        "--level", metavar="DB", help="how far under the voice it sits, in dB (e.g. -22)"
+    )
+
     credits = commands.add_parser("credits", help="a user's credits with a bot, or give some")
     credits.add_argument("bot", metavar="BOT")
     credits.add_argument("user", metavar="USER", help="channel:id, e.g. telegram:123456")
@@ -170,6 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "origins",
         "credits",
         "features",
+        "ambience",
     )
     configure_logging(settings.log_format, "WARNING" if quiet else settings.log_level)
     if args.command == "serve":
@@ -199,6 +217,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "origins": lambda s: _origins(s, args.bot, args.action, args.website),
         "credits": lambda s: _credits(s, args.bot, args.user, args.grant),
         "features": lambda s: _features(s, args.bot, args.switch),
+        "ambience": lambda s: _ambience(s, args.bot, args.kind, args.file, args.level),
     }
     try:
         if args.command == "bot" and args.bot_command == "list":
@@ -443,4 +462,41 @@ def _serve(settings: Settings, host: str, port: int) -> int:
 
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C before the server handles it
         asyncio.run(serve(settings, host, port))
+    return 0
+
+
+async def _ambience(
+    services: Services, bot_id: str, kind: str | None, file: str | None, level: str | None
+) -> int:
+    """Show or set the bed under a bot's recorded voice (``chorus ambience BOT rain``,
+    ``chorus ambience BOT music song.mp3 --level -24``)."""
+    from pathlib import Path
+
+    from bots.ambience import AmbienceError, describe, parse_level
+    from core.errors import UnusableMusic
+    from core.voice.ambience import AmbienceChoice
+
+    bot = await services.bots.get(bot_id)
+    choice: AmbienceChoice | None
+    try:
+        if file is not None and kind != "music":
+            raise AmbienceError("only music takes a file")
+        decibels = parse_level(level) if level is not None else None
+        if kind == "music" and file is not None:
+            try:
+                data = await asyncio.to_thread(Path(file).read_bytes)
+            except OSError as exc:
+                print(f"chorus: cannot read {file}: {exc.strerror}", file=sys.stderr)
+                return BAD_INPUT
+            choice = await services.ambience.upload_music(
+                bot.id, data, filename=Path(file).name, level=decibels
+            )
+        elif kind is not None or decibels is not None:
+            choice = await services.ambience.choose(bot.id, kind, decibels)
+        else:
+            choice = await services.ambience.current(bot.id)
+    except (AmbienceError, UnusableMusic) as exc:
+        print(f"chorus: {exc}", file=sys.stderr)
+        return BAD_INPUT
+    print(describe(bot, choice))
     return 0

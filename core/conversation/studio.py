@@ -35,6 +35,7 @@ from core.runtime.progress import relay_progress
 from core.storage import repository as repo
 from core.storage.database import Database
 from core.storage.models import ContentJob, EndUser, as_utc, utcnow
+from core.voice.ambience import AmbienceChoice
 from core.voice.seams import VoiceSettings
 from core.voice.voice_io import Recording, VoiceIO, voice_settings
 
@@ -233,6 +234,9 @@ class ContentStudio:
 
         await notify(OutboundMessage(f"Recording your {label}…", kind=OutboundKind.PROGRESS))
         minutes = job.parameters.get("duration")
+        # the bed the bot's creator chose to play under the voice (none by default)
+        kept = await self._bots.settings(job.bot_id)
+        ambience = AmbienceChoice.from_settings(kept.get("ambience"))
         async with relay_progress(notify) as report:
             return await self._voice.record(
                 text,
@@ -240,6 +244,7 @@ class ContentStudio:
                 title=title,
                 target_seconds=float(minutes) * 60 if isinstance(minutes, int | float) else None,
                 progress=lambda done: report(f"Recording your {label}… {done:.0%}"),
+                ambience=ambience,
             )
 
     async def _fail(self, job: ContentJob, address: Address, error: str) -> None:

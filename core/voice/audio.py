@@ -128,9 +128,14 @@ def encode(pcm: Pcm, audio_format: AudioFormat) -> Audio:
 
 
 def decode(
-    data: bytes, *, max_seconds: float, mime_type: str | None = None
+    data: bytes,
+    *,
+    max_seconds: float,
+    mime_type: str | None = None,
+    rate: int = TRANSCRIPTION_RATE,
 ) -> npt.NDArray[np.float32]:
-    """The first audio stream of ``data`` as float32 samples at 16 kHz, mono.
+    """The first audio stream of ``data`` as float32 samples at ``rate`` (16 kHz, what
+    Whisper reads, unless asked otherwise), mono.
 
     Raises :class:`AudioTooLong` as soon as the container declares, or the decoded
     samples reach, more than ``max_seconds`` (a 3-hour file is never decoded whole), and
@@ -139,7 +144,7 @@ def decode(
     """
     if not data:
         raise UnreadableAudio("no bytes")
-    limit = int(max_seconds * TRANSCRIPTION_RATE)
+    limit = int(max_seconds * rate)
     parts: list[npt.NDArray[np.float32]] = []
     decoded = 0
     try:
@@ -150,13 +155,13 @@ def decode(
             declared = _declared_seconds(container, stream)
             if declared is not None and declared > max_seconds:
                 raise AudioTooLong(declared, max_seconds)
-            resampler = av.AudioResampler(format="flt", layout="mono", rate=TRANSCRIPTION_RATE)
+            resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
             for frame in _then_none(container.decode(stream)):
                 for out in resampler.resample(frame):
                     parts.append(out.to_ndarray().reshape(-1).astype(np.float32, copy=False))
                     decoded += out.samples
                 if decoded > limit:
-                    raise AudioTooLong(decoded / TRANSCRIPTION_RATE, max_seconds)
+                    raise AudioTooLong(decoded / rate, max_seconds)
     except (av.FFmpegError, ValueError, EOFError) as exc:
         raise UnreadableAudio(f"{type(exc).__name__}: {exc}") from exc
     if not decoded:

@@ -39,6 +39,17 @@ class Transcript:
     duration: float
 
 
+@dataclass(frozen=True, slots=True)
+class Bed:
+    """A soft sound under the voice of a recording: ``rain``, ``pad`` or ``music`` (then
+    ``music`` holds the file, any format FFmpeg reads), ``level`` dB under the voice's
+    speech, rising a little in the pauses, faded in and out."""
+
+    kind: str
+    level: float
+    music: bytes | None = None
+
+
 #: Receives the fraction (0.0-1.0) of a long synthesis that is done.
 SpeechProgress = Callable[[float], None]
 
@@ -48,7 +59,7 @@ class AudioGenerator(Protocol):
 
     With ``target_seconds`` the pauses are stretched or shrunk (never below a short
     breath) so that the audio lasts that long; each requested format is encoded from the
-    same samples.
+    same samples; with a ``bed``, the formats hold the voice with the bed under it.
     """
 
     async def speak(
@@ -59,6 +70,7 @@ class AudioGenerator(Protocol):
         *,
         target_seconds: float | None = None,
         progress: SpeechProgress | None = None,
+        bed: Bed | None = None,
     ) -> dict[AudioFormat, Audio]: ...
 
     def heard_rate(self, voice: VoiceSettings) -> float:

@@ -13,15 +13,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import zlib
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from core.errors import SpeechFailed
 from core.messages import Audio, AudioFormat
-from core.voice.audio import Pcm, concatenate, encode, silence
+from core.voice.audio import Pcm, concatenate, decode, encode, silence
+from core.voice.beds import bed_samples, mix
 from core.voice.engines import EspeakEngine, SpeechEngine
-from core.voice.seams import SpeechProgress, VoiceSettings
+from core.voice.seams import Bed, SpeechProgress, VoiceSettings
 
 log = logging.getLogger("chorus.speech")
 
@@ -35,6 +37,7 @@ _PAUSE = re.compile(
 )
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
 DEFAULT_PAUSE_SECONDS = 2.0
+MAX_BED_MUSIC_SECONDS = 3 * 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,8 +143,10 @@ class ScriptSpeaker:
         *,
         target_seconds: float | None = None,
         progress: SpeechProgress | None = None,
+        bed: Bed | None = None,
     ) -> dict[AudioFormat, Audio]:
-        """Speak ``script`` once and encode it in each of ``formats``."""
+        """Speak ``script`` once (over ``bed``, if there is one) and encode it in each
+        of ``formats``."""
         wanted = list(dict.fromkeys(formats))
         if not wanted:
             raise ValueError("no audio format requested")
@@ -155,6 +160,8 @@ class ScriptSpeaker:
         engine, name, spoken = await self._synthesize(pieces, voice, report)
         share = engine.synthesis_share
         pcm = await asyncio.to_thread(self._assemble, items, spoken, target_seconds)
+        if bed is not None:
+            pcm = await asyncio.to_thread(under, pcm, bed, zlib.crc32(script.encode()))
         speaker = f"{engine.name}:{name}"
         encoded = 0
 
@@ -232,6 +239,16 @@ class ScriptSpeaker:
             for item in items
         ]
         return concatenate([*parts, silence(tail, rate)], rate)
+
+
+def under(voice: Pcm, bed: Bed, seed: int = 0) -> Pcm:
+    """``voice`` with ``bed`` under it (a music bed decoded at the voice's rate)."""
+    music = None
+    if bed.music is not None:
+        # the music was checked when it was uploaded; this only guards against a huge file
+        music = decode(bed.music, max_seconds=MAX_BED_MUSIC_SECONDS, rate=voice.rate)
+    samples = bed_samples(bed.kind, voice.duration, voice.rate, seed=seed, music=music)
+    return mix(voice, samples, level_db=bed.level)
 
 
 class EspeakSpeaker(ScriptSpeaker):

@@ -8,6 +8,8 @@ where recordings are kept and linked from messages. Every recording is kept as O
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -17,7 +19,17 @@ from bots.profile import slugify
 from core.errors import AudioTooLarge
 from core.messages import Attachment, Audio, AudioFormat, Media
 from core.storage.media import MediaStore
-from core.voice.seams import AudioGenerator, SpeechProgress, Transcriber, Transcript, VoiceSettings
+from core.voice.ambience import AmbienceChoice
+from core.voice.seams import (
+    AudioGenerator,
+    Bed,
+    SpeechProgress,
+    Transcriber,
+    Transcript,
+    VoiceSettings,
+)
+
+log = logging.getLogger("chorus.speech")
 
 FORMATS = (AudioFormat.OGG_OPUS, AudioFormat.MP3)
 
@@ -96,12 +108,29 @@ class VoiceIO:
         title: str,
         target_seconds: float | None = None,
         progress: SpeechProgress | None = None,
+        ambience: AmbienceChoice | None = None,
     ) -> Recording:
-        """Speak ``script`` in every format, keep the files, return the OGG/Opus media."""
+        """Speak ``script`` in every format (over the bot's ``ambience``, if it has one),
+        keep the files, return the OGG/Opus media."""
         audio = await self.speaker.speak(
-            script, voice, FORMATS, target_seconds=target_seconds, progress=progress
+            script,
+            voice,
+            FORMATS,
+            target_seconds=target_seconds,
+            progress=progress,
+            bed=await self._bed(ambience) if ambience else None,
         )
         return await self._keep(audio, title)
+
+    async def _bed(self, ambience: AmbienceChoice) -> Bed | None:
+        """The bed for a choice; a music file gone from the store means no bed."""
+        if ambience.kind != "music":
+            return Bed(ambience.kind, ambience.level)
+        path = self.media.path(ambience.music or "")
+        if path is None:
+            log.warning("the ambience music %s is gone; recording without it", ambience.music)
+            return None
+        return Bed(ambience.kind, ambience.level, await asyncio.to_thread(path.read_bytes))
 
     async def _keep(self, audio: Mapping[AudioFormat, Audio], title: str) -> Recording:
         stem = secrets.token_hex(16)
