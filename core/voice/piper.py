@@ -46,8 +46,9 @@ MIN_LENGTH_SCALE, MAX_LENGTH_SCALE = 0.7, 1.8
 SENTENCE_PAUSE_SECONDS = 0.25
 CALM_SENTENCE_PAUSE_SECONDS = 0.5
 #: joe's words a minute at ``length_scale`` 1 without the silences between sentences (208
-#: with a 0.25 s breath after each of the 12 words a sentence has on average)
-RATE_AT_SCALE_1 = 224
+#: with a 0.25 s breath after each of the 12 words a sentence has on average; a little
+#: under, as meditation scripts measure, so that a script rather ends early than late)
+RATE_AT_SCALE_1 = 215
 WORDS_PER_SENTENCE = 12
 #: Piper scales each sentence to full range; this leaves the encoders some headroom.
 VOLUME = 0.9

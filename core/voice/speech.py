@@ -29,6 +29,8 @@ log = logging.getLogger("chorus.speech")
 
 #: A pause never gets shorter than a calm breath, whatever the target.
 MIN_PAUSE_SECONDS = 1.5
+#: ...unless the speech leaves no room for that: then a pause may shrink to this
+SHORTEST_PAUSE_SECONDS = 0.5
 #: Characters per engine call: about 20 s of speech, so progress moves in small steps.
 PIECE_CHARS = 300
 _PAUSE = re.compile(
@@ -83,13 +85,15 @@ def parse_script(script: str, *, piece_chars: int = PIECE_CHARS) -> list[str | P
 
 def fit_pauses(nominal: Sequence[float], available: float, minimum: float) -> list[float]:
     """Scale pauses in proportion to ``nominal`` so that they add up to ``available``
-    seconds, none shorter than ``minimum`` (all at ``minimum`` if even that is too long).
+    seconds, none shorter than ``minimum``. If even that is too long (the voice spoke
+    slower than the script was written for), they share what there is equally, down to
+    :data:`SHORTEST_PAUSE_SECONDS`: a piece keeps its length before its breaths.
     """
     count = len(nominal)
     if count == 0:
         return []
     if available <= minimum * count:
-        return [minimum] * count
+        return [max(min(minimum, available / count), SHORTEST_PAUSE_SECONDS)] * count
     weights = [max(n, 1e-3) for n in nominal]
     clamped: set[int] = set()
     while True:  # pauses too short to scale are held at the minimum; the rest share

@@ -180,17 +180,17 @@ async def test_a_composed_meditation_lasts_its_minutes(speaker: EspeakSpeaker) -
     assert all(b > a for a, b in itertools.pairwise(steps))
 
 
-async def test_speech_longer_than_the_target_keeps_minimal_pauses(
+async def test_speech_longer_than_the_target_keeps_the_shortest_pauses(
     speaker: EspeakSpeaker,
 ) -> None:
-    short_pauses = PAUSED.replace("10 seconds", "1.5 seconds").replace("20 seconds", "1.5 s")
+    short_pauses = PAUSED.replace("10 seconds", "0.5 seconds").replace("20 seconds", "0.5 s")
     squeezed = await speaker.speak(PAUSED, EN, [AudioFormat.MP3], target_seconds=2)
     minimal = await speaker.speak(short_pauses, EN, [AudioFormat.MP3])
     duration = squeezed[AudioFormat.MP3].duration
     # the two scripts differ in how the pauses are written, so their rounding to whole
     # samples and MP3 frames may differ by up to one frame (1,152 samples at 22.05 kHz)
     assert duration == pytest.approx(minimal[AudioFormat.MP3].duration, abs=MP3_FRAME)
-    assert duration > 2 + 2 * 1.5
+    assert duration > 2 + 2 * 0.5
 
 
 async def test_a_script_without_pauses_is_padded_to_the_target(speaker: EspeakSpeaker) -> None:
@@ -267,5 +267,8 @@ def test_pauses_fit_the_time_left_in_proportion() -> None:
     assert fitted[0] == 1.5
     assert sum(fitted) == pytest.approx(30)
     assert fitted[2] == pytest.approx(10 * fitted[1])
-    assert fit_pauses([5, 5], 1, 1.5) == [1.5, 1.5]
+    # speech that left too little room: the pauses share it, down to a short breath
+    assert fit_pauses([5, 5], 2, 1.5) == [1.0, 1.0]
+    assert fit_pauses([5, 5], 0.4, 1.5) == [0.5, 0.5]
+    assert fit_pauses([5, 5], 3, 1.5) == [1.5, 1.5]
     assert fit_pauses([], 10, 1.5) == []
