@@ -1,8 +1,8 @@
 """Benchmark of recorded content: meditations, affirmations and rituals as users get them.
 
 For each content type x length (3, 10, 20 min) x pace (slow, moderate, lively), the
-scripted composer writes the piece (``write_script``, timed at the pace's speaking rate,
-as the studio asks) and ``ScriptSpeaker`` records it, once with Piper's bundled voice
+scripted composer writes the piece (``write_script``, timed at the voice's heard rate
+for the pace, as the studio asks) and ``ScriptSpeaker`` records it, once with Piper's bundled voice
 and once with espeak-ng, encoding OGG/Opus and MP3 as the product does. Per row:
 
 - ``minutes``: the recording's length, decoded from its OGG/Opus (asked: ``length``);
@@ -43,8 +43,7 @@ import numpy as np
 import numpy.typing as npt
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.reporting import Conditions, print_table, write_results
-from bench.voice import word_error_rate
+from bench.reporting import Conditions, print_table, word_error_rate, write_results
 from bots.demo import DEMO_BOT
 from core.content import ContentType
 from core.generation.scripts import write_script
@@ -122,7 +121,8 @@ async def measure(
         {**ANSWERS[piece.content_type], "duration": piece.minutes, "pace": piece.pace},
         "en",
         variation="bench",
-        words_per_minute=settings.words_per_minute,
+        # timed for the voice as it will be heard, as the studio does
+        words_per_minute=round(speaker.heard_rate(settings)),
     )
     start = time.perf_counter()
     script = write_script(request)

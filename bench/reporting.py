@@ -118,3 +118,15 @@ def _record(row: Any) -> dict[str, Any]:
 
 def _loads(averages: Sequence[float]) -> str:
     return " ".join(f"{x:.2f}" for x in averages)
+
+
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    """Word-level edit distance over the reference length (punctuation and case dropped),
+    as speech recognition is scored."""
+    from rapidfuzz.distance import Levenshtein
+
+    def words(text: str) -> list[str]:
+        return "".join(c if c.isalnum() or c.isspace() else " " for c in text.lower()).split()
+
+    ref = words(reference)
+    return Levenshtein.distance(ref, words(hypothesis)) / max(1, len(ref))

@@ -42,7 +42,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.harness import listening
-from bench.reporting import Conditions, print_table, write_results
+from bench.reporting import Conditions, print_table, word_error_rate, write_results
 from bots.profile import BotProfile
 from core.content import ContentType
 from core.generation.composer import GroundedComposer
@@ -205,22 +205,6 @@ async def voice_note(seconds: float) -> tuple[bytes, str]:
     clip = concatenate([*parts, silence(seconds - length, rate)], rate)
     audio = await asyncio.to_thread(encode, clip, AudioFormat.OGG_OPUS)
     return audio.data, " ".join(spoken)
-
-
-def word_error_rate(reference: str, hypothesis: str) -> float:
-    """Word-level edit distance over the reference length (punctuation and case dropped)."""
-
-    def words(text: str) -> list[str]:
-        return "".join(c if c.isalnum() or c.isspace() else " " for c in text.lower()).split()
-
-    ref, hyp = words(reference), words(hypothesis)
-    previous = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        current = [i]
-        for j, h in enumerate(hyp, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (r != h)))
-        previous = current
-    return previous[-1] / max(1, len(ref))
 
 
 async def whisper_load(bench: Bench) -> Row:

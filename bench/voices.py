@@ -34,8 +34,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.reporting import Conditions, print_table, write_results
-from bench.voice import word_error_rate
+from bench.reporting import Conditions, print_table, word_error_rate, write_results
 from core.messages import AudioFormat
 from core.voice.audio import Pcm
 from core.voice.engines import EspeakEngine, SpeechEngine

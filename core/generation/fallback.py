@@ -26,6 +26,9 @@ log = logging.getLogger("chorus.generation")
 #: Appended when the primary fails after part of a streamed answer was already sent.
 INTERRUPTED_NOTE = " … (I was cut off there, so this answer is incomplete; ask me again.)"
 DEFAULT_DEADLINE = 4.5
+#: How long a model may take to write a whole script before the library writes it: the
+#: recording still has to be made, and the user is waiting for both.
+DEFAULT_SCRIPT_DEADLINE = 15.0
 
 
 class FallbackGenerator:
@@ -34,8 +37,9 @@ class FallbackGenerator:
     ``deadline`` bounds each silence of a streamed answer: the wait for the primary's
     first delta and for every later one. It is a backstop behind the primary's own
     timeouts (keep it a little longer than them, so the primary can say what went wrong);
-    ``answer`` and ``compose`` show nothing until they finish, so there the primary's own
-    first-token, stall and total timeouts are the bound.
+    ``answer`` shows nothing until it finishes, so there the primary's own first-token,
+    stall and total timeouts are the bound. ``script_deadline`` bounds the primary's whole
+    ``compose``: a script that takes longer is written by the fallback.
 
     A streamed answer that fails before its first delta is streamed by the fallback
     instead. One that fails part-way ends with :data:`INTERRUPTED_NOTE` and nothing more:
@@ -49,12 +53,16 @@ class FallbackGenerator:
         fallback: TextGenerator,
         *,
         deadline: float | None = DEFAULT_DEADLINE,
+        script_deadline: float | None = DEFAULT_SCRIPT_DEADLINE,
     ) -> None:
         if deadline is not None and deadline <= 0:
             raise ValueError("deadline must be positive")
+        if script_deadline is not None and script_deadline <= 0:
+            raise ValueError("script_deadline must be positive")
         self.primary = primary
         self.fallback = fallback
         self.deadline = deadline
+        self.script_deadline = script_deadline
 
     @property
     def uses_history(self) -> bool:
@@ -69,9 +77,11 @@ class FallbackGenerator:
         return await self.fallback.answer(request)
 
     async def compose(self, request: ContentRequest) -> GeneratedContent:
-        """The primary's script, or the fallback's if the primary fails."""
+        """The primary's script, or the fallback's if the primary fails or takes longer
+        than ``script_deadline``."""
         try:
-            return await self.primary.compose(request)
+            async with asyncio.timeout(self.script_deadline):
+                return await self.primary.compose(request)
         except Exception as exc:
             self._warn("script", exc)
         return await self.fallback.compose(request)

@@ -17,13 +17,19 @@ from core.generation.practices.model import Cue
 from core.voice.voice_io import PACE_SPEEDS
 
 #: the share of a piece that speech should fill, by pace: a lively piece talks more
-FILL = {"slow": 0.52, "moderate": 0.6, "lively": 0.7}
+FILL = {"slow": 0.62, "moderate": 0.68, "lively": 0.74}
 #: more speech than this leaves no room to breathe
 MAX_FILL = 0.85
 #: the longest planned silence: a voice that speaks faster than estimated stretches the
 #: silences, and even then none should pass 45 seconds
 MAX_REST = 35.0
-MIN_REST = 1.5
+#: the shortest silence after a line, by pace: a lively piece moves on sooner
+MIN_REST = {"slow": 1.5, "moderate": 1.5, "lively": 1.0}
+
+
+def min_rest(pace: str) -> float:
+    """The shortest silence after a line at ``pace``."""
+    return MIN_REST.get(pace, MIN_REST["moderate"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,10 +53,12 @@ def speech_seconds(lines: Sequence[Cue], words_per_minute: int) -> float:
     return sum(len(cue.text.split()) for cue in lines) / words_per_minute * 60
 
 
-def fit_rests(nominal: Sequence[float], available: float) -> list[float]:
+def fit_rests(
+    nominal: Sequence[float], available: float, shortest: float = MIN_REST["moderate"]
+) -> list[float]:
     """Scale the silences in proportion to ``nominal`` so they add up to ``available``
-    seconds, each held between :data:`MIN_REST` and :data:`MAX_REST` (a zero stays
-    zero: the last line needs no silence after it)."""
+    seconds, each held between ``shortest`` and :data:`MAX_REST` (a zero stays zero:
+    the last line needs no silence after it)."""
     active = [i for i, n in enumerate(nominal) if n > 0]
     rests = [0.0] * len(nominal)
     held: dict[int, float] = {}
@@ -64,8 +72,8 @@ def fit_rests(nominal: Sequence[float], available: float) -> list[float]:
         clamp = {}
         for i in free:
             value = nominal[i] * scale
-            if value < MIN_REST:
-                clamp[i] = MIN_REST
+            if value < shortest:
+                clamp[i] = shortest
             elif value > MAX_REST:
                 clamp[i] = MAX_REST
         if not clamp:
@@ -78,21 +86,32 @@ def fit_rests(nominal: Sequence[float], available: float) -> list[float]:
     return rests
 
 
-def planned_seconds(sections: Sequence[Section], seconds: float, words_per_minute: int) -> float:
+def planned_seconds(
+    sections: Sequence[Section],
+    seconds: float,
+    words_per_minute: int,
+    shortest: float = MIN_REST["moderate"],
+) -> float:
     """How long the piece lasts once its silences are fitted to ``seconds``."""
     lines = [cue for section in sections for cue in section.cues]
     speech = speech_seconds(lines, words_per_minute)
-    return speech + sum(fit_rests([c.rest for c in lines], seconds - speech))
+    return speech + sum(fit_rests([c.rest for c in lines], seconds - speech, shortest))
 
 
-def timed(sections: Sequence[Section], seconds: float, words_per_minute: int) -> list[Section]:
+def timed(
+    sections: Sequence[Section],
+    seconds: float,
+    words_per_minute: int,
+    shortest: float = MIN_REST["moderate"],
+) -> list[Section]:
     """The sections with their silences fitted to last ``seconds`` in all, in whole
-    seconds (to the half second); the last line has no silence after it."""
+    seconds (to the half second), none shorter than ``shortest``; the last line has no
+    silence after it."""
     lines = [cue for section in sections for cue in section.cues]
     nominal = [cue.rest for cue in lines]
     nominal[-1] = 0.0
     speech = speech_seconds(lines, words_per_minute)
-    rests = iter(round(r * 2) / 2 for r in fit_rests(nominal, seconds - speech))
+    rests = iter(round(r * 2) / 2 for r in fit_rests(nominal, seconds - speech, shortest))
     return [
         Section(tuple(Cue(c.text, next(rests)) for c in s.cues), s.name, s.summary, s.listed)
         for s in sections

@@ -22,9 +22,9 @@ from core.generation.pacing import (
     FILL,
     MAX_FILL,
     MAX_REST,
-    MIN_REST,
     Section,
     audio_plan,
+    min_rest,
     prose,
     speaking_rate,
     speech_seconds,
@@ -135,19 +135,26 @@ def write_script(request: ContentRequest) -> GeneratedContent:
         *builder(plan),
         Section(cues(f"With care, {bot}.")),
     ]
-    sections = timed(sections, plan.seconds, plan.rate)
-    kind = {
-        ContentType.MEDITATION: "meditation",
-        ContentType.AFFIRMATIONS: "affirmations",
-        ContentType.RITUAL: "ritual",
-    }[request.content_type]
-    subject = plan.themes[0].title.format(occasion=plan.occasion)
-    title = f"{plan.minutes}-minute {kind} · {subject}"
+    sections = timed(sections, plan.seconds, plan.rate, min_rest(plan.pace))
+    title = title_of(plan, request.content_type)
     if request.content_type is ContentType.RITUAL:
         text = _ritual_text(sections, plan)
     else:
         text = prose(sections)
     return GeneratedContent(title=title, text=text, spoken=audio_plan(sections))
+
+
+def title_of(plan: Brief, content_type: ContentType) -> str:
+    """A piece's title: its length, kind and theme, never the user's own words."""
+    subject = plan.themes[0].title.format(occasion=plan.occasion)
+    return f"{plan.minutes}-minute {_KINDS[content_type]} · {subject}"
+
+
+_KINDS = {
+    ContentType.MEDITATION: "meditation",
+    ContentType.AFFIRMATIONS: "affirmations",
+    ContentType.RITUAL: "ritual",
+}
 
 
 def _frame(plan: Brief, welcome: str) -> tuple[Section, Section, Section]:
@@ -178,7 +185,7 @@ def _fill(plan: Brief, fixed: Sequence[Cue], candidates: Iterable[Sequence[Cue]]
         if not plan.fits(lines):
             continue
         more = speech_seconds(lines, plan.rate)
-        shortest = speech + more + MIN_REST * (rests + len(lines))
+        shortest = speech + more + min_rest(plan.pace) * (rests + len(lines))
         if speech + more > MAX_FILL * plan.seconds or shortest > plan.seconds:
             continue
         chosen.append(index)
@@ -200,27 +207,49 @@ class _Offer:
 
 def _meditation(plan: Brief) -> list[Section]:
     opening, feeling, closing = _frame(plan, f"Welcome to your {plan.minutes}-minute meditation")
-    offers = _guided(plan, scenes=2 if plan.minutes < 15 else 4)
+    # a long piece visits more of the themes' scenes; a lively one talks more
+    offers = _guided(plan, scenes=(2 if plan.minutes < 15 else 4) + (plan.pace == "lively") * 2)
     fixed = [*opening.cues, *feeling.cues, *closing.cues]
     chosen = [offers[i] for i in _fill(plan, fixed, [o.lines for o in offers])]
     # still short of speech (a long, lively piece): more rounds of the cycles chosen
     said = fixed + [cue for offer in chosen for cue in offer.lines]
-    more = [
-        _Offer(
-            offer.score,
-            offer.stage,
-            (
-                *cues(f"Stay with {offer.technique.name} for a few more rounds. ~2"),
-                *offer.technique.cycle * 2,
-            ),
-        )
-        for offer in chosen
-        if offer.technique is not None and offer.technique.cycle
+    led = [offer for offer in chosen if offer.technique is not None]
+    more = _more_rounds(plan, said, [offer.technique for offer in led if offer.technique])
+    chosen += [
+        _Offer(offer.score, offer.stage, lines)
+        for offer, lines in zip(led, more, strict=True)
+        if lines
     ]
-    chosen += [more[i] for i in _fill(plan, said, [o.lines for o in more])]
     # in a teacher's order; a technique's extra rounds come right after it
     middle = sorted(chosen, key=lambda offer: (offer.stage, -offer.score))
     return [opening, feeling, *(Section(offer.lines) for offer in middle), closing]
+
+
+def _more_rounds(
+    plan: Brief, said: Sequence[Cue], techniques: Sequence[Technique]
+) -> list[tuple[Cue, ...]]:
+    """For each technique, more rounds of its cycle while the piece is still short of
+    speech (a long or lively piece, once the library's practices are used), in up to
+    :data:`_ROUNDS_LEADS` blocks; an empty tuple for a technique that needs none."""
+    blocks = [
+        (index, (*cues(lead.format(technique.name)), *technique.cycle * 2))
+        for lead in _ROUNDS_LEADS
+        for index, technique in enumerate(techniques)
+        if technique.cycle
+    ]
+    picked = _fill(plan, said, [lines for _, lines in blocks])
+    more: list[tuple[Cue, ...]] = [() for _ in techniques]
+    for pick in picked:
+        index, lines = blocks[pick]
+        more[index] += lines
+    return more
+
+
+_ROUNDS_LEADS = (
+    "Stay with {} for a few more rounds. ~2",
+    "Keep going with {}, at your own pace. ~2",
+    "A few more rounds of {}, steady and easy. ~2",
+)
 
 
 def _guided(plan: Brief, scenes: int) -> list[_Offer]:
@@ -342,7 +371,7 @@ def _ritual(plan: Brief) -> list[Section]:
     plan.rng.shuffle(extras)
     # a ritual is mostly doing: a sitting practice only when the steps leave time for one
     sitting = [
-        (technique.name, _led(technique, plan))
+        (technique, _led(technique, plan))
         for technique in TECHNIQUES
         if plan.mood in technique.moods and technique.stage is not Stage.ENDING
     ]
@@ -358,9 +387,14 @@ def _ritual(plan: Brief) -> list[Section]:
     said = [*fixed, *(c for _, s in chosen for c in s.cues)]
     practices = [sitting[i] for i in _fill(plan, said, [led for _, led in sitting])]
     if practices:
-        names = ", then ".join(name for name, _ in practices)
+        said += [c for _, led in practices for c in led]
+        # a long, lively ritual: more rounds of each practice, right after it
+        more = _more_rounds(plan, said, [technique for technique, _ in practices])
+        names = ", then ".join(technique.name for technique, _ in practices)
         summary = f"Sit quietly, eyes closed, and follow {names}."
-        practice = tuple(c for _, led in practices for c in led)
+        practice = tuple(
+            c for (_, led), extra in zip(practices, more, strict=True) for c in (*led, *extra)
+        )
         chosen.append((5.5, Section(practice, "Meditate", summary)))
     ordered = sorted(frame + chosen, key=lambda item: item[0])
     return [Section(welcome), Section(feeling), *(s for _, s in ordered)]

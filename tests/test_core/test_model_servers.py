@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
@@ -125,12 +125,15 @@ async def test_compose_returns_the_models_script(server: Server) -> None:
     content = await server.make().compose(CONTENT)
 
     assert content.title == "Settling for sleep"
-    assert content.spoken.splitlines()[:2] == ["Welcome. Let the day go.", "(pause 20 seconds)"]
+    first = "Welcome. This is your time to let the day go and settle towards sleep."
+    assert content.spoken.splitlines()[0] == first
+    assert content.spoken.splitlines()[1].startswith("(pause ")
     assert "(pause" not in content.text
-    assert content.text.startswith("Welcome. Let the day go.")
+    assert content.text.startswith(first)
     [body] = server.fake.chat_requests
     assert '"(pause N seconds)"' in body["messages"][0]["content"]
-    assert server.max_tokens(body) == 2048
+    # room for the most words a three-minute script may have, not a long one's
+    assert server.max_tokens(body) == 863
 
 
 async def test_compose_refuses_output_that_is_not_a_script(server: Server) -> None:
@@ -275,6 +278,27 @@ async def test_a_failed_script_falls_back_to_the_composers(server: Server) -> No
     server.fake.reply = "I cannot do that."
     content = await FallbackGenerator(server.make(), GroundedComposer()).compose(CONTENT)
     assert content == await GroundedComposer().compose(CONTENT)
+
+
+async def test_a_script_too_short_for_its_length_falls_back_to_the_composers(
+    server: Server,
+) -> None:
+    server.fake.reply = SCRIPT  # about 270 words: right for three minutes, not for twenty
+    long = replace(CONTENT, answers={**CONTENT.answers, "duration": 20})
+    content = await FallbackGenerator(server.make(), GroundedComposer()).compose(long)
+    assert content == await GroundedComposer().compose(long)
+
+
+async def test_a_script_written_too_slowly_falls_back_to_the_composers(server: Server) -> None:
+    # a model that writes steadily, a word every 20 ms, but would take 5 s for the script
+    server.fake.reply = SCRIPT
+    server.fake.chunk_delay = 0.02
+    generator = FallbackGenerator(server.make(), GroundedComposer(), script_deadline=1.0)
+
+    content, elapsed = await timed(generator.compose(CONTENT))
+
+    assert content == await GroundedComposer().compose(CONTENT)
+    assert elapsed < 2.0
 
 
 async def test_a_stream_failing_before_its_first_delta_is_streamed_by_the_fallback(

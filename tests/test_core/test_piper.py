@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from bench.reporting import word_error_rate
 from core.messages import AudioFormat
 from core.services import Services, build_services, close, prepare
 from core.settings import Settings
@@ -60,22 +61,6 @@ def loud_seconds(samples: npt.NDArray[np.float64], rate: int) -> float:
     size = int(0.02 * rate)
     windows = samples[: len(samples) // size * size].reshape(-1, size)
     return float((np.sqrt((windows**2).mean(axis=1)) > 0.01).sum() * 0.02)
-
-
-def word_error_rate(reference: str, hypothesis: str) -> float:
-    """Word-level edit distance over the reference length (punctuation and case dropped)."""
-
-    def words(text: str) -> list[str]:
-        return "".join(c if c.isalnum() or c.isspace() else " " for c in text.lower()).split()
-
-    ref, hyp = words(reference), words(hypothesis)
-    previous = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        current = [i]
-        for j, h in enumerate(hyp, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (r != h)))
-        previous = current
-    return previous[-1] / max(1, len(ref))
 
 
 def test_voice_settings_name_a_language_and_a_rate() -> None:
