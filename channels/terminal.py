@@ -30,6 +30,8 @@ from core.messages import (
 from core.outbox import Address
 
 UPLOAD = "/upload"
+#: what leaves the chat, as the end of input does
+LEAVE = frozenset({"/quit", "/exit"})
 YOU = "you> "
 MAX_INDENT = 12  # a long bot name does not push its replies off the screen
 
@@ -64,8 +66,9 @@ class TerminalChannel:
         self._locate = locate
 
     async def run(self, *, begin: bool = False) -> None:
-        """Talk until end of input; with ``begin`` (someone new), the bot greets first, as
-        it does when a chat opens on any channel, so its first choices can be pressed."""
+        """Talk until end of input or ``/quit``; with ``begin`` (someone new), the bot
+        greets first, as it does when a chat opens on any channel, so its first choices
+        can be pressed."""
         if begin:
             self.render(await self._sink(self.to_message("/start")))
         line_number = 0
@@ -90,6 +93,8 @@ class TerminalChannel:
             line = text.rstrip("\r\n")
             if not self._interactive:  # the terminal showed what was typed; a pipe did not
                 self._stdout.write(f"{YOU}{line}\n")
+            if line.strip().lower() in LEAVE:
+                return
             replies = await self._sink(self.to_message(line))
             self.render(replies)
             if self._settle is not None:

@@ -266,7 +266,7 @@ async def _chat(services: Services, bot_id: str, user: str | None) -> int:
     bot = await services.bots.get(bot_id)
     interactive = sys.stdin.isatty()
     if interactive:
-        print(f"Talking to {bot.name} ({bot.id}). Type a message; Ctrl-D to leave.\n")
+        print(f"Talking to {bot.name} ({bot.id}). Type a message; /quit or Ctrl-D to leave.\n")
     channel = TerminalChannel(
         bot.id,
         services.engine.handle,

@@ -73,6 +73,13 @@ async def test_the_bot_speaks_under_its_name_and_the_user_as_you() -> None:
     assert shown.getvalue().count("hello") == 0
 
 
+async def test_quit_or_exit_leaves_the_chat_without_reaching_the_bot() -> None:
+    for word in (b"/quit", b"/exit", b"  /QUIT "):
+        channel, received, _, _ = make_channel(b"hello\n" + word + b"\nnot read\n", [[], []])
+        await channel.run()
+        assert [m.text for m in received] == ["hello"]
+
+
 def test_a_long_name_indents_no_further_than_twelve() -> None:
     said = spoken_by("A very long bot name indeed> ", "one\ntwo")
     assert said == "A very long bot name indeed> one\n            two"
