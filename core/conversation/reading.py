@@ -39,12 +39,17 @@ def fold(text: str) -> str:
     return " ".join(_PUNCTUATION.sub(" ", unicodedata.normalize("NFC", bare)).split())
 
 
-def _pattern(term: str, *, joined: bool = False) -> str:
-    """The regular expression of one lexicon term: whole words, or a stem ("minut*");
-    ``joined`` lets it follow a digit ("1.5h", "10min")."""
+# a term begins a word; one joined to a number may follow a digit ("1.5h", "10min")
+_START = r"(?<![\w'])"
+_JOINED_START = r"(?<![^\W\d])"
+
+
+def _pattern(term: str) -> str:
+    """The regular expression of one lexicon term, without its start (:data:`_START`, put
+    once before all of a pattern's terms so that only word starts are tried): whole words,
+    or a stem ("minut*")."""
     body = re.escape(fold(term.rstrip("*"))).replace(r"\ ", " ")
-    start = r"(?<![^\W\d])" if joined else r"(?<![\w'])"
-    return start + body + (r"\w*" if term.endswith("*") else r"(?![\w'])")
+    return body + (r"\w*" if term.endswith("*") else r"(?![\w'])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +87,7 @@ class Vocabulary:
         #: every value a term means, in any language ("morning", "bedtime"…)
         self.canonical = frozenset(v for found in self._found for v in found.meanings.values())
         alternatives = "|".join(f"(?P<t{i}>{p})" for i, p in enumerate(ordered))
-        self._regex = re.compile(alternatives or r"(?!)")
+        self._regex = re.compile(f"{_START}(?:{alternatives})" if ordered else r"(?!)")
 
     def search(self, folded: str) -> Iterator[Found]:
         """The terms in a folded message, left to right."""
@@ -125,9 +130,9 @@ def _listed(pick: Callable[[Lexicon], Terms]) -> Vocabulary:
     return Vocabulary((lex.language, "", term) for lex in LEXICONS for term in pick(lex))
 
 
-def _alternation(terms: Iterable[str], *, joined: bool = False) -> str:
-    patterns = sorted({_pattern(t, joined=joined) for t in terms}, key=len, reverse=True)
-    return "|".join(f"(?:{p})" for p in patterns)
+def _alternation(terms: Iterable[str], *, start: str = _START) -> str:
+    patterns = sorted({_pattern(t) for t in terms}, key=len, reverse=True)
+    return start + "(?:" + "|".join(patterns) + ")"
 
 
 class Navigation:
@@ -174,7 +179,7 @@ NUMBERS = _numbers()
 _LONGEST_NUMBER = max(len(word.split()) for word in NUMBERS)  # in words: "vingt et un"
 _MINUTE = re.compile(_alternation(t for lexicon in LEXICONS for t in lexicon.minute_units))
 _HOUR = re.compile(_alternation(t for lexicon in LEXICONS for t in lexicon.hour_units))
-_JOINED_HOURS = _alternation((t for lex in LEXICONS for t in lex.hour_units), joined=True)
+_JOINED_HOURS = _alternation((t for lex in LEXICONS for t in lex.hour_units), start=_JOINED_START)
 _DIGITS = re.compile(rf"(\d+(?:[.,]\d+)?) ?(?P<hours>{_JOINED_HOURS})?")
 _FRACTIONS = Vocabulary(
     (lexicon.language, str(minutes), phrase)
@@ -213,11 +218,8 @@ def read_minutes(text: str, language: str | None = None) -> float | None:
         minutes = float(match.group(1).replace(",", "."))
         return minutes * 60 if match.group("hours") else minutes
     numbers = list(_numbers_in(folded.split(), language))
-    counted = {
-        n * 60 if _HOUR.fullmatch(after) else n
-        for n, after in numbers
-        if _MINUTE.fullmatch(after) or _HOUR.fullmatch(after)
-    }
+    # a number with its unit says the length: "um, ten minutes" is 10
+    counted = {n * 60 if _HOUR.fullmatch(after) else n for n, after in numbers if _unit(after)}
     if len(counted) == 1:
         return float(counted.pop())
     if not counted and (fraction := _FRACTIONS.choose(folded, language)):

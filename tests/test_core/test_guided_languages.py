@@ -111,3 +111,12 @@ async def test_affirmations_made_with_russian_answers(services: Services) -> Non
     await say(chat, "отмена", "ru")
     assert await state_of(services) is State.CHAT
     assert "flow" not in (await party_of(services)).context
+
+
+async def test_create_names_the_type_in_french(services: Services) -> None:
+    chat = chat_with(services)
+    await chat.say("/create méditation")  # straight to the first question
+    assert await state_of(services) is State.CONTEXT_GATHERING
+    assert (await party_of(services)).context["flow"]["type"] == "meditation"
+    await say(chat, "annuler", "fr")
+    assert await state_of(services) is State.CHAT
