@@ -5,7 +5,8 @@ the questions of each stage (:mod:`core.conversation.flow` says which, and how a
 back and forth ("back", "cancel", a stale button), to the summary where :func:`confirm` either hands
 the answers to the studio or reopens one question to change it. Each step takes the turn and the
 result it writes into, as the dialogue's state handlers do, and touches nothing else; the buttons
-and words they share with the free states (the main menu, "cancel") live here too.
+they share with the free states (the main menu, "cancel") live here too. Words ("atrás", "отмена",
+"sí") are read in every shipped language by :mod:`core.conversation.reading`.
 """
 
 from __future__ import annotations

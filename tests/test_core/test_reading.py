@@ -41,6 +41,8 @@ TABLES: dict[str, list[Case]] = {
         ("time_of_day", "before bed", "bedtime"),
         ("time_of_day", "in the morning", "morning"),
         ("feeling", "anxious about tomorrow", "anxious about tomorrow"),  # English: kept
+        ("feeling", "I feel brave", "I feel brave"),  # not Portuguese "brava" (angry)
+        ("feeling", "a gut feeling it'll be fine", "a gut feeling it'll be fine"),
         ("pace", "slowly please", "slow"),
         ("voice", "text only", "off"),
         ("confirm", "yes please", True),
@@ -239,6 +241,20 @@ def test_every_table_covers_the_kinds_of_answer() -> None:
 )
 def test_navigation_is_the_whole_message(text: str, kind: str) -> None:
     assert not _NAVIGATION[kind](text)
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ("change the session length", "duration"),  # not Turkish "ses" (voice)
+        ("sure, but slower", "pace"),  # not Turkish "süre" (length) nor French "but"
+        ("hazlo de 12 minutos", "duration"),
+        ("поменяй темп", "pace"),
+        ("ändere die Stimme", "voice"),
+    ],
+)
+def test_a_change_from_the_summary_names_one_field(text: str, field: str) -> None:
+    assert reading.FIELD_WORDS.values(reading.fold(text)) == {field}
 
 
 @pytest.mark.parametrize(

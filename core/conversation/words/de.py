@@ -43,7 +43,7 @@ LEXICON = Lexicon(
         "sad": ("traurig*", "niedergeschlagen*", "deprimiert*", "einsam*", "bedruckt"),
         "angry": ("wutend", "verargert", "sauer", "gereizt*", "genervt", "frustriert*"),
         "hopeful": ("hoffnungsvoll*", "zuversichtlich*", "optimistisch*", "glucklich*", "froh"),
-        "calm": ("ruhig*", "entspannt*", "gelassen*", "ausgeglichen*", "gut"),
+        "calm": ("ruhig*", "entspannt*", "gelassen*", "ausgeglichen*"),
     },
     paces={
         "slow": ("langsam*", "gemachlich*", "sanft", "ruhig"),

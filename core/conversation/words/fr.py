@@ -41,7 +41,7 @@ LEXICON = Lexicon(
         "restless": ("agite", "agitee", "nerveusement", "impatient*", "tendu*"),
         "sad": ("triste*", "deprime*", "abattu*", "seul", "seule", "cafard"),
         "angry": ("en colere", "enerve*", "fache*", "irrite*", "frustre*"),
-        "hopeful": ("plein d'espoir", "pleine d'espoir", "optimiste*", "heureu*", "motive*"),
+        "hopeful": ("plein d'espoir", "pleine d'espoir", "optimiste*", "heureu*", "motivee"),
         "calm": ("calme*", "serein*", "detendu*", "apaise*", "zen", "bien"),
     },
     paces={
@@ -70,8 +70,8 @@ LEXICON = Lexicon(
     create_verbs=("veux", "voudrais", "aimerais", "fais", "faire", "cree", "creer", "donne"),
     question_words=("qu'est ce", "que", "quoi", "comment", "pourquoi", "quand", "ou", "quel"),
     field_words={
-        "purpose": ("but", "objectif", "intention", "sujet"),
-        "time_of_day": ("moment",),
+        "purpose": ("objectif", "intention", "sujet"),
+        "time_of_day": ("heure de la journee",),
         "feeling": ("sentiment", "humeur"),
         "duration": ("duree", "minutes", "minute", "plus court", "plus long"),
         "pace": ("rythme", "vitesse"),

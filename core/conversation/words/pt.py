@@ -31,7 +31,7 @@ LEXICON = Lexicon(
         "tired": ("cansad*", "exaust*", "esgotad*", "sem energia", "com sono"),
         "restless": ("inquieto", "inquieta", "agitad*", "irrequiet*"),
         "sad": ("trist*", "deprimid*", "desanimad*", "sozinh*", "pra baixo"),
-        "angry": ("irritad*", "com raiva", "zangad*", "brav*", "frustrad*"),
+        "angry": ("irritad*", "com raiva", "zangad*", "frustrad*"),
         "hopeful": ("esperancos*", "otimista*", "animad*", "feliz", "motivad*"),
         "calm": ("calm*", "tranquil*", "relaxad*", "em paz", "sereno", "serena", "bem"),
     },

@@ -76,9 +76,9 @@ LEXICON = Lexicon(
         "purpose": ("amaç*", "hedef*", "niyet*", "konu*"),
         "time_of_day": ("zaman*",),
         "feeling": ("duygu*", "ruh hali*"),
-        "duration": ("süre*", "dakika*", "daha kısa", "daha uzun"),
+        "duration": ("süresi", "süreyi", "dakika*", "daha kısa", "daha uzun"),
         "pace": ("tempo*", "hız*"),
-        "voice": ("ses*",),
+        "voice": ("ses", "sesli", "sesi"),
     },
     edit_verbs=("değiştir*", "düzelt*", "güncelle*"),
 )
