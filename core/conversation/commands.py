@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from bots.profile import BotProfile
 from core.content import ContentType
+from core.conversation import reading
 from core.conversation.data_rights import DataRights
 from core.conversation.guided import menu, not_offered
 from core.conversation.linking import Linked, Linking
@@ -178,9 +179,8 @@ class GlobalCommands:
                 "above, or /cancel to start over."
             )
             return
-        wanted = args.strip().lower()
-        known = {t.value for t in ContentType}
-        outcome.dialogue_payload = f"type:{wanted}" if wanted in known else "flow:create"
+        wanted = reading.content_type_in(args, hints=False)  # "/create méditation" too
+        outcome.dialogue_payload = f"type:{wanted.value}" if wanted else "flow:create"
 
     async def _library(
         self, args: str, bot: BotProfile, party: Party | None, result: TurnResult

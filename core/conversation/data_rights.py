@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from bots.profile import BotProfile
-from core.conversation.guided import CANCEL_WORDS, normalised
+from core.conversation.reading import fold, is_cancel
 from core.conversation.turn import TurnResult
 from core.messages import Button, OutboundKind, OutboundMessage
 from core.people.privacy import EndUserData, Erasure, export_key
@@ -31,7 +31,7 @@ YES, NO = "yes", "no"
 YES_WORDS = frozenset(
     {"yes", "y", "yes please", "delete", "delete it", "delete everything", "yes delete everything"}
 )
-NO_WORDS = CANCEL_WORDS | {"no", "n", "nope", "no thanks", "keep", "keep it", "no keep it"}
+NO_WORDS = frozenset({"no", "n", "nope", "no thanks", "keep", "keep it", "no keep it"})
 BUTTONS = (
     Button("Yes, delete everything", f"{QUESTION}:{YES}"),
     Button("No, keep it", f"{QUESTION}:{NO}"),
@@ -51,8 +51,8 @@ def answer_to_forget(context: Mapping[str, Any], text: str, payload: str | None)
         return payload.removeprefix(prefix) if payload.startswith(prefix) else None
     if QUESTION not in context:
         return None
-    words = normalised(text)
-    return YES if words in YES_WORDS else NO if words in NO_WORDS else None
+    words = fold(text)
+    return YES if words in YES_WORDS else NO if words in NO_WORDS or is_cancel(text) else None
 
 
 def without_question(context: dict[str, Any]) -> dict[str, Any]:
@@ -101,7 +101,7 @@ class DataRights:
         if party is None:
             result.say("I don't keep anything about you, so there's nothing to delete.")
             return Erasure()
-        answer = normalised(args)
+        answer = fold(args)
         asked = result.context.pop(QUESTION, None)
         if answer == NO:
             result.say("Good: nothing was deleted.")

@@ -18,8 +18,7 @@ import itertools
 import logging
 import time
 
-from core.content import detect_content_type
-from core.conversation import guided
+from core.conversation import guided, reading
 from core.conversation.flow import Stage
 from core.conversation.followups import MAX_TOPIC_CHARS, TOPIC, ResolvedQuestion, resolve
 from core.conversation.statemachine import Event, State
@@ -33,28 +32,6 @@ from knowledge.passages import Passage, Retriever
 
 log = logging.getLogger("chorus.dialogue")
 PASSAGES = 5  # passages retrieved for a question
-
-_CREATE_VERBS = frozenset(
-    [
-        "make",
-        "create",
-        "want",
-        "need",
-        "give",
-        "generate",
-        "write",
-        "build",
-        "new",
-        "start",
-        "try",
-        "like",
-        "get",
-    ]
-)
-_QUESTION_WORDS = frozenset(
-    "what how why when where which who whom whose is are does do did can could should "
-    "would will tell explain".split()
-)
 
 
 class Dialogue:
@@ -110,13 +87,14 @@ class Dialogue:
             return result.say("What would you like to know?")
         if turn.payload is not None:
             return guided.stale(result, guided.menu(turn.bot))
-        words = guided.word_set(entry)
-        chosen = detect_content_type(entry, hints=False)
-        first = guided.normalised(entry).split(" ", 1)[0]
-        asking = "?" in entry or first in _QUESTION_WORDS
+        folded = reading.fold(entry)
+        words = set(folded.split())
+        chosen = reading.content_type_in(entry, hints=False)
+        first = folded.split(" ", 1)[0]
+        asking = reading.asks_question(entry)
         # "can you make me a meditation?" asks for one; "what helps me sleep?" does not
         polite = first in {"can", "could", "would", "will"} and "you" in words
-        requested = bool(words & _CREATE_VERBS) and (polite or not asking)
+        requested = bool(reading.CREATE_VERBS.values(folded)) and (polite or not asking)
         if chosen and (requested or (len(words) <= 3 and not asking)):
             return guided.begin(chosen, result, turn.bot.pricing.cost(chosen))
         if words & {"create", "make", "generate"} and (polite or not asking):
@@ -219,10 +197,10 @@ class Dialogue:
         result.say("I'm still creating your content; it will arrive here as soon as it's ready.")
 
     async def _paywall(self, turn: TurnInput, entry: str, result: TurnResult) -> None:
-        if guided.normalised(entry) in guided.BACK_WORDS or entry == "flow:back":
+        if entry == "flow:back" or reading.is_back(entry):
             result.move(Event.BACK)
             return guided.summary(result)
-        if guided.normalised(entry) in guided.CANCEL_WORDS or entry == "flow:cancel":
+        if entry == "flow:cancel" or reading.is_cancel(entry):
             return guided.cancel(result)
         # credits may have arrived another way (a creator's gift): try again
         if await guided.start_job(turn, result, Event.PAID):

@@ -4,18 +4,20 @@ Each content type (guided meditation, affirmations, ritual) lists the fields it 
 two stages: context (purpose, time of day, feeling) and practice details (duration, pace,
 voice). A field knows its question, its quick-reply buttons and how to read an answer
 typed in the user's own words, so "ten minutes", "10 min" and pressing "10 minutes" all
-mean the same thing.
+mean the same thing, in any shipped language ("diez minutos", "перед сном"): the words
+are in :mod:`core.conversation.words` and :mod:`core.conversation.reading` reads them.
 """
 
 from __future__ import annotations
 
 import enum
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from core.content import ContentType
+from core.conversation import reading
+from core.conversation.reading import Vocabulary, fold
 from core.messages import Button
 
 MIN_MINUTES = 3
@@ -37,6 +39,13 @@ class Parsed:
     problem: str | None = None
 
 
+class Reader(Protocol):
+    """Reads one answer; ``language`` (the user's, when known) settles words that mean
+    different things in different languages."""
+
+    def __call__(self, text: str, language: str | None = None) -> Parsed: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Field:
     """One thing the flow asks for."""
@@ -44,38 +53,27 @@ class Field:
     name: str
     label: str
     question: str
-    parse: Callable[[str], Parsed]
+    parse: Reader
     display: Callable[[Any], str]
     options: tuple[Button, ...] = ()
     free_text: bool = False  # any words are a valid answer, so never guess it from a remark
 
 
-def _choice(name: str, synonyms: Mapping[str, tuple[str, ...]], hint: str) -> Callable[..., Parsed]:
-    def parse(text: str) -> Parsed:
+def _choice(name: str, vocabulary: Vocabulary, hint: str) -> Reader:
+    def parse(text: str, language: str | None = None) -> Parsed:
         lowered = text.strip().lower()
         if lowered.startswith(f"{name}:"):
             value = lowered.split(":", 1)[1]
-            return Parsed(value) if value in synonyms else Parsed(problem=hint)
-        words = set(re.findall(r"[a-z']+", lowered))
+            return Parsed(value) if value in vocabulary.canonical else Parsed(problem=hint)
         # the longest phrase mentioned wins: "audio and text" is "on", not "text" (off)
-        best = {
-            value: max((len(s) for s in syns if _mentions(s, words, lowered)), default=0)
-            for value, syns in synonyms.items()
-        }
-        longest = max(best.values())
-        winners = [value for value, length in best.items() if length == longest]
-        return Parsed(winners[0]) if longest and len(winners) == 1 else Parsed(problem=hint)
+        chosen = vocabulary.choose(fold(text), language)
+        return Parsed(chosen) if chosen is not None else Parsed(problem=hint)
 
     return parse
 
 
-def _mentions(synonym: str, words: set[str], lowered: str) -> bool:
-    # single words must match whole words ("am" is not in "I am anxious" as a time)
-    return synonym in lowered if not synonym.isalpha() else synonym in words
-
-
-def _free_text(name: str, hint: str, max_length: int = 300) -> Callable[[str], Parsed]:
-    def parse(text: str) -> Parsed:
+def _free_text(name: str, hint: str, max_length: int = 300) -> Reader:
+    def parse(text: str, language: str | None = None) -> Parsed:
         cleaned = " ".join(text.split())
         if cleaned.lower().startswith(f"{name}:"):
             cleaned = cleaned.split(":", 1)[1].replace("_", " ").strip()
@@ -88,58 +86,26 @@ def _free_text(name: str, hint: str, max_length: int = 300) -> Callable[[str], P
     return parse
 
 
-_NUMBER_WORDS = {
-    word: n
-    for n, word in enumerate(
-        [
-            "zero",
-            "one",
-            "two",
-            "three",
-            "four",
-            "five",
-            "six",
-            "seven",
-            "eight",
-            "nine",
-            "ten",
-            "eleven",
-            "twelve",
-            "thirteen",
-            "fourteen",
-            "fifteen",
-            "sixteen",
-            "seventeen",
-            "eighteen",
-            "nineteen",
-            "twenty",
-        ]
-    )
-}
+def _feeling(hint: str) -> Reader:
+    words = _free_text("feeling", hint)
+
+    def parse(text: str, language: str | None = None) -> Parsed:
+        parsed = words(text)
+        if parsed.problem is not None or text.strip().lower().startswith("feeling:"):
+            return parsed
+        # "me siento ansioso" is stored as "anxious", which every layer reads
+        return Parsed(reading.read_feeling(text, language) or parsed.value)
+
+    return parse
+
+
 _DURATION_HINT = f"How many minutes, between {MIN_MINUTES} and {MAX_MINUTES}? For example: 10."
 
 
-def parse_duration(text: str) -> Parsed:
-    """Read a duration in minutes: "10", "10 min", "ten minutes", "a quarter of an hour"."""
-    lowered = text.strip().lower().removeprefix("duration:")
-    minutes: float | None = None
-    if match := re.search(r"(\d+(?:[.,]\d+)?)\s*(h|hr|hrs|hours?)?\b", lowered):
-        minutes = float(match.group(1).replace(",", "."))
-        if match.group(2):
-            minutes *= 60
-    elif "three quarter" in lowered:
-        minutes = 45
-    elif "quarter" in lowered:
-        minutes = 15
-    elif "half" in lowered and "hour" in lowered:
-        minutes = 30
-    elif "hour" in lowered:
-        minutes = 60
-    else:
-        numbers = [n for w, n in _NUMBER_WORDS.items() if re.search(rf"\b{w}\b", lowered)]
-        if "twenty" in lowered:
-            numbers = [20 + sum(n for n in numbers if n < 10)]
-        minutes = float(numbers[0]) if len(numbers) == 1 else None
+def parse_duration(text: str, language: str | None = None) -> Parsed:
+    """Read a duration in minutes: "10", "10 min", "ten minutes", "a quarter of an hour",
+    "diez minutos", "пять минут", "yarım saat"."""
+    minutes = reading.read_minutes(text.strip().lower().removeprefix("duration:"), language)
     if minutes is None:
         return Parsed(problem=_DURATION_HINT)
     if not MIN_MINUTES <= minutes <= MAX_MINUTES:
@@ -172,18 +138,11 @@ PURPOSE = Field(
     ),
 )
 
-_TIMES = {
-    "morning": ("morning", "wake", "waking", "sunrise", "breakfast"),
-    "midday": ("midday", "noon", "lunch", "lunchtime", "afternoon", "daytime", "at work"),
-    "evening": ("evening", "sunset", "dinner", "after work"),
-    "bedtime": ("bedtime", "bed", "night", "sleep", "late"),
-    "anytime": ("anytime", "any", "whenever", "flexible", "doesn't matter", "all day"),
-}
 TIME_OF_DAY = Field(
     name="time_of_day",
     label="Time of day",
     question="When will you use it?",
-    parse=_choice("time_of_day", _TIMES, "Morning, midday, evening, bedtime, or any time?"),
+    parse=_choice("time_of_day", reading.TIMES, "Morning, midday, evening, bedtime, or any time?"),
     display=lambda v: "any time" if v == "anytime" else str(v),
     options=_options(
         "time_of_day",
@@ -201,7 +160,7 @@ FEELING = Field(
     name="feeling",
     label="Feeling now",
     question="How are you feeling at the moment?",
-    parse=_free_text("feeling", "A word or two is enough: for example anxious, tired or hopeful."),
+    parse=_feeling("A word or two is enough: for example anxious, tired or hopeful."),
     display=str,
     free_text=True,
     options=_options(
@@ -226,54 +185,20 @@ DURATION = Field(
     options=tuple(Button(f"{m} minutes", f"duration:{m}") for m in (3, 5, 10, 15, 20)),
 )
 
-_PACES = {
-    "slow": ("slow", "slower", "slowly", "gentle", "gently", "calm", "unhurried", "relaxed"),
-    "moderate": ("moderate", "medium", "normal", "average", "steady", "regular"),
-    "lively": ("lively", "fast", "faster", "quick", "brisk", "energetic", "upbeat"),
-}
 PACE = Field(
     name="pace",
     label="Pace",
     question="What pace suits you?",
-    parse=_choice("pace", _PACES, "Slow, moderate or lively?"),
+    parse=_choice("pace", reading.PACES, "Slow, moderate or lively?"),
     display=str,
     options=_options("pace", {"slow": "Slow", "moderate": "Moderate", "lively": "Lively"}),
 )
 
-_VOICE = {
-    "on": (
-        "on",
-        "yes",
-        "audio",
-        "voice",
-        "listen",
-        "sound",
-        "spoken",
-        "yeah",
-        "sure",
-        "please",
-        "audio and text",
-        "both",
-    ),
-    "off": (
-        "off",
-        "no",
-        "text",
-        "read",
-        "written",
-        "nope",
-        "silent",
-        "no audio",
-        "without audio",
-        "no voice",
-        "text only",
-    ),
-}
 VOICE = Field(
     name="voice",
     label="Voice",
     question="Would you like it as audio as well as text?",
-    parse=_choice("voice", _VOICE, "Audio and text, or text only?"),
+    parse=_choice("voice", reading.VOICE, "Audio and text, or text only?"),
     display=lambda v: "audio and text" if v == "on" else "text only",
     options=_options("voice", {"on": "Audio and text", "off": "Text only"}),
 )

@@ -5,17 +5,17 @@ the questions of each stage (:mod:`core.conversation.flow` says which, and how a
 back and forth ("back", "cancel", a stale button), to the summary where :func:`confirm` either hands
 the answers to the studio or reopens one question to change it. Each step takes the turn and the
 result it writes into, as the dialogue's state handlers do, and touches nothing else; the buttons
-and words they share with the free states (the main menu, "cancel") live here too.
+they share with the free states (the main menu, "cancel") live here too. Words ("atrás", "отмена",
+"sí") are read in every shipped language by :mod:`core.conversation.reading`.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
 from dataclasses import replace
 
 from bots.profile import BotProfile
-from core.content import ContentType, detect_content_type
+from core.content import ContentType
+from core.conversation import reading
 from core.conversation.flow import (
     FIELDS,
     STAGES,
@@ -29,42 +29,6 @@ from core.conversation.statemachine import Event, State
 from core.conversation.turn import JobRequest, TurnInput, TurnResult
 from core.messages import Button, OutboundKind
 from core.text import counted
-
-BACK_WORDS = frozenset({"back", "go back", "previous", "undo", "return"})
-CANCEL_WORDS = frozenset({"cancel", "stop", "quit", "exit", "never mind", "nevermind", "abort"})
-CONFIRM_WORDS = frozenset(
-    [
-        "yes",
-        "y",
-        "ok",
-        "okay",
-        "confirm",
-        "create",
-        "create it",
-        "go",
-        "go ahead",
-        "do it",
-        "sounds good",
-        "looks good",
-        "perfect",
-        "yes please",
-        "sure",
-        "make it",
-        "great",
-        "please do",
-        "yep",
-        "yeah",
-    ]
-)
-_FIELD_WORDS: Mapping[str, tuple[str, ...]] = {
-    "purpose": ("purpose", "goal", "intention", "topic", "about"),
-    "time_of_day": ("time", "when", "morning", "evening", "bedtime", "midday"),
-    "feeling": ("feeling", "feel", "mood"),
-    "duration": ("duration", "length", "long", "minutes", "minute", "shorter", "longer"),
-    "pace": ("pace", "speed", "slower", "faster", "slow", "lively"),
-    "voice": ("voice", "audio", "spoken"),
-}
-_EDIT_VERBS = frozenset("change edit different instead update fix modify".split())
 
 NAV_BUTTONS = (Button("Back", "flow:back"), Button("Cancel", "flow:cancel"))
 MENU_BUTTONS = (
@@ -91,16 +55,6 @@ def not_offered(bot: BotProfile) -> str:
     )
 
 
-def normalised(text: str) -> str:
-    """Lower case, punctuation as spaces (apostrophes and hyphens kept), single-spaced."""
-    return " ".join(re.sub(r"[^\w\s'-]", " ", text.lower()).split())
-
-
-def word_set(text: str) -> set[str]:
-    """The distinct words of the normalised text."""
-    return set(normalised(text).split())
-
-
 def begin(content_type: ContentType, result: TurnResult, cost: int = 0) -> None:
     """Start the flow for ``content_type`` (costing ``cost`` credits) with no answers, and
     ask the first question."""
@@ -121,15 +75,15 @@ def begin(content_type: ContentType, result: TurnResult, cost: int = 0) -> None:
 
 async def choose_type(turn: TurnInput, entry: str, result: TurnResult) -> None:
     """``intent_discovery``: the user says (or presses) what to make, goes back or cancels."""
-    chosen = content_type_named(entry.removeprefix("type:")) or detect_content_type(entry)
+    chosen = content_type_named(entry.removeprefix("type:")) or reading.content_type_in(entry)
     if chosen is not None:
         return begin(chosen, result, turn.bot.pricing.cost(chosen))
-    if normalised(entry) in BACK_WORDS or entry == "flow:back":
+    if entry == "flow:back" or reading.is_back(entry):
         result.move(Event.BACK)
         return result.say(
             "No problem. Ask me anything, or say what you'd like to make.", MENU_BUTTONS
         )
-    if normalised(entry) in CANCEL_WORDS or entry == "flow:cancel":
+    if entry == "flow:cancel" or reading.is_cancel(entry):
         return cancel(result)
     result.move(Event.ANSWER)
     ask_type(
@@ -144,14 +98,14 @@ async def answer_question(turn: TurnInput, entry: str, result: TurnResult) -> No
     flow = result.flow
     fields = _stage_fields(result)
     current = fields[flow["index"]]
-    if normalised(entry) in CANCEL_WORDS or entry == "flow:cancel":
+    if entry == "flow:cancel" or reading.is_cancel(entry):
         return cancel(result)
-    if normalised(entry) in BACK_WORDS or entry == "flow:back":
+    if entry == "flow:back" or reading.is_back(entry):
         return _go_back(result)
     prefix = entry.split(":", 1)[0] if turn.payload else None
     if prefix is not None and prefix != current.name:
         return stale(result, _question_buttons(current))
-    parsed = current.parse(entry)
+    parsed = current.parse(entry, turn.language)
     if parsed.problem is not None:
         result.move(Event.ANSWER)
         return _ask(result, problem=parsed.problem)
@@ -174,21 +128,21 @@ async def answer_question(turn: TurnInput, entry: str, result: TurnResult) -> No
 async def confirm(turn: TurnInput, entry: str, result: TurnResult) -> None:
     """``confirm``: create it, go back, cancel, or change one answer (at once when the
     message already holds the new value, "make it 15 minutes")."""
-    normal = normalised(entry)
-    if entry == "flow:confirm" or normal in CONFIRM_WORDS:
+    if entry == "flow:confirm" or reading.is_confirm(entry):
         return await _generate(turn, result)
-    if normal in CANCEL_WORDS or entry == "flow:cancel":
+    if entry == "flow:cancel" or reading.is_cancel(entry):
         return cancel(result)
-    if normal in BACK_WORDS or entry == "flow:back":
+    if entry == "flow:back" or reading.is_back(entry):
         result.move(Event.BACK)
         result.flow["index"] = len(_stage_fields(result)) - 1
         return _ask(result)
     content_type = ContentType(result.flow["type"])
     target = entry.removeprefix("edit:") if entry.startswith("edit:") else None
     if target is None and turn.payload is None:
-        target = _mentioned_field(content_type, entry)
-        if target and not FIELDS[target].free_text and not word_set(entry) & _EDIT_VERBS:
-            parsed = FIELDS[target].parse(entry)
+        folded = reading.fold(entry)
+        target = _mentioned_field(content_type, folded)
+        if target and not FIELDS[target].free_text and not reading.EDIT_VERBS.values(folded):
+            parsed = FIELDS[target].parse(entry, turn.language)
             if parsed.problem is None:  # "make it 15 minutes": apply it at once
                 answers = result.flow["answers"]
                 result.flow["answers"] = {**answers, target: parsed.value}
@@ -342,8 +296,6 @@ def stale(result: TurnResult, buttons: tuple[Button, ...]) -> None:
     result.say("That button belongs to an earlier step. Here are the current options.", buttons)
 
 
-def _mentioned_field(content_type: ContentType, text: str) -> str | None:
-    words = word_set(text)
-    names = {f.name for f in all_fields(content_type)}
-    hits = [name for name, keys in _FIELD_WORDS.items() if name in names and words & set(keys)]
-    return hits[0] if len(hits) == 1 else None
+def _mentioned_field(content_type: ContentType, folded: str) -> str | None:
+    names = {f.name for f in all_fields(content_type)} & reading.FIELD_WORDS.values(folded)
+    return names.pop() if len(names) == 1 else None

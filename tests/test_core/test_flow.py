@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import pytest
 
-from core.content import ContentType, detect_content_type
+from core.content import ContentType
 from core.conversation import flow
 from core.conversation.flow import (
     DURATION,
@@ -27,13 +27,15 @@ from core.conversation.flow import (
     stage_of,
     summary_lines,
 )
+from core.conversation.reading import content_type_in
+from core.conversation.words import en
 
 CHOICE_FIELDS = (TIME_OF_DAY, PACE, VOICE)
 FREE_TEXT_FIELDS = (PURPOSE, FEELING)
 SYNONYMS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
-    TIME_OF_DAY.name: flow._TIMES,
-    PACE.name: flow._PACES,
-    VOICE.name: flow._VOICE,
+    TIME_OF_DAY.name: en.LEXICON.times,
+    PACE.name: en.LEXICON.paces,
+    VOICE.name: en.LEXICON.voice,
 }
 
 
@@ -342,7 +344,7 @@ def test_choice_fields_are_not_free_text() -> None:
     ],
 )
 def test_detect_content_type(text: str, content_type: ContentType | None) -> None:
-    assert detect_content_type(text) is content_type
+    assert content_type_in(text) is content_type
 
 
 def test_content_type_labels() -> None:
