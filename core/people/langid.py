@@ -22,7 +22,7 @@ log = logging.getLogger("chorus.langid")
 #: fewer letters than this say too little about a language ("ok", "thanks!", "да")
 MIN_LETTERS = 12
 #: below this probability (among the bot's languages) a guess is not trusted
-MIN_PROBABILITY = 0.9
+MIN_PROBABILITY = 0.8
 
 
 @dataclass(frozen=True, slots=True)
