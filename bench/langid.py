@@ -153,7 +153,8 @@ def measure(name: str, rank: Rank) -> tuple[list[Row], list[tuple[str, str, floa
         for i, n in enumerate((len(messages), right, decided, decided_right)):
             totals[i] += n
         rows.append(_row(name, language, len(messages), right, decided, decided_right, cpu))
-    rows.append(_row(name, "all", *totals, everything))
+    count, right, decided, decided_right = totals
+    rows.append(_row(name, "all", count, right, decided, decided_right, everything))
     return rows, guesses
 
 

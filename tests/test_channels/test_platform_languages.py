@@ -76,5 +76,6 @@ async def test_the_widgets_hello_carries_the_browsers_language(client: Client) -
     assert found["es-ES"] == (SPANISH_GREETING, SPANISH_GREETING, ("es-es", "platform"))
     for ignored in ("<script>alert(1)</script>", "x" * 100, None):
         bot_greeting, greeting, stored = found[ignored]
-        assert bot_greeting.startswith(english) and greeting.startswith(english)
+        assert bot_greeting.startswith(english)
+        assert greeting.startswith(english)
         assert stored == (None, None)  # "ok" says too little to decide

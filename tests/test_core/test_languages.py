@@ -70,7 +70,8 @@ def test_short_texts_decide_nothing_and_load_no_model() -> None:
 def test_only_the_offered_languages_are_guessed(identifier: LanguageIdentifier) -> None:
     spanish = SENTENCES["es"][0]
     guess = identifier.guess(spanish, ("es", "en"))
-    assert guess is not None and guess.language == "es"
+    assert guess is not None
+    assert guess.language == "es"
     # a bot that doesn't speak Spanish gets Spanish read as one of its own, or nothing
     guess = identifier.guess(spanish, ("en", "de", "ru"))
     assert guess is None or guess.language in ("en", "de", "ru")
@@ -112,7 +113,9 @@ def test_languages_are_named_in_themselves() -> None:
         "tr": "Türkçe",
     }
     assert native_name("qq") == "qq"
-    assert is_known("pt-br") and not is_known("xx") and not is_known("und")
+    assert is_known("pt-br")
+    assert not is_known("xx")
+    assert not is_known("und")
 
 
 def test_a_bots_languages_resolve_users_to_what_it_offers() -> None:
