@@ -225,3 +225,17 @@ async def test_a_creator_sets_the_bots_languages_through_the_api(api: Client) ->
         "greetings": {"es": "¡Bienvenida!"},
         "personas": {},
     }
+
+
+async def test_the_creator_sets_the_languages_in_their_own_chat(services: Services) -> None:
+    creator = chat_with(services, sender_id="local")  # the terminal's creator of the demo bot
+    assert "Українська (uk)" in await say(creator, "/languages")
+    assert "Mira speaks English (en), Deutsch (de)." in await say(creator, "/languages offer en de")
+    await say(creator, "/languages greeting de Hallo, ich bin Mira.")
+    assert "Its own greeting in: de." in creator.text
+    assert "That didn't work" in await say(creator, "/languages default es")  # not offered
+    assert "That didn't work" in await say(creator, "/languages offer en xx")
+    user = chat_with(services, sender_id="7", channel=Channel.TELEGRAM)
+    await say(user, "/start", language="de-AT")
+    assert user.last[0].text == "Hallo, ich bin Mira."
+    assert "Русский" not in await say(user, "/language", language="de-AT")
