@@ -32,8 +32,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.langid_messages import MESSAGES
 from bench.reporting import Conditions, ms, print_table, write_results
-from core.languages import SHIPPED
 from core.people.langid import MIN_LETTERS, MIN_PROBABILITY, LanguageIdentifier, letters
+from core.text import SHIPPED
 
 RESULTS = Path(__file__).parent / "results" / "langid.json"
 REPEATS = 5  # CPU time is measured over this many passes of every message

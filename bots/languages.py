@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 from bots.profile import BotLanguages, BotProfile, LanguageError
 from bots.registry import BotDirectory
-from core.languages import native_name, normalise
+from core.text import native_name, normalise
 
 USAGE = (
     "Change them with /languages offer en es de (the languages it speaks), "

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from billing.pricing import Pricing
-from core.languages import DEFAULT, SHIPPED, is_known, matching, normalise
+from core.text import DEFAULT, SHIPPED, is_known, matching, normalise
 
 MAX_BOT_ID = 64
 MAX_LANGUAGE_TEXT = 4000  # a greeting or persona in one language, as the bot's own
@@ -54,7 +54,7 @@ def _texts(data: object) -> Mapping[str, str]:
 @dataclass(frozen=True, slots=True)
 class BotLanguages:
     """The languages a bot speaks, as its creator set them: the ones it offers (a subset
-    of :data:`core.languages.SHIPPED` by default all of them), the default for users whose
+    of :data:`core.text.SHIPPED` by default all of them), the default for users whose
     language it does not offer, and its greeting and persona in other languages (any
     language left out uses the bot's own greeting and persona)."""
 

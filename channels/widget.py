@@ -44,13 +44,13 @@ from channels.widget_log import LogErased, WidgetLog
 from channels.widget_session import SessionRejected, WidgetSessions
 from core.conversation.engine import ConversationEngine
 from core.errors import StorageUnavailable, UnknownBot
-from core.languages import normalise
 from core.messages import MAX_TEXT, Channel, OutboundKind, OutboundMessage
 from core.outbox import Address, Outbox
 from core.people.timezones import canonical
 from core.runtime.fanout import FanOut, LocalFanOut
 from core.runtime.inbox import Delivery, Inbox
 from core.storage.media import MediaStore
+from core.text import normalise
 
 log = logging.getLogger("chorus.widget")
 

@@ -27,7 +27,6 @@ from core.conversation.languages import CHOSEN, stored_language
 from core.conversation.linking import Linked, Linking
 from core.conversation.statemachine import Event, State
 from core.conversation.turn import TurnResult, Wallet
-from core.languages import is_known, matching, native_name, normalise
 from core.messages import OutboundKind, OutboundMessage
 from core.outbox import Address
 from core.people.privacy import EndUserData, Erasure, script_key
@@ -37,6 +36,7 @@ from core.storage.database import Database
 from core.storage.media import MediaStore
 from core.storage.models import ContentItem, EndUser, utcnow
 from core.storage.repository import Party
+from core.text import is_known, matching, native_name, normalise
 from core.voice.voice_io import PITCHES, SPEEDS, library_media
 
 FLOW_STATES = frozenset(

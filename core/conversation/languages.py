@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bots.profile import BotProfile
-from core.languages import normalise, primary
 from core.messages import InboundMessage
 from core.people.langid import LanguageIdentifier, letters
 from core.storage.repository import Party
+from core.text import normalise, primary
 
 CHOSEN = "chosen"
 PLATFORM = "platform"

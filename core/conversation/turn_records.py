@@ -16,11 +16,11 @@ from core.conversation.handoff import CreatorNote
 from core.conversation.linking import Linked
 from core.conversation.turn import TurnResult
 from core.conversation.turn_store import NewJob, TurnRecord
-from core.languages import normalise
 from core.messages import MAX_TEXT, InboundMessage
 from core.outbox import Address
 from core.people.privacy import Erasure
 from core.storage.repository import Party
+from core.text import normalise
 
 
 @dataclass(slots=True)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from bots.profile import BotLanguages, BotProfile, LanguageError
-from core.languages import SHIPPED, is_known, matching, native_name, normalise
 from core.people.langid import LanguageIdentifier
+from core.text import SHIPPED, is_known, matching, native_name, normalise
 
 # real sentences, as users write them to a bot, none of them from bench/langid_messages.py
 SENTENCES = {
