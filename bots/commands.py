@@ -4,8 +4,9 @@ A document the creator sends is learned by a background job (:mod:`bots.ingestio
 ``/docs`` lists the documents, ``/deldoc ID`` deletes one, and ``/ask QUESTION`` shows the
 passages the bot would answer from, with their scores, for tuning. ``/pricing`` and
 ``/grant`` set prices and give credits (:mod:`billing.creator`); ``/features`` switches
-what the bot offers besides answers (:mod:`bots.features`); ``/ambience`` sets the bed
-under its recorded voice (:mod:`bots.ambience`).
+what the bot offers besides answers (:mod:`bots.features`); ``/languages`` the languages
+it speaks (:mod:`bots.languages`); ``/ambience`` sets the bed under its recorded voice
+(:mod:`bots.ambience`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from billing.creator import CreatorBilling
 from bots.ambience import BotAmbience
 from bots.features import FeatureSwitches
 from bots.ingestion import DocumentJobs
+from bots.languages import BotLanguageSettings
 from bots.origins import AllowedOrigins
 from bots.profile import BotProfile
 from bots.registry import BotDirectory
@@ -43,6 +45,7 @@ class CreatorCommands:
         features: FeatureSwitches | None = None,
         *,
         ambience: BotAmbience | None = None,
+        languages: BotLanguageSettings | None = None,
     ) -> None:
         self._knowledge = knowledge
         self._retriever = retriever
@@ -52,11 +55,13 @@ class CreatorCommands:
         self._allowed = AllowedOrigins(bots)
         self._features = features
         self._ambience = ambience
+        self._languages = languages
         self.names = (
             frozenset({"docs", "deldoc", "ask", "origins", "theme"})
             | ({"pricing", "grant"} if billing else set())
             | ({"features"} if features else set())
             | ({"ambience"} if ambience else set())
+            | ({"languages"} if languages else set())
         )
 
     async def run(self, name: str, args: str, bot: BotProfile) -> list[OutboundMessage]:
@@ -85,6 +90,8 @@ class CreatorCommands:
                 return [_text(await self._features.command(bot, args))]
             if name == "ambience" and self._ambience is not None:
                 return [_text(await self._ambience.command(bot, args))]
+            if name == "languages" and self._languages is not None:
+                return [_text(await self._languages.command(bot, args))]
         except KnowledgeError as exc:
             return [_text(f"That didn't work: {exc}")]
         raise ValueError(f"not a creator command: {name}")

@@ -52,6 +52,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("pricing", "Prices, credit packs and monthly plans"),
     ("grant", "Give a user credits"),
     ("features", "Switch guided creation on or off"),
+    ("languages", "The languages your agent speaks, its greeting in each"),
     ("ambience", "Rain, a soft pad or your music under recorded content"),
     ("stats", "Numbers and a chart of the last 30 days"),
     ("broadcast", "Send a message to all your users"),
@@ -81,6 +82,8 @@ https://your.site lets it appear there; /theme sets its colour, title, side and 
 gives a user credits.
 /features shows what it offers besides answers; /features create off stops it offering \
 guided meditations, affirmations and rituals (for a support bot, say).
+/languages shows the languages it speaks; /languages offer en es, /languages default es \
+and /languages greeting es TEXT change them.
 /ambience rain (or pad, music, off) puts a soft bed under the voice of its \
 recordings; /ambience level -22 sets how far under the voice it sits.
 /stats shows its numbers and a chart of the last 30 days.

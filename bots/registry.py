@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.pricing import Pricing, PricingError
 from bots.demo import DEMO_BOT
-from bots.profile import BotProfile, Features, slugify
+from bots.profile import BotLanguages, BotProfile, Features, slugify
 from core.errors import BotNameTaken, UnknownBot
 from core.storage.database import Database
 from core.storage.models import Bot, Creator, CreatorIdentity
@@ -53,6 +53,7 @@ async def _profile(session: AsyncSession, row: Bot) -> BotProfile:
         pricing=_pricing(row),
         creator_id=row.creator_id,
         features=Features.from_dict((row.settings or {}).get("features")),
+        languages=BotLanguages.from_dict((row.settings or {}).get("languages")),
     )
 
 

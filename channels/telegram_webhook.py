@@ -71,6 +71,7 @@ END_USER_COMMANDS = (
     ("human", "Talk to a person"),
     ("link", "One account with your chat on another app"),
     ("timezone", "Your time zone, for scheduled messages"),
+    ("language", "The languages I speak, and yours"),
     ("stop", "No more announcements"),
 )
 #: the modules behind the Bot API client, imported on first use (see :meth:`load`)

@@ -50,6 +50,7 @@ from core.people.timezones import canonical
 from core.runtime.fanout import FanOut, LocalFanOut
 from core.runtime.inbox import Delivery, Inbox
 from core.storage.media import MediaStore
+from core.text import normalise
 
 log = logging.getLogger("chorus.widget")
 
@@ -70,6 +71,8 @@ class _Connection:
         self.visitor: str | None = None
         # the IANA zone the browser reported, checked (None when it sent none we know)
         self.timezone: str | None = None
+        # the browser's language, checked and normalised (None when it sent no tag)
+        self.language: str | None = None
         self.bucket = TokenBucket(RATE, BURST)
         self.strikes = 0
 
@@ -199,7 +202,12 @@ class WidgetChannel:
                 connection.bot_id,
                 CHANNEL,
                 f"{connection.visitor}:{frame_id}",
-                {"visitor": connection.visitor, "frame": stored, "timezone": connection.timezone},
+                {
+                    "visitor": connection.visitor,
+                    "frame": stored,
+                    "timezone": connection.timezone,
+                    "language": connection.language,
+                },
             )
         except StorageUnavailable:
             raise FrameError(
@@ -220,7 +228,12 @@ class WidgetChannel:
                 connection.bot_id,
                 CHANNEL,
                 frame["id"],
-                {"visitor": visitor, "frame": frame, "timezone": connection.timezone},
+                {
+                    "visitor": visitor,
+                    "frame": frame,
+                    "timezone": connection.timezone,
+                    "language": connection.language,
+                },
             )
         except StorageUnavailable:
             raise FrameError("unavailable", "Couldn't start the conversation.") from None
@@ -246,6 +259,7 @@ class WidgetChannel:
             token, visitor = self._sessions.issue(bot_id)
         zone = frame.get("timezone")
         connection.timezone = canonical(zone[:64]) if isinstance(zone, str) else None
+        connection.language = normalise(frame.get("language"))
         if connection.visitor is not None:
             self._visitors[(bot_id, connection.visitor)].discard(connection)
         connection.visitor = visitor
@@ -261,6 +275,7 @@ class WidgetChannel:
         """The ``welcome`` frame: the session (when one is issued or renewed), the highest
         ``seq`` stored, the bot's look and the limits."""
         bot = await self._bots.get(connection.bot_id)
+        bot = bot.speaking(bot.languages.resolve(connection.language))
         theme = {**DEFAULT_THEME, **connection.settings.get("widget", {})}
         return {
             "type": "welcome",
@@ -300,7 +315,13 @@ class WidgetChannel:
             await self._push(key, [{"type": "delta", "reply_to": frame_id, "text": delta}])
 
         try:
-            message = to_inbound(bot_id, visitor, frame, delivery.payload.get("timezone"))
+            message = to_inbound(
+                bot_id,
+                visitor,
+                frame,
+                delivery.payload.get("timezone"),
+                normalise(delivery.payload.get("language")),
+            )
             replies = await self._engine.handle(message, stream)
             frames = [self._reply(r, frame_id) for r in replies]
             try:
@@ -322,7 +343,11 @@ class WidgetChannel:
         if await self._log.latest(bot_id, visitor):
             return
         message = to_inbound(
-            bot_id, visitor, delivery.payload["frame"], delivery.payload.get("timezone")
+            bot_id,
+            visitor,
+            delivery.payload["frame"],
+            delivery.payload.get("timezone"),
+            normalise(delivery.payload.get("language")),
         )
         frames = [self._reply(r, None) for r in await self._engine.handle(message)]
         stored = await self._log.append(bot_id, visitor, "greeting", frames, ref=START)

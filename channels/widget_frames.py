@@ -129,16 +129,22 @@ async def checked_frame(
 
 
 def to_inbound(
-    bot_id: str, visitor: str, frame: dict[str, Any], timezone: str | None = None
+    bot_id: str,
+    visitor: str,
+    frame: dict[str, Any],
+    timezone: str | None = None,
+    language: str | None = None,
 ) -> InboundMessage:
-    """A stored visitor frame as the engine's normalised message; ``timezone`` is the
-    zone the visitor's browser reported in its ``hello``."""
+    """A stored visitor frame as the engine's normalised message; ``timezone`` and
+    ``language`` are the zone and language the visitor's browser reported in its
+    ``hello``."""
     common: dict[str, Any] = {
         "channel": Channel.WIDGET,
         "bot_id": bot_id,
         "sender_id": visitor,
         "platform_message_id": frame["id"],
         "timezone": timezone,
+        "language": language,
     }
     if frame["type"] == "start":  # the widget opened: the conversation begins as /start does
         return InboundMessage(text="/start", command="start", **common)

@@ -29,6 +29,7 @@ from bots.demo import DEMO_BOT, DEMO_KNOWLEDGE
 from bots.features import FeatureSwitches
 from bots.handoff import HumanHandoff
 from bots.ingestion import DocumentJobs, Learner
+from bots.languages import BotLanguageSettings
 from bots.manager import ManagerBot
 from bots.registry import BotDirectory
 from bots.schedules import CreatorSchedules
@@ -114,6 +115,8 @@ class Services:
     features: FeatureSwitches
     # the bed under the voice of each bot's recorded content, chosen by its creator
     ambience: BotAmbience
+    # the languages each bot speaks, with its greeting and persona in each
+    languages: BotLanguageSettings
     # sends creators' outgoing webhooks (None only in services built for one command)
     webhooks: Dispatcher | None = None
     # creators' messages to all their subscribers, and the schedules that send them
@@ -206,6 +209,7 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
     )
     features = FeatureSwitches(bots)
     ambience = BotAmbience(bots, store)
+    languages = BotLanguageSettings(bots)
     tools = CreatorCommands(
         knowledge,
         retriever,
@@ -214,6 +218,7 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         CreatorBilling(db, bots, credits),
         features,
         ambience=ambience,
+        languages=languages,
     )
     llm = build_llm(settings)
     generator: TextGenerator = GroundedComposer(queries)
@@ -390,6 +395,7 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         privacy=privacy,
         features=features,
         ambience=ambience,
+        languages=languages,
         llm=llm,
         voice=voice,
         webhooks=Dispatcher(db, allow_private_urls=settings.allow_private_urls),

@@ -401,6 +401,10 @@ textarea:focus-visible{border-color:#1d4ed8}
         const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
         if (zone) hello.timezone = zone;
       } catch (e) { /* an old browser: the creator's default zone applies */ }
+      // the browser's language (a BCP 47 tag such as pt-BR), so the bot speaks it
+      if (typeof navigator.language === 'string' && navigator.language) {
+        hello.language = navigator.language.slice(0, 35);
+      }
       const session = lsGet('session');
       if (session) hello.session = session;
       sock.send(JSON.stringify(hello));

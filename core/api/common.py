@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from bots.ambience import BotAmbience
     from bots.features import FeatureSwitches
     from bots.ingestion import DocumentJobs
+    from bots.languages import BotLanguageSettings
     from bots.registry import BotDirectory
     from core.api.accounts import Accounts
     from core.outreach.broadcasts import Broadcasts
@@ -95,6 +96,8 @@ class ApiServices(Protocol):
     def features(self) -> FeatureSwitches: ...
     @property
     def ambience(self) -> BotAmbience: ...
+    @property
+    def languages(self) -> BotLanguageSettings: ...
     @property
     def broadcasts(self) -> Broadcasts | None: ...
 

@@ -11,7 +11,7 @@ from typing import Annotated
 from aiohttp import web
 from pydantic import BaseModel, Field, StrictBool, StringConstraints
 
-from bots.profile import BotProfile
+from bots.profile import BotProfile, LanguageError
 from bots.registry import MAX_NAME
 from core.api import (
     account,
@@ -228,11 +228,36 @@ class FeaturesChange(Strict):
     )
 
 
+LanguageCode = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8}){0,4}$", max_length=35)
+]
+
+
+class LanguagesChange(Strict):
+    """Language settings to change; those left out stay as they are."""
+
+    default: LanguageCode | None = Field(
+        default=None, description="the language of users whose language it doesn't offer"
+    )
+    offered: Annotated[list[LanguageCode], Field(min_length=1, max_length=50)] | None = Field(
+        default=None, description='the languages it speaks to its users, e.g. ["en", "es"]'
+    )
+    greetings: Annotated[dict[LanguageCode, Text], Field(max_length=50)] | None = Field(
+        default=None,
+        description="its greeting by language, merged into those it has; an empty text "
+        "removes a language's (which then gets the bot's own greeting)",
+    )
+    personas: Annotated[dict[LanguageCode, Text], Field(max_length=50)] | None = Field(
+        default=None, description="its persona by language, as greetings"
+    )
+
+
 class BotChange(Strict):
     name: Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME)] | None = None
     persona: Text | None = None
     greeting: Text | None = None
     features: FeaturesChange | None = None
+    languages: LanguagesChange | None = None
 
 
 class FeaturesOut(BaseModel):
@@ -244,6 +269,15 @@ class FeaturesOut(BaseModel):
     )
 
 
+class LanguagesOut(BaseModel):
+    """The languages a bot speaks, and its greeting and persona in each."""
+
+    default: str = Field(description="for users whose language it doesn't offer")
+    offered: list[str] = Field(description="the languages it speaks to its users")
+    greetings: dict[str, str] = Field(description="its greeting in other languages")
+    personas: dict[str, str] = Field(description="its persona in other languages")
+
+
 class BotOut(BaseModel):
     id: str
     name: str
@@ -251,6 +285,7 @@ class BotOut(BaseModel):
     greeting: str
     paused: bool
     features: FeaturesOut
+    languages: LanguagesOut
 
 
 def _bot(profile: BotProfile) -> BotOut:
@@ -261,6 +296,12 @@ def _bot(profile: BotProfile) -> BotOut:
         greeting=profile.greeting,
         paused=profile.paused,
         features=FeaturesOut(create=profile.features.create),
+        languages=LanguagesOut(
+            default=profile.languages.default,
+            offered=list(profile.languages.offered),
+            greetings=dict(profile.languages.greetings),
+            personas=dict(profile.languages.personas),
+        ),
     )
 
 
@@ -315,7 +356,7 @@ async def get_bot(call: Call) -> BotOut:
 @API.route(
     "PATCH",
     "/bots/{bot_id}",
-    summary="Change a bot's name, persona, greeting or features",
+    summary="Change a bot's name, persona, greeting, features or languages",
     tag="bots",
     scope="bots:write",
     body=BotChange,
@@ -336,6 +377,13 @@ async def change_bot(call: Call) -> BotOut:
         changed = await svc.features.switch(
             profile.id, **body.features.model_dump(exclude_none=True)
         )
+    if body.languages is not None:
+        try:
+            changed = await svc.languages.change(
+                profile.id, **body.languages.model_dump(exclude_none=True)
+            )
+        except LanguageError as exc:
+            raise ApiError(422, "Unprocessable Content", str(exc)) from None
     return _bot(changed)
 
 

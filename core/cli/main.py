@@ -130,6 +130,27 @@ def _parser() -> argparse.ArgumentParser:
         "switch", metavar="NAME on|off", nargs="*", help="e.g. create off: no guided creation"
     )
 
+    languages = commands.add_parser(
+        "languages", help="the languages a bot speaks, and its greeting and persona in each"
+    )
+    languages.add_argument("bot", metavar="BOT")
+    languages.add_argument("--offer", metavar="CODE", nargs="+", help="e.g. en es de")
+    languages.add_argument("--default", metavar="CODE", help="for users it doesn't speak to")
+    languages.add_argument(
+        "--greeting",
+        metavar=("CODE", "TEXT"),
+        nargs=2,
+        action="append",
+        help="its greeting in one language (an empty TEXT removes it)",
+    )
+    languages.add_argument(
+        "--persona",
+        metavar=("CODE", "TEXT"),
+        nargs=2,
+        action="append",
+        help="its persona in one language (an empty TEXT removes it)",
+    )
+
     ambience = commands.add_parser(
         "ambience", help="the soft bed under the voice of a bot's recorded content"
     )
@@ -187,6 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "origins",
         "credits",
         "features",
+        "languages",
         "ambience",
     )
     configure_logging(settings.log_format, "WARNING" if quiet else settings.log_level)
@@ -217,6 +239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "origins": lambda s: _origins(s, args.bot, args.action, args.website),
         "credits": lambda s: _credits(s, args.bot, args.user, args.grant),
         "features": lambda s: _features(s, args.bot, args.switch),
+        "languages": lambda s: _languages(s, args),
         "ambience": lambda s: _ambience(s, args.bot, args.kind, args.file, args.level),
     }
     try:
@@ -454,6 +477,29 @@ async def _features(services: Services, bot_id: str, words: list[str]) -> int:
         print(f"chorus: {exc}", file=sys.stderr)
         return BAD_INPUT
     print(switched(await services.features.switch(bot.id, **{name: on}), name, on))
+    return 0
+
+
+async def _languages(services: Services, args: argparse.Namespace) -> int:
+    """Show a bot's languages, or change them (``chorus languages BOT --offer en es
+    --default es --greeting es "¡Hola!"``)."""
+    from bots.languages import describe
+    from bots.profile import LanguageError
+
+    bot = await services.bots.get(args.bot)
+    if args.offer or args.default or args.greeting or args.persona:
+        try:
+            bot = await services.languages.change(
+                bot.id,
+                offered=args.offer,
+                default=args.default,
+                greetings=dict(args.greeting) if args.greeting else None,
+                personas=dict(args.persona) if args.persona else None,
+            )
+        except LanguageError as exc:
+            print(f"chorus: {exc}", file=sys.stderr)
+            return BAD_INPUT
+    print(describe(bot))
     return 0
 
 

@@ -24,6 +24,7 @@ from core.content import ContentType
 from core.conversation import reading
 from core.conversation.data_rights import DataRights
 from core.conversation.guided import menu, not_offered
+from core.conversation.languages import CHOSEN, stored_language
 from core.conversation.linking import Linked, Linking
 from core.conversation.statemachine import Event, State
 from core.conversation.turn import TurnResult, Wallet
@@ -36,6 +37,7 @@ from core.storage.database import Database
 from core.storage.media import MediaStore
 from core.storage.models import ContentItem, EndUser, utcnow
 from core.storage.repository import Party
+from core.text import is_known, matching, native_name, normalise
 from core.voice.voice_io import PITCHES, SPEEDS, library_media
 
 FLOW_STATES = frozenset(
@@ -48,7 +50,6 @@ FLOW_STATES = frozenset(
         State.PAYWALL,
     }
 )
-_LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})?$")
 _VOICE_NAME = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})*$")
 VOICE_HELP = (
     "/voice on or /voice off: audio alongside text.\n"
@@ -60,7 +61,7 @@ HELP = """Here's what I can do:
 • /create: make a personalised guided meditation, affirmations or a ritual.
 • /library: everything I've made for you (/library 2 opens the second one).
 • /voice on or /voice off: spoken replies as well as text (/voice for speed and pitch).
-• /language: show or set your language, e.g. /language es.
+• /language: the languages I speak, and set yours, e.g. /language es.
 • /credits: your credits, /buy: buy more.
 • /link: one account with your chat on another app (WhatsApp, Telegram, the website).
 • /human: ask for a person from {name} to answer you.
@@ -151,7 +152,7 @@ class GlobalCommands:
         elif name == "voice":
             self._voice(args, party, result, outcome)
         elif name == "language":
-            self._language(args, party, result, outcome)
+            self._language(args, bot, party, result, outcome)
         elif name in ("stop", "subscribe"):
             await self._subscription(name == "subscribe", bot, party, result, outcome)
         elif name == "timezone":
@@ -264,27 +265,49 @@ class GlobalCommands:
         result.say(f"Done: {words[0]} {words[1]}. It applies to everything I say from now on.")
 
     def _language(
-        self, args: str, party: Party | None, result: TurnResult, outcome: CommandOutcome
+        self,
+        args: str,
+        bot: BotProfile,
+        party: Party | None,
+        result: TurnResult,
+        outcome: CommandOutcome,
     ) -> None:
-        code = args.strip().lower().replace("_", "-")
-        if not code:
-            current = party.language if party and party.language else "not set"
-            result.say(
-                f"Your language: {current}. Set it with /language followed by a code, "
-                "for example /language en or /language pt-br."
-            )
-            return
-        if not _LANGUAGE.match(code):
-            result.say(
-                f"{args.strip()[:20]!r} isn't a language code I recognise. Use a code "
-                "such as en, es, de or pt-br."
-            )
-            return
-        outcome.user_updates["language"] = code
-        result.say(
-            f"Language set to {code}. I'll answer in it where {code} material exists; "
-            "my own messages are in English for now."
+        """``/language``: the languages the bot speaks, by their own names, and the
+        user's; ``/language es`` chooses one (kept whatever their platform or text says
+        later); ``/language auto`` lets the platform or their text decide again."""
+        offered = bot.languages.offered
+        listing = "\n".join(f"• {code}: {native_name(code)}" for code in offered)
+        how = "Choose with /language followed by a code, for example /language " + (
+            offered[1] if len(offered) > 1 else offered[0]
         )
+        wanted = args.strip()
+        if not wanted:
+            mine = stored_language(party)
+            speaking = bot.languages.resolve(mine)
+            current = f"I speak to you in {native_name(speaking)} ({speaking})."
+            if mine is not None and mine != speaking:
+                current = f"Your language is {mine}. {current}"
+            if party is not None and party.language_source == CHOSEN:
+                current += " You chose it; /language auto lets your app decide again."
+            return result.say(f"{current}\nI speak:\n{listing}\n{how}.")
+        if wanted.lower() == "auto":
+            outcome.user_updates.update(language=None, language_source=None)
+            return result.say(
+                "Done: I'll follow your app's language, or the one you write in. "
+                f"Until I know it, I speak {native_name(bot.languages.default)}."
+            )
+        code = normalise(wanted)
+        if code is None or not is_known(code):
+            return result.say(
+                f"{wanted[:20]!r} isn't a language code I know. I speak:\n{listing}\n{how}."
+            )
+        found = matching(code, offered)
+        if found is None:
+            return result.say(
+                f"I don't speak {native_name(code)} ({code}) here. I speak:\n{listing}\n{how}."
+            )
+        outcome.user_updates.update(language=code, language_source=CHOSEN)
+        result.say(f"Language set to {code}. I speak {native_name(found)} ({found}) with you.")
 
     async def _user(self, party: Party | None) -> EndUser | None:
         if party is None:

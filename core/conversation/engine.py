@@ -6,7 +6,8 @@ replies. Around the dialogue it does the bookkeeping every channel relies on: it
 arrival order, answers a redelivered platform message with the replies it already gave,
 and stores the inbound message, the replies and the new state in one transaction.
 
-Reading the message (:mod:`core.conversation.inbound`), hearing voice notes and speaking replies
+Reading the message (:mod:`core.conversation.inbound`), finding the user's language
+(:mod:`core.conversation.languages`), hearing voice notes and speaking replies
 (:mod:`core.conversation.voice_turns`) and building the stored record
 (:mod:`core.conversation.turn_records`) live beside it; this module decides what handles a message
 and keeps turns in order.
@@ -27,13 +28,8 @@ from core.conversation.commands import GlobalCommands
 from core.conversation.data_rights import answer_to_forget, without_question
 from core.conversation.dialogue import Dialogue
 from core.conversation.handoff import CreatorLine, asks_for_human
-from core.conversation.inbound import (
-    clean_text,
-    first_document,
-    is_greeting,
-    problem_with,
-    user_language,
-)
+from core.conversation.inbound import clean_text, first_document, is_greeting, problem_with
+from core.conversation.languages import LanguageChoice, UserLanguages, user_language
 from core.conversation.linking import Linking
 from core.conversation.statemachine import INITIAL_STATE, State
 from core.conversation.turn import Stream, TurnInput, TurnResult, Wallet, Wallets
@@ -98,6 +94,7 @@ class ConversationEngine:
         creator_line: CreatorLine | None = None,
         privacy: EndUserData | None = None,
         linking: Linking | None = None,
+        languages: UserLanguages | None = None,
     ) -> None:
         self._db = db
         self._bots = bots
@@ -120,6 +117,8 @@ class ConversationEngine:
         self._limits = limits
         # what users say to their bot's creator (a handoff, asking for a person)
         self._line = creator_line or CreatorLine(None)
+        # finds each user's language (from their text while nothing else says) and keeps it
+        self._languages = languages or UserLanguages()
 
     def on_job(self, listener: Callable[[str], Awaitable[None]]) -> None:
         """Call ``listener(job_id)`` once a turn that confirmed content is stored."""
@@ -152,7 +151,8 @@ class ConversationEngine:
         decided = decide(result, self._wallet(bot, party, address.channel, address.sender_id))
         if decided is not None:
             await decided
-        await self._store_turn(key, system_record(address, party, result), result)
+        language = bot.languages.resolve(party.language)
+        await self._store_turn(key, system_record(address, party, result, language), result)
         return result.replies
 
     def _wallet(
@@ -292,11 +292,13 @@ class ConversationEngine:
             if heard is not None and not text:
                 problem = "I couldn't make out any words in that voice note."
         if problem is not None:
+            choice = LanguageChoice(user_language(party, message, bot))
             state = State(party.state) if party else INITIAL_STATE
             outcome = Outcome(TurnResult.begin(state, party.context if party else {}))
             outcome.result.say(problem)
         else:
-            outcome = await self._decide(message, bot, party, text, stream)
+            choice = await self._languages.settle(bot, party, message, text)
+            outcome = await self._decide(message, bot, party, text, stream, choice.language)
         result = outcome.result
         for event in result.events:
             self._metrics.transitions.labels(event.value).inc()
@@ -308,12 +310,17 @@ class ConversationEngine:
             for identity in (key, *outcome.linked.identities):
                 self._cache.forget(identity)
             party = outcome.linked.party  # the turn is stored in that account's conversation
+        else:  # the language found is kept, unless the user set theirs in this turn
+            outcome.user_updates = {**choice.updates, **outcome.user_updates}
+        language = choice.language
+        if "language" in outcome.user_updates:  # /language: from this reply on
+            language = bot.languages.resolve(outcome.user_updates["language"])
         if self._voice is not None and wants_voice(party, outcome.user_updates):
-            spoken = await self._voice.spoken(result.replies, party, user_language(party, message))
+            spoken = await self._voice.spoken(result.replies, party, language)
             result.replies += spoken
         if heard is not None and text and result.state is not State.HANDOFF:
             result.replies.insert(0, OutboundMessage(text=f"🎙 “{text}”"))
-        record = turn_record(message, bot.id, party, text[:MAX_TEXT], outcome)
+        record = turn_record(message, bot.id, party, text[:MAX_TEXT], outcome, language)
         stored = await self._store_turn(key, record, result)
         if delivery is not None:
             self._cache.mark_handled(delivery)
@@ -354,8 +361,12 @@ class ConversationEngine:
         bot: BotProfile,
         party: Party | None,
         text: str,
-        stream: Stream | None = None,
+        stream: Stream | None,
+        language: str,
     ) -> Outcome:
+        """What a message does, for a user spoken to in ``language``: the bot's greeting
+        and persona in that language, creator commands with the bot as it is."""
+        speaking = bot.speaking(language)
         state = State(party.state) if party else INITIAL_STATE
         context = party.context if party else {}
         forget = None
@@ -363,7 +374,6 @@ class ConversationEngine:
             forget = answer_to_forget(context, text, message.button_payload)
         if forget is None and message.command != "forget":
             context = without_question(context)  # anything else: the /forget question lapses
-        language = user_language(party, message)
         outcome = Outcome(TurnResult.begin(state, context))
         payload = message.button_payload
         wallet = self._wallet(bot, party, message.channel.value, message.sender_id)
@@ -376,7 +386,7 @@ class ConversationEngine:
         resting = bot.paused and not creator
         if state is State.HANDOFF:  # the creator answers in person: relay, say nothing
             outcome.result = await self._dialogue.respond(
-                TurnInput(bot, state, context, text, payload, language)
+                TurnInput(speaking, state, context, text, payload, language)
             )
             outcome.note = self._line.relay(context, text, message)
         elif resting:
@@ -407,7 +417,7 @@ class ConversationEngine:
             ran = await self._commands.run(
                 command,
                 args,
-                bot=bot,
+                bot=speaking,
                 party=party,
                 state=state,
                 context=context,
@@ -418,18 +428,18 @@ class ConversationEngine:
             if ran.dialogue_payload:
                 outcome.result = await self._dialogue.respond(
                     TurnInput(
-                        bot, state, context, "", ran.dialogue_payload, language, wallet=wallet
+                        speaking, state, context, "", ran.dialogue_payload, language, wallet=wallet
                     )
                 )
         elif payload is None and is_greeting(text) and state not in _BUSY_STATES:
             ran = await self._commands.run(
-                "start", "", bot=bot, party=party, state=state, context=context
+                "start", "", bot=speaking, party=party, state=state, context=context
             )
             outcome = Outcome(ran.result)
         else:
             outcome.result = await self._dialogue.respond(
                 TurnInput(
-                    bot,
+                    speaking,
                     state,
                     context,
                     text,
@@ -443,6 +453,6 @@ class ConversationEngine:
         new = party is None and outcome.linked is None  # a chat /link joined has met the bot
         if new and not resting and message.command != "start" and outcome.result.replies:
             first = outcome.result.replies[0]
-            if first.text != bot.welcome:
-                outcome.result.replies.insert(0, OutboundMessage(text=bot.welcome))
+            if first.text != speaking.welcome:
+                outcome.result.replies.insert(0, OutboundMessage(text=speaking.welcome))
         return outcome

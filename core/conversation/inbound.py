@@ -2,8 +2,9 @@
 
 The text is cleaned the same way on every channel (NFC, no control or bidi characters),
 a message the bot cannot handle as it is gets its reason in words for the user, a bare
-greeting is recognised so it can restart the conversation, and the user's language and
-any attached document are picked out. Everything here is pure: no storage, no I/O.
+greeting is recognised so it can restart the conversation, and any attached document is
+picked out (the user's language is :mod:`core.conversation.languages`'). Everything here
+is pure: no storage, no I/O.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import re
 import unicodedata
 
 from core.messages import MAX_TEXT, Attachment, AttachmentKind, InboundMessage, too_long
-from core.storage.repository import Party
 
 MAX_PAYLOAD = 200
 _INVISIBLE = re.compile(
@@ -44,11 +44,6 @@ def clean_text(text: str) -> str:
 def is_greeting(text: str) -> bool:
     """Whether the text is a bare "hello", whatever its case and punctuation."""
     return _normal(text) in _GREETINGS
-
-
-def user_language(party: Party | None, message: InboundMessage) -> str | None:
-    """The user's chosen language, else the one their channel reports."""
-    return (party.language if party else None) or message.language
 
 
 def first_document(message: InboundMessage, *, images: bool = False) -> Attachment | None:

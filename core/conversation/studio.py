@@ -192,6 +192,8 @@ class ContentStudio:
         self, job: ContentJob, address: Address, user: EndUser | None
     ) -> tuple[CreatedContent, Recording | None, str | None]:
         bot = await self._bots.get(job.bot_id)
+        if job.language:  # its persona in the language the content is made in
+            bot = bot.speaking(bot.languages.resolve(job.language))
         content_type = ContentType(job.content_type)
         started = time.perf_counter()
         settings = _voice_for(job, user)
@@ -265,7 +267,7 @@ def _voice_for(job: ContentJob, user: EndUser | None) -> VoiceSettings:
     """The voice a job's audio is spoken in: the user's preferences, else the pace."""
     return voice_settings(
         user.voice_preferences if user else {},
-        (user.language if user else None) or job.language,
+        job.language or (user.language if user else None),
         str(job.parameters.get("pace") or ""),
         calm=True,
     )

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.conversation.handoff import CreatorNote
-from core.conversation.inbound import user_language
 from core.conversation.linking import Linked
 from core.conversation.turn import TurnResult
 from core.conversation.turn_store import NewJob, TurnRecord
@@ -21,6 +20,7 @@ from core.messages import MAX_TEXT, InboundMessage
 from core.outbox import Address
 from core.people.privacy import Erasure
 from core.storage.repository import Party
+from core.text import normalise
 
 
 @dataclass(slots=True)
@@ -38,9 +38,15 @@ class Outcome:
 
 
 def turn_record(
-    message: InboundMessage, bot_id: str, party: Party | None, text: str, outcome: Outcome
+    message: InboundMessage,
+    bot_id: str,
+    party: Party | None,
+    text: str,
+    outcome: Outcome,
+    language: str | None,
 ) -> TurnRecord:
-    """The record of a turn that answered ``message`` (``text`` is what was read)."""
+    """The record of a turn that answered ``message`` (``text`` is what was read) in
+    ``language`` (the one content it started is made in)."""
     result, content = outcome.result, outcome.result.content
     return TurnRecord(
         bot_id=bot_id,
@@ -54,17 +60,20 @@ def turn_record(
         context=result.context,
         replies=result.replies,
         sender_name=message.sender_name,
-        language=message.language,
+        language=normalise(message.language),
         timezone=message.timezone,
         user_updates=outcome.user_updates,
         content=content,
-        job=new_job(result, user_language(party, message)),
+        job=new_job(result, language),
         announced=result.announced,
     )
 
 
-def system_record(address: Address, party: Party, result: TurnResult) -> TurnRecord:
-    """The record of a turn without a user message (a job finished)."""
+def system_record(
+    address: Address, party: Party, result: TurnResult, language: str | None
+) -> TurnRecord:
+    """The record of a turn without a user message (a job finished), spoken in
+    ``language``."""
     return TurnRecord(
         bot_id=address.bot_id,
         channel=address.channel,
@@ -77,7 +86,7 @@ def system_record(address: Address, party: Party, result: TurnResult) -> TurnRec
         context=result.context,
         replies=result.replies,
         content=result.content,
-        job=new_job(result, party.language),
+        job=new_job(result, language),
         inbound=False,
         announced=result.announced,
     )

@@ -108,7 +108,7 @@ class TurnWriter:
         ]
 
 
-_PARTY_FIELDS = frozenset({"language", "voice_enabled", "voice_preferences"})
+_PARTY_FIELDS = frozenset({"language", "language_source", "voice_enabled", "voice_preferences"})
 
 
 async def _party(session: AsyncSession, record: TurnRecord) -> Party:

@@ -214,6 +214,9 @@ class EndUser(Base):
     bot_id: Mapped[str] = mapped_column(ForeignKey("bots.id", ondelete="CASCADE"), index=True)
     display_name: Mapped[str | None] = mapped_column(String(200))
     language: Mapped[str | None] = mapped_column(String(16))
+    # where the language came from: "chosen" (/language), "platform" or "detected" (their
+    # text); None for users stored before this was recorded (kept as if chosen)
+    language_source: Mapped[str | None] = mapped_column(String(16))
     voice_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     # how spoken replies and content sound: {"voice": "en-gb", "speed": "slow", "pitch": "low"}
     voice_preferences: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")

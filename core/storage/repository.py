@@ -39,6 +39,8 @@ class Party:
     voice_enabled: bool
     version: int = 0
     voice_preferences: dict[str, Any] = field(default_factory=dict)
+    # "chosen", "platform" or "detected" (see core.conversation.languages); None: unknown
+    language_source: str | None = None
 
 
 async def lookup(
@@ -71,6 +73,7 @@ async def lookup(
                 EndUser.voice_enabled,
                 Conversation.version,
                 EndUser.voice_preferences,
+                EndUser.language_source,
             )
             .select_from(ChannelIdentity)
             .join(EndUser, ChannelIdentity.end_user_id == EndUser.id)
@@ -115,9 +118,16 @@ async def create_party(
     language: str | None,
     state: str,
     timezone: str | None = None,
+    language_source: str | None = None,
 ) -> Party:
     """Create an end user, their channel identity and an empty conversation."""
-    user = EndUser(bot_id=bot_id, display_name=display_name, language=language, timezone=timezone)
+    user = EndUser(
+        bot_id=bot_id,
+        display_name=display_name,
+        language=language,
+        language_source=language_source,
+        timezone=timezone,
+    )
     session.add(user)
     await session.flush()
     conversation = Conversation(
@@ -132,7 +142,9 @@ async def create_party(
         ]
     )
     await session.flush()
-    return Party(user.id, conversation.id, state, {}, language, False, 0)
+    return Party(
+        user.id, conversation.id, state, {}, language, False, 0, language_source=language_source
+    )
 
 
 async def set_reachable(

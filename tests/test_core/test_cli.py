@@ -109,6 +109,26 @@ def test_features_are_shown_and_switched(env: dict[str, str]) -> None:
     )
 
 
+def test_languages_are_shown_and_set(env: dict[str, str]) -> None:
+    shown = chorus("languages", "demo", env=env)
+    assert shown.returncode == 0, shown.stderr.decode()
+    assert "Español (es)" in shown.stdout.decode()
+    assert "Українська (uk)" in shown.stdout.decode()
+    changed = chorus(
+        "languages", "demo", "--offer", "en", "ES", "--default", "es",
+        "--greeting", "es", "¡Hola! Soy Mira.", env=env,
+    )  # fmt: skip
+    assert changed.returncode == 0, changed.stderr.decode()
+    assert "Mira speaks English (en), Español (es)." in changed.stdout.decode()
+    assert "Users whose language it doesn't speak get Español (es)." in changed.stdout.decode()
+    talk = chorus("chat", "demo", env=env, stdin=b"/start\n/language\n")
+    assert "¡Hola! Soy Mira." in talk.stdout.decode()  # nothing known: the default, Spanish
+    for bad in (("--offer", "en", "xx"), ("--default", "de"), ("--greeting", "?", "hi")):
+        refused = chorus("languages", "demo", *bad, env=env)
+        assert refused.returncode == 2, bad
+        assert refused.stderr.decode().startswith("chorus: ")
+
+
 def test_unknown_bot_exits_with_2(env: dict[str, str]) -> None:
     result = chorus("chat", "no-such-bot", env=env)
     assert result.returncode == 2
