@@ -16,17 +16,21 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from core.i18n import ENGLISH, Translator
+
 #: the longest text an end user may send, the same on every channel (under Telegram's
 #: own 4,096): a longer message is refused with :func:`too_long`, never cut short
 MAX_TEXT = 4000
 
 
-def too_long(length: int) -> str:
+def too_long(length: int, tr: Translator = ENGLISH) -> str:
     """What a user is told, on every channel, when their message of ``length``
-    characters is over :data:`MAX_TEXT`."""
-    return (
-        f"That message is too long ({length:,} characters): please keep it to "
-        f"{MAX_TEXT:,} characters or fewer, or send it in parts."
+    characters is over :data:`MAX_TEXT` (in ``tr``'s language)."""
+    return tr.gettext(
+        "That message is too long (%(length)s characters): please keep it to "
+        "%(limit)s characters or fewer, or send it in parts.",
+        length=tr.number(length),
+        limit=tr.number(MAX_TEXT),
     )
 
 

@@ -42,6 +42,7 @@ from core.conversation.turn_store import TurnRecord, TurnWriter
 from core.conversation.voice_turns import VoiceTurns, voice_note, wants_voice
 from core.errors import ChorusError, StaleConversation
 from core.generation.seams import Turn
+from core.i18n import Translator, translator
 from core.messages import MAX_TEXT, Attachment, InboundMessage, OutboundMessage
 from core.metrics import Metrics
 from core.outbox import Address
@@ -147,16 +148,17 @@ class ConversationEngine:
                 party = await repo.find_party(session, *key)
         if party is None:
             return []
-        result = TurnResult.begin(State(party.state), party.context)
+        tr = translator(party.language)
+        result = TurnResult.begin(State(party.state), party.context, tr)
         bot = await self._bots.get(address.bot_id)
-        decided = decide(result, self._wallet(bot, party, address.channel, address.sender_id))
+        decided = decide(result, self._wallet(bot, party, address.channel, address.sender_id, tr))
         if decided is not None:
             await decided
         await self._store_turn(key, system_record(address, party, result), result)
         return result.replies
 
     def _wallet(
-        self, bot: BotProfile, party: Party | None, channel: str, sender_id: str
+        self, bot: BotProfile, party: Party | None, channel: str, sender_id: str, tr: Translator
     ) -> Wallet | None:
         if self._wallets is None:
             return None
@@ -166,6 +168,7 @@ class ConversationEngine:
             channel,
             sender_id,
             creator_reachable=bool(self._line.chats(bot)),
+            tr=tr,
         )
 
     async def _store_turn(
@@ -284,16 +287,17 @@ class ConversationEngine:
                     return await repo.replies_to(session, handled), None
         text = clean_text(message.text)
         heard: Transcript | None = None
-        problem = await self._too_fast(message, bot, party)
+        tr = translator(user_language(party, message))
+        problem = await self._too_fast(message, bot, party, tr)
         voiced = problem is None and not text and self._voice is not None
         if voiced and self._voice is not None and (note := voice_note(message)):
-            heard, problem = await self._voice.listen(note)
+            heard, problem = await self._voice.listen(note, tr)
             text = clean_text(heard.text) if heard else ""
             if heard is not None and not text:
-                problem = "I couldn't make out any words in that voice note."
+                problem = tr.gettext("I couldn't make out any words in that voice note.")
         if problem is not None:
             state = State(party.state) if party else INITIAL_STATE
-            outcome = Outcome(TurnResult.begin(state, party.context if party else {}))
+            outcome = Outcome(TurnResult.begin(state, party.context if party else {}, tr))
             outcome.result.say(problem)
         else:
             outcome = await self._decide(message, bot, party, text, stream)
@@ -322,14 +326,14 @@ class ConversationEngine:
         return result.replies, result.state.value
 
     async def _too_fast(
-        self, message: InboundMessage, bot: BotProfile, party: Party | None
+        self, message: InboundMessage, bot: BotProfile, party: Party | None, tr: Translator
     ) -> str | None:
         """What to say to a user writing faster than their limit (creators have none)."""
         channel = message.channel.value
         if self._limits is None or bot.is_creator(channel, message.sender_id):
             return None
         refusal = await self._limits.refusal(
-            bot.id, channel, message.sender_id, party.end_user_id if party else None
+            bot.id, channel, message.sender_id, party.end_user_id if party else None, tr
         )
         if refusal is not None:
             self._metrics.rate_limited.labels(channel).inc()
@@ -364,9 +368,10 @@ class ConversationEngine:
         if forget is None and message.command != "forget":
             context = without_question(context)  # anything else: the /forget question lapses
         language = user_language(party, message)
-        outcome = Outcome(TurnResult.begin(state, context))
+        tr = translator(language)
+        outcome = Outcome(TurnResult.begin(state, context, tr))
         payload = message.button_payload
-        wallet = self._wallet(bot, party, message.channel.value, message.sender_id)
+        wallet = self._wallet(bot, party, message.channel.value, message.sender_id, tr)
         command, args = message.command, message.command_args
         if payload is not None and payload.startswith("buy:"):  # a pack or tier's button
             command, args, payload = "buy", payload.removeprefix("buy:"), None
@@ -380,7 +385,11 @@ class ConversationEngine:
             )
             outcome.note = self._line.relay(context, text, message)
         elif resting:
-            outcome.result.say(f"{bot.name} is taking a break right now. Please come back later.")
+            outcome.result.say(
+                tr.gettext(
+                    "%(bot)s is taking a break right now. Please come back later.", bot=bot.name
+                )
+            )
         elif (tools := self._creator_tools) and (
             document := first_document(message, images=creator)
         ):
@@ -388,8 +397,8 @@ class ConversationEngine:
                 chat = Address(bot.id, message.channel.value, message.sender_id)
                 outcome.result.replies += await tools.ingest(bot, document, chat)
             else:
-                outcome.result.say("I can't read files here: please type your message.")
-        elif problem := problem_with(message, text):
+                outcome.result.say(tr.gettext("I can't read files here: please type your message."))
+        elif problem := problem_with(message, text, tr):
             outcome.result.say(problem)
         elif tools and message.command in tools.names:
             if creator:
@@ -397,7 +406,13 @@ class ConversationEngine:
                     message.command or "", message.command_args, bot
                 )
             else:
-                outcome.result.say(f"/{message.command} is only for {bot.name}'s creator.")
+                outcome.result.say(
+                    tr.gettext(
+                        "/%(command)s is only for %(bot)s's creator.",
+                        command=message.command,
+                        bot=bot.name,
+                    )
+                )
         elif command == "human" or (not command and payload is None and asks_for_human(text)):
             outcome.note = self._line.ask(bot, outcome.result, "" if command else text)
             if outcome.note is not None or not self._line.chats(bot):
@@ -413,6 +428,7 @@ class ConversationEngine:
                 context=context,
                 wallet=wallet,
                 sender=Address(bot.id, message.channel.value, message.sender_id),
+                tr=tr,
             )
             outcome = Outcome(ran.result, ran.user_updates, erased=ran.erased, linked=ran.linked)
             if ran.dialogue_payload:
@@ -423,7 +439,7 @@ class ConversationEngine:
                 )
         elif payload is None and is_greeting(text) and state not in _BUSY_STATES:
             ran = await self._commands.run(
-                "start", "", bot=bot, party=party, state=state, context=context
+                "start", "", bot=bot, party=party, state=state, context=context, tr=tr
             )
             outcome = Outcome(ran.result)
         else:
