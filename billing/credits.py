@@ -21,7 +21,7 @@ from billing.pricing import Pricing
 from bots.profile import BotProfile
 from bots.registry import BotDirectory
 from core.conversation.turn import Charge
-from core.i18n import ENGLISH, N_, Translator
+from core.i18n.translator import ENGLISH, N_, Translator
 from core.messages import Button, OutboundMessage
 from core.storage.database import Database
 from core.storage.models import ContentJob, CreditAccount, Payment, QuestionUsage

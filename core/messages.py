@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from core.i18n import ENGLISH, Translator
+from core.i18n.translator import ENGLISH, Translator
 
 #: the longest text an end user may send, the same on every channel (under Telegram's
 #: own 4,096): a longer message is refused with :func:`too_long`, never cut short

@@ -26,7 +26,7 @@ from core.conversation.guided import menu, not_offered
 from core.conversation.linking import Linked, Linking
 from core.conversation.statemachine import Event, State
 from core.conversation.turn import TurnResult, Wallet
-from core.i18n import ENGLISH, N_, SOURCE_LANGUAGE, Translator, locale_for, translator
+from core.i18n.translator import ENGLISH, N_, SOURCE_LANGUAGE, Translator, locale_for, translator
 from core.messages import OutboundKind, OutboundMessage
 from core.outbox import Address
 from core.people.privacy import EndUserData, Erasure, script_key

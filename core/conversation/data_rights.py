@@ -20,7 +20,7 @@ from typing import Any
 from bots.profile import BotProfile
 from core.conversation.guided import CANCEL_WORDS, labelled, normalised
 from core.conversation.turn import TurnResult
-from core.i18n import N_
+from core.i18n.translator import N_
 from core.messages import Button, OutboundKind, OutboundMessage
 from core.people.privacy import EndUserData, Erasure, export_key
 from core.storage.repository import Party

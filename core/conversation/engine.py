@@ -42,7 +42,7 @@ from core.conversation.turn_store import TurnRecord, TurnWriter
 from core.conversation.voice_turns import VoiceTurns, voice_note, wants_voice
 from core.errors import ChorusError, StaleConversation
 from core.generation.seams import Turn
-from core.i18n import Translator, translator
+from core.i18n.translator import Translator, translator
 from core.messages import MAX_TEXT, Attachment, InboundMessage, OutboundMessage
 from core.metrics import Metrics
 from core.outbox import Address

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from core.content import ContentType
-from core.i18n import ENGLISH, N_, Translator
+from core.i18n.translator import ENGLISH, N_, Translator
 from core.messages import Button
 
 MIN_MINUTES = 3

@@ -27,7 +27,7 @@ from core.conversation.flow import (
 )
 from core.conversation.statemachine import Event, State
 from core.conversation.turn import JobRequest, TurnInput, TurnResult
-from core.i18n import N_, Translator
+from core.i18n.translator import N_, Translator
 from core.messages import Button, OutboundKind
 
 BACK_WORDS = frozenset({"back", "go back", "previous", "undo", "return"})

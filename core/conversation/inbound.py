@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from core.i18n import ENGLISH, N_, Translator
+from core.i18n.translator import ENGLISH, N_, Translator
 from core.messages import MAX_TEXT, Attachment, AttachmentKind, InboundMessage, too_long
 from core.storage.repository import Party
 

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bots.profile import BotProfile
 from core.conversation.turn import TurnResult
-from core.i18n import N_, Translator
+from core.i18n.translator import N_, Translator
 from core.outbox import Address
 from core.people.privacy import Identity
 from core.people.user_merge import merge_users

@@ -27,7 +27,7 @@ from core.conversation.engine import ConversationEngine
 from core.conversation.turn import CreatedContent
 from core.errors import NotEnoughCredits
 from core.generation.seams import ContentRequest, TextGenerator
-from core.i18n import N_, Translator, translator
+from core.i18n.translator import N_, Translator, translator
 from core.messages import OutboundKind, OutboundMessage
 from core.metrics import Metrics
 from core.outbox import Address, Outbox

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from bots.profile import BotProfile
 from core.conversation.statemachine import Event, State, step
 from core.generation.seams import Turn
-from core.i18n import ENGLISH, Translator, translator
+from core.i18n.translator import ENGLISH, Translator, translator
 from core.messages import Button, OutboundKind, OutboundMessage, Source
 
 #: receives the text of an answer as it is written, delta by delta

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from core.errors import AudioRejected
-from core.i18n import ENGLISH, Translator
+from core.i18n.translator import ENGLISH, Translator
 from core.messages import Attachment, AttachmentKind, InboundMessage, OutboundKind, OutboundMessage
 from core.storage.repository import Party
 from core.voice.seams import Transcript

@@ -20,7 +20,7 @@ from typing import Protocol
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from core.i18n import ENGLISH, Translator
+from core.i18n.translator import ENGLISH, Translator
 
 log = logging.getLogger("chorus.ratelimit")
 

@@ -9,6 +9,7 @@ committed template must hold exactly the messages the code marks today, and each
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -17,8 +18,8 @@ from babel.messages.frontend import CommandLineInterface
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
-from core import i18n
-from core.i18n import ENGLISH, LOCALES, available, load_catalogue, locale_for, translator
+from core.i18n import translator as i18n
+from core.i18n.translator import ENGLISH, LOCALES, available, load_catalogue, locale_for, translator
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = LOCALES / "chorus.pot"
@@ -71,6 +72,17 @@ def test_the_shipped_languages_are_the_catalogues() -> None:
     assert available() == frozenset(SHIPPED)
 
 
+def test_every_catalogue_file_is_package_data() -> None:
+    """An installed wheel has the catalogues: pyproject's package data covers each file."""
+    with (ROOT / "pyproject.toml").open("rb") as fp:
+        patterns = tomllib.load(fp)["tool"]["setuptools"]["package-data"]["core.i18n"]
+    package = LOCALES.parent
+    files = [p.relative_to(package) for p in LOCALES.rglob("*") if p.is_file()]
+    assert len(files) == 1 + 2 * len(SHIPPED)  # the template, each .po and its .mo
+    unshipped = [f for f in files if not any(f.match(pattern) for pattern in patterns)]
+    assert not unshipped
+
+
 @pytest.mark.parametrize("language", SHIPPED)
 def test_a_catalogue_translates_every_message_of_the_template(language: str) -> None:
     template = _read(TEMPLATE)
@@ -95,7 +107,7 @@ def test_a_compiled_catalogue_matches_its_source(language: str) -> None:
     with (folder / "chorus.mo").open("rb") as fp:
         compiled = read_mo(fp)
     assert _pairs(compiled) == _pairs(source), (
-        f"run pybabel compile -d core/locales -D chorus for {language}"
+        f"run pybabel compile -d core/i18n/locales -D chorus for {language}"
     )
 
 
