@@ -40,7 +40,7 @@ class VoiceTurns:
         try:
             return await self._voice.listen(note), None
         except AudioRejected as exc:
-            return None, exc.reason
+            return None, tr.gettext(exc.template, **exc.params)
         except OSError as exc:
             log.warning("a voice note could not be fetched: %s", exc)
             return None, tr.gettext("I couldn't download that voice note. Could you send it again?")

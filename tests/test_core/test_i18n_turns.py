@@ -4,10 +4,18 @@ real engine, with the language a channel reports or the one set with /language."
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import pytest
 
-from core.messages import InboundMessage, OutboundMessage, parse_command
+from core.messages import (
+    Attachment,
+    AttachmentKind,
+    Channel,
+    InboundMessage,
+    OutboundMessage,
+    parse_command,
+)
 from core.services import Services
 from tests.chat import Chat, chat_with
 
@@ -178,3 +186,24 @@ async def test_english_stays_the_default(services: Services) -> None:
     assert labels(chat)["type:meditation"] == "Guided meditation"
     await say(chat, "/cancel", "ja")  # a language without a catalogue
     assert chat.text == "There's nothing to cancel right now."
+
+
+async def test_voice_notes_refused_in_the_user_s_language(
+    services: Services, tmp_path: Path
+) -> None:
+    chat = chat_with(services, sender_id="de-voice")
+    await say(chat, "/start", "de")
+    garbage = tmp_path / "garbage.ogg"
+    garbage.write_bytes(b"OggS" + bytes(5000))
+    for size, said in (
+        (5004, "Ich konnte die Sprachnachricht nicht abspielen."),
+        (
+            200 * 1024 * 1024,
+            "ich kann bis zu 20 MB anhören.",
+        ),
+    ):
+        note = Attachment(AttachmentKind.VOICE, "audio/ogg", size, garbage.as_uri())
+        await chat.send(
+            InboundMessage(Channel.TERMINAL, "demo", "de-voice", attachments=(note,), language="de")
+        )
+        assert said in chat.text
