@@ -172,6 +172,8 @@ class OutboundMessage:
     ``grounded`` is set on the answer to an end user's question: True when it came from
     the bot's material (with sources), False when the material had nothing on it. It is
     kept with the stored reply for the creator's statistics; channels do not show it.
+    ``language`` is the one its words are in (None: English), for the words a channel puts
+    around them ("Sources", "Reply with a number").
     """
 
     text: str = ""
@@ -182,6 +184,7 @@ class OutboundMessage:
     document: Media | None = None
     image: Media | None = None
     grounded: bool | None = None
+    language: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe form, used to store replies so a redelivery can return them again."""
@@ -201,6 +204,8 @@ class OutboundMessage:
             data["image"] = _compact(self.image)
         if self.grounded is not None:
             data["grounded"] = self.grounded
+        if self.language:
+            data["language"] = self.language
         return data
 
     @classmethod
@@ -215,6 +220,7 @@ class OutboundMessage:
             document=Media(**data["document"]) if data.get("document") else None,
             image=Media(**data["image"]) if data.get("image") else None,
             grounded=data.get("grounded"),
+            language=data.get("language"),
         )
 
 

@@ -154,6 +154,7 @@ class ConversationEngine:
         decided = decide(result, self._wallet(bot, party, address.channel, address.sender_id, tr))
         if decided is not None:
             await decided
+        result.mark_language()
         await self._store_turn(key, system_record(address, party, result), result)
         return result.replies
 
@@ -317,6 +318,7 @@ class ConversationEngine:
             result.replies += spoken
         if heard is not None and text and result.state is not State.HANDOFF:
             result.replies.insert(0, OutboundMessage(text=f"🎙 “{text}”"))
+        result.mark_language()
         record = turn_record(message, bot.id, party, text[:MAX_TEXT], outcome)
         stored = await self._store_turn(key, record, result)
         if delivery is not None:

@@ -13,13 +13,13 @@ from __future__ import annotations
 import copy
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from bots.profile import BotProfile
 from core.conversation.statemachine import Event, State, step
 from core.generation.seams import Turn
-from core.i18n.translator import ENGLISH, Translator, translator
+from core.i18n.translator import ENGLISH, SOURCE_LANGUAGE, Translator, translator
 from core.messages import Button, OutboundKind, OutboundMessage, Source
 
 #: receives the text of an answer as it is written, delta by delta
@@ -183,6 +183,15 @@ class TurnResult:
                 text=text, kind=kind, buttons=buttons, sources=sources, grounded=grounded
             )
         )
+
+    def mark_language(self) -> None:
+        """Mark each reply with the language it is written in, for the words a channel
+        puts around it (a reply that says its own is left as it is)."""
+        if self.tr.language == SOURCE_LANGUAGE:
+            return
+        self.replies = [
+            r if r.language else replace(r, language=self.tr.language) for r in self.replies
+        ]
 
     @property
     def flow(self) -> dict[str, Any]:

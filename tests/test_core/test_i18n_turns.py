@@ -51,6 +51,7 @@ async def test_a_spanish_user_gets_help_and_commands_in_spanish(services: Servic
     assert "• /create: crear una meditación guiada" in chat.text
     assert "Mira" in chat.text  # the bot's name fills its placeholder
     assert "Here's what I can do" not in chat.text
+    assert {r.language for r in chat.last} == {"es"}  # for the words channels add
     await say(chat, "/cancel", "es")
     assert chat.text == "Ahora mismo no hay nada que cancelar."
     await say(chat, "/language", "es")
