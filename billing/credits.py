@@ -21,50 +21,67 @@ from billing.pricing import Pricing
 from bots.profile import BotProfile
 from bots.registry import BotDirectory
 from core.conversation.turn import Charge
+from core.i18n.translator import ENGLISH, N_, Translator
 from core.messages import Button, OutboundMessage
 from core.storage.database import Database
 from core.storage.models import ContentJob, CreditAccount, Payment, QuestionUsage
-from core.text import counted
 
 log = logging.getLogger("chorus.billing")
 
 RECENT = 5
 KIND_LABELS = {
-    "free_grant": "welcome credits",
-    "purchase": "bought",
-    "creator_grant": "gift from the creator",
-    "allowance": "monthly plan",
-    "reserve": "set aside for content",
-    "capture": "content delivered",
-    "release": "returned (not delivered)",
-    "question": "question",
-    "reversal": "refund",
-    "link_out": "moved to the joined account",
-    "link_in": "joined from your other chat",
+    "free_grant": N_("welcome credits"),
+    "purchase": N_("bought"),
+    "creator_grant": N_("gift from the creator"),
+    "allowance": N_("monthly plan"),
+    "reserve": N_("set aside for content"),
+    "capture": N_("content delivered"),
+    "release": N_("returned (not delivered)"),
+    "question": N_("question"),
+    "reversal": N_("refund"),
+    "link_out": N_("moved to the joined account"),
+    "link_in": N_("joined from your other chat"),
 }
 
 
-def offer_buttons(pricing: Pricing) -> tuple[Button, ...]:
-    """A button per pack and per monthly tier."""
+def offer_buttons(pricing: Pricing, tr: Translator = ENGLISH) -> tuple[Button, ...]:
+    """A button per pack and per monthly tier (its payload the offer's id)."""
     packs = tuple(
-        Button(f"{p.credits} credits · {pricing.money(p.price)}", f"buy:{p.id}")
+        Button(
+            tr.ngettext(
+                "%(count)s credit · %(price)s",
+                "%(count)s credits · %(price)s",
+                p.credits,
+                price=pricing.money(p.price),
+            ),
+            f"buy:{p.id}",
+        )
         for p in pricing.packs
     )
     tiers = tuple(
-        Button(f"{t.id.title()} · {pricing.money(t.price)}/month", f"buy:{t.id}")
+        Button(
+            tr.gettext(
+                "%(plan)s · %(price)s/month", plan=t.id.title(), price=pricing.money(t.price)
+            ),
+            f"buy:{t.id}",
+        )
         for t in pricing.tiers
     )
     return packs + tiers
 
 
-def credits_help(bot: BotProfile, creator_reachable: bool) -> str:
+def credits_help(bot: BotProfile, creator_reachable: bool, tr: Translator = ENGLISH) -> str:
     """Who can help a user who needs credits where none are on sale: the bot's creator,
     through ``/human`` when they can be reached from the chat."""
     if creator_reachable:
-        return f"{bot.name}'s creator can give you credits: send /human and I'll let them know."
-    return (
-        f"{bot.name}'s creator can give you credits; I can't reach them from here, so "
-        f"please contact them where you found {bot.name}."
+        return tr.gettext(
+            "%(bot)s's creator can give you credits: send /human and I'll let them know.",
+            bot=bot.name,
+        )
+    return tr.gettext(
+        "%(bot)s's creator can give you credits; I can't reach them from here, so "
+        "please contact them where you found %(bot)s.",
+        bot=bot.name,
     )
 
 
@@ -91,9 +108,10 @@ class Credits:
         sender_id: str,
         *,
         creator_reachable: bool = False,
+        tr: Translator = ENGLISH,
     ) -> UserWallet:
         return UserWallet(
-            self, bot, end_user_id, channel, sender_id, creator_reachable=creator_reachable
+            self, bot, end_user_id, channel, sender_id, creator_reachable=creator_reachable, tr=tr
         )
 
     async def settle(self, hold: str, *, spend: bool) -> None:
@@ -135,41 +153,54 @@ class Credits:
         )
         return entry.balance_after
 
-    async def statement(self, bot: BotProfile, end_user_id: int | None) -> str:
+    async def statement(
+        self, bot: BotProfile, end_user_id: int | None, tr: Translator = ENGLISH
+    ) -> str:
         """Balance, plan, today's free questions, prices and the latest entries; on a bot
         where nothing costs credits, just that."""
         pricing = bot.pricing
         if not pricing.charges:
-            return f"Everything on {bot.name} is free: you don't need credits."
+            return tr.gettext(
+                "Everything on %(bot)s is free: you don't need credits.", bot=bot.name
+            )
         if end_user_id is None:
             balance, debt, tier, entries = pricing.free_credits, 0, None, []
         else:
             account = await self.ledger.account(bot.id, end_user_id, pricing.free_credits)
             balance, debt, tier = account.balance, account.debt, account.tier
             entries = await self.ledger.entries(account.id, RECENT)
-        lines = [f"You have {counted(balance, 'credit')}."]
+        lines = [tr.ngettext("You have %(count)s credit.", "You have %(count)s credits.", balance)]
         if debt:
             lines.append(
-                f"A refund left {counted(debt, 'credit')} owed; new credits pay that first."
+                tr.ngettext(
+                    "A refund left %(count)s credit owed; new credits pay that first.",
+                    "A refund left %(count)s credits owed; new credits pay that first.",
+                    debt,
+                )
             )
         if (plan := pricing.tier(tier)) is not None:
-            lines.append(
-                f"Your plan: {plan.id}, {counted(plan.credits, 'credit')} a month"
-                + (f" and {plan.questions} free questions a day." if plan.questions else ".")
-            )
+            lines.append(_plan_line(tr, plan.id, plan.credits, plan.questions))
         if pricing.question_cost:
             used = await self._questions_used(end_user_id)
             free = pricing.daily_questions(tier)
             lines.append(
-                f"Free questions left today: {max(free - used, 0)} of {free}; after that a "
-                f"question costs {counted(pricing.question_cost, 'credit')}."
+                tr.ngettext(
+                    "Free questions left today: %(left)s of %(free)s; after that a question "
+                    "costs %(count)s credit.",
+                    "Free questions left today: %(left)s of %(free)s; after that a question "
+                    "costs %(count)s credits.",
+                    pricing.question_cost,
+                    left=max(free - used, 0),
+                    free=free,
+                )
             )
+        # the content types' names are the words /create takes: shown as they are
         if costs := [f"{kind} {cost}" for kind, cost in sorted(pricing.costs.items()) if cost]:
-            lines.append("Prices in credits: " + ", ".join(costs) + ".")
+            lines.append(tr.gettext("Prices in credits: %(prices)s.", prices=", ".join(costs)))
         if entries:
-            lines.append("Latest:")
+            lines.append(tr.gettext("Latest:"))
             lines += [
-                f"{e.created_at:%d %b} {e.amount:+d} {KIND_LABELS.get(e.kind, e.kind)}"
+                f"{tr.day_month(e.created_at)} {e.amount:+d} {_kind(tr, e.kind)}"
                 for e in entries
                 if e.amount or e.debt_change
             ]
@@ -185,6 +216,30 @@ class Credits:
                 .where(CreditAccount.end_user_id == end_user_id, QuestionUsage.day == today())
             )
         return used or 0
+
+
+def _plan_line(tr: Translator, plan: str, credits: int, questions: int) -> str:
+    """``Your plan: gold, 100 credits a month and 5 free questions a day.``"""
+    if questions:
+        return tr.ngettext(
+            "Your plan: %(plan)s, %(count)s credit a month and %(questions)s free questions a day.",
+            "Your plan: %(plan)s, %(count)s credits a month and %(questions)s free questions "
+            "a day.",
+            credits,
+            plan=plan,
+            questions=questions,
+        )
+    return tr.ngettext(
+        "Your plan: %(plan)s, %(count)s credit a month.",
+        "Your plan: %(plan)s, %(count)s credits a month.",
+        credits,
+        plan=plan,
+    )
+
+
+def _kind(tr: Translator, kind: str) -> str:
+    """A ledger entry's kind in words (an unknown kind as it is stored)."""
+    return tr.gettext(KIND_LABELS[kind]) if kind in KIND_LABELS else kind
 
 
 def today() -> str:
@@ -203,6 +258,7 @@ class UserWallet:
         sender_id: str,
         *,
         creator_reachable: bool = False,
+        tr: Translator = ENGLISH,
     ) -> None:
         self._credits = credits
         self._bot = bot
@@ -210,6 +266,7 @@ class UserWallet:
         self._channel = channel
         self._sender = sender_id
         self._reachable = creator_reachable
+        self._tr = tr
 
     async def _account_id(self) -> int:
         if self._user is None:
@@ -265,14 +322,16 @@ class UserWallet:
         await self._credits.settle(hold, spend=spend)
 
     def offers(self) -> tuple[Button, ...]:
-        return offer_buttons(self._bot.pricing) if self._credits.checkout is not None else ()
+        if self._credits.checkout is None:
+            return ()
+        return offer_buttons(self._bot.pricing, self._tr)
 
     def help(self) -> str:
-        return credits_help(self._bot, self._reachable)
+        return credits_help(self._bot, self._reachable, self._tr)
 
     async def command(self, name: str, args: str) -> list[OutboundMessage]:
         if name == "credits":
-            text = await self._credits.statement(self._bot, self._user)
+            text = await self._credits.statement(self._bot, self._user, self._tr)
             offers = self.offers() if self._bot.pricing.charges else ()
             return [OutboundMessage(text=text, buttons=offers)]
         if name == "buy":
@@ -282,42 +341,73 @@ class UserWallet:
         raise ValueError(f"not a credits command: {name}")
 
     async def _buy(self, offer_id: str) -> OutboundMessage:
+        tr = self._tr
         pricing = self._bot.pricing
         checkout = self._credits.checkout
         if checkout is None or not (pricing.packs or pricing.tiers):
-            return OutboundMessage(
-                text=f"Purchases aren't available on {self._bot.name} yet. {self.help()}"
+            unavailable = tr.gettext(
+                "Purchases aren't available on %(bot)s yet.", bot=self._bot.name
             )
+            return OutboundMessage(text=f"{unavailable} {self.help()}")
         if not offer_id:
-            lines = ["Choose a pack:"] + [
-                f"• {p.credits} credits for {pricing.money(p.price)} (/buy {p.id})"
+            lines = [tr.gettext("Choose a pack:")]
+            lines += [
+                tr.ngettext(
+                    "• %(count)s credit for %(price)s (/buy %(offer)s)",
+                    "• %(count)s credits for %(price)s (/buy %(offer)s)",
+                    p.credits,
+                    price=pricing.money(p.price),
+                    offer=p.id,
+                )
                 for p in pricing.packs
             ]
             lines += [
-                f"• {t.id.title()}: {pricing.money(t.price)} a month for "
-                f"{counted(t.credits, 'credit')} a month (/buy {t.id})"
+                tr.ngettext(
+                    "• %(plan)s: %(price)s a month for %(count)s credit a month (/buy %(offer)s)",
+                    "• %(plan)s: %(price)s a month for %(count)s credits a month (/buy %(offer)s)",
+                    t.credits,
+                    plan=t.id.title(),
+                    price=pricing.money(t.price),
+                    offer=t.id,
+                )
                 for t in pricing.tiers
             ]
             return OutboundMessage(text="\n".join(lines), buttons=self.offers())
         if self._user is None:
-            return OutboundMessage(text="Say hello first, then /buy again.")
+            return OutboundMessage(text=tr.gettext("Say hello first, then /buy again."))
         buyer = Buyer(self._bot, await self._account_id(), self._channel, self._sender)
         try:
             payment = await checkout.start(buyer, offer_id)
         except PaymentsUnavailable as exc:
             return OutboundMessage(
-                text=f"I couldn't open the payment page: {exc}. Please try again in a moment.",
+                text=tr.gettext(
+                    "I couldn't open the payment page: %(reason)s. Please try again in a moment.",
+                    reason=str(exc),
+                ),
                 buttons=self.offers(),
             )
-        what = (
-            f"{payment.credits} credits"
-            if payment.mode == "payment"
-            else f"the {payment.offer} plan ({payment.credits} credits a month)"
-        )
+        price = pricing.money(payment.amount)
+        if payment.mode == "payment":
+            text = tr.ngettext(
+                "Here's a secure Stripe page to buy %(count)s credit for %(price)s. "
+                "I'll tell you here as soon as it's paid.",
+                "Here's a secure Stripe page to buy %(count)s credits for %(price)s. "
+                "I'll tell you here as soon as it's paid.",
+                payment.credits,
+                price=price,
+            )
+        else:
+            text = tr.ngettext(
+                "Here's a secure Stripe page to buy the %(plan)s plan (%(count)s credit a "
+                "month) for %(price)s. I'll tell you here as soon as it's paid.",
+                "Here's a secure Stripe page to buy the %(plan)s plan (%(count)s credits a "
+                "month) for %(price)s. I'll tell you here as soon as it's paid.",
+                payment.credits,
+                plan=payment.offer,
+                price=price,
+            )
         return OutboundMessage(
-            text=f"Here's a secure Stripe page to buy {what} for "
-            f"{pricing.money(payment.amount)}. I'll tell you here as soon as it's paid.",
-            buttons=(Button("Pay with Stripe", url=payment.url),),
+            text=text, buttons=(Button(tr.gettext("Pay with Stripe"), url=payment.url),)
         )
 
     async def _returned(self, args: str) -> OutboundMessage:
@@ -330,12 +420,19 @@ class UserWallet:
             mine = payment.account_id == await self._account_id()
         if status == "unpaid" or not mine or payment is None:
             return OutboundMessage(
-                text="No payment was taken. /buy whenever you're ready.", buttons=self.offers()
+                text=self._tr.gettext("No payment was taken. /buy whenever you're ready."),
+                buttons=self.offers(),
             )
         if payment.status == "paid":
             return OutboundMessage(
-                text=f"Your payment is through: you have {counted(await self.balance(), 'credit')}."
+                text=self._tr.ngettext(
+                    "Your payment is through: you have %(count)s credit.",
+                    "Your payment is through: you have %(count)s credits.",
+                    await self.balance(),
+                )
             )
         return OutboundMessage(
-            text="Thank you! I'll confirm here as soon as Stripe tells me the payment went through."
+            text=self._tr.gettext(
+                "Thank you! I'll confirm here as soon as Stripe tells me the payment went through."
+            )
         )

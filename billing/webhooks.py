@@ -27,6 +27,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -38,12 +39,12 @@ from bots.registry import BotDirectory
 from core.conversation import guided
 from core.conversation.turn import TurnInput, TurnResult, Wallet
 from core.errors import ChorusError, UnknownBot
+from core.i18n.translator import Translator
 from core.messages import OutboundMessage
 from core.outbox import Address
 from core.runtime import integrations
 from core.storage.database import Database
 from core.storage.models import CreditAccount, Payment, StripeEvent, StripeRefund
-from core.text import counted
 
 log = logging.getLogger("chorus.billing")
 
@@ -65,10 +66,11 @@ class WebhookRejected(ChorusError):
 
 @dataclass(frozen=True, slots=True)
 class Notice:
-    """What to tell a user once the event's transaction committed."""
+    """What to tell a user once the event's transaction committed: ``words`` write it in
+    the user's language (known when their conversation is loaded to tell them)."""
 
     address: Address
-    text: str
+    words: Callable[[Translator], str]
     resume: bool = False  # credits arrived: a paywalled confirmation may go on
 
 
@@ -181,7 +183,10 @@ class StripeWebhooks:
                 account.subscription_id = payment.subscription_id
                 account.tier = payment.offer
             notices.append(
-                Notice(_address(payment), f"You're on the {payment.offer} plan now. Thank you!")
+                Notice(
+                    _address(payment),
+                    partial(_subscribed, plan=payment.offer),
+                )
             )
             await _completed(session, payment)
             return f"subscribed to {payment.offer}"
@@ -206,8 +211,7 @@ class StripeWebhooks:
         notices.append(
             Notice(
                 _address(payment),
-                f"Payment received: {counted(payment.credits, 'credit')} added. "
-                f"You have {entry.balance_after} now.",
+                partial(_received, credits=payment.credits, balance=entry.balance_after),
                 resume=True,
             )
         )
@@ -245,8 +249,12 @@ class StripeWebhooks:
         notices.append(
             Notice(
                 _address(payment),
-                f"Your {payment.offer} plan added {counted(payment.credits, 'credit')}. "
-                f"You have {entry.balance_after} now.",
+                partial(
+                    _allowance,
+                    plan=payment.offer,
+                    credits=payment.credits,
+                    balance=entry.balance_after,
+                ),
                 resume=True,
             )
         )
@@ -323,16 +331,10 @@ class StripeWebhooks:
             into_debt=True,
         )
         payment.credits_reversed = target
-        owed = (
-            f" ({counted(entry.debt_change, 'credit')} already spent are owed)"
-            if (entry.debt_change > 0)
-            else ""
-        )
         notices.append(
             Notice(
                 _address(payment),
-                f"Your payment was refunded, so {counted(take, 'credit')} were taken back"
-                f"{owed}. You have {entry.balance_after} now.",
+                partial(_refunded, take=take, owed=entry.debt_change, balance=entry.balance_after),
             )
         )
         return f"reversed {take}"
@@ -351,12 +353,21 @@ class StripeWebhooks:
             str(metadata.get("channel")),
             str(metadata.get("sender_id")),
         )
+        said = str(reason)[:200] if reason else None
         notices.append(
             Notice(
                 address,
-                "Your payment didn't go through"
-                + (f": {str(reason)[:200]}" if reason else ".")
-                + " Nothing was charged; /buy to try again.",
+                lambda tr: (
+                    tr.gettext(
+                        "Your payment didn't go through: %(reason)s. Nothing was charged; "
+                        "/buy to try again.",
+                        reason=said,
+                    )
+                    if said
+                    else tr.gettext(
+                        "Your payment didn't go through. Nothing was charged; /buy to try again."
+                    )
+                ),
             )
         )
         return "buyer told"
@@ -370,7 +381,7 @@ class StripeWebhooks:
             return
 
         async def decide(result: TurnResult, wallet: Wallet | None) -> None:
-            result.say(notice.text)
+            result.say(notice.words(result.tr))
             if notice.resume:
                 turn = TurnInput(bot, result.state, result.context, wallet=wallet)
                 await guided.resume_paid(turn, result)
@@ -380,6 +391,46 @@ class StripeWebhooks:
             await self._send(notice.address, replies)
         except Exception:  # the credits are booked; the message is a courtesy
             log.exception("telling %s about a payment failed", notice.address)
+
+
+def _subscribed(tr: Translator, *, plan: str) -> str:
+    return tr.gettext("You're on the %(plan)s plan now. Thank you!", plan=plan)
+
+
+def _received(tr: Translator, *, credits: int, balance: int) -> str:
+    return tr.ngettext(
+        "Payment received: %(count)s credit added. You have %(balance)s now.",
+        "Payment received: %(count)s credits added. You have %(balance)s now.",
+        credits,
+        balance=tr.number(balance),
+    )
+
+
+def _allowance(tr: Translator, *, plan: str, credits: int, balance: int) -> str:
+    return tr.ngettext(
+        "Your %(plan)s plan added %(count)s credit. You have %(balance)s now.",
+        "Your %(plan)s plan added %(count)s credits. You have %(balance)s now.",
+        credits,
+        plan=plan,
+        balance=tr.number(balance),
+    )
+
+
+def _refunded(tr: Translator, *, take: int, owed: int, balance: int) -> str:
+    """What a buyer is told when a refund took ``take`` credits back, ``owed`` of them
+    already spent."""
+    taken = tr.ngettext(
+        "Your payment was refunded, so %(count)s credit was taken back.",
+        "Your payment was refunded, so %(count)s credits were taken back.",
+        take,
+    )
+    left = tr.gettext("You have %(balance)s now.", balance=tr.number(balance))
+    if owed <= 0:
+        return f"{taken} {left}"
+    spent = tr.ngettext(
+        "%(count)s credit already spent is owed.", "%(count)s credits already spent are owed.", owed
+    )
+    return f"{taken} {spent} {left}"
 
 
 def _text(value: object) -> str | None:

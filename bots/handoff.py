@@ -179,16 +179,26 @@ class HumanHandoff:
         user = found[0]
         if not user.reachable:
             return _say(f"{user.label} has blocked {user.bot.name}: nothing can reach them.")
-        person = creator_name or "A person"
 
         async def decide(result: TurnResult, wallet: Wallet | None) -> None:
             if result.state is State.HANDOFF:
                 return  # taken over from another of the owner's chats meanwhile
             result.move(Event.TAKEOVER)
             result.context[TAKEN_BY] = {"channel": creator.channel, "sender_id": creator.sender_id}
+            tr = result.tr  # the user's language
             result.say(
-                f"{person} from {user.bot.name} has joined the conversation and will answer "
-                "you personally."
+                tr.gettext(
+                    "%(person)s from %(bot)s has joined the conversation and will answer "
+                    "you personally.",
+                    person=creator_name,
+                    bot=user.bot.name,
+                )
+                if creator_name
+                else tr.gettext(
+                    "A person from %(bot)s has joined the conversation and will answer "
+                    "you personally.",
+                    bot=user.bot.name,
+                )
             )
 
         replies = await self._system_turn(user.address, decide)
@@ -227,10 +237,17 @@ class HumanHandoff:
             result.move(Event.RELEASE)
             result.context.pop(TAKEN_BY, None)
             result.context.pop("flow", None)  # the chat state has no flow to go back to
-            offers = menu(bot)
+            offers = menu(bot, result.tr)
             result.say(
-                f"You're back with {bot.name}, the assistant. Ask me anything"
-                + (", or pick something to make." if offers else "."),
+                result.tr.gettext(
+                    "You're back with %(bot)s, the assistant. Ask me anything, or pick "
+                    "something to make.",
+                    bot=bot.name,
+                )
+                if offers
+                else result.tr.gettext(
+                    "You're back with %(bot)s, the assistant. Ask me anything.", bot=bot.name
+                ),
                 offers,
             )
 

@@ -1,14 +1,27 @@
-"""What channel adapters share: the sink that takes a message and returns replies, and
-splitting long replies to fit a platform's message size."""
+"""What channel adapters share: the sink that takes a message and returns replies,
+splitting long replies to fit a platform's message size, and the words a channel puts
+around a reply (its sources' heading and pages), in the reply's language."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
 
-from core.messages import InboundMessage, OutboundMessage
+from core.i18n.translator import Translator, translator
+from core.messages import InboundMessage, OutboundMessage, Source
 
 MessageSink = Callable[[InboundMessage], Awaitable[list[OutboundMessage]]]
+
+
+def wording(reply: OutboundMessage) -> Translator:
+    """The translator for the words a channel adds to ``reply``: its own language."""
+    return translator(reply.language)
+
+
+def where(source: Source, tr: Translator, *more: str | None) -> str:
+    """Where in its document a source is: ``p. 3, Breathing`` (and ``more`` parts)."""
+    page = tr.gettext("p. %(page)s", page=source.page) if source.page else None
+    return ", ".join(part for part in (page, source.section, *more) if part)
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")

@@ -40,6 +40,7 @@ from aiogram.types import (
 
 from channels import base
 from channels.telegram_ids import file_reference, sender_of
+from core.i18n.translator import ENGLISH, Translator
 from core.messages import (
     Attachment,
     AttachmentKind,
@@ -176,15 +177,14 @@ def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
     return base.split_text(text, limit, lambda piece: len(html.escape(piece, quote=False)))
 
 
-def sources_html(sources: Sequence[Source]) -> str:
-    """A compact sources list: ``[1] Title, p. 3``."""
-    lines = ["<b>Sources</b>"]
+def sources_html(sources: Sequence[Source], tr: Translator = ENGLISH) -> str:
+    """A compact sources list: ``[1] Title, p. 3`` (its words in ``tr``'s language)."""
+    heading = tr.gettext("Sources")
+    lines = [f"<b>{html.escape(heading, quote=False)}</b>"]
     for source in sources:
-        where = ", ".join(
-            part for part in (f"p. {source.page}" if source.page else None, source.section) if part
-        )
+        place = base.where(source, tr)
         title = html.escape(source.title, quote=False) + (
-            f", {html.escape(where, quote=False)}" if where else ""
+            f", {html.escape(place, quote=False)}" if place else ""
         )
         if source.url and source.url.startswith(("https://", "http://")):
             title = f'<a href="{html.escape(source.url)}">{title}</a>'
@@ -241,7 +241,7 @@ class TelegramRenderer:
     async def _send_text(self, bot: Bot, chat_id: int, reply: OutboundMessage) -> None:
         pieces = [html.escape(p, quote=False) for p in split_text(reply.text)] if reply.text else []
         if reply.sources:
-            listing = sources_html(reply.sources)
+            listing = sources_html(reply.sources, base.wording(reply))
             if pieces and len(pieces[-1]) + 2 + len(listing) <= MAX_TEXT:
                 pieces[-1] += "\n\n" + listing
             else:

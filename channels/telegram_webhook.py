@@ -37,6 +37,7 @@ from bots.registry import MANAGER_ID
 from channels.telegram_ids import SCHEME, chat_id_of, chat_of
 from core.conversation.engine import ConversationEngine
 from core.errors import ChannelRefused, ChannelUnreachable, NotDelivered
+from core.i18n.translator import ENGLISH, N_, Translator, available, translator
 from core.messages import AudioFormat, Channel, InboundMessage, OutboundMessage
 from core.metrics import Metrics
 from core.outbox import Address, Outbox
@@ -61,18 +62,20 @@ BLOCKED = "has blocked the bot"
 POLL_SECONDS = 25
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
+#: the end users' command menu, English here; Telegram shows each user the menu of their
+#: app's language, one per shipped catalogue (see :func:`set_end_user_menus`)
 END_USER_COMMANDS = (
-    ("start", "Start again"),
-    ("create", "Make a meditation, affirmations or a ritual"),
-    ("library", "What I've made for you"),
-    ("voice", "Spoken replies on or off"),
-    ("help", "What I can do"),
-    ("cancel", "Stop what we're doing"),
-    ("human", "Talk to a person"),
-    ("link", "One account with your chat on another app"),
-    ("timezone", "Your time zone, for scheduled messages"),
-    ("language", "The languages I speak, and yours"),
-    ("stop", "No more announcements"),
+    ("start", N_("Start again")),
+    ("create", N_("Make a meditation, affirmations or a ritual")),
+    ("library", N_("What I've made for you")),
+    ("voice", N_("Spoken replies on or off")),
+    ("help", N_("What I can do")),
+    ("cancel", N_("Stop what we're doing")),
+    ("human", N_("Talk to a person")),
+    ("link", N_("One account with your chat on another app")),
+    ("timezone", N_("Your time zone, for scheduled messages")),
+    ("language", N_("The languages I speak, and yours")),
+    ("stop", N_("No more announcements")),
 )
 #: the modules behind the Bot API client, imported on first use (see :meth:`load`)
 BOT_API_MODULES = ("channels.telegram", "channels.telegram_limits", "aiogram.client.default")
@@ -80,13 +83,22 @@ BOT_API_MODULES = ("channels.telegram", "channels.telegram_limits", "aiogram.cli
 FEATURE_COMMANDS = {"create": frozenset({"create", "library"})}
 
 
-def end_user_commands(features: Features) -> list[BotCommand]:
-    """The end users' command menu of a bot with these features."""
+def end_user_commands(features: Features, tr: Translator = ENGLISH) -> list[BotCommand]:
+    """The end users' command menu of a bot with these features, in ``tr``'s language."""
     hidden: set[str] = set()
     for name, commands in FEATURE_COMMANDS.items():
         if not getattr(features, name):
             hidden |= commands
-    return _menu([(c, d) for c, d in END_USER_COMMANDS if c not in hidden])
+    return _menu([(c, tr.gettext(d)) for c, d in END_USER_COMMANDS if c not in hidden])
+
+
+async def set_end_user_menus(bot: Bot, features: Features) -> None:
+    """Set the bot's command menu: English for everyone, and one per shipped language
+    for users whose Telegram app is in it (Telegram picks by the app's language)."""
+    await bot.set_my_commands(end_user_commands(features))
+    for language in sorted(available()):
+        menu = end_user_commands(features, translator(language))
+        await bot.set_my_commands(menu, language_code=language)
 
 
 # commands whose message carries a credential: removed from the chat once handled
@@ -156,7 +168,7 @@ class TelegramChannel:
                 await bot.set_webhook(
                     self._webhook_url(bot_id), secret_token=secret, allowed_updates=ALLOWED_UPDATES
                 )
-            await bot.set_my_commands(end_user_commands(await self._features(bot_id)))
+            await set_end_user_menus(bot, await self._features(bot_id))
         async with self._db.transaction() as session:
             previous = await session.scalars(
                 select(ChannelAccount).where(
@@ -203,7 +215,7 @@ class TelegramChannel:
         if account is None or bot.id == MANAGER_ID:
             return
         with _telegram_errors():
-            await account[0].set_my_commands(end_user_commands(bot.features))
+            await set_end_user_menus(account[0], bot.features)
 
     def serve_manager(self, token: str, secret: str, handler: Handler) -> None:
         """Run the platform's manager bot with this token: its updates arrive at

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
-from channels.base import MessageSink
+from channels.base import MessageSink, where, wording
 from core.messages import (
     Attachment,
     AttachmentKind,
@@ -178,18 +178,11 @@ def render_text(reply: OutboundMessage, locate: Callable[[str], Path | None] | N
         for n, b in enumerate(reply.buttons, 1)
     ]
     if reply.sources:
-        lines.append("Sources:")
+        tr = wording(reply)
+        lines.append(tr.gettext("Sources:"))
         for source in reply.sources:
-            where = ", ".join(
-                part
-                for part in (
-                    f"p. {source.page}" if source.page else None,
-                    source.section,
-                    source.url,
-                )
-                if part
-            )
-            lines.append(f"  [{source.number}] {source.title}" + (f" ({where})" if where else ""))
+            place = where(source, tr, source.url)
+            lines.append(f"  [{source.number}] {source.title}" + (f" ({place})" if place else ""))
     for media, label in (
         (reply.audio, "audio"),
         (reply.document, "document"),

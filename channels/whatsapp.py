@@ -17,7 +17,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from channels.base import split_text
+from channels.base import split_text, where, wording
+from core.i18n.translator import ENGLISH, Translator
 from core.messages import (
     Attachment,
     AttachmentKind,
@@ -141,15 +142,17 @@ def render(
             out.append(Outgoing(caption[:MAX_BODY], media_url(media)))
             continue
         text = formatted(reply.text)
+        tr = wording(reply)
         if reply.sources:
-            text += "\n\n" + sources_text(reply.sources)
+            text += "\n\n" + sources_text(reply.sources, tr)
         links = [b for b in reply.buttons if b.url]
         if links:
             text += "\n\n" + "\n".join(f"{b.label}: {b.url}" for b in links)
         if choices := [b for b in reply.buttons if not b.url]:
             options = [{"label": b.label, "payload": b.payload} for b in choices]
             numbered = "\n".join(f"{n}. {b.label}" for n, b in enumerate(choices, 1))
-            text += f"\n\n{numbered}\n_Reply with a number._"
+            reply_with = tr.gettext("Reply with a number.")
+            text += f"\n\n{numbered}\n_{reply_with}_"
         out.extend(Outgoing(piece) for piece in split_text(text.strip(), MAX_BODY) if piece)
     return out, options
 
@@ -161,14 +164,14 @@ def formatted(text: str) -> str:
     return _BOLD.sub(r"*\1*", text)
 
 
-def sources_text(sources: Sequence[Source]) -> str:
-    """``Sources`` and one short line per source: ``[1] Title, p. 3``."""
-    lines = ["*Sources*"]
+def sources_text(sources: Sequence[Source], tr: Translator = ENGLISH) -> str:
+    """``Sources`` and one short line per source: ``[1] Title, p. 3`` (its words in
+    ``tr``'s language)."""
+    heading = tr.gettext("Sources")
+    lines = [f"*{heading}*"]
     for source in sources:
-        where = ", ".join(
-            part for part in (f"p. {source.page}" if source.page else None, source.section) if part
-        )
-        line = f"[{source.number}] {source.title}" + (f", {where}" if where else "")
+        place = where(source, tr)
+        line = f"[{source.number}] {source.title}" + (f", {place}" if place else "")
         if source.url and source.url.startswith(("https://", "http://")):
             line += f" {source.url}"
         lines.append(line)

@@ -32,6 +32,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from bots.registry import BotDirectory
+from channels.base import wording
 from channels.whatsapp import MEDIA_SCHEME, PREFIX, form_dict, render, sender_of, to_inbound
 from channels.whatsapp_records import WhatsAppRecords
 from core.conversation.engine import ConversationEngine
@@ -216,7 +217,8 @@ class WhatsAppChannel:
         if within_window(outreach.last_inbound, datetime.now(UTC)):
             error = await self._send(address.bot_id, number, address.sender_id, messages)
         elif isinstance(outreach.template, dict) and outreach.template.get("content_sid"):
-            variables = {"1": summary or "Your content is ready."}
+            ready = wording(messages[0]).gettext("Your content is ready.") if messages else ""
+            variables = {"1": summary or ready}
             error = await self._create(
                 address.bot_id,
                 address.sender_id,

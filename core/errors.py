@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.i18n.translator import N_
+
 
 class ChorusError(Exception):
     """Root of every error Chorus raises on purpose."""
@@ -77,11 +79,14 @@ class SpeechFailed(ChorusError):
 
 
 class AudioRejected(ChorusError):
-    """A voice note cannot be transcribed; ``reason`` is written for the user."""
+    """A voice note cannot be transcribed; ``reason`` is written for the user (in English:
+    ``template`` and ``params`` give it in their language through the gettext catalogues)."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+    def __init__(self, template: str, **params: object) -> None:
+        self.template = template
+        self.params = params
+        self.reason = template % params if params else template
+        super().__init__(self.reason)
 
 
 class AudioTooLarge(AudioRejected):
@@ -89,8 +94,9 @@ class AudioTooLarge(AudioRejected):
 
     def __init__(self, size: int, limit: int) -> None:
         super().__init__(
-            f"That voice note is {size / 2**20:.1f} MB; I can listen to up to "
-            f"{limit / 2**20:.0f} MB."
+            N_("That voice note is %(size)s MB; I can listen to up to %(limit)s MB."),
+            size=f"{size / 2**20:.1f}",
+            limit=f"{limit / 2**20:.0f}",
         )
         self.size = size
         self.limit = limit
@@ -101,8 +107,12 @@ class AudioTooLong(AudioRejected):
 
     def __init__(self, duration: float, limit: float) -> None:
         super().__init__(
-            f"That voice note lasts {duration / 60:.1f} minutes; I can listen to up to "
-            f"{limit / 60:.0f} minutes. Could you send a shorter one?"
+            N_(
+                "That voice note lasts %(minutes)s minutes; I can listen to up to %(limit)s "
+                "minutes. Could you send a shorter one?"
+            ),
+            minutes=f"{duration / 60:.1f}",
+            limit=f"{limit / 60:.0f}",
         )
         self.duration = duration
         self.limit = limit
@@ -112,7 +122,7 @@ class UnreadableAudio(AudioRejected):
     """A voice note's bytes are not audio that can be decoded."""
 
     def __init__(self, detail: str) -> None:
-        super().__init__("I couldn't play that voice note. Could you record it again?")
+        super().__init__(N_("I couldn't play that voice note. Could you record it again?"))
         self.detail = detail
 
 

@@ -16,17 +16,21 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from core.i18n.translator import ENGLISH, Translator
+
 #: the longest text an end user may send, the same on every channel (under Telegram's
 #: own 4,096): a longer message is refused with :func:`too_long`, never cut short
 MAX_TEXT = 4000
 
 
-def too_long(length: int) -> str:
+def too_long(length: int, tr: Translator = ENGLISH) -> str:
     """What a user is told, on every channel, when their message of ``length``
-    characters is over :data:`MAX_TEXT`."""
-    return (
-        f"That message is too long ({length:,} characters): please keep it to "
-        f"{MAX_TEXT:,} characters or fewer, or send it in parts."
+    characters is over :data:`MAX_TEXT` (in ``tr``'s language)."""
+    return tr.gettext(
+        "That message is too long (%(length)s characters): please keep it to "
+        "%(limit)s characters or fewer, or send it in parts.",
+        length=tr.number(length),
+        limit=tr.number(MAX_TEXT),
     )
 
 
@@ -168,6 +172,8 @@ class OutboundMessage:
     ``grounded`` is set on the answer to an end user's question: True when it came from
     the bot's material (with sources), False when the material had nothing on it. It is
     kept with the stored reply for the creator's statistics; channels do not show it.
+    ``language`` is the one its words are in (None: English), for the words a channel puts
+    around them ("Sources", "Reply with a number").
     """
 
     text: str = ""
@@ -178,6 +184,7 @@ class OutboundMessage:
     document: Media | None = None
     image: Media | None = None
     grounded: bool | None = None
+    language: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe form, used to store replies so a redelivery can return them again."""
@@ -197,6 +204,8 @@ class OutboundMessage:
             data["image"] = _compact(self.image)
         if self.grounded is not None:
             data["grounded"] = self.grounded
+        if self.language:
+            data["language"] = self.language
         return data
 
     @classmethod
@@ -211,6 +220,7 @@ class OutboundMessage:
             document=Media(**data["document"]) if data.get("document") else None,
             image=Media(**data["image"]) if data.get("image") else None,
             grounded=data.get("grounded"),
+            language=data.get("language"),
         )
 
 

@@ -1,5 +1,6 @@
 /* Chorus chat widget: <script src="https://SERVER/widget.js" data-bot="BOT_ID" async></script>
- * Optional: data-title, data-color, data-position="left|right". API: ChorusWidget.open(),
+ * Optional: data-title, data-color, data-position="left|right", data-lang (the widget's own
+ * words; else the browser's language). API: ChorusWidget.open(),
  * .close(), .toggle() (and ChorusWidget[BOT_ID] when a page embeds several bots).
  * Speaks webwidget/PROTOCOL.md. Plain ES2020, no dependencies, no build step. Message
  * content is only ever put in the page as text nodes (never innerHTML). */
@@ -15,6 +16,28 @@
   const ORIGIN = src.origin;
   const WS_URL = `${src.protocol === 'https:' ? 'wss' : 'ws'}://${src.host}/ws/widget/${encodeURIComponent(BOT)}`;
   const KEY = `chorus:${BOT}:`;
+
+  // ---- the widget's own words in the visitor's language: data-lang, else the browser's
+  // (pt-BR finds pt), else English; the table is JSON between its markers, and
+  // tests/test_webwidget/test_labels.py holds every language to English's keys ----
+  const LABELS = /* labels */{
+    "en": {"close": "Close chat", "message": "Message", "placeholder": "Type a message…", "record": "Record a voice note", "stopRecording": "Stop recording and send", "send": "Send", "chat": "Chat", "chatWith": "Chat with {title}", "typing": "{title} is typing…", "waiting": "Waiting…", "source": "source {n}: {title}", "page": "p. {page}", "sources": "Sources", "choices": "Choices", "image": "Image", "download": "Download", "connecting": "Connecting…", "online": "Online", "offline": "Offline", "unavailable": "Unavailable", "disconnected": "The chat was disconnected. Reload the page to try again.", "notOnSite": "This chat isn't available on this site.", "notAvailable": "This chat isn't available.", "notSent": "Not sent", "sent": "Sent", "wrong": "Something went wrong.", "tooLarge": "That is too large to send.", "tooLong": "That message is too long ({n} characters): please keep it to {max} characters or fewer, or send it in parts.", "noMic": "The microphone is not available."},
+    "es": {"close": "Cerrar el chat", "message": "Mensaje", "placeholder": "Escribe un mensaje…", "record": "Grabar una nota de voz", "stopRecording": "Detener la grabación y enviar", "send": "Enviar", "chat": "Chat", "chatWith": "Chatear con {title}", "typing": "{title} está escribiendo…", "waiting": "Enviando…", "source": "fuente {n}: {title}", "page": "p. {page}", "sources": "Fuentes", "choices": "Opciones", "image": "Imagen", "download": "Descargar", "connecting": "Conectando…", "online": "En línea", "offline": "Sin conexión", "unavailable": "No disponible", "disconnected": "Se ha cortado el chat. Recarga la página para volver a intentarlo.", "notOnSite": "Este chat no está disponible en este sitio.", "notAvailable": "Este chat no está disponible.", "notSent": "No enviado", "sent": "Enviado", "wrong": "Algo ha fallado.", "tooLarge": "Es demasiado grande para enviarlo.", "tooLong": "Ese mensaje es demasiado largo ({n} caracteres): mantenlo en {max} caracteres o menos, o envíalo en varias partes.", "noMic": "El micrófono no está disponible."},
+    "pt": {"close": "Fechar o chat", "message": "Mensagem", "placeholder": "Digite uma mensagem…", "record": "Gravar um áudio", "stopRecording": "Parar a gravação e enviar", "send": "Enviar", "chat": "Chat", "chatWith": "Conversar com {title}", "typing": "{title} está digitando…", "waiting": "Enviando…", "source": "fonte {n}: {title}", "page": "p. {page}", "sources": "Fontes", "choices": "Opções", "image": "Imagem", "download": "Baixar", "connecting": "Conectando…", "online": "Online", "offline": "Offline", "unavailable": "Indisponível", "disconnected": "O chat foi desconectado. Recarregue a página para tentar de novo.", "notOnSite": "Este chat não está disponível neste site.", "notAvailable": "Este chat não está disponível.", "notSent": "Não enviada", "sent": "Enviada", "wrong": "Algo deu errado.", "tooLarge": "Isso é grande demais para enviar.", "tooLong": "Essa mensagem é longa demais ({n} caracteres): use no máximo {max} caracteres ou envie em partes.", "noMic": "O microfone não está disponível."},
+    "de": {"close": "Chat schließen", "message": "Nachricht", "placeholder": "Nachricht schreiben…", "record": "Sprachnachricht aufnehmen", "stopRecording": "Aufnahme beenden und senden", "send": "Senden", "chat": "Chat", "chatWith": "Chat mit {title}", "typing": "{title} schreibt…", "waiting": "Wird gesendet…", "source": "Quelle {n}: {title}", "page": "S. {page}", "sources": "Quellen", "choices": "Auswahl", "image": "Bild", "download": "Herunterladen", "connecting": "Verbinden…", "online": "Online", "offline": "Offline", "unavailable": "Nicht verfügbar", "disconnected": "Die Verbindung zum Chat wurde getrennt. Lade die Seite neu, um es noch mal zu versuchen.", "notOnSite": "Dieser Chat ist auf dieser Website nicht verfügbar.", "notAvailable": "Dieser Chat ist nicht verfügbar.", "notSent": "Nicht gesendet", "sent": "Gesendet", "wrong": "Etwas ist schiefgelaufen.", "tooLarge": "Das ist zu groß zum Senden.", "tooLong": "Diese Nachricht ist zu lang ({n} Zeichen): Bitte bleib bei höchstens {max} Zeichen oder schick sie in Teilen.", "noMic": "Das Mikrofon ist nicht verfügbar."},
+    "fr": {"close": "Fermer le chat", "message": "Message", "placeholder": "Écris un message…", "record": "Enregistrer un message vocal", "stopRecording": "Arrêter l’enregistrement et envoyer", "send": "Envoyer", "chat": "Chat", "chatWith": "Discuter avec {title}", "typing": "{title} écrit…", "waiting": "Envoi…", "source": "source {n} : {title}", "page": "p. {page}", "sources": "Sources", "choices": "Choix", "image": "Image", "download": "Télécharger", "connecting": "Connexion…", "online": "En ligne", "offline": "Hors ligne", "unavailable": "Indisponible", "disconnected": "Le chat a été déconnecté. Recharge la page pour réessayer.", "notOnSite": "Ce chat n’est pas disponible sur ce site.", "notAvailable": "Ce chat n’est pas disponible.", "notSent": "Non envoyé", "sent": "Envoyé", "wrong": "Un problème est survenu.", "tooLarge": "C’est trop volumineux pour être envoyé.", "tooLong": "Ce message est trop long ({n} caractères) : limite-toi à {max} caractères ou envoie-le en plusieurs parties.", "noMic": "Le micro n’est pas disponible."},
+    "ru": {"close": "Закрыть чат", "message": "Сообщение", "placeholder": "Напиши сообщение…", "record": "Записать голосовое сообщение", "stopRecording": "Остановить запись и отправить", "send": "Отправить", "chat": "Чат", "chatWith": "Чат с {title}", "typing": "{title} печатает…", "waiting": "Отправляется…", "source": "источник {n}: {title}", "page": "с. {page}", "sources": "Источники", "choices": "Варианты", "image": "Изображение", "download": "Скачать", "connecting": "Подключение…", "online": "В сети", "offline": "Не в сети", "unavailable": "Недоступен", "disconnected": "Чат отключился. Перезагрузи страницу, чтобы попробовать снова.", "notOnSite": "Этот чат недоступен на этом сайте.", "notAvailable": "Этот чат недоступен.", "notSent": "Не отправлено", "sent": "Отправлено", "wrong": "Что-то пошло не так.", "tooLarge": "Это слишком много, чтобы отправить.", "tooLong": "Сообщение слишком длинное ({n} символов): уложись в {max} символов или отправь его по частям.", "noMic": "Микрофон недоступен."},
+    "uk": {"close": "Закрити чат", "message": "Повідомлення", "placeholder": "Напиши повідомлення…", "record": "Записати голосове повідомлення", "stopRecording": "Зупинити запис і надіслати", "send": "Надіслати", "chat": "Чат", "chatWith": "Чат із {title}", "typing": "{title} друкує…", "waiting": "Надсилається…", "source": "джерело {n}: {title}", "page": "с. {page}", "sources": "Джерела", "choices": "Варіанти", "image": "Зображення", "download": "Завантажити", "connecting": "Підключення…", "online": "У мережі", "offline": "Не в мережі", "unavailable": "Недоступний", "disconnected": "Чат відключився. Перезавантаж сторінку, щоб спробувати знову.", "notOnSite": "Цей чат недоступний на цьому сайті.", "notAvailable": "Цей чат недоступний.", "notSent": "Не надіслано", "sent": "Надіслано", "wrong": "Щось пішло не так.", "tooLarge": "Це завелике, щоб надіслати.", "tooLong": "Повідомлення задовге ({n} символів): вкладися в {max} символів або надішли його частинами.", "noMic": "Мікрофон недоступний."},
+    "tr": {"close": "Sohbeti kapat", "message": "Mesaj", "placeholder": "Bir mesaj yaz…", "record": "Sesli mesaj kaydet", "stopRecording": "Kaydı durdur ve gönder", "send": "Gönder", "chat": "Sohbet", "chatWith": "{title} ile sohbet", "typing": "{title} yazıyor…", "waiting": "Gönderiliyor…", "source": "kaynak {n}: {title}", "page": "s. {page}", "sources": "Kaynaklar", "choices": "Seçenekler", "image": "Görsel", "download": "İndir", "connecting": "Bağlanıyor…", "online": "Çevrimiçi", "offline": "Çevrimdışı", "unavailable": "Kullanılamıyor", "disconnected": "Sohbetin bağlantısı kesildi. Tekrar denemek için sayfayı yenile.", "notOnSite": "Bu sohbet bu sitede kullanılamıyor.", "notAvailable": "Bu sohbet kullanılamıyor.", "notSent": "Gönderilmedi", "sent": "Gönderildi", "wrong": "Bir şeyler ters gitti.", "tooLarge": "Bu, gönderilemeyecek kadar büyük.", "tooLong": "Bu mesaj çok uzun ({n} karakter): lütfen en fazla {max} karakter kullan ya da parça parça gönder.", "noMic": "Mikrofon kullanılamıyor."}
+  }/* /labels */;
+  const LANG = [opts.lang, navigator.language, ...(navigator.languages || [])]
+    .map((tag) => String(tag || '').toLowerCase())
+    .map((tag) => (LABELS[tag] ? tag : tag.split('-')[0]))
+    .find((tag) => LABELS[tag]) || 'en';
+  const t = (key, vars = {}) => (LABELS[LANG][key] || LABELS.en[key])
+    .replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m));
+  const num = (n) => n.toLocaleString(LANG);
+  const attr = (s) => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
 
   // ---- storage: the session token and the frames not yet acknowledged ----
   const lsGet = (k) => { try { return localStorage.getItem(KEY + k); } catch { return null; } };
@@ -151,24 +174,24 @@ textarea:focus-visible{border-color:#1d4ed8}
 @media (max-width:600px){.panel,.left .panel{inset:0;width:auto;height:auto;border-radius:0}.open .launch{display:none}textarea{font-size:16px}}
 @media (prefers-reduced-motion:reduce){*{animation:none!important;transition:none!important}}
 </style><div class="w"><button class="launch" type="button" aria-expanded="false" aria-controls="panel">${ICON('<path d="M21 12a8 8 0 0 1-11.6 7.1L4 20l1-4.6A8 8 0 1 1 21 12z"/>', 28).replace('svg', 'svg class="i1"')}${CLOSE.replace('svg', 'svg class="i2"')}</button>
-<div class="panel" id="panel" role="dialog" hidden><header><span class="av" aria-hidden="true"></span><div><h2></h2><p class="st"><i></i><span></span></p></div><button class="ib x" type="button" aria-label="Close chat">${CLOSE}</button></header>
+<div class="panel" id="panel" role="dialog" hidden><header><span class="av" aria-hidden="true"></span><div><h2></h2><p class="st"><i></i><span></span></p></div><button class="ib x" type="button" aria-label="${attr(t('close'))}">${CLOSE}</button></header>
 <div class="log" role="log" aria-live="polite" tabindex="0"></div>
 <div class="typing" hidden><span class="dots" aria-hidden="true"><i></i><i></i><i></i></span> <span></span></div>
 <div class="note" role="status"></div><div class="gone" role="alert"></div>
-<form><textarea rows="1" aria-label="Message" placeholder="Type a message…"></textarea><span class="count"></span><button class="ib mic" type="button" aria-pressed="false" aria-label="Record a voice note" hidden>${ICON('<rect x="9" y="3" width="6" height="11" rx="3"/><path d="M5 11a7 7 0 0 0 14 0M12 18v3"/>', 20)}</button><button class="ib send" type="submit" aria-label="Send">${ICON('<path d="M5 12h14M13 6l6 6-6 6"/>', 20)}</button></form></div></div>`;
+<form><textarea rows="1" aria-label="${attr(t('message'))}" placeholder="${attr(t('placeholder'))}"></textarea><span class="count"></span><button class="ib mic" type="button" aria-pressed="false" aria-label="${attr(t('record'))}" hidden>${ICON('<rect x="9" y="3" width="6" height="11" rx="3"/><path d="M5 11a7 7 0 0 0 14 0M12 18v3"/>', 20)}</button><button class="ib send" type="submit" aria-label="${attr(t('send'))}">${ICON('<path d="M5 12h14M13 6l6 6-6 6"/>', 20)}</button></form></div></div>`;
   const $ = (sel) => root.querySelector(sel);
   const w = $('.w'), launcher = $('.launch'), panel = $('.panel'), log = $('.log'), form = $('form');
   const input = $('textarea'), mic = $('.mic'), stateEl = $('.st'), typingEl = $('.typing'), noteEl = $('.note');
   const goneEl = $('.gone');
   const countEl = $('.count');
 
-  let title = 'Chat', greeting = null;
+  let title = t('chat'), greeting = null;
   const theme = (bot = {}) => {
     title = opts.title || bot.title || bot.name || title;
     $('h2').textContent = title;
-    panel.setAttribute('aria-label', `Chat with ${title}`);
-    launcher.setAttribute('aria-label', `Chat with ${title}`);
-    typingEl.lastChild.textContent = `${title} is typing…`;
+    panel.setAttribute('aria-label', t('chatWith', { title }));
+    launcher.setAttribute('aria-label', t('chatWith', { title }));
+    typingEl.lastChild.textContent = t('typing', { title });
     const color = opts.color || bot.color;
     if (color) {
       w.style.setProperty('--c', color);
@@ -210,7 +233,7 @@ textarea:focus-visible{border-color:#1d4ed8}
   let typingT;
   const typing = (on, text) => {
     typingEl.hidden = !on;
-    typingEl.lastChild.textContent = text || `${title} is typing…`;
+    typingEl.lastChild.textContent = text || t('typing', { title });
     clearTimeout(typingT);
     if (on) typingT = setTimeout(() => { typingEl.hidden = true; }, 60000);
   };
@@ -219,7 +242,7 @@ textarea:focus-visible{border-color:#1d4ed8}
     const el = h('div', { class: 'msg me' }, text);
     if (id) {
       el.classList.add('pending');
-      el.append(h('span', { class: 'wait' }, 'Waiting…'));
+      el.append(h('span', { class: 'wait' }, t('waiting')));
       pending.set(id, el);
     }
     return el;
@@ -231,7 +254,7 @@ textarea:focus-visible{border-color:#1d4ed8}
       const s = sources.find((x) => x.number === n);
       return s && h('sup', 0, h('a', {
         href: `#${id}-${n}`,
-        'aria-label': `source ${n}: ${s.title}`,
+        'aria-label': t('source', { n, title: s.title }),
         onclick: (e) => {
           e.preventDefault();
           const li = root.getElementById(`${id}-${n}`);
@@ -242,9 +265,9 @@ textarea:focus-visible{border-color:#1d4ed8}
     };
     const el = h('div', { class: 'msg bot' }, h('div', 0, markdown(m.text || '', cite)));
     if (sources.length) {
-      el.append(h('p', { class: 'sh', id: `${id}-h` }, 'Sources'), h('ol', { class: 'src', 'aria-labelledby': `${id}-h` },
+      el.append(h('p', { class: 'sh', id: `${id}-h` }, t('sources')), h('ol', { class: 'src', 'aria-labelledby': `${id}-h` },
         ...sources.map((s) => {
-          const where = [s.page != null && `p. ${s.page}`, s.section].filter(Boolean).join(', ');
+          const where = [s.page != null && t('page', { page: s.page }), s.section].filter(Boolean).join(', ');
           const url = s.url && safeUrl(s.url);
           return h('li', { id: `${id}-${s.number}`, value: s.number, tabindex: -1 },
             url ? h('a', { href: url, target: '_blank', rel: 'noopener noreferrer nofollow' }, s.title) : s.title,
@@ -252,7 +275,7 @@ textarea:focus-visible{border-color:#1d4ed8}
         })));
     }
     if (Array.isArray(m.buttons) && m.buttons.length) {
-      const group = h('div', { class: 'btns', role: 'group', 'aria-label': 'Choices' }, ...m.buttons.map((b) => (b.url
+      const group = h('div', { class: 'btns', role: 'group', 'aria-label': t('choices') }, ...m.buttons.map((b) => (b.url
         ? h('a', { class: 'link', href: safeUrl(b.url) || '#', target: '_blank', rel: 'noopener noreferrer' }, b.label)
         : h('button', {
           type: 'button',
@@ -266,9 +289,9 @@ textarea:focus-visible{border-color:#1d4ed8}
     const audio = m.audio && safeUrl(m.audio.url, ORIGIN);
     if (audio) el.append(h('audio', { controls: true, preload: 'metadata', src: audio }));
     const pic = m.image && safeUrl(m.image.url, ORIGIN);
-    if (pic) el.append(h('img', { class: 'pic', src: pic, alt: m.text || 'Image', loading: 'lazy' }));
+    if (pic) el.append(h('img', { class: 'pic', src: pic, alt: m.text || t('image'), loading: 'lazy' }));
     const doc = m.document && safeUrl(m.document.url, ORIGIN);
-    if (doc) el.append(h('a', { class: 'doc', href: doc, download: m.document.filename || '', target: '_blank', rel: 'noopener' }, `⬇ ${m.document.filename || 'Download'}`));
+    if (doc) el.append(h('a', { class: 'doc', href: doc, download: m.document.filename || '', target: '_blank', rel: 'noopener' }, `⬇ ${m.document.filename || t('download')}`));
     return el;
   };
 
@@ -321,7 +344,7 @@ textarea:focus-visible{border-color:#1d4ed8}
   let tokens = 0, stamp = 0;
   const setState = (s) => {
     stateEl.className = `st ${s}`;
-    stateEl.lastChild.textContent = { connecting: 'Connecting…', online: 'Online', offline: 'Offline', unavailable: 'Unavailable' }[s];
+    stateEl.lastChild.textContent = t(s);
   };
   // Sends the queue in order, pacing itself with a copy of the server's token bucket, so a
   // fast typist is slowed down here rather than refused (and reordered) there.
@@ -359,9 +382,9 @@ textarea:focus-visible{border-color:#1d4ed8}
   };
   // Closes the server means for good (PROTOCOL.md): trying again would not help.
   const REFUSED = {
-    1008: 'The chat was disconnected. Reload the page to try again.',
-    4403: 'This chat isn\'t available on this site.',
-    4404: 'This chat isn\'t available.',
+    1008: t('disconnected'),
+    4403: t('notOnSite'),
+    4404: t('notAvailable'),
   };
   const refused = (text) => {
     stopped = true;
@@ -369,7 +392,7 @@ textarea:focus-visible{border-color:#1d4ed8}
     goneEl.textContent = text;
     for (const el of [input, mic, $('.send')]) el.disabled = true;
     input.placeholder = '';
-    pending.forEach((el) => { el.lastChild.textContent = 'Not sent'; });
+    pending.forEach((el) => { el.lastChild.textContent = t('notSent'); });
   };
   const closed = (code) => {
     ready = false;
@@ -464,7 +487,7 @@ textarea:focus-visible{border-color:#1d4ed8}
       case 'ack': {
         unqueue(f.id);
         const el = pending.get(f.id);
-        if (el) el.lastChild.textContent = 'Sent';
+        if (el) el.lastChild.textContent = t('sent');
         break;
       }
       case 'said': onSaid(f); break;
@@ -480,10 +503,10 @@ textarea:focus-visible{border-color:#1d4ed8}
           // refused for good (too long, malformed): sending it again would not help
           unqueue(f.id);
           const el = pending.get(f.id);
-          if (el) { el.classList.replace('pending', 'failed'); el.lastChild.textContent = 'Not sent'; }
+          if (el) { el.classList.replace('pending', 'failed'); el.lastChild.textContent = t('notSent'); }
           pending.delete(f.id);
         }
-        note(f.message || 'Something went wrong.');
+        note(f.message || t('wrong'));
         break;
       default: // pong, and types added later
     }
@@ -492,7 +515,7 @@ textarea:focus-visible{border-color:#1d4ed8}
   // ---- the visitor speaks ----
   function sendUser(frame, shown) {
     const f = { id: uid(), ...frame };
-    if (JSON.stringify(f).length > limits.max_frame) return note('That is too large to send.');
+    if (JSON.stringify(f).length > limits.max_frame) return note(t('tooLarge'));
     saveQ([...loadQ(), f]);
     add(userBubble(shown, f.id), true);
     pump();
@@ -506,7 +529,7 @@ textarea:focus-visible{border-color:#1d4ed8}
   const length = (text) => [...text].length;
   const count = () => {
     const n = length(input.value.trim()), max = limits.max_text;
-    countEl.textContent = n > max * 0.9 ? `${n.toLocaleString('en')} / ${max.toLocaleString('en')}` : '';
+    countEl.textContent = n > max * 0.9 ? `${num(n)} / ${num(max)}` : '';
     countEl.classList.toggle('over', n > max);
   };
   const submit = () => {
@@ -514,8 +537,7 @@ textarea:focus-visible{border-color:#1d4ed8}
     if (!text) return;
     const n = length(text);
     if (n > limits.max_text) {
-      return note(`That message is too long (${n.toLocaleString('en')} characters): please keep it to ` +
-        `${limits.max_text.toLocaleString('en')} characters or fewer, or send it in parts.`);
+      return note(t('tooLong', { n: num(n), max: num(limits.max_text) }));
     }
     sendUser({ type: 'message', text }, text);
     input.value = '';
@@ -533,12 +555,12 @@ textarea:focus-visible{border-color:#1d4ed8}
     mic.hidden = false;
     const recording = (on) => {
       mic.setAttribute('aria-pressed', on);
-      mic.setAttribute('aria-label', on ? 'Stop recording and send' : 'Record a voice note');
+      mic.setAttribute('aria-label', on ? t('stopRecording') : t('record'));
     };
     mic.addEventListener('click', async () => {
       if (recorder) return recorder.state !== 'inactive' && recorder.stop();
       let stream;
-      try { stream = await navigator.mediaDevices.getUserMedia({ audio: true }); } catch { return note('The microphone is not available.'); }
+      try { stream = await navigator.mediaDevices.getUserMedia({ audio: true }); } catch { return note(t('noMic')); }
       const mime = ['audio/webm;codecs=opus', 'audio/ogg;codecs=opus', 'audio/webm', 'audio/mp4'].find((t) => MediaRecorder.isTypeSupported(t));
       const rec = recorder = new MediaRecorder(stream, mime ? { mimeType: mime } : undefined);
       const chunks = [];

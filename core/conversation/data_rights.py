@@ -18,8 +18,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from bots.profile import BotProfile
+from core.conversation.guided import labelled
 from core.conversation.reading import fold, is_cancel
 from core.conversation.turn import TurnResult
+from core.i18n.translator import N_
 from core.messages import Button, OutboundKind, OutboundMessage
 from core.people.privacy import EndUserData, Erasure, export_key
 from core.storage.repository import Party
@@ -33,10 +35,10 @@ YES_WORDS = frozenset(
 )
 NO_WORDS = frozenset({"no", "n", "nope", "no thanks", "keep", "keep it", "no keep it"})
 BUTTONS = (
-    Button("Yes, delete everything", f"{QUESTION}:{YES}"),
-    Button("No, keep it", f"{QUESTION}:{NO}"),
+    Button(N_("Yes, delete everything"), f"{QUESTION}:{YES}"),
+    Button(N_("No, keep it"), f"{QUESTION}:{NO}"),
 )
-OUT_OF_REACH = (
+OUT_OF_REACH = N_(
     "Stripe keeps its own record of any payment you made, and a plan you subscribed to "
     "stays active until you cancel it with Stripe; the app you chat in may keep its own "
     "copy of our messages. Those are out of my reach."
@@ -71,23 +73,28 @@ class DataRights:
 
     async def export(self, bot: BotProfile, party: Party | None, result: TurnResult) -> None:
         """Send the user's data as a JSON file (what was stored before this message)."""
+        tr = result.tr
         document = await self._data.export(party.end_user_id) if party else None
         if party is None or document is None:
-            return result.say("I don't keep anything about you yet.")
+            return result.say(tr.gettext("I don't keep anything about you yet."))
         media = self._data.media
         if media is None:
-            return result.say("I can't send files from this server, so I can't export here.")
+            return result.say(
+                tr.gettext("I can't send files from this server, so I can't export here.")
+            )
         text = await asyncio.to_thread(json.dumps, document, ensure_ascii=False, indent=2)
         file = await media.save_text(
             text + "\n",
             key=export_key(party.end_user_id),
-            title=f"{bot.name} my data",
+            title=tr.gettext("%(bot)s my data", bot=bot.name),
             extension="json",
         )
         result.replies.append(
             OutboundMessage(
-                text="Everything I keep about you: your settings, our conversation, your "
-                "library, your credits and payments. /forget deletes it all.",
+                text=tr.gettext(
+                    "Everything I keep about you: your settings, our conversation, your "
+                    "library, your credits and payments. /forget deletes it all."
+                ),
                 kind=OutboundKind.DOCUMENT,
                 document=file,
             )
@@ -98,41 +105,54 @@ class DataRights:
     ) -> Erasure | None:
         """Ask before deleting, then delete on yes; returns the erasure once done (the
         turn must then store nothing: there is nobody left to store it for)."""
+        tr = result.tr
         if party is None:
-            result.say("I don't keep anything about you, so there's nothing to delete.")
+            result.say(tr.gettext("I don't keep anything about you, so there's nothing to delete."))
             return Erasure()
         answer = fold(args)
         asked = result.context.pop(QUESTION, None)
         if answer == NO:
-            result.say("Good: nothing was deleted.")
+            result.say(tr.gettext("Good: nothing was deleted."))
             return None
         if answer != YES or not asked:
             self._ask(result)
             return None
         if self._clock() - float(asked.get("asked", 0)) > CONFIRM_SECONDS:
-            self._ask(result, intro="That question expired, so here it is again.\n\n")
+            intro = tr.gettext("That question expired, so here it is again.")
+            self._ask(result, intro=f"{intro}\n\n")
             return None
         if await self._data.unfinished_jobs(party.end_user_id):
             result.say(
-                "I'm still making something for you. Once it has arrived, send /forget "
-                "again and I'll delete everything."
+                tr.gettext(
+                    "I'm still making something for you. Once it has arrived, send /forget "
+                    "again and I'll delete everything."
+                )
             )
             return None
         erasure = await self._data.erase(party.end_user_id)
         result.say(
-            "Done. I've deleted everything I kept about you: our conversation, your "
-            "library and its audio, your credits and payment records, and your settings. "
-            f"{OUT_OF_REACH} If you write to me again, we'll start afresh."
+            tr.gettext(
+                "Done. I've deleted everything I kept about you: our conversation, your "
+                "library and its audio, your credits and payment records, and your settings. "
+                "%(out_of_reach)s If you write to me again, we'll start afresh.",
+                out_of_reach=tr.gettext(OUT_OF_REACH),
+            )
         )
         return erasure
 
     def _ask(self, result: TurnResult, intro: str = "") -> None:
+        tr = result.tr
         result.context[QUESTION] = {"asked": self._clock()}
         minutes = CONFIRM_SECONDS // 60
-        result.say(
-            f"{intro}This deletes everything I keep about you: our conversation, your "
+        warning = tr.gettext(
+            "This deletes everything I keep about you: our conversation, your "
             "library and its audio, your credits (any left are lost) with their payment "
-            f"records, and your settings. It can't be undone. {OUT_OF_REACH}\n\n"
-            f"Delete everything? Press a button or type yes or no (within {minutes} minutes).",
-            BUTTONS,
+            "records, and your settings. It can't be undone. %(out_of_reach)s",
+            out_of_reach=tr.gettext(OUT_OF_REACH),
         )
+        question = tr.ngettext(
+            "Delete everything? Press a button or type yes or no (within %(count)s minute).",
+            "Delete everything? Press a button or type yes or no (within %(count)s minutes).",
+            minutes,
+        )
+        result.say(f"{intro}{warning}\n\n{question}", labelled(tr, BUTTONS))

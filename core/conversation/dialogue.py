@@ -27,7 +27,6 @@ from core.generation.citations import Citations
 from core.generation.seams import Answer, AnswerRequest, TextGenerator, Turn
 from core.messages import Media, OutboundKind, OutboundMessage
 from core.metrics import Metrics
-from core.text import counted
 from knowledge.passages import Passage, Retriever
 
 log = logging.getLogger("chorus.dialogue")
@@ -46,7 +45,7 @@ class Dialogue:
 
     async def respond(self, turn: TurnInput) -> TurnResult:
         """Handle one turn that is not a global command."""
-        result = TurnResult.begin(turn.state, turn.context)
+        result = TurnResult.begin(turn.state, turn.context, turn.tr)
         entry = turn.payload or turn.text
         handler = {
             State.GREETING: self._open,
@@ -69,24 +68,25 @@ class Dialogue:
     # -- free states: greeting, chat, delivered -------------------------------------------
 
     async def _open(self, turn: TurnInput, entry: str, result: TurnResult) -> None:
+        tr = result.tr
         if not turn.bot.features.create:  # the creator switched guided creation off
             if turn.payload is None:
                 return await self._answer(turn, result)
             if entry.startswith("type:") or entry == "flow:create":  # an old button
                 result.move(Event.ASK)
-                return result.say(guided.not_offered(turn.bot))
+                return result.say(guided.not_offered(turn.bot, tr))
         if entry.startswith("type:"):
             chosen = guided.content_type_named(entry.removeprefix("type:"))
             if chosen is not None:
                 return guided.begin(chosen, result, turn.bot.pricing.cost(chosen))
         if entry == "flow:create":
             result.move(Event.CREATE)
-            return guided.ask_type(result, "What shall we make together?")
+            return guided.ask_type(result, tr.gettext("What shall we make together?"))
         if entry == "flow:ask":
             result.move(Event.ASK)
-            return result.say("What would you like to know?")
+            return result.say(tr.gettext("What would you like to know?"))
         if turn.payload is not None:
-            return guided.stale(result, guided.menu(turn.bot))
+            return guided.stale(result, guided.menu(turn.bot, tr))
         folded = reading.fold(entry)
         words = set(folded.split())
         chosen = reading.content_type_in(entry, hints=False)
@@ -99,7 +99,7 @@ class Dialogue:
             return guided.begin(chosen, result, turn.bot.pricing.cost(chosen))
         if words & {"create", "make", "generate"} and (polite or not asking):
             result.move(Event.CREATE)
-            return guided.ask_type(result, "Happy to. What shall we make?")
+            return guided.ask_type(result, tr.gettext("Happy to. What shall we make?"))
         await self._answer(turn, result)
 
     async def _answer(self, turn: TurnInput, result: TurnResult) -> None:
@@ -139,15 +139,23 @@ class Dialogue:
                 return result.say(answer.text, sources=answer.sources, grounded=True)
         if charge.hold and turn.wallet is not None:  # nothing to answer from: no charge
             await turn.wallet.settle(charge.hold, spend=False)
-        unknown = (
-            f"I couldn't find anything about that in {turn.bot.name}'s material, so I won't guess."
-        )
+        tr = result.tr
         if not turn.bot.features.create:
-            return result.say(unknown, grounded=False)
+            return result.say(
+                tr.gettext(
+                    "I couldn't find anything about that in %(bot)s's material, so I won't guess.",
+                    bot=turn.bot.name,
+                ),
+                grounded=False,
+            )
         result.say(
-            f"{unknown} I can still make you a personalised guided meditation, a set of "
-            "affirmations or a ritual.",
-            guided.TYPE_BUTTONS,
+            tr.gettext(
+                "I couldn't find anything about that in %(bot)s's material, so I won't guess. "
+                "I can still make you a personalised guided meditation, a set of affirmations "
+                "or a ritual.",
+                bot=turn.bot.name,
+            ),
+            guided.labelled(tr, guided.TYPE_BUTTONS),
             grounded=False,
         )
 
@@ -169,15 +177,30 @@ class Dialogue:
         return list(merged.values())[:PASSAGES]
 
     def _questions_used_up(self, turn: TurnInput, result: TurnResult, balance: int) -> None:
-        pricing = turn.bot.pricing
+        tr = result.tr
+        cost = turn.bot.pricing.question_cost
         offers = turn.wallet.offers() if turn.wallet is not None else ()
-        result.say(
-            "You've used today's free questions. Each further question costs "
-            f"{counted(pricing.question_cost, 'credit')} and you have {balance}. "
-            + ("Buy credits to keep asking, or " if offers else "")
-            + "come back tomorrow for more free questions.",
-            offers,
-        )
+        if offers:
+            text = tr.ngettext(
+                "You've used today's free questions. Each further question costs %(count)s "
+                "credit and you have %(balance)s. Buy credits to keep asking, or come back "
+                "tomorrow for more free questions.",
+                "You've used today's free questions. Each further question costs %(count)s "
+                "credits and you have %(balance)s. Buy credits to keep asking, or come back "
+                "tomorrow for more free questions.",
+                cost,
+                balance=tr.number(balance),
+            )
+        else:
+            text = tr.ngettext(
+                "You've used today's free questions. Each further question costs %(count)s "
+                "credit and you have %(balance)s. Come back tomorrow for more free questions.",
+                "You've used today's free questions. Each further question costs %(count)s "
+                "credits and you have %(balance)s. Come back tomorrow for more free questions.",
+                cost,
+                balance=tr.number(balance),
+            )
+        result.say(text, offers)
 
     async def _streamed(self, request: AnswerRequest, stream: Stream) -> Answer:
         """The answer, its text passed to ``stream`` as it is written."""
@@ -194,7 +217,11 @@ class Dialogue:
 
     async def _generating(self, turn: TurnInput, entry: str, result: TurnResult) -> None:
         result.move(Event.ANSWER)
-        result.say("I'm still creating your content; it will arrive here as soon as it's ready.")
+        result.say(
+            result.tr.gettext(
+                "I'm still creating your content; it will arrive here as soon as it's ready."
+            )
+        )
 
     async def _paywall(self, turn: TurnInput, entry: str, result: TurnResult) -> None:
         if entry == "flow:back" or reading.is_back(entry):
@@ -206,7 +233,7 @@ class Dialogue:
         if await guided.start_job(turn, result, Event.PAID):
             return
         result.move(Event.ANSWER)
-        guided.paywall(turn, result, intro="I'm waiting for credits.")
+        guided.paywall(turn, result, intro=result.tr.gettext("I'm waiting for credits."))
 
     async def _handoff(self, turn: TurnInput, entry: str, result: TurnResult) -> None:
         result.move(Event.ANSWER)  # the creator is answering in person; the bot stays silent
@@ -234,8 +261,11 @@ def deliver_content(
             OutboundMessage(text=content.title, kind=OutboundKind.AUDIO, audio=audio)
         )
     elif audio_note:
-        result.say(audio_note)
-    result.say("It's saved in your /library. What next?", guided.MENU_BUTTONS)
+        result.say(result.tr.gettext(audio_note))
+    result.say(
+        result.tr.gettext("It's saved in your /library. What next?"),
+        guided.labelled(result.tr, guided.MENU_BUTTONS),
+    )
 
 
 def fail_content(result: TurnResult) -> None:
@@ -244,7 +274,13 @@ def fail_content(result: TurnResult) -> None:
         result.move(Event.FAILED)
         return guided.summary(
             result,
-            intro="Sorry, something went wrong while creating it, and nothing was charged. "
-            "Your answers are kept: press Create to try again.",
+            intro=result.tr.gettext(
+                "Sorry, something went wrong while creating it, and nothing was charged. "
+                "Your answers are kept: press Create to try again."
+            ),
         )
-    result.say("Sorry, something went wrong while creating your content; nothing was charged.")
+    result.say(
+        result.tr.gettext(
+            "Sorry, something went wrong while creating your content; nothing was charged."
+        )
+    )

@@ -38,6 +38,7 @@ from core.conversation.turn_store import TurnRecord, TurnWriter
 from core.conversation.voice_turns import VoiceTurns, voice_note, wants_voice
 from core.errors import ChorusError, StaleConversation
 from core.generation.seams import Turn
+from core.i18n.translator import Translator, translator
 from core.messages import MAX_TEXT, Attachment, InboundMessage, OutboundMessage
 from core.metrics import Metrics
 from core.outbox import Address
@@ -146,17 +147,19 @@ class ConversationEngine:
                 party = await repo.find_party(session, *key)
         if party is None:
             return []
-        result = TurnResult.begin(State(party.state), party.context)
         bot = await self._bots.get(address.bot_id)
-        decided = decide(result, self._wallet(bot, party, address.channel, address.sender_id))
+        language = bot.languages.resolve(party.language)
+        tr = translator(language)
+        result = TurnResult.begin(State(party.state), party.context, tr)
+        decided = decide(result, self._wallet(bot, party, address.channel, address.sender_id, tr))
         if decided is not None:
             await decided
-        language = bot.languages.resolve(party.language)
+        result.mark_language()
         await self._store_turn(key, system_record(address, party, result, language), result)
         return result.replies
 
     def _wallet(
-        self, bot: BotProfile, party: Party | None, channel: str, sender_id: str
+        self, bot: BotProfile, party: Party | None, channel: str, sender_id: str, tr: Translator
     ) -> Wallet | None:
         if self._wallets is None:
             return None
@@ -166,6 +169,7 @@ class ConversationEngine:
             channel,
             sender_id,
             creator_reachable=bool(self._line.chats(bot)),
+            tr=tr,
         )
 
     async def _store_turn(
@@ -284,17 +288,18 @@ class ConversationEngine:
                     return await repo.replies_to(session, handled), None
         text = clean_text(message.text)
         heard: Transcript | None = None
-        problem = await self._too_fast(message, bot, party)
+        tr = translator(user_language(party, message, bot))
+        problem = await self._too_fast(message, bot, party, tr)
         voiced = problem is None and not text and self._voice is not None
         if voiced and self._voice is not None and (note := voice_note(message)):
-            heard, problem = await self._voice.listen(note)
+            heard, problem = await self._voice.listen(note, tr)
             text = clean_text(heard.text) if heard else ""
             if heard is not None and not text:
-                problem = "I couldn't make out any words in that voice note."
+                problem = tr.gettext("I couldn't make out any words in that voice note.")
         if problem is not None:
             choice = LanguageChoice(user_language(party, message, bot))
             state = State(party.state) if party else INITIAL_STATE
-            outcome = Outcome(TurnResult.begin(state, party.context if party else {}))
+            outcome = Outcome(TurnResult.begin(state, party.context if party else {}, tr))
             outcome.result.say(problem)
         else:
             choice = await self._languages.settle(bot, party, message, text)
@@ -320,6 +325,7 @@ class ConversationEngine:
             result.replies += spoken
         if heard is not None and text and result.state is not State.HANDOFF:
             result.replies.insert(0, OutboundMessage(text=f"🎙 “{text}”"))
+        result.mark_language()
         record = turn_record(message, bot.id, party, text[:MAX_TEXT], outcome, language)
         stored = await self._store_turn(key, record, result)
         if delivery is not None:
@@ -329,14 +335,14 @@ class ConversationEngine:
         return result.replies, result.state.value
 
     async def _too_fast(
-        self, message: InboundMessage, bot: BotProfile, party: Party | None
+        self, message: InboundMessage, bot: BotProfile, party: Party | None, tr: Translator
     ) -> str | None:
         """What to say to a user writing faster than their limit (creators have none)."""
         channel = message.channel.value
         if self._limits is None or bot.is_creator(channel, message.sender_id):
             return None
         refusal = await self._limits.refusal(
-            bot.id, channel, message.sender_id, party.end_user_id if party else None
+            bot.id, channel, message.sender_id, party.end_user_id if party else None, tr
         )
         if refusal is not None:
             self._metrics.rate_limited.labels(channel).inc()
@@ -374,9 +380,10 @@ class ConversationEngine:
             forget = answer_to_forget(context, text, message.button_payload)
         if forget is None and message.command != "forget":
             context = without_question(context)  # anything else: the /forget question lapses
-        outcome = Outcome(TurnResult.begin(state, context))
+        tr = translator(language)
+        outcome = Outcome(TurnResult.begin(state, context, tr))
         payload = message.button_payload
-        wallet = self._wallet(bot, party, message.channel.value, message.sender_id)
+        wallet = self._wallet(bot, party, message.channel.value, message.sender_id, tr)
         command, args = message.command, message.command_args
         if payload is not None and payload.startswith("buy:"):  # a pack or tier's button
             command, args, payload = "buy", payload.removeprefix("buy:"), None
@@ -390,7 +397,11 @@ class ConversationEngine:
             )
             outcome.note = self._line.relay(context, text, message)
         elif resting:
-            outcome.result.say(f"{bot.name} is taking a break right now. Please come back later.")
+            outcome.result.say(
+                tr.gettext(
+                    "%(bot)s is taking a break right now. Please come back later.", bot=bot.name
+                )
+            )
         elif (tools := self._creator_tools) and (
             document := first_document(message, images=creator)
         ):
@@ -398,8 +409,8 @@ class ConversationEngine:
                 chat = Address(bot.id, message.channel.value, message.sender_id)
                 outcome.result.replies += await tools.ingest(bot, document, chat)
             else:
-                outcome.result.say("I can't read files here: please type your message.")
-        elif problem := problem_with(message, text):
+                outcome.result.say(tr.gettext("I can't read files here: please type your message."))
+        elif problem := problem_with(message, text, tr):
             outcome.result.say(problem)
         elif tools and message.command in tools.names:
             if creator:
@@ -407,7 +418,13 @@ class ConversationEngine:
                     message.command or "", message.command_args, bot
                 )
             else:
-                outcome.result.say(f"/{message.command} is only for {bot.name}'s creator.")
+                outcome.result.say(
+                    tr.gettext(
+                        "/%(command)s is only for %(bot)s's creator.",
+                        command=message.command,
+                        bot=bot.name,
+                    )
+                )
         elif command == "human" or (not command and payload is None and asks_for_human(text)):
             outcome.note = self._line.ask(bot, outcome.result, "" if command else text)
             if outcome.note is not None or not self._line.chats(bot):
@@ -423,6 +440,7 @@ class ConversationEngine:
                 context=context,
                 wallet=wallet,
                 sender=Address(bot.id, message.channel.value, message.sender_id),
+                tr=tr,
             )
             outcome = Outcome(ran.result, ran.user_updates, erased=ran.erased, linked=ran.linked)
             if ran.dialogue_payload:
@@ -433,7 +451,7 @@ class ConversationEngine:
                 )
         elif payload is None and is_greeting(text) and state not in _BUSY_STATES:
             ran = await self._commands.run(
-                "start", "", bot=speaking, party=party, state=state, context=context
+                "start", "", bot=speaking, party=party, state=state, context=context, tr=tr
             )
             outcome = Outcome(ran.result)
         else:

@@ -135,25 +135,35 @@ class CreatorLine:
     def ask(self, bot: BotProfile, result: TurnResult, text: str) -> CreatorNote | None:
         """A user asked for a person: tell them what happens and, unless the creator was
         told within the hour, the note that tells the creator."""
+        tr = result.tr
         chats = self.chats(bot)
         if not chats:
             result.say(
-                f"I'm sorry, I can't reach a person from {bot.name} from here. "
-                "I'm glad to help with anything I can."
+                tr.gettext(
+                    "I'm sorry, I can't reach a person from %(bot)s from here. "
+                    "I'm glad to help with anything I can.",
+                    bot=bot.name,
+                )
             )
             return None
         now = self._clock()
         last = result.context.get(ASKED_AT)
         if isinstance(last, int | float) and 0 <= now - last < ASK_INTERVAL:
             result.say(
-                f"I've already let {bot.name}'s creator know you'd like to talk to a person. "
-                "They'll answer you here as soon as they can."
+                tr.gettext(
+                    "I've already let %(bot)s's creator know you'd like to talk to a person. "
+                    "They'll answer you here as soon as they can.",
+                    bot=bot.name,
+                )
             )
             return None
         result.context[ASKED_AT] = now
         result.say(
-            f"I've let {bot.name}'s creator know you'd like to talk to a person. They'll "
-            "answer you here as soon as they can; until then, I'm still here to help."
+            tr.gettext(
+                "I've let %(bot)s's creator know you'd like to talk to a person. They'll "
+                "answer you here as soon as they can; until then, I'm still here to help.",
+                bot=bot.name,
+            )
         )
         return CreatorNote(chats, text, asked=True)
 

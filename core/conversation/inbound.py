@@ -12,9 +12,17 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from core.i18n.translator import ENGLISH, N_, Translator
 from core.messages import MAX_TEXT, Attachment, AttachmentKind, InboundMessage, too_long
 
 MAX_PAYLOAD = 200
+_KINDS = {
+    AttachmentKind.VOICE: N_("voice"),
+    AttachmentKind.AUDIO: N_("audio"),
+    AttachmentKind.DOCUMENT: N_("document"),
+    AttachmentKind.IMAGE: N_("image"),
+    AttachmentKind.LOCATION: N_("location"),
+}
 _INVISIBLE = re.compile(
     "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
 )
@@ -55,22 +63,27 @@ def first_document(message: InboundMessage, *, images: bool = False) -> Attachme
     return next((a for a in message.attachments if a.kind in kinds), None)
 
 
-def problem_with(message: InboundMessage, text: str) -> str | None:
+def problem_with(message: InboundMessage, text: str, tr: Translator = ENGLISH) -> str | None:
     """Why a message cannot be handled as it is, in words for the user, or None."""
     if message.button_payload is not None:
         payload = message.button_payload
         if not payload or len(payload) > MAX_PAYLOAD or not payload.isprintable():
-            return "That button isn't one I know. Try again from the latest message."
+            return tr.gettext("That button isn't one I know. Try again from the latest message.")
         return None
     if len(text) > MAX_TEXT:
-        return too_long(len(text))
+        return too_long(len(text), tr)
     if message.command:
         return None
     if not text:
         if message.attachments:
-            kinds = ", ".join(sorted({a.kind.value for a in message.attachments}))
-            return f"I can't open {kinds} messages on this bot yet. Could you type it instead?"
-        return "I didn't catch anything there. Send me a message, or /help to see what I can do."
+            kinds = ", ".join(sorted({tr.gettext(_KINDS[a.kind]) for a in message.attachments}))
+            return tr.gettext(
+                "I can't open %(kinds)s messages on this bot yet. Could you type it instead?",
+                kinds=kinds,
+            )
+        return tr.gettext(
+            "I didn't catch anything there. Send me a message, or /help to see what I can do."
+        )
     return None
 
 

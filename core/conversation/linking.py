@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bots.profile import BotProfile
 from core.conversation.turn import TurnResult
+from core.i18n.translator import N_, Translator
 from core.outbox import Address
 from core.people.privacy import Identity
 from core.people.user_merge import merge_users
@@ -39,18 +40,16 @@ from core.storage.models import (
     utcnow,
 )
 from core.storage.repository import Party
-from core.text import counted
 
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0 and O, no 1, I and L
 CODE_LENGTH = 8
 CODE_MINUTES = 10
 #: codes a chat may enter: five at once, then one every twelve minutes
 GUESSES = Limit(per_minute=5 / 60, burst=5)
-CHAT_NAMES = {"telegram": "Telegram", "whatsapp": "WhatsApp", "widget": "website"}
-OTHER_APPS = "WhatsApp, Telegram or the website chat"
-UNKNOWN = (
+CHAT_NAMES = {"telegram": "Telegram", "whatsapp": "WhatsApp", "widget": N_("website")}
+UNKNOWN = N_(
     "I don't know that code. Check it, or send /link in your other chat for a new one: "
-    "a code works once, for {minutes} minutes."
+    "a code works once, for %(minutes)s minutes."
 )
 
 
@@ -106,18 +105,26 @@ class Linking:
         if not args.strip():
             await self._hand_out(bot, sender, result)
             return None
+        tr = result.tr
         key = f"link:{sender.bot_id}:{sender.channel}:{sender.sender_id}"
         decision = await self._buckets.take(key, self._guesses)
         if not decision.allowed:
-            wait = counted(max(1, math.ceil(decision.retry_after / 60)), "minute")
-            result.say(f"That's too many codes from this chat. Please wait {wait}, then try again.")
+            result.say(
+                tr.ngettext(
+                    "That's too many codes from this chat. Please wait %(count)s minute, "
+                    "then try again.",
+                    "That's too many codes from this chat. Please wait %(count)s minutes, "
+                    "then try again.",
+                    max(1, math.ceil(decision.retry_after / 60)),
+                )
+            )
             return None
         code = entered(args)
         if len(code) != CODE_LENGTH or not set(code) <= set(ALPHABET):
-            result.say(UNKNOWN.format(minutes=CODE_MINUTES))
+            result.say(tr.gettext(UNKNOWN, minutes=CODE_MINUTES))
             return None
         async with self._db.transaction() as session:
-            reply, linked = await self._join(session, bot, sender, code)
+            reply, linked = await self._join(session, bot, sender, code, tr)
         result.say(reply)
         return linked
 
@@ -128,7 +135,7 @@ class Linking:
         async with self._db.transaction() as session:
             user = await _user_of(session, sender)
             if user is None:
-                result.say("Send /link once more and I'll give you a code.")
+                result.say(result.tr.gettext("Send /link once more and I'll give you a code."))
                 return
             await session.execute(  # the user's earlier code, and everyone's expired ones
                 delete(LinkCode).where(or_(LinkCode.end_user_id == user, LinkCode.expires_at < now))
@@ -143,13 +150,18 @@ class Linking:
                 )
             )
         result.say(
-            f"Your code is {shown(code)}. Send /link {shown(code)} to {bot.name} on another "
-            f"app ({OTHER_APPS}) within {CODE_MINUTES} minutes to make it one account there "
-            "and here."
+            result.tr.gettext(
+                "Your code is %(code)s. Send /link %(code)s to %(bot)s on another app "
+                "(WhatsApp, Telegram or the website chat) within %(minutes)s minutes to make "
+                "it one account there and here.",
+                code=shown(code),
+                bot=bot.name,
+                minutes=CODE_MINUTES,
+            )
         )
 
     async def _join(
-        self, session: AsyncSession, bot: BotProfile, sender: Address, code: str
+        self, session: AsyncSession, bot: BotProfile, sender: Address, code: str, tr: Translator
     ) -> tuple[str, Linked | None]:
         """Join the sender's chat to the account of ``code``: the reply, and the link if
         it was made (nothing is changed otherwise)."""
@@ -157,29 +169,33 @@ class Linking:
             select(LinkCode).where(LinkCode.code_hash == code_hash(code)).with_for_update()
         )
         if row is None:
-            return UNKNOWN.format(minutes=CODE_MINUTES), None
+            return tr.gettext(UNKNOWN, minutes=CODE_MINUTES), None
         if row.bot_id != bot.id:
-            return (
-                f"That code is from another bot, not {bot.name}: send it to the bot that "
-                "gave it to you."
+            return tr.gettext(
+                "That code is from another bot, not %(bot)s: send it to the bot that "
+                "gave it to you.",
+                bot=bot.name,
             ), None
         if as_utc(row.expires_at) <= self._clock():
-            return (
-                f"That code has expired: codes last {CODE_MINUTES} minutes. Send /link in "
-                "your other chat for a new one."
+            return tr.gettext(
+                "That code has expired: codes last %(minutes)s minutes. Send /link in "
+                "your other chat for a new one.",
+                minutes=CODE_MINUTES,
             ), None
         keep, mine = row.end_user_id, await _user_of(session, sender, lock=True)
         kept = await _identities(session, keep)
         if mine == keep and len(kept) == 1:
-            return (
+            return tr.gettext(
                 "That's the code I gave you here. Send it to me from your other app "
-                f"({OTHER_APPS}) to make the two one account."
+                "(WhatsApp, Telegram or the website chat) to make the two one account."
             ), None
         if mine == keep:
-            return "This chat is already part of that account: there's nothing to join.", None
+            return tr.gettext(
+                "This chat is already part of that account: there's nothing to join."
+            ), None
         used = await session.execute(delete(LinkCode).where(LinkCode.code_hash == row.code_hash))
         if getattr(used, "rowcount", 0) != 1:  # used by someone else meanwhile
-            return UNKNOWN.format(minutes=CODE_MINUTES), None
+            return tr.gettext(UNKNOWN, minutes=CODE_MINUTES), None
         if mine is None:  # a chat new to the bot: it starts out in the account
             session.add(
                 ChannelIdentity(
@@ -195,7 +211,7 @@ class Linking:
         party = await repo.find_party(session, bot.id, sender.channel, sender.sender_id)
         assert party is not None
         linked = Linked(party, await _identities(session, keep))
-        return await _joined(session, bot, keep, kept, sender.channel), linked
+        return await _joined(session, bot, keep, kept, sender.channel, tr), linked
 
 
 async def _user_of(session: AsyncSession, sender: Address, *, lock: bool = False) -> int | None:
@@ -218,11 +234,19 @@ async def _identities(session: AsyncSession, end_user_id: int) -> tuple[Identity
 
 
 async def _joined(
-    session: AsyncSession, bot: BotProfile, keep: int, kept: tuple[Identity, ...], here: str
+    session: AsyncSession,
+    bot: BotProfile,
+    keep: int,
+    kept: tuple[Identity, ...],
+    here: str,
+    tr: Translator,
 ) -> str:
     """What the user is told once their chats are one account."""
     chats = sorted(
-        {("other " if c == here else "") + CHAT_NAMES.get(c, c) for _bot, c, _id in kept}
+        tr.gettext("other %(app)s", app=tr.gettext(CHAT_NAMES.get(c, c)))
+        if c == here
+        else tr.gettext(CHAT_NAMES.get(c, c))
+        for c in {c for _bot, c, _id in kept}
     )
     balance = await session.scalar(
         select(CreditAccount.balance).where(CreditAccount.end_user_id == keep)
@@ -230,14 +254,29 @@ async def _joined(
     items = await session.scalar(
         select(func.count()).select_from(ContentItem).where(ContentItem.end_user_id == keep)
     )
-    together = [f"credits ({balance})"] if balance is not None else []
-    together += [f"library ({counted(items or 0, 'item')})", "history"]
-    return (
-        f"Done: this chat and your {_and(chats)} {'chat' if len(chats) == 1 else 'chats'} "
-        f"are now one account with {bot.name}. Your {_and(together)} are together."
+    library = tr.ngettext("%(count)s item", "%(count)s items", items or 0)
+    joined = tr.ngettext(
+        "Done: this chat and your %(chats)s chat are now one account with %(bot)s.",
+        "Done: this chat and your %(chats)s chats are now one account with %(bot)s.",
+        len(chats),
+        chats=_and(tr, chats),
+        bot=bot.name,
     )
+    if balance is None:
+        together = tr.gettext(
+            "Your library (%(library)s) and history are together.", library=library
+        )
+    else:
+        together = tr.gettext(
+            "Your credits (%(balance)s), library (%(library)s) and history are together.",
+            balance=balance,
+            library=library,
+        )
+    return f"{joined} {together}"
 
 
-def _and(words: list[str]) -> str:
+def _and(tr: Translator, words: list[str]) -> str:
     """``a``, ``a and b``, ``a, b and c``."""
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+    if len(words) == 1:
+        return words[0]
+    return tr.gettext("%(first)s and %(last)s", first=", ".join(words[:-1]), last=words[-1])

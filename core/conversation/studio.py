@@ -27,6 +27,7 @@ from core.conversation.engine import ConversationEngine
 from core.conversation.turn import CreatedContent
 from core.errors import NotEnoughCredits
 from core.generation.seams import ContentRequest, TextGenerator
+from core.i18n.translator import N_, Translator, translator
 from core.messages import OutboundKind, OutboundMessage
 from core.metrics import Metrics
 from core.outbox import Address, Outbox
@@ -46,7 +47,18 @@ MAX_ATTEMPTS = 3
 # a job not finished this long after it was confirmed is given up (its credits released):
 # by then its reservation has expired, and the user has long stopped waiting
 MAX_AGE = timedelta(minutes=30)
-NO_AUDIO = "Audio isn't available on this server yet, so here is the script to read or record."
+NO_AUDIO = N_("Audio isn't available on this server yet, so here is the script to read or record.")
+# one whole sentence per content type (see core.i18n); %(done)s is how far it got, "40%"
+_RECORDING = {
+    ContentType.MEDITATION: N_("Recording your guided meditation…"),
+    ContentType.AFFIRMATIONS: N_("Recording your set of affirmations…"),
+    ContentType.RITUAL: N_("Recording your ritual…"),
+}
+_RECORDED = {
+    ContentType.MEDITATION: N_("Recording your guided meditation… %(done)s"),
+    ContentType.AFFIRMATIONS: N_("Recording your set of affirmations… %(done)s"),
+    ContentType.RITUAL: N_("Recording your ritual… %(done)s"),
+}
 
 
 class CreditHold(Protocol):
@@ -214,7 +226,9 @@ class ContentStudio:
                 note = NO_AUDIO
             else:
                 spoken = script.spoken or script.text
-                recording = await self._record(job, address, settings, script.title, spoken)
+                recording = await self._record(
+                    job, address, settings, script.title, spoken, _language(job, user)
+                )
         created = CreatedContent(
             job.content_type,
             script.title,
@@ -226,15 +240,23 @@ class ContentStudio:
         return created, recording, note
 
     async def _record(
-        self, job: ContentJob, address: Address, settings: VoiceSettings, title: str, text: str
+        self,
+        job: ContentJob,
+        address: Address,
+        settings: VoiceSettings,
+        title: str,
+        text: str,
+        language: str | None,
     ) -> Recording:
         assert self._voice is not None
-        label = ContentType(job.content_type).label
+        content_type = ContentType(job.content_type)
+        tr = translator(language)
 
         async def notify(message: OutboundMessage) -> None:
             await self._outbox.send(address, [message])
 
-        await notify(OutboundMessage(f"Recording your {label}…", kind=OutboundKind.PROGRESS))
+        started = tr.gettext(_RECORDING[content_type])
+        await notify(OutboundMessage(started, kind=OutboundKind.PROGRESS))
         minutes = job.parameters.get("duration")
         # the bed the bot's creator chose to play under the voice (none by default)
         kept = await self._bots.settings(job.bot_id)
@@ -245,7 +267,7 @@ class ContentStudio:
                 settings,
                 title=title,
                 target_seconds=float(minutes) * 60 if isinstance(minutes, int | float) else None,
-                progress=lambda done: report(f"Recording your {label}… {done:.0%}"),
+                progress=lambda done: report(_recorded(tr, content_type, done)),
                 ambience=ambience,
             )
 
@@ -263,11 +285,22 @@ class ContentStudio:
             await repo.set_job(session, job_id, **values)
 
 
+def _recorded(tr: Translator, content_type: ContentType, done: float) -> str:
+    """``Recording your ritual… 40%``, in the user's language."""
+    return tr.gettext(_RECORDED[content_type], done=tr.percent(done))
+
+
 def _voice_for(job: ContentJob, user: EndUser | None) -> VoiceSettings:
     """The voice a job's audio is spoken in: the user's preferences, else the pace."""
     return voice_settings(
         user.voice_preferences if user else {},
-        job.language or (user.language if user else None),
+        _language(job, user),
         str(job.parameters.get("pace") or ""),
         calm=True,
     )
+
+
+def _language(job: ContentJob, user: EndUser | None) -> str | None:
+    """The language the user reads and hears: the one the job was asked in (one the bot
+    offers), else the user's."""
+    return job.language or (user.language if user else None)

@@ -13,12 +13,13 @@ from __future__ import annotations
 import copy
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from bots.profile import BotProfile
 from core.conversation.statemachine import Event, State, step
 from core.generation.seams import Turn
+from core.i18n.translator import ENGLISH, SOURCE_LANGUAGE, Translator, translator
 from core.messages import Button, OutboundKind, OutboundMessage, Source
 
 #: receives the text of an answer as it is written, delta by delta
@@ -78,8 +79,10 @@ class Wallets(Protocol):
         sender_id: str,
         *,
         creator_reachable: bool = False,
+        tr: Translator = ENGLISH,
     ) -> Wallet:
-        """``creator_reachable``: the bot's creator can be told from the chat (/human)."""
+        """``creator_reachable``: the bot's creator can be told from the chat (/human);
+        ``tr``: the language the wallet's messages are written in."""
         ...
 
     async def settle(self, hold: str, *, spend: bool) -> None:
@@ -103,6 +106,11 @@ class TurnInput:
     stream: Stream | None = None
     # the user's credits, when the bot charges for anything
     wallet: Wallet | None = None
+
+    @property
+    def tr(self) -> Translator:
+        """The bot's words in the user's language (cached per language)."""
+        return translator(self.language)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,11 +150,16 @@ class TurnResult:
     charges: list[str] = field(default_factory=list)
     # events for the creator's outgoing webhooks, stored with the turn
     announced: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # the language the replies are written in
+    tr: Translator = ENGLISH
 
     @classmethod
-    def begin(cls, state: State, context: Mapping[str, Any]) -> TurnResult:
-        """A result that starts from a private copy of the stored context."""
-        return cls(state=state, context=copy.deepcopy(dict(context)))
+    def begin(
+        cls, state: State, context: Mapping[str, Any], tr: Translator = ENGLISH
+    ) -> TurnResult:
+        """A result that starts from a private copy of the stored context, its replies
+        to be written with ``tr``."""
+        return cls(state=state, context=copy.deepcopy(dict(context)), tr=tr)
 
     def announce(self, event: str, data: dict[str, Any]) -> None:
         """Tell the creator's webhooks about ``event`` (see :mod:`core.runtime.integrations`)."""
@@ -170,6 +183,15 @@ class TurnResult:
                 text=text, kind=kind, buttons=buttons, sources=sources, grounded=grounded
             )
         )
+
+    def mark_language(self) -> None:
+        """Mark each reply with the language it is written in, for the words a channel
+        puts around it (a reply that says its own is left as it is)."""
+        if self.tr.language == SOURCE_LANGUAGE:
+            return
+        self.replies = [
+            r if r.language else replace(r, language=self.tr.language) for r in self.replies
+        ]
 
     @property
     def flow(self) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from core.errors import AudioRejected
+from core.i18n.translator import ENGLISH, Translator
 from core.messages import Attachment, AttachmentKind, InboundMessage, OutboundKind, OutboundMessage
 from core.storage.repository import Party
 from core.voice.seams import Transcript
@@ -32,15 +33,17 @@ class VoiceTurns:
     def __init__(self, voice: VoiceIO) -> None:
         self._voice = voice
 
-    async def listen(self, note: Attachment) -> tuple[Transcript | None, str | None]:
+    async def listen(
+        self, note: Attachment, tr: Translator = ENGLISH
+    ) -> tuple[Transcript | None, str | None]:
         """A voice note's transcript, or the reason (for the user) there is none."""
         try:
             return await self._voice.listen(note), None
         except AudioRejected as exc:
-            return None, exc.reason
+            return None, tr.gettext(exc.template, **exc.params)
         except OSError as exc:
             log.warning("a voice note could not be fetched: %s", exc)
-            return None, "I couldn't download that voice note. Could you send it again?"
+            return None, tr.gettext("I couldn't download that voice note. Could you send it again?")
 
     async def spoken(
         self, replies: list[OutboundMessage], party: Party | None, language: str | None

@@ -20,6 +20,8 @@ from typing import Protocol
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from core.i18n.translator import ENGLISH, Translator
+
 log = logging.getLogger("chorus.ratelimit")
 
 MAX_LOCAL_KEYS = 100_000
@@ -136,9 +138,15 @@ class MessageLimits:
         self._subscribed = subscribed
 
     async def refusal(
-        self, bot_id: str, channel: str, sender_id: str, end_user_id: int | None
+        self,
+        bot_id: str,
+        channel: str,
+        sender_id: str,
+        end_user_id: int | None,
+        tr: Translator = ENGLISH,
     ) -> str | None:
-        """None when the message may go on, else what to tell the user."""
+        """None when the message may go on, else what to tell the user (in ``tr``'s
+        language)."""
         key = f"{bot_id}:{channel}:{sender_id}"
         decision = await self._buckets.take(f"user:{key}", self._free)
         if decision.allowed:
@@ -148,7 +156,10 @@ class MessageLimits:
             if decision.allowed:
                 return None
         wait = max(1, math.ceil(decision.retry_after))
-        return (
-            "You're writing faster than I can keep up with. Please wait "
-            f"{wait} second{'s' if wait != 1 else ''}, then send that again."
+        return tr.ngettext(
+            "You're writing faster than I can keep up with. Please wait %(count)s second, "
+            "then send that again.",
+            "You're writing faster than I can keep up with. Please wait %(count)s seconds, "
+            "then send that again.",
+            wait,
         )

@@ -206,11 +206,14 @@ async def test_global_commands(services: Services) -> None:
     await chat.say("/voice on")
     await chat.say("/voice")
     assert "Spoken replies are on" in chat.text
-    await chat.say("/language pt-BR")
-    await chat.say("/language")
-    assert "pt-br" in chat.text
     await chat.say("/language <script>")
     assert "isn't a language code" in chat.text
+    await chat.say("/language pt-BR")  # from here on the bot speaks Portuguese
+    assert "Idioma definido como pt-br" in chat.text
+    await chat.say("/language")
+    assert "Seu idioma: pt-br" in chat.text
+    await chat.say("/language en")
+    assert "Language set to en" in chat.text
     await chat.say("/buy")
     assert "Purchases aren't available on Mira yet" in chat.text
     await chat.say("/export")
