@@ -211,7 +211,7 @@ async def test_global_commands(services: Services) -> None:
     await chat.say("/language pt-BR")  # from here on the bot speaks Portuguese
     assert "Idioma definido como pt-br" in chat.text
     await chat.say("/language")
-    assert "Seu idioma: pt-br" in chat.text
+    assert "Seu idioma é pt-br. Falo com você em Português (pt)." in chat.text
     await chat.say("/language en")
     assert "Language set to en" in chat.text
     await chat.say("/buy")

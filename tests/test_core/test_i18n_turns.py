@@ -55,7 +55,7 @@ async def test_a_spanish_user_gets_help_and_commands_in_spanish(services: Servic
     await say(chat, "/cancel", "es")
     assert chat.text == "Ahora mismo no hay nada que cancelar."
     await say(chat, "/language", "es")
-    assert "Tu idioma: es." in chat.text  # what the channel reported was stored
+    assert "Te hablo en Español (es)." in chat.text  # what the channel reported
     await say(chat, "/frobnicate", "es")
     assert "No conozco el comando /frobnicate" in chat.text
 
@@ -66,16 +66,16 @@ async def test_language_switches_the_bot_s_own_words(services: Services) -> None
     await chat.say("/cancel")
     assert chat.text == "There's nothing to cancel right now."
     await chat.say("/language de")
-    assert "Sprache auf de gestellt" in chat.text  # the confirmation is already in German
+    assert "Sprache auf de gesetzt" in chat.text  # the confirmation is already in German
     await chat.say("/cancel")
     assert chat.text == "Gerade gibt es nichts abzubrechen."
     await chat.say("/language pt-BR")  # no Brazilian catalogue: Portuguese
     await chat.say("/cancel")
     assert chat.text == "Não há nada para cancelar agora."
-    await chat.say("/language ja")  # no Japanese catalogue: English, and said so
-    assert "my own messages are in English for now" in chat.text
+    await chat.say("/language ja")  # not a language the bot speaks: refused, in Portuguese
+    assert "Aqui não falo 日本語 (ja)." in chat.text
     await chat.say("/cancel")
-    assert chat.text == "There's nothing to cancel right now."
+    assert chat.text == "Não há nada para cancelar agora."
 
 
 async def test_a_guided_meditation_in_spanish(services: Services) -> None:

@@ -78,7 +78,8 @@ async def test_an_explicit_choice_wins_over_the_platform_and_the_text(services: 
     assert await kept(services, chat) == ("en", "platform")
     await say(chat, "hi", language="pt-BR")  # the app's language changed: followed
     assert await kept(services, chat) == ("pt-br", "platform")
-    assert "Language set to de" in await say(chat, "/language DE", language="pt-BR")
+    # said in the language chosen
+    assert "Sprache auf de gesetzt" in await say(chat, "/language DE", language="pt-BR")
     assert await kept(services, chat) == ("de", "chosen")
     await say(chat, SPANISH, language="en")
     await say(chat, "ok", language="es")
@@ -99,10 +100,10 @@ async def test_language_lists_the_bots_languages_and_refuses_others(services: Se
     assert "I don't speak Italiano (it) here" in await say(chat, "/language it")
     assert await kept(services, chat) == (None, None)
     replied = await say(chat, "/language PT_br")
-    assert "Language set to pt-br" in replied
+    assert "Idioma definido como pt-br" in replied
     assert "Português (pt)" in replied
     assert await kept(services, chat) == ("pt-br", "chosen")
-    assert "Your language is pt-br" in await say(chat, "/language")
+    assert "Seu idioma é pt-br" in await say(chat, "/language")
 
 
 async def test_the_greeting_is_chosen_per_language_with_the_default_for_the_rest(
