@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from core.generation.practices.keywords import OCCASION_WORDS, THEME_WORDS
 from core.generation.practices.model import Cue, cues
 
 
@@ -281,6 +282,8 @@ _OCCASIONS = (
     ("this week", "this week's"),
     ("next week", "next week's"),
 )
+#: the ways a piece names the moment a purpose is about, besides "your"
+OCCASIONS = tuple(dict.fromkeys(said for _word, said in _OCCASIONS))
 
 
 def themes_of(purpose: str) -> list[Theme]:
@@ -288,7 +291,8 @@ def themes_of(purpose: str) -> list[Theme]:
     lowered = " ".join(purpose.lower().replace("_", " ").split())
     scored = []
     for order, theme in enumerate(THEMES):
-        hits = sum(1 for keyword in theme.keywords if _mentions(lowered, keyword))
+        keywords = (*theme.keywords, *THEME_WORDS.get(theme.key, ()))
+        hits = sum(1 for keyword in keywords if _mentions(lowered, keyword))
         if hits:
             scored.append((-hits, order, theme))
     found = [theme for *_, theme in sorted(scored, key=lambda item: item[:2])]
@@ -296,9 +300,12 @@ def themes_of(purpose: str) -> list[Theme]:
 
 
 def occasion(purpose: str) -> str:
-    """How a piece names the moment the purpose is about: "tomorrow's", or "your"."""
+    """How a piece names the moment the purpose is about: "tomorrow's", or "your"
+    (the English words first, then those of the translated languages)."""
     lowered = purpose.lower()
-    return next((said for word, said in _OCCASIONS if word in lowered), "your")
+    said = next((said for word, said in _OCCASIONS if word in lowered), None)
+    local = (said for pattern, said in OCCASION_WORDS if pattern.search(lowered))
+    return said or next(local, "your")
 
 
 def related_themes(found: Sequence[Theme]) -> list[Theme]:

@@ -1,0 +1,182 @@
+"""Scripted content in the user's language: complete catalogues, translated pieces.
+
+Each shipped language's catalogue translates every line of the library with the same
+placeholders, and its compiled ``.mo`` says what its ``.po`` says; a piece asked for in
+that language speaks it (no line left in English, the language's own letters and
+words), a bedtime piece says nothing of that language's waking words, a morning piece
+ends with energy, and the user's purpose is matched in their words but never read back.
+"""
+
+from __future__ import annotations
+
+import gettext
+import re
+from typing import Any
+
+import pytest
+from babel.messages.mofile import read_mo
+from babel.messages.pofile import read_po
+
+from bots.profile import BotProfile
+from core.content import ContentType
+from core.generation.practices.catalogue import msgids, placeholders, po_path
+from core.generation.practices.frames import waking_in
+from core.generation.practices.themes import occasion, themes_of
+from core.generation.practices.translation import SHIPPED, language_of, translator
+from core.generation.scripts import write_script
+from core.generation.seams import ContentRequest, GeneratedContent
+
+BOT = BotProfile(id="calm-coach", name="Calm Coach")
+PAUSE_LINE = re.compile(r"^\(pause [\d.]+ seconds\)$")
+STAGE_DIRECTION = re.compile(r"\(\s*pause|\[\s*pause|\bpause \d|~\d", re.IGNORECASE)
+
+#: per language: a purpose naming an interview tomorrow (with a company the piece must
+#: never repeat), its feeling, the words the title starts with, and the language's signs
+LANGUAGES: dict[str, dict[str, Any]] = {
+    "es": {
+        "purpose": "Tengo una entrevista mañana en Telefónica y no paro de pensar",
+        "feeling": "muy nerviosa",
+        "title": "Meditación de 10 minutos · con serenidad ante la entrevista de mañana",
+        "intention": "mientras te preparas para la entrevista de mañana",
+        "letters": re.compile(r"[ñáéíóú¿]"),
+        "words": ("respiración", "cuerpo", "tu"),
+        "kinds": {
+            ContentType.AFFIRMATIONS: "Afirmaciones de 10 minutos · ",
+            ContentType.RITUAL: "Ritual de 10 minutos · ",
+        },
+    },
+}
+COMPANY = "Telefónica"
+
+
+def compose(language: str, content_type: ContentType, **answers: Any) -> GeneratedContent:
+    request = ContentRequest(BOT, content_type, answers, language=language, variation="job-1")
+    return write_script(request)
+
+
+def spoken_lines(content: GeneratedContent) -> list[str]:
+    return [line for line in content.spoken.splitlines() if not PAUSE_LINE.match(line)]
+
+
+def test_every_shipped_language_has_a_test_and_only_shipped_ones_are_used() -> None:
+    assert set(LANGUAGES) == set(SHIPPED)
+    assert language_of(None) == language_of("en") == language_of("xx") == "en"
+    assert language_of("ES_mx") == "es"
+    assert translator("de-AT").language == ("de" if "de" in SHIPPED else "en")
+
+
+@pytest.mark.parametrize("language", SHIPPED)
+def test_catalogue_translates_every_line_with_its_placeholders(language: str) -> None:
+    with po_path(language).open("rb") as source:
+        catalog = read_po(source)
+    with po_path(language).with_suffix(".mo").open("rb") as source:
+        compiled = read_mo(source)
+    expected = msgids()
+    messages = {m.id: m for m in catalog if m.id}
+    assert sorted(messages) == sorted(expected), "the catalogue's ids are not the library's"
+    for msgid in expected:
+        message = messages[msgid]
+        assert isinstance(message.string, str), msgid
+        assert message.string.strip(), msgid
+        assert not message.fuzzy, msgid
+        assert placeholders(message.string) == placeholders(msgid), msgid
+        assert compiled[msgid].string == message.string, f".mo out of date: {msgid}"
+    # the runtime loader reads the same .mo
+    assert gettext.translation("practices", po_path(language).parents[2], [language])
+
+
+@pytest.mark.parametrize("language", SHIPPED)
+def test_bedtime_meditation_speaks_the_language_and_never_wakes(language: str) -> None:
+    case = LANGUAGES[language]
+    content = compose(
+        language,
+        ContentType.MEDITATION,
+        purpose=case["purpose"],
+        feeling=case["feeling"],
+        time_of_day="bedtime",
+        duration=10,
+        pace="slow",
+    )
+    english = set(msgids())
+    lines = spoken_lines(content)
+    assert lines
+    assert not [line for line in lines if line in english]
+    assert content.title == case["title"]
+    assert case["intention"] in content.text  # the interview, tomorrow: found in their words
+    assert case["letters"].search(content.text)
+    assert all(re.search(rf"\b{word}\b", content.text.lower()) for word in case["words"])
+    assert not waking_in(language).search(content.text)
+    assert case["purpose"] not in content.text
+    assert COMPANY not in content.text
+    assert not STAGE_DIRECTION.search(content.text)
+
+
+@pytest.mark.parametrize("language", SHIPPED)
+@pytest.mark.parametrize("content_type", list(ContentType))
+@pytest.mark.parametrize("variation", ["a", "b", "c"])
+def test_no_bedtime_piece_wakes_the_listener_and_mornings_end_with_energy(
+    language: str, content_type: ContentType, variation: str
+) -> None:
+    waking = waking_in(language)
+    for purpose in ("", LANGUAGES[language]["purpose"], "sleep", "public speaking", "work"):
+        for feeling in ("", LANGUAGES[language]["feeling"], "hopeful", "tired"):
+            request = ContentRequest(
+                BOT,
+                content_type,
+                {"purpose": purpose, "feeling": feeling, "time_of_day": "bedtime"},
+                language=language,
+                variation=variation,
+            )
+            bedtime = write_script(request)
+            assert not waking.search(bedtime.text), (purpose, feeling, waking.search(bedtime.text))
+    morning = compose(language, content_type, time_of_day="morning", purpose="work")
+    closing = morning.text.strip().split("\n\n")[-2]  # the last paragraph before signing off
+    assert waking.search(closing), closing
+
+
+@pytest.mark.parametrize("language", SHIPPED)
+def test_affirmations_and_ritual_come_out_in_the_language(language: str) -> None:
+    case = LANGUAGES[language]
+    english = set(msgids())
+    for content_type in (ContentType.AFFIRMATIONS, ContentType.RITUAL):
+        content = compose(
+            language,
+            content_type,
+            purpose=case["purpose"],
+            time_of_day="evening",
+            duration=10,
+        )
+        assert not [line for line in spoken_lines(content) if line in english]
+        assert not [line for line in content.text.splitlines() if line in english]
+        assert case["letters"].search(content.text)
+        assert case["purpose"] not in content.text
+        assert COMPANY not in content.text
+        assert "{" not in content.text
+        assert not STAGE_DIRECTION.search(content.text)
+        assert content.title.startswith(case["kinds"][content_type])
+
+
+def test_english_is_the_library_unchanged() -> None:
+    answers = {"purpose": "job interview tomorrow", "time_of_day": "bedtime", "duration": 10}
+    plain = write_script(ContentRequest(BOT, ContentType.MEDITATION, answers))
+    for code in ("en", "EN-gb", "xx"):
+        said = write_script(ContentRequest(BOT, ContentType.MEDITATION, answers, language=code))
+        assert said == plain
+    assert plain.title == "10-minute meditation · steady for tomorrow's interview"
+
+
+@pytest.mark.parametrize(
+    ("purpose", "theme", "said"),
+    [
+        ("tengo una entrevista mañana", "interview", "tomorrow's"),
+        ("no puedo dormir por las noches", "sleep", "your"),
+        ("quiero hablar en público esta semana", "public_speaking", "this week's"),
+        ("una meditación para cada mañana, con calma", "calm", "your"),
+        ("esta mañana tengo un examen", "focus", "today's"),
+    ],
+)
+def test_a_purpose_in_spanish_finds_its_theme_and_moment(
+    purpose: str, theme: str, said: str
+) -> None:
+    assert themes_of(purpose)[0].key == theme
+    assert occasion(purpose) == said
