@@ -44,9 +44,22 @@ LANGUAGES: dict[str, dict[str, Any]] = {
             ContentType.AFFIRMATIONS: "Afirmaciones de 10 minutos · ",
             ContentType.RITUAL: "Ritual de 10 minutos · ",
         },
+        "company": "Telefónica",
+    },
+    "ru": {
+        "purpose": "Завтра собеседование в Сбербанке, и мысли не дают уснуть",
+        "feeling": "тревожно",
+        "title": "Медитация, 10 мин. · спокойно к завтрашнему собеседованию",
+        "intention": "пока ты готовишься к завтрашнему собеседованию",
+        "letters": re.compile(r"[а-яё]"),
+        "words": ("дыхание", "ты"),
+        "kinds": {
+            ContentType.AFFIRMATIONS: "Аффирмации, 10 мин. · ",
+            ContentType.RITUAL: "Ритуал, 10 мин. · ",
+        },
+        "company": "Сбербанк",
     },
 }
-COMPANY = "Telefónica"
 
 
 def compose(language: str, content_type: ContentType, **answers: Any) -> GeneratedContent:
@@ -107,7 +120,7 @@ def test_bedtime_meditation_speaks_the_language_and_never_wakes(language: str) -
     assert all(re.search(rf"\b{word}\b", content.text.lower()) for word in case["words"])
     assert not waking_in(language).search(content.text)
     assert case["purpose"] not in content.text
-    assert COMPANY not in content.text
+    assert case["company"] not in content.text
     assert not STAGE_DIRECTION.search(content.text)
 
 
@@ -150,7 +163,7 @@ def test_affirmations_and_ritual_come_out_in_the_language(language: str) -> None
         assert not [line for line in content.text.splitlines() if line in english]
         assert case["letters"].search(content.text)
         assert case["purpose"] not in content.text
-        assert COMPANY not in content.text
+        assert case["company"] not in content.text
         assert "{" not in content.text
         assert not STAGE_DIRECTION.search(content.text)
         assert content.title.startswith(case["kinds"][content_type])
@@ -173,9 +186,13 @@ def test_english_is_the_library_unchanged() -> None:
         ("quiero hablar en público esta semana", "public_speaking", "this week's"),
         ("una meditación para cada mañana, con calma", "calm", "your"),
         ("esta mañana tengo un examen", "focus", "today's"),
+        ("у меня завтра собеседование", "interview", "tomorrow's"),
+        ("не могу уснуть, бессонница", "sleep", "your"),
+        ("сегодня вечером выступление на конференции", "public_speaking", "tonight's"),
+        ("на следующей неделе экзамен, не могу сосредоточиться", "focus", "next week's"),
     ],
 )
-def test_a_purpose_in_spanish_finds_its_theme_and_moment(
+def test_a_purpose_in_another_language_finds_its_theme_and_moment(
     purpose: str, theme: str, said: str
 ) -> None:
     assert themes_of(purpose)[0].key == theme

@@ -179,6 +179,11 @@ _WAKING_IN: Mapping[str, re.Pattern[str]] = {
         r"empieza tu día|entra en tu día)",
         re.IGNORECASE,
     ),
+    "ru": re.compile(
+        r"(откр\w* глаза|глаза откр\w*|просып\w*|просн\w*|бодр\w*|энерги\w*|энергич\w*|"
+        r"\bвста\w*|сядь\w* прямо|выпрям\w*|шагни в свой день|начни свой день)",
+        re.IGNORECASE,
+    ),
 }
 
 
