@@ -20,7 +20,7 @@ from babel.messages.pofile import read_po
 from bots.profile import BotProfile
 from core.content import ContentType
 from core.generation.practices.catalogue import msgids, placeholders, po_path
-from core.generation.practices.frames import waking_in
+from core.generation.practices.frames import feeling_lines, waking_in
 from core.generation.practices.themes import occasion, themes_of
 from core.generation.practices.translation import SHIPPED, language_of, translator
 from core.generation.scripts import write_script
@@ -58,6 +58,19 @@ LANGUAGES: dict[str, dict[str, Any]] = {
             ContentType.RITUAL: "Ритуал, 10 мин. · ",
         },
         "company": "Сбербанк",
+    },
+    "de": {
+        "purpose": "Morgen habe ich ein Vorstellungsgespräch bei Siemens und bin total aufgeregt",
+        "feeling": "nervös",
+        "title": "10-minütige Meditation · gelassen ins Vorstellungsgespräch morgen",
+        "intention": "während du dich auf dein Vorstellungsgespräch morgen vorbereitest",
+        "letters": re.compile(r"[äöüß]"),
+        "words": ("atem", "du"),
+        "kinds": {
+            ContentType.AFFIRMATIONS: "10-minütige Affirmationen · ",
+            ContentType.RITUAL: "10-minütiges Ritual · ",
+        },
+        "company": "Siemens",
     },
 }
 
@@ -190,6 +203,9 @@ def test_english_is_the_library_unchanged() -> None:
         ("не могу уснуть, бессонница", "sleep", "your"),
         ("сегодня вечером выступление на конференции", "public_speaking", "tonight's"),
         ("на следующей неделе экзамен, не могу сосредоточиться", "focus", "next week's"),
+        ("ich kann nachts nicht einschlafen", "sleep", "your"),
+        ("jeden Morgen mehr Gelassenheit statt Stress", "calm", "your"),
+        ("heute Abend halte ich eine Rede", "public_speaking", "tonight's"),
     ],
 )
 def test_a_purpose_in_another_language_finds_its_theme_and_moment(
@@ -197,3 +213,19 @@ def test_a_purpose_in_another_language_finds_its_theme_and_moment(
 ) -> None:
     assert themes_of(purpose)[0].key == theme
     assert occasion(purpose) == said
+
+
+@pytest.mark.parametrize(
+    ("feeling", "english"),
+    [
+        ("cansada", "tired"),
+        ("estoy enfadado", "angry"),
+        ("тревожно", "anxious"),
+        ("грустно", "sad"),
+        ("entspannt", "calm"),
+        ("total erschöpft", "tired"),
+    ],
+)
+def test_a_feeling_in_another_language_is_met_as_in_english(feeling: str, english: str) -> None:
+    assert feeling_lines(feeling) == feeling_lines(english)
+    assert feeling_lines(feeling) != feeling_lines("")

@@ -179,6 +179,12 @@ _WAKING_IN: Mapping[str, re.Pattern[str]] = {
         r"empieza tu día|entra en tu día)",
         re.IGNORECASE,
     ),
+    "de": re.compile(
+        r"(öffne (?:die|deine) augen|augen öffnen|\bwach\b|wach werden|wird wach|aufwach\w*|"
+        r"erwach\w*|energ\w*|belebend\w*|munter\w*|steh auf|aufstehen|aufrecht\w*|"
+        r"in deinen tag)",
+        re.IGNORECASE,
+    ),
     "ru": re.compile(
         r"(откр\w* глаза|глаза откр\w*|просып\w*|просн\w*|бодр\w*|энерги\w*|энергич\w*|"
         r"\bвста\w*|сядь\w* прямо|выпрям\w*|шагни в свой день|начни свой день)",

@@ -1,10 +1,10 @@
 """What a purpose or a feeling says in the library's other languages, as word stems.
 
 The English keywords live with the themes and the feelings; here are the stems a user
-writes in another language ("entrevist" finds "entrevista" and "entrevistas"), matched
-at the start of a word like the English ones, and the words that name when the moment
-is ("mañana" -> "tomorrow's"). A purpose is matched in every language at once: a user
-may write in another language than the one they chose.
+writes in each translated language ("entrevist" finds "entrevista" and "entrevistas"),
+``|`` between them and matched at the start of a word like the English ones, and the
+words that name when the moment is ("mañana" -> "tomorrow's"). A purpose is matched in
+every language at once: a user may write in another language than the one they chose.
 """
 
 from __future__ import annotations
@@ -12,77 +12,188 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-
-def _stems(spelled: str) -> tuple[str, ...]:
-    """Stems written as one string, ``|`` between them (a stem may be a phrase)."""
-    return tuple(spelled.split("|"))
-
-
-#: stems of each theme's keywords, by theme key, in every translated language
-THEME_WORDS: Mapping[str, tuple[str, ...]] = {
-    "interview": _stems(
-        "entrevist|proceso de selección|reclutamiento|audición|casting|"
-        "собеседован|интервью|кастинг|прослушиван|отбор на"
-    ),
-    "public_speaking": _stems(
+#: Spanish, by theme key
+_ES_THEMES: Mapping[str, str] = {
+    "interview": "entrevist|proceso de selección|reclutamiento|audición|casting",
+    "public_speaking": (
         "hablar en público|discurso|presentación|exponer|exposición|charla|conferencia|"
-        "ponencia|escenario|brindis|delante de la gente|en público|"
+        "ponencia|escenario|brindis|delante de la gente|en público"
+    ),
+    "sleep": "dormir|duerm|sueño|insomnio|cama|noche|descans|desvel|conciliar",
+    "calm": (
+        "estrés|estres|ansi|preocup|calma|tranquil|agobi|nervios|pánico|panico|relaj|paz|"
+        "miedo|tensión|tens|angusti|no para de pensar|mente acelerada"
+    ),
+    "focus": (
+        "concentr|enfoc|estudi|examen|exámenes|distra|claridad|atención|productiv|"
+        "procrastin|oposicion"
+    ),
+    "confidence": (
+        "confianza|seguridad en mí|valentía|coraje|atrev|tímid|timidez|insegur|dudo de mí|"
+        "creer en mí"
+    ),
+    "self_worth": (
+        "autoestima|valía|quererme|amor propio|aceptarme|merezc|autocompasi|"
+        "crítico interior|crítica interior|no soy suficiente"
+    ),
+    "career": (
+        "trabajo|empleo|carrera profesional|jefe|jefa|compañeros de trabajo|ascenso|"
+        "negocio|oficina|plazo|reunión|equipo|laboral"
+    ),
+    "relationships": (
+        "relaci|pareja|amig|familia|matrimonio|marido|esposo|esposa|soledad|ruptura|hijos|"
+        "hijas|niños|padre|madre|herman|discusi|conflicto|novi"
+    ),
+    "health": (
+        "salud|sanar|curar|cuerpo|dolor|enferm|recuper|ejercicio|peso|operación|cirugía|"
+        "crónic|inmun"
+    ),
+    "gratitude": "gratitud|agradec|gracias|aprecia|bendici",
+    "abundance": (
+        "dinero|abundancia|riqueza|prosperidad|finanz|financier|deuda|éxito|ingresos|"
+        "sueldo|salario|manifest"
+    ),
+    "resilience": (
+        "resilien|duelo|pérdida|perdí|momento difícil|difícil|recaída|afrontar|fuerza|"
+        "fracaso|corazón roto|desamor|cambio|luto"
+    ),
+}
+
+#: Russian, by theme key
+_RU_THEMES: Mapping[str, str] = {
+    "interview": "собеседован|интервью|кастинг|прослушиван|отбор на",
+    "public_speaking": (
         "выступлен|выступа|публичн|презентац|доклад|речь|речи|сцен|аудитори|тост|лекци"
     ),
-    "sleep": _stems(
-        "dormir|duerm|sueño|insomnio|cama|noche|descans|desvel|conciliar|"
-        "сон|спать|сплю|засып|усну|бессонниц|кроват|постел|ночь|ночью|выспат|высып"
-    ),
-    "calm": _stems(
-        "estrés|estres|ansi|preocup|calma|tranquil|agobi|nervios|pánico|panico|relaj|"
-        "paz|miedo|tensión|tens|angusti|no para de pensar|mente acelerada|"
+    "sleep": "сон|спать|сплю|засып|усну|бессонниц|кроват|постел|ночь|ночью|выспат|высып",
+    "calm": (
         "стресс|тревог|беспоко|волну|спокой|паник|напряж|расслаб|нерв|страх|боюсь|мысли скачут"
     ),
-    "focus": _stems(
-        "concentr|enfoc|estudi|examen|exámenes|distra|claridad|atención|productiv|"
-        "procrastin|oposicion|"
-        "концентр|сосредоточ|фокус|учёб|учеб|учиться|экзамен|сессия|отвлека|ясност|внимани|продуктивн|прокрастин"
+    "focus": (
+        "концентр|сосредоточ|фокус|учёб|учеб|учиться|экзамен|сессия|отвлека|ясност|"
+        "внимани|продуктивн|прокрастин"
     ),
-    "confidence": _stems(
-        "confianza|seguridad en mí|valentía|coraje|atrev|tímid|timidez|insegur|"
-        "dudo de mí|creer en mí|"
+    "confidence": (
         "уверенн|смелост|смел|храбр|неуверен|сомнева|застенчив|робост|верить в себя|поверить в себя"
     ),
-    "self_worth": _stems(
-        "autoestima|valía|quererme|amor propio|aceptarme|merezc|autocompasi|"
-        "crítico interior|crítica interior|no soy suficiente|"
-        "самооценк|ценност|любить себя|любовь к себе|принять себя|принятие себя|"
-        "заслужива|достоин|достойн|самокритик|внутренний критик"
+    "self_worth": (
+        "самооценк|ценност|любить себя|любовь к себе|принять себя|принятие себя|заслужива|"
+        "достоин|достойн|самокритик|внутренний критик"
     ),
-    "career": _stems(
-        "trabajo|empleo|carrera profesional|jefe|jefa|compañeros de trabajo|ascenso|negocio|"
-        "oficina|plazo|reunión|equipo|laboral|"
-        "работ|карьер|начальни|босс|коллег|повышени|бизнес|офис|дедлайн|совещани|команд"
+    "career": "работ|карьер|начальни|босс|коллег|повышени|бизнес|офис|дедлайн|совещани|команд",
+    "relationships": (
+        "отношени|партнёр|партнер|друзья|друзей|подруг|дружб|семь|брак|мужем|мужа|жена|"
+        "жены|женой|одиночеств|одинок|расставан|разрыв|дети|детей|ребён|ребен|родител|"
+        "мама|мамой|отец|папа|сестр|брат|ссор|конфликт"
     ),
-    "relationships": _stems(
-        "relaci|pareja|amig|familia|matrimonio|marido|esposo|esposa|soledad|ruptura|"
-        "hijos|hijas|niños|padre|madre|herman|discusi|conflicto|novi|"
-        "отношени|партнёр|партнер|друзья|друзей|подруг|дружб|семь|брак|мужем|мужа|жена|жены|женой|одиночеств|одинок|расставан|разрыв|дети|детей|ребён|ребен|родител|мама|мамой|отец|папа|сестр|брат|ссор|конфликт"
+    "health": (
+        "здоров|исцелен|лечени|тело|тела|болит|болезн|болею|восстановл|фитнес|спорт|"
+        "питани|операци|хронич|иммун"
     ),
-    "health": _stems(
-        "salud|sanar|curar|cuerpo|dolor|enferm|recuper|ejercicio|peso|operación|cirugía|"
-        "crónic|inmun|"
-        "здоров|исцелен|лечени|тело|тела|болит|болезн|болею|восстановл|фитнес|спорт|питани|операци|хронич|иммун"
+    "gratitude": "благодарн|спасибо|ценить|признательн",
+    "abundance": (
+        "деньг|денег|изобили|богатств|достат|процветани|финанс|долги|долгов|успех|доход|"
+        "зарплат|манифест"
     ),
-    "gratitude": _stems(
-        "gratitud|agradec|gracias|aprecia|bendici|благодарн|спасибо|ценить|признательн"
-    ),
-    "abundance": _stems(
-        "dinero|abundancia|riqueza|prosperidad|finanz|financier|deuda|éxito|ingresos|"
-        "sueldo|salario|manifest|"
-        "деньг|денег|изобили|богатств|достат|процветани|финанс|долги|долгов|успех|доход|зарплат|манифест"
-    ),
-    "resilience": _stems(
-        "resilien|duelo|pérdida|perdí|momento difícil|difícil|recaída|afrontar|fuerza|"
-        "fracaso|corazón roto|desamor|cambio|luto|"
+    "resilience": (
         "стойкост|горе|утрат|потер|тяжёл|тяжел|трудн|неудач|справит|справля|провал|разбито|перемен"
     ),
 }
+
+#: German, by theme key
+_DE_THEMES: Mapping[str, str] = {
+    "interview": "vorstellungsgespräch|bewerbungsgespräch|bewerbung|jobinterview|vorsprechen",
+    "public_speaking": (
+        "vortrag|rede|präsentation|präsentier|vor publikum|öffentlich sprechen|vor leuten|"
+        "bühne|publikum|referat|vorlesung"
+    ),
+    "sleep": "schlaf|einschlaf|durchschlaf|schlaflos|bett|nacht|ausruh|erholung",
+    "calm": (
+        "stress|angst|ängst|sorge|ruhe|ruhig|überforder|anspann|panik|entspann|nervös|"
+        "grübel|gedankenkarussell|frieden|furcht"
+    ),
+    "focus": (
+        "konzentr|fokus|lernen|studium|prüfung|klausur|ablenk|klarheit|aufmerksam|"
+        "produktiv|prokrastin|aufschieb"
+    ),
+    "confidence": (
+        "selbstvertrauen|selbstbewusst|mutig|mehr mut|den mut|tapfer|an mich glauben|"
+        "selbstzweifel|zweifel|schüchtern|unsicher"
+    ),
+    "self_worth": (
+        "selbstwert|mich lieben|selbstliebe|mich annehmen|selbstannahme|verdien|"
+        "selbstmitgefühl|innerer kritiker|nicht gut genug"
+    ),
+    "career": "arbeit|beruf|karriere|chef|kolleg|beförderung|geschäft|büro|besprechung",
+    "relationships": (
+        "beziehung|partner|freund|familie|ehemann|ehefrau|meine ehe|mein mann|meinem mann|"
+        "meine frau|meiner frau|einsam|trennung|kinder|eltern|mutter|vater|geschwister|"
+        "schwester|bruder|streit|konflikt"
+    ),
+    "health": (
+        "gesundheit|gesund|heilung|heilen|körper|schmerz|krankheit|krank|genes|abnehm|"
+        "gewicht|operation|chronisch|immun"
+    ),
+    "gratitude": "dankbar|danke|wertschätz|segen|zufrieden",
+    "abundance": "geld|fülle|wohlstand|reichtum|schulden|erfolg|einkommen|gehalt",
+    "resilience": (
+        "resilienz|trauer|verlust|verloren|schwere zeit|schwierig|rückschlag|bewältig|"
+        "stärke|kraft|scheitern|liebeskummer|veränderung"
+    ),
+}
+
+#: Spanish, by the first English stem of a feeling in ``frames.FEELINGS``
+_ES_FEELINGS: Mapping[str, str] = {
+    "anxi": "ansi|nervios|preocup|estres|estrés|pánico|miedo|asustad|tens|agobi",
+    "tired": "cansad|agotad|exhaust|sin fuerzas|sin energía",
+    "restless": "inquiet|agitad|intranquil|no puedo parar",
+    "sad": "triste|deprim|dolid|bajón|desanim|apenad|me siento sol",
+    "angry": "enfad|enoj|frustr|irrit|molest|rabia|furios|resentid",
+    "hope": "esperanz|optimis|ilusi|feliz|motivad|alegr|content",
+    "calm": "tranquil|calma|en paz|relajad|seren",
+}
+
+#: Russian, likewise
+_RU_FEELINGS: Mapping[str, str] = {
+    "anxi": "тревож|тревог|волну|нервн|нервнич|беспоко|стресс|паник|страш|боюсь|напряж",
+    "tired": "устал|устав|измотан|вымотан|сонн|нет сил|без сил",
+    "restless": "неспокой|взвинч|не могу усидеть|суетлив|дёрган",
+    "sad": "грус|печал|тоск|одинок|депресс|подавлен|горе|тяжело на душе",
+    "angry": "злюсь|злость|злой|раздраж|бесит|бешен|фрустр",
+    "hope": "надежд|надею|оптимис|радост|счастлив|вдохнов|мотивир|хорош",
+    "calm": "спокой|умиротвор|расслабл|в порядке|нормально",
+}
+
+#: German, likewise
+_DE_FEELINGS: Mapping[str, str] = {
+    "anxi": "ängst|angst|nervös|sorge|besorgt|gestresst|panik|unter druck|angespannt",
+    "tired": "müde|erschöpft|ausgelaugt|kaputt|schlapp",
+    "restless": "unruhig|rastlos|hibbelig|aufgekratzt|zappelig",
+    "sad": "traurig|niedergeschlagen|deprimiert|einsam|bedrückt|trauer|verletzt",
+    "angry": "wütend|wut|ärger|verärgert|frustriert|gereizt|genervt",
+    "hope": "hoffnung|optimistisch|freu|glücklich|motiviert|gut drauf",
+    "calm": "ruhig|gelassen|entspannt|friedlich|zufrieden",
+}
+
+_LANGUAGES = (
+    (_ES_THEMES, _ES_FEELINGS),
+    (_RU_THEMES, _RU_FEELINGS),
+    (_DE_THEMES, _DE_FEELINGS),
+)
+
+
+def _merged(index: int) -> dict[str, tuple[str, ...]]:
+    merged: dict[str, tuple[str, ...]] = {}
+    for tables in _LANGUAGES:
+        for key, spelled in tables[index].items():
+            merged[key] = (*merged.get(key, ()), *spelled.split("|"))
+    return merged
+
+
+#: stems of each theme's keywords, by theme key, in every translated language
+THEME_WORDS: Mapping[str, tuple[str, ...]] = _merged(0)
+#: stems of each feeling, by the first English stem of its entry in ``frames.FEELINGS``
+FEELING_WORDS: Mapping[str, tuple[str, ...]] = _merged(1)
 
 #: when the moment is, in the translated languages: a pattern, and how the English
 #: names it (checked in order, so "esta mañana" is today before "mañana" is tomorrow)
@@ -98,34 +209,9 @@ OCCASION_WORDS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bсегодня"), "today's"),
     (re.compile(r"\bна этой неделе\b"), "this week's"),
     (re.compile(r"\bна следующей неделе\b"), "next week's"),
+    (re.compile(r"\bheute abend\b"), "tonight's"),
+    (re.compile(r"(?<!am )(?<!jeden )(?<!guten )\bmorgen\b"), "tomorrow's"),
+    (re.compile(r"\bheute\b"), "today's"),
+    (re.compile(r"\bdiese woche\b"), "this week's"),
+    (re.compile(r"\bnächste woche\b"), "next week's"),
 )
-
-#: stems of each feeling, by the first English stem of its entry in ``frames.FEELINGS``
-FEELING_WORDS: Mapping[str, tuple[str, ...]] = {
-    "anxi": _stems(
-        "ansi|nervios|preocup|estres|estrés|pánico|miedo|asustad|tens|agobi|"
-        "тревож|тревог|волну|нервн|нервнич|беспоко|стресс|паник|страш|боюсь|напряж"
-    ),
-    "tired": _stems(
-        "cansad|agotad|exhaust|sin fuerzas|sin energía|"
-        "устал|устав|измотан|вымотан|сонн|нет сил|без сил"
-    ),
-    "restless": _stems(
-        "inquiet|agitad|intranquil|no puedo parar|неспокой|взвинч|не могу усидеть|суетлив|дёрган"
-    ),
-    "sad": _stems(
-        "triste|deprim|dolid|bajón|desanim|apenad|me siento sol|"
-        "грус|печал|тоск|одинок|депресс|подавлен|горе|тяжело на душе"
-    ),
-    "angry": _stems(
-        "enfad|enoj|frustr|irrit|molest|rabia|furios|resentid|"
-        "злюсь|злость|злой|раздраж|бесит|бешен|фрустр"
-    ),
-    "hope": _stems(
-        "esperanz|optimis|ilusi|feliz|motivad|alegr|content|"
-        "надежд|надею|оптимис|радост|счастлив|вдохнов|мотивир|хорош"
-    ),
-    "calm": _stems(
-        "tranquil|calma|en paz|relajad|seren|спокой|умиротвор|расслабл|в порядке|нормально"
-    ),
-}
