@@ -72,6 +72,19 @@ LANGUAGES: dict[str, dict[str, Any]] = {
         },
         "company": "Siemens",
     },
+    "fr": {
+        "purpose": "J'ai un entretien d'embauche demain chez Renault et je stresse",
+        "feeling": "angoissée",
+        "title": "Méditation de 10 minutes · avec sérénité pour l'entretien de demain",
+        "intention": "pendant que tu te prépares à l'entretien de demain",
+        "letters": re.compile(r"[éèêàçùôî]"),
+        "words": ("respiration", "tu"),
+        "kinds": {
+            ContentType.AFFIRMATIONS: "Affirmations de 10 minutes · ",
+            ContentType.RITUAL: "Rituel de 10 minutes · ",
+        },
+        "company": "Renault",
+    },
 }
 
 
@@ -206,6 +219,8 @@ def test_english_is_the_library_unchanged() -> None:
         ("ich kann nachts nicht einschlafen", "sleep", "your"),
         ("jeden Morgen mehr Gelassenheit statt Stress", "calm", "your"),
         ("heute Abend halte ich eine Rede", "public_speaking", "tonight's"),
+        ("je n'arrive pas à dormir la nuit", "sleep", "your"),
+        ("examen la semaine prochaine, je suis distrait", "focus", "next week's"),
     ],
 )
 def test_a_purpose_in_another_language_finds_its_theme_and_moment(
@@ -224,6 +239,7 @@ def test_a_purpose_in_another_language_finds_its_theme_and_moment(
         ("грустно", "sad"),
         ("entspannt", "calm"),
         ("total erschöpft", "tired"),
+        ("un peu agacée", "angry"),
     ],
 )
 def test_a_feeling_in_another_language_is_met_as_in_english(feeling: str, english: str) -> None:

@@ -185,6 +185,11 @@ _WAKING_IN: Mapping[str, re.Pattern[str]] = {
         r"in deinen tag)",
         re.IGNORECASE,
     ),
+    "fr": re.compile(
+        r"(ouvr\w* (?:les|tes) yeux|\béveill\w*|réveil\w*|énerg\w*|dynamis\w*|lève-toi|"
+        r"te lever|debout|redresse-toi|bien droit|dos droit|entre dans ta journée)",
+        re.IGNORECASE,
+    ),
     "ru": re.compile(
         r"(откр\w* глаза|глаза откр\w*|просып\w*|просн\w*|бодр\w*|энерги\w*|энергич\w*|"
         r"\bвста\w*|сядь\w* прямо|выпрям\w*|шагни в свой день|начни свой день)",

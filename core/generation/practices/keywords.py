@@ -142,6 +142,48 @@ _DE_THEMES: Mapping[str, str] = {
     ),
 }
 
+#: French, by theme key
+_FR_THEMES: Mapping[str, str] = {
+    "interview": "entretien|embauche|recrutement|audition|casting",
+    "public_speaking": (
+        "prise de parole|parler en public|discours|présentation|exposé|conférence|scène|"
+        "public|oral|toast"
+    ),
+    "sleep": "sommeil|dormir|dors|endormi|insomnie|lit|nuit|repos|reposer",
+    "calm": (
+        "stress|anxi|angoiss|inquiet|inquiét|calme|tension|tendu|panique|détendre|nerveu|"
+        "paix|peur|débordé|submergé|rumin|pensées qui tournent"
+    ),
+    "focus": (
+        "concentr|étudi|études|examen|partiel|distrait|distraction|clarté|attention|"
+        "productiv|procrastin|révision"
+    ),
+    "confidence": (
+        "confiance en moi|confiance en soi|assurance|courage|oser|timid|doute|manque de confiance"
+    ),
+    "self_worth": (
+        "estime de soi|m'aimer|amour de soi|m'accepter|mérite|autocompassion|"
+        "critique intérieur|pas assez bien"
+    ),
+    "career": (
+        "travail|boulot|emploi|carrière|patron|chef|collègue|promotion|entreprise|bureau|"
+        "réunion|équipe|échéance"
+    ),
+    "relationships": (
+        "relation|couple|partenaire|ami|famille|mariage|mari|femme|solitude|seul|rupture|"
+        "enfants|parents|mère|père|frère|sœur|dispute|conflit"
+    ),
+    "health": ("santé|guérir|guérison|corps|douleur|malad|récupér|poids|opération|chronique|immun"),
+    "gratitude": "gratitude|reconnaissan|merci|remercier|apprécier|bénédiction",
+    "abundance": (
+        "argent|abondance|richesse|prospérité|financ|dette|réussite|succès|revenu|salaire"
+    ),
+    "resilience": (
+        "résilien|deuil|perte|période difficile|difficile|épreuve|échec|chagrin|changement|"
+        "surmonter|force"
+    ),
+}
+
 #: Spanish, by the first English stem of a feeling in ``frames.FEELINGS``
 _ES_FEELINGS: Mapping[str, str] = {
     "anxi": "ansi|nervios|preocup|estres|estrés|pánico|miedo|asustad|tens|agobi",
@@ -175,10 +217,22 @@ _DE_FEELINGS: Mapping[str, str] = {
     "calm": "ruhig|gelassen|entspannt|friedlich|zufrieden",
 }
 
+#: French, likewise
+_FR_FEELINGS: Mapping[str, str] = {
+    "anxi": "anxi|angoiss|nerveu|inquiet|inquiète|stress|panique|peur|tendu",
+    "tired": "fatigu|épuisé|crevé|vidé|à plat",
+    "restless": "agité|fébrile|je ne tiens pas en place",
+    "sad": "triste|déprim|abattu|chagrin|peine|blessé|je me sens seul",
+    "angry": "en colère|colère|énervé|frustr|irrit|agacé|furieu",
+    "hope": "espoir|optimis|heureu|content|motivé|joie|enthousias",
+    "calm": "calme|apaisé|serein|détendu|en paix|tranquille",
+}
+
 _LANGUAGES = (
     (_ES_THEMES, _ES_FEELINGS),
     (_RU_THEMES, _RU_FEELINGS),
     (_DE_THEMES, _DE_FEELINGS),
+    (_FR_THEMES, _FR_FEELINGS),
 )
 
 
@@ -214,4 +268,9 @@ OCCASION_WORDS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bheute\b"), "today's"),
     (re.compile(r"\bdiese woche\b"), "this week's"),
     (re.compile(r"\bnächste woche\b"), "next week's"),
+    (re.compile(r"\bdemain\b"), "tomorrow's"),
+    (re.compile(r"\bce soir\b"), "tonight's"),
+    (re.compile(r"\baujourd['’]hui\b"), "today's"),
+    (re.compile(r"\bcette semaine\b"), "this week's"),
+    (re.compile(r"\bla semaine prochaine\b"), "next week's"),
 )

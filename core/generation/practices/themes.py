@@ -291,7 +291,8 @@ def themes_of(purpose: str) -> list[Theme]:
     lowered = " ".join(purpose.lower().replace("_", " ").split())
     scored = []
     for order, theme in enumerate(THEMES):
-        keywords = (*theme.keywords, *THEME_WORDS.get(theme.key, ()))
+        # each keyword once, though several languages spell it alike ("stress")
+        keywords = dict.fromkeys((*theme.keywords, *THEME_WORDS.get(theme.key, ())))
         hits = sum(1 for keyword in keywords if _mentions(lowered, keyword))
         if hits:
             scored.append((-hits, order, theme))
