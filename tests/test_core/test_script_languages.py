@@ -85,6 +85,19 @@ LANGUAGES: dict[str, dict[str, Any]] = {
         },
         "company": "Renault",
     },
+    "pt": {
+        "purpose": "Tenho uma entrevista de emprego amanhã na Petrobras e estou nervosa",
+        "feeling": "nervosa",
+        "title": "Meditação de 10 minutos · com serenidade para a entrevista de amanhã",
+        "intention": "enquanto você se prepara para a entrevista de amanhã",
+        "letters": re.compile(r"[ãõçáéêó]"),
+        "words": ("respiração", "você"),
+        "kinds": {
+            ContentType.AFFIRMATIONS: "Afirmações de 10 minutos · ",
+            ContentType.RITUAL: "Ritual de 10 minutos · ",
+        },
+        "company": "Petrobras",
+    },
 }
 
 
@@ -101,6 +114,7 @@ def test_every_shipped_language_has_a_test_and_only_shipped_ones_are_used() -> N
     assert set(LANGUAGES) == set(SHIPPED)
     assert language_of(None) == language_of("en") == language_of("xx") == "en"
     assert language_of("ES_mx") == "es"
+    assert language_of("pt-br") == language_of("pt_BR") == "pt"
     assert translator("de-AT").language == ("de" if "de" in SHIPPED else "en")
 
 
@@ -221,6 +235,8 @@ def test_english_is_the_library_unchanged() -> None:
         ("heute Abend halte ich eine Rede", "public_speaking", "tonight's"),
         ("je n'arrive pas à dormir la nuit", "sleep", "your"),
         ("examen la semaine prochaine, je suis distrait", "focus", "next week's"),
+        ("não consigo dormir, insônia toda noite", "sleep", "your"),
+        ("vou falar em público hoje à noite", "public_speaking", "tonight's"),
     ],
 )
 def test_a_purpose_in_another_language_finds_its_theme_and_moment(
@@ -240,6 +256,7 @@ def test_a_purpose_in_another_language_finds_its_theme_and_moment(
         ("entspannt", "calm"),
         ("total erschöpft", "tired"),
         ("un peu agacée", "angry"),
+        ("muito cansada", "tired"),
     ],
 )
 def test_a_feeling_in_another_language_is_met_as_in_english(feeling: str, english: str) -> None:

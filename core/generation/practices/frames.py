@@ -190,6 +190,11 @@ _WAKING_IN: Mapping[str, re.Pattern[str]] = {
         r"te lever|debout|redresse-toi|bien droit|dos droit|entre dans ta journée)",
         re.IGNORECASE,
     ),
+    "pt": re.compile(
+        r"(abr\w* os olhos|despert\w*|acord\w*|energ\w*|alerta|levant\w*|fique de pé|"
+        r"de pé|coluna ereta|eret[oa]|entre no seu dia)",
+        re.IGNORECASE,
+    ),
     "ru": re.compile(
         r"(откр\w* глаза|глаза откр\w*|просып\w*|просн\w*|бодр\w*|энерги\w*|энергич\w*|"
         r"\bвста\w*|сядь\w* прямо|выпрям\w*|шагни в свой день|начни свой день)",

@@ -184,6 +184,46 @@ _FR_THEMES: Mapping[str, str] = {
     ),
 }
 
+#: Portuguese, by theme key
+_PT_THEMES: Mapping[str, str] = {
+    "interview": "entrevista|processo seletivo|seleção|recrutamento|audição",
+    "public_speaking": (
+        "falar em público|apresentação|palestra|discurso|plateia|palco|seminário|brinde"
+    ),
+    "sleep": "dormir|durmo|sono|insônia|insonia|cama|noite|descans|pegar no sono",
+    "calm": (
+        "estresse|ansi|preocup|calma|tranquil|sobrecarreg|tenso|tensão|pânico|relax|nervos|"
+        "paz|medo|cabeça a mil|angústia"
+    ),
+    "focus": (
+        "foco|focar|concentr|estud|prova|vestibular|concurso|distra|clareza|atenção|"
+        "produtiv|procrastin"
+    ),
+    "confidence": (
+        "confiança|autoconfiança|coragem|corajos|tímid|timidez|insegur|acreditar em mim|dúvida"
+    ),
+    "self_worth": (
+        "autoestima|valor próprio|me amar|amor-próprio|amor próprio|me aceitar|mereç|"
+        "autocompaixão|crítico interno|não sou suficiente"
+    ),
+    "career": (
+        "trabalho|emprego|carreira|chefe|colega|promoção|negócio|escritório|prazo|reunião|equipe"
+    ),
+    "relationships": (
+        "relacionamento|relação|parceir|namor|amig|família|casamento|marido|esposa|mulher|"
+        "solidão|sozinh|término|filhos|pais|mãe|pai|irm|briga|conflito"
+    ),
+    "health": (
+        "saúde|curar|cura|corpo|dor|doença|doente|recuper|exercício|peso|cirurgia|crônic|imun"
+    ),
+    "gratitude": "gratidão|grato|grata|agradec|obrigad|bênção",
+    "abundance": ("dinheiro|abundância|riqueza|prosperidade|finanç|dívida|sucesso|renda|salário"),
+    "resilience": (
+        "resiliên|luto|perda|perdi|fase difícil|difícil|superar|fracasso|força|"
+        "coração partido|mudança"
+    ),
+}
+
 #: Spanish, by the first English stem of a feeling in ``frames.FEELINGS``
 _ES_FEELINGS: Mapping[str, str] = {
     "anxi": "ansi|nervios|preocup|estres|estrés|pánico|miedo|asustad|tens|agobi",
@@ -228,11 +268,23 @@ _FR_FEELINGS: Mapping[str, str] = {
     "calm": "calme|apaisé|serein|détendu|en paix|tranquille",
 }
 
+#: Portuguese, likewise
+_PT_FEELINGS: Mapping[str, str] = {
+    "anxi": "ansios|ansiedade|nervos|preocupad|estressad|pânico|medo|tens",
+    "tired": "cansad|exaust|esgotad|sem energia|sem forças",
+    "restless": "inquiet|agitad|elétric|não consigo parar",
+    "sad": "triste|deprimid|sozinh|abatid|magoad|pra baixo",
+    "angry": "raiva|irritad|bravo|brava|frustrad|chatead|furios",
+    "hope": "esperança|esperanços|otimis|feliz|animad|motivad|alegr",
+    "calm": "calm|tranquil|em paz|relaxad|seren",
+}
+
 _LANGUAGES = (
     (_ES_THEMES, _ES_FEELINGS),
     (_RU_THEMES, _RU_FEELINGS),
     (_DE_THEMES, _DE_FEELINGS),
     (_FR_THEMES, _FR_FEELINGS),
+    (_PT_THEMES, _PT_FEELINGS),
 )
 
 
@@ -273,4 +325,9 @@ OCCASION_WORDS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\baujourd['’]hui\b"), "today's"),
     (re.compile(r"\bcette semaine\b"), "this week's"),
     (re.compile(r"\bla semaine prochaine\b"), "next week's"),
+    (re.compile(r"\bamanhã\b"), "tomorrow's"),
+    (re.compile(r"\b(?:hoje à noite|hoje a noite|esta noite)\b"), "tonight's"),
+    (re.compile(r"\bhoje\b"), "today's"),
+    (re.compile(r"\b(?:esta|essa|nesta|nessa) semana\b"), "this week's"),
+    (re.compile(r"\b(?:semana que vem|próxima semana)\b"), "next week's"),
 )
