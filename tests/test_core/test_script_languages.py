@@ -98,6 +98,19 @@ LANGUAGES: dict[str, dict[str, Any]] = {
         },
         "company": "Petrobras",
     },
+    "uk": {
+        "purpose": "Завтра співбесіда в Приватбанку, і думки не дають заснути",
+        "feeling": "тривожно",
+        "title": "Медитація, 10 хв · спокійно до завтрашньої співбесіди",
+        "intention": "поки ти готуєшся до завтрашньої співбесіди",
+        "letters": re.compile(r"[іїєґ]"),
+        "words": ("дихання", "ти"),
+        "kinds": {
+            ContentType.AFFIRMATIONS: "Афірмації, 10 хв · ",
+            ContentType.RITUAL: "Ритуал, 10 хв · ",
+        },
+        "company": "Приватбанк",
+    },
 }
 
 
@@ -237,6 +250,8 @@ def test_english_is_the_library_unchanged() -> None:
         ("examen la semaine prochaine, je suis distrait", "focus", "next week's"),
         ("não consigo dormir, insônia toda noite", "sleep", "your"),
         ("vou falar em público hoje à noite", "public_speaking", "tonight's"),
+        ("не можу заснути, безсоння", "sleep", "your"),
+        ("іспит наступного тижня, важко зосередитися", "focus", "next week's"),
     ],
 )
 def test_a_purpose_in_another_language_finds_its_theme_and_moment(
@@ -257,6 +272,7 @@ def test_a_purpose_in_another_language_finds_its_theme_and_moment(
         ("total erschöpft", "tired"),
         ("un peu agacée", "angry"),
         ("muito cansada", "tired"),
+        ("дуже сумно", "sad"),
     ],
 )
 def test_a_feeling_in_another_language_is_met_as_in_english(feeling: str, english: str) -> None:

@@ -224,6 +224,37 @@ _PT_THEMES: Mapping[str, str] = {
     ),
 }
 
+#: Ukrainian, by theme key
+_UK_THEMES: Mapping[str, str] = {
+    "interview": "співбесід|інтерв'ю|кастинг|прослуховуван|відбір",
+    "public_speaking": "виступ|публічн|презентац|доповід|промов|сцен|аудиторі|тост|лекці",
+    "sleep": "сон|спати|сплю|засн|засина|безсоння|ліжк|ніч|вночі|виспат|висип",
+    "calm": (
+        "стрес|тривог|хвилю|спокі|паніка|паніки|напруг|розслаб|нерв|страх|боюся|думки скачуть"
+    ),
+    "focus": (
+        "концентр|зосередж|фокус|навчан|вчитися|іспит|сесія|відволіка|ясніст|уваг|"
+        "продуктивн|прокрастин"
+    ),
+    "confidence": "впевнен|сміливіст|сміли|хоробр|невпевнен|сумнів|сором'язл|вірити в себе",
+    "self_worth": (
+        "самооцін|цінніст|любити себе|любов до себе|прийняти себе|прийняття себе|заслугов|"
+        "гідн|самокритик|внутрішній критик"
+    ),
+    "career": "робот|кар'єр|начальни|бос|колег|підвищен|бізнес|офіс|дедлайн|нарад|команд",
+    "relationships": (
+        "стосунк|партнер|друз|подруг|дружб|сім'|родин|шлюб|чоловік|дружин|самотн|"
+        "розставан|розрив|діти|дітей|дитин|батьк|мама|мамою|тато|сестр|брат|свар|конфлікт"
+    ),
+    "health": (
+        "здоров|зцілен|лікуван|тіло|тіла|болить|хвороб|хворію|відновлен|фітнес|спорт|"
+        "харчуван|операці|хронічн|імун"
+    ),
+    "gratitude": "вдячн|дякую|цінувати",
+    "abundance": "грош|достат|багатств|процвітан|фінанс|борг|успіх|дохід|доход|зарплат",
+    "resilience": "стійкіст|горе|втрат|важк|трудн|невдач|впорат|провал|розбит|змін",
+}
+
 #: Spanish, by the first English stem of a feeling in ``frames.FEELINGS``
 _ES_FEELINGS: Mapping[str, str] = {
     "anxi": "ansi|nervios|preocup|estres|estrés|pánico|miedo|asustad|tens|agobi",
@@ -279,12 +310,24 @@ _PT_FEELINGS: Mapping[str, str] = {
     "calm": "calm|tranquil|em paz|relaxad|seren",
 }
 
+#: Ukrainian, likewise
+_UK_FEELINGS: Mapping[str, str] = {
+    "anxi": "тривож|тривог|хвилю|нервов|нервую|стрес|паніц|страшно|боюся|напружен",
+    "tired": "втом|виснажен|змучен|сонн|немає сил|без сил",
+    "restless": "неспокійн|збуджен|не можу всидіти|метушлив",
+    "sad": "сум|смут|туг|самотн|депрес|пригнічен|горе|важко на душі",
+    "angry": "злюся|злість|злий|роздратов|дратує|бісить|лют",
+    "hope": "наді|сподіва|оптиміс|радіс|щаслив|натхнен|мотиво",
+    "calm": "спокійн|умиротвор|розслаблен|все гаразд|нормально",
+}
+
 _LANGUAGES = (
     (_ES_THEMES, _ES_FEELINGS),
     (_RU_THEMES, _RU_FEELINGS),
     (_DE_THEMES, _DE_FEELINGS),
     (_FR_THEMES, _FR_FEELINGS),
     (_PT_THEMES, _PT_FEELINGS),
+    (_UK_THEMES, _UK_FEELINGS),
 )
 
 
@@ -310,7 +353,7 @@ OCCASION_WORDS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bhoy\b"), "today's"),
     (re.compile(r"\besta semana\b"), "this week's"),
     (re.compile(r"\b(?:la semana que viene|la próxima semana|la semana próxima)\b"), "next week's"),
-    (re.compile(r"\bзавтра"), "tomorrow's"),
+    (re.compile(r"\bзавтра"), "tomorrow's"),  # Russian and Ukrainian
     (re.compile(r"\b(?:сегодня вечером|вечером)\b"), "tonight's"),
     (re.compile(r"\bсегодня"), "today's"),
     (re.compile(r"\bна этой неделе\b"), "this week's"),
@@ -330,4 +373,8 @@ OCCASION_WORDS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bhoje\b"), "today's"),
     (re.compile(r"\b(?:esta|essa|nesta|nessa) semana\b"), "this week's"),
     (re.compile(r"\b(?:semana que vem|próxima semana)\b"), "next week's"),
+    (re.compile(r"\b(?:сьогодні ввечері|увечері|ввечері)\b"), "tonight's"),
+    (re.compile(r"\bсьогодні"), "today's"),
+    (re.compile(r"\bцього тижня\b"), "this week's"),
+    (re.compile(r"\bнаступного тижня\b"), "next week's"),
 )
