@@ -111,6 +111,19 @@ LANGUAGES: dict[str, dict[str, Any]] = {
         },
         "company": "Приватбанк",
     },
+    "tr": {
+        "purpose": "Yarın Koç Holding'de iş görüşmem var ve aklım durmuyor",
+        "feeling": "endişeliyim",
+        "title": "10 dakikalık meditasyon · yarınki mülakata sakinlikle",
+        "intention": "yarınki mülakatına hazırlanırken",
+        "letters": re.compile(r"[çğışöü]"),
+        "words": ("nefes", "ve"),
+        "kinds": {
+            ContentType.AFFIRMATIONS: "10 dakikalık olumlamalar · ",
+            ContentType.RITUAL: "10 dakikalık ritüel · ",
+        },
+        "company": "Koç Holding",
+    },
 }
 
 
@@ -252,6 +265,9 @@ def test_english_is_the_library_unchanged() -> None:
         ("vou falar em público hoje à noite", "public_speaking", "tonight's"),
         ("не можу заснути, безсоння", "sleep", "your"),
         ("іспит наступного тижня, важко зосередитися", "focus", "next week's"),
+        ("geceleri uyuyamıyorum", "sleep", "your"),
+        ("bu akşam bir sunumum var", "public_speaking", "tonight's"),
+        ("İşimde çok stres var, İŞTE toplantılar", "career", "your"),
     ],
 )
 def test_a_purpose_in_another_language_finds_its_theme_and_moment(
@@ -273,6 +289,7 @@ def test_a_purpose_in_another_language_finds_its_theme_and_moment(
         ("un peu agacée", "angry"),
         ("muito cansada", "tired"),
         ("дуже сумно", "sad"),
+        ("çok yorgunum", "tired"),
     ],
 )
 def test_a_feeling_in_another_language_is_met_as_in_english(feeling: str, english: str) -> None:

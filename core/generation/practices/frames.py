@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from core.generation.practices.keywords import FEELING_WORDS
+from core.generation.practices.keywords import FEELING_WORDS, folded
 from core.generation.practices.model import Cue, cues
 
 #: the phrase naming the time of day, said in a piece's first line
@@ -200,6 +200,11 @@ _WAKING_IN: Mapping[str, re.Pattern[str]] = {
         r"\bвстава\w*|\bвстань|підведи\w*|підводь\w*|сядь рівно|крокуй у свій день)",
         re.IGNORECASE,
     ),
+    "tr": re.compile(
+        r"(gözlerini aç\w*|\buyan\w*|enerji\w*|zinde\w*|canlan\w*|ayağa kalk\w*|\bkalk\b|"
+        r"dik otur\w*|gününe\b.{0,30}adım at\w*)",
+        re.IGNORECASE,
+    ),
     "ru": re.compile(
         r"(откр\w* глаза|глаза откр\w*|просып\w*|просн\w*|бодр\w*|энерги\w*|энергич\w*|"
         r"\bвста\w*|сядь\w* прямо|выпрям\w*|шагни в свой день|начни свой день)",
@@ -294,7 +299,7 @@ def helps_with(feeling: str) -> frozenset[str]:
 
 def _feeling(feeling: str) -> tuple[str, ...]:
     """The stems of the entry of :data:`FEELINGS` the feeling matches (empty if none)."""
-    lowered = feeling.lower()
+    lowered = folded(feeling)
     for stems, _lines in FEELINGS:
         words = (*stems, *FEELING_WORDS.get(stems[0], ()))
         if any(re.search(rf"\b{re.escape(stem)}", lowered) for stem in words):

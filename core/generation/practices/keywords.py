@@ -12,6 +12,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+
+def folded(text: str) -> str:
+    """Text lowered for matching stems: Turkish "İ" lowers to "i" plus a combining dot,
+    which would keep "İş" from matching "iş"."""
+    return text.lower().replace("i\u0307", "i")
+
+
 #: Spanish, by theme key
 _ES_THEMES: Mapping[str, str] = {
     "interview": "entrevist|proceso de selección|reclutamiento|audición|casting",
@@ -255,6 +262,35 @@ _UK_THEMES: Mapping[str, str] = {
     "resilience": "стійкіст|горе|втрат|важк|трудн|невдач|впорат|провал|розбит|змін",
 }
 
+#: Turkish, by theme key (suffixes follow the stem: "mülakat" finds "mülakatım")
+_TR_THEMES: Mapping[str, str] = {
+    "interview": "mülakat|görüşme|seçmeler|işe alım",
+    "public_speaking": (
+        "sunum|konuşma yap|konuşmam var|topluluk önünde|sahne|seyirci|dinleyici|konferans"
+    ),
+    "sleep": "uyku|uyuya|uyuma|uykusuz|yatak|gece|dinlen",
+    "calm": ("stres|kaygı|endişe|sakin|bunal|gergin|panik|rahatla|sinir|huzur|korku|kafam dur"),
+    "focus": "odak|konsantr|dikkat|ders çalış|sınav|dağınık|netlik|verimli|erteleme",
+    "confidence": "özgüven|cesaret|kendime inan|şüphe|utangaç|çekingen|güvensiz",
+    "self_worth": (
+        "öz değer|özsaygı|kendimi sev|kendini sev|kendimi kabul|hak et|öz şefkat|yeterli değil"
+    ),
+    "career": (
+        "işim|işte|iş yeri|işyeri|kariyer|patron|müdür|yönetici|meslektaş|terfi|ofis|toplantı|ekip"
+    ),
+    "relationships": (
+        "ilişki|partner|sevgili|arkadaş|aile|evlilik|eşim|kocam|karım|yalnız|ayrılık|çocuk|"
+        "anne|baba|kardeş|kavga|tartış"
+    ),
+    "health": (
+        "sağlık|iyileş|beden|vücut|ağrı|hastalık|hasta|toparlan|spor|kilo|ameliyat|kronik|"
+        "bağışıklık"
+    ),
+    "gratitude": "şükran|minnet|teşekkür|şükür|takdir",
+    "abundance": "para|bolluk|zenginlik|refah|finans|borç|başarı|gelir|maaş",
+    "resilience": "dayanıklı|yas|kayıp|kaybet|zor zaman|başarısız|atlat|değişim",
+}
+
 #: Spanish, by the first English stem of a feeling in ``frames.FEELINGS``
 _ES_FEELINGS: Mapping[str, str] = {
     "anxi": "ansi|nervios|preocup|estres|estrés|pánico|miedo|asustad|tens|agobi",
@@ -321,6 +357,17 @@ _UK_FEELINGS: Mapping[str, str] = {
     "calm": "спокійн|умиротвор|розслаблен|все гаразд|нормально",
 }
 
+#: Turkish, likewise
+_TR_FEELINGS: Mapping[str, str] = {
+    "anxi": "kaygı|endişe|gergin|stres|panik|korku|tedirgin",
+    "tired": "yorgun|bitkin|tükenmiş|halsiz",
+    "restless": "huzursuz|kıpır|yerimde duramı",
+    "sad": "üzgün|hüzün|mutsuz|yalnız|depres|kırgın",
+    "angry": "kızgın|öfke|sinirli",
+    "hope": "umut|iyimser|mutlu|heyecan|motive|neşe",
+    "calm": "sakin|huzurlu|rahat|dingin",
+}
+
 _LANGUAGES = (
     (_ES_THEMES, _ES_FEELINGS),
     (_RU_THEMES, _RU_FEELINGS),
@@ -328,6 +375,7 @@ _LANGUAGES = (
     (_FR_THEMES, _FR_FEELINGS),
     (_PT_THEMES, _PT_FEELINGS),
     (_UK_THEMES, _UK_FEELINGS),
+    (_TR_THEMES, _TR_FEELINGS),
 )
 
 
@@ -377,4 +425,9 @@ OCCASION_WORDS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bсьогодні"), "today's"),
     (re.compile(r"\bцього тижня\b"), "this week's"),
     (re.compile(r"\bнаступного тижня\b"), "next week's"),
+    (re.compile(r"\byarın"), "tomorrow's"),
+    (re.compile(r"\bbu (?:akşam|gece)"), "tonight's"),
+    (re.compile(r"\bbugün"), "today's"),
+    (re.compile(r"\bbu hafta"), "this week's"),
+    (re.compile(r"\b(?:gelecek hafta|haftaya)"), "next week's"),
 )

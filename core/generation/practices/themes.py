@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from core.generation.practices.keywords import OCCASION_WORDS, THEME_WORDS
+from core.generation.practices.keywords import OCCASION_WORDS, THEME_WORDS, folded
 from core.generation.practices.model import Cue, cues
 
 
@@ -288,7 +288,7 @@ OCCASIONS = tuple(dict.fromkeys(said for _word, said in _OCCASIONS))
 
 def themes_of(purpose: str) -> list[Theme]:
     """The themes a purpose is about, most mentioned first (``general`` when none)."""
-    lowered = " ".join(purpose.lower().replace("_", " ").split())
+    lowered = " ".join(folded(purpose).replace("_", " ").split())
     scored = []
     for order, theme in enumerate(THEMES):
         # each keyword once, though several languages spell it alike ("stress")
@@ -303,7 +303,7 @@ def themes_of(purpose: str) -> list[Theme]:
 def occasion(purpose: str) -> str:
     """How a piece names the moment the purpose is about: "tomorrow's", or "your"
     (the English words first, then those of the translated languages)."""
-    lowered = purpose.lower()
+    lowered = folded(purpose)
     said = next((said for word, said in _OCCASIONS if word in lowered), None)
     local = (said for pattern, said in OCCASION_WORDS if pattern.search(lowered))
     return said or next(local, "your")

@@ -21,7 +21,7 @@ from core.generation.practices.frames import WAKING, waking_in
 DOMAIN = "practices"
 LOCALES = Path(__file__).with_name("locales")
 #: the languages whose catalogue translates every line of the library
-SHIPPED: tuple[str, ...] = ("es", "ru", "de", "fr", "pt", "uk")
+SHIPPED: tuple[str, ...] = ("es", "ru", "de", "fr", "pt", "uk", "tr")
 
 
 @dataclass(frozen=True, slots=True)
