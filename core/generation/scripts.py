@@ -135,17 +135,18 @@ def brief(request: ContentRequest) -> Brief:
     ``variation`` (a job's id), so a job's piece is the same if it is made again."""
     answers = request.answers
     purpose = str(answers.get("purpose") or "")
-    found = themes_of(purpose)
+    words = translator(request.language)
+    found = themes_of(purpose, words.language)
+    said = occasion(purpose, words.language)
     minutes = int(answers.get("duration") or _DEFAULT_MINUTES[request.content_type])
     seed = json.dumps([request.variation, request.content_type, dict(answers)], default=str)
-    words = translator(request.language)
     return Brief(
         minutes=minutes,
         pace=str(answers.get("pace") or "moderate"),
         time=str(answers.get("time_of_day") or "anytime"),
         themes=tuple(found),
-        intention=words(found[0].intention.format(occasion=occasion(purpose))),
-        occasion=occasion(purpose),
+        intention=words(found[0].intention.format(occasion=said)),
+        occasion=said,
         feeling=str(answers.get("feeling") or ""),
         rng=random.Random(hashlib.sha256(seed.encode()).hexdigest()),
         words_per_minute=request.words_per_minute,
@@ -195,7 +196,7 @@ def _frame(plan: Brief, kind: ContentType) -> tuple[Section, Section, Section]:
     )
     ending = plan.time if plan.time in CLOSINGS else "any"
     closing = plan.local(plan.rng.choice(CLOSINGS[ending]))
-    feeling = plan.local(feeling_lines(plan.feeling))
+    feeling = plan.local(feeling_lines(plan.feeling, plan.words.language))
     return Section(opening), Section(feeling), Section(closing)
 
 
@@ -289,7 +290,7 @@ def _guided(plan: Brief, scenes: int) -> list[_Offer]:
         if plan.mood not in technique.moods:
             continue
         score = 2.0 * len(technique.themes & found) + plan.rng.random() * 2.5
-        if technique.key in helps_with(plan.feeling):
+        if technique.key in helps_with(plan.feeling, plan.words.language):
             score += 2.5  # what helps with how the listener feels comes early
         if technique.key == "sleep-countdown" and plan.time == "bedtime":
             score += 10  # a bedtime piece ends by counting down into sleep
@@ -395,7 +396,7 @@ def _ritual(plan: Brief) -> list[Section]:
         plan.words.say(WELCOMES["ritual"], minutes=plan.minutes, moment=plan.moment),
         plan.words.say(RITUAL_FOR_YOU, intention=plan.intention) + " ~3",
     )
-    feeling = plan.local(feeling_lines(plan.feeling))
+    feeling = plan.local(feeling_lines(plan.feeling, plan.words.language))
     fixed = [*welcome, *feeling, *(c for _, s in frame for c in s.cues)]
     picks = _fill(plan, fixed, [s.cues for _, s in extras])
     chosen = [extras[i] for i in picks]

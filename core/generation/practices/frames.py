@@ -285,23 +285,25 @@ _HELPS: Mapping[str, frozenset[str]] = {
 }
 
 
-def feeling_lines(feeling: str) -> tuple[Cue, ...]:
-    """The lines that meet the feeling the user named, in the piece's own words."""
-    stems = _feeling(feeling)
+def feeling_lines(feeling: str, language: str = "en") -> tuple[Cue, ...]:
+    """The lines that meet the feeling the user named (in English or ``language``), in
+    the piece's own words."""
+    stems = _feeling(feeling, language)
     return next((lines for kind, lines in FEELINGS if kind == stems), NO_FEELING)
 
 
-def helps_with(feeling: str) -> frozenset[str]:
+def helps_with(feeling: str, language: str = "en") -> frozenset[str]:
     """The keys of the techniques that help most with the feeling the user named."""
-    stems = _feeling(feeling)
+    stems = _feeling(feeling, language)
     return _HELPS.get(stems[0], frozenset()) if stems else frozenset()
 
 
-def _feeling(feeling: str) -> tuple[str, ...]:
+def _feeling(feeling: str, language: str) -> tuple[str, ...]:
     """The stems of the entry of :data:`FEELINGS` the feeling matches (empty if none)."""
     lowered = folded(feeling)
+    local = FEELING_WORDS.get(language, {})
     for stems, _lines in FEELINGS:
-        words = (*stems, *FEELING_WORDS.get(stems[0], ()))
+        words = (*stems, *local.get(stems[0], ()))
         if any(re.search(rf"\b{re.escape(stem)}", lowered) for stem in words):
             return stems
     return ()

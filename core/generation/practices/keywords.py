@@ -4,7 +4,7 @@ The English keywords live with the themes and the feelings; here are the stems a
 writes in each translated language ("entrevist" finds "entrevista" and "entrevistas"),
 ``|`` between them and matched at the start of a word like the English ones, and the
 words that name when the moment is ("mañana" -> "tomorrow's"). A purpose is matched in
-every language at once: a user may write in another language than the one they chose.
+the user's language (with the English keywords, which always count).
 """
 
 from __future__ import annotations
@@ -368,66 +368,82 @@ _TR_FEELINGS: Mapping[str, str] = {
     "calm": "sakin|huzurlu|rahat|dingin",
 }
 
-_LANGUAGES = (
-    (_ES_THEMES, _ES_FEELINGS),
-    (_RU_THEMES, _RU_FEELINGS),
-    (_DE_THEMES, _DE_FEELINGS),
-    (_FR_THEMES, _FR_FEELINGS),
-    (_PT_THEMES, _PT_FEELINGS),
-    (_UK_THEMES, _UK_FEELINGS),
-    (_TR_THEMES, _TR_FEELINGS),
-)
+_LANGUAGES: Mapping[str, tuple[Mapping[str, str], Mapping[str, str]]] = {
+    "es": (_ES_THEMES, _ES_FEELINGS),
+    "ru": (_RU_THEMES, _RU_FEELINGS),
+    "de": (_DE_THEMES, _DE_FEELINGS),
+    "fr": (_FR_THEMES, _FR_FEELINGS),
+    "pt": (_PT_THEMES, _PT_FEELINGS),
+    "uk": (_UK_THEMES, _UK_FEELINGS),
+    "tr": (_TR_THEMES, _TR_FEELINGS),
+}
 
+#: stems of each theme's keywords, by language, then by theme key
+THEME_WORDS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
+    language: {key: tuple(spelled.split("|")) for key, spelled in themes.items()}
+    for language, (themes, _feelings) in _LANGUAGES.items()
+}
+#: stems of each feeling, by language, then by the first English stem of its entry in
+#: ``frames.FEELINGS``
+FEELING_WORDS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
+    language: {key: tuple(spelled.split("|")) for key, spelled in feelings.items()}
+    for language, (_themes, feelings) in _LANGUAGES.items()
+}
 
-def _merged(index: int) -> dict[str, tuple[str, ...]]:
-    merged: dict[str, tuple[str, ...]] = {}
-    for tables in _LANGUAGES:
-        for key, spelled in tables[index].items():
-            merged[key] = (*merged.get(key, ()), *spelled.split("|"))
-    return merged
-
-
-#: stems of each theme's keywords, by theme key, in every translated language
-THEME_WORDS: Mapping[str, tuple[str, ...]] = _merged(0)
-#: stems of each feeling, by the first English stem of its entry in ``frames.FEELINGS``
-FEELING_WORDS: Mapping[str, tuple[str, ...]] = _merged(1)
-
-#: when the moment is, in the translated languages: a pattern, and how the English
-#: names it (checked in order, so "esta mañana" is today before "mañana" is tomorrow)
-OCCASION_WORDS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"\besta mañana\b"), "today's"),
-    (re.compile(r"(?<!la )(?<!esta )(?<!cada )\bmañana\b"), "tomorrow's"),
-    (re.compile(r"\besta noche\b"), "tonight's"),
-    (re.compile(r"\bhoy\b"), "today's"),
-    (re.compile(r"\besta semana\b"), "this week's"),
-    (re.compile(r"\b(?:la semana que viene|la próxima semana|la semana próxima)\b"), "next week's"),
-    (re.compile(r"\bзавтра"), "tomorrow's"),  # Russian and Ukrainian
-    (re.compile(r"\b(?:сегодня вечером|вечером)\b"), "tonight's"),
-    (re.compile(r"\bсегодня"), "today's"),
-    (re.compile(r"\bна этой неделе\b"), "this week's"),
-    (re.compile(r"\bна следующей неделе\b"), "next week's"),
-    (re.compile(r"\bheute abend\b"), "tonight's"),
-    (re.compile(r"(?<!am )(?<!jeden )(?<!guten )\bmorgen\b"), "tomorrow's"),
-    (re.compile(r"\bheute\b"), "today's"),
-    (re.compile(r"\bdiese woche\b"), "this week's"),
-    (re.compile(r"\bnächste woche\b"), "next week's"),
-    (re.compile(r"\bdemain\b"), "tomorrow's"),
-    (re.compile(r"\bce soir\b"), "tonight's"),
-    (re.compile(r"\baujourd['’]hui\b"), "today's"),
-    (re.compile(r"\bcette semaine\b"), "this week's"),
-    (re.compile(r"\bla semaine prochaine\b"), "next week's"),
-    (re.compile(r"\bamanhã\b"), "tomorrow's"),
-    (re.compile(r"\b(?:hoje à noite|hoje a noite|esta noite)\b"), "tonight's"),
-    (re.compile(r"\bhoje\b"), "today's"),
-    (re.compile(r"\b(?:esta|essa|nesta|nessa) semana\b"), "this week's"),
-    (re.compile(r"\b(?:semana que vem|próxima semana)\b"), "next week's"),
-    (re.compile(r"\b(?:сьогодні ввечері|увечері|ввечері)\b"), "tonight's"),
-    (re.compile(r"\bсьогодні"), "today's"),
-    (re.compile(r"\bцього тижня\b"), "this week's"),
-    (re.compile(r"\bнаступного тижня\b"), "next week's"),
-    (re.compile(r"\byarın"), "tomorrow's"),
-    (re.compile(r"\bbu (?:akşam|gece)"), "tonight's"),
-    (re.compile(r"\bbugün"), "today's"),
-    (re.compile(r"\bbu hafta"), "this week's"),
-    (re.compile(r"\b(?:gelecek hafta|haftaya)"), "next week's"),
-)
+#: when the moment is, by language: a pattern, and how the English names it (checked in
+#: order, so "esta mañana" is today before "mañana" is tomorrow)
+OCCASION_WORDS: Mapping[str, tuple[tuple[re.Pattern[str], str], ...]] = {
+    "es": (
+        (re.compile(r"\besta mañana\b"), "today's"),
+        (re.compile(r"(?<!la )(?<!esta )(?<!cada )\bmañana\b"), "tomorrow's"),
+        (re.compile(r"\besta noche\b"), "tonight's"),
+        (re.compile(r"\bhoy\b"), "today's"),
+        (re.compile(r"\besta semana\b"), "this week's"),
+        (
+            re.compile(r"\b(?:la semana que viene|la próxima semana|la semana próxima)\b"),
+            "next week's",
+        ),
+    ),
+    "ru": (
+        (re.compile(r"\bзавтра"), "tomorrow's"),
+        (re.compile(r"\b(?:сегодня вечером|вечером)\b"), "tonight's"),
+        (re.compile(r"\bсегодня"), "today's"),
+        (re.compile(r"\bна этой неделе\b"), "this week's"),
+        (re.compile(r"\bна следующей неделе\b"), "next week's"),
+    ),
+    "de": (
+        (re.compile(r"\bheute abend\b"), "tonight's"),
+        (re.compile(r"(?<!am )(?<!jeden )(?<!guten )\bmorgen\b"), "tomorrow's"),
+        (re.compile(r"\bheute\b"), "today's"),
+        (re.compile(r"\bdiese woche\b"), "this week's"),
+        (re.compile(r"\bnächste woche\b"), "next week's"),
+    ),
+    "fr": (
+        (re.compile(r"\bdemain\b"), "tomorrow's"),
+        (re.compile(r"\bce soir\b"), "tonight's"),
+        (re.compile(r"\baujourd['’]hui\b"), "today's"),
+        (re.compile(r"\bcette semaine\b"), "this week's"),
+        (re.compile(r"\bla semaine prochaine\b"), "next week's"),
+    ),
+    "pt": (
+        (re.compile(r"\bamanhã\b"), "tomorrow's"),
+        (re.compile(r"\b(?:hoje à noite|hoje a noite|esta noite)\b"), "tonight's"),
+        (re.compile(r"\bhoje\b"), "today's"),
+        (re.compile(r"\b(?:esta|essa|nesta|nessa) semana\b"), "this week's"),
+        (re.compile(r"\b(?:semana que vem|próxima semana)\b"), "next week's"),
+    ),
+    "uk": (
+        (re.compile(r"\bзавтра"), "tomorrow's"),
+        (re.compile(r"\b(?:сьогодні ввечері|увечері|ввечері)\b"), "tonight's"),
+        (re.compile(r"\bсьогодні"), "today's"),
+        (re.compile(r"\bцього тижня\b"), "this week's"),
+        (re.compile(r"\bнаступного тижня\b"), "next week's"),
+    ),
+    "tr": (
+        (re.compile(r"\byarın"), "tomorrow's"),
+        (re.compile(r"\bbu (?:akşam|gece)"), "tonight's"),
+        (re.compile(r"\bbugün"), "today's"),
+        (re.compile(r"\bbu hafta"), "this week's"),
+        (re.compile(r"\b(?:gelecek hafta|haftaya)"), "next week's"),
+    ),
+}

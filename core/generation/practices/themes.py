@@ -286,13 +286,15 @@ _OCCASIONS = (
 OCCASIONS = tuple(dict.fromkeys(said for _word, said in _OCCASIONS))
 
 
-def themes_of(purpose: str) -> list[Theme]:
-    """The themes a purpose is about, most mentioned first (``general`` when none)."""
+def themes_of(purpose: str, language: str = "en") -> list[Theme]:
+    """The themes a purpose is about, most mentioned first (``general`` when none), by
+    the English keywords and those of the user's ``language``."""
+    local = THEME_WORDS.get(language, {})
     lowered = " ".join(folded(purpose).replace("_", " ").split())
     scored = []
     for order, theme in enumerate(THEMES):
         # each keyword once, though several languages spell it alike ("stress")
-        keywords = dict.fromkeys((*theme.keywords, *THEME_WORDS.get(theme.key, ())))
+        keywords = dict.fromkeys((*theme.keywords, *local.get(theme.key, ())))
         hits = sum(1 for keyword in keywords if _mentions(lowered, keyword))
         if hits:
             scored.append((-hits, order, theme))
@@ -300,12 +302,13 @@ def themes_of(purpose: str) -> list[Theme]:
     return found or [THEMES_BY_KEY["general"]]
 
 
-def occasion(purpose: str) -> str:
+def occasion(purpose: str, language: str = "en") -> str:
     """How a piece names the moment the purpose is about: "tomorrow's", or "your"
-    (the English words first, then those of the translated languages)."""
+    (the English words first, then those of the user's ``language``)."""
     lowered = folded(purpose)
     said = next((said for word, said in _OCCASIONS if word in lowered), None)
-    local = (said for pattern, said in OCCASION_WORDS if pattern.search(lowered))
+    patterns = OCCASION_WORDS.get(language, ())
+    local = (said for pattern, said in patterns if pattern.search(lowered))
     return said or next(local, "your")
 
 
