@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
@@ -26,6 +27,9 @@ from core.generation.practices.themes import OCCASIONS, THEMES
 from core.generation.practices.translation import DOMAIN, LOCALES
 
 _PLACEHOLDER = re.compile(r"\{(\w*)\}")
+# a fixed date in the headers: remaking the catalogues of an unchanged library changes
+# no file
+_CREATED = datetime(2026, 12, 7, tzinfo=UTC)
 
 
 def msgids() -> list[str]:
@@ -85,7 +89,7 @@ def po_path(language: str) -> Path:
 
 def template() -> Catalog:
     """The catalogue of every message id, untranslated."""
-    catalog = Catalog(domain=DOMAIN, project="chorus", fuzzy=False)
+    catalog = Catalog(domain=DOMAIN, project="chorus", fuzzy=False, creation_date=_CREATED)
     for msgid in msgids():
         catalog.add(msgid, flags=("python-brace-format",) if placeholders(msgid) else ())
     return catalog
