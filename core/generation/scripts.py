@@ -17,6 +17,8 @@ import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from babel.numbers import format_decimal
+
 from core.content import ContentType
 from core.generation.pacing import (
     FILL,
@@ -32,10 +34,28 @@ from core.generation.pacing import (
 )
 from core.generation.practices.affirmations import AFFIRMATIONS
 from core.generation.practices.frames import (
+    AFFIRM_LEAD,
+    AFFIRM_STEP,
+    AFFIRM_SUMMARY,
+    AFFIRMATIONS_GUIDE,
     CLOSINGS,
+    GREETING,
+    HERE_FOR_YOU,
+    INTERLUDES,
+    MEDITATE_STEP,
+    MEDITATE_SUMMARY,
+    MINUTES,
     MOMENTS,
+    RITUAL_FOR_YOU,
+    RITUAL_LINE,
+    ROUNDS_LEADS,
+    SCENE_LEADS,
+    SECONDS,
     SETTLING,
-    WAKING,
+    SIGN_OFF,
+    THEN,
+    TITLES,
+    WELCOMES,
     feeling_lines,
     helps_with,
 )
@@ -43,6 +63,7 @@ from core.generation.practices.model import Cue, Mood, Stage, Technique, cues
 from core.generation.practices.rituals import STEPS
 from core.generation.practices.techniques import TECHNIQUES
 from core.generation.practices.themes import Theme, occasion, related_themes, themes_of
+from core.generation.practices.translation import ENGLISH, Translator, translator
 from core.generation.seams import ContentRequest, GeneratedContent
 
 _MOODS = {
@@ -56,7 +77,8 @@ _DEFAULT_MINUTES = {ContentType.MEDITATION: 10, ContentType.AFFIRMATIONS: 5, Con
 @dataclass(frozen=True, slots=True)
 class Brief:
     """What a request asks for, read once: length, pace, time of day, themes, the
-    sentence naming the intention, the feeling, and the seeded chooser."""
+    sentence naming the intention, the feeling, the seeded chooser, and the language
+    the piece speaks (``words`` translates the library's lines)."""
 
     minutes: int
     pace: str
@@ -67,6 +89,7 @@ class Brief:
     feeling: str
     rng: random.Random
     words_per_minute: int | None = None
+    words: Translator = ENGLISH
 
     @property
     def seconds(self) -> float:
@@ -86,7 +109,7 @@ class Brief:
     @property
     def moment(self) -> str:
         """The phrase naming the time of day."""
-        return MOMENTS.get(self.time, MOMENTS["anytime"])
+        return self.words(MOMENTS.get(self.time, MOMENTS["anytime"]))
 
     @property
     def speech_goal(self) -> float:
@@ -94,8 +117,17 @@ class Brief:
         return FILL.get(self.pace, FILL["moderate"]) * self.seconds
 
     def fits(self, lines: Sequence[Cue]) -> bool:
-        """Whether lines fit a bedtime piece (they never wake the listener)."""
-        return self.time != "bedtime" or not any(WAKING.search(c.text) for c in lines)
+        """Whether lines fit a bedtime piece (they never wake the listener, in the
+        piece's language)."""
+        return self.time != "bedtime" or not any(self.words.waking.search(c.text) for c in lines)
+
+    def local(self, lines: Iterable[Cue]) -> tuple[Cue, ...]:
+        """Library lines in the piece's language, each with its silence."""
+        return tuple(Cue(self.words(cue.text), cue.rest) for cue in lines)
+
+    def intention_of(self, theme: Theme) -> str:
+        """The phrase naming what the piece is for, as ``theme`` says it."""
+        return self.words(theme.intention.format(occasion=self.occasion))
 
 
 def brief(request: ContentRequest) -> Brief:
@@ -103,20 +135,22 @@ def brief(request: ContentRequest) -> Brief:
     ``variation`` (a job's id), so a job's piece is the same if it is made again."""
     answers = request.answers
     purpose = str(answers.get("purpose") or "")
-    found = themes_of(purpose)
+    words = translator(request.language)
+    found = themes_of(purpose, words.language)
+    said = occasion(purpose, words.language)
     minutes = int(answers.get("duration") or _DEFAULT_MINUTES[request.content_type])
     seed = json.dumps([request.variation, request.content_type, dict(answers)], default=str)
-    title_theme = found[0]
     return Brief(
         minutes=minutes,
         pace=str(answers.get("pace") or "moderate"),
         time=str(answers.get("time_of_day") or "anytime"),
         themes=tuple(found),
-        intention=title_theme.intention.format(occasion=occasion(purpose)),
-        occasion=occasion(purpose),
+        intention=words(found[0].intention.format(occasion=said)),
+        occasion=said,
         feeling=str(answers.get("feeling") or ""),
         rng=random.Random(hashlib.sha256(seed.encode()).hexdigest()),
         words_per_minute=request.words_per_minute,
+        words=words,
     )
 
 
@@ -131,9 +165,9 @@ def write_script(request: ContentRequest) -> GeneratedContent:
     }[request.content_type]
     bot = request.bot.name
     sections = [
-        Section(cues(f"This is {bot}, here with you. ~2")),
+        Section(cues(plan.words.say(GREETING, bot=bot) + " ~2")),
         *builder(plan),
-        Section(cues(f"With care, {bot}.")),
+        Section(cues(plan.words.say(SIGN_OFF, bot=bot))),
     ]
     sections = timed(sections, plan.seconds, plan.rate, min_rest(plan.pace))
     title = title_of(plan, request.content_type)
@@ -146,29 +180,24 @@ def write_script(request: ContentRequest) -> GeneratedContent:
 
 def title_of(plan: Brief, content_type: ContentType) -> str:
     """A piece's title: its length, kind and theme, never the user's own words."""
-    subject = plan.themes[0].title.format(occasion=plan.occasion)
-    return f"{plan.minutes}-minute {_KINDS[content_type]} · {subject}"
+    subject = plan.words(plan.themes[0].title.format(occasion=plan.occasion))
+    return plan.words.say(TITLES[content_type.value], minutes=plan.minutes, subject=subject)
 
 
-_KINDS = {
-    ContentType.MEDITATION: "meditation",
-    ContentType.AFFIRMATIONS: "affirmations",
-    ContentType.RITUAL: "ritual",
-}
-
-
-def _frame(plan: Brief, welcome: str) -> tuple[Section, Section, Section]:
+def _frame(plan: Brief, kind: ContentType) -> tuple[Section, Section, Section]:
     """The opening (welcome, intention, settling in), the feeling, and the closing."""
     time = plan.time if plan.time in SETTLING else "any"
-    settle = plan.rng.choice(SETTLING[time])
+    settle = plan.local(plan.rng.choice(SETTLING[time]))
+    welcome = plan.words.say(WELCOMES[kind.value], minutes=plan.minutes, moment=plan.moment)
     opening = (
-        *cues(f"{welcome}, {plan.moment}."),
-        Cue(f"This time is here for you, {plan.intention}.", 3),
+        *cues(welcome),
+        Cue(plan.words.say(HERE_FOR_YOU, intention=plan.intention), 3),
         *settle,
     )
     ending = plan.time if plan.time in CLOSINGS else "any"
-    closing = plan.rng.choice(CLOSINGS[ending])
-    return Section(opening), Section(feeling_lines(plan.feeling)), Section(closing)
+    closing = plan.local(plan.rng.choice(CLOSINGS[ending]))
+    feeling = plan.local(feeling_lines(plan.feeling, plan.words.language))
+    return Section(opening), Section(feeling), Section(closing)
 
 
 def _fill(plan: Brief, fixed: Sequence[Cue], candidates: Iterable[Sequence[Cue]]) -> list[int]:
@@ -206,7 +235,7 @@ class _Offer:
 
 
 def _meditation(plan: Brief) -> list[Section]:
-    opening, feeling, closing = _frame(plan, f"Welcome to your {plan.minutes}-minute meditation")
+    opening, feeling, closing = _frame(plan, ContentType.MEDITATION)
     # a long piece visits more of the themes' scenes; a lively one talks more
     offers = _guided(plan, scenes=(2 if plan.minutes < 15 else 4) + (plan.pace == "lively") * 2)
     fixed = [*opening.cues, *feeling.cues, *closing.cues]
@@ -230,10 +259,16 @@ def _more_rounds(
 ) -> list[tuple[Cue, ...]]:
     """For each technique, more rounds of its cycle while the piece is still short of
     speech (a long or lively piece, once the library's practices are used), in up to
-    :data:`_ROUNDS_LEADS` blocks; an empty tuple for a technique that needs none."""
+    :data:`ROUNDS_LEADS` blocks; an empty tuple for a technique that needs none."""
     blocks = [
-        (index, (*cues(lead.format(technique.name)), *technique.cycle * 2))
-        for lead in _ROUNDS_LEADS
+        (
+            index,
+            (
+                Cue(plan.words.say(lead, technique=plan.words(technique.name)), 2),
+                *plan.local(technique.cycle) * 2,
+            ),
+        )
+        for lead in ROUNDS_LEADS
         for index, technique in enumerate(techniques)
         if technique.cycle
     ]
@@ -243,13 +278,6 @@ def _more_rounds(
         index, lines = blocks[pick]
         more[index] += lines
     return more
-
-
-_ROUNDS_LEADS = (
-    "Stay with {} for a few more rounds. ~2",
-    "Keep going with {}, at your own pace. ~2",
-    "A few more rounds of {}, steady and easy. ~2",
-)
 
 
 def _guided(plan: Brief, scenes: int) -> list[_Offer]:
@@ -262,60 +290,41 @@ def _guided(plan: Brief, scenes: int) -> list[_Offer]:
         if plan.mood not in technique.moods:
             continue
         score = 2.0 * len(technique.themes & found) + plan.rng.random() * 2.5
-        if technique.key in helps_with(plan.feeling):
+        if technique.key in helps_with(plan.feeling, plan.words.language):
             score += 2.5  # what helps with how the listener feels comes early
         if technique.key == "sleep-countdown" and plan.time == "bedtime":
             score += 10  # a bedtime piece ends by counting down into sleep
         offers.append(_Offer(score, technique.stage, _led(technique, plan), technique))
     for rank, theme in enumerate(related_themes(plan.themes)[:scenes]):
-        said = theme.intention.format(occasion=plan.occasion)
-        lead = Cue(_SCENE_LEADS[rank % len(_SCENE_LEADS)].format(said), 3)
-        offers.append(_Offer(8.0 - rank * 3 + plan.rng.random(), Stage.HEART, (lead, *theme.scene)))
+        said = plan.intention_of(theme)
+        lead = Cue(plan.words.say(SCENE_LEADS[rank % len(SCENE_LEADS)], intention=said), 3)
+        scene = (lead, *plan.local(theme.scene))
+        offers.append(_Offer(8.0 - rank * 3 + plan.rng.random(), Stage.HEART, scene))
     offers.sort(key=lambda offer: -offer.score)
     return offers
-
-
-_SCENE_LEADS = (
-    "Now, {}, let the imagination help you.",
-    "And {}, picture this with me.",
-    "Next, {}, let an image form.",
-)
 
 
 def _led(technique: Technique, plan: Brief) -> tuple[Cue, ...]:
     """A technique with as many rounds of its cycle as the length suggests: one round
     for every five minutes, within what the technique allows."""
-    return technique.lines(max(1, plan.minutes // 5 + plan.rng.randint(0, 1)))
+    return plan.local(technique.lines(max(1, plan.minutes // 5 + plan.rng.randint(0, 1))))
 
 
-_INTERLUDES = cues(
-    "Pause here, and take a slow breath in, and a long breath out. ~6",
-    "Let these words settle. Breathe in, and breathe out. ~6",
-    "Notice how the body feels as you hear these words. ~6",
-    "Rest for a moment, and let the breath be easy. ~6",
-    "Feel the ground beneath you, steady and supportive. ~6",
-    "Let your shoulders soften, and breathe. ~6",
-    "Take a moment to feel these words in the body. ~6",
-    "Breathe in something you need. Breathe out something you are ready to release. ~6",
-)
 _GROUP = 6
 
 
 def _affirmations(plan: Brief) -> list[Section]:
-    opening, feeling, closing = _frame(plan, f"Welcome to your {plan.minutes}-minute affirmations")
-    guide = cues(
-        "Let each affirmation land, then say it after me, silently or out loud, in the pause "
-        "that follows. ~4"
-    )
+    opening, feeling, closing = _frame(plan, ContentType.AFFIRMATIONS)
+    guide = plan.local(AFFIRMATIONS_GUIDE)
     groups: list[tuple[Cue, ...]] = []
     for theme in related_themes(plan.themes):
-        lines = list(AFFIRMATIONS[theme.key])
+        lines = [plan.words(line) for line in AFFIRMATIONS[theme.key]]
         plan.rng.shuffle(lines)
         for start in range(0, len(lines), _GROUP):
             # the silence after each one leaves time to say it back
             said = lines[start : start + _GROUP]
             groups.append(tuple(Cue(line, 2 + len(line.split()) * 0.4) for line in said))
-    interludes = list(_INTERLUDES)
+    interludes = list(plan.local(INTERLUDES))
     plan.rng.shuffle(interludes)
     # between groups of affirmations, a short pause to breathe or a guided practice
     # (short ones, and none that belongs at the very end, such as a countdown into sleep)
@@ -343,15 +352,20 @@ _RITUAL_FRAME = frozenset({0, 2, 6, 9})  # prepare, arrive, intention, close: al
 def _ritual(plan: Brief) -> list[Section]:
     time = plan.time if plan.time in MOMENTS else "anytime"
     steps = [step for step in STEPS if time in step.times]
-    lines = list(AFFIRMATIONS[plan.themes[0].key])
+    lines = [plan.words(line) for line in AFFIRMATIONS[plan.themes[0].key]]
     plan.rng.shuffle(lines)
     intended = lines[0]
 
     def section(
         name: str, summary: str, step_cues: Sequence[Cue], order: float
     ) -> tuple[float, Section]:
-        filled = tuple(Cue(c.text.replace("{affirmation}", intended), c.rest) for c in step_cues)
-        return order, Section(filled, name, summary.replace("{affirmation}", intended))
+        words = plan.words
+        filled = tuple(
+            Cue(words(c.text).replace("{affirmation}", intended), c.rest) for c in step_cues
+        )
+        return order, Section(
+            filled, words(name), words(summary).replace("{affirmation}", intended)
+        )
 
     frame = [
         section(s.name, s.summary, s.lines, s.order) for s in steps if s.order in _RITUAL_FRAME
@@ -361,11 +375,13 @@ def _ritual(plan: Brief) -> list[Section]:
     ]
     said_after = lines[1:6]
     extras.append(
-        section(
-            "Affirm",
-            "Say these slowly, letting each one land: " + " ".join(said_after),
-            (*cues("Now say these after me, slowly. ~2"), *(Cue(line, 6) for line in said_after)),
+        (
             7.5,
+            Section(
+                (Cue(plan.words(AFFIRM_LEAD), 2), *(Cue(line, 6) for line in said_after)),
+                plan.words(AFFIRM_STEP),
+                plan.words.say(AFFIRM_SUMMARY, affirmations=" ".join(said_after)),
+            ),
         )
     )
     plan.rng.shuffle(extras)
@@ -377,10 +393,10 @@ def _ritual(plan: Brief) -> list[Section]:
     ]
     plan.rng.shuffle(sitting)
     welcome = cues(
-        f"Welcome to your {plan.minutes}-minute ritual, {plan.moment}.",
-        f"This ritual is here for you, {plan.intention}. ~3",
+        plan.words.say(WELCOMES["ritual"], minutes=plan.minutes, moment=plan.moment),
+        plan.words.say(RITUAL_FOR_YOU, intention=plan.intention) + " ~3",
     )
-    feeling = feeling_lines(plan.feeling)
+    feeling = plan.local(feeling_lines(plan.feeling, plan.words.language))
     fixed = [*welcome, *feeling, *(c for _, s in frame for c in s.cues)]
     picks = _fill(plan, fixed, [s.cues for _, s in extras])
     chosen = [extras[i] for i in picks]
@@ -390,12 +406,12 @@ def _ritual(plan: Brief) -> list[Section]:
         said += [c for _, led in practices for c in led]
         # a long, lively ritual: more rounds of each practice, right after it
         more = _more_rounds(plan, said, [technique for technique, _ in practices])
-        names = ", then ".join(technique.name for technique, _ in practices)
-        summary = f"Sit quietly, eyes closed, and follow {names}."
+        names = plan.words(THEN).join(plan.words(technique.name) for technique, _ in practices)
+        summary = plan.words.say(MEDITATE_SUMMARY, techniques=names)
         practice = tuple(
             c for (_, led), extra in zip(practices, more, strict=True) for c in (*led, *extra)
         )
-        chosen.append((5.5, Section(practice, "Meditate", summary)))
+        chosen.append((5.5, Section(practice, plan.words(MEDITATE_STEP), summary)))
     ordered = sorted(frame + chosen, key=lambda item: item[0])
     return [Section(welcome), Section(feeling), *(s for _, s in ordered)]
 
@@ -412,8 +428,17 @@ def _ritual_text(sections: Sequence[Section], plan: Brief) -> str:
     lines = [prose(intro[:-1]), ""]
     for number, (step, share) in enumerate(zip(steps, shares, strict=True), 1):
         seconds = share * unit
-        about = f"{seconds} s" if seconds < 60 else f"{seconds / 60:g} min"
-        lines.append(f"{number}. {step.name} (about {about}): {step.summary}")
+        words = plan.words
+        about = (
+            words.say(SECONDS, seconds=seconds)
+            if seconds < 60
+            else words.say(MINUTES, minutes=format_decimal(seconds / 60, locale=words.language))
+        )
+        lines.append(
+            words.say(
+                RITUAL_LINE, number=number, name=step.name, length=about, summary=step.summary
+            )
+        )
     return "\n".join([*lines, "", prose(intro[-1:])])
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from core.generation.practices.keywords import FEELING_WORDS, folded
 from core.generation.practices.model import Cue, cues
 
 #: the phrase naming the time of day, said in a piece's first line
@@ -170,6 +171,106 @@ WAKING = re.compile(
     r"sit tall|step into your day)\b",
     re.IGNORECASE,
 )
+#: the same, in each language the library is translated into (see ``translation``)
+_WAKING_IN: Mapping[str, re.Pattern[str]] = {
+    "es": re.compile(
+        r"\b(abr\w* (?:los|tus) ojos|despiert\w*|despert\w*|energ\w*|enérgic\w*|alerta\w*|"
+        r"levánt\w*|levant\w*|ponte de pie|de pie|siéntate erguid\w*|erguid\w*|"
+        r"empieza tu día|entra en tu día)",
+        re.IGNORECASE,
+    ),
+    "de": re.compile(
+        r"(öffne (?:die|deine) augen|augen öffnen|\bwach\b|wach werden|wird wach|aufwach\w*|"
+        r"erwach\w*|energ\w*|belebend\w*|munter\w*|steh auf|aufstehen|aufrecht\w*|"
+        r"in deinen tag)",
+        re.IGNORECASE,
+    ),
+    "fr": re.compile(
+        r"(ouvr\w* (?:les|tes) yeux|\béveill\w*|réveil\w*|énerg\w*|dynamis\w*|lève-toi|"
+        r"te lever|debout|redresse-toi|bien droit|dos droit|entre dans ta journée)",
+        re.IGNORECASE,
+    ),
+    "pt": re.compile(
+        r"(abr\w* os olhos|despert\w*|acord\w*|energ\w*|alerta|levant\w*|fique de pé|"
+        r"de pé|coluna ereta|eret[oa]|entre no seu dia)",
+        re.IGNORECASE,
+    ),
+    "uk": re.compile(
+        r"(розплющ\w*|відкри\w* очі|прокида\w*|прокин\w*|бадьор\w*|енергі\w*|енергійн\w*|"
+        r"\bвстава\w*|\bвстань|підведи\w*|підводь\w*|сядь рівно|крокуй у свій день)",
+        re.IGNORECASE,
+    ),
+    "tr": re.compile(
+        r"(gözlerini aç\w*|\buyan\w*|enerji\w*|zinde\w*|canlan\w*|ayağa kalk\w*|\bkalk\b|"
+        r"dik otur\w*|gününe\b.{0,30}adım at\w*)",
+        re.IGNORECASE,
+    ),
+    "ru": re.compile(
+        r"(откр\w* глаза|глаза откр\w*|просып\w*|просн\w*|бодр\w*|энерги\w*|энергич\w*|"
+        r"\bвста\w*|сядь\w* прямо|выпрям\w*|шагни в свой день|начни свой день)",
+        re.IGNORECASE,
+    ),
+}
+
+
+def waking_in(language: str) -> re.Pattern[str]:
+    """What a bedtime piece never says in ``language`` (English for one not listed)."""
+    return _WAKING_IN.get(language, WAKING)
+
+
+#: the sentences the composer builds around the library's lines, by kind of piece
+WELCOMES: Mapping[str, str] = {
+    "meditation": "Welcome to your {minutes}-minute meditation, {moment}.",
+    "affirmations": "Welcome to your {minutes}-minute affirmations, {moment}.",
+    "ritual": "Welcome to your {minutes}-minute ritual, {moment}.",
+}
+TITLES: Mapping[str, str] = {
+    "meditation": "{minutes}-minute meditation · {subject}",
+    "affirmations": "{minutes}-minute affirmations · {subject}",
+    "ritual": "{minutes}-minute ritual · {subject}",
+}
+GREETING = "This is {bot}, here with you."
+SIGN_OFF = "With care, {bot}."
+HERE_FOR_YOU = "This time is here for you, {intention}."
+RITUAL_FOR_YOU = "This ritual is here for you, {intention}."
+#: the lines that lead into a theme's scene, ``{intention}`` naming what it is for
+SCENE_LEADS = (
+    "Now, {intention}, let the imagination help you.",
+    "And {intention}, picture this with me.",
+    "Next, {intention}, let an image form.",
+)
+#: the lines that lead more rounds of a technique's cycle, ``{technique}`` its name
+ROUNDS_LEADS = (
+    "Stay with {technique} for a few more rounds.",
+    "Keep going with {technique}, at your own pace.",
+    "A few more rounds of {technique}, steady and easy.",
+)
+#: short pauses between groups of affirmations
+INTERLUDES = cues(
+    "Pause here, and take a slow breath in, and a long breath out. ~6",
+    "Let these words settle. Breathe in, and breathe out. ~6",
+    "Notice how the body feels as you hear these words. ~6",
+    "Rest for a moment, and let the breath be easy. ~6",
+    "Feel the ground beneath you, steady and supportive. ~6",
+    "Let your shoulders soften, and breathe. ~6",
+    "Take a moment to feel these words in the body. ~6",
+    "Breathe in something you need. Breathe out something you are ready to release. ~6",
+)
+AFFIRMATIONS_GUIDE = cues(
+    "Let each affirmation land, then say it after me, silently or out loud, in the pause "
+    "that follows. ~4"
+)
+#: a ritual's step of affirmations, and its step of sitting practice
+AFFIRM_STEP = "Affirm"
+AFFIRM_SUMMARY = "Say these slowly, letting each one land: {affirmations}"
+AFFIRM_LEAD = "Now say these after me, slowly."
+MEDITATE_STEP = "Meditate"
+MEDITATE_SUMMARY = "Sit quietly, eyes closed, and follow {techniques}."
+THEN = ", then "
+#: a step of the written ritual, and about how long it takes
+RITUAL_LINE = "{number}. {name} (about {length}): {summary}"
+SECONDS = "{seconds} s"
+MINUTES = "{minutes} min"
 
 
 #: the techniques that help most with a feeling, by the first stem of its entry above
@@ -184,22 +285,25 @@ _HELPS: Mapping[str, frozenset[str]] = {
 }
 
 
-def feeling_lines(feeling: str) -> tuple[Cue, ...]:
-    """The lines that meet the feeling the user named, in the piece's own words."""
-    stems = _feeling(feeling)
+def feeling_lines(feeling: str, language: str = "en") -> tuple[Cue, ...]:
+    """The lines that meet the feeling the user named (in English or ``language``), in
+    the piece's own words."""
+    stems = _feeling(feeling, language)
     return next((lines for kind, lines in FEELINGS if kind == stems), NO_FEELING)
 
 
-def helps_with(feeling: str) -> frozenset[str]:
+def helps_with(feeling: str, language: str = "en") -> frozenset[str]:
     """The keys of the techniques that help most with the feeling the user named."""
-    stems = _feeling(feeling)
+    stems = _feeling(feeling, language)
     return _HELPS.get(stems[0], frozenset()) if stems else frozenset()
 
 
-def _feeling(feeling: str) -> tuple[str, ...]:
+def _feeling(feeling: str, language: str) -> tuple[str, ...]:
     """The stems of the entry of :data:`FEELINGS` the feeling matches (empty if none)."""
-    lowered = feeling.lower()
+    lowered = folded(feeling)
+    local = FEELING_WORDS.get(language, {})
     for stems, _lines in FEELINGS:
-        if any(re.search(rf"\b{re.escape(stem)}", lowered) for stem in stems):
+        words = (*stems, *local.get(stems[0], ()))
+        if any(re.search(rf"\b{re.escape(stem)}", lowered) for stem in words):
             return stems
     return ()

@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from core.generation.practices.keywords import OCCASION_WORDS, THEME_WORDS, folded
 from core.generation.practices.model import Cue, cues
 
 
@@ -281,24 +282,34 @@ _OCCASIONS = (
     ("this week", "this week's"),
     ("next week", "next week's"),
 )
+#: the ways a piece names the moment a purpose is about, besides "your"
+OCCASIONS = tuple(dict.fromkeys(said for _word, said in _OCCASIONS))
 
 
-def themes_of(purpose: str) -> list[Theme]:
-    """The themes a purpose is about, most mentioned first (``general`` when none)."""
-    lowered = " ".join(purpose.lower().replace("_", " ").split())
+def themes_of(purpose: str, language: str = "en") -> list[Theme]:
+    """The themes a purpose is about, most mentioned first (``general`` when none), by
+    the English keywords and those of the user's ``language``."""
+    local = THEME_WORDS.get(language, {})
+    lowered = " ".join(folded(purpose).replace("_", " ").split())
     scored = []
     for order, theme in enumerate(THEMES):
-        hits = sum(1 for keyword in theme.keywords if _mentions(lowered, keyword))
+        # each keyword once, though several languages spell it alike ("stress")
+        keywords = dict.fromkeys((*theme.keywords, *local.get(theme.key, ())))
+        hits = sum(1 for keyword in keywords if _mentions(lowered, keyword))
         if hits:
             scored.append((-hits, order, theme))
     found = [theme for *_, theme in sorted(scored, key=lambda item: item[:2])]
     return found or [THEMES_BY_KEY["general"]]
 
 
-def occasion(purpose: str) -> str:
-    """How a piece names the moment the purpose is about: "tomorrow's", or "your"."""
-    lowered = purpose.lower()
-    return next((said for word, said in _OCCASIONS if word in lowered), "your")
+def occasion(purpose: str, language: str = "en") -> str:
+    """How a piece names the moment the purpose is about: "tomorrow's", or "your"
+    (the English words first, then those of the user's ``language``)."""
+    lowered = folded(purpose)
+    said = next((said for word, said in _OCCASIONS if word in lowered), None)
+    patterns = OCCASION_WORDS.get(language, ())
+    local = (said for pattern, said in patterns if pattern.search(lowered))
+    return said or next(local, "your")
 
 
 def related_themes(found: Sequence[Theme]) -> list[Theme]:
