@@ -24,11 +24,7 @@ from datetime import date
 from pathlib import Path
 from typing import Final
 
-from babel.dates import format_date
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
-from babel.numbers import format_decimal, format_percent
-from babel.support import Translations
+# Babel is imported where a language other than English needs it: not at start-up
 
 DOMAIN: Final = "chorus"
 LOCALES: Final = Path(__file__).parent / "locales"
@@ -66,24 +62,32 @@ class Translator:
         """``n`` with this language's digit grouping: ``4,001``, ``4.001``, ``4 001``."""
         if self.language == SOURCE_LANGUAGE:
             return f"{n:,}"
+        from babel.numbers import format_decimal
+
         return format_decimal(n, locale=self.language)
 
     def percent(self, share: float) -> str:
         """A share as a percentage: ``40%``, ``40 %``, ``%40``."""
         if self.language == SOURCE_LANGUAGE:
             return f"{share:.0%}"
+        from babel.numbers import format_percent
+
         return format_percent(share, locale=self.language)
 
     def day(self, when: date) -> str:
         """A date the short way: ``07 Dec 2026``, ``7 dic 2026``."""
         if self.language == SOURCE_LANGUAGE:
             return f"{when:%d %b %Y}"
+        from babel.dates import format_date
+
         return format_date(when, "d MMM y", locale=self.language)
 
     def day_month(self, when: date) -> str:
         """A day of the year the short way: ``07 Dec``, ``7 dic``."""
         if self.language == SOURCE_LANGUAGE:
             return f"{when:%d %b}"
+        from babel.dates import format_date
+
         return format_date(when, "d MMM", locale=self.language)
 
     def __repr__(self) -> str:
@@ -140,6 +144,10 @@ def _load(locale: str) -> Translator:
 def load_catalogue(locales: Path, locale: str) -> Translator:
     """The translator of ``locales/<locale>/LC_MESSAGES/chorus.mo``, or of its ``.po``
     compiled in memory when the ``.mo`` is missing (a source checkout never compiled)."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+    from babel.support import Translations
+
     folder = locales / locale / "LC_MESSAGES"
     compiled = folder / f"{DOMAIN}.mo"
     if compiled.is_file():

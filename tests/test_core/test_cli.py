@@ -13,10 +13,13 @@ import pytest
 from tests.cli import chorus
 
 
-@pytest.fixture
-def env(database_url: str, tmp_path: Path) -> dict[str, str]:
-    if database_url.startswith("postgresql"):
-        return {"DATABASE_URL": database_url, "DATA_DIR": str(tmp_path / "data")}
+@pytest.fixture(params=["sqlite", "postgresql"])
+def env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
+    """The command's environment: SQLite under its data directory, or a PostgreSQL
+    database of the test's own (a bot one test changes is not another test's)."""
+    if request.param == "postgresql":
+        url = request.getfixturevalue("own_postgres_url")
+        return {"DATABASE_URL": url, "DATA_DIR": str(tmp_path / "data")}
     return {"DATA_DIR": str(tmp_path / "data")}
 
 

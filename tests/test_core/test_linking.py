@@ -164,7 +164,9 @@ async def make_ritual(sender: Chat) -> None:
     for step in RITUAL:
         await sender.say(step)
     await sender.say("/library")
-    assert "Your library, newest first" in sender.text, sender.text
+    # in the user's language: bob below chose Spanish
+    shown = ("Your library, newest first", "Tu biblioteca, lo más reciente primero")
+    assert any(lead in sender.text for lead in shown), sender.text
 
 
 async def history(services: Services, end_user_id: int) -> list[tuple[int, str]]:
@@ -321,7 +323,7 @@ async def test_libraries_histories_and_preferences_come_together(mira: Services)
 
     typed = f"/link {code.lower().replace('-', ' ')}"  # any case, dash or not
     replies = await bob.say(typed)
-    assert "library (2 items)" in replies[0].text
+    assert "biblioteca (2 elementos)" in replies[0].text  # bob chose Spanish
     after = await history(services, keep)  # every message, in the order they were stored
     assert after == [*sorted(before), (after[-2][0], typed), (after[-1][0], replies[0].text)]
     for person in (alice, bob):

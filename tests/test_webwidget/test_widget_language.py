@@ -17,13 +17,13 @@ async def test_a_spanish_browser_is_greeted_in_spanish(
 ) -> None:
     await server.app[SERVICES].languages.change("demo", greetings={"es": SPANISH_GREETING})
     greeted = {}
-    for locale in ("es-ES", "de-DE"):
+    for locale, online in (("es-ES", "En línea"), ("de-DE", "Online")):
         context = await browser.new_context(
             viewport=DESKTOP, base_url=str(server.make_url("/")), locale=locale
         )
         page = await context.new_page()
         widget = Widget(page)
-        await widget.load()
+        await widget.load(online)
         await widget.open()
         await expect(widget.replies().first).to_be_visible()
         greeted[locale] = await widget.replies().first.inner_text()

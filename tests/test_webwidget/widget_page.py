@@ -21,9 +21,11 @@ class Widget:
         self.log = page.locator("chorus-widget [role=log]")
         self.state = page.locator("chorus-widget .st")
 
-    async def load(self) -> None:
+    async def load(self, online: str = "Online") -> None:
+        """Open the demo page and wait until the widget is connected (``online``: the
+        status in the browser's language)."""
         await self.page.goto("/")
-        await expect(self.state).to_have_text("Online")
+        await expect(self.state).to_have_text(online)
 
     async def open(self) -> None:
         await self.launcher.click()
