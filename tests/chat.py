@@ -65,7 +65,11 @@ class Chat:
     def address(self) -> Address:
         return Address(self.bot_id, self.channel.value, self.sender_id)
 
-    async def say(self, text: str, *, message_id: str | None = None) -> list[OutboundMessage]:
+    async def say(
+        self, text: str, *, message_id: str | None = None, language: str | None = None
+    ) -> list[OutboundMessage]:
+        """Send ``text`` as the chat's channel would; ``language`` is the one its platform
+        reports (Telegram's ``language_code``, the browser's in the website chat)."""
         command, args = parse_command(text)
         return await self.send(
             InboundMessage(
@@ -76,6 +80,7 @@ class Chat:
                 command=command,
                 command_args=args,
                 platform_message_id=message_id or f"m{next(_ids)}",
+                language=language,
             )
         )
 

@@ -3,7 +3,6 @@ real engine, with the language a channel reports or the one set with /language."
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 
 import pytest
@@ -13,30 +12,9 @@ from core.messages import (
     AttachmentKind,
     Channel,
     InboundMessage,
-    OutboundMessage,
-    parse_command,
 )
 from core.services import Services
 from tests.chat import Chat, chat_with
-
-_ids = itertools.count(1)
-
-
-async def say(chat: Chat, text: str, language: str | None) -> list[OutboundMessage]:
-    """``text`` from a user whose app reports ``language`` (Telegram's language_code)."""
-    command, args = parse_command(text)
-    return await chat.send(
-        InboundMessage(
-            channel=chat.channel,
-            bot_id=chat.bot_id,
-            sender_id=chat.sender_id,
-            text=text,
-            command=command,
-            command_args=args,
-            platform_message_id=f"i18n-{next(_ids)}",
-            language=language,
-        )
-    )
 
 
 def labels(chat: Chat) -> dict[str, str]:
@@ -46,17 +24,17 @@ def labels(chat: Chat) -> dict[str, str]:
 
 async def test_a_spanish_user_gets_help_and_commands_in_spanish(services: Services) -> None:
     chat = chat_with(services, sender_id="es-1")
-    await say(chat, "/help", "es")
+    await chat.say("/help", language="es")
     assert "Esto es lo que puedo hacer:" in chat.text
     assert "• /create: crear una meditación guiada" in chat.text
     assert "Mira" in chat.text  # the bot's name fills its placeholder
     assert "Here's what I can do" not in chat.text
     assert {r.language for r in chat.last} == {"es"}  # for the words channels add
-    await say(chat, "/cancel", "es")
+    await chat.say("/cancel", language="es")
     assert chat.text == "Ahora mismo no hay nada que cancelar."
-    await say(chat, "/language", "es")
+    await chat.say("/language", language="es")
     assert "Te hablo en Español (es)." in chat.text  # what the channel reported
-    await say(chat, "/frobnicate", "es")
+    await chat.say("/frobnicate", language="es")
     assert "No conozco el comando /frobnicate" in chat.text
 
 
@@ -80,7 +58,7 @@ async def test_language_switches_the_bot_s_own_words(services: Services) -> None
 
 async def test_a_guided_meditation_in_spanish(services: Services) -> None:
     chat = chat_with(services, sender_id="es-2")
-    await say(chat, "/start", "es")
+    await chat.say("/start", language="es")
     assert labels(chat)["type:meditation"] == "Meditación guiada"
     await chat.press("type:meditation")
     assert "vamos a crear tu meditación guiada" in chat.text
@@ -126,7 +104,7 @@ async def test_a_button_from_an_earlier_step_is_refused_in_the_user_s_language(
     services: Services,
 ) -> None:
     chat = chat_with(services, sender_id="fr-1")
-    await say(chat, "/start", "fr")
+    await chat.say("/start", language="fr")
     await chat.press("type:ritual")
     assert "créons ton rituel" in chat.text
     await chat.press("purpose:focus")
@@ -136,7 +114,7 @@ async def test_a_button_from_an_earlier_step_is_refused_in_the_user_s_language(
             bot_id=chat.bot_id,
             sender_id=chat.sender_id,
             button_payload="pace:slow",  # a button of a later question, not shown now
-            platform_message_id=f"i18n-{next(_ids)}",
+            platform_message_id="i18n-stale-button",
         )
     )
     assert "Ce bouton appartient à une étape précédente" in stale[0].text
@@ -158,8 +136,8 @@ async def test_a_russian_statement_counts_credits_in_russian(
     pricing = {"free_credits": credits, "costs": {"ritual": 3}}
     await services.bots.change_settings("demo", pricing=pricing)
     chat = chat_with(services, sender_id=f"ru-{credits}")
-    await say(chat, "привет", "ru")
-    statement = (await say(chat, "/credits", "ru"))[-1].text
+    await chat.say("привет", language="ru")
+    statement = (await chat.say("/credits", language="ru"))[-1].text
     assert statement.splitlines()[0] == said
     assert "Цены в кредитах: ritual 3." in statement
 
@@ -168,7 +146,7 @@ async def test_a_russian_paywall_and_its_buttons(services: Services) -> None:
     pricing = {"free_credits": 1, "costs": {"ritual": 3}}
     await services.bots.change_settings("demo", pricing=pricing)
     chat = chat_with(services, sender_id="ru-paywall")
-    await say(chat, "/start", "ru")
+    await chat.say("/start", language="ru")
     await chat.press("type:ritual")
     for payload in ("purpose:focus", "time_of_day:evening", "feeling:calm", "duration:5"):
         await chat.press(payload)
@@ -182,10 +160,10 @@ async def test_a_russian_paywall_and_its_buttons(services: Services) -> None:
 
 async def test_english_stays_the_default(services: Services) -> None:
     chat = chat_with(services, sender_id="en-1")
-    await say(chat, "/start", None)
+    await chat.say("/start", language=None)
     assert chat.text.startswith("Hello, I'm Mira")  # the creator's own welcome, as written
     assert labels(chat)["type:meditation"] == "Guided meditation"
-    await say(chat, "/cancel", "ja")  # a language without a catalogue
+    await chat.say("/cancel", language="ja")  # a language without a catalogue
     assert chat.text == "There's nothing to cancel right now."
 
 
@@ -193,7 +171,7 @@ async def test_voice_notes_refused_in_the_user_s_language(
     services: Services, tmp_path: Path
 ) -> None:
     chat = chat_with(services, sender_id="de-voice")
-    await say(chat, "/start", "de")
+    await chat.say("/start", language="de")
     garbage = tmp_path / "garbage.ogg"
     garbage.write_bytes(b"OggS" + bytes(5000))
     for size, said in (

@@ -4,7 +4,6 @@ their creators (REST API), with a greeting and persona per language."""
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,7 +14,7 @@ from core.conversation.dialogue import Dialogue
 from core.conversation.engine import ConversationEngine
 from core.generation.composer import GroundedComposer
 from core.generation.seams import Answer, AnswerRequest
-from core.messages import Channel, InboundMessage, parse_command
+from core.messages import Channel
 from core.services import Services
 from core.storage import repository as repo
 from knowledge.passages import Passage
@@ -23,27 +22,14 @@ from tests.api import bearer, problem, register
 from tests.chat import Chat, chat_with
 from tests.test_channels.telegram_app import Client
 
-_ids = itertools.count(1)
 SPANISH = "¿Me puedes recomendar algo para dormir mejor por las noches?"
 ENGLISH = "Could you tell me more about the breathing exercise you mentioned earlier?"
 GERMAN = "Kannst du mir bitte eine kurze Übung gegen Stress zeigen?"
 
 
 async def say(chat: Chat, text: str, language: str | None = None) -> str:
-    """Send ``text`` as the chat's channel would, with the language its platform reports;
-    the replies' text."""
-    command, args = parse_command(text)
-    message = InboundMessage(
-        channel=chat.channel,
-        bot_id=chat.bot_id,
-        sender_id=chat.sender_id,
-        text=text,
-        command=command,
-        command_args=args,
-        platform_message_id=f"lang-{next(_ids)}",
-        language=language,
-    )
-    await chat.send(message)
+    """Send ``text`` with the language the chat's platform reports; the replies' text."""
+    await chat.say(text, language=language)
     return chat.text
 
 
