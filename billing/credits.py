@@ -194,9 +194,9 @@ class Credits:
                     free=free,
                 )
             )
-        # the content types' names are the words /create takes: shown as they are
-        if costs := [f"{kind} {cost}" for kind, cost in sorted(pricing.costs.items()) if cost]:
-            lines.append(tr.gettext("Prices in credits: %(prices)s.", prices=", ".join(costs)))
+        if costs := [_price_line(tr, kind, cost) for kind, cost in pricing.costs.items() if cost]:
+            lines.append(tr.gettext("What I can make for you costs:"))
+            lines += sorted(costs)
         if entries:
             lines.append(tr.gettext("Latest:"))
             lines += [
@@ -436,3 +436,23 @@ class UserWallet:
                 "Thank you! I'll confirm here as soon as Stripe tells me the payment went through."
             )
         )
+
+
+def _price_line(tr: Translator, kind: str, cost: int) -> str:
+    """What one type of content costs, as a whole sentence per type (a type's name put
+    into a translated frame would not agree with it in every language)."""
+    if kind == "meditation":
+        return tr.ngettext(
+            "• a guided meditation: %(count)s credit",
+            "• a guided meditation: %(count)s credits",
+            cost,
+        )
+    if kind == "affirmations":
+        return tr.ngettext(
+            "• a set of affirmations: %(count)s credit",
+            "• a set of affirmations: %(count)s credits",
+            cost,
+        )
+    if kind == "ritual":
+        return tr.ngettext("• a ritual: %(count)s credit", "• a ritual: %(count)s credits", cost)
+    return f"• {kind}: {tr.number(cost)}"  # a type this version doesn't know: its code

@@ -139,7 +139,7 @@ async def test_a_russian_statement_counts_credits_in_russian(
     await chat.say("привет", language="ru")
     statement = (await chat.say("/credits", language="ru"))[-1].text
     assert statement.splitlines()[0] == said
-    assert "Цены в кредитах: ritual 3." in statement
+    assert "• ритуал: 3 кредита" in statement
 
 
 async def test_a_russian_paywall_and_its_buttons(services: Services) -> None:
