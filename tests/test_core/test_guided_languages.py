@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import itertools
-
 from sqlalchemy import select
 
 from core.conversation.statemachine import State
-from core.messages import Channel, InboundMessage, OutboundKind
+from core.messages import OutboundKind
 from core.services import Services
 from core.storage import repository as repo
 from core.storage.models import ContentItem
-from tests.chat import Chat, chat_with
-
-_ids = itertools.count(1)
+from tests.chat import chat_with
 
 
 async def party_of(services: Services) -> repo.Party:
@@ -32,36 +28,22 @@ async def answers_of(services: Services) -> dict[str, object]:
     return dict((await party_of(services)).context["flow"]["answers"])
 
 
-async def say(chat: Chat, text: str, language: str | None = None) -> None:
-    """Type ``text`` as a user whose channel reports ``language`` (or none)."""
-    await chat.send(
-        InboundMessage(
-            channel=Channel.TERMINAL,
-            bot_id="demo",
-            sender_id="user-1",
-            text=text,
-            language=language,
-            platform_message_id=f"lang{next(_ids)}",
-        )
-    )
-
-
 async def test_a_meditation_made_with_spanish_answers(services: Services) -> None:
     """No language is known: every answer is read in all shipped languages at once."""
     chat = chat_with(services)
-    await say(chat, "quiero una meditación")
+    await chat.say("quiero una meditación")
     assert await state_of(services) is State.CONTEXT_GATHERING
-    await say(chat, "tengo una entrevista mañana")  # the purpose: kept as written
-    await say(chat, "antes de dormir")
-    await say(chat, "me siento ansiosa")
+    await chat.say("tengo una entrevista mañana")  # the purpose: kept as written
+    await chat.say("antes de dormir")
+    await chat.say("me siento ansiosa")
     assert await state_of(services) is State.PRACTICE_DETAILS
-    await say(chat, "media hora")  # 30: too long, asked again
+    await chat.say("media hora")  # 30: too long, asked again
     assert "duration" not in await answers_of(services)
-    await say(chat, "diez minutos")
-    await say(chat, "atrás")  # back to the length
-    await say(chat, "un cuarto de hora")
-    await say(chat, "lento, por favor")
-    await say(chat, "no, solo texto")
+    await chat.say("diez minutos")
+    await chat.say("atrás")  # back to the length
+    await chat.say("un cuarto de hora")
+    await chat.say("lento, por favor")
+    await chat.say("no, solo texto")
     assert await state_of(services) is State.CONFIRM
     assert await answers_of(services) == {
         "purpose": "tengo una entrevista mañana",
@@ -71,10 +53,10 @@ async def test_a_meditation_made_with_spanish_answers(services: Services) -> Non
         "pace": "slow",
         "voice": "off",
     }
-    await say(chat, "hazlo de 12 minutos")  # changed at once from the summary
+    await chat.say("hazlo de 12 minutos")  # changed at once from the summary
     assert (await answers_of(services))["duration"] == 12
     assert await state_of(services) is State.CONFIRM
-    await say(chat, "Sí, créala")
+    await chat.say("Sí, créala")
     assert any(r.kind is OutboundKind.TEXT and r.text for r in chat.last)
     async with services.db.read() as session:
         item = (await session.scalars(select(ContentItem))).one()
@@ -88,15 +70,15 @@ async def test_a_meditation_made_with_spanish_answers(services: Services) -> Non
 async def test_affirmations_made_with_russian_answers(services: Services) -> None:
     """The channel says the user speaks Russian; the answers are inflected Russian."""
     chat = chat_with(services)
-    await say(chat, "хочу аффирмации", "ru")
+    await chat.say("хочу аффирмации", language="ru")
     assert await state_of(services) is State.CONTEXT_GATHERING
-    await say(chat, "уверенность в себе", "ru")
-    await say(chat, "я очень устала", "ru")
-    await say(chat, "утром", "ru")
+    await chat.say("уверенность в себе", language="ru")
+    await chat.say("я очень устала", language="ru")
+    await chat.say("утром", language="ru")
     assert await state_of(services) is State.PRACTICE_DETAILS
-    await say(chat, "пять минут", "ru")
-    await say(chat, "быстро", "ru")
-    await say(chat, "нет, только текст", "ru")
+    await chat.say("пять минут", language="ru")
+    await chat.say("быстро", language="ru")
+    await chat.say("нет, только текст", language="ru")
     assert await state_of(services) is State.CONFIRM
     assert await answers_of(services) == {
         "purpose": "уверенность в себе",
@@ -106,9 +88,9 @@ async def test_affirmations_made_with_russian_answers(services: Services) -> Non
         "pace": "lively",
         "voice": "off",
     }
-    await say(chat, "назад", "ru")  # back to the last question
+    await chat.say("назад", language="ru")  # back to the last question
     assert await state_of(services) is State.PRACTICE_DETAILS
-    await say(chat, "отмена", "ru")
+    await chat.say("отмена", language="ru")
     assert await state_of(services) is State.CHAT
     assert "flow" not in (await party_of(services)).context
 
@@ -118,5 +100,5 @@ async def test_create_names_the_type_in_french(services: Services) -> None:
     await chat.say("/create méditation")  # straight to the first question
     assert await state_of(services) is State.CONTEXT_GATHERING
     assert (await party_of(services)).context["flow"]["type"] == "meditation"
-    await say(chat, "annuler", "fr")
+    await chat.say("annuler", language="fr")
     assert await state_of(services) is State.CHAT
