@@ -170,8 +170,8 @@ class WidgetChannel:
                 if message.type is WSMsgType.TEXT:
                     await self._on_text(connection, message.data)
                 elif message.type is WSMsgType.BINARY:
-                    message = connection.tr.gettext("Frames are JSON text.")
-                    await _error(connection, FrameError("bad_frame", message))
+                    not_text = connection.tr.gettext("Frames are JSON text.")
+                    await _error(connection, FrameError("bad_frame", not_text))
         finally:
             if connection.visitor is not None:
                 self._visitors[(bot_id, connection.visitor)].discard(connection)
