@@ -32,6 +32,16 @@ def chat_of(payload: dict[str, Any]) -> str:
     return "-"
 
 
+def language_of(payload: dict[str, Any]) -> str | None:
+    """The language the sender's Telegram app is in (``from.language_code``), if said."""
+    for key in ("message", "edited_message", "callback_query"):
+        part = payload.get(key)
+        sender = part.get("from") if isinstance(part, dict) else None
+        if isinstance(sender, dict) and isinstance(sender.get("language_code"), str):
+            return str(sender["language_code"])
+    return None
+
+
 def sender_of(chat_id: int, user_id: int | None, private: bool) -> str:
     """The engine's sender id: the chat in a private chat; in a group, each member has
     their own conversation with the bot (``CHAT/USER``)."""

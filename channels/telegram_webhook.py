@@ -34,7 +34,7 @@ from sqlalchemy import select
 
 from bots.profile import BotProfile, Features
 from bots.registry import MANAGER_ID
-from channels.telegram_ids import SCHEME, chat_id_of, chat_of
+from channels.telegram_ids import SCHEME, chat_id_of, chat_of, language_of
 from core.conversation.engine import ConversationEngine
 from core.errors import ChannelRefused, ChannelUnreachable, NotDelivered
 from core.i18n.translator import ENGLISH, N_, Translator, available, translator
@@ -146,7 +146,13 @@ class TelegramChannel:
         self._polling = False
         self._media = media
         self._renderer: TelegramRenderer | None = None
-        inbox.register(CHANNEL, self.process, chat_of_delivery, sender_of_delivery)
+        inbox.register(
+            CHANNEL,
+            self.process,
+            chat_of_delivery,
+            sender_of_delivery,
+            lambda d: language_of(d.payload),
+        )
         outbox.register(CHANNEL, self.deliver)
 
     async def attach(self, bot_id: str, token: str) -> str:

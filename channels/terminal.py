@@ -5,17 +5,23 @@ prefixed by who speaks (``Mira> ``), and the user's own lines as ``you> `` (the 
 when interactive, an echo when piped, so a piped run reads as a transcript). Buttons are
 shown as numbered options, and typing a number presses the button with that number, so
 the guided flow works the same as tapping an inline keyboard on Telegram.
+
+The user's language is the one their locale names (:func:`locale_language`, read the way
+gettext reads it) unless ``chorus chat --language`` says otherwise: it goes with every
+message as the language their platform reports (``/language`` still wins), and the
+terminal's own words (a warning, a media label) are in it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import mimetypes
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
 from channels.base import MessageSink, where, wording
+from core.i18n.translator import Translator, translator
 from core.messages import (
     Attachment,
     AttachmentKind,
@@ -28,12 +34,30 @@ from core.messages import (
     parse_command,
 )
 from core.outbox import Address
+from core.text import normalise
 
 UPLOAD = "/upload"
 #: what leaves the chat, as the end of input does
 LEAVE = frozenset({"/quit", "/exit"})
 YOU = "you> "
 MAX_INDENT = 12  # a long bot name does not push its replies off the screen
+#: where gettext finds the user's language, strongest first
+LOCALE_VARIABLES = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
+#: locales that name no language
+NO_LANGUAGE = frozenset({"", "C", "POSIX"})
+
+
+def locale_language(environ: Mapping[str, str]) -> str | None:
+    """The user's language as their locale names it, read the way gettext does:
+    ``LANGUAGE`` (a ``:``-separated list, its first entry), then ``LC_ALL``,
+    ``LC_MESSAGES``, ``LANG``; the C and POSIX locales name none. ``es_ES.UTF-8`` gives
+    ``es-ES``; None when no variable names a language."""
+    for variable in LOCALE_VARIABLES:
+        for entry in environ.get(variable, "").split(":"):
+            name = entry.split(".", 1)[0].split("@", 1)[0].strip()
+            if name not in NO_LANGUAGE and normalise(name) is not None:
+                return name.replace("_", "-")
+    return None
 
 
 class TerminalChannel:
@@ -52,6 +76,7 @@ class TerminalChannel:
         interactive: bool = False,
         settle: Callable[[], Awaitable[None]] | None = None,
         locate: Callable[[str], Path | None] | None = None,
+        language: str | None = None,
     ) -> None:
         self._bot_id = bot_id
         self._sink = sink
@@ -64,6 +89,9 @@ class TerminalChannel:
         self._buttons: tuple[Button, ...] = ()
         self._settle = settle
         self._locate = locate
+        # the user's language (their locale's, or --language): reported with each message
+        self._language = language
+        self._tr: Translator = translator(language)
 
     async def run(self, *, begin: bool = False) -> None:
         """Talk until end of input or ``/quit``; with ``begin`` (someone new), the bot
@@ -86,10 +114,13 @@ class TerminalChannel:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError:
                 text = raw.decode("utf-8", "replace")
-                self._stderr.write(
-                    f"warning: line {line_number} is not valid UTF-8; "
-                    "the undecodable bytes were replaced with \ufffd\n"
+                warning = self._tr.gettext(
+                    "warning: line %(line)s is not valid UTF-8; the undecodable bytes "
+                    "were replaced with %(replacement)s",
+                    line=line_number,
+                    replacement="\ufffd",
                 )
+                self._stderr.write(warning + "\n")
             line = text.rstrip("\r\n")
             if not self._interactive:  # the terminal showed what was typed; a pipe did not
                 self._stdout.write(f"{YOU}{line}\n")
@@ -113,6 +144,7 @@ class TerminalChannel:
                 sender_id=self._sender_id,
                 text=button.label,
                 button_payload=button.payload,
+                language=self._language,
             )
         if stripped.startswith(UPLOAD + " "):
             return self._upload(stripped[len(UPLOAD) :].strip())
@@ -124,6 +156,7 @@ class TerminalChannel:
             text=line,
             command=command,
             command_args=args,
+            language=self._language,
         )
 
     def _upload(self, name: str) -> InboundMessage:
@@ -137,6 +170,7 @@ class TerminalChannel:
             bot_id=self._bot_id,
             sender_id=self._sender_id,
             attachments=(Attachment(kind, mime, size, file_reference(path), path.name),),
+            language=self._language,
         )
 
     async def deliver(self, address: Address, messages: Sequence[OutboundMessage]) -> None:
@@ -177,19 +211,32 @@ def render_text(reply: OutboundMessage, locate: Callable[[str], Path | None] | N
         f"  {b.label}: {b.url}" if b.url else f"  {n}) {b.label}"
         for n, b in enumerate(reply.buttons, 1)
     ]
+    tr = wording(reply)
     if reply.sources:
-        tr = wording(reply)
         lines.append(tr.gettext("Sources:"))
         for source in reply.sources:
             place = where(source, tr, source.url)
             lines.append(f"  [{source.number}] {source.title}" + (f" ({place})" if place else ""))
-    for media, label in (
+    for media, kind in (
         (reply.audio, "audio"),
         (reply.document, "document"),
         (reply.image, "image"),
     ):
         if media is not None:
-            length = f", {media.duration_seconds:.0f} s" if media.duration_seconds else ""
             path = locate(media.reference) if locate else None
-            lines.append(f"[{label}: {path or media.filename or media.reference}{length}]")
+            file = str(path or media.filename or media.reference)
+            lines.append(_media_label(kind, file, media.duration_seconds, tr))
     return "\n".join(lines)
+
+
+def _media_label(kind: str, file: str, seconds: float | None, tr: Translator) -> str:
+    """``[audio: /path/x.mp3, 62 s]``: a piece of media as the file to open, in ``tr``'s
+    language (a whole message for each kind, so each translates as a whole)."""
+    if kind == "audio" and seconds:
+        length = f"{seconds:.0f}"  # plain digits: scripts read the length
+        return tr.gettext("[audio: %(file)s, %(seconds)s s]", file=file, seconds=length)
+    if kind == "audio":
+        return tr.gettext("[audio: %(file)s]", file=file)
+    if kind == "document":
+        return tr.gettext("[document: %(file)s]", file=file)
+    return tr.gettext("[image: %(file)s]", file=file)

@@ -8,6 +8,9 @@ written. A widget opened on a conversation not begun sends ``start``, which is g
 as ``/start`` is on every channel. What a frame may hold, and how it becomes a message
 and back, is :mod:`channels.widget_frames`; who may open a socket is
 :mod:`channels.widget_access`; this module owns the sockets, the pacing and delivery.
+What the socket itself tells the visitor (an ``error`` frame's ``message``, a voice
+note's label) is in the session's language: the browser's, from ``hello``, else the
+one its upgrade request prefers.
 """
 
 from __future__ import annotations
@@ -25,7 +28,13 @@ from typing import Any
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from bots.registry import BotDirectory
-from channels.widget_access import ORIGIN_NOT_ALLOWED, UNKNOWN_BOT, origin_allowed, refuse
+from channels.widget_access import (
+    ORIGIN_NOT_ALLOWED,
+    UNKNOWN_BOT,
+    origin_allowed,
+    preferred_language,
+    refuse,
+)
 from channels.widget_frames import (
     BURST,
     MAX_FRAME,
@@ -44,6 +53,7 @@ from channels.widget_log import LogErased, WidgetLog
 from channels.widget_session import SessionRejected, WidgetSessions
 from core.conversation.engine import ConversationEngine
 from core.errors import StorageUnavailable, UnknownBot
+from core.i18n.translator import Translator, translator
 from core.messages import MAX_TEXT, Channel, OutboundKind, OutboundMessage
 from core.outbox import Address, Outbox
 from core.people.timezones import canonical
@@ -64,7 +74,13 @@ START = "start"  # the ref of a visitor's greeting in the log
 class _Connection:
     """One open socket and who is on it once ``hello`` arrived."""
 
-    def __init__(self, ws: web.WebSocketResponse, bot_id: str, settings: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        bot_id: str,
+        settings: dict[str, Any],
+        preferred: str | None = None,
+    ) -> None:
         self.ws = ws
         self.bot_id = bot_id
         self.settings = settings  # the bot's, as read when the socket opened
@@ -73,8 +89,15 @@ class _Connection:
         self.timezone: str | None = None
         # the browser's language, checked and normalised (None when it sent no tag)
         self.language: str | None = None
+        # the language the upgrade request preferred (Accept-Language), until hello says
+        self.preferred = preferred
         self.bucket = TokenBucket(RATE, BURST)
         self.strikes = 0
+
+    @property
+    def tr(self) -> Translator:
+        """The translator for what the socket tells the visitor: the session's language."""
+        return translator(self.language or self.preferred)
 
     async def send(self, frame: dict[str, Any]) -> None:
         if not self.ws.closed:
@@ -118,6 +141,7 @@ class WidgetChannel:
             self.process,
             lambda d: f"{d.bot_id}/{d.payload['visitor']}",
             lambda d: Address(d.bot_id, CHANNEL, str(d.payload["visitor"])),
+            lambda d: d.payload.get("language"),
         )
         outbox.register(CHANNEL, self.deliver)
 
@@ -140,13 +164,14 @@ class WidgetChannel:
             return await refuse(request, ws, ORIGIN_NOT_ALLOWED)
         await ws.prepare(request)
         self._sockets.add(ws)
-        connection = _Connection(ws, bot_id, settings)
+        connection = _Connection(ws, bot_id, settings, preferred_language(request))
         try:
             async for message in ws:
                 if message.type is WSMsgType.TEXT:
                     await self._on_text(connection, message.data)
                 elif message.type is WSMsgType.BINARY:
-                    await _error(connection, FrameError("bad_frame", "Frames are JSON text."))
+                    not_text = connection.tr.gettext("Frames are JSON text.")
+                    await _error(connection, FrameError("bad_frame", not_text))
         finally:
             if connection.visitor is not None:
                 self._visitors[(bot_id, connection.visitor)].discard(connection)
@@ -165,13 +190,13 @@ class WidgetChannel:
                 {
                     "type": "error",
                     "code": "rate_limited",
-                    "message": "Slow down a little.",
+                    "message": connection.tr.gettext("Slow down a little."),
                     "retry_after": round(wait, 2),
                 }
             )
             return
         try:
-            await self._on_frame(connection, parse_frame(data))
+            await self._on_frame(connection, parse_frame(data, connection.tr))
         except FrameError as exc:
             await _error(connection, exc)
 
@@ -182,20 +207,22 @@ class WidgetChannel:
         if kind == "hello":
             return await self._hello(connection, frame)
         if connection.visitor is None:
-            raise FrameError("hello_required", "Say hello first.")
+            raise FrameError("hello_required", connection.tr.gettext("Say hello first."))
         if kind == "typing":
             return None
         if kind == "start":
             return await self._start(connection, connection.visitor)
         if kind not in ("message", "button", "voice"):
-            raise FrameError("unknown_type", f"Unknown frame type {kind[:32]!r}.")
-        frame_id = message_id(frame)
+            message = connection.tr.gettext("Unknown frame type %(type)s.", type=repr(kind[:32]))
+            raise FrameError("unknown_type", message)
+        frame_id = message_id(frame, connection.tr)
         stored = await checked_frame(
             frame_id,
             frame,
             visitor=connection.visitor,
             voice_dir=self._voice_dir,
             max_voice=self._max_voice,
+            tr=connection.tr,
         )
         try:
             accepted = await self._inbox.accept(
@@ -210,9 +237,8 @@ class WidgetChannel:
                 },
             )
         except StorageUnavailable:
-            raise FrameError(
-                "unavailable", "Couldn't save that; it will be sent again.", frame_id
-            ) from None
+            message = connection.tr.gettext("Couldn't save that; it will be sent again.")
+            raise FrameError("unavailable", message, frame_id) from None
         ack: dict[str, Any] = {"type": "ack", "id": frame_id}
         if not accepted:
             ack["duplicate"] = True
@@ -236,30 +262,32 @@ class WidgetChannel:
                 },
             )
         except StorageUnavailable:
-            raise FrameError("unavailable", "Couldn't start the conversation.") from None
+            message = connection.tr.gettext("Couldn't start the conversation.")
+            raise FrameError("unavailable", message) from None
 
     async def _hello(self, connection: _Connection, frame: dict[str, Any]) -> None:
         bot_id = connection.bot_id
         token, last_seq = frame.get("session"), frame.get("last_seq", 0)
         if not isinstance(last_seq, int) or last_seq < 0:
             last_seq = 0
+        zone = frame.get("timezone")
+        connection.timezone = canonical(zone[:64]) if isinstance(zone, str) else None
+        connection.language = normalise(frame.get("language"))
         visitor = None
         if isinstance(token, str) and token:
             try:
                 visitor = self._sessions.verify(token, bot_id)
             except SessionRejected as exc:
+                tr = connection.tr
                 message = (
-                    "Your session expired."
+                    tr.gettext("Your session expired.")
                     if exc.code == "session_expired"
-                    else "Starting a new session."
+                    else tr.gettext("Starting a new session.")
                 )
                 await _error(connection, FrameError(exc.code, message))
                 last_seq = 0
         if visitor is None:
             token, visitor = self._sessions.issue(bot_id)
-        zone = frame.get("timezone")
-        connection.timezone = canonical(zone[:64]) if isinstance(zone, str) else None
-        connection.language = normalise(frame.get("language"))
         if connection.visitor is not None:
             self._visitors[(bot_id, connection.visitor)].discard(connection)
         connection.visitor = visitor
@@ -307,7 +335,10 @@ class WidgetChannel:
         key = (bot_id, visitor)
         if frame["type"] == "start":
             return await self._greet(delivery)
-        said = await self._log.append(bot_id, visitor, "said", [said_frame(frame)], ref=frame_id)
+        language = normalise(delivery.payload.get("language"))
+        said = await self._log.append(
+            bot_id, visitor, "said", [said_frame(frame, translator(language))], ref=frame_id
+        )
         await self._push(key, said)
         await self._push(key, [{"type": "typing", "on": True}])
 
@@ -315,13 +346,7 @@ class WidgetChannel:
             await self._push(key, [{"type": "delta", "reply_to": frame_id, "text": delta}])
 
         try:
-            message = to_inbound(
-                bot_id,
-                visitor,
-                frame,
-                delivery.payload.get("timezone"),
-                normalise(delivery.payload.get("language")),
-            )
+            message = to_inbound(bot_id, visitor, frame, delivery.payload.get("timezone"), language)
             replies = await self._engine.handle(message, stream)
             frames = [self._reply(r, frame_id) for r in replies]
             try:

@@ -4,7 +4,9 @@ A browser is not told why an upgrade was refused: to the page a refusal looks li
 network failure, worth retrying for ever. So a browser's socket is accepted and closed
 at once with a code of the private range (4000-4999) that ``webwidget/PROTOCOL.md``
 defines, which the widget tells apart from a lost connection; a request that is not an
-upgrade gets the HTTP status instead.
+upgrade gets the HTTP status instead. The code is what a program acts on; the reason is
+for a person, in the language the request prefers (``Accept-Language``: no ``hello`` has
+said one yet).
 """
 
 from __future__ import annotations
@@ -14,21 +16,38 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from core.i18n.translator import N_, Translator, translator
+from core.text import normalise
 from webwidget.embed import normalise_origin
+
+#: a close frame's reason is at most this many bytes of UTF-8 (RFC 6455)
+MAX_REASON = 123
 
 
 @dataclass(frozen=True, slots=True)
 class Refusal:
-    """Why a socket is closed as soon as it opens: its close code and reason, and the
-    HTTP status a plain request gets."""
+    """Why a socket is closed as soon as it opens: its close code and reason (in
+    English, translated when said), and the HTTP status a plain request gets."""
 
     code: int
     reason: str
     status: type[web.HTTPException]
 
 
-UNKNOWN_BOT = Refusal(4404, "unknown bot", web.HTTPNotFound)
-ORIGIN_NOT_ALLOWED = Refusal(4403, "origin not allowed", web.HTTPForbidden)
+UNKNOWN_BOT = Refusal(4404, N_("unknown bot"), web.HTTPNotFound)
+ORIGIN_NOT_ALLOWED = Refusal(4403, N_("origin not allowed"), web.HTTPForbidden)
+
+
+def preferred_language(request: web.Request) -> str | None:
+    """The language a request prefers most (the first of its ``Accept-Language``), if
+    it names one."""
+    first = request.headers.get("Accept-Language", "").split(",", 1)[0]
+    return normalise(first.split(";", 1)[0].strip())
+
+
+def request_wording(request: web.Request) -> Translator:
+    """The translator for what is said to a request before its socket says hello."""
+    return translator(preferred_language(request))
 
 
 def origin_allowed(origin: str, request: web.Request, allowed: Iterable[str]) -> bool:
@@ -42,11 +61,14 @@ def origin_allowed(origin: str, request: web.Request, allowed: Iterable[str]) ->
 async def refuse(
     request: web.Request, ws: web.WebSocketResponse, refusal: Refusal
 ) -> web.StreamResponse:
-    """Close ``ws`` as soon as it opens, with the refusal's code (see the module)."""
+    """Close ``ws`` as soon as it opens, with the refusal's code and its reason in the
+    request's language (see the module)."""
+    reason = request_wording(request).gettext(refusal.reason)
     if not ws.can_prepare(request).ok:
-        raise refusal.status(text=refusal.reason)
+        raise refusal.status(text=reason)
     await ws.prepare(request)
-    await ws.close(code=refusal.code, message=refusal.reason.encode())
+    encoded = reason.encode()[:MAX_REASON].decode(errors="ignore").encode()
+    await ws.close(code=refusal.code, message=encoded)
     return ws
 
 

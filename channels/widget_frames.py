@@ -6,6 +6,8 @@ audio) before anything is stored, and refused with a :class:`FrameError` that be
 ``error`` frame. A stored frame becomes the engine's :class:`InboundMessage` and the
 ``said`` echo; the engine's replies become ``reply`` frames with links to their media.
 The limits are the ones ``welcome`` announces, and the token bucket paces each socket.
+An ``error`` frame's ``code`` is for the widget to act on and stays as it is; its
+``message`` is for the visitor, in the ``tr`` a check is given (the session's language).
 Nothing here knows about sockets: :mod:`channels.widget` does the talking.
 """
 
@@ -20,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from core.i18n.translator import ENGLISH, Translator
 from core.messages import (
     MAX_TEXT,
     Attachment,
@@ -41,7 +44,8 @@ BURST = 20
 
 
 class FrameError(Exception):
-    """A frame the server refuses, answered with an ``error`` frame."""
+    """A frame the server refuses, answered with an ``error`` frame: ``code`` says why to
+    the widget, ``message`` to the visitor (already in their language)."""
 
     def __init__(self, code: str, message: str, frame_id: str | None = None) -> None:
         super().__init__(message)
@@ -69,54 +73,68 @@ class TokenBucket:
         return (1 - self.tokens) / self.rate
 
 
-def parse_frame(data: str) -> dict[str, Any]:
-    """A text frame as a JSON object with a ``type``, or :class:`FrameError`."""
+def parse_frame(data: str, tr: Translator = ENGLISH) -> dict[str, Any]:
+    """A text frame as a JSON object with a ``type``, or :class:`FrameError` (its
+    message in ``tr``'s language)."""
     try:
         frame = json.loads(data)
     except ValueError:
         frame = None
     if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
-        raise FrameError("bad_frame", "A frame is a JSON object with a type.")
+        raise FrameError("bad_frame", tr.gettext("A frame is a JSON object with a type."))
     return frame
 
 
-def message_id(frame: dict[str, Any]) -> str:
+def message_id(frame: dict[str, Any], tr: Translator = ENGLISH) -> str:
     """The client-chosen id a ``message``, ``button`` or ``voice`` frame must carry."""
     frame_id = frame.get("id")
     if not isinstance(frame_id, str) or not 0 < len(frame_id) <= MAX_ID:
-        raise FrameError("bad_frame", f"Every message needs an id of 1 to {MAX_ID} characters.")
+        message = tr.gettext(
+            "Every message needs an id of 1 to %(limit)s characters.", limit=MAX_ID
+        )
+        raise FrameError("bad_frame", message)
     return frame_id
 
 
 async def checked_frame(
-    frame_id: str, frame: dict[str, Any], *, visitor: str, voice_dir: Path, max_voice: int
+    frame_id: str,
+    frame: dict[str, Any],
+    *,
+    visitor: str,
+    voice_dir: Path,
+    max_voice: int,
+    tr: Translator = ENGLISH,
 ) -> dict[str, Any]:
     """The frame as stored: fields checked, a voice note's audio saved to a file (in
-    ``voice_dir``, named after the visitor and the frame, so a resend overwrites it)."""
+    ``voice_dir``, named after the visitor and the frame, so a resend overwrites it).
+    A refusal's message is in ``tr``'s language."""
     kind = frame["type"]
     if kind == "message":
         text = frame.get("text")
         if not isinstance(text, str) or not text.strip():
-            raise FrameError("bad_frame", "A message needs some text.", frame_id)
+            raise FrameError("bad_frame", tr.gettext("A message needs some text."), frame_id)
         if len(text) > MAX_TEXT:
-            raise FrameError("too_long", too_long(len(text)), frame_id)
+            raise FrameError("too_long", too_long(len(text), tr), frame_id)
         return {"type": kind, "id": frame_id, "text": text}
     if kind == "button":
         payload, label = frame.get("payload"), frame.get("label", "")
         if not isinstance(payload, str) or not 0 < len(payload) <= MAX_PAYLOAD:
-            raise FrameError("bad_frame", "A button press needs its payload.", frame_id)
+            raise FrameError("bad_frame", tr.gettext("A button press needs its payload."), frame_id)
         label = label[:MAX_PAYLOAD] if isinstance(label, str) else ""
         return {"type": kind, "id": frame_id, "payload": payload, "label": label}
     mime, data = frame.get("mime"), frame.get("data")
     if not isinstance(mime, str) or not mime.startswith("audio/") or not isinstance(data, str):
-        raise FrameError("bad_frame", "A voice note needs an audio mime type and data.", frame_id)
+        message = tr.gettext("A voice note needs an audio mime type and data.")
+        raise FrameError("bad_frame", message, frame_id)
     try:
         audio = base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
-        raise FrameError("bad_frame", "The voice note's data is not base64.", frame_id) from None
+        message = tr.gettext("The voice note's data is not base64.")
+        raise FrameError("bad_frame", message, frame_id) from None
     if not audio or len(audio) > max_voice:
-        limit = max_voice / 2**20
-        raise FrameError("too_long", f"Voice notes can be up to {limit:.0f} MB.", frame_id)
+        limit = f"{max_voice / 2**20:.0f}"
+        message = tr.gettext("Voice notes can be up to %(limit)s MB.", limit=limit)
+        raise FrameError("too_long", message, frame_id)
     path = voice_dir / f"{visitor}-{_safe(frame_id)}.audio"
     await asyncio.to_thread(_write, path, audio)
     return {
@@ -162,9 +180,11 @@ def to_inbound(
     return InboundMessage(text=frame["text"], command=command, command_args=args, **common)
 
 
-def said_frame(frame: dict[str, Any]) -> dict[str, Any]:
-    """The ``said`` frame that shows a stored visitor frame in every open widget."""
-    text = {"message": frame.get("text"), "button": frame.get("label"), "voice": "🎙 Voice note"}
+def said_frame(frame: dict[str, Any], tr: Translator = ENGLISH) -> dict[str, Any]:
+    """The ``said`` frame that shows a stored visitor frame in every open widget (a voice
+    note named in ``tr``'s language)."""
+    voice = tr.gettext("🎙 Voice note")
+    text = {"message": frame.get("text"), "button": frame.get("label"), "voice": voice}
     return {"type": "said", "id": frame["id"], "text": text[frame["type"]] or frame.get("payload")}
 
 

@@ -14,11 +14,12 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
-from channels.terminal import TerminalChannel
+from channels.terminal import TerminalChannel, locale_language
 from core.cli import knowledge as knowledge_cli
 from core.errors import (
     BotNameTaken,
@@ -66,6 +67,13 @@ def _parser() -> argparse.ArgumentParser:
         "--user",
         help=f"who you are to the bot; each user has their own conversation "
         f"(default: {LOCAL_USER})",
+    )
+    chat.add_argument(
+        "--language",
+        type=_language,
+        metavar="CODE",
+        help="the language you speak, e.g. es or pt-BR (default: your locale's, from "
+        "LANGUAGE, LC_ALL, LC_MESSAGES or LANG); /language in the chat still changes it",
     )
 
     bot = commands.add_parser("bot", help="create and list bots")
@@ -185,6 +193,14 @@ def _port(text: str) -> int:
     return int(text)
 
 
+def _language(text: str) -> str:
+    from core.text import normalise
+
+    if normalise(text) is None:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} isn't a language code (es, pt-BR)")
+    return text.strip()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one ``chorus`` command and return its exit code."""
     args = _parser().parse_args(argv)
@@ -228,7 +244,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_worker(settings)
     runner: dict[str, Callable[[Services], Awaitable[int]]] = {
-        "chat": lambda s: _chat(s, args.bot, args.user),
+        "chat": lambda s: _chat(
+            s, args.bot, args.user, args.language or locale_language(os.environ)
+        ),
         "bot": lambda s: _create_bot(s, args),
         "migrate": lambda s: _migrate(s, args.to),
         "ingest": lambda s: knowledge_cli.ingest(s, args.bot, args.sources),
@@ -283,13 +301,24 @@ async def _migrate(services: Services, revision: str) -> int:
     return 0
 
 
-async def _chat(services: Services, bot_id: str, user: str | None) -> int:
+async def _chat(services: Services, bot_id: str, user: str | None, language: str | None) -> int:
+    """``chorus chat``: talk to a bot as ``user``, who speaks ``language`` (the platform's
+    word for it, as Telegram's app language is; None: unknown)."""
+    from core.i18n.translator import translator
     from core.storage.repository import find_party
 
     bot = await services.bots.get(bot_id)
     interactive = sys.stdin.isatty()
     if interactive:
-        print(f"Talking to {bot.name} ({bot.id}). Type a message; /quit or Ctrl-D to leave.\n")
+        tr = translator(language)
+        print(
+            tr.gettext(
+                "Talking to %(bot)s (%(id)s). Type a message; /quit or Ctrl-D to leave.",
+                bot=bot.name,
+                id=bot.id,
+            )
+            + "\n"
+        )
     channel = TerminalChannel(
         bot.id,
         services.engine.handle,
@@ -301,6 +330,7 @@ async def _chat(services: Services, bot_id: str, user: str | None) -> int:
         interactive=interactive,
         settle=services.studio.idle,
         locate=services.media.path,
+        language=language,
     )
     async with services.db.transaction() as session:
         known = await find_party(session, bot.id, Channel.TERMINAL.value, user or LOCAL_USER)

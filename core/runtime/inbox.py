@@ -16,7 +16,9 @@ in order however its updates are spread.
 
 An update whose processing still fails after its retries is not dropped in silence: it
 is recorded as failed, counted in ``chorus_errors_total{stage="inbox"}``, logged with the
-request id that brought it, and its sender gets one short apology on their channel. An
+request id that brought it, and its sender gets one short apology on their channel, in
+their language (the one stored for them, else the one the update reports, else English;
+the look-up is bounded and never stands in the apology's way). An
 update a channel cannot read at all is stored as refused (never processed), so what the
 platform sent can still be looked at.
 """
@@ -36,24 +38,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.batching import Batcher
 from core.errors import StorageUnavailable
+from core.i18n.translator import ENGLISH, Translator, translator
 from core.logs import REQUEST_ID
 from core.messages import OutboundMessage
 from core.metrics import Metrics
 from core.outbox import Address, Outbox
 from core.runtime.locks import Claim, KeyedLock, SharedLocks
 from core.storage.database import Database
-from core.storage.models import InboundUpdate, utcnow
+from core.storage.models import ChannelIdentity, EndUser, InboundUpdate, utcnow
 
 log = logging.getLogger("chorus.inbox")
 
 MAX_ATTEMPTS = 3
 RETRY_DELAY = 1.0
 DRAIN_BATCH = 100
-#: what the sender of an update that could not be processed is told, once
-APOLOGY = (
-    "Sorry, something went wrong on my side and I couldn't answer your last message. "
-    "Please try again in a moment."
-)
+#: the longest the apology waits to learn its recipient's language, in seconds
+LANGUAGE_LOOKUP_TIMEOUT = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +74,20 @@ Processor = Callable[[Delivery], Awaitable[None]]
 OrderKey = Callable[[Delivery], str]
 #: who sent an update, to be told when it could not be processed (None: nobody known)
 Recipient = Callable[[Delivery], Address | None]
+#: the language an update reports its sender speaks (Telegram's ``language_code``), if any
+ReportedLanguage = Callable[[Delivery], str | None]
+
+
+def apology(tr: Translator = ENGLISH) -> str:
+    """What the sender of an update that could not be processed is told, once, in
+    ``tr``'s language."""
+    return tr.gettext(
+        "Sorry, something went wrong on my side and I couldn't answer your last message. "
+        "Please try again in a moment."
+    )
+
+
+APOLOGY = apology()  # in English
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +97,7 @@ class _Route:
     processor: Processor
     order_key: OrderKey
     recipient: Recipient | None
+    language: ReportedLanguage | None = None
 
 
 class Inbox:
@@ -122,10 +137,12 @@ class Inbox:
         processor: Processor,
         order_key: OrderKey,
         recipient: Recipient | None = None,
+        language: ReportedLanguage | None = None,
     ) -> None:
         """Process ``channel``'s updates with ``processor``, one ``order_key`` at a time;
-        ``recipient`` names whom to apologise to when one cannot be processed."""
-        self._routes[channel] = _Route(processor, order_key, recipient)
+        ``recipient`` names whom to apologise to when one cannot be processed, and
+        ``language`` the language an update says its sender speaks."""
+        self._routes[channel] = _Route(processor, order_key, recipient, language)
 
     async def accept(
         self, bot_id: str, channel: str, update_id: str, payload: dict[str, Any]
@@ -364,7 +381,53 @@ class Inbox:
             address = None  # the update is too broken to say whose it is
         if address is None:
             return False
-        return await self._outbox.send(address, [OutboundMessage(text=APOLOGY)])
+        language = await self._recipient_language(route, delivery, address)
+        try:
+            tr = translator(language)
+            message = OutboundMessage(apology(tr), language=None if tr is ENGLISH else language)
+        except Exception:  # a catalogue that cannot be read: the apology still goes out
+            log.warning("the apology could not be translated; sending it in English", exc_info=True)
+            message = OutboundMessage(APOLOGY)
+        return await self._outbox.send(address, [message])
+
+    async def _recipient_language(
+        self, route: _Route, delivery: Delivery, address: Address
+    ) -> str | None:
+        """The language to apologise in: the one stored for the recipient, else the one
+        the update reports, else None (English). Whatever fails here (the database that
+        may be why the update failed, a broken update) only means less is known: it
+        never stops the apology, and the look-up waits :data:`LANGUAGE_LOOKUP_TIMEOUT`
+        at most."""
+        try:
+            async with asyncio.timeout(LANGUAGE_LOOKUP_TIMEOUT):
+                async with self._db.read() as session:
+                    stored = await session.scalar(
+                        select(EndUser.language)
+                        .join(ChannelIdentity, ChannelIdentity.end_user_id == EndUser.id)
+                        .where(
+                            ChannelIdentity.bot_id == address.bot_id,
+                            ChannelIdentity.channel == address.channel,
+                            ChannelIdentity.external_id == address.sender_id,
+                        )
+                    )
+        except Exception:
+            log.warning(
+                "could not look up the language of a %s user of bot %s; apologising in "
+                "the language the update reports",
+                address.channel,
+                address.bot_id,
+                exc_info=True,
+            )
+            stored = None
+        if stored:
+            return str(stored)
+        if route.language is None:
+            return None
+        try:
+            reported = route.language(delivery)
+        except Exception:  # an update too broken to say
+            return None
+        return reported if isinstance(reported, str) and reported else None
 
     async def _write(self, items: list[_Arrival | _Outcome]) -> list[int | None]:
         """Store new updates and record outcomes in one transaction, then start processing

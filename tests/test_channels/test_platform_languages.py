@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from channels.telegram_ids import language_of
 from core.services import Services
 from core.storage import repository as repo
 from tests.fakes.telegram_updates import callback_update, text_update
@@ -79,3 +80,12 @@ async def test_the_widgets_hello_carries_the_browsers_language(client: Client) -
         assert bot_greeting.startswith(english)
         assert greeting.startswith(english)
         assert stored == (None, None)  # "ok" says too little to decide
+
+
+def test_the_inbox_reads_telegrams_language_code_for_its_apology() -> None:
+    """The language an update reports, which the inbox's apology falls back on for a
+    sender it has not stored (see tests/test_core/test_inbox.py)."""
+    assert language_of(speaking(text_update("hola"), "message", "es")) == "es"
+    assert language_of(speaking(callback_update("flow:back"), "callback_query", "uk")) == "uk"
+    assert language_of({"message": {"text": "no sender"}}) is None
+    assert language_of({"update_id": 1}) is None

@@ -5,7 +5,9 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from channels.terminal import TerminalChannel, render_text, spoken_by
+import pytest
+
+from channels.terminal import TerminalChannel, locale_language, render_text, spoken_by
 from core.messages import (
     Button,
     InboundMessage,
@@ -21,7 +23,11 @@ MENU = OutboundMessage(
 
 
 def make_channel(
-    stdin: bytes, replies: list[list[OutboundMessage]], *, interactive: bool = False
+    stdin: bytes,
+    replies: list[list[OutboundMessage]],
+    *,
+    interactive: bool = False,
+    language: str | None = None,
 ) -> tuple[TerminalChannel, list[InboundMessage], io.StringIO, io.StringIO]:
     received: list[InboundMessage] = []
     queue = list(replies)
@@ -40,6 +46,7 @@ def make_channel(
         stdout=out,
         stderr=err,
         interactive=interactive,
+        language=language,
     )
     return channel, received, out, err
 
@@ -134,3 +141,51 @@ def test_render_sources_progress_and_media() -> None:
     assert render_text(chart) == "Messages per day\n[image: chart.png]"
     shown = render_text(chart, lambda reference: Path("/data/media/c.png"))
     assert shown == "Messages per day\n[image: /data/media/c.png]"
+
+
+@pytest.mark.parametrize(
+    ("environ", "language"),
+    [
+        ({"LANG": "es_ES.UTF-8"}, "es-ES"),
+        ({"LANG": "de_DE.UTF-8", "LC_MESSAGES": "fr_FR", "LC_ALL": ""}, "fr-FR"),
+        ({"LANG": "de_DE", "LC_ALL": "pt_BR.utf8", "LANGUAGE": "uk:ru"}, "uk"),
+        ({"LANG": "sr_RS@latin"}, "sr-RS"),
+        ({"LANGUAGE": ":tr_TR:", "LANG": "de"}, "tr-TR"),
+        # the C and POSIX locales, and empty values, name no language
+        ({"LC_ALL": "C.UTF-8", "LANG": "ru_RU.UTF-8"}, "ru-RU"),
+        ({"LANGUAGE": "", "LC_ALL": "POSIX", "LANG": "C"}, None),
+        ({"LANG": "not a locale!"}, None),
+        ({}, None),
+    ],
+)
+def test_the_locale_names_the_users_language_as_gettext_reads_it(
+    environ: dict[str, str], language: str | None
+) -> None:
+    assert locale_language(environ) == language
+
+
+async def test_every_message_reports_the_users_language_and_warnings_are_in_it() -> None:
+    upload = Path(__file__)
+    lines = f"1\nhi\n/upload {upload}\n".encode() + b"\xff\n"
+    channel, received, _, err = make_channel(lines, [[MENU]], language="de-DE")
+    await channel.run(begin=True)
+    assert [m.language for m in received] == ["de-DE"] * 5
+    assert received[1].button_payload == "drink:tea"
+    assert received[3].attachments
+    assert "Warnung: Zeile 4 ist kein gültiges UTF-8" in err.getvalue()
+    english, received, _, _ = make_channel(b"hi\n", [])
+    await english.run()
+    assert received[0].language is None
+
+
+def test_media_is_labelled_in_the_replys_language() -> None:
+    audio = Media(reference="m1", mime_type="audio/ogg", filename="calm.ogg", duration_seconds=1261)
+    assert render_text(OutboundMessage(audio=audio, language="de")) == "[Audio: calm.ogg, 1261 s]"
+    assert render_text(OutboundMessage(audio=audio, language="ru")) == "[аудио: calm.ogg, 1261 с]"
+    document = Media(reference="m2", mime_type="application/pdf", filename="notes.pdf")
+    assert render_text(OutboundMessage(document=document, language="fr")) == (
+        "[document : notes.pdf]"
+    )
+    image = Media(reference="m3", mime_type="image/png", filename="chart.png")
+    assert render_text(OutboundMessage(image=image, language="es")) == "[imagen: chart.png]"
+    assert render_text(OutboundMessage(image=image)) == "[image: chart.png]"

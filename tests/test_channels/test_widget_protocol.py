@@ -15,6 +15,7 @@ from aiohttp import ClientWebSocketResponse, WSMsgType
 from channels.widget_frames import reply_frame
 from channels.widget_session import WidgetSessions
 from core.app import SERVICES
+from core.i18n.translator import translator
 from core.messages import MAX_TEXT, Media, OutboundKind, OutboundMessage, too_long
 from core.outbox import Address
 from core.services import Services
@@ -414,3 +415,63 @@ async def test_a_new_visitor_gets_the_time_zone_their_browser_reports(client: Cl
         zones[reported] = user.timezone
     # a known zone in its proper spelling; one the server doesn't know, or none, is unset
     assert zones == {"asia/tokyo": "Asia/Tokyo", "Mars/Olympus_Mons": None, None: None}
+
+
+async def test_the_sockets_own_words_are_in_the_sessions_language(client: Client) -> None:
+    """What the socket tells a visitor is in their language: the one their upgrade request
+    prefers until ``hello`` says, then the browser's; the codes stay as they are."""
+    spanish = translator("es")
+    ws = await connect(client, **{"Accept-Language": "de-DE,de;q=0.9,en;q=0.5"})
+    await ws.send_json({"type": "message", "id": "c-1", "text": "hola"})
+    assert await receive(ws) == {
+        "type": "error",
+        "code": "hello_required",
+        "message": "Zuerst muss ein Hallo kommen.",
+    }
+    key = services(client).media.derive_key("widget sessions")
+    old, _ = WidgetSessions(key, clock=lambda: 1_000_000.0).issue("demo")
+    await ws.send_json({"type": "hello", "session": old, "last_seq": 0, "language": "es-MX"})
+    expired = (await until(ws, "welcome"))[0]
+    assert (expired["code"], expired["message"]) == ("session_expired", "Tu sesión ha caducado.")
+    for bad, code, message in [
+        ("not json", "bad_frame", "Un mensaje del widget es un objeto JSON con un tipo."),
+        ('{"type": "dance"}', "unknown_type", "Tipo de mensaje del widget desconocido: 'dance'."),
+        (
+            '{"type": "message", "id": "c-2", "text": 5}',
+            "bad_frame",
+            "Un mensaje necesita algo de texto.",
+        ),
+        (
+            json.dumps({"type": "message", "id": "c-3", "text": "x" * 4001}),
+            "too_long",
+            too_long(4001, spanish),
+        ),
+        (
+            '{"type": "voice", "id": "c-4", "mime": "audio/webm", "data": "%%%"}',
+            "bad_frame",
+            "Los datos de la nota de voz no están en base64.",
+        ),
+    ]:  # fmt: skip
+        await ws.send_str(bad)
+        error = await receive(ws)
+        assert (error["code"], error["message"]) == (code, message), bad
+    assert too_long(4001, spanish) != too_long(4001)  # the limit's sentence, in Spanish
+    junk = base64.b64encode(b"not really audio").decode()
+    await ws.send_json({"type": "voice", "id": "c-v", "mime": "audio/webm", "data": junk})
+    said = next(f for f in await answered(ws) if f["type"] == "said")
+    assert said["text"] == "🎙 Nota de voz"
+    await ws.close()
+
+
+async def test_a_refusal_gives_its_reason_in_the_language_the_request_prefers(
+    client: Client,
+) -> None:
+    ws = await connect(client, Origin="https://evil.example", **{"Accept-Language": "fr-CA,fr"})
+    assert await refused(ws) == (4403, "ce site web n’est pas autorisé")
+    ws = await connect(client, bot="nobody", **{"Accept-Language": "ru"})
+    assert await refused(ws) == (4404, "неизвестный бот")
+    plain = await client.get("/ws/widget/nobody", headers={"Accept-Language": "es"})
+    assert (plain.status, await plain.text()) == (404, "bot desconocido")
+    # a language without a catalogue, or none: English
+    ws = await connect(client, bot="nobody", **{"Accept-Language": "xx-YY, *"})
+    assert await refused(ws) == (4404, "unknown bot")

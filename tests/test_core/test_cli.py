@@ -132,6 +132,32 @@ def test_languages_are_shown_and_set(env: dict[str, str]) -> None:
         assert refused.stderr.decode().startswith("chorus: ")
 
 
+def test_chat_speaks_the_language_of_the_locale_unless_told_another(
+    env: dict[str, str],
+) -> None:
+    """Someone whose shell is in German is greeted with German choices (the creator's
+    greeting stays as written) and warned in German; ``--language`` overrides the
+    locale, and ``/language`` in the chat overrides both."""
+    german = {**env, "LANG": "de_DE.UTF-8"}
+    talk = chorus("chat", "demo", "--user", "hans", env=german, stdin=b"\xff\n")
+    assert talk.returncode == 0, talk.stderr.decode()
+    out = talk.stdout.decode()
+    assert out.startswith("Mira> Hello, I'm Mira")
+    assert "        1) Eine Frage stellen\n        2) Geführte Meditation\n" in out
+    assert "Warnung: Zeile 1 ist kein gültiges UTF-8" in talk.stderr.decode()
+    # LANGUAGE comes before LANG; the C locale names no language
+    for locale in ({"LANGUAGE": "es_ES.UTF-8:de"}, {"LC_ALL": "C.UTF-8", "LANG": "es_MX"}):
+        spanish = chorus("chat", "demo", "--user", str(locale), env={**german, **locale})
+        assert "2) Meditación guiada" in spanish.stdout.decode(), locale
+    french = chorus("chat", "demo", "--user", "marie", "--language", "fr", env=german)
+    assert "        2) Méditation guidée\n" in french.stdout.decode()
+    chosen = chorus("chat", "demo", "--user", "hans", env=german, stdin=b"/language tr\n/start\n")
+    assert "2) Rehberli meditasyon" in chosen.stdout.decode()
+    refused = chorus("chat", "demo", "--language", "not a language", env=env)
+    assert refused.returncode == 2
+    assert "isn't a language code" in refused.stderr.decode()
+
+
 def test_unknown_bot_exits_with_2(env: dict[str, str]) -> None:
     result = chorus("chat", "no-such-bot", env=env)
     assert result.returncode == 2

@@ -6,17 +6,21 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.i18n.translator import translator
 from core.logs import REQUEST_ID
 from core.messages import OutboundMessage
 from core.metrics import Metrics
 from core.outbox import Address, Outbox
-from core.runtime.inbox import APOLOGY, MAX_ATTEMPTS, Delivery, Inbox
+from core.runtime.inbox import APOLOGY, MAX_ATTEMPTS, Delivery, Inbox, apology
 from core.services import Services
+from core.storage import repository as repo
+from core.storage.database import Database
 from core.storage.models import InboundUpdate
 from tests.records import recorded
 
@@ -203,3 +207,78 @@ async def test_updates_accepted_together_share_one_transaction_and_keep_their_or
     assert recorder.seen == updates
     assert await statuses(services) == dict.fromkeys(updates, "done")
     assert opened < 1 + len(updates)  # outcomes are recorded together too
+
+
+def apologising(
+    db: Database,
+) -> tuple[Inbox, Recorder, list[tuple[str, str | None, str]]]:
+    """An inbox whose ``test`` updates never get through, and what their senders were
+    told: (sender, the message's language, its text)."""
+    outbox = Outbox()
+    told: list[tuple[str, str | None, str]] = []
+
+    async def sender(address: Address, messages: Sequence[OutboundMessage]) -> None:
+        told.extend((address.sender_id, m.language, m.text) for m in messages)
+
+    outbox.register("test", sender)
+    inbox, recorder = Inbox(db, retry_delay=0.01, outbox=outbox), Recorder()
+    inbox.register(
+        "test",
+        recorder,
+        by_chat,
+        lambda d: Address(d.bot_id, "test", str(d.payload["chat"])),
+        lambda d: d.payload["user"]["language"],
+    )
+    return inbox, recorder, told
+
+
+async def test_the_apology_is_in_the_recipients_language(services: Services) -> None:
+    """The language stored for the sender comes first (whatever the update says), then
+    the one the update reports, then English."""
+    async with services.db.transaction() as session:
+        await repo.create_party(
+            session,
+            bot_id="demo",
+            channel="test",
+            external_id="1",
+            display_name=None,
+            language="es",
+            language_source="chosen",
+            state="chat",
+        )
+    inbox, recorder, told = apologising(services.db)
+    reported = {"1": "de", "2": "uk-UA", "3": None, "4": "xx"}
+    recorder.failures = dict.fromkeys(reported, MAX_ATTEMPTS)
+    for chat, language in reported.items():
+        await inbox.accept("demo", "test", chat, {"chat": chat, "user": {"language": language}})
+    await inbox.idle()
+    assert sorted(told) == [
+        ("1", "es", apology(translator("es"))),
+        ("2", "uk-UA", apology(translator("uk"))),
+        ("3", None, APOLOGY),
+        ("4", None, APOLOGY),
+    ]
+    assert apology(translator("es")).startswith("Lo siento")
+    assert apology(translator("uk")).startswith("Вибач")
+
+
+async def test_a_failing_language_look_up_still_apologises_in_english(tmp_path: Path) -> None:
+    """The apology follows failures: a database that cannot say whom it is talking to,
+    or an update too broken to say its language, leave it in English, never unsent."""
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'inbox.db'}")
+    await db.migrate()
+    try:
+        inbox, recorder, told = apologising(db)
+        async with db.transaction() as session:
+            await session.execute(text("DROP TABLE channel_identities"))
+        recorder.failures = {"1": MAX_ATTEMPTS, "2": MAX_ATTEMPTS}
+        with recorded("chorus.inbox") as records:
+            await inbox.accept("demo", "test", "1", {"chat": "1", "user": {"language": "fr"}})
+            await inbox.accept("demo", "test", "2", {"chat": "2", "user": "unreadable"})
+            await inbox.idle()
+        # the look-up failed: the update's own language, else English
+        assert sorted(told) == [("1", "fr", apology(translator("fr"))), ("2", None, APOLOGY)]
+        assert any("could not look up the language" in r.getMessage() for r in records.records)
+        assert [r for r in records.records if "its sender was told" in r.getMessage()]
+    finally:
+        await db.close()
