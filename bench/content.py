@@ -141,7 +141,7 @@ async def measure(
     ogg = audio[AudioFormat.OGG_OPUS]
     duration, quiet = await asyncio.to_thread(silences, ogg.data)
     voiced = duration - sum(quiet)
-    heard = await transcriber.transcribe(ogg.data)
+    heard = await transcriber.transcribe(ogg.data, language="en")
     said = _PAUSE_LINE.sub("", script.spoken)
     return {
         "content": piece.label,

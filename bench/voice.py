@@ -210,7 +210,7 @@ async def voice_note(seconds: float) -> tuple[bytes, str]:
 async def whisper_load(bench: Bench) -> Row:
     data, _ = await voice_note(2)
     start = time.perf_counter()
-    await bench.transcriber().transcribe(data)
+    await bench.transcriber().transcribe(data, language="en")
     return {
         "measurement": "Whisper tiny.en first call (load + 2 s note)",
         "compute_s": round(time.perf_counter() - start, 2),
@@ -220,7 +220,9 @@ async def whisper_load(bench: Bench) -> Row:
 async def transcription_row(bench: Bench, seconds: float) -> Row:
     data, spoken = await voice_note(seconds)
     transcriber = bench.transcriber()
-    elapsed, transcript = await timed(lambda: transcriber.transcribe(data), bench.repeat)
+    elapsed, transcript = await timed(
+        lambda: transcriber.transcribe(data, language="en"), bench.repeat
+    )
     return {
         "measurement": f"transcription {seconds:g} s OGG/Opus note",
         "audio_s": round(transcript.duration, 1),

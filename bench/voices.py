@@ -145,7 +145,7 @@ async def measure(
             audio = await speaker.speak(sentence, setup.settings, FORMATS)
             ogg = audio[AudioFormat.OGG_OPUS]
             ratios.append((time.perf_counter() - start) / ogg.duration)
-            heard = await transcriber.transcribe(ogg.data)
+            heard = await transcriber.transcribe(ogg.data, language="en")
             errors.append(word_error_rate(sentence, heard.text))
             words += len(sentence.split())
             seconds += ogg.duration

@@ -513,6 +513,7 @@ def build_voice(settings: Settings, store: MediaStore, read: AttachmentReader) -
     transcriber = WhisperTranscriber(
         max_bytes=settings.max_voice_mb * 1024 * 1024,
         max_seconds=settings.max_voice_seconds,
+        cache=settings.data_dir / "models" / "whisper-base",
     )
     return VoiceIO(
         speaker, transcriber, store, read, max_voice_bytes=settings.max_voice_mb * 1024 * 1024

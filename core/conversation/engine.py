@@ -29,7 +29,12 @@ from core.conversation.data_rights import answer_to_forget, without_question
 from core.conversation.dialogue import Dialogue
 from core.conversation.handoff import CreatorLine, asks_for_human
 from core.conversation.inbound import clean_text, first_document, is_greeting, problem_with
-from core.conversation.languages import LanguageChoice, UserLanguages, user_language
+from core.conversation.languages import (
+    LanguageChoice,
+    UserLanguages,
+    known_language,
+    user_language,
+)
 from core.conversation.linking import Linking
 from core.conversation.statemachine import INITIAL_STATE, State
 from core.conversation.turn import Stream, TurnInput, TurnResult, Wallet, Wallets
@@ -292,7 +297,7 @@ class ConversationEngine:
         problem = await self._too_fast(message, bot, party, tr)
         voiced = problem is None and not text and self._voice is not None
         if voiced and self._voice is not None and (note := voice_note(message)):
-            heard, problem = await self._voice.listen(note, tr)
+            heard, problem = await self._voice.listen(note, tr, known_language(party, message))
             text = clean_text(heard.text) if heard else ""
             if heard is not None and not text:
                 problem = tr.gettext("I couldn't make out any words in that voice note.")

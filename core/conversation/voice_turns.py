@@ -34,11 +34,12 @@ class VoiceTurns:
         self._voice = voice
 
     async def listen(
-        self, note: Attachment, tr: Translator = ENGLISH
+        self, note: Attachment, tr: Translator = ENGLISH, language: str | None = None
     ) -> tuple[Transcript | None, str | None]:
-        """A voice note's transcript, or the reason (for the user) there is none."""
+        """A voice note's transcript, heard as ``language`` (the user's own, when known:
+        not the bot's default), or the reason (for the user) there is none."""
         try:
-            return await self._voice.listen(note), None
+            return await self._voice.listen(note, language=language), None
         except AudioRejected as exc:
             return None, tr.gettext(exc.template, **exc.params)
         except OSError as exc:

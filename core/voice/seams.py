@@ -80,6 +80,9 @@ class AudioGenerator(Protocol):
 
 
 class Transcriber(Protocol):
-    """Turns a voice note (OGG/Opus, MP3, WAV, M4A...) into text."""
+    """Turns a voice note (OGG/Opus, MP3, WAV, M4A...) into text; ``language`` is the one
+    its sender speaks (``es``, ``pt-br``), None when unknown."""
 
-    async def transcribe(self, data: bytes, *, mime_type: str | None = None) -> Transcript: ...
+    async def transcribe(
+        self, data: bytes, *, mime_type: str | None = None, language: str | None = None
+    ) -> Transcript: ...

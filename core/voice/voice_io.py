@@ -92,13 +92,16 @@ class VoiceIO:
             if close is not None:
                 await close()
 
-    async def listen(self, attachment: Attachment) -> Transcript:
-        """What a voice or audio attachment says; ``AudioRejected`` (with a reason for the
-        user) when it is too big, too long or not audio, ``OSError`` if unreadable."""
+    async def listen(self, attachment: Attachment, *, language: str | None = None) -> Transcript:
+        """What a voice or audio attachment says, heard as ``language`` (the sender's, if
+        known); ``AudioRejected`` (with a reason for the user) when it is too big, too
+        long or not audio, ``OSError`` if unreadable."""
         if attachment.size is not None and attachment.size > self._max_voice_bytes:
             raise AudioTooLarge(attachment.size, self._max_voice_bytes)
         data = await self._read(attachment)
-        return await self.transcriber.transcribe(data, mime_type=attachment.mime_type)
+        return await self.transcriber.transcribe(
+            data, mime_type=attachment.mime_type, language=language
+        )
 
     async def record(
         self,

@@ -150,7 +150,7 @@ async def test_whisper_understands_the_piper_voice(speaker: ScriptSpeaker) -> No
         errors = []
         for sentence in sentences:
             audio = await speaker.speak(sentence, CHAT, [AudioFormat.OGG_OPUS])
-            heard = await transcriber.transcribe(audio[AudioFormat.OGG_OPUS].data)
+            heard = await transcriber.transcribe(audio[AudioFormat.OGG_OPUS].data, language="en")
             errors.append(word_error_rate(sentence, heard.text))
     finally:
         await transcriber.close()

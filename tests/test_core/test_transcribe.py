@@ -1,4 +1,5 @@
-"""WhisperTranscriber: espeak-ng speech read back by Whisper tiny.en, and the limits."""
+"""WhisperTranscriber: espeak-ng speech read back by Whisper tiny.en (English notes), the
+check of the multilingual model's halves, and the limits."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from core.voice.espeak import espeak
 from core.voice.seams import VoiceSettings
 from core.voice.speech import EspeakSpeaker
 from core.voice.transcribe import WhisperTranscriber
+from core.voice.whisper_models import SplitModel, joined_directory, multilingual_model, verify
 
 SENTENCE = "The quick brown fox jumps over the lazy dog near the river bank."
 KEYWORDS = ("fox", "dog", "river")
@@ -90,7 +92,7 @@ async def test_espeak_ogg_opus_round_trip(
     transcriber: WhisperTranscriber, spoken: dict[AudioFormat, Audio]
 ) -> None:
     ogg = spoken[AudioFormat.OGG_OPUS]
-    transcript = await transcriber.transcribe(ogg.data, mime_type="audio/ogg")
+    transcript = await transcriber.transcribe(ogg.data, mime_type="audio/ogg", language="en")
     assert_heard(transcript.text)
     assert transcript.language == "en"
     assert transcript.language_probability == 1.0
@@ -100,13 +102,15 @@ async def test_espeak_ogg_opus_round_trip(
 async def test_mp3_transcribes(
     transcriber: WhisperTranscriber, spoken: dict[AudioFormat, Audio]
 ) -> None:
-    transcript = await transcriber.transcribe(spoken[AudioFormat.MP3].data)
+    transcript = await transcriber.transcribe(spoken[AudioFormat.MP3].data, language="en-US")
     assert_heard(transcript.text)
 
 
 async def test_wav_transcribes(transcriber: WhisperTranscriber) -> None:
     samples, rate = await speech_pcm()
-    transcript = await transcriber.transcribe(wav_bytes(samples, rate), mime_type="audio/wav")
+    transcript = await transcriber.transcribe(
+        wav_bytes(samples, rate), mime_type="audio/wav", language="en"
+    )
     assert_heard(transcript.text)
     assert transcript.duration == pytest.approx(len(samples) / rate, abs=0.05)
 
@@ -115,11 +119,12 @@ async def test_m4a_aac_transcribes(transcriber: WhisperTranscriber) -> None:
     samples, rate = await speech_pcm()
     m4a = encoded(samples, rate, muxer="ipod", encoder="aac", bit_rate=48_000)
     assert m4a[4:8] == b"ftyp"
-    assert_heard((await transcriber.transcribe(m4a)).text)
+    assert_heard((await transcriber.transcribe(m4a, language="en")).text)
 
 
 async def test_silence_transcribes_to_nothing(transcriber: WhisperTranscriber) -> None:
-    transcript = await transcriber.transcribe(wav_bytes(np.zeros(16_000 * 5, np.int16), 16_000))
+    silence = wav_bytes(np.zeros(16_000 * 5, np.int16), 16_000)
+    transcript = await transcriber.transcribe(silence, language="en")
     assert transcript.text == ""
     assert transcript.duration == pytest.approx(5.0)
 
@@ -128,7 +133,9 @@ async def test_concurrent_transcriptions(
     transcriber: WhisperTranscriber, spoken: dict[AudioFormat, Audio]
 ) -> None:
     notes = [spoken[AudioFormat.OGG_OPUS].data, spoken[AudioFormat.MP3].data] * 2
-    for transcript in await asyncio.gather(*(transcriber.transcribe(n) for n in notes)):
+    for transcript in await asyncio.gather(
+        *(transcriber.transcribe(n, language="en") for n in notes)
+    ):
         assert_heard(transcript.text)
 
 
@@ -204,3 +211,39 @@ def test_a_model_directory_without_a_model_is_refused(tmp_path: Path) -> None:
     with pytest.raises(TranscriberUnavailable) as refused:
         WhisperTranscriber(model_path=tmp_path)
     assert refused.value.model_path == tmp_path
+
+
+async def test_the_multilingual_model_is_joined_only_from_untampered_halves(tmp_path: Path) -> None:
+    """Whisper base's two halves are joined into the cache and checked; a changed byte
+    in a half is refused and leaves nothing to load; a changed cached copy is replaced."""
+    installed = multilingual_model()
+    cache = tmp_path / "whisper-base"
+    assert joined_directory(installed, cache) == cache
+    verify(cache, installed.sha256)
+    assert sorted(p.name for p in cache.iterdir()) == [
+        "config.json",
+        "model.bin",
+        "tokenizer.json",
+        "vocabulary.txt",
+    ]
+    with (cache / "model.bin").open("r+b") as file:
+        file.seek(1000)
+        file.write(b"\x00\x01")
+    joined_directory(installed, cache)  # joined again from the halves
+    verify(cache, installed.sha256)
+
+    tampered = tmp_path / "model.bin.part2"
+    data = bytearray(installed.parts[1].read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    tampered.write_bytes(data)
+    forged = SplitModel((installed.parts[0], tampered), installed.directory, installed.sha256)
+    fresh = tmp_path / "fresh"
+    with pytest.raises(TranscriberUnavailable) as refused:
+        joined_directory(forged, fresh)
+    assert f"expected {installed.sha256}" in refused.value.reason
+    assert list(fresh.iterdir()) == []
+    transcriber = WhisperTranscriber(multilingual=forged)  # joined in memory: refused too
+    silence = wav_bytes(np.zeros(16_000, np.int16), 16_000)
+    with pytest.raises(TranscriberUnavailable):
+        await transcriber.transcribe(silence, language="es")
+    await transcriber.close()

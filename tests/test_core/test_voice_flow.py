@@ -126,10 +126,12 @@ async def test_voice_on_adds_a_spoken_reply(services: Services) -> None:
     assert all(r.kind is not OutboundKind.AUDIO for r in replies)
 
 
-async def voice_note(services: Services, tmp_path: Path, text: str) -> Attachment:
+async def voice_note(
+    services: Services, tmp_path: Path, text: str, voice: str = "en", rate: int = 140
+) -> Attachment:
     assert services.voice is not None
     audio = await services.voice.speaker.speak(
-        text, VoiceSettings(words_per_minute=140), [AudioFormat.OGG_OPUS]
+        text, VoiceSettings(voice=voice, words_per_minute=rate), [AudioFormat.OGG_OPUS]
     )
     path = tmp_path / "note.ogg"
     path.write_bytes(audio[AudioFormat.OGG_OPUS].data)
@@ -154,6 +156,24 @@ async def test_a_voice_note_is_transcribed_and_answered(services: Services, tmp_
         inbound = stored[-len(replies) - 1]
     assert inbound.direction == "in"
     assert "sleep" in inbound.text.lower()
+
+
+async def test_a_spanish_voice_note_is_heard_in_spanish(services: Services, tmp_path: Path) -> None:
+    """A user whose language is Spanish is heard by the multilingual model, told so."""
+    chat = chat_with(services, sender_id="es-voice")
+    await chat.say("/start", language="es")
+    said = "Necesito ayuda para dormir mejor por la noche, estoy muy cansada."
+    note = await voice_note(services, tmp_path, said, voice="es", rate=130)
+    replies = await chat.send(
+        InboundMessage(Channel.TERMINAL, "demo", "es-voice", attachments=(note,), language="es")
+    )
+    heard = replies[0].text.lower()
+    assert heard.startswith("🎙")
+    for word in ("dormir", "mejor", "noche", "cansada"):
+        assert word in heard, heard
+    assert len(replies) > 1  # and answered
+    assert replies[1].language == "es"
+    assert (services.settings.data_dir / "models" / "whisper-base" / "model.bin").is_file()
 
 
 async def test_bad_voice_notes_get_clear_replies(services: Services, tmp_path: Path) -> None:
