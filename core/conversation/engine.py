@@ -297,7 +297,10 @@ class ConversationEngine:
         problem = await self._too_fast(message, bot, party, tr)
         voiced = problem is None and not text and self._voice is not None
         if voiced and self._voice is not None and (note := voice_note(message)):
-            heard, problem = await self._voice.listen(note, tr, known_language(party, message))
+            # heard as the user's language; unknown yet, the bot's only one, else detected
+            only = bot.languages.offered[0] if len(bot.languages.offered) == 1 else None
+            hint = known_language(party, message) or only
+            heard, problem = await self._voice.listen(note, tr, hint)
             text = clean_text(heard.text) if heard else ""
             if heard is not None and not text:
                 problem = tr.gettext("I couldn't make out any words in that voice note.")
