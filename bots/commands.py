@@ -6,7 +6,8 @@ passages the bot would answer from, with their scores, for tuning. ``/pricing`` 
 ``/grant`` set prices and give credits (:mod:`billing.creator`); ``/features`` switches
 what the bot offers besides answers (:mod:`bots.features`); ``/languages`` the languages
 it speaks (:mod:`bots.languages`); ``/ambience`` sets the bed under its recorded voice
-(:mod:`bots.ambience`).
+(:mod:`bots.ambience`). Replies are in the creator's language, the turn's translator; the
+errors the services raise in English are told through the catalogues too.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Reading, chunking and embedding a long PDF takes a while; it should neither hold up the
 creator's chat nor be lost to a restart. A document is therefore stored as a job (where
-to read it, which bot learns it, which chat hears about it) and run by :mod:`core.runtime.jobs`:
+to read it, which bot learns it, which chat hears about it and in which language: the
+creator's when they sent it) and run by :mod:`core.runtime.jobs`:
 in this process by default, by ``chorus worker`` with Redis. The job tells the chat what
 it is reading, its progress every couple of seconds, and what was learned, through the
 outbox, so the messages reach the creator from whichever process runs it. A job
