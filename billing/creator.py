@@ -59,7 +59,10 @@ def money(pricing: Pricing, amount: int, tr: Translator = ENGLISH) -> str:
 
 
 def pricing_problem(exc: PricingError, tr: Translator = ENGLISH) -> str:
-    """What is wrong with a price the creator gave, in ``tr``'s language."""
+    """What is wrong with a price the creator gave, in ``tr``'s language (English keeps
+    its fuller words, which name the field)."""
+    if tr.language == SOURCE_LANGUAGE:
+        return str(exc)
     params = {k: tr.number(v) if isinstance(v, int) else v for k, v in exc.params.items()}
     return tr.gettext(exc.template, **params)
 
