@@ -14,6 +14,7 @@ from billing.pricing import Pack, Pricing, PricingError, Tier, parse_count, pars
 from bots.profile import BotProfile
 from bots.registry import BotDirectory
 from core.content import ContentType
+from core.i18n.translator import ENGLISH, N_, SOURCE_LANGUAGE, Translator
 from core.storage.database import Database
 from core.storage.models import ChannelIdentity
 from core.text import counted
@@ -22,7 +23,8 @@ MAX_GRANT = 100_000
 #: ledger entries an operator's report shows, newest first
 REPORT_ENTRIES = 20
 
-PRICING_HELP = """Set prices with:
+PRICING_HELP = N_(
+    """Set prices with:
 /pricing cost meditation 3: what a meditation, affirmations or ritual costs
 /pricing free 5: credits every new user gets
 /pricing pack small 10 4.99: a pack of 10 credits for 4.99
@@ -30,14 +32,15 @@ PRICING_HELP = """Set prices with:
 /pricing questions 5 1: 5 free questions a day, then 1 credit each
 /pricing remove small: stop selling a pack or plan
 /pricing currency usd, /pricing off: make everything free"""
+)
 
 
-def sale_warning(pricing: Pricing, payments: bool) -> str | None:
+def sale_warning(pricing: Pricing, payments: bool, tr: Translator = ENGLISH) -> str | None:
     """Why users can't buy the packs and plans ``pricing`` offers, for the creator, or
     None (nothing on sale, or ``payments`` are set up)."""
     if payments or not (pricing.packs or pricing.tiers):
         return None
-    return (
+    return tr.gettext(
         "Users can't pay for these packs and plans yet: Stripe isn't configured on this "
         "server. Whoever runs it needs to set STRIPE_SECRET_KEY (and STRIPE_WEBHOOK_SECRET, "
         "so that payments are credited). Until then users are told to ask you, and /grant "
@@ -45,27 +48,88 @@ def sale_warning(pricing: Pricing, payments: bool) -> str | None:
     )
 
 
-def describe(pricing: Pricing) -> str:
+def money(pricing: Pricing, amount: int, tr: Translator = ENGLISH) -> str:
+    """``amount`` minor units of the pricing's currency as ``tr``'s language writes
+    money: "€5.00", "5,00 €", "5,00 €" (Babel, loaded only for another language)."""
+    if tr.language == SOURCE_LANGUAGE:
+        return pricing.money(amount)
+    from babel.numbers import format_currency
+
+    return format_currency(amount / 100, pricing.currency.upper(), locale=tr.language)
+
+
+def pricing_problem(exc: PricingError, tr: Translator = ENGLISH) -> str:
+    """What is wrong with a price the creator gave, in ``tr``'s language (English keeps
+    its fuller words, which name the field)."""
+    if tr.language == SOURCE_LANGUAGE:
+        return str(exc)
+    params = {k: tr.number(v) if isinstance(v, int) else v for k, v in exc.params.items()}
+    return tr.gettext(exc.template, **params)
+
+
+def describe(pricing: Pricing, tr: Translator = ENGLISH) -> str:
     """The pricing in a few lines, for the creator."""
     if not pricing.charges and not (pricing.packs or pricing.tiers or pricing.free_credits):
-        return "Everything is free: nothing costs credits."
-    lines = [f"New users get {counted(pricing.free_credits, 'free credit')}."]
-    costs = [f"{t.value} {pricing.cost(t.value)}" for t in ContentType]
-    lines.append("Costs in credits: " + ", ".join(costs) + ".")
+        return tr.gettext("Everything is free: nothing costs credits.")
+    lines = [
+        tr.ngettext(
+            "New users get %(count)s free credit.",
+            "New users get %(count)s free credits.",
+            pricing.free_credits,
+        )
+    ]
+    costs = {t.value: tr.number(pricing.cost(t.value)) for t in ContentType}
+    lines.append(
+        tr.gettext(
+            "Costs in credits: meditation %(meditation)s, affirmations %(affirmations)s, "
+            "ritual %(ritual)s.",
+            **costs,
+        )
+    )
     if pricing.question_cost:
         lines.append(
-            f"Questions: {pricing.free_questions} free a day, then "
-            f"{counted(pricing.question_cost, 'credit')} each."
+            tr.ngettext(
+                "Questions: %(free)s free a day, then %(count)s credit each.",
+                "Questions: %(free)s free a day, then %(count)s credits each.",
+                pricing.question_cost,
+                free=tr.number(pricing.free_questions),
+            )
         )
     lines += [
-        f"Pack {p.id}: {counted(p.credits, 'credit')} for {pricing.money(p.price)}"
+        tr.ngettext(
+            "Pack %(id)s: %(count)s credit for %(price)s",
+            "Pack %(id)s: %(count)s credits for %(price)s",
+            p.credits,
+            id=p.id,
+            price=money(pricing, p.price, tr),
+        )
         for p in pricing.packs
     ]
-    lines += [
-        f"Plan {t.id}: {pricing.money(t.price)} a month, {counted(t.credits, 'credit')} a month"
-        + (f", {t.questions} free questions a day" if t.questions else "")
-        for t in pricing.tiers
-    ]
+    for t in pricing.tiers:
+        price = money(pricing, t.price, tr)
+        if t.questions:
+            lines.append(
+                tr.ngettext(
+                    "Plan %(id)s: %(price)s a month, %(count)s credit a month, "
+                    "%(questions)s free questions a day",
+                    "Plan %(id)s: %(price)s a month, %(count)s credits a month, "
+                    "%(questions)s free questions a day",
+                    t.credits,
+                    id=t.id,
+                    price=price,
+                    questions=tr.number(t.questions),
+                )
+            )
+        else:
+            lines.append(
+                tr.ngettext(
+                    "Plan %(id)s: %(price)s a month, %(count)s credit a month",
+                    "Plan %(id)s: %(price)s a month, %(count)s credits a month",
+                    t.credits,
+                    id=t.id,
+                    price=price,
+                )
+            )
     return "\n".join(lines)
 
 
@@ -77,39 +141,55 @@ class CreatorBilling:
         self._bots = bots
         self._credits = credits
 
-    async def pricing(self, bot: BotProfile, args: str) -> str:
+    async def pricing(self, bot: BotProfile, args: str, *, tr: Translator = ENGLISH) -> str:
+        """``/pricing`` (the prices, and how to change them) and its changes, in ``tr``'s
+        language."""
         words = args.split()
+        help_text = tr.gettext(PRICING_HELP)
         if not words:
-            return f"{describe(bot.pricing)}{self._warning(bot.pricing)}\n\n{PRICING_HELP}"
+            return f"{describe(bot.pricing, tr)}{self._warning(bot.pricing, tr)}\n\n{help_text}"
         try:
             changed = _changed(bot.pricing, words)
         except PricingError as exc:
-            return f"That didn't work: {exc}.\n\n{PRICING_HELP}"
+            problem = tr.gettext("That didn't work: %(reason)s.", reason=pricing_problem(exc, tr))
+            return f"{problem}\n\n{help_text}"
         if changed is None:
-            return PRICING_HELP
+            return help_text
         stored = changed.to_dict() if changed != Pricing() else None
         await self._bots.change_settings(bot.id, pricing=stored)
-        return f"Saved.\n{describe(changed)}{self._warning(changed)}"
+        saved = tr.gettext("Saved.")
+        return f"{saved}\n{describe(changed, tr)}{self._warning(changed, tr)}"
 
-    def _warning(self, pricing: Pricing) -> str:
-        warning = sale_warning(pricing, self._credits.checkout is not None)
+    def _warning(self, pricing: Pricing, tr: Translator) -> str:
+        warning = sale_warning(pricing, self._credits.checkout is not None, tr)
         return f"\n\n⚠️ {warning}" if warning else ""
 
-    async def grant(self, bot: BotProfile, args: str) -> str:
+    async def grant(self, bot: BotProfile, args: str, *, tr: Translator = ENGLISH) -> str:
+        """``/grant USER N``: give a user credits, told in ``tr``'s language."""
         words = args.split()
         if len(words) != 2 or not words[1].lstrip("-").isdigit():
-            return (
+            return tr.gettext(
                 "Send /grant USER N, where USER is channel:id as in telegram:123456 or "
                 "whatsapp:+447700900123, and N the number of credits."
             )
         amount = int(words[1])
         if not 1 <= amount <= MAX_GRANT:
-            return f"Grant between 1 and {MAX_GRANT:,} credits at a time."
+            return tr.gettext(
+                "Grant between 1 and %(most)s credits at a time.", most=tr.number(MAX_GRANT)
+            )
         end_user = await self.find_user(bot.id, words[0])
         if end_user is None:
-            return f"{words[0][:60]} hasn't talked to {bot.name} yet."
+            return tr.gettext(
+                "%(user)s hasn't talked to %(bot)s yet.", user=words[0][:60], bot=bot.name
+            )
         balance = await self._credits.grant(bot, end_user, amount, f"grant:{uuid.uuid4().hex}")
-        return f"Gave {counted(amount, 'credit')} to {words[0][:60]}; they have {balance} now."
+        return tr.ngettext(
+            "Gave %(count)s credit to %(user)s; they have %(balance)s now.",
+            "Gave %(count)s credits to %(user)s; they have %(balance)s now.",
+            amount,
+            user=words[0][:60],
+            balance=tr.number(balance),
+        )
 
     async def report(self, bot: BotProfile, who: str) -> str | None:
         """A user's credits as the bot's operator sees them (``chorus credits``): balance,
@@ -162,7 +242,8 @@ def _changed(pricing: Pricing, words: list[str]) -> Pricing | None:
         kind = rest[0].lower()
         if kind not in {t.value for t in ContentType}:
             raise PricingError(
-                f"{kind[:20]!r} isn't something I make (meditation, affirmations, ritual)"
+                N_("%(kind)s isn't something I make (meditation, affirmations, ritual)"),
+                kind=repr(kind[:20]),
             )
         return pricing.with_cost(kind, parse_count(rest[1], "the cost"))
     if what == "free" and len(rest) == 1:

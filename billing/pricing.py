@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from core.content import ContentType
+from core.i18n.translator import N_
 
 MAX_CREDITS = 1_000_000
 MAX_PRICE = 1_000_000  # 10,000.00 in the currency's minor unit
@@ -22,7 +23,15 @@ OFFER_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 
 
 class PricingError(ValueError):
-    """A price, pack or tier a creator gave that cannot be used; the message says why."""
+    """A price, pack or tier a creator gave that cannot be used; the message says why.
+
+    ``template`` and ``params`` say it in the creator's language through the gettext
+    catalogues; ``detail`` is a fuller English message (naming the field) when it differs."""
+
+    def __init__(self, template: str, *, detail: str | None = None, **params: object) -> None:
+        self.template = template
+        self.params = params
+        super().__init__(detail or (template % params if params else template))
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +128,9 @@ class Pricing:
                 free_questions=int(data.get("free_questions", 0)),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise PricingError(f"the stored pricing is malformed ({exc})") from exc
+            raise PricingError(
+                N_("the stored pricing is malformed (%(problem)s)"), problem=exc
+            ) from exc
         pricing.check()
         return pricing
 
@@ -127,35 +138,41 @@ class Pricing:
         """Raise :class:`PricingError` unless every value is in range."""
         if self.currency not in CURRENCIES:
             raise PricingError(
-                f"{self.currency!r} isn't a currency I can charge in "
-                f"({', '.join(sorted(CURRENCIES))})"
+                N_("%(currency)s isn't a currency I can charge in (%(currencies)s)"),
+                currency=repr(self.currency),
+                currencies=", ".join(sorted(CURRENCIES)),
             )
         _count("free credits", self.free_credits)
         _count("the cost of a question", self.question_cost)
         _count("free questions a day", self.free_questions)
         for name, cost in self.costs.items():
             if name not in {t.value for t in ContentType}:
-                raise PricingError(f"{name!r} isn't something I make")
+                raise PricingError(N_("%(name)s isn't something I make"), name=repr(name))
             _count(f"the cost of a {name}", cost)
         offers: tuple[Pack, ...] | tuple[Tier, ...]
         for offers in (self.packs, self.tiers):
             if len(offers) > MAX_OFFERS:
-                raise PricingError(f"at most {MAX_OFFERS} packs and {MAX_OFFERS} tiers")
+                raise PricingError(N_("at most %(most)s packs and %(most)s tiers"), most=MAX_OFFERS)
             ids = [o.id for o in offers]
             if len(set(ids)) != len(ids):
-                raise PricingError("two offers have the same name")
+                raise PricingError(N_("two offers have the same name"))
         every: list[Pack | Tier] = [*self.packs, *self.tiers]
         for offer in every:
             if not OFFER_ID.fullmatch(offer.id):
                 raise PricingError(
-                    f"{offer.id[:40]!r} can't name an offer: use up to 32 lower-case "
-                    "letters, digits, - or _"
+                    N_(
+                        "%(id)s can't name an offer: use up to 32 lower-case letters, "
+                        "digits, - or _"
+                    ),
+                    id=repr(offer.id[:40]),
                 )
             _count(f"the credits of {offer.id}", offer.credits, least=1)
             if not 50 <= offer.price <= MAX_PRICE:
                 raise PricingError(
-                    f"the price of {offer.id} must be between {self.money(50)} and "
-                    f"{self.money(MAX_PRICE)}"
+                    N_("the price of %(id)s must be between %(least)s and %(most)s"),
+                    id=offer.id,
+                    least=self.money(50),
+                    most=self.money(MAX_PRICE),
                 )
         for tier in self.tiers:
             _count(f"the free questions of {tier.id}", tier.questions)
@@ -168,7 +185,7 @@ class Pricing:
 
     def without(self, offer_id: str) -> Pricing:
         if self.pack(offer_id) is None and self.tier(offer_id) is None:
-            raise PricingError(f"there is no pack or tier called {offer_id!r}")
+            raise PricingError(N_("there is no pack or tier called %(id)s"), id=repr(offer_id))
         return replace(
             self,
             packs=tuple(p for p in self.packs if p.id != offer_id),
@@ -183,7 +200,7 @@ def parse_price(text: str) -> int:
     """ "5", "5.5" or "4.99" (major units) as minor units; raises :class:`PricingError`."""
     match = re.fullmatch(r"(\d{1,6})(?:[.,](\d{1,2}))?", text.strip().lstrip("€$£"))
     if match is None:
-        raise PricingError(f"{text[:20]!r} isn't a price: write it like 4.99")
+        raise PricingError(N_("%(value)s isn't a price: write it like 4.99"), value=repr(text[:20]))
     whole, cents = match.group(1), (match.group(2) or "0").ljust(2, "0")
     return int(whole) * 100 + int(cents)
 
@@ -191,13 +208,24 @@ def parse_price(text: str) -> int:
 def parse_count(text: str, what: str) -> int:
     """A whole number of credits or questions; raises :class:`PricingError`."""
     if not text.strip().isdigit():
-        raise PricingError(f"{what} must be a whole number, not {text[:20]!r}")
+        value = repr(text[:20])
+        raise PricingError(
+            N_("%(value)s isn't a whole number"),
+            detail=f"{what} must be a whole number, not {value}",
+            value=value,
+        )
     return _count(what, int(text.strip()))
 
 
 def _count(what: str, value: int, least: int = 0) -> int:
     if not least <= value <= MAX_CREDITS:
-        raise PricingError(f"{what} must be between {least} and {MAX_CREDITS:,}")
+        raise PricingError(
+            N_("%(value)s is out of range: use a number from %(least)s to %(most)s"),
+            detail=f"{what} must be between {least} and {MAX_CREDITS:,}",
+            value=value,
+            least=least,
+            most=MAX_CREDITS,
+        )
     return value
 
 

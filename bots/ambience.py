@@ -15,23 +15,33 @@ import logging
 
 from bots.profile import BotProfile
 from bots.registry import BotDirectory
+from core.i18n.translator import ENGLISH, N_, SOURCE_LANGUAGE, Translator
 from core.storage.media import MediaStore
 from core.voice.ambience import KINDS, AmbienceChoice, prepare_music
 from core.voice.beds import DEFAULT_LEVEL_DB, MAX_LEVEL_DB, MIN_LEVEL_DB
 
 log = logging.getLogger("chorus.bots")
 
-USAGE = (
+USAGE = N_(
     "Choose one with /ambience rain, /ambience pad or /ambience music (after uploading "
     "a file with `chorus ambience BOT music FILE` or the API), set how far under the "
-    f"voice it sits with /ambience level -22 ({MIN_LEVEL_DB:g} to {MAX_LEVEL_DB:g} dB), "
-    "or /ambience off."
+    "voice it sits with /ambience level -22 (%(least)s to %(most)s dB), or /ambience off."
 )
 
 
 class AmbienceError(ValueError):
     """A choice that cannot be made: an unknown bed, a level out of range, music
-    chosen before any was uploaded."""
+    chosen before any was uploaded. ``template`` and ``params`` say it in the
+    creator's language."""
+
+    def __init__(self, template: str, **params: object) -> None:
+        self.template = template
+        self.params = params
+        super().__init__(template % params if params else template)
+
+    def told(self, tr: Translator = ENGLISH) -> str:
+        """The problem in ``tr``'s language."""
+        return tr.gettext(self.template, **self.params)
 
 
 def parse_level(text: str) -> float:
@@ -40,19 +50,56 @@ def parse_level(text: str) -> float:
     try:
         level = -abs(float(text.removesuffix("dB").removesuffix("db")))
     except ValueError:
-        raise AmbienceError(f"a level is a number of dB, like -22, not {text[:20]!r}") from None
+        raise AmbienceError(
+            N_("a level is a number of dB, like -22, not %(value)s"), value=repr(text[:20])
+        ) from None
     if not MIN_LEVEL_DB <= level <= MAX_LEVEL_DB:
         raise AmbienceError(
-            f"the level is {MIN_LEVEL_DB:g} to {MAX_LEVEL_DB:g} dB under the voice, not {level:g}"
+            N_("the level is %(least)s to %(most)s dB under the voice, not %(level)s"),
+            least=f"{MIN_LEVEL_DB:g}",
+            most=f"{MAX_LEVEL_DB:g}",
+            level=f"{level:g}",
         )
     return level
 
 
-def describe(bot: BotProfile, choice: AmbienceChoice | None) -> str:
-    """What plays under the bot's recorded voice, for its creator."""
+def decimal(value: float, tr: Translator = ENGLISH, places: int | None = None) -> str:
+    """A number the way ``tr``'s language writes it: ``22.5``, ``22,5``; ``places``
+    fixes the decimals shown (None: as few as needed)."""
+    if tr.language == SOURCE_LANGUAGE:
+        return f"{value:g}" if places is None else f"{value:.{places}f}"
+    from babel.numbers import format_decimal
+
+    pattern = "#,##0.###" if places is None else "#,##0." + "0" * places
+    return format_decimal(value, format=pattern, locale=tr.language)
+
+
+def describe(bot: BotProfile, choice: AmbienceChoice | None, tr: Translator = ENGLISH) -> str:
+    """What plays under the bot's recorded voice, for its creator, in ``tr``'s language."""
     if choice is None:
-        return f"{bot.name}'s recordings have no ambience: the voice alone."
-    return f"Under {bot.name}'s recorded voice: {choice.describe()}."
+        return tr.gettext("%(bot)s's recordings have no ambience: the voice alone.", bot=bot.name)
+    level = decimal(-choice.level, tr)
+    if choice.kind == "rain":
+        return tr.gettext(
+            "Under %(bot)s's recorded voice: soft rain, %(level)s dB under the voice.",
+            bot=bot.name,
+            level=level,
+        )
+    if choice.kind == "pad":
+        return tr.gettext(
+            "Under %(bot)s's recorded voice: a soft pad of low tones, %(level)s dB under "
+            "the voice.",
+            bot=bot.name,
+            level=level,
+        )
+    return tr.gettext(
+        "Under %(bot)s's recorded voice: your music “%(name)s” (%(minutes)s min, looped), "
+        "%(level)s dB under the voice.",
+        bot=bot.name,
+        name=choice.music_name or tr.gettext("uploaded file"),
+        minutes=decimal(choice.music_seconds / 60, tr, 1),
+        level=level,
+    )
 
 
 class BotAmbience:
@@ -78,15 +125,21 @@ class BotAmbience:
                 await self._media.delete([current.music])
             return None
         if kind is not None and kind not in KINDS:
-            raise AmbienceError(f"{kind[:30]!r} isn't an ambience (there is: {', '.join(KINDS)})")
+            raise AmbienceError(
+                N_("%(kind)s isn't an ambience (there is: %(kinds)s)"),
+                kind=repr(kind[:30]),
+                kinds=", ".join(KINDS),
+            )
         if level is not None:
             level = parse_level(str(level))
         kind = kind or (current.kind if current else None)
         if kind is None:
-            raise AmbienceError("there is no ambience yet to set the level of: choose one first")
+            raise AmbienceError(
+                N_("there is no ambience yet to set the level of: choose one first")
+            )
         music = current.music if current else None
         if kind == "music" and not music:
-            raise AmbienceError("no music has been uploaded yet")
+            raise AmbienceError(N_("no music has been uploaded yet"))
         choice = AmbienceChoice(
             kind,
             level if level is not None else (current.level if current else DEFAULT_LEVEL_DB),
@@ -127,12 +180,13 @@ class BotAmbience:
         log.info("bot %s has new ambience music, %.0f s", bot_id, pcm.duration)
         return choice
 
-    async def command(self, bot: BotProfile, args: str) -> str:
+    async def command(self, bot: BotProfile, args: str, *, tr: Translator = ENGLISH) -> str:
         """``/ambience`` (what plays), ``/ambience rain|pad|music|off [LEVEL]`` and
-        ``/ambience level N``, for the creator."""
+        ``/ambience level N``, for the creator, in ``tr``'s language."""
         words = args.lower().split()
+        usage = tr.gettext(USAGE, least=decimal(MIN_LEVEL_DB, tr), most=decimal(MAX_LEVEL_DB, tr))
         if not words:
-            return f"{describe(bot, await self.current(bot.id))}\n{USAGE}"
+            return f"{describe(bot, await self.current(bot.id), tr)}\n{usage}"
         try:
             if words[0] == "level" and len(words) == 2:
                 choice = await self.choose(bot.id, level=parse_level(words[1]))
@@ -140,8 +194,12 @@ class BotAmbience:
                 level = parse_level(words[1]) if len(words) == 2 else None
                 choice = await self.choose(bot.id, words[0], level)
             else:
-                raise AmbienceError("say which ambience, e.g. rain, or level -22")
+                raise AmbienceError(N_("say which ambience, e.g. rain, or level -22"))
         except AmbienceError as exc:
-            return f"That didn't work: {exc}.\n{USAGE}"
-        said = describe(bot, choice)
-        return said + (" Recordings made from now on use it." if choice else "")
+            problem = tr.gettext("That didn't work: %(reason)s.", reason=exc.told(tr))
+            return f"{problem}\n{usage}"
+        said = describe(bot, choice, tr)
+        if choice is None:
+            return said
+        from_now = tr.gettext("Recordings made from now on use it.")
+        return f"{said} {from_now}"

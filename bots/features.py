@@ -14,58 +14,84 @@ from collections.abc import Awaitable, Callable
 from bots.profile import BotProfile, Features
 from bots.registry import BotDirectory
 from core.errors import ChorusError
+from core.i18n.translator import ENGLISH, N_, Translator
 
 log = logging.getLogger("chorus.bots")
 
 #: each feature's name, as creators switch it, and what it is
 FEATURES = {
-    "create": "guided creation of personalised meditations, affirmations and rituals (/create)",
+    "create": N_("guided creation of personalised meditations, affirmations and rituals (/create)"),
 }
 SWITCHES = {"on": True, "off": False}
-USAGE = "Switch one with /features create off (or on)."
+USAGE = N_("Switch one with /features create off (or on).")
 
 
 class FeatureError(ValueError):
-    """A switch that cannot be made: an unknown feature or a value other than on/off."""
+    """A switch that cannot be made: an unknown feature or a value other than on/off.
+    ``template`` and ``params`` say it in the creator's language."""
+
+    def __init__(self, template: str, **params: object) -> None:
+        self.template = template
+        self.params = params
+        super().__init__(template % params if params else template)
+
+    def told(self, tr: Translator = ENGLISH) -> str:
+        """The problem in ``tr``'s language."""
+        return tr.gettext(self.template, **self.params)
 
 
 def parse_switch(words: list[str]) -> tuple[str, bool]:
     """``["create", "off"]`` as ``("create", False)``; raises :class:`FeatureError`."""
     if len(words) != 2:
-        raise FeatureError("say which feature and on or off, e.g. create off")
+        raise FeatureError(N_("say which feature and on or off, e.g. create off"))
     name, value = words[0].lower(), words[1].lower()
     if name not in FEATURES:
-        raise FeatureError(f"{name[:30]!r} isn't a feature (there is: {', '.join(FEATURES)})")
+        raise FeatureError(
+            N_("%(name)s isn't a feature (there is: %(features)s)"),
+            name=repr(name[:30]),
+            features=", ".join(FEATURES),
+        )
     if value not in SWITCHES:
-        raise FeatureError(f"a feature is switched on or off, not {value[:30]!r}")
+        raise FeatureError(
+            N_("a feature is switched on or off, not %(value)s"), value=repr(value[:30])
+        )
     return name, SWITCHES[value]
 
 
-def describe(bot: BotProfile) -> str:
+def describe(bot: BotProfile, tr: Translator = ENGLISH) -> str:
     """The bot's features and whether each is on, for its creator."""
-    lines = [f"{bot.name}'s features:"]
-    lines += [
-        f"• {name}: {'on' if getattr(bot.features, name) else 'off'} — {what}"
-        for name, what in FEATURES.items()
-    ]
+    lines = [tr.gettext("%(bot)s's features:", bot=bot.name)]
+    for name, what in FEATURES.items():
+        if getattr(bot.features, name):
+            line = tr.gettext("• %(name)s: on — %(what)s", name=name, what=tr.gettext(what))
+        else:
+            line = tr.gettext("• %(name)s: off — %(what)s", name=name, what=tr.gettext(what))
+        lines.append(line)
     return "\n".join(lines)
 
 
-def switched(bot: BotProfile, name: str, on: bool) -> str:
+def switched(bot: BotProfile, name: str, on: bool, tr: Translator = ENGLISH) -> str:
     """What switching ``name`` on or off did, for the creator."""
     if name == "create" and on:
-        return (
-            f"Guided creation is on for {bot.name}: users can make meditations, "
-            "affirmations and rituals."
+        return tr.gettext(
+            "Guided creation is on for %(bot)s: users can make meditations, "
+            "affirmations and rituals.",
+            bot=bot.name,
         )
-    said = (
-        f"Guided creation is off for {bot.name}: its greeting's buttons and /help no "
-        "longer offer it, /create says it isn't offered here, and requests to make "
-        "something are answered as questions."
-    )
     if any(word in bot.greeting.lower() for word in ("meditation", "affirmation", "ritual")):
-        said += " Its greeting still mentions them: you may want to change it."
-    return said
+        return tr.gettext(
+            "Guided creation is off for %(bot)s: its greeting's buttons and /help no "
+            "longer offer it, /create says it isn't offered here, and requests to make "
+            "something are answered as questions. Its greeting still mentions them: you "
+            "may want to change it.",
+            bot=bot.name,
+        )
+    return tr.gettext(
+        "Guided creation is off for %(bot)s: its greeting's buttons and /help no "
+        "longer offer it, /create says it isn't offered here, and requests to make "
+        "something are answered as questions.",
+        bot=bot.name,
+    )
 
 
 class FeatureSwitches:
@@ -83,7 +109,7 @@ class FeatureSwitches:
         """Set some features of a bot (``create=False``); returns the bot as it is now."""
         unknown = set(switches) - set(FEATURES)
         if unknown:
-            raise FeatureError(f"{', '.join(sorted(unknown))} isn't a feature")
+            raise FeatureError(N_("%(name)s isn't a feature"), name=", ".join(sorted(unknown)))
         current = (await self._bots.get(bot_id)).features
         wanted = Features(**{**{n: getattr(current, n) for n in FEATURES}, **switches})
         if wanted == current:
@@ -97,14 +123,17 @@ class FeatureSwitches:
                 log.warning("bot %s's features changed; a channel didn't follow: %s", bot_id, exc)
         return bot
 
-    async def command(self, bot: BotProfile, args: str) -> str:
-        """``/features`` (what is on) and ``/features NAME on|off``, for the creator."""
+    async def command(self, bot: BotProfile, args: str, *, tr: Translator = ENGLISH) -> str:
+        """``/features`` (what is on) and ``/features NAME on|off``, for the creator, in
+        ``tr``'s language."""
         words = args.split()
+        usage = tr.gettext(USAGE)
         if not words:
-            return f"{describe(bot)}\n{USAGE}"
+            return f"{describe(bot, tr)}\n{usage}"
         try:
             name, on = parse_switch(words)
         except FeatureError as exc:
-            return f"That didn't work: {exc}.\n{USAGE}"
+            problem = tr.gettext("That didn't work: %(reason)s.", reason=exc.told(tr))
+            return f"{problem}\n{usage}"
         changed = await self.switch(bot.id, **{name: on})
-        return switched(changed, name, on)
+        return switched(changed, name, on, tr)

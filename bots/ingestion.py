@@ -2,7 +2,8 @@
 
 Reading, chunking and embedding a long PDF takes a while; it should neither hold up the
 creator's chat nor be lost to a restart. A document is therefore stored as a job (where
-to read it, which bot learns it, which chat hears about it) and run by :mod:`core.runtime.jobs`:
+to read it, which bot learns it, which chat hears about it and in which language: the
+creator's when they sent it) and run by :mod:`core.runtime.jobs`:
 in this process by default, by ``chorus worker`` with Redis. The job tells the chat what
 it is reading, its progress every couple of seconds, and what was learned, through the
 outbox, so the messages reach the creator from whichever process runs it. A job
@@ -22,6 +23,7 @@ from sqlalchemy import select, update
 
 from bots.profile import BotProfile
 from bots.registry import BotDirectory
+from core.i18n.translator import ENGLISH, Translator, translator
 from core.messages import (
     Attachment,
     AttachmentKind,
@@ -38,7 +40,16 @@ from core.storage.models import DocumentJob, utcnow
 from core.text import counted
 from knowledge.base import DocumentInfo, KnowledgeBase
 from knowledge.documents import Progress
-from knowledge.errors import KnowledgeError
+from knowledge.errors import (
+    DocumentTooLarge,
+    EmbeddingFailed,
+    FetchFailed,
+    KnowledgeError,
+    OcrUnavailable,
+    UnknownDocument,
+    UnreadableDocument,
+    UnsupportedDocument,
+)
 
 log = logging.getLogger("chorus.ingestion")
 
@@ -59,25 +70,35 @@ class Learner:
         self._knowledge = knowledge
         self._read = read
 
-    def refusal(self, attachment: Attachment) -> str | None:
-        """Why the attachment cannot be learned, told at once; None when it may be
-        (a document, or a photo: a picture of a page is read with OCR)."""
+    def refusal(self, attachment: Attachment, tr: Translator = ENGLISH) -> str | None:
+        """Why the attachment cannot be learned, told at once in ``tr``'s language; None
+        when it may be (a document, or a photo: a picture of a page is read with OCR)."""
         name = _name(attachment)
         if attachment.kind not in LEARNABLE:
-            return (
+            return tr.gettext(
                 "I can learn from documents (PDF, DOCX, HTML, Markdown, text) and photos "
-                f"or scans of pages; a {attachment.kind.value} isn't one."
+                "or scans of pages, not from this kind of file."
             )
         if attachment.size > self._knowledge.limits.max_bytes:
             limit = self._knowledge.limits.max_bytes // (1024 * 1024)
-            return f"{name} is too large: the limit is {limit} MB."
+            return tr.gettext(
+                "%(name)s is too large: the limit is %(limit)s MB.",
+                name=name,
+                limit=tr.number(limit),
+            )
         return None
 
-    async def learn(self, bot: BotProfile, attachment: Attachment, notify: Notify | None) -> Lesson:
-        """Ingest the document with progress messages; how it ended."""
+    async def learn(
+        self,
+        bot: BotProfile,
+        attachment: Attachment,
+        notify: Notify | None,
+        tr: Translator = ENGLISH,
+    ) -> Lesson:
+        """Ingest the document with progress messages in ``tr``'s language; how it ended."""
         name = _name(attachment)
         async with relay_progress(notify) as report:
-            report(f"Reading {name}…")
+            report(tr.gettext("Reading %(name)s…", name=name))
             try:
                 data = await self._read(attachment)
                 result = await self._knowledge.ingest_bytes(
@@ -85,13 +106,93 @@ class Learner:
                     data,
                     name,
                     mime_type=attachment.mime_type,
-                    progress=lambda p: _report(report, p),
+                    progress=lambda p: report(progress_text(p, name, tr)),
                 )
             except KnowledgeError as exc:
-                return Lesson(name, unlearnable=str(exc))
+                return Lesson(name, unlearnable=str(exc), problem=exc)
             except OSError as exc:
                 return Lesson(name, unreadable=str(exc.strerror or exc))
         return Lesson(name, result.document, added=result.added)
+
+
+def progress_text(progress: Progress, name: str, tr: Translator = ENGLISH) -> str:
+    """A step of learning the document ``name``, as its chat is told it in ``tr``'s
+    language (the knowledge base reports it in English, with its numbers)."""
+    if tr.language == ENGLISH.language:
+        return progress.message
+    stage, done, total = progress.stage, progress.done, progress.total
+    if stage == "reading":
+        if total is None:
+            return tr.gettext("Downloading %(name)s…", name=name)
+        if done == 0:
+            return tr.gettext("Reading %(name)s…", name=name)
+        if total > 1:
+            return tr.gettext(
+                "Reading page %(page)s of %(total)s…",
+                page=tr.number(done),
+                total=tr.number(total),
+            )
+        return tr.gettext("Read %(name)s", name=name)
+    if stage == "ocr" and total:
+        if done < total:
+            return tr.gettext(
+                "Reading the scanned pages with OCR: %(done)s of %(total)s…",
+                done=tr.number(done + 1),
+                total=tr.number(total),
+            )
+        return tr.ngettext("Read %(count)s page with OCR", "Read %(count)s pages with OCR", total)
+    if stage == "chunking":
+        return tr.ngettext(
+            "Split %(name)s into %(count)s passage…",
+            "Split %(name)s into %(count)s passages…",
+            done,
+            name=name,
+        )
+    if stage == "indexing":
+        return tr.gettext("Indexing the passages…")
+    if stage == "embedding" and total is not None:
+        return tr.gettext(
+            "Embedding passages: %(done)s of %(total)s…",
+            done=tr.number(done),
+            total=tr.number(total),
+        )
+    if stage == "done":
+        return tr.ngettext(
+            "Learned %(name)s: %(count)s passage.",
+            "Learned %(name)s: %(count)s passages.",
+            done,
+            name=name,
+        )
+    return progress.message
+
+
+def knowledge_problem(exc: KnowledgeError, tr: Translator = ENGLISH) -> str:
+    """What went wrong with a document, for its creator in ``tr``'s language (the
+    knowledge base says it in English; English keeps its own, fuller words)."""
+    if tr.language == ENGLISH.language:
+        return str(exc)
+    if isinstance(exc, UnknownDocument):
+        return tr.gettext("there's no document %(id)s: /docs lists them", id=exc.document_id[:40])
+    if isinstance(exc, UnsupportedDocument):
+        return tr.gettext(
+            "%(name)s: %(kind)s files are not supported (PDF, DOCX, HTML, Markdown, plain "
+            "text and images of text are)",
+            name=exc.name,
+            kind=exc.detected,
+        )
+    if isinstance(exc, DocumentTooLarge):
+        return tr.gettext("%(name)s is over the limit of %(limit)s", name=exc.name, limit=exc.limit)
+    if isinstance(exc, UnreadableDocument):
+        if "no text" in exc.reason or "no readable text" in exc.reason:
+            return tr.gettext("%(name)s has no text to learn from", name=exc.name)
+        return tr.gettext("%(name)s can't be read: it may be damaged or protected", name=exc.name)
+    if isinstance(exc, OcrUnavailable):
+        return tr.gettext("scanned pages can't be read on this server")
+    if isinstance(exc, FetchFailed):
+        return tr.gettext("%(address)s could not be fetched", address=exc.url)
+    if isinstance(exc, EmbeddingFailed):
+        return tr.gettext("the documents can't be searched right now; please try again later")
+    return tr.gettext("something went wrong with the documents; please try again later")
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,15 +207,6 @@ class Wording:
     gave_up: str
 
 
-#: in a creator's chat
-CHAT_WORDING = Wording(
-    learned="Learned “{title}”{pages}: {passages}. Its id is {short_id}; /docs lists "
-    "everything I know.",
-    known="I already know “{title}” (id {short_id}); nothing changed.",
-    unlearnable="I couldn't learn from that file. {reason}",
-    unreadable="I couldn't fetch {name}: {reason}",
-    gave_up="I couldn't learn from {name}: it failed {attempts} times. Please send it again later.",
-)
 #: on the job the REST API shows (whatever channel the document came from)
 JOB_WORDING = Wording(
     learned="Learned “{title}”{pages}: {passages}.",
@@ -135,6 +227,7 @@ class Lesson:
     added: bool = False
     unlearnable: str | None = None  # the document itself: unsupported, no text, too big
     unreadable: str | None = None  # its bytes could not be had
+    problem: KnowledgeError | None = None  # why it is unlearnable, to tell in a language
 
     def told(self, wording: Wording) -> str:
         """The outcome in ``wording``."""
@@ -149,6 +242,43 @@ class Lesson:
         pages = f", {counted(doc.pages, 'page')}" if doc.pages else ""
         passages = counted(doc.chunk_count, "passage")
         return wording.learned.format(pages=pages, passages=passages, **values)
+
+    def said(self, tr: Translator = ENGLISH) -> str:
+        """The outcome as the creator's chat is told it, in ``tr``'s language."""
+        doc = self.document
+        if doc is None:
+            if self.unreadable is not None:
+                return tr.gettext(
+                    "I couldn't fetch %(name)s: %(reason)s", name=self.name, reason=self.unreadable
+                )
+            reason = (
+                knowledge_problem(self.problem, tr)
+                if self.problem is not None
+                else self.unlearnable or ""
+            )
+            return tr.gettext("I couldn't learn from that file. %(reason)s", reason=reason)
+        if not self.added:
+            return tr.gettext(
+                "I already know “%(title)s” (id %(id)s); nothing changed.",
+                title=doc.title,
+                id=doc.id[:8],
+            )
+        passages = tr.ngettext("%(count)s passage", "%(count)s passages", doc.chunk_count)
+        if doc.pages:
+            return tr.gettext(
+                "Learned “%(title)s”, %(pages)s: %(passages)s. Its id is %(id)s; /docs "
+                "lists everything I know.",
+                title=doc.title,
+                pages=tr.ngettext("%(count)s page", "%(count)s pages", doc.pages),
+                passages=passages,
+                id=doc.id[:8],
+            )
+        return tr.gettext(
+            "Learned “%(title)s”: %(passages)s. Its id is %(id)s; /docs lists everything I know.",
+            title=doc.title,
+            passages=passages,
+            id=doc.id[:8],
+        )
 
 
 class DocumentJobs:
@@ -175,13 +305,14 @@ class DocumentJobs:
         jobs.register(KIND, self.run)
 
     async def submit(
-        self, bot: BotProfile, attachment: Attachment, chat: Address
+        self, bot: BotProfile, attachment: Attachment, chat: Address, *, tr: Translator = ENGLISH
     ) -> list[OutboundMessage]:
-        """Queue the document for ``bot``, its progress told to ``chat``; the replies to
-        give now (a refusal, or none: the job speaks for itself)."""
-        if (refusal := self._learner.refusal(attachment)) is not None:
+        """Queue the document for ``bot``, its progress told to ``chat`` in ``tr``'s
+        language (kept with the job, for messages sent later); the replies to give now
+        (a refusal, or none: the job speaks for itself)."""
+        if (refusal := self._learner.refusal(attachment, tr)) is not None:
             return [_text(refusal)]
-        await self._queue(bot, attachment, chat, uuid.uuid4().hex)
+        await self._queue(bot, attachment, chat, uuid.uuid4().hex, tr)
         return []
 
     def upload_path(self) -> tuple[str, Path]:
@@ -204,7 +335,12 @@ class DocumentJobs:
         return await self._queue(bot, attachment, None, job_id)
 
     async def _queue(
-        self, bot: BotProfile, attachment: Attachment, chat: Address | None, job_id: str
+        self,
+        bot: BotProfile,
+        attachment: Attachment,
+        chat: Address | None,
+        job_id: str,
+        tr: Translator = ENGLISH,
     ) -> DocumentJob:
         job = DocumentJob(
             id=job_id,
@@ -218,6 +354,7 @@ class DocumentJobs:
             size=attachment.size,
             status="queued",
             attempts=0,
+            language=tr.language if tr is not ENGLISH else None,
             created_at=utcnow(),
             updated_at=utcnow(),
         )
@@ -268,12 +405,21 @@ class DocumentJobs:
         if job is None or job.status in ("done", "failed"):
             return
         chat = Address(job.reply_bot, job.channel, job.sender_id)
+        tr = translator(job.language)
         if job.attempts >= MAX_ATTEMPTS:
             log.error("document job %s failed %d times; giving up", job_id, job.attempts)
             values = {"name": job.filename, "attempts": job.attempts}
             await self._set(job_id, status="failed", error=JOB_WORDING.gave_up.format(**values))
             self._discard_upload(job.reference)
-            await self._tell(chat, [_text(CHAT_WORDING.gave_up.format(**values))])
+            gave_up = tr.ngettext(
+                "I couldn't learn from %(name)s: it failed %(count)s time. Please send it "
+                "again later.",
+                "I couldn't learn from %(name)s: it failed %(count)s times. Please send it "
+                "again later.",
+                job.attempts,
+                name=job.filename,
+            )
+            await self._tell(chat, [_text(gave_up)])
             return
         await self._set(job_id, status="running", attempts=job.attempts + 1)
         bot = await self._bots.get(job.bot_id)
@@ -285,7 +431,7 @@ class DocumentJobs:
             await self._set(job_id, progress=message.text[:500])
             await self._tell(chat, [message])
 
-        lesson = await self._learner.learn(bot, attachment, notify)
+        lesson = await self._learner.learn(bot, attachment, notify, tr)
         document_id = lesson.document.id if lesson.document else None
         status = "done" if document_id else "failed"
         self._metrics.document_jobs.labels(status).inc()
@@ -293,7 +439,7 @@ class DocumentJobs:
         told = {"progress": outcome} if document_id else {"error": outcome}
         await self._set(job_id, status=status, document_id=document_id, **told)
         self._discard_upload(job.reference)
-        await self._tell(chat, [_text(lesson.told(CHAT_WORDING))])
+        await self._tell(chat, [_text(lesson.said(tr))])
 
     async def _tell(self, chat: Address, messages: list[OutboundMessage]) -> None:
         if chat.channel != API_CHANNEL:
@@ -321,10 +467,6 @@ def _name(attachment: Attachment) -> str:
     if attachment.filename:
         return attachment.filename
     return "photo" if attachment.kind is AttachmentKind.IMAGE else "document"
-
-
-def _report(report: Callable[[str], None], progress: Progress) -> None:
-    report(progress.message)
 
 
 def _text(text: str) -> OutboundMessage:

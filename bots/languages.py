@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from bots.profile import BotLanguages, BotProfile, LanguageError
+from bots.profile import NOT_A_CODE, BotLanguages, BotProfile, LanguageError
 from bots.registry import BotDirectory
+from core.i18n.translator import ENGLISH, N_, Translator
 from core.text import native_name, normalise
 
-USAGE = (
+USAGE = N_(
     "Change them with /languages offer en es de (the languages it speaks), "
     "/languages default es (for everyone else), /languages greeting es TEXT or "
     "/languages persona es TEXT (in one language; without TEXT it goes back to the "
@@ -29,17 +30,41 @@ def named(code: str) -> str:
     return f"{native_name(code)} ({code})"
 
 
-def describe(bot: BotProfile) -> str:
-    """The bot's languages, for its creator."""
+def describe(bot: BotProfile, tr: Translator = ENGLISH) -> str:
+    """The bot's languages, for its creator, in ``tr``'s language (the command line
+    passes :data:`~core.i18n.translator.ENGLISH`)."""
     languages = bot.languages
     lines = [
-        f"{bot.name} speaks {', '.join(named(c) for c in languages.offered)}.",
-        f"Users whose language it doesn't speak get {named(languages.default)}.",
+        tr.gettext(
+            "%(bot)s speaks %(languages)s.",
+            bot=bot.name,
+            languages=", ".join(named(c) for c in languages.offered),
+        ),
+        tr.gettext(
+            "Users whose language it doesn't speak get %(language)s.",
+            language=named(languages.default),
+        ),
     ]
-    for what, texts in (("greeting", languages.greetings), ("persona", languages.personas)):
-        if texts:
-            lines.append(f"Its own {what} in: {', '.join(sorted(texts))}.")
+    if languages.greetings:
+        lines.append(
+            tr.gettext(
+                "Its own greeting in: %(languages)s.",
+                languages=", ".join(sorted(languages.greetings)),
+            )
+        )
+    if languages.personas:
+        lines.append(
+            tr.gettext(
+                "Its own persona in: %(languages)s.",
+                languages=", ".join(sorted(languages.personas)),
+            )
+        )
     return "\n".join(lines)
+
+
+def language_problem(exc: LanguageError, tr: Translator = ENGLISH) -> str:
+    """What is wrong with a language setting, in ``tr``'s language."""
+    return tr.gettext(exc.template, **exc.params)
 
 
 class BotLanguageSettings:
@@ -77,13 +102,15 @@ class BotLanguageSettings:
             await self._bots.change_settings(bot_id, languages=wanted.to_dict())
         return await self._bots.get(bot_id)
 
-    async def command(self, bot: BotProfile, args: str) -> str:
-        """``/languages`` and its changes, for the creator: what it answers."""
+    async def command(self, bot: BotProfile, args: str, *, tr: Translator = ENGLISH) -> str:
+        """``/languages`` and its changes, for the creator: what it answers, in ``tr``'s
+        language."""
         action, _, rest = args.strip().partition(" ")
         action, rest = action.lower(), rest.strip()
+        usage = tr.gettext(USAGE)
         try:
             if not action:
-                return f"{describe(bot)}\n{USAGE}"
+                return f"{describe(bot, tr)}\n{usage}"
             if action == "offer":
                 changed = await self.change(bot.id, offered=rest.replace(",", " ").split())
             elif action == "default":
@@ -91,17 +118,21 @@ class BotLanguageSettings:
             elif action in ("greeting", "persona"):
                 code, _, text = rest.partition(" ")
                 if normalise(code) is None:
-                    raise LanguageError(f"say which language, e.g. /languages {action} es …")
+                    raise LanguageError(
+                        N_("say which language, e.g. /languages %(action)s es …"), action=action
+                    )
                 texts = {code: text.strip()}
                 if action == "greeting":
                     changed = await self.change(bot.id, greetings=texts)
                 else:
                     changed = await self.change(bot.id, personas=texts)
             else:
-                return USAGE
+                return usage
         except LanguageError as exc:
-            return f"That didn't work: {exc}.\n{USAGE}"
-        return f"Saved.\n{describe(changed)}"
+            problem = tr.gettext("That didn't work: %(reason)s.", reason=language_problem(exc, tr))
+            return f"{problem}\n{usage}"
+        saved = tr.gettext("Saved.")
+        return f"{saved}\n{describe(changed, tr)}"
 
 
 def _merged(current: Mapping[str, str], changes: Mapping[str, str] | None) -> dict[str, str]:
@@ -109,7 +140,7 @@ def _merged(current: Mapping[str, str], changes: Mapping[str, str] | None) -> di
     for key, text in (changes or {}).items():
         code = normalise(key)
         if code is None:
-            raise LanguageError(f"{str(key)[:20]!r} isn't a language code")
+            raise LanguageError(NOT_A_CODE, code=repr(str(key)[:20]))
         if isinstance(text, str) and text.strip():
             merged[code] = text
         else:

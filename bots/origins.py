@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from bots.registry import BotDirectory
 from core.errors import InvalidOrigin
+from core.i18n.translator import ENGLISH, N_, Translator
 from webwidget.embed import normalise_origin
 
 MAX_ORIGINS = 20
+NOT_A_WEBSITE = N_("%(website)s isn't a website address like https://example.com.")
+TOO_MANY = N_("A bot can be on at most %(most)s websites.")
 
 
 class AllowedOrigins:
@@ -32,7 +35,7 @@ class AllowedOrigins:
         if origin in allowed:
             return allowed
         if len(allowed) >= MAX_ORIGINS:
-            raise InvalidOrigin(website, f"A bot can be on at most {MAX_ORIGINS} websites.")
+            raise InvalidOrigin(website, TOO_MANY % {"most": MAX_ORIGINS})
         allowed.append(origin)
         await self._bots.change_settings(bot_id, allowed_origins=allowed)
         return allowed
@@ -51,7 +54,13 @@ class AllowedOrigins:
 def _origin(website: str) -> str:
     origin = normalise_origin(website)
     if origin is None:
-        raise InvalidOrigin(
-            website, f"{website[:100]} isn't a website address like https://example.com."
-        )
+        raise InvalidOrigin(website, NOT_A_WEBSITE % {"website": website[:100]})
     return origin
+
+
+def origin_problem(exc: InvalidOrigin, tr: Translator = ENGLISH) -> str:
+    """Why a website cannot be allowed, in ``tr``'s language: not a website address,
+    or one too many."""
+    if normalise_origin(exc.value) is None:
+        return tr.gettext(NOT_A_WEBSITE, website=exc.value[:100])
+    return tr.gettext(TOO_MANY, most=tr.number(MAX_ORIGINS))

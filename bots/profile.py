@@ -9,9 +9,11 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from billing.pricing import Pricing
+from core.i18n.translator import N_
 from core.text import DEFAULT, SHIPPED, is_known, matching, normalise
 
 MAX_BOT_ID = 64
+NOT_A_CODE = N_("%(code)s isn't a language code")
 MAX_LANGUAGE_TEXT = 4000  # a greeting or persona in one language, as the bot's own
 
 
@@ -36,7 +38,13 @@ class Features:
 
 
 class LanguageError(ValueError):
-    """Language settings that cannot be kept: an unknown code, a default not offered."""
+    """Language settings that cannot be kept: an unknown code, a default not offered.
+    ``template`` and ``params`` say it in the creator's language."""
+
+    def __init__(self, template: str, **params: object) -> None:
+        self.template = template
+        self.params = params
+        super().__init__(template % params if params else template)
 
 
 def _texts(data: object) -> Mapping[str, str]:
@@ -65,7 +73,9 @@ class BotLanguages:
 
     def __post_init__(self) -> None:
         if not self.offered or self.default not in self.offered:
-            raise LanguageError(f"the default language {self.default} must be one it offers")
+            raise LanguageError(
+                N_("the default language %(code)s must be one it offers"), code=self.default
+            )
 
     @classmethod
     def parse(
@@ -81,28 +91,29 @@ class BotLanguages:
         anything that is no language (``xx``) refused with :class:`LanguageError`, and,
         when ``strict``, texts longer than a greeting may be."""
         if not isinstance(offered, list | tuple) or not offered:
-            raise LanguageError("a bot offers at least one language")
+            raise LanguageError(N_("a bot offers at least one language"))
         codes = []
         for item in offered:
             code = normalise(item)
             if code is None or (strict and not is_known(code)):
-                raise LanguageError(f"{str(item)[:20]!r} isn't a language code")
+                raise LanguageError(NOT_A_CODE, code=repr(str(item)[:20]))
             if code not in codes:
                 codes.append(code)
         chosen = normalise(default)
         if chosen is None:
-            raise LanguageError(f"{str(default)[:20]!r} isn't a language code")
+            raise LanguageError(NOT_A_CODE, code=repr(str(default)[:20]))
         for name, texts in (("greetings", greetings), ("personas", personas)):
             if texts is not None and not isinstance(texts, Mapping):
-                raise LanguageError(f"{name} map a language to a text")
+                raise LanguageError(N_("%(what)s map a language to a text"), what=name)
             for key, text in (texts or {}).items():
                 if normalise(key) is None:
-                    raise LanguageError(f"{str(key)[:20]!r} isn't a language code")
+                    raise LanguageError(NOT_A_CODE, code=repr(str(key)[:20]))
                 if not isinstance(text, str):
-                    raise LanguageError(f"{name} map a language to a text")
+                    raise LanguageError(N_("%(what)s map a language to a text"), what=name)
                 if strict and len(text.strip()) > MAX_LANGUAGE_TEXT:
                     raise LanguageError(
-                        f"a greeting or persona can be at most {MAX_LANGUAGE_TEXT:,} characters"
+                        N_("a greeting or persona can be at most %(most)s characters"),
+                        most=f"{MAX_LANGUAGE_TEXT:,}",
                     )
         return cls(chosen, tuple(codes), _texts(greetings), _texts(personas))
 

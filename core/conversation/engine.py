@@ -73,13 +73,17 @@ class CreatorTools(Protocol):
 
     names: frozenset[str]
 
-    async def run(self, name: str, args: str, bot: BotProfile) -> list[OutboundMessage]: ...
+    async def run(
+        self, name: str, args: str, bot: BotProfile, *, tr: Translator = ...
+    ) -> list[OutboundMessage]:
+        """Run ``/name args`` for the bot's creator, answering in ``tr``'s language."""
+        ...
 
     async def ingest(
-        self, bot: BotProfile, attachment: Attachment, chat: Address
+        self, bot: BotProfile, attachment: Attachment, chat: Address, *, tr: Translator = ...
     ) -> list[OutboundMessage]:
-        """Learn a document in the background, ``chat`` hearing how it goes; the replies
-        to give now."""
+        """Learn a document in the background, ``chat`` hearing how it goes in ``tr``'s
+        language; the replies to give now."""
         ...
 
 
@@ -415,7 +419,7 @@ class ConversationEngine:
         ):
             if creator:
                 chat = Address(bot.id, message.channel.value, message.sender_id)
-                outcome.result.replies += await tools.ingest(bot, document, chat)
+                outcome.result.replies += await tools.ingest(bot, document, chat, tr=tr)
             else:
                 outcome.result.say(tr.gettext("I can't read files here: please type your message."))
         elif problem := problem_with(message, text, tr):
@@ -423,7 +427,7 @@ class ConversationEngine:
         elif tools and message.command in tools.names:
             if creator:
                 outcome.result.replies += await tools.run(
-                    message.command or "", message.command_args, bot
+                    message.command or "", message.command_args, bot, tr=tr
                 )
             else:
                 outcome.result.say(

@@ -368,6 +368,8 @@ class DocumentJob(Base):
     # the latest progress ("Reading page 12 of 40…"), then what was learned
     progress: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
+    # the language the chat is told in (the creator's when they sent it); None: English
+    language: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
