@@ -200,3 +200,13 @@ def test_a_missing_compiled_catalogue_is_compiled_from_its_source(tmp_path: Path
     assert loaded.gettext("Back") == "Atrás"
     assert "кредит" not in loaded.ngettext("%(count)s item", "%(count)s items", 3)
     assert loaded.ngettext("%(count)s item", "%(count)s items", 3) == "3 elementos"
+
+
+def test_the_readme_lists_every_shipped_language_at_full_coverage() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    rows = {
+        match.group(1): match.group(2)
+        for match in re.finditer(r"^\| [^|]+ \| `([a-z]{2,3})` \| ([^|]+) \|", readme, re.M)
+    }
+    assert set(rows) == {"en", *available()}
+    assert all(cell.startswith("100 %") for cell in rows.values()), rows
