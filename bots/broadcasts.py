@@ -45,11 +45,7 @@ class CreatorBroadcasts:
             return await self._act(bot, (action[1] or "status").lower(), int(action[2]), tr)
         audience = await self._broadcasts.audience(bot.id)
         if not audience.total:
-            return _say(
-                tr.gettext("Nobody can get a message from %(bot)s yet.", bot=bot.name)
-                + " "
-                + audience.describe(tr)
-            )
+            return _say(tr.gettext("Nobody can get a message from %(bot)s yet.", bot=bot.name))
         try:
             draft = await self._broadcasts.draft(
                 bot.id, args, chat, language=None if tr is ENGLISH else tr.language

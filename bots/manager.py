@@ -3,7 +3,9 @@
 Every Telegram user who talks to the manager bot is a (possible) creator. ``/newbot``
 creates an agent they own; every other command applies to the agent they chose last
 (``/use``), and only ever to agents they own. The knowledge commands are the same
-:class:`CreatorCommands` a creator can use inside their own bot's chat.
+:class:`CreatorCommands` a creator can use inside their own bot's chat. Replies are in
+the language of the creator's Telegram app (``InboundMessage.language``), and the command
+menu is set in every shipped language.
 """
 
 from __future__ import annotations

@@ -76,13 +76,13 @@ class CreatorSchedules:
         what = f"{number}. {when(schedule.weekdays, schedule.local_time, tr)}: “{_short(schedule)}”"
         if name == "unschedule":
             await self._schedules.delete(bot.id, schedule.id)
-            return _say(tr.gettext("Deleted: %(schedule)s", schedule=what))
+            return _say(tr.gettext("Deleted %(schedule)s", schedule=what))
         active = name == "resumeschedule"
         await self._schedules.change(bot.id, schedule.id, active=active)
         if active:
-            return _say(tr.gettext("Resumed: %(schedule)s", schedule=what))
+            return _say(tr.gettext("Resumed %(schedule)s", schedule=what))
         return _say(
-            tr.gettext("Paused: %(schedule)s", schedule=what)
+            tr.gettext("Paused %(schedule)s", schedule=what)
             + "\n"
             + tr.gettext("/resumeschedule %(number)s starts it again.", number=number)
         )

@@ -59,23 +59,22 @@ class Audience:
         """In words, in ``tr``'s language: "812 people: 500 on Telegram, 300 on WhatsApp,
         12 on the website." and who is left out and why, one sentence each."""
         if not self.total:
-            sentences = [tr.gettext("Nobody can be reached yet.")]
-        else:
-            parts = [
-                tr.gettext(REACHED_ON[c], count=tr.number(n))
-                if c in REACHED_ON
-                else f"{tr.number(n)} {c}"
-                for c, n in self.reachable.items()
-                if n
-            ]
-            sentences = [
-                tr.ngettext(
-                    "%(count)s person: %(channels)s.",
-                    "%(count)s people: %(channels)s.",
-                    self.total,
-                    channels=", ".join(parts),
-                )
-            ]
+            return tr.gettext("Nobody can be reached yet.")
+        parts = [
+            tr.gettext(REACHED_ON[c], count=tr.number(n))
+            if c in REACHED_ON
+            else f"{tr.number(n)} {c}"
+            for c, n in self.reachable.items()
+            if n
+        ]
+        sentences = [
+            tr.ngettext(
+                "%(count)s person: %(channels)s.",
+                "%(count)s people: %(channels)s.",
+                self.total,
+                channels=", ".join(parts),
+            )
+        ]
         if self.whatsapp_outside_window:
             sentences.append(
                 tr.ngettext(
@@ -182,7 +181,7 @@ class Report:
         if self.reasons:
             why = sorted(self.reasons.items(), key=lambda r: (-r[1], r[0]))[:5]
             # a reason is ours (marked for translation) or a platform's own words
-            listed = "; ".join(f"{tr.gettext(reason)}: {tr.number(n)}" for reason, n in why)
+            listed = "; ".join(f"{tr.number(n)} {tr.gettext(reason)}" for reason, n in why)
             lines.append(tr.gettext("Why: %(reasons)s.", reasons=listed))
         waiting = self.count("pending") + self.count("sending")
         if waiting and self.status == "sending":
