@@ -26,6 +26,7 @@ from core.conversation.guided import menu
 from core.conversation.handoff import TAKEN_BY, taken_by, user_label
 from core.conversation.statemachine import Event, State
 from core.conversation.turn import TurnResult, Wallet
+from core.i18n.translator import ENGLISH, Translator
 from core.messages import Channel, OutboundMessage
 from core.outbox import Address
 from core.storage.database import Database
@@ -61,9 +62,9 @@ class UserConversation:
     last_text: str = ""
     last_at: datetime | None = None  # when the user last wrote
 
-    @property
-    def label(self) -> str:
-        return user_label(self.name, self.number, self.address.channel)
+    def label(self, tr: Translator = ENGLISH) -> str:
+        """Their name, number and channel, in ``tr``'s language."""
+        return user_label(self.name, self.number, self.address.channel, tr)
 
     def quiet_on_whatsapp(self, now: datetime) -> bool:
         """Whether WhatsApp will hold messages to them: they last wrote over a day ago."""
@@ -88,34 +89,53 @@ class HumanHandoff:
         creator_name: str | None,
         mine: Sequence[BotProfile],
         current: BotProfile | None,
+        *,
+        tr: Translator = ENGLISH,
     ) -> list[OutboundMessage]:
         """Run ``/takeover [N]`` or ``/release`` for the creator in the manager chat
-        ``creator``, who owns ``mine`` and works on ``current``."""
+        ``creator``, who owns ``mine`` and works on ``current``; replies in ``tr``'s
+        language."""
         if name == "release":
-            return await self._release(creator, mine)
+            return await self._release(creator, mine, tr)
         wanted = args.strip().removeprefix("#")
         if not wanted:
             if current is None:
-                return _say("You have no agent yet. Create one with /newbot followed by its name.")
-            return await self._listing(creator, current)
+                return _say(
+                    tr.gettext(
+                        "You have no agent yet. Create one with /newbot followed by its name."
+                    )
+                )
+            return await self._listing(creator, current, tr)
         if not wanted.isdigit() or len(wanted) > 18:
             return _say(
-                "Send /takeover followed by a user's number from the list, like /takeover 7."
+                tr.gettext(
+                    "Send /takeover followed by a user's number from the list, like /takeover 7."
+                )
             )
-        return await self._take_over(creator, creator_name, mine, int(wanted))
+        return await self._take_over(creator, creator_name, mine, int(wanted), tr)
 
     async def relay(
-        self, creator: Address, mine: Sequence[BotProfile], text: str
+        self,
+        creator: Address,
+        mine: Sequence[BotProfile],
+        text: str,
+        *,
+        tr: Translator = ENGLISH,
     ) -> list[OutboundMessage] | None:
         """Send the creator's ``text`` to the user they took over; None when they have
-        not taken anyone over. The replies for the creator (none when all went well)."""
+        not taken anyone over. The replies for the creator (none when all went well),
+        in ``tr``'s language."""
         talking = await self._talking_with(creator, mine)
         if talking is None:
             return None
         if not talking.reachable:
             return _say(
-                f"{talking.label} has blocked {talking.bot.name}, so your message can't reach "
-                "them. Send /release to end the conversation."
+                tr.gettext(
+                    "%(user)s has blocked %(bot)s, so your message can't reach them. Send "
+                    "/release to end the conversation.",
+                    user=talking.label(tr),
+                    bot=talking.bot.name,
+                )
             )
 
         async def decide(result: TurnResult, wallet: Wallet | None) -> None:
@@ -125,33 +145,56 @@ class HumanHandoff:
 
         replies = await self._system_turn(talking.address, decide)
         if not replies:  # released meanwhile, from another chat or process
-            return _say(f"You're no longer talking with {talking.label}.")
+            return _say(
+                tr.gettext("You're no longer talking with %(user)s.", user=talking.label(tr))
+            )
         if not await self._send(talking.address, replies):
             return _say(
-                f"I couldn't deliver that to {talking.label} just now. It's kept in "
-                "their conversation; try again in a moment."
+                tr.gettext(
+                    "I couldn't deliver that to %(user)s just now. It's kept in their "
+                    "conversation; try again in a moment.",
+                    user=talking.label(tr),
+                )
             )
         if talking.quiet_on_whatsapp(datetime.now(UTC)):
             return _say(
-                f"{talking.name or 'They'} last wrote over a day ago, so WhatsApp holds your "
-                "messages until they write again."
+                tr.gettext(
+                    "%(name)s last wrote over a day ago, so WhatsApp holds your messages until "
+                    "they write again.",
+                    name=talking.name,
+                )
+                if talking.name
+                else tr.gettext(
+                    "They last wrote over a day ago, so WhatsApp holds your messages until "
+                    "they write again."
+                )
             )
         return []
 
-    async def _listing(self, creator: Address, bot: BotProfile) -> list[OutboundMessage]:
+    async def _listing(
+        self, creator: Address, bot: BotProfile, tr: Translator
+    ) -> list[OutboundMessage]:
         users = await self._users({bot.id: bot}, limit=LISTED)
         if not users:
-            return _say(f"Nobody has talked to {bot.name} yet.")
+            return _say(tr.gettext("Nobody has talked to %(bot)s yet.", bot=bot.name))
         now = datetime.now(UTC)
-        lines = [f"The latest conversations with {bot.name}:"]
+        lines = [tr.gettext("The latest conversations with %(bot)s:", bot=bot.name)]
         for user in users:
-            said = f": “{_quote(user.last_text)}”" if user.last_text else ""
-            when = f", {_ago(now - user.last_at)}" if user.last_at else ""
-            mark = " ← talking with you" if taken_by(user.context) == creator else ""
-            lines.append(f"• {user.label}{when}{said}{mark}")
+            parts = [user.label(tr)]
+            if user.last_at:
+                parts.append(_ago(now - user.last_at, tr))
+            line = "• " + ", ".join(parts)
+            if user.last_text:
+                line += f": “{_quote(user.last_text)}”"
+            if taken_by(user.context) == creator:
+                line += " ← " + tr.gettext("talking with you")
+            lines.append(line)
         lines.append(
-            "Send /takeover followed by a number to talk to that user yourself, "
-            f"like /takeover {users[0].number}."
+            tr.gettext(
+                "Send /takeover followed by a number to talk to that user yourself, like "
+                "/takeover %(number)s.",
+                number=users[0].number,
+            )
         )
         return _say("\n".join(lines))
 
@@ -161,30 +204,51 @@ class HumanHandoff:
         creator_name: str | None,
         mine: Sequence[BotProfile],
         number: int,
+        mine_tr: Translator,
     ) -> list[OutboundMessage]:
         talking = await self._talking_with(creator, mine)
         if talking is not None:
             if talking.number == number:
-                return _say(f"You're already talking with {talking.label}.")
+                return _say(
+                    mine_tr.gettext(
+                        "You're already talking with %(user)s.", user=talking.label(mine_tr)
+                    )
+                )
             return _say(
-                f"You're talking with {talking.label} right now. "
-                "Send /release to hand them back first."
+                mine_tr.gettext(
+                    "You're talking with %(user)s right now. Send /release to hand them back "
+                    "first.",
+                    user=talking.label(mine_tr),
+                )
             )
         found = await self._users({b.id: b for b in mine}, number=number)
         if not found:
             return _say(
-                f"There's no user #{number} among your agents' conversations. "
-                "/takeover lists the latest ones."
+                mine_tr.gettext(
+                    "There's no user #%(number)s among your agents' conversations. /takeover "
+                    "lists the latest ones.",
+                    number=number,
+                )
             )
         user = found[0]
         if not user.reachable:
-            return _say(f"{user.label} has blocked {user.bot.name}: nothing can reach them.")
+            return _say(
+                mine_tr.gettext(
+                    "%(user)s has blocked %(bot)s: nothing can reach them.",
+                    user=user.label(mine_tr),
+                    bot=user.bot.name,
+                )
+            )
 
         async def decide(result: TurnResult, wallet: Wallet | None) -> None:
             if result.state is State.HANDOFF:
                 return  # taken over from another of the owner's chats meanwhile
             result.move(Event.TAKEOVER)
-            result.context[TAKEN_BY] = {"channel": creator.channel, "sender_id": creator.sender_id}
+            result.context[TAKEN_BY] = {
+                "channel": creator.channel,
+                "sender_id": creator.sender_id,
+                "language": mine_tr.language,  # for their words relayed to the creator
+            }
             tr = result.tr  # the user's language
             result.say(
                 tr.gettext(
@@ -202,32 +266,49 @@ class HumanHandoff:
             )
 
         replies = await self._system_turn(user.address, decide)
+        tr = mine_tr
+        label = user.label(tr)
         if not replies:
-            return _say(f"{user.label} is already being answered in person.")
+            return _say(tr.gettext("%(user)s is already being answered in person.", user=label))
         told = await self._send(user.address, replies)
         log.info("a creator took over user %d of bot %s", user.number, user.bot.id)
-        lines = [f"You're now talking with {user.label}, a user of {user.bot.name}."]
+        lines = [
+            tr.gettext(
+                "You're now talking with %(user)s, a user of %(bot)s.",
+                user=label,
+                bot=user.bot.name,
+            )
+        ]
         if user.last_text:
-            lines.append(f"Their last message: “{_quote(user.last_text)}”")
+            lines.append(tr.gettext("Their last message: “%(text)s”", text=_quote(user.last_text)))
         lines.append(
-            "Everything you send me that isn't a command goes to them, and what they write "
-            f"comes here. {user.bot.name} stays silent until you send /release."
+            tr.gettext(
+                "Everything you send me that isn't a command goes to them, and what they "
+                "write comes here. %(bot)s stays silent until you send /release.",
+                bot=user.bot.name,
+            )
         )
         if not told:
-            lines.append("(I couldn't tell them you've joined just now.)")
+            lines.append(tr.gettext("(I couldn't tell them you've joined just now.)"))
         if user.quiet_on_whatsapp(datetime.now(UTC)):
             lines.append(
-                "They last wrote over a day ago: WhatsApp holds your messages until they "
-                "write again."
+                tr.gettext(
+                    "They last wrote over a day ago: WhatsApp holds your messages until they "
+                    "write again."
+                )
             )
         return _say("\n".join(lines))
 
-    async def _release(self, creator: Address, mine: Sequence[BotProfile]) -> list[OutboundMessage]:
+    async def _release(
+        self, creator: Address, mine: Sequence[BotProfile], mine_tr: Translator
+    ) -> list[OutboundMessage]:
         talking = await self._talking_with(creator, mine)
         if talking is None:
             return _say(
-                "You aren't talking with any user right now. /takeover lists your agent's "
-                "latest conversations."
+                mine_tr.gettext(
+                    "You aren't talking with any user right now. /takeover lists your "
+                    "agent's latest conversations."
+                )
             )
         bot = talking.bot
 
@@ -256,8 +337,11 @@ class HumanHandoff:
             await self._send(talking.address, replies)
         log.info("a creator handed user %d of bot %s back", talking.number, bot.id)
         return _say(
-            f"{talking.label} is back with {bot.name}, which answers them again. "
-            "I've let them know."
+            mine_tr.gettext(
+                "%(user)s is back with %(bot)s, which answers them again. I've let them know.",
+                user=talking.label(mine_tr),
+                bot=bot.name,
+            )
         )
 
     async def _talking_with(
@@ -342,15 +426,15 @@ def _quote(text: str) -> str:
     return text if len(text) <= MAX_QUOTE else text[: MAX_QUOTE - 1] + "…"
 
 
-def _ago(elapsed: timedelta) -> str:
+def _ago(elapsed: timedelta, tr: Translator) -> str:
     minutes = int(elapsed.total_seconds() // 60)
     if minutes < 1:
-        return "just now"
+        return tr.gettext("just now")
     if minutes < 60:
-        return f"{minutes} min ago"
+        return tr.ngettext("%(count)s minute ago", "%(count)s minutes ago", minutes)
     if minutes < 48 * 60:
-        return f"{minutes // 60} h ago"
-    return f"{minutes // (24 * 60)} days ago"
+        return tr.ngettext("%(count)s hour ago", "%(count)s hours ago", minutes // 60)
+    return tr.ngettext("%(count)s day ago", "%(count)s days ago", minutes // (24 * 60))
 
 
 def _say(text: str) -> list[OutboundMessage]:

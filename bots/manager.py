@@ -3,7 +3,9 @@
 Every Telegram user who talks to the manager bot is a (possible) creator. ``/newbot``
 creates an agent they own; every other command applies to the agent they chose last
 (``/use``), and only ever to agents they own. The knowledge commands are the same
-:class:`CreatorCommands` a creator can use inside their own bot's chat.
+:class:`CreatorCommands` a creator can use inside their own bot's chat. Replies are in
+the language of the creator's Telegram app (``InboundMessage.language``), and the command
+menu is set in every shipped language.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from bots.registry import MANAGER_ID, MAX_TEXT, BotDirectory
 from bots.schedules import NAMES as SCHEDULE_COMMANDS
 from bots.schedules import CreatorSchedules
 from bots.stats import CreatorStats
-from core.errors import ChannelRefused, ChannelUnreachable, UnknownBot
+from core.errors import ChannelRefused, ChannelUnreachable, Refusal, UnknownBot
+from core.i18n.translator import ENGLISH, N_, Translator, translator
 from core.messages import Attachment, AttachmentKind, InboundMessage, OutboundMessage
 from core.outbox import Address
 from webwidget.embed import embed_snippet
@@ -34,67 +37,98 @@ MAX_BOTS = 20
 # BotFather tokens: the bot's numeric id, a colon, then 35 URL-safe characters
 TOKEN_SHAPE = re.compile(r"\d{5,16}:[A-Za-z0-9_-]{30,64}")
 
-#: the command menu creators see (name, description), in the order shown
+#: the command menu creators see (name, description), in the order shown; the
+#: descriptions are translated per language when the menu is set
 COMMANDS: tuple[tuple[str, str], ...] = (
-    ("newbot", "Create a new agent"),
-    ("bots", "Your agents, and which one you're working on"),
-    ("use", "Work on another of your agents"),
-    ("persona", "How your agent speaks"),
-    ("greeting", "Your agent's first message"),
-    ("token", "Put your agent on its own Telegram bot"),
-    ("whatsapp", "Answer on a WhatsApp number (through Twilio)"),
-    ("docs", "The documents your agent knows"),
-    ("deldoc", "Delete a document"),
-    ("ask", "Test a question and see the sources"),
-    ("widget", "The code for your website's chat bubble"),
-    ("origins", "The websites your chat bubble may appear on"),
-    ("theme", "Your chat bubble's colour, title, side and picture"),
-    ("pricing", "Prices, credit packs and monthly plans"),
-    ("grant", "Give a user credits"),
-    ("features", "Switch guided creation on or off"),
-    ("languages", "The languages your agent speaks, its greeting in each"),
-    ("ambience", "Rain, a soft pad or your music under recorded content"),
-    ("stats", "Numbers and a chart of the last 30 days"),
-    ("broadcast", "Send a message to all your users"),
-    ("schedule", "Send a message to all your users on a timetable"),
-    ("schedules", "Your scheduled messages"),
-    ("unschedule", "Delete a scheduled message"),
-    ("takeover", "Talk to one of your users yourself"),
-    ("release", "Hand that user back to your agent"),
-    ("pause", "Stop answering end users for now"),
-    ("resume", "Answer end users again"),
-    ("help", "What I can do"),
+    ("newbot", N_("Create a new agent")),
+    ("bots", N_("Your agents, and which one you're working on")),
+    ("use", N_("Work on another of your agents")),
+    ("persona", N_("How your agent speaks")),
+    ("greeting", N_("Your agent's first message")),
+    ("token", N_("Put your agent on its own Telegram bot")),
+    ("whatsapp", N_("Answer on a WhatsApp number (through Twilio)")),
+    ("docs", N_("The documents your agent knows")),
+    ("deldoc", N_("Delete a document")),
+    ("ask", N_("Test a question and see the sources")),
+    ("widget", N_("The code for your website's chat bubble")),
+    ("origins", N_("The websites your chat bubble may appear on")),
+    ("theme", N_("Your chat bubble's colour, title, side and picture")),
+    ("pricing", N_("Prices, credit packs and monthly plans")),
+    ("grant", N_("Give a user credits")),
+    ("features", N_("Switch guided creation on or off")),
+    ("languages", N_("The languages your agent speaks, its greeting in each")),
+    ("ambience", N_("Rain, a soft pad or your music under recorded content")),
+    ("stats", N_("Numbers and a chart of the last 30 days")),
+    ("broadcast", N_("Send a message to all your users")),
+    ("schedule", N_("Send a message to all your users on a timetable")),
+    ("schedules", N_("Your scheduled messages")),
+    ("unschedule", N_("Delete a scheduled message")),
+    ("takeover", N_("Talk to one of your users yourself")),
+    ("release", N_("Hand that user back to your agent")),
+    ("pause", N_("Stop answering end users for now")),
+    ("resume", N_("Answer end users again")),
+    ("help", N_("What I can do")),
 )
 
-HELP = """I help you build an AI agent that answers from your own documents on Telegram \
-and your website.
+#: /help, one whole sentence (or a few) per message, shown one per line after the first
+HELP: tuple[str, ...] = (
+    N_(
+        "I help you build an AI agent that answers from your own documents on Telegram "
+        "and your website."
+    ),
+    N_("/newbot NAME creates an agent. The commands below apply to the agent you're working on."),
+    N_("/persona TEXT sets how it speaks, /greeting TEXT its first message."),
+    N_(
+        "Send me a document (PDF, DOCX, HTML, Markdown or text) or a photo or scan of a "
+        "page and it learns from it."
+    ),
+    N_(
+        "/docs lists its documents, /deldoc ID deletes one, /ask QUESTION shows what it "
+        "would answer from."
+    ),
+    N_("/token TOKEN puts it on your own Telegram bot (get a token from @BotFather)."),
+    N_(
+        "/widget gives you the code for a chat bubble on your website, and /origins add "
+        "https://your.site lets it appear there; /theme sets its colour, title, side and "
+        "picture."
+    ),
+    N_(
+        "/pricing sets what content costs and the credit packs and plans on sale; "
+        "/grant USER N gives a user credits."
+    ),
+    N_(
+        "/features shows what it offers besides answers; /features create off stops it "
+        "offering guided meditations, affirmations and rituals (for a support bot, say)."
+    ),
+    N_(
+        "/languages shows the languages it speaks; /languages offer en es, /languages "
+        "default es and /languages greeting es TEXT change them."
+    ),
+    N_(
+        "/ambience rain (or pad, music, off) puts a soft bed under the voice of its "
+        "recordings; /ambience level -22 sets how far under the voice it sits."
+    ),
+    N_("/stats shows its numbers and a chart of the last 30 days."),
+    N_("/broadcast TEXT sends a message to all its users (you see who first, and confirm)."),
+    N_(
+        "/schedule 08:00 TEXT sends TEXT to all its users every day at 08:00 their time "
+        "(/schedule mon,wed,fri 08:00 TEXT on some days); /schedules lists them, "
+        "/unschedule N deletes one, /pauseschedule N and /resumeschedule N pause and "
+        "resume one."
+    ),
+    N_("/pause and /resume stop and restart its answers to your users."),
+    N_(
+        "/takeover lists its latest conversations and /takeover N lets you answer user N "
+        "yourself (your messages go to them, theirs come here) until /release."
+    ),
+    N_("/bots lists your agents; /use ID switches between them."),
+)
 
-/newbot NAME creates an agent. Then, for the agent you're working on:
-/persona TEXT sets how it speaks, /greeting TEXT its first message.
-Send me a document (PDF, DOCX, HTML, Markdown or text) or a photo or scan of a page \
-and it learns from it.
-/docs lists its documents, /deldoc ID deletes one, /ask QUESTION shows what it would \
-answer from.
-/token TOKEN puts it on your own Telegram bot (get a token from @BotFather).
-/widget gives you the code for a chat bubble on your website, and /origins add \
-https://your.site lets it appear there; /theme sets its colour, title, side and picture.
-/pricing sets what content costs and the credit packs and plans on sale; /grant USER N \
-gives a user credits.
-/features shows what it offers besides answers; /features create off stops it offering \
-guided meditations, affirmations and rituals (for a support bot, say).
-/languages shows the languages it speaks; /languages offer en es, /languages default es \
-and /languages greeting es TEXT change them.
-/ambience rain (or pad, music, off) puts a soft bed under the voice of its \
-recordings; /ambience level -22 sets how far under the voice it sits.
-/stats shows its numbers and a chart of the last 30 days.
-/broadcast TEXT sends a message to all its users (you see who first, and confirm).
-/schedule 08:00 TEXT sends TEXT to all its users every day at 08:00 their time \
-(/schedule mon,wed,fri 08:00 TEXT on some days); /schedules lists them, /unschedule N \
-deletes one, /pauseschedule N and /resumeschedule N pause and resume one.
-/pause and /resume stop and restart its answers to your users.
-/takeover lists its latest conversations and /takeover N lets you answer user N \
-yourself (your messages go to them, theirs come here) until /release.
-/bots lists your agents; /use ID switches between them."""
+
+def help_text(tr: Translator) -> str:
+    """/help in ``tr``'s language: the first sentence, a blank line, then a line each."""
+    first, *rest = (tr.gettext(sentence) for sentence in HELP)
+    return first + "\n\n" + "\n".join(rest)
 
 
 class ManagerBot:
@@ -106,7 +140,7 @@ class ManagerBot:
         tools: CreatorCommands,
         attach_telegram: Attach,
         attach_whatsapp: Attach,
-        whatsapp_report: Callable[[str], Awaitable[str]],
+        whatsapp_report: Callable[[str, Translator], Awaitable[str]],
         whatsapp_claim: Attach,
         *,
         public_base_url: str,
@@ -130,209 +164,358 @@ class ManagerBot:
         self._broadcasts = broadcasts
 
     async def handle(self, message: InboundMessage) -> list[OutboundMessage]:
-        """The replies to one message from a creator."""
+        """The replies to one message from a creator, in their Telegram app's language."""
+        tr = translator(message.language)
         if "/" in message.sender_id:  # a group chat: configuration is private
-            return _say("Let's talk in a private chat: open one with me and send /start.")
+            return _say(
+                tr,
+                tr.gettext("Let's talk in a private chat: open one with me and send /start."),
+            )
         who = (message.channel.value, message.sender_id)
         command = message.command
         chat = Address(MANAGER_ID, message.channel.value, message.sender_id)
         if command is None and message.text and not message.attachments and self._handoff:
             # while the creator talks with one of their users, their words go to that user
-            relayed = await self._handoff.relay(chat, await self._bots.owned_by(*who), message.text)
+            mine = await self._bots.owned_by(*who)
+            relayed = await self._handoff.relay(chat, mine, message.text, tr=tr)
             if relayed is not None:
                 return relayed
         if command in ("takeover", "release") and self._handoff is not None:
             mine = await self._bots.owned_by(*who)
             current = await self._bots.chosen(*who) if mine else None
             return await self._handoff.command(
-                command, message.command_args, chat, message.sender_name, mine, current
+                command, message.command_args, chat, message.sender_name, mine, current, tr=tr
             )
         if command in ("start", "help", None) and not message.attachments:
             if command is None and message.text:
                 return _say(
-                    "I set up agents through commands: /newbot NAME creates one, "
-                    "/help lists the rest."
+                    tr,
+                    tr.gettext(
+                        "I set up agents through commands: /newbot NAME creates one, "
+                        "/help lists the rest."
+                    ),
                 )
-            return await self._welcome(who)
+            return await self._welcome(who, tr)
         if command == "newbot":
-            return await self._new_bot(who, message.command_args, message.sender_name)
+            return await self._new_bot(who, message.command_args, message.sender_name, tr)
         if command == "bots":
-            return await self._list(who)
+            return await self._list(who, tr)
         if command == "use":
-            return await self._use(who, message.command_args)
+            return await self._use(who, message.command_args, tr)
         # a mistyped token is pointed out whatever else is wrong
         if command == "token" and not TOKEN_SHAPE.fullmatch(message.command_args.strip()):
             return _say(
-                "Send /token followed by the token @BotFather gave you, like /token 123456789:AAE…"
+                tr,
+                tr.gettext(
+                    "Send /token followed by the token @BotFather gave you, like "
+                    "/token 123456789:AAE…"
+                ),
             )
         bot = await self._bots.chosen(*who)
         if bot is None:
-            return _say("You have no agent yet. Create one with /newbot followed by its name.")
+            return _say(
+                tr,
+                tr.gettext("You have no agent yet. Create one with /newbot followed by its name."),
+            )
         if command is None:
-            return await self._document(bot, message.attachments, chat)
+            return await self._document(bot, message.attachments, chat, tr)
         if command in ("persona", "greeting"):
-            return await self._describe(bot, command, message.command_args)
+            return await self._describe(bot, command, message.command_args, tr)
         if command == "token":
-            return await self._token(bot, message.command_args.strip())
+            return await self._token(bot, message.command_args.strip(), tr)
         if command == "whatsapp":
-            return await self._whatsapp(bot, message.command_args.strip())
+            return await self._whatsapp(bot, message.command_args.strip(), tr)
         if command in self._tools.names:
-            return await self._tools.run(command, message.command_args, bot)
+            return await self._tools.run(command, message.command_args, bot, tr=tr)
         if command == "stats":
-            return await self._stats.reply(bot)
+            return await self._stats.reply(bot, tr=tr)
         if command in SCHEDULE_COMMANDS and self._schedules is not None:
-            return await self._schedules.command(command, message.command_args, bot)
+            return await self._schedules.command(command, message.command_args, bot, tr=tr)
         if command == "broadcast" and self._broadcasts is not None:
-            return await self._broadcasts.command(message.command_args, bot, chat)
+            return await self._broadcasts.command(message.command_args, bot, chat, tr=tr)
         if command == "widget":
             return _say(
-                f"Paste this into your website's HTML to add {bot.name}'s chat bubble:\n\n"
-                f"{embed_snippet(self._public, bot.id)}"
+                tr,
+                tr.gettext(
+                    "Paste this into your website's HTML to add %(bot)s's chat bubble:",
+                    bot=bot.name,
+                )
+                + "\n\n"
+                + embed_snippet(self._public, bot.id),
             )
         if command in ("pause", "resume"):
-            paused = command == "pause"
-            if bot.paused == paused:
-                return _say(f"{bot.name} is already {'paused' if paused else 'answering'}.")
-            await self._bots.update(bot.id, paused=paused)
-            if paused:
-                return _say(
-                    f"{bot.name} is paused: users are told it's taking a break. "
-                    "You can still test it. /resume to switch it back on."
-                )
-            return _say(f"{bot.name} is answering users again.")
-        return _say(f"/{command} isn't something I know. Send /help for the list.")
+            return await self._pause(bot, command == "pause", tr)
+        return _say(
+            tr,
+            tr.gettext(
+                "/%(command)s isn't something I know. Send /help for the list.", command=command
+            ),
+        )
 
-    async def _welcome(self, who: tuple[str, str]) -> list[OutboundMessage]:
+    async def _welcome(self, who: tuple[str, str], tr: Translator) -> list[OutboundMessage]:
         bot = await self._bots.chosen(*who)
         where = (
-            f"You're working on {bot.name} ({bot.id})."
+            tr.gettext("You're working on %(bot)s (%(id)s).", bot=bot.name, id=bot.id)
             if bot
-            else "Start with /newbot followed by your agent's name."
+            else tr.gettext("Start with /newbot followed by your agent's name.")
         )
-        return _say(f"{HELP}\n\n{where}")
+        return _say(tr, f"{help_text(tr)}\n\n{where}")
 
     async def _new_bot(
-        self, who: tuple[str, str], name: str, sender_name: str | None
+        self, who: tuple[str, str], name: str, sender_name: str | None, tr: Translator
     ) -> list[OutboundMessage]:
         name = " ".join(name.split())
         if not name:
-            return _say("What should your agent be called? Send /newbot followed by its name.")
+            return _say(
+                tr,
+                tr.gettext("What should your agent be called? Send /newbot followed by its name."),
+            )
         if len(await self._bots.owned_by(*who)) >= MAX_BOTS:
-            return _say(f"You already have {MAX_BOTS} agents, the most one creator can have.")
+            return _say(
+                tr,
+                tr.ngettext(
+                    "You already have %(count)s agent, the most one creator can have.",
+                    "You already have %(count)s agents, the most one creator can have.",
+                    MAX_BOTS,
+                ),
+            )
         try:
             bot = await self._bots.create(name, creator=who, creator_name=sender_name or "")
         except ValueError as exc:
-            return _say(f"I couldn't create that agent: {exc}.")
+            return _say(tr, tr.gettext("I couldn't create that agent.") + " " + _refusal(exc, tr))
         log.info("a creator made bot %s through the manager bot", bot.id)
         return _say(
-            f"{bot.name} is ready (id {bot.id}). Next:\n"
-            "• /persona — how it speaks, for example: warm, calm, encouraging\n"
-            "• /greeting — the first thing your users read\n"
-            "• send me your documents so it can answer from them\n"
-            "• /token — put it on its own Telegram bot"
+            tr,
+            "\n".join(
+                (
+                    tr.gettext("%(bot)s is ready (id %(id)s). Next:", bot=bot.name, id=bot.id),
+                    "• "
+                    + tr.gettext("/persona: how it speaks, for example: warm, calm, encouraging"),
+                    "• " + tr.gettext("/greeting: the first thing your users read"),
+                    "• " + tr.gettext("Send me your documents so it can answer from them."),
+                    "• " + tr.gettext("/token: put it on its own Telegram bot"),
+                )
+            ),
         )
 
-    async def _list(self, who: tuple[str, str]) -> list[OutboundMessage]:
+    async def _list(self, who: tuple[str, str], tr: Translator) -> list[OutboundMessage]:
         mine = await self._bots.owned_by(*who)
         if not mine:
-            return _say("You have no agents yet. Create one with /newbot followed by its name.")
-        current = await self._bots.chosen(*who)
-        lines = ["Your agents:"]
-        for bot in mine:
-            marks = (" ← working on" if current and bot.id == current.id else "") + (
-                " (paused)" if bot.paused else ""
+            return _say(
+                tr,
+                tr.gettext("You have no agents yet. Create one with /newbot followed by its name."),
             )
-            lines.append(f"• {bot.id}  {bot.name}{marks}")
-        lines.append("Switch with /use ID.")
-        return _say("\n".join(lines))
+        current = await self._bots.chosen(*who)
+        lines = [tr.gettext("Your agents:")]
+        for bot in mine:
+            working = current is not None and bot.id == current.id
+            if working and bot.paused:
+                line = tr.gettext(
+                    "• %(id)s  %(bot)s ← working on (paused)", id=bot.id, bot=bot.name
+                )
+            elif working:
+                line = tr.gettext("• %(id)s  %(bot)s ← working on", id=bot.id, bot=bot.name)
+            elif bot.paused:
+                line = tr.gettext("• %(id)s  %(bot)s (paused)", id=bot.id, bot=bot.name)
+            else:
+                line = f"• {bot.id}  {bot.name}"
+            lines.append(line)
+        lines.append(tr.gettext("Switch with /use ID."))
+        return _say(tr, "\n".join(lines))
 
-    async def _use(self, who: tuple[str, str], args: str) -> list[OutboundMessage]:
+    async def _use(self, who: tuple[str, str], args: str, tr: Translator) -> list[OutboundMessage]:
         bot_id = args.strip().split()[0] if args.strip() else ""
         if not bot_id:
-            return _say("Which agent? Send /use followed by an id from /bots.")
+            return _say(tr, tr.gettext("Which agent? Send /use followed by an id from /bots."))
         try:
             bot = await self._bots.choose(*who, bot_id)
         except UnknownBot:
-            return _say(f"You have no agent with the id {bot_id[:64]}. /bots lists yours.")
-        return _say(f"Now working on {bot.name} ({bot.id}).")
-
-    async def _describe(self, bot: BotProfile, field: str, text: str) -> list[OutboundMessage]:
-        current = bot.persona if field == "persona" else bot.greeting
-        if not text.strip():
-            shown = f"“{current}”" if current else "not set yet"
             return _say(
-                f"{bot.name}'s {field} is {shown}.\n"
-                f"Change it with /{field} followed by the new text."
+                tr,
+                tr.gettext(
+                    "You have no agent with the id %(id)s. /bots lists yours.", id=bot_id[:64]
+                ),
             )
-        if len(text.strip()) > MAX_TEXT:
-            return _say(f"That's too long: a {field} can be at most {MAX_TEXT:,} characters.")
-        if field == "persona":
-            await self._bots.update(bot.id, persona=text)
-        else:
-            await self._bots.update(bot.id, greeting=text)
-        return _say(f"Saved {bot.name}'s new {field}.")
+        return _say(tr, tr.gettext("Now working on %(bot)s (%(id)s).", bot=bot.name, id=bot.id))
 
-    async def _token(self, bot: BotProfile, token: str) -> list[OutboundMessage]:
+    async def _describe(
+        self, bot: BotProfile, field: str, text: str, tr: Translator
+    ) -> list[OutboundMessage]:
+        persona = field == "persona"
+        current = bot.persona if persona else bot.greeting
+        if not text.strip():
+            if current and persona:
+                shown = tr.gettext("%(bot)s's persona is “%(text)s”.", bot=bot.name, text=current)
+            elif current:
+                shown = tr.gettext("%(bot)s's greeting is “%(text)s”.", bot=bot.name, text=current)
+            elif persona:
+                shown = tr.gettext("%(bot)s's persona is not set yet.", bot=bot.name)
+            else:
+                shown = tr.gettext("%(bot)s's greeting is not set yet.", bot=bot.name)
+            change = (
+                tr.gettext("Change it with /persona followed by the new text.")
+                if persona
+                else tr.gettext("Change it with /greeting followed by the new text.")
+            )
+            return _say(tr, f"{shown}\n{change}")
+        if len(text.strip()) > MAX_TEXT:
+            return _say(
+                tr,
+                tr.ngettext(
+                    "That's too long: a persona can be at most %(count)s character.",
+                    "That's too long: a persona can be at most %(count)s characters.",
+                    MAX_TEXT,
+                )
+                if persona
+                else tr.ngettext(
+                    "That's too long: a greeting can be at most %(count)s character.",
+                    "That's too long: a greeting can be at most %(count)s characters.",
+                    MAX_TEXT,
+                ),
+            )
+        if persona:
+            await self._bots.update(bot.id, persona=text)
+            return _say(tr, tr.gettext("Saved %(bot)s's new persona.", bot=bot.name))
+        await self._bots.update(bot.id, greeting=text)
+        return _say(tr, tr.gettext("Saved %(bot)s's new greeting.", bot=bot.name))
+
+    async def _pause(self, bot: BotProfile, paused: bool, tr: Translator) -> list[OutboundMessage]:
+        if bot.paused == paused:
+            return _say(
+                tr,
+                tr.gettext("%(bot)s is already paused.", bot=bot.name)
+                if paused
+                else tr.gettext("%(bot)s is already answering.", bot=bot.name),
+            )
+        await self._bots.update(bot.id, paused=paused)
+        if paused:
+            return _say(
+                tr,
+                tr.gettext(
+                    "%(bot)s is paused: users are told it's taking a break. You can still "
+                    "test it. /resume to switch it back on.",
+                    bot=bot.name,
+                ),
+            )
+        return _say(tr, tr.gettext("%(bot)s is answering users again.", bot=bot.name))
+
+    async def _token(self, bot: BotProfile, token: str, tr: Translator) -> list[OutboundMessage]:
         if token == self._own_token:
             return _say(
-                "That's my own token. Create a new bot with @BotFather and send me its token."
+                tr,
+                tr.gettext(
+                    "That's my own token. Create a new bot with @BotFather and send me its token."
+                ),
             )
         try:
             username = await self._attach(bot.id, token)
         except ChannelRefused as exc:
+            # Telegram's own words for the refusal ("Unauthorized"), kept as it said them
             return _say(
-                f"Telegram didn't accept that token ({exc.reason}). Copy it again from @BotFather."
+                tr,
+                tr.gettext(
+                    "Telegram didn't accept that token (%(reason)s). Copy it again from "
+                    "@BotFather.",
+                    reason=exc.reason,
+                ),
             )
         except ChannelUnreachable:
-            return _say("I couldn't reach Telegram just now. Please send the token again soon.")
+            return _say(
+                tr,
+                tr.gettext("I couldn't reach Telegram just now. Please send the token again soon."),
+            )
         return _say(
-            f"{bot.name} is now @{username} on Telegram: anyone can talk to it at "
-            f"https://t.me/{username}. I removed your message with the token from this chat."
+            tr,
+            tr.gettext(
+                "%(bot)s is now @%(username)s on Telegram: anyone can talk to it at "
+                "https://t.me/%(username)s. I removed your message with the token from this "
+                "chat.",
+                bot=bot.name,
+                username=username,
+            ),
         )
 
-    async def _whatsapp(self, bot: BotProfile, number: str) -> list[OutboundMessage]:
+    async def _whatsapp(
+        self, bot: BotProfile, number: str, tr: Translator
+    ) -> list[OutboundMessage]:
         if not number:
-            report = await self._whatsapp_report(bot.id)
+            report = await self._whatsapp_report(bot.id, tr)
             return _say(
-                f"{report}\nTo answer on a number, send /whatsapp followed by your Twilio "
-                "WhatsApp sender, like /whatsapp +14155238886."
+                tr,
+                report
+                + "\n"
+                + tr.gettext(
+                    "To answer on a number, send /whatsapp followed by your Twilio WhatsApp "
+                    "sender, like /whatsapp +14155238886."
+                ),
             )
         if number.split()[0].lower() == "me":
-            return await self._claim_whatsapp(bot, number[2:].strip())
+            return await self._claim_whatsapp(bot, number[2:].strip(), tr)
         try:
             bound = await self._attach_whatsapp(bot.id, number)
         except ValueError as exc:
-            return _say(f"{exc}.")
+            return _say(tr, _refusal(exc, tr))
         except ChannelRefused as exc:
-            return _say(f"WhatsApp isn't available on this server: {exc.reason}.")
+            return _say(
+                tr,
+                tr.gettext(
+                    "WhatsApp isn't available on this server: %(reason)s.",
+                    reason=tr.gettext(exc.reason),
+                ),
+            )
+        webhook = f"{self._public}/webhooks/whatsapp/{bot.id}"
         return _say(
-            f"{bot.name} now answers WhatsApp messages to {bound}. In Twilio, set that "
-            f"sender's incoming webhook to {self._public}/webhooks/whatsapp/{bot.id}"
+            tr,
+            tr.gettext(
+                "%(bot)s now answers WhatsApp messages to %(number)s. In Twilio, set that "
+                "sender's incoming webhook to %(url)s",
+                bot=bot.name,
+                number=bound,
+                url=webhook,
+            ),
         )
 
-    async def _claim_whatsapp(self, bot: BotProfile, mine: str) -> list[OutboundMessage]:
+    async def _claim_whatsapp(
+        self, bot: BotProfile, mine: str, tr: Translator
+    ) -> list[OutboundMessage]:
         if not mine:
-            return _say("Send /whatsapp me followed by your own WhatsApp number.")
+            return _say(tr, tr.gettext("Send /whatsapp me followed by your own WhatsApp number."))
         try:
             code = await self._whatsapp_claim(bot.id, mine)
         except ValueError as exc:
-            return _say(f"{exc}.")
+            return _say(tr, _refusal(exc, tr))
         return _say(
-            f"To prove {mine} is yours, send {code} from it to {bot.name}'s WhatsApp number "
-            "within 15 minutes. Then documents you send there are learned, as here."
+            tr,
+            tr.gettext(
+                "To prove %(number)s is yours, send %(code)s from it to %(bot)s's WhatsApp "
+                "number within 15 minutes. Then documents you send there are learned, as here.",
+                number=mine,
+                code=code,
+                bot=bot.name,
+            ),
         )
 
     async def _document(
-        self, bot: BotProfile, attachments: tuple[Attachment, ...], chat: Address
+        self,
+        bot: BotProfile,
+        attachments: tuple[Attachment, ...],
+        chat: Address,
+        tr: Translator,
     ) -> list[OutboundMessage]:
         documents = [a for a in attachments if a.kind is AttachmentKind.DOCUMENT]
         if not attachments:
-            return _say("Send /help to see what I can do.")
+            return _say(tr, tr.gettext("Send /help to see what I can do."))
         replies: list[OutboundMessage] = []
         for attachment in documents or attachments[:1]:
-            replies += await self._tools.ingest(bot, attachment, chat)
+            replies += await self._tools.ingest(bot, attachment, chat, tr=tr)
         return replies
 
 
-def _say(text: str) -> list[OutboundMessage]:
-    return [OutboundMessage(text=text)]
+def _refusal(exc: ValueError, tr: Translator) -> str:
+    """What a channel's refusal says, in ``tr``'s language: a :class:`Refusal` carries
+    its message and placeholders; any other ``ValueError`` is shown as it is."""
+    return exc.translated(tr) if isinstance(exc, Refusal) else str(exc)
+
+
+def _say(tr: Translator, text: str) -> list[OutboundMessage]:
+    return [OutboundMessage(text=text, language=None if tr is ENGLISH else tr.language)]

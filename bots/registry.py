@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing.pricing import Pricing, PricingError
 from bots.demo import DEMO_BOT
 from bots.profile import BotLanguages, BotProfile, Features, slugify
-from core.errors import BotNameTaken, UnknownBot
+from core.errors import BotNameTaken, Refusal, UnknownBot
+from core.i18n.translator import N_
 from core.storage.database import Database
 from core.storage.models import Bot, Creator, CreatorIdentity
 
@@ -157,9 +158,13 @@ class BotDirectory:
                     bot_id = f"{base[:60]}-{suffix}"
                     suffix += 1
             elif not VALID_ID.fullmatch(bot_id) or bot_id in RESERVED_IDS:
-                raise ValueError(
-                    f"{bot_id!r} is not a valid bot id: use lower-case letters, digits and "
-                    f"dashes (at most 64), and not {', '.join(sorted(RESERVED_IDS))}"
+                raise Refusal(
+                    N_(
+                        "%(id)s is not a valid bot id: use lower-case letters, digits and "
+                        "dashes (at most 64), and not %(reserved)s."
+                    ),
+                    id=repr(bot_id),
+                    reserved=", ".join(sorted(RESERVED_IDS)),
                 )
             elif await session.get(Bot, bot_id) is not None:
                 raise BotNameTaken(bot_id)
@@ -304,17 +309,24 @@ class BotDirectory:
         return True
 
 
+#: what a text too long says, per field (one whole sentence each)
+TOO_LONG = {
+    "persona": N_("A persona can be at most %(limit)s characters."),
+    "greeting": N_("A greeting can be at most %(limit)s characters."),
+}
+
+
 def _limited(text: str, what: str) -> str:
     text = text.strip()
     if len(text) > MAX_TEXT:
-        raise ValueError(f"a {what} can be at most {MAX_TEXT:,} characters")
+        raise Refusal(TOO_LONG[what], limit=MAX_TEXT)
     return text
 
 
 def _name(name: str) -> str:
     name = " ".join(name.split())
     if not name:
-        raise ValueError("a bot needs a name")
+        raise Refusal(N_("An agent needs a name."))
     if len(name) > MAX_NAME:
-        raise ValueError(f"a bot's name can be at most {MAX_NAME} characters")
+        raise Refusal(N_("An agent's name can be at most %(limit)s characters."), limit=MAX_NAME)
     return name

@@ -89,16 +89,25 @@ def end_user_commands(features: Features, tr: Translator = ENGLISH) -> list[BotC
     for name, commands in FEATURE_COMMANDS.items():
         if not getattr(features, name):
             hidden |= commands
-    return _menu([(c, tr.gettext(d)) for c, d in END_USER_COMMANDS if c not in hidden])
+    return translated_menu([(c, d) for c, d in END_USER_COMMANDS if c not in hidden], tr)
 
 
 async def set_end_user_menus(bot: Bot, features: Features) -> None:
-    """Set the bot's command menu: English for everyone, and one per shipped language
+    """Set the bot's command menu in every language (see :func:`set_menus`)."""
+    await set_menus(bot, lambda tr: end_user_commands(features, tr))
+
+
+async def set_menus(bot: Bot, menu: Callable[[Translator], list[BotCommand]]) -> None:
+    """Set a bot's command menu: English for everyone, and one per shipped language
     for users whose Telegram app is in it (Telegram picks by the app's language)."""
-    await bot.set_my_commands(end_user_commands(features))
+    await bot.set_my_commands(menu(ENGLISH))
     for language in sorted(available()):
-        menu = end_user_commands(features, translator(language))
-        await bot.set_my_commands(menu, language_code=language)
+        await bot.set_my_commands(menu(translator(language)), language_code=language)
+
+
+def translated_menu(commands: Sequence[tuple[str, str]], tr: Translator) -> list[BotCommand]:
+    """A menu of (command, marked description) pairs, described in ``tr``'s language."""
+    return _menu([(c, tr.gettext(d)) for c, d in commands])
 
 
 # commands whose message carries a credential: removed from the chat once handled
@@ -231,7 +240,8 @@ class TelegramChannel:
 
     async def start_manager(self, commands: Sequence[tuple[str, str]]) -> str:
         """Introduce the manager bot to Telegram: getMe, its webhook (unless this process
-        polls) and the creators' command menu. Returns its username."""
+        polls) and the creators' command menu in every shipped language (``commands``'
+        descriptions are marked messages). Returns its username."""
         account = await self._account(MANAGER_ID)
         if account is None:
             raise ValueError("no manager bot: serve_manager was not called")
@@ -244,7 +254,7 @@ class TelegramChannel:
                     secret_token=secret,
                     allowed_updates=ALLOWED_UPDATES,
                 )
-            await bot.set_my_commands(_menu(commands))
+            await set_menus(bot, lambda tr: translated_menu(commands, tr))
         self._accounts[MANAGER_ID] = (bot, secret, me.username)
         return me.username or str(me.id)
 

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select, update
 
 from bots.registry import BotDirectory
+from core.i18n.translator import ENGLISH, N_, Translator
 from core.messages import Channel
 from core.storage.database import Database
 from core.storage.models import Bot, SentMessage, WhatsAppContact, utcnow
@@ -122,7 +123,7 @@ class WhatsAppRecords:
                 .values(status=status, error=error, updated_at=utcnow())
             )
 
-    async def report(self, bot_id: str, number: str) -> str:
+    async def report(self, bot_id: str, number: str, tr: Translator = ENGLISH) -> str:
         """For the creator: the bot's number, how its messages fared this week, and the
         latest problems (held back or failed) with their reasons."""
         since = utcnow() - timedelta(days=7)
@@ -150,10 +151,16 @@ class WhatsAppRecords:
                     .limit(3)
                 )
             )
-        counts = ", ".join(f"{n} {status}" for status, n in sorted(rows)) or "none sent yet"
-        lines = [f"WhatsApp number {number}. Messages this week: {counts}."]
+        lines = [tr.gettext("WhatsApp number %(number)s.", number=number)]
+        if rows:
+            lines.append(tr.gettext("Messages this week:"))
+            lines += [f"• {_status(status, tr)}: {tr.number(n)}" for status, n in sorted(rows)]
+        else:
+            lines.append(tr.gettext("No messages sent this week yet."))
         for problem in problems:
-            lines.append(f"• to …{problem.recipient[-4:]}: {problem.status}, {problem.error}")
+            # the error is ours (marked for translation) or Twilio's own words, kept as they are
+            why = tr.gettext(problem.error) if problem.error else "?"
+            lines.append(f"• …{problem.recipient[-4:]}: {_status(problem.status, tr)}, {why}")
         return "\n".join(lines)
 
     # -- the creator's own number ---------------------------------------------------
@@ -180,3 +187,21 @@ class WhatsAppRecords:
         if not await self._bots.link_identity(bot_id, CHANNEL, user):
             return "This number already belongs to another creator."
         return "Done: this number is recognised as the creator here. Send me documents to learn."
+
+
+#: what Twilio's message statuses are called for the creator
+STATUS_NAMES = {
+    "queued": N_("queued"),
+    "sending": N_("sending"),
+    "sent": N_("sent"),
+    "delivered": N_("delivered"),
+    "read": N_("read"),
+    "held": N_("held back"),
+    "failed": N_("failed"),
+    "undelivered": N_("undelivered"),
+}
+
+
+def _status(status: str, tr: Translator) -> str:
+    """A message status as a word in ``tr``'s language (one Twilio adds later as it is)."""
+    return tr.gettext(STATUS_NAMES[status]) if status in STATUS_NAMES else status

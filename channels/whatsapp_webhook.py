@@ -36,7 +36,8 @@ from channels.base import wording
 from channels.whatsapp import MEDIA_SCHEME, PREFIX, form_dict, render, sender_of, to_inbound
 from channels.whatsapp_records import WhatsAppRecords
 from core.conversation.engine import ConversationEngine
-from core.errors import ChannelRefused, NotDelivered
+from core.errors import ChannelRefused, NotDelivered, Refusal
+from core.i18n.translator import ENGLISH, N_, Translator
 from core.messages import Channel, Media
 from core.messages import OutboundMessage as Reply
 from core.outbox import Address, Outbox
@@ -57,7 +58,7 @@ EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 ATTEMPTS = 3
 NUMBER_CACHE_SECONDS = 5.0
 STATUSES = frozenset({"queued", "sending", "sent", "delivered", "read", "failed", "undelivered"})
-HELD = "outside the 24-hour window and no approved template is configured"
+HELD = N_("outside the 24-hour window and no approved template is configured")
 _NUMBER = re.compile(r"\+[1-9]\d{6,14}")
 
 
@@ -122,9 +123,13 @@ class WhatsAppChannel:
         """Answer WhatsApp messages to ``number`` (a Twilio WhatsApp sender) as ``bot_id``."""
         normal = normalise_number(number)
         if normal is None:
-            raise ValueError(f"{number[:40]!r} is not a phone number like +14155238886")
+            raise Refusal(
+                N_("%(number)s is not a phone number like +14155238886."), number=repr(number[:40])
+            )
         if not self.configured:
-            raise ChannelRefused(CHANNEL, "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are not set")
+            raise ChannelRefused(
+                CHANNEL, N_("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are not set")
+            )
         async with self._db.transaction() as session:
             taken = await session.scalar(
                 select(ChannelAccount).where(
@@ -312,18 +317,21 @@ class WhatsAppChannel:
         code they send from it to the bot's number within 15 minutes."""
         normal = normalise_number(creator_number)
         if normal is None:
-            raise ValueError(f"{creator_number[:40]!r} is not a phone number like +14155550123")
+            raise Refusal(
+                N_("%(number)s is not a phone number like +14155550123."),
+                number=repr(creator_number[:40]),
+            )
         if await self._number(bot_id) is None:
-            raise ValueError("connect a WhatsApp number first, with /whatsapp NUMBER")
+            raise Refusal(N_("You need to connect a WhatsApp number first, with /whatsapp NUMBER."))
         return await self._records.claim(bot_id, normal)
 
-    async def report(self, bot_id: str) -> str:
+    async def report(self, bot_id: str, tr: Translator = ENGLISH) -> str:
         """For the creator: the bot's number, how its messages fared this week, and the
-        latest problems (held back or failed) with their reasons."""
+        latest problems (held back or failed) with their reasons, in ``tr``'s language."""
         number = await self._number(bot_id)
         if number is None:
-            return "No WhatsApp number yet."
-        return await self._records.report(bot_id, number)
+            return tr.gettext("No WhatsApp number yet.")
+        return await self._records.report(bot_id, number, tr)
 
     # -- state ----------------------------------------------------------------------
 

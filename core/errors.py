@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.i18n.translator import N_
+from core.i18n.translator import ENGLISH, N_, Translator
 
 
 class ChorusError(Exception):
@@ -220,3 +220,20 @@ class InvalidOrigin(ChorusError):
         super().__init__(reason)
         self.value = value
         self.reason = reason
+
+
+class Refusal(ChorusError, ValueError):
+    """Input a creator gave was turned down: ``template`` is an English message marked for
+    translation (``N_``), ``params`` fill its placeholders (whole numbers written the
+    reader's way where it is shown). ``str()`` is the English sentence, for logs, the CLI
+    and the API; the manager bot shows it in the creator's language."""
+
+    def __init__(self, template: str, **params: object) -> None:
+        self.template = template
+        self.params = params
+        super().__init__(self.translated(ENGLISH))
+
+    def translated(self, tr: Translator) -> str:
+        """The message in ``tr``'s language, its whole numbers written that language's way."""
+        params = {k: tr.number(v) if isinstance(v, int) else v for k, v in self.params.items()}
+        return tr.gettext(self.template, **params)

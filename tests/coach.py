@@ -59,10 +59,14 @@ class Platform:
     def services(self) -> Services:
         return self.client.app[SERVICES]
 
-    async def manager(self, text: str, creator: int = CREATOR, name: str = "Cleo") -> list[str]:
-        """A creator's message to the manager bot; what it sent that creator meanwhile."""
+    async def manager(
+        self, text: str, creator: int = CREATOR, name: str = "Cleo", language: str = "en"
+    ) -> list[str]:
+        """A creator's message to the manager bot, from a Telegram app in ``language``;
+        what it sent that creator meanwhile."""
         before = len(self.to_creator(creator))
         update = text_update(text, user_id=creator, first_name=name)
+        update["message"]["from"]["language_code"] = language
         self.telegram.remember(MANAGER_TOKEN, update)
         secret = self.telegram.bots[MANAGER_TOKEN].webhook.secret_token or ""
         assert await post_update(self.client, "manager", update, secret) == 200

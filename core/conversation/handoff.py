@@ -23,6 +23,7 @@ from typing import Any
 from bots.profile import BotProfile
 from bots.registry import MANAGER_ID
 from core.conversation.turn import TurnResult
+from core.i18n.translator import ENGLISH, N_, Translator, translator
 from core.messages import AttachmentKind, Channel, InboundMessage, OutboundMessage
 from core.outbox import Address, Outbox
 
@@ -38,11 +39,11 @@ ASK_INTERVAL = 3600.0
 MANAGER_CHANNEL = Channel.TELEGRAM.value
 
 CHANNEL_NAMES = {
-    Channel.TELEGRAM.value: "Telegram",
-    Channel.WHATSAPP.value: "WhatsApp",
-    Channel.WIDGET.value: "the website chat",
-    Channel.TERMINAL.value: "the terminal",
-    Channel.API.value: "the API",
+    Channel.TELEGRAM.value: N_("Telegram"),
+    Channel.WHATSAPP.value: N_("WhatsApp"),
+    Channel.WIDGET.value: N_("the website chat"),
+    Channel.TERMINAL.value: N_("the terminal"),
+    Channel.API.value: N_("the API"),
 }
 _ATTACHMENT_NAMES = {
     AttachmentKind.VOICE: "a voice note",
@@ -86,9 +87,15 @@ def taken_by(context: Mapping[str, Any]) -> Address | None:
     return Address(MANAGER_ID, channel, sender_id)
 
 
-def user_label(name: str | None, number: int, channel: str) -> str:
-    """How a creator sees one of their users: name, user number and channel."""
-    return f"{name or 'A user'} (#{number}, {CHANNEL_NAMES.get(channel, channel)})"
+def user_label(name: str | None, number: int, channel: str, tr: Translator = ENGLISH) -> str:
+    """How a creator sees one of their users: name, user number and channel, in
+    ``tr``'s language."""
+    where = tr.gettext(CHANNEL_NAMES[channel]) if channel in CHANNEL_NAMES else channel
+    if name:
+        return tr.gettext(
+            "%(name)s (#%(number)s, %(channel)s)", name=name, number=number, channel=where
+        )
+    return tr.gettext("A user (#%(number)s, %(channel)s)", number=number, channel=where)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +107,7 @@ class CreatorNote:
     chats: tuple[Address, ...]
     text: str
     asked: bool = False
+    language: str | None = None  # the creator's, when known (they took the user over)
 
 
 class CreatorLine:
@@ -130,7 +138,11 @@ class CreatorLine:
         chat = taken_by(context)
         if chat is None or self._outbox is None:
             return None
-        return CreatorNote((chat,), _said(text, message))
+        taken = context.get(TAKEN_BY)
+        language = taken.get("language") if isinstance(taken, Mapping) else None
+        return CreatorNote(
+            (chat,), _said(text, message), language=language if isinstance(language, str) else None
+        )
 
     def ask(self, bot: BotProfile, result: TurnResult, text: str) -> CreatorNote | None:
         """A user asked for a person: tell them what happens and, unless the creator was
@@ -173,7 +185,9 @@ class CreatorLine:
         """Send ``note`` about user ``number`` (who sent ``message``) to the creator."""
         if self._outbox is None:
             return
-        who = user_label(message.sender_name, number, message.channel.value)
+        who = user_label(
+            message.sender_name, number, message.channel.value, translator(note.language)
+        )
         if note.asked:
             quoted = f": “{note.text}”" if note.text else ""
             text = (

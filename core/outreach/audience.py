@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.i18n.translator import ENGLISH, N_, Translator
 from core.messages import Channel
 from core.storage.models import (
     Bot,
@@ -32,9 +33,10 @@ from core.storage.models import (
 #: the channels a message can be pushed to, the preferred first for a user on several
 PUSHED = (Channel.TELEGRAM.value, Channel.WHATSAPP.value, Channel.WIDGET.value)
 WHATSAPP_WINDOW = timedelta(hours=24)
-OPTED_OUT = "opted out with /stop"
-BLOCKED = "has blocked the bot"
-NO_PUSH = "talks only in the terminal or through the API"
+# why a recipient is skipped, kept with them and translated where shown
+OPTED_OUT = N_("opted out with /stop")
+BLOCKED = N_("has blocked the bot")
+NO_PUSH = N_("talks only in the terminal or through the API")
 _BATCH = 1000  # bounded parameter lists and inserts on every database
 
 
@@ -53,28 +55,62 @@ class Audience:
     def total(self) -> int:
         return sum(self.reachable.values())
 
-    def describe(self) -> str:
-        """In words: "812 people: 500 on Telegram, 300 on WhatsApp, 12 on the website"."""
+    def describe(self, tr: Translator = ENGLISH) -> str:
+        """In words, in ``tr``'s language: "812 people: 500 on Telegram, 300 on WhatsApp,
+        12 on the website." and who is left out and why, one sentence each."""
         if not self.total:
-            return "nobody can be reached yet"
-        parts = [f"{n:,} on {CHANNEL_NAMES[c]}" for c, n in self.reachable.items() if n]
-        text = f"{_people(self.total)}: {', '.join(parts)}"
-        if self.whatsapp_outside_window:
-            how = (
-                "will get your approved WhatsApp template"
-                if self.whatsapp_template
-                else "can't be reached: they last wrote more than 24 hours ago and no "
-                "approved WhatsApp template is set"
+            return tr.gettext("Nobody can be reached yet.")
+        parts = [
+            tr.gettext(REACHED_ON[c], count=tr.number(n))
+            if c in REACHED_ON
+            else f"{tr.number(n)} {c}"
+            for c, n in self.reachable.items()
+            if n
+        ]
+        sentences = [
+            tr.ngettext(
+                "%(count)s person: %(channels)s.",
+                "%(count)s people: %(channels)s.",
+                self.total,
+                channels=", ".join(parts),
             )
-            text += f". {self.whatsapp_outside_window:,} of the WhatsApp users {how}"
+        ]
+        if self.whatsapp_outside_window:
+            sentences.append(
+                tr.ngettext(
+                    "%(count)s of the WhatsApp users will get your approved WhatsApp template.",
+                    "%(count)s of the WhatsApp users will get your approved WhatsApp template.",
+                    self.whatsapp_outside_window,
+                )
+                if self.whatsapp_template
+                else tr.ngettext(
+                    "%(count)s of the WhatsApp users can't be reached: they last wrote more "
+                    "than 24 hours ago and no approved WhatsApp template is set.",
+                    "%(count)s of the WhatsApp users can't be reached: they last wrote more "
+                    "than 24 hours ago and no approved WhatsApp template is set.",
+                    self.whatsapp_outside_window,
+                )
+            )
         skipped = []
         if self.opted_out:
-            skipped.append(f"{self.opted_out:,} opted out with /stop")
+            skipped.append(
+                tr.ngettext(
+                    "%(count)s opted out with /stop",
+                    "%(count)s opted out with /stop",
+                    self.opted_out,
+                )
+            )
         if self.unreachable:
-            skipped.append(f"{self.unreachable:,} blocked the bot or can't get messages")
+            skipped.append(
+                tr.ngettext(
+                    "%(count)s blocked the bot or can't get messages",
+                    "%(count)s blocked the bot or can't get messages",
+                    self.unreachable,
+                )
+            )
         if skipped:
-            text += f". Skipped: {', '.join(skipped)}"
-        return text
+            sentences.append(tr.gettext("Skipped: %(who)s.", who=", ".join(skipped)))
+        return " ".join(sentences)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,44 +135,76 @@ class Report:
     def count(self, status: str) -> int:
         return self.counts.get(status, 0)
 
-    def summary(self) -> str:
-        """For the creator: "Broadcast 3 finished: 790 delivered, 12 failed (…)."."""
-        head = {
-            "draft": f"Broadcast {self.id} is ready to send",
-            "sending": f"Broadcast {self.id} is being sent",
-            "done": f"Broadcast {self.id} finished",
-            "cancelled": f"Broadcast {self.id} was cancelled",
-        }.get(self.status, f"Broadcast {self.id}")
-        delivered = self.count("delivered")
-        lines = [f"{head}: {delivered:,} of {self.total:,} delivered."]
+    def summary(self, tr: Translator = ENGLISH) -> str:
+        """For the creator, in ``tr``'s language: "Broadcast 3 finished: 790 of 802
+        delivered." and the details, a line each."""
+        counts = {
+            "number": self.id,
+            "delivered": tr.number(self.count("delivered")),
+            "total": tr.number(self.total),
+        }
+        if self.status == "draft":
+            head = tr.gettext(
+                "Broadcast %(number)s is ready to send: %(delivered)s of %(total)s delivered.",
+                **counts,
+            )
+        elif self.status == "sending":
+            head = tr.gettext(
+                "Broadcast %(number)s is being sent: %(delivered)s of %(total)s delivered.",
+                **counts,
+            )
+        elif self.status == "done":
+            head = tr.gettext(
+                "Broadcast %(number)s finished: %(delivered)s of %(total)s delivered.", **counts
+            )
+        elif self.status == "cancelled":
+            head = tr.gettext(
+                "Broadcast %(number)s was cancelled: %(delivered)s of %(total)s delivered.",
+                **counts,
+            )
+        else:
+            head = tr.gettext(
+                "Broadcast %(number)s: %(delivered)s of %(total)s delivered.", **counts
+            )
+        lines = [head]
         per_channel = [
-            f"{CHANNEL_NAMES.get(c, c)} {n.get('delivered', 0):,}"
+            f"{channel_name(c, tr)} {tr.number(n.get('delivered', 0))}"
             for c, n in sorted(self.channels.items())
             if n.get("delivered")
         ]
         if per_channel:
-            lines.append("Delivered: " + ", ".join(per_channel) + ".")
-        for status in ("failed", "skipped"):
-            if self.count(status):
-                lines.append(f"{status.capitalize()}: {self.count(status):,}.")
+            lines.append(tr.gettext("Delivered: %(channels)s.", channels=", ".join(per_channel)))
+        if self.count("failed"):
+            lines.append(tr.gettext("Failed: %(count)s.", count=tr.number(self.count("failed"))))
+        if self.count("skipped"):
+            lines.append(tr.gettext("Skipped: %(count)s.", count=tr.number(self.count("skipped"))))
         if self.reasons:
             why = sorted(self.reasons.items(), key=lambda r: (-r[1], r[0]))[:5]
-            lines.append("Why: " + "; ".join(f"{n:,} {reason}" for reason, n in why) + ".")
+            # a reason is ours (marked for translation) or a platform's own words
+            listed = "; ".join(f"{tr.number(n)} {tr.gettext(reason)}" for reason, n in why)
+            lines.append(tr.gettext("Why: %(reasons)s.", reasons=listed))
         waiting = self.count("pending") + self.count("sending")
         if waiting and self.status == "sending":
-            lines.append(f"{waiting:,} still to go.")
+            lines.append(tr.ngettext("%(count)s still to go.", "%(count)s still to go.", waiting))
         return "\n".join(lines)
 
 
 CHANNEL_NAMES = {
-    Channel.TELEGRAM.value: "Telegram",
-    Channel.WHATSAPP.value: "WhatsApp",
-    Channel.WIDGET.value: "the website",
+    Channel.TELEGRAM.value: N_("Telegram"),
+    Channel.WHATSAPP.value: N_("WhatsApp"),
+    Channel.WIDGET.value: N_("the website"),
+}
+#: how many a broadcast reaches on each channel
+REACHED_ON = {
+    Channel.TELEGRAM.value: N_("%(count)s on Telegram"),
+    Channel.WHATSAPP.value: N_("%(count)s on WhatsApp"),
+    Channel.WIDGET.value: N_("%(count)s on the website"),
 }
 
 
-def _people(n: int) -> str:
-    return f"{n:,} {'person' if n == 1 else 'people'}"
+def channel_name(channel: str, tr: Translator = ENGLISH) -> str:
+    """A channel's name for the creator, in ``tr``'s language."""
+    return tr.gettext(CHANNEL_NAMES[channel]) if channel in CHANNEL_NAMES else channel
 
 
 _Identity = tuple[int, datetime | None, str, str, bool, datetime | None]

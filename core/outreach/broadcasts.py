@@ -36,7 +36,8 @@ from sqlalchemy.exc import IntegrityError
 
 from bots.registry import BotDirectory
 from core.conversation.engine import Decide
-from core.errors import UnknownBot
+from core.errors import Refusal, UnknownBot
+from core.i18n.translator import N_, Translator, translator
 from core.messages import OutboundKind, OutboundMessage
 from core.outbox import Address, Outbox
 from core.outreach.audience import Audience, Report, add_recipients, audience_of, reports_of
@@ -57,9 +58,10 @@ MAX_TEXT = 4000
 STALE_CLAIM = timedelta(minutes=5)
 #: recipients sent to at once on each channel (the bucket sets the pace)
 LANE_WORKERS = 4
-INTERRUPTED = "interrupted while sending; not sent again to avoid a duplicate"
-CANCELLED = "the broadcast was cancelled"
-GONE = "no longer a user"
+# why a recipient got nothing, kept with them and translated where shown
+INTERRUPTED = N_("interrupted while sending; not sent again to avoid a duplicate")
+CANCELLED = N_("the broadcast was cancelled")
+GONE = N_("no longer a user")
 
 SystemTurn = Callable[[Address, Decide], Awaitable[list[OutboundMessage]]]
 
@@ -116,10 +118,15 @@ class Broadcasts:
         async with self._db.read() as session:
             return await audience_of(session, bot_id)
 
-    async def draft(self, bot_id: str, text: str, notify: Address) -> Report:
-        """A broadcast kept until the creator sends it (:meth:`send`); raises
-        ``ValueError`` for an empty or too long text."""
-        broadcast = await self._create(bot_id, text, "chat", notify=notify, status="draft")
+    async def draft(
+        self, bot_id: str, text: str, notify: Address, *, language: str | None = None
+    ) -> Report:
+        """A broadcast kept until the creator sends it (:meth:`send`); how it goes is told
+        to ``notify`` in ``language`` (the creator's; None: English). Raises
+        :class:`~core.errors.Refusal` for an empty or too long text."""
+        broadcast = await self._create(
+            bot_id, text, "chat", notify=notify, status="draft", language=language
+        )
         assert broadcast is not None
         report = await self.report(bot_id, broadcast.id)
         assert report is not None
@@ -182,12 +189,13 @@ class Broadcasts:
         occurrence: str | None = None,
         user_ids: Collection[int] | None = None,
         notify: Address | None = None,
+        language: str | None = None,
     ) -> Broadcast | None:
         text = text.strip()
         if not text:
-            raise ValueError("a broadcast needs some text")
+            raise Refusal(N_("A broadcast needs some text."))
         if len(text) > MAX_TEXT:
-            raise ValueError(f"a broadcast can be at most {MAX_TEXT:,} characters")
+            raise Refusal(N_("A broadcast can be at most %(limit)s characters."), limit=MAX_TEXT)
         broadcast = Broadcast(
             bot_id=bot_id,
             text=text,
@@ -196,7 +204,12 @@ class Broadcasts:
             occurrence=occurrence,
             status=status,
             notify=(
-                {"bot": notify.bot_id, "channel": notify.channel, "sender_id": notify.sender_id}
+                {
+                    "bot": notify.bot_id,
+                    "channel": notify.channel,
+                    "sender_id": notify.sender_id,
+                    **({"language": language} if language else {}),
+                }
                 if notify
                 else None
             ),
@@ -435,7 +448,8 @@ class Broadcasts:
                 broadcast.bot_id,
                 dict(report.counts),
             )
-            await self._tell(broadcast, OutboundMessage(text=report.summary()))
+            summary = report.summary(_creator_language(broadcast))
+            await self._tell(broadcast, OutboundMessage(text=summary))
 
     async def _tell(self, broadcast: Broadcast, message: OutboundMessage) -> None:
         """Tell the creator's chat that asked for the broadcast, if one did."""
@@ -446,10 +460,31 @@ class Broadcasts:
         await self._outbox.send(chat, [message])
 
 
+def _creator_language(broadcast: Broadcast) -> Translator:
+    """The language of the creator who asked for the broadcast (English if not known)."""
+    notify = broadcast.notify
+    language = notify.get("language") if isinstance(notify, dict) else None
+    return translator(language if isinstance(language, str) else None)
+
+
 def _progress(run: _Run) -> OutboundMessage:
+    tr = _creator_language(run.broadcast)
     sent = run.outcomes["delivered"]
     failed = run.outcomes["failed"] + run.outcomes["skipped"]
-    text = f"Broadcast {run.broadcast.id}: {run.done:,} of {run.total:,} done"
-    if run.done:
-        text += f" ({sent:,} delivered, {failed:,} not)"
-    return OutboundMessage(text=text + "…", kind=OutboundKind.PROGRESS)
+    counts = {
+        "number": run.broadcast.id,
+        "done": tr.number(run.done),
+        "total": tr.number(run.total),
+    }
+    text = (
+        tr.gettext(
+            "Broadcast %(number)s: %(done)s of %(total)s done (%(sent)s delivered, "
+            "%(failed)s not)…",
+            sent=tr.number(sent),
+            failed=tr.number(failed),
+            **counts,
+        )
+        if run.done
+        else tr.gettext("Broadcast %(number)s: %(done)s of %(total)s done…", **counts)
+    )
+    return OutboundMessage(text=text, kind=OutboundKind.PROGRESS)

@@ -17,7 +17,9 @@ from pytest_aiohttp import AiohttpServer
 from sqlalchemy import select
 
 from core.conversation.statemachine import State
+from core.people.langid import LanguageIdentifier
 from core.storage.models import Message
+from core.text import SHIPPED
 from tests.coach import (
     BOT,
     COACH_TOKEN,
@@ -205,3 +207,32 @@ async def test_takeover_needs_a_number_and_an_agent(platform: Platform) -> None:
     (none,) = await platform.manager("/takeover", RIVAL, "Rex")
     assert none.startswith("You have no agent yet.")
     assert "isn't available" not in (await platform.manager("/release", RIVAL, "Rex"))[0]
+
+
+async def test_a_creator_takes_over_in_their_own_language(platform: Platform) -> None:
+    """Cleo's Telegram app is in Russian: what the manager bot tells her is in Russian,
+    while Ben, whose app is in English, is told in English."""
+    identifier = LanguageIdentifier()
+    await platform.ben("hello")
+    (listing,) = await platform.manager("/takeover", language="ru")
+    assert listing.startswith("Последние разговоры с Green Tea Coach:")
+    ben = number_of(listing, "Ben")
+    assert f"Ben (#{ben}, Telegram), только что: “hello”" in listing
+
+    (taken,) = await platform.manager(f"/takeover {ben}", language="ru")
+    assert taken.startswith(
+        f"Теперь ты разговариваешь с Ben (#{ben}, Telegram), пользователем Green Tea Coach."
+    )
+    assert platform.to_ben()[-1].startswith("Cleo from Green Tea Coach has joined")
+    (busy,) = await platform.manager(f"/takeover {ben}", language="ru")
+    (released,) = await platform.manager("/release", language="ru")
+    assert released == (
+        f"Ben (#{ben}, Telegram) снова общается с Green Tea Coach, который ему отвечает. "
+        "Я сообщил об этом."
+    )
+    (alone,) = await platform.manager("/release", language="ru")
+    for reply in (listing, taken, busy, released, alone):
+        words = re.sub(r"“[^”]*”|Green Tea Coach|/\w+", " ", reply)
+        guess = identifier.guess(words, SHIPPED)
+        assert guess is not None, reply
+        assert guess.language == "ru", reply

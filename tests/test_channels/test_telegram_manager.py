@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import html
 import io
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,11 +18,14 @@ from pytest_aiohttp import AiohttpServer
 from sqlalchemy import func, select
 
 from core.app import SERVICES
+from core.i18n.translator import available
 from core.insights.charts import PALETTE
 from core.messages import too_long
+from core.people.langid import LanguageIdentifier
 from core.services import Services
 from core.settings import Settings
 from core.storage.models import ChannelAccount, Conversation, Message
+from core.text import SHIPPED
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.telegram_updates import (
     command_update,
@@ -70,9 +74,11 @@ class Platform:
         calls = self.fake.calls_for("sendMessage", MANAGER_TOKEN)[before:]
         return [html.unescape(str(c.params["text"])) for c in calls]
 
-    async def say(self, text: str, user_id: int = CREATOR) -> str:
-        """A creator's text to the manager bot; its last reply."""
+    async def say(self, text: str, user_id: int = CREATOR, language: str = "en") -> str:
+        """A creator's text to the manager bot, from a Telegram app in ``language``; its
+        last reply."""
         update = text_update(text, user_id=user_id)
+        update["message"]["from"]["language_code"] = language
         self.fake.remember(MANAGER_TOKEN, update)
         return (await self.tell(update))[-1]
 
@@ -108,7 +114,9 @@ async def platform(aiohttp_server: AiohttpServer, tmp_path: Path) -> AsyncIterat
     )
     client = await start(settings)
     await services_ready(client)
-    await fake.wait_for("setMyCommands", token=MANAGER_TOKEN, timeout=10)
+    # the creators' menu: one for everyone, then one per shipped language
+    menus = 1 + len(available())
+    await fake.wait_for("setMyCommands", menus, token=MANAGER_TOKEN, timeout=10)
     yield Platform(fake, client)
     await client.close()
 
@@ -508,3 +516,104 @@ async def test_a_photo_of_a_page_is_read_with_ocr_and_answers_cite_it(platform: 
     asked = await platform.say("/ask How long should oolong steep?")
     assert "four minutes" in asked, asked
     assert "[1] photo, OCR" in asked, asked
+
+
+def written_in(text: str, identifier: LanguageIdentifier) -> str | None:
+    """The language a reply is written in, judged on its words without the commands,
+    agent names, addresses and quoted texts of the creator's that stay the same in every
+    language."""
+    own = re.sub(r"“[^”]*”|«[^»]*»|„[^“]*“", " ", text)  # the creator's words, quoted
+    words = [
+        w
+        for w in own.replace("Green Tea Coach", " ").split()
+        if not w.startswith(("/", "@", "http", "#", "<")) and not any(c.isdigit() for c in w)
+    ]
+    guess = identifier.guess(" ".join(words), SHIPPED)
+    return guess.language if guess else None
+
+
+def manager_menu(platform: Platform, language: str) -> dict[str, str]:
+    """The manager bot's command menu for Telegram apps in ``language`` ("" for the rest)."""
+    commands = platform.fake.bots[MANAGER_TOKEN].commands[('{"type": "default"}', language)]
+    return {c["command"]: c["description"] for c in commands}
+
+
+async def test_the_creators_menu_is_in_each_shipped_language(platform: Platform) -> None:
+    english = manager_menu(platform, "")
+    assert english["newbot"] == "Create a new agent"
+    for language in available():
+        menu = manager_menu(platform, language)
+        assert menu.keys() == english.keys(), language
+        assert menu["newbot"] != english["newbot"], language
+    assert manager_menu(platform, "es")["newbot"] == "Crear un agente nuevo"
+    assert manager_menu(platform, "ru")["stats"] == "Цифры и график за последние 30 дней"
+
+
+@pytest.mark.parametrize(
+    ("language", "created", "saved", "unknown"),
+    [
+        (
+            "es",
+            "Green Tea Coach está listo (id green-tea-coach). Siguientes pasos:",
+            "He guardado la nueva personalidad de Green Tea Coach.",
+            "No conozco /frobnicate. Envía /help para ver la lista.",
+        ),
+        (
+            "ru",
+            "Green Tea Coach готов (id green-tea-coach). Дальше:",
+            "Новый характер Green Tea Coach сохранён.",
+            "Я не знаю команды /frobnicate. Отправь /help, чтобы увидеть список.",
+        ),
+    ],
+)
+async def test_a_creator_is_answered_in_their_telegram_app_s_language(
+    platform: Platform, language: str, created: str, saved: str, unknown: str
+) -> None:
+    identifier = LanguageIdentifier()
+    replies: list[str] = []
+
+    async def say(text: str) -> str:
+        reply = await platform.say(text, language=language)
+        replies.append(reply)
+        return reply
+
+    await say("/start")
+    assert (await say("/newbot Green Tea Coach")).startswith(created)
+    assert await say("/persona Calm, precise and friendly.") == saved
+    assert "Calm, precise and friendly." in await say("/persona")
+    await say("/bots")
+    await say("/use")
+    assert await say("/frobnicate") == unknown
+    await say("/token not-a-token")
+    await say("/pause")
+    await say("/resume")
+    await say("/widget")
+    await say("/whatsapp")
+    await say("/whatsapp call me maybe")
+    await say("/whatsapp +14155238886")  # no Twilio on this server: said in their words
+    await say("/whatsapp me +14155550123")
+    await say("/newbot " + "Tea " * 60)  # a name over the limit, refused by the registry
+    await say("/schedule 08:00 Good morning, time for tea.")
+    await say("/schedules")
+    await say("/pauseschedule 1")
+    await say("/broadcast Tea news!")  # nobody can be reached yet
+    await say("/broadcast")
+    await say("/takeover")
+    await say("/release")
+    text, _, caption = await _stats_in(platform, language)
+    replies += [text, caption]
+
+    for reply in replies:
+        assert written_in(reply, identifier) == language, reply
+    assert "TWILIO_ACCOUNT_SID" in replies[13]
+    assert "200" in replies[15]
+    # the chart's words, and a schedule's days, in the creator's language too
+    assert "Every day" not in replies[16]
+
+
+async def _stats_in(platform: Platform, language: str) -> tuple[str, bytes, str]:
+    """/stats from a creator whose app is in ``language``."""
+    before = len(platform.fake.calls_for("sendPhoto", MANAGER_TOKEN))
+    text = await platform.say("/stats", language=language)
+    (photo,) = platform.fake.calls_for("sendPhoto", MANAGER_TOKEN)[before:]
+    return text, photo.files["photo"].data, str(photo.params.get("caption", ""))

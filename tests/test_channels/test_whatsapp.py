@@ -230,8 +230,8 @@ async def test_outside_the_24_hour_window_content_is_held_or_sent_as_a_template(
     assert "24-hour window" in (held.error or "")
     report = await services.whatsapp.report("demo") if services.whatsapp else ""
     assert f"WhatsApp number {BUSINESS_NUMBER}" in report
-    assert "1 held" in report
-    assert "…0123: held, outside the 24-hour window" in report
+    assert "• held back: 1" in report
+    assert "…0123: held back, outside the 24-hour window" in report
     template = "HX" + "b" * 32
     await services.bots.change_settings("demo", whatsapp_template={"content_sid": template})
     await services.outbox.send(address, [OutboundMessage(text="Your ritual is ready.")])

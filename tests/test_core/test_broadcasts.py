@@ -386,6 +386,40 @@ async def test_a_creator_broadcasts_from_the_manager_bot_after_seeing_who_it_rea
     assert "Broadcast 1 finished" in listing
 
 
+async def test_a_spanish_creator_is_told_how_their_broadcast_goes_in_spanish(
+    platform: Platform,
+) -> None:
+    """The preview is in the creator's language, and so are the progress and the outcome
+    told later, when the broadcast is sent outside their turn."""
+    await seed(
+        platform.services,
+        [
+            Subscriber((("telegram", "4001"),)),
+            Subscriber((("telegram", "4002"),), opted_out=True),
+            Subscriber((("widget", "visitor-1"),)),
+        ],
+    )
+    (preview,) = await platform.manager(f"/broadcast {NEWS}", language="es")
+    assert preview.startswith("El envío masivo 1 de Green Tea Coach llegaría a 2 personas: ")
+    assert "1 en Telegram, 1 en la web." in preview
+    assert "Omitidos: 1 se dio de baja con /stop." in preview
+    assert preview.endswith("¿Lo envío?")
+    buttons = platform.telegram.calls_for("sendMessage", MANAGER_TOKEN)[-1].params["reply_markup"]
+    assert "Enviar a 2" in str(buttons)
+    assert "Cancelar" in str(buttons)
+
+    said = await platform.manager("/broadcast send 1", language="es")
+    assert "Enviando el envío masivo 1 a 2 personas. Te contaré aquí cómo va." in said
+    assert said[-1].startswith("El envío masivo 1 ha terminado: 2 de 3 entregados.")
+    assert "Entregados: Telegram 1, la web 1." in said[-1]
+    assert "Motivos: 1 se dio de baja con /stop." in said[-1]
+    assert not [line for line in said if line.startswith("Broadcast ")]
+    (listing,) = await platform.manager("/broadcast", language="es")
+    assert listing.startswith("Últimos envíos masivos de Green Tea Coach:")
+    (too_long,) = await platform.manager("/broadcast " + "x" * 4001, language="es")
+    assert too_long == "Un envío masivo puede tener como máximo 4.000 caracteres."
+
+
 async def test_a_draft_can_be_cancelled_and_nothing_is_sent(platform: Platform) -> None:
     await seed(platform.services, [Subscriber((("telegram", "4001"),))])
     await platform.manager("/broadcast Hello everyone")
@@ -403,7 +437,7 @@ async def test_a_draft_can_be_cancelled_and_nothing_is_sent(platform: Platform) 
 async def test_nobody_to_reach_is_said_plainly(platform: Platform) -> None:
     await seed(platform.services, [Subscriber((("terminal", "console"),))])
     (said,) = await platform.manager("/broadcast Hello")
-    assert said == ("Nobody can get a message from Green Tea Coach yet: nobody can be reached yet.")
+    assert said == "Nobody can get a message from Green Tea Coach yet."
 
 
 async def test_an_interrupted_broadcast_resumes_without_sending_anyone_twice(
