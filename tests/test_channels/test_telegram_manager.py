@@ -602,6 +602,9 @@ async def test_a_creator_is_answered_in_their_telegram_app_s_language(
     await say("/release")
     text, _, caption = await _stats_in(platform, language)
     replies += [text, caption]
+    # the knowledge, pricing and widget commands it shares with the agent's own chat
+    for command in ("/docs", "/ask tea", "/pricing", "/features", "/languages", "/origins"):
+        await say(command)
 
     for reply in replies:
         assert written_in(reply, identifier) == language, reply
