@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bots.demo import GREETINGS
 from core.services import Services
 from core.storage import repository as repo
 from tests.fakes.telegram_updates import callback_update, text_update
@@ -79,3 +80,11 @@ async def test_the_widgets_hello_carries_the_browsers_language(client: Client) -
         assert bot_greeting.startswith(english)
         assert greeting.startswith(english)
         assert stored == (None, None)  # "ok" says too little to decide
+
+
+async def test_mira_greets_a_spanish_telegram_user_in_her_own_spanish(
+    telegram: Setup,  # noqa: F811
+) -> None:
+    assert await telegram.post(speaking(text_update("hola", user_id=502), "message", "es")) == 200
+    await telegram.settle()
+    assert telegram.texts()[0] == GREETINGS["es"]  # written for the demo, nothing set
