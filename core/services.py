@@ -579,9 +579,11 @@ async def resume_vectors(services: Services, *, quiet: bool = False) -> list[Vec
 async def teach_demo(services: Services) -> None:
     """The demo bot learns the notes it ships with. The English ones come with their
     vectors, so a fresh server is ready when its demo answers as it will (a second or
-    two); the other languages' are answerable by their words at once and get their
-    vectors from the background job their ingestion queues (seven times as many
-    passages, which would keep a first start waiting most of a minute)."""
+    two). The other languages' (seven times as many passages) are answerable by their
+    words at once; their vectors are left to the next start (or ``chorus reindex
+    demo``): made now, in the background, they would hold up the first minute of
+    answers behind the embedding model, and made before the server is ready, keep a
+    first start waiting most of a minute."""
     first = DEMO_LANGUAGES.default
     for path in demo_notes(first):
         await services.knowledge.ingest_path(DEMO_BOT.id, path)
@@ -590,7 +592,7 @@ async def teach_demo(services: Services) -> None:
     for language in DEMO_LANGUAGES.offered:
         if language != first:
             for path in demo_notes(language):
-                await services.knowledge.ingest_path(DEMO_BOT.id, path)
+                await services.knowledge.ingest_path(DEMO_BOT.id, path, vectors=False)
 
 
 @contextlib.asynccontextmanager

@@ -71,14 +71,14 @@ async def test_an_answer_in_the_users_language_says_nothing_of_it(services: Serv
         answer = await ask(english, question, "en")
         assert "degrees" in answer
         assert "(I quote my notes" not in answer
-    # Mira's notes are in every language she speaks: each user is quoted their own
+    # Mira's notes are in every language she speaks: each user is quoted their own (by
+    # their words at first: those notes' vectors are made at the next start)
     for language, question, quoted in (
         ("es", "¿Qué es la respiración cuadrada?", "cuatro lados iguales"),
         ("ru", "Что такое квадратное дыхание?", "четыре равные стороны"),
     ):
         chat = chat_with(services, sender_id=f"mira-{language}")
         await ask(chat, "/start", language)
-        await services.jobs.idle()  # the other languages' vectors, made in the background
         answer = await ask(chat, question, language)
         assert quoted in answer, answer
         assert "(" not in answer.rsplit("]", 1)[-1]  # no note after the last citation
