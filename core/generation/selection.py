@@ -143,9 +143,8 @@ def rank(
         prior = 0.12 / (1 + span.passage)
         if kind.wants is Wants.DEFINITION and _defines(span.lead, wanted):
             bonus += 0.3  # "Guards are conditions that…" for "what are guards?"
-        if _asks(span):
-            short += ASKING
-        score = lex + 0.5 * near + 0.2 * fit + bonus + prior - short
+        asking = ASKING if _asks(span) else 0.0
+        score = lex + 0.5 * near + 0.2 * fit + bonus + prior - short - asking
         scored.append(Scored(span, score, fit))
     return sorted(scored, key=lambda s: (-s.score, s.span.passage, s.span.order))
 
