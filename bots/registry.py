@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.pricing import Pricing, PricingError
-from bots.demo import DEMO_BOT
+from bots.demo import DEMO_BOT, DEMO_LANGUAGES
 from bots.profile import BotLanguages, BotProfile, Features, slugify
 from core.errors import BotNameTaken, Refusal, UnknownBot
 from core.i18n.translator import N_
@@ -142,14 +142,19 @@ class BotDirectory:
         creator: tuple[str, str] | None = LOCAL_CREATOR,
         creator_name: str = "local",
         owner: int | None = None,
+        languages: BotLanguages | None = None,
     ) -> BotProfile:
         """Create a bot; its id is ``bot_id`` or a slug of the name made unique.
 
         ``creator`` is the (channel, external id) of the person creating it; the new bot
         becomes the one their manager-bot commands apply to. ``owner``, a creator's
-        account id (the REST API), is used instead when given.
+        account id (the REST API), is used instead when given. ``languages``: the
+        languages it speaks, when not every shipped one with its own greeting and persona.
         """
         name = _name(name)
+        settings: dict[str, Any] = {}
+        if languages is not None and (kept := languages.to_dict()) is not None:
+            settings["languages"] = kept
         async with self._db.transaction() as session:
             if bot_id is None:
                 bot_id = base = slugify(name)
@@ -172,7 +177,14 @@ class BotDirectory:
             if creator_id is None and creator is not None:
                 creator_id = await creator_for(session, *creator, name=creator_name)
             session.add(
-                Bot(id=bot_id, name=name, persona=persona, greeting=greeting, creator_id=creator_id)
+                Bot(
+                    id=bot_id,
+                    name=name,
+                    persona=persona,
+                    greeting=greeting,
+                    creator_id=creator_id,
+                    settings=settings,
+                )
             )
             if creator_id is not None:
                 await session.execute(
@@ -293,7 +305,8 @@ class BotDirectory:
         return next((b for b in mine if b.id == current), mine[-1])
 
     async def ensure_demo(self) -> bool:
-        """Create the demo bot if the database has no bots at all; True if it did."""
+        """Create the demo bot if the database has no bots at all, speaking every shipped
+        language; True if it did."""
         async with self._db.read() as session:
             if await session.scalar(select(Bot.id).limit(1)) is not None:
                 return False
@@ -303,6 +316,7 @@ class BotDirectory:
                 persona=DEMO_BOT.persona,
                 greeting=DEMO_BOT.greeting,
                 bot_id=DEMO_BOT.id,
+                languages=DEMO_LANGUAGES,
             )
         except (BotNameTaken, IntegrityError):
             return False  # another process created it first

@@ -25,7 +25,7 @@ from billing.webhooks import StripeWebhooks
 from bots.ambience import BotAmbience
 from bots.broadcasts import CreatorBroadcasts
 from bots.commands import CreatorCommands
-from bots.demo import DEMO_BOT, DEMO_KNOWLEDGE
+from bots.demo import DEMO_BOT, DEMO_LANGUAGES, demo_notes
 from bots.features import FeatureSwitches
 from bots.handoff import HumanHandoff
 from bots.ingestion import DocumentJobs, Learner
@@ -46,7 +46,9 @@ from core.api.accounts import Accounts
 from core.conversation.dialogue import Dialogue
 from core.conversation.engine import ConversationEngine
 from core.conversation.handoff import CreatorLine
+from core.conversation.languages import UserLanguages
 from core.conversation.linking import Linking
+from core.conversation.quoting import SourceLanguages
 from core.conversation.studio import ContentStudio
 from core.generation.composer import GroundedComposer
 from core.generation.fallback import FallbackGenerator
@@ -61,6 +63,7 @@ from core.metrics import Metrics
 from core.outbox import Outbox
 from core.outreach.broadcasts import Broadcasts
 from core.outreach.schedules import Scheduler, Schedules
+from core.people.langid import LanguageIdentifier
 from core.people.privacy import EndUserData
 from core.runtime.fanout import FanOut, LocalFanOut, RedisFanOut
 from core.runtime.inbox import Inbox
@@ -229,7 +232,9 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         generator = FallbackGenerator(
             llm, generator, deadline=deadline, script_deadline=settings.llm_script_timeout
         )
-    dialogue = Dialogue(retriever, generator, metrics)
+    # one language identifier for users' messages and the passages answers quote
+    identifier = LanguageIdentifier()
+    dialogue = Dialogue(retriever, generator, metrics, SourceLanguages(identifier))
     voice = build_voice(settings, store, media.read)
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     fanout: FanOut = LocalFanOut()
@@ -256,6 +261,7 @@ def build_services(settings: Settings, metrics: Metrics | None = None) -> Servic
         privacy=privacy,
         # codes entered with /link are counted in every process, so trying codes finds none
         linking=Linking(db, build_buckets(settings, redis, metrics)),
+        languages=UserLanguages(identifier),
     )
     studio = ContentStudio(
         db,
@@ -572,12 +578,22 @@ async def resume_vectors(services: Services, *, quiet: bool = False) -> list[Vec
 
 
 async def teach_demo(services: Services) -> None:
-    """The demo bot learns the notes it ships with, vectors included: they are few (a
-    second or two), and a fresh server is ready when its demo answers as it will."""
-    for path in sorted(DEMO_KNOWLEDGE.glob("*.md")):
+    """The demo bot learns the notes it ships with. The English ones come with their
+    vectors, so a fresh server is ready when its demo answers as it will (a second or
+    two). The other languages' (seven times as many passages) are answerable by their
+    words at once; their vectors are left to the next start (or ``chorus reindex
+    demo``): made now, in the background, they would hold up the first minute of
+    answers behind the embedding model, and made before the server is ready, keep a
+    first start waiting most of a minute."""
+    first = DEMO_LANGUAGES.default
+    for path in demo_notes(first):
         await services.knowledge.ingest_path(DEMO_BOT.id, path)
     if services.indexer is not None:
         await services.indexer.index(DEMO_BOT.id)
+    for language in DEMO_LANGUAGES.offered:
+        if language != first:
+            for path in demo_notes(language):
+                await services.knowledge.ingest_path(DEMO_BOT.id, path, vectors=False)
 
 
 @contextlib.asynccontextmanager

@@ -81,6 +81,20 @@ def native_name(code: str) -> str:
     return name[:1].upper() + name[1:] if name else code
 
 
+@lru_cache(maxsize=1024)
+def language_name(code: str, language: str) -> str:
+    """The name of the language ``code`` as ``language`` writes it, standing alone
+    (``es`` in German: ``Spanisch``; in Russian: ``испанский``; in English: ``Spanish``);
+    the code itself when Babel knows no such name."""
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        names = Locale.parse(primary(language)).languages
+    except (UnknownLocaleError, ValueError, TypeError):
+        return code
+    return str(names.get(primary(code), code))
+
+
 def is_known(code: str) -> bool:
     """Whether Babel knows the tag's language (``xx``, ``qq`` and ``und`` are no
     languages)."""

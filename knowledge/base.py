@@ -82,11 +82,18 @@ class KnowledgeBase:
             await self._http.close()
 
     async def ingest_path(
-        self, bot_id: str, path: Path, *, progress: ProgressCallback = no_progress
+        self,
+        bot_id: str,
+        path: Path,
+        *,
+        progress: ProgressCallback = no_progress,
+        vectors: bool = True,
     ) -> IngestResult:
-        """Ingest a local file."""
+        """Ingest a local file; ``vectors=False`` leaves its vectors to be made later
+        (the next start queues the passages still without one, as ``chorus reindex``
+        does), its words being searchable at once."""
         data = await asyncio.to_thread(_read_file, path, self.limits.max_bytes)
-        return await self.ingest_bytes(bot_id, data, path.name, progress=progress)
+        return await self.ingest_bytes(bot_id, data, path.name, progress=progress, vectors=vectors)
 
     async def ingest_bytes(
         self,
@@ -96,8 +103,10 @@ class KnowledgeBase:
         *,
         mime_type: str | None = None,
         progress: ProgressCallback = no_progress,
+        vectors: bool = True,
     ) -> IngestResult:
-        """Ingest a document received as bytes (an upload, a file sent in chat)."""
+        """Ingest a document received as bytes (an upload, a file sent in chat); its
+        vectors are queued unless ``vectors`` is False."""
         await self._require_bot(bot_id)
         content_hash = hashlib.sha256(data).hexdigest()
         known = await self._find(bot_id, content_hash)
@@ -106,7 +115,7 @@ class KnowledgeBase:
         document = await asyncio.to_thread(
             load_bytes, data, name, mime_type=mime_type, limits=self.limits, progress=progress
         )
-        return await self._add(bot_id, document, content_hash, progress)
+        return await self._add(bot_id, document, content_hash, progress, vectors=vectors)
 
     async def ingest_url(
         self, bot_id: str, url: str, *, progress: ProgressCallback = no_progress
@@ -171,7 +180,13 @@ class KnowledgeBase:
             return _info(found) if found else None
 
     async def _add(
-        self, bot_id: str, document: LoadedDocument, content_hash: str, progress: ProgressCallback
+        self,
+        bot_id: str,
+        document: LoadedDocument,
+        content_hash: str,
+        progress: ProgressCallback,
+        *,
+        vectors: bool = True,
     ) -> IngestResult:
         document_id = hashlib.sha256(f"{bot_id}\0{content_hash}".encode()).hexdigest()[:32]
         chunks = self._chunker.split(document, document_id)
@@ -212,7 +227,7 @@ class KnowledgeBase:
             await session.execute(insert(Chunk), [_row(bot_id, c) for c in chunks])
             await _bump(session, bot_id)
         self._catalogue.invalidate(bot_id)
-        if self._schedule is not None:
+        if self._schedule is not None and vectors:
             await self._schedule(bot_id)  # the vectors, in the background
         progress(
             Progress(

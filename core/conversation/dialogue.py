@@ -21,10 +21,11 @@ import time
 from core.conversation import guided, reading
 from core.conversation.flow import Stage
 from core.conversation.followups import MAX_TOPIC_CHARS, TOPIC, ResolvedQuestion, resolve
+from core.conversation.quoting import SourceLanguages
 from core.conversation.statemachine import Event, State
 from core.conversation.turn import Charge, CreatedContent, Stream, TurnInput, TurnResult
 from core.generation.citations import Citations
-from core.generation.seams import Answer, AnswerRequest, TextGenerator, Turn
+from core.generation.seams import Answer, AnswerRequest, Quoted, TextGenerator, Turn
 from core.messages import Media, OutboundKind, OutboundMessage
 from core.metrics import Metrics
 from knowledge.passages import Passage, Retriever
@@ -34,14 +35,23 @@ PASSAGES = 5  # passages retrieved for a question
 
 
 class Dialogue:
-    """Turns a message plus the conversation state into replies and a new state."""
+    """Turns a message plus the conversation state into replies and a new state.
+
+    ``sources`` reads the language of the passages an answer quotes (a language
+    identifier of its own when not given), to tell a user whose language they are not.
+    """
 
     def __init__(
-        self, retriever: Retriever, generator: TextGenerator, metrics: Metrics | None = None
+        self,
+        retriever: Retriever,
+        generator: TextGenerator,
+        metrics: Metrics | None = None,
+        sources: SourceLanguages | None = None,
     ) -> None:
         self._retriever = retriever
         self._generator = generator
         self._metrics = metrics or Metrics()
+        self._sources = sources or SourceLanguages()
 
     async def respond(self, turn: TurnInput) -> TurnResult:
         """Handle one turn that is not a global command."""
@@ -136,7 +146,17 @@ class Dialogue:
             if answer.text:
                 if charge.hold:
                     result.charges.append(charge.hold)
-                return result.say(answer.text, sources=answer.sources, grounded=True)
+                text = answer.text
+                if answer.quoted:  # in the notes' words: perhaps not in the user's language
+                    note = await self._sources.note(
+                        result.context,
+                        result.tr,
+                        turn.language or result.tr.language,
+                        passages,
+                        answer.sources,
+                    )
+                    text = f"{text}\n\n{note}" if note else text
+                return result.say(text, sources=answer.sources, grounded=True)
         if charge.hold and turn.wallet is not None:  # nothing to answer from: no charge
             await turn.wallet.settle(charge.hold, spend=False)
         tr = result.tr
@@ -206,12 +226,15 @@ class Dialogue:
         """The answer, its text passed to ``stream`` as it is written."""
         citations = Citations(request.passages)
         written: list[str] = []
+        quoted = False
         async for delta in self._generator.stream_answer(request):
+            quoted = quoted or isinstance(delta, Quoted)
             if shown := citations.feed(delta):
                 written.append(shown)
                 await stream(shown)
         written.append(citations.finish())
-        return Answer(text="".join(written).strip(), sources=citations.sources)
+        text = "".join(written).strip()
+        return Answer(text=text, sources=citations.sources, quoted=quoted)
 
     # -- side states ----------------------------------------------------------------------
 

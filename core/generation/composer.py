@@ -20,7 +20,13 @@ from collections.abc import AsyncIterator, Sequence
 from core.generation.citations import Citations, cite
 from core.generation.questions import question_kind
 from core.generation.scripts import write_script
-from core.generation.seams import Answer, AnswerRequest, ContentRequest, GeneratedContent
+from core.generation.seams import (
+    Answer,
+    AnswerRequest,
+    ContentRequest,
+    GeneratedContent,
+    Quoted,
+)
 from core.generation.selection import (
     EMBEDDED_CANDIDATES,
     candidates,
@@ -51,20 +57,22 @@ class GroundedComposer:
         self._queries = queries
 
     async def answer(self, request: AnswerRequest) -> Answer:
-        """Quote the spans of the passages that best answer the question, cited."""
+        """Quote the spans of the passages that best answer the question, cited (in the
+        passages' own language, which may not be the user's: ``quoted``)."""
         parts = await self._cited_parts(request)
         if not parts:
             return Answer(text="", sources=())
         text, sources = cite("".join(parts), request.passages)
-        return Answer(text=text, sources=sources)
+        return Answer(text=text, sources=sources, quoted=True)
 
     async def stream_answer(self, request: AnswerRequest) -> AsyncIterator[str]:
-        """The same answer as :meth:`answer`, one cited span per delta."""
+        """The same answer as :meth:`answer`, one cited span per delta, each
+        :class:`Quoted`."""
         citations = Citations(request.passages)
         for part in await self._cited_parts(request):
-            yield citations.feed(part)
+            yield Quoted(citations.feed(part))
         if tail := citations.finish():
-            yield tail
+            yield Quoted(tail)
 
     async def compose(self, request: ContentRequest) -> GeneratedContent:
         """Write the script for a confirmed guided-flow request."""

@@ -22,6 +22,7 @@ from core.generation.pacing import Section, audio_plan, min_rest, timed
 from core.generation.practices.model import Cue
 from core.generation.scripts import Brief, brief, title_of
 from core.generation.seams import AnswerRequest, ContentRequest, GeneratedContent, Turn
+from core.text import language_name
 from knowledge.passages import Passage
 
 CHARS_PER_TOKEN = 4.0
@@ -330,7 +331,8 @@ def _answer_messages(
 ) -> tuple[ChatMessage, ...]:
     name = request.bot.name
     language = (
-        f"Answer in {request.language}."
+        f"Answer in {language_name(request.language, 'en')} ({request.language}), the "
+        "user's language, even when the passages are written in another."
         if request.language
         else "Answer in the language of the question."
     )

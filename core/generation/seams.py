@@ -48,6 +48,17 @@ class Answer:
 
     text: str
     sources: tuple[Source, ...] = ()
+    # True when the text quotes the passages word for word, and so is in their language
+    # whatever the user's (the grounded composer); False when it is written for the
+    # user, in their language (a language model)
+    quoted: bool = False
+
+
+class Quoted(str):
+    """A delta of a streamed answer that quotes its passages word for word (the grounded
+    composer's): how a stream says what :attr:`Answer.quoted` says of a whole answer."""
+
+    __slots__ = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +93,8 @@ class TextGenerator(Protocol):
     """Writes answers from passages and composes personalised content.
 
     ``stream_answer`` yields the answer's text as it is written (deltas to concatenate),
-    for channels that show or speak a reply while it grows; it carries no sources.
+    for channels that show or speak a reply while it grows; it carries no sources, and
+    its deltas are :class:`Quoted` when they quote the passages word for word.
     ``uses_history`` says whether earlier turns improve its answers (a language model),
     so the engine loads them only for generators that read them.
     """

@@ -33,6 +33,10 @@ _DEFINES = re.compile(
     r"^((?:\S+\s+){1,4}?)(?:is|are|means|refers to|lets?|allows?|enables?)\b", re.I
 )
 PHRASE_WEIGHT = 0.3
+# a sentence that ends by asking (an example question quoted in a guide, an FAQ's
+# question): it shares the question's words, but answers nothing
+_ASKS = re.compile(r"[?？؟][\"'”’»)]*[.!]?$")
+ASKING = 1.0  # quoted only when nothing else is near
 SHORT_LEAD = 120  # characters up to which a lead without advice brings the sentence after it
 _ADVICE = (Wants.INSTRUCTION, Wants.REASON)
 # kinds of question a list line answers by having the content itself (a number, a date)
@@ -108,6 +112,11 @@ def lexical_scores(
     return scores
 
 
+def _asks(span: Span) -> bool:
+    """Whether the span is a sentence that ends by asking something."""
+    return not span.block and _ASKS.search(span.lead.rstrip()) is not None
+
+
 def _pairs(text: str) -> set[tuple[str, str]]:
     """Adjacent index terms of ``text``, stemmed, in order."""
     ordered = [stem(t) for t in tokenize(text)]
@@ -134,7 +143,8 @@ def rank(
         prior = 0.12 / (1 + span.passage)
         if kind.wants is Wants.DEFINITION and _defines(span.lead, wanted):
             bonus += 0.3  # "Guards are conditions that…" for "what are guards?"
-        score = lex + 0.5 * near + 0.2 * fit + bonus + prior - short
+        asking = ASKING if _asks(span) else 0.0
+        score = lex + 0.5 * near + 0.2 * fit + bonus + prior - short - asking
         scored.append(Scored(span, score, fit))
     return sorted(scored, key=lambda s: (-s.score, s.span.passage, s.span.order))
 
@@ -157,7 +167,7 @@ def choose(ranked: Sequence[Scored], question: str, follows: str = "") -> list[S
     for other in ranked[1:]:
         if len(chosen) >= MAX_SPANS or other.score < 0.6 * best.score:
             break
-        if other in chosen or size + len(other.span.text) > ANSWER_BUDGET:
+        if other in chosen or size + len(other.span.text) > ANSWER_BUDGET or _asks(other.span):
             continue
         found = terms(other.span.scored_text)
         new = bool((found & wanted) - covered)

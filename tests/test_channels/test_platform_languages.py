@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bots.demo import GREETINGS
 from channels.telegram_ids import language_of
 from core.services import Services
 from core.storage import repository as repo
@@ -89,3 +90,11 @@ def test_the_inbox_reads_telegrams_language_code_for_its_apology() -> None:
     assert language_of(speaking(callback_update("flow:back"), "callback_query", "uk")) == "uk"
     assert language_of({"message": {"text": "no sender"}}) is None
     assert language_of({"update_id": 1}) is None
+
+
+async def test_mira_greets_a_spanish_telegram_user_in_her_own_spanish(
+    telegram: Setup,  # noqa: F811
+) -> None:
+    assert await telegram.post(speaking(text_update("hola", user_id=502), "message", "es")) == 200
+    await telegram.settle()
+    assert telegram.texts()[0] == GREETINGS["es"]  # written for the demo, nothing set

@@ -319,3 +319,26 @@ async def test_answer_does_not_repeat_what_is_already_said(composer: GroundedCom
     text = " ".join(f"Breathing tip number {n} is useful." for n in range(10))
     answer = await _answer(composer, "breathing tip", [Passage(text=text, title="T", score=1)])
     assert _cited(answer) == [1]
+
+
+async def test_an_example_question_is_not_quoted_as_the_answer(
+    composer: GroundedComposer,
+) -> None:
+    """A guide quoting the question as an example shares all its words, but answers
+    nothing: the sentence that does is quoted, and the answer says it quotes."""
+    guide = Passage(
+        text="Напиши вопрос своими словами, например «Как успокоиться перед сном?» или "
+        "«Что такое квадратное дыхание?». В конце каждого ответа указаны источники.",
+        title="Разговор с Мирой",
+        score=0.9,
+    )
+    notes = Passage(
+        text="Квадратное дыхание: вдох на счёт четыре, задержка на четыре, выдох на четыре "
+        "и задержка на пустых лёгких тоже на четыре.",
+        title="Дыхание и спокойствие",
+        score=0.8,
+    )
+    answer = await _answer(composer, "Что такое квадратное дыхание?", [guide, notes])
+    assert answer.text.startswith("Квадратное дыхание: вдох на счёт четыре")
+    assert "«Что такое" not in answer.text
+    assert answer.quoted

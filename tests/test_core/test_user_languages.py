@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from bots.demo import GREETINGS, PERSONAS
 from core.app import SERVICES
 from core.conversation.dialogue import Dialogue
 from core.conversation.engine import ConversationEngine
@@ -17,6 +18,7 @@ from core.generation.seams import Answer, AnswerRequest
 from core.messages import Channel
 from core.services import Services
 from core.storage import repository as repo
+from core.text import SHIPPED
 from knowledge.passages import Passage
 from tests.api import bearer, problem, register
 from tests.chat import Chat, chat_with
@@ -154,12 +156,12 @@ async def test_the_turns_language_and_persona_reach_the_answer(
     await say(chat, "ok")
     await say(chat, "/language de")
     await say(chat, ENGLISH)
-    persona = (await services.bots.get("demo")).persona
+    mira = await services.bots.get("demo")
     assert recorder.asked == [
-        ("en", persona),
+        ("en", mira.persona),
         ("es", "Tranquila y cercana."),
         ("es", "Tranquila y cercana."),
-        ("de", persona),
+        ("de", mira.languages.persona("de")),  # her own German persona
     ]
 
 
@@ -219,10 +221,27 @@ async def test_the_creator_sets_the_languages_in_their_own_chat(services: Servic
     assert "Українська (uk)" in await say(creator, "/languages")
     assert "Mira speaks English (en), Deutsch (de)." in await say(creator, "/languages offer en de")
     await say(creator, "/languages greeting de Hallo, ich bin Mira.")
-    assert "Its own greeting in: de." in creator.text
+    assert "Its own greeting in: de, es, fr, pt, ru, tr, uk." in creator.text  # Mira's, and de
     assert "That didn't work" in await say(creator, "/languages default es")  # not offered
     assert "That didn't work" in await say(creator, "/languages offer en xx")
     user = chat_with(services, sender_id="7", channel=Channel.TELEGRAM)
     await say(user, "/start", language="de-AT")
     assert user.last[0].text == "Hallo, ich bin Mira."
     assert "Русский" not in await say(user, "/language", language="de-AT")
+
+
+async def test_mira_speaks_every_shipped_language_with_her_own_greeting(
+    services: Services,
+) -> None:
+    mira = await services.bots.get("demo")
+    assert (mira.languages.default, mira.languages.offered) == ("en", SHIPPED)
+    for n, code in enumerate(SHIPPED):
+        # as Telegram's language_code and a browser's language report it
+        for channel, reported in ((Channel.TELEGRAM, code), (Channel.WIDGET, f"{code}-XX")):
+            chat = chat_with(services, sender_id=f"greeted-{n}", channel=channel)
+            greeting = await say(chat, "/start", reported)
+            assert greeting.startswith(GREETINGS.get(code, mira.greeting)), (code, greeting)
+    chooser = chat_with(services, sender_id="chooses-es")
+    await say(chooser, "/language es")
+    assert (await say(chooser, "/start")).startswith(GREETINGS["es"])
+    assert mira.languages.persona("ru") == PERSONAS["ru"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, expect
 
+from bots.demo import GREETINGS
 from core.app import SERVICES
 from tests.test_webwidget.conftest import DESKTOP
 from tests.test_webwidget.widget_page import Widget
@@ -29,4 +30,5 @@ async def test_a_spanish_browser_is_greeted_in_spanish(
         greeted[locale] = await widget.replies().first.inner_text()
         await context.close()
     assert SPANISH_GREETING in greeted["es-ES"]
-    assert greeted["de-DE"].startswith("Hello, I'm Mira")  # no German greeting: its own
+    assert GREETINGS["de"] in greeted["de-DE"]  # Mira's own German greeting
+    assert greeted["de-DE"].startswith("Hallo, ich bin Mira")
