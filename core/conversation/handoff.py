@@ -177,7 +177,8 @@ class CreatorLine:
                 bot=bot.name,
             )
         )
-        return CreatorNote(chats, text, asked=True)
+        # the creator's own language is not kept; the bot's default is the one they chose
+        return CreatorNote(chats, text, asked=True, language=bot.languages.default)
 
     async def send(
         self, note: CreatorNote, bot: BotProfile, number: int, message: InboundMessage
@@ -185,15 +186,23 @@ class CreatorLine:
         """Send ``note`` about user ``number`` (who sent ``message``) to the creator."""
         if self._outbox is None:
             return
-        who = user_label(
-            message.sender_name, number, message.channel.value, translator(note.language)
-        )
+        tr = translator(note.language)
+        who = user_label(message.sender_name, number, message.channel.value, tr)
         if note.asked:
-            quoted = f": “{note.text}”" if note.text else ""
-            text = (
-                f"🙋 {who} would like to talk to a person, on {bot.name}{quoted}\n"
-                f"Send /takeover {number} to answer them yourself."
+            asked = (
+                tr.gettext(
+                    "🙋 %(who)s would like to talk to a person, on %(bot)s: “%(said)s”",
+                    who=who,
+                    bot=bot.name,
+                    said=note.text,
+                )
+                if note.text
+                else tr.gettext(
+                    "🙋 %(who)s would like to talk to a person, on %(bot)s.", who=who, bot=bot.name
+                )
             )
+            how = tr.gettext("Send /takeover %(number)s to answer them yourself.", number=number)
+            text = f"{asked}\n{how}"
         else:
             text = f"💬 {who}: {note.text}"
         for chat in note.chats:

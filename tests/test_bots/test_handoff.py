@@ -175,7 +175,7 @@ async def test_a_user_asking_for_a_person_notifies_the_creator_once(platform: Pl
     notice = platform.to_creator()[-1]
     ben = int(re.findall(r"#(\d+)", notice)[0])
     assert notice == (
-        f"🙋 Ben (#{ben}, Telegram) would like to talk to a person, on Green Tea Coach\n"
+        f"🙋 Ben (#{ben}, Telegram) would like to talk to a person, on Green Tea Coach.\n"
         f"Send /takeover {ben} to answer them yourself."
     )
     notices = len(platform.to_creator())

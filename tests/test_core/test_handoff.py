@@ -106,3 +106,16 @@ async def test_without_a_manager_bot_nobody_is_promised(services: Services) -> N
         assert "I can't reach a person from Tea Coach from here" in chat.text
     finally:
         await engine.close()
+
+
+async def test_the_creator_hears_in_the_language_they_chose_for_their_bot(
+    services: Services, tea: tuple[Chat, Clock]
+) -> None:
+    chat, _ = tea
+    assert chat.outbox is not None
+    await services.bots.change_settings("tea", languages={"default": "es", "offered": ["es"]})
+    await chat.say("/human", language="es")
+    assert "Le he dicho al creador de Tea Coach que quieres hablar con una persona." in chat.text
+    (notice,) = mailbox(chat.outbox).take(CREATOR_CHAT)
+    assert "quiere hablar con una persona, en Tea Coach." in notice.text
+    assert "para responderle tú." in notice.text
