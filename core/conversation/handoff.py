@@ -45,12 +45,13 @@ CHANNEL_NAMES = {
     Channel.TERMINAL.value: N_("the terminal"),
     Channel.API.value: N_("the API"),
 }
-_ATTACHMENT_NAMES = {
-    AttachmentKind.VOICE: "a voice note",
-    AttachmentKind.AUDIO: "an audio file",
-    AttachmentKind.DOCUMENT: "a document",
-    AttachmentKind.IMAGE: "a picture",
-    AttachmentKind.LOCATION: "a location",
+#: what a user sent besides text, for the creator: a whole phrase per kind
+_SENT = {
+    AttachmentKind.VOICE: N_("[sent a voice note]"),
+    AttachmentKind.AUDIO: N_("[sent an audio file]"),
+    AttachmentKind.DOCUMENT: N_("[sent a document]"),
+    AttachmentKind.IMAGE: N_("[sent a picture]"),
+    AttachmentKind.LOCATION: N_("[sent a location]"),
 }
 
 # Only plain, first-person requests count: "talk to a real person" can also be the
@@ -140,9 +141,8 @@ class CreatorLine:
             return None
         taken = context.get(TAKEN_BY)
         language = taken.get("language") if isinstance(taken, Mapping) else None
-        return CreatorNote(
-            (chat,), _said(text, message), language=language if isinstance(language, str) else None
-        )
+        language = language if isinstance(language, str) else None
+        return CreatorNote((chat,), _said(text, message, translator(language)), language=language)
 
     def ask(self, bot: BotProfile, result: TurnResult, text: str) -> CreatorNote | None:
         """A user asked for a person: tell them what happens and, unless the creator was
@@ -210,14 +210,14 @@ class CreatorLine:
                 log.warning("a message for the creator of bot %s was not delivered", bot.id)
 
 
-def _said(text: str, message: InboundMessage) -> str:
+def _said(text: str, message: InboundMessage, tr: Translator) -> str:
     """A user's message in words for the creator: its text, and what it carried."""
     kinds = [a.kind for a in message.attachments]
     if text and AttachmentKind.VOICE in kinds and not message.text:
         return f"🎙 {text}"  # a voice note, as it was transcribed
-    carried = ", ".join(_ATTACHMENT_NAMES.get(kind, kind.value) for kind in kinds)
+    carried = [tr.gettext(_SENT[kind]) for kind in dict.fromkeys(kinds) if kind in _SENT]
     if carried:
-        text = f"{text} [sent {carried}]" if text else f"[sent {carried}]"
+        return " ".join([text, *carried] if text else carried)
     if not text and message.button_payload is not None:
-        return "[pressed a button]"
-    return text or "[an empty message]"
+        return tr.gettext("[pressed a button]")
+    return text or tr.gettext("[an empty message]")

@@ -9,9 +9,9 @@ import pytest
 
 from core.conversation.dialogue import Dialogue
 from core.conversation.engine import ConversationEngine
-from core.conversation.handoff import ASK_INTERVAL, CreatorLine, asks_for_human
+from core.conversation.handoff import ASK_INTERVAL, TAKEN_BY, CreatorLine, asks_for_human
 from core.generation.composer import GroundedComposer
-from core.messages import Channel
+from core.messages import Attachment, AttachmentKind, Channel, InboundMessage
 from core.outbox import Address, Outbox
 from core.services import Services
 from tests.chat import Chat, mailbox
@@ -119,3 +119,28 @@ async def test_the_creator_hears_in_the_language_they_chose_for_their_bot(
     (notice,) = mailbox(chat.outbox).take(CREATOR_CHAT)
     assert "quiere hablar con una persona, en Tea Coach." in notice.text
     assert "para responderle tú." in notice.text
+
+
+@pytest.mark.parametrize(
+    ("language", "photo", "button"),
+    [
+        (None, "[sent a picture]", "[pressed a button]"),
+        ("ru", "[отправил(а) изображение]", "[нажал(а) кнопку]"),
+        ("es", "[envió una imagen]", "[pulsó un botón]"),
+    ],
+)
+def test_what_a_user_sends_reaches_the_creator_in_their_language(
+    language: str | None, photo: str, button: str
+) -> None:
+    """During a takeover the creator reads what the user sent, in the language the
+    creator took the conversation over in."""
+    line = CreatorLine(Outbox())
+    context = {TAKEN_BY: {"channel": "telegram", "sender_id": "3001", "language": language}}
+    picture = Attachment(AttachmentKind.IMAGE, "image/jpeg", 10, "file:///tmp/p.jpg")
+    sent = InboundMessage(Channel.TELEGRAM, "tea", "42", attachments=(picture,))
+    pressed = InboundMessage(Channel.TELEGRAM, "tea", "42", button_payload="flow:back")
+    captioned = InboundMessage(Channel.TELEGRAM, "tea", "42", "look", attachments=(picture,))
+    for message, said in ((sent, photo), (pressed, button), (captioned, f"look {photo}")):
+        note = line.relay(context, message.text, message)
+        assert note is not None
+        assert (note.text, note.language) == (said, language)
