@@ -135,14 +135,14 @@ def test_languages_are_shown_and_set(env: dict[str, str]) -> None:
 def test_chat_speaks_the_language_of_the_locale_unless_told_another(
     env: dict[str, str],
 ) -> None:
-    """Someone whose shell is in German is greeted with German choices (the creator's
-    greeting stays as written) and warned in German; ``--language`` overrides the
+    """Someone whose shell is in German is greeted in German, with German choices, and
+    warned in German; ``--language`` overrides the
     locale, and ``/language`` in the chat overrides both."""
     german = {**env, "LANG": "de_DE.UTF-8"}
     talk = chorus("chat", "demo", "--user", "hans", env=german, stdin=b"\xff\n")
     assert talk.returncode == 0, talk.stderr.decode()
     out = talk.stdout.decode()
-    assert out.startswith("Mira> Hello, I'm Mira")
+    assert out.startswith("Mira> Hallo, ich bin Mira")  # the demo's own German greeting
     assert "        1) Eine Frage stellen\n        2) Geführte Meditation\n" in out
     assert "Warnung: Zeile 1 ist kein gültiges UTF-8" in talk.stderr.decode()
     # LANGUAGE comes before LANG; the C locale names no language

@@ -312,6 +312,7 @@ async def test_an_ingested_document_with_an_injection_reaches_the_server_as_pass
     try:
         await prepare(services)
         await services.knowledge.ingest_path("demo", notes)
+        await services.jobs.idle()  # its vectors made, as a creator's upload soon has them
         chat = chat_with(services)
         await chat.say("What is the evening ritual before sleep with chamomile tea?")
     finally:
