@@ -15,6 +15,7 @@ import logging
 
 from bots.profile import BotProfile
 from bots.registry import BotDirectory
+from core.errors import Refusal
 from core.i18n.translator import ENGLISH, N_, SOURCE_LANGUAGE, Translator
 from core.storage.media import MediaStore
 from core.voice.ambience import KINDS, AmbienceChoice, prepare_music
@@ -29,19 +30,10 @@ USAGE = N_(
 )
 
 
-class AmbienceError(ValueError):
+class AmbienceError(Refusal):
     """A choice that cannot be made: an unknown bed, a level out of range, music
     chosen before any was uploaded. ``template`` and ``params`` say it in the
     creator's language."""
-
-    def __init__(self, template: str, **params: object) -> None:
-        self.template = template
-        self.params = params
-        super().__init__(template % params if params else template)
-
-    def told(self, tr: Translator = ENGLISH) -> str:
-        """The problem in ``tr``'s language."""
-        return tr.gettext(self.template, **self.params)
 
 
 def parse_level(text: str) -> float:
@@ -196,7 +188,7 @@ class BotAmbience:
             else:
                 raise AmbienceError(N_("say which ambience, e.g. rain, or level -22"))
         except AmbienceError as exc:
-            problem = tr.gettext("That didn't work: %(reason)s.", reason=exc.told(tr))
+            problem = tr.gettext("That didn't work: %(reason)s.", reason=exc.translated(tr))
             return f"{problem}\n{usage}"
         said = describe(bot, choice, tr)
         if choice is None:

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from bots.profile import BotProfile, Features
 from bots.registry import BotDirectory
-from core.errors import ChorusError
+from core.errors import ChorusError, Refusal
 from core.i18n.translator import ENGLISH, N_, Translator
 
 log = logging.getLogger("chorus.bots")
@@ -26,18 +26,9 @@ SWITCHES = {"on": True, "off": False}
 USAGE = N_("Switch one with /features create off (or on).")
 
 
-class FeatureError(ValueError):
+class FeatureError(Refusal):
     """A switch that cannot be made: an unknown feature or a value other than on/off.
     ``template`` and ``params`` say it in the creator's language."""
-
-    def __init__(self, template: str, **params: object) -> None:
-        self.template = template
-        self.params = params
-        super().__init__(template % params if params else template)
-
-    def told(self, tr: Translator = ENGLISH) -> str:
-        """The problem in ``tr``'s language."""
-        return tr.gettext(self.template, **self.params)
 
 
 def parse_switch(words: list[str]) -> tuple[str, bool]:
@@ -133,7 +124,7 @@ class FeatureSwitches:
         try:
             name, on = parse_switch(words)
         except FeatureError as exc:
-            problem = tr.gettext("That didn't work: %(reason)s.", reason=exc.told(tr))
+            problem = tr.gettext("That didn't work: %(reason)s.", reason=exc.translated(tr))
             return f"{problem}\n{usage}"
         changed = await self.switch(bot.id, **{name: on})
         return switched(changed, name, on, tr)

@@ -64,7 +64,7 @@ def describe(bot: BotProfile, tr: Translator = ENGLISH) -> str:
 
 def language_problem(exc: LanguageError, tr: Translator = ENGLISH) -> str:
     """What is wrong with a language setting, in ``tr``'s language."""
-    return tr.gettext(exc.template, **exc.params)
+    return exc.translated(tr)
 
 
 class BotLanguageSettings:

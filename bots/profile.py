@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from billing.pricing import Pricing
+from core.errors import Refusal
 from core.i18n.translator import N_
 from core.text import DEFAULT, SHIPPED, is_known, matching, normalise
 
@@ -37,14 +38,9 @@ class Features:
         return None if self == Features() else {"create": self.create}
 
 
-class LanguageError(ValueError):
+class LanguageError(Refusal):
     """Language settings that cannot be kept: an unknown code, a default not offered.
     ``template`` and ``params`` say it in the creator's language."""
-
-    def __init__(self, template: str, **params: object) -> None:
-        self.template = template
-        self.params = params
-        super().__init__(template % params if params else template)
 
 
 def _texts(data: object) -> Mapping[str, str]:

@@ -20,7 +20,6 @@ from core.messages import (
     InboundMessage,
     OutboundMessage,
     file_reference,
-    parse_command,
 )
 from core.people.langid import LanguageIdentifier, letters
 from core.services import Services
@@ -78,19 +77,7 @@ COMMANDS = (
 
 async def say(chat: Chat, text: str, language: str) -> list[OutboundMessage]:
     """``text`` from the creator, whose app reports ``language``."""
-    command, args = parse_command(text)
-    return await chat.send(
-        InboundMessage(
-            channel=chat.channel,
-            bot_id=chat.bot_id,
-            sender_id=chat.sender_id,
-            text=text,
-            command=command,
-            command_args=args,
-            platform_message_id=f"creator-{next(_ids)}",
-            language=language,
-        )
-    )
+    return await chat.say(text, language=language)
 
 
 def prose(text: str) -> str:
